@@ -1,0 +1,60 @@
+import type { ReasonCode } from './types.ts'
+
+/** Base of every bootstrap failure: carries the reason code sent on (or received from) the wire. */
+export class BootstrapError extends Error {
+  override name = 'BootstrapError'
+  constructor(
+    readonly reason: ReasonCode,
+    message?: string,
+    options?: ErrorOptions
+  ) {
+    super(message ?? reason, options)
+  }
+}
+
+/** A party (or a hook) refused the bootstrap for `reason`. Hooks throw this to choose the reason. */
+export class RejectedError extends BootstrapError {
+  override name = 'RejectedError'
+}
+
+/** A step or the whole session ran out of time. */
+export class TimeoutError extends BootstrapError {
+  override name = 'TimeoutError'
+  constructor(message = 'timed out', options?: ErrorOptions) {
+    super('timeout', message, options)
+  }
+}
+
+/** A frame failed to parse or validate, or came in the wrong state. */
+export class BadMessageError extends BootstrapError {
+  override name = 'BadMessageError'
+  constructor(message = 'bad message', options?: ErrorOptions) {
+    super('bad-message', message, options)
+  }
+}
+
+/** The stream ended or was reset before the protocol finished. */
+export class StreamClosedError extends BootstrapError {
+  override name = 'StreamClosedError'
+  constructor(message = 'the other party closed the connection', options?: ErrorOptions) {
+    super('internal-error', message, options)
+  }
+}
+
+/** No responder address could be dialled. */
+export class DialFailedError extends BootstrapError {
+  override name = 'DialFailedError'
+  constructor(message = 'could not reach the other party', options?: ErrorOptions) {
+    super('internal-error', message, options)
+  }
+}
+
+/** A session tried a transition its table does not allow: a bug. */
+export class IllegalTransitionError extends Error {
+  override name = 'IllegalTransitionError'
+}
+
+/** A link string could not be parsed. */
+export class InvalidLinkError extends Error {
+  override name = 'InvalidLinkError'
+}

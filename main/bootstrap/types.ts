@@ -1,0 +1,206 @@
+/**
+ * Shared types of the Taleus bootstrap protocol. This file is the contract between the protocol
+ * library (sessions, manager), the merchant store (hooks) and the console service. No I/O here.
+ */
+
+/** Wire protocol id; one stream carries every frame of one bootstrap. */
+export const PROTOCOL_ID = '/taleus/bootstrap/1.0.0'
+
+/** Largest frame body accepted or sent, in bytes. */
+export const MAX_FRAME_BYTES = 64 * 1024
+
+/** The listener's role: `stock` = listener (A) provisions the database, `foil` = dialer (B) does. */
+export type PartyRole = 'stock' | 'foil'
+
+/** Every reason a bootstrap can end without success; sent on the wire in rejections and Acks. */
+export const REASON_CODES = [
+  'invalid-token',
+  'token-expired',
+  'token-used',
+  'token-revoked',
+  'role-mismatch',
+  'identity-required',
+  'identity-rejected',
+  'party-mismatch',
+  'busy',
+  'bad-message',
+  'timeout',
+  'provision-failed',
+  'internal-error'
+] as const
+
+/** One of REASON_CODES. */
+export type ReasonCode = (typeof REASON_CODES)[number]
+
+/** What a party reveals about itself to be identified: field name → value (e.g. email, name). */
+export type IdentityBundle = Record<string, string>
+
+/** The out-of-band invitation shown by A (as a QR code) and dialled by B. */
+export interface BootstrapLink {
+  /** Secret bearer token; never logged, never in an event. */
+  token: string
+  /** Multiaddrs of A, each ending in /p2p/<peerId>; tried in order until one connects. */
+  responderPeerAddrs: string[]
+  /** The listener's role for this token. */
+  role: PartyRole
+  /** ISO-8601 UTC expiry, informative for B (A enforces it). */
+  tokenExpiryUtc?: string
+  /** Identity bundle fields A requires from B, e.g. ['email', 'name']. */
+  identityRequirements?: string[]
+}
+
+/** What validateToken learns about a valid token. Carries no secret. */
+export interface TokenInfo {
+  /** Stable public id of the token (safe to log). */
+  tokenId: string
+  role: PartyRole
+  expiryUtc?: string
+  identityRequirements?: string[]
+  label?: string
+}
+
+/** Where and how to reach the shared tally database. `credentials` is secret: never log it. */
+export interface DbConnectionInfo {
+  nodes: string[]
+  credentials: string
+}
+
+/** The minimal draft tally a bootstrap creates. */
+export interface DraftTally {
+  tallyId: string
+  /** Role of the listener for this tally. */
+  createdBy: PartyRole
+  /** Peer id of the dialer (B). */
+  initiatorPeerId: string
+  /** Peer id of the listener (A). */
+  respondentPeerId: string
+  createdAt: string
+}
+
+/** A provisioned database: the tally and how to reach it. */
+export interface ProvisionResult {
+  tally: DraftTally
+  dbConnectionInfo: DbConnectionInfo
+}
+
+/** Side of a session seen from this node. */
+export type Direction = 'inbound' | 'outbound'
+
+/** ListenerSession states (party A); see states.ts for the transition table. */
+export type ListenerState =
+  | 'L_PROCESS_CONTACT'
+  | 'L_SEND_RESPONSE'
+  | 'L_AWAIT_ACK'
+  | 'L_AWAIT_DATABASE'
+  | 'L_DONE'
+  | 'L_FAILED'
+  | 'L_TIMEOUT'
+
+/** DialerSession states (party B); see states.ts for the transition table. */
+export type DialerState =
+  | 'D_SEND_CONTACT'
+  | 'D_AWAIT_RESPONSE'
+  | 'D_HANDLE_RESPONSE'
+  | 'D_SEND_ACK'
+  | 'D_SEND_DATABASE'
+  | 'D_AWAIT_ACK'
+  | 'D_DONE'
+  | 'D_FAILED'
+  | 'D_TIMEOUT'
+
+/** Any session state. */
+export type SessionState = ListenerState | DialerState
+
+/** One transition of one session; passed to logSessionEvent and emitted. Never holds a token. */
+export interface SessionEvent {
+  sessionId: string
+  direction: Direction
+  state: SessionState
+  /** null for the first event of a session. */
+  previousState: SessionState | null
+  /** Unix epoch milliseconds. */
+  at: number
+  /** The remote peer (for outbound sessions before connecting: the peer id from the link). */
+  peerId: string
+  tokenId?: string
+  tallyId?: string
+  role?: PartyRole
+  reason?: ReasonCode
+}
+
+/** Context given to every hook call: whose session, and the signal that ends the step. */
+export interface HookContext {
+  sessionId: string
+  direction: Direction
+  /** The authenticated remote peer id. */
+  remotePeerId: string
+  /** Aborted when the step (or session) times out or the session ends: stop waiting then. */
+  signal: AbortSignal
+}
+
+/** The approved ProvisioningResult as the dialer's validateResponse sees it. */
+export interface ResponseInfo {
+  role: PartyRole
+  partyId: string
+  cadrePeerAddrs: string[]
+  provisionResult?: ProvisionResult
+}
+
+/** Final outcome of a tally after the Ack. */
+export type TallySettlement = 'confirmed' | 'abandoned'
+
+/**
+ * Application hooks. To reject with a specific reason, throw `new RejectedError(reason)` (errors.ts);
+ * any other throw or malformed return fails the session with `internal-error` (`provision-failed` from
+ * provisionDatabase). Every hook must honour `ctx.signal`.
+ */
+export interface SessionHooks {
+  /** Listener: check a token without consuming it; throw RejectedError('invalid-token' | 'token-expired' | 'token-revoked' | 'token-used'). */
+  validateToken(token: string, ctx: HookContext): Promise<TokenInfo>
+  /** Listener: check the bundle; may wait for an operator (until ctx.signal). false → identity-rejected. */
+  validateIdentity?(bundle: IdentityBundle, token: TokenInfo, ctx: HookContext): Promise<boolean>
+  /** Listener: consume one use atomically after identity passed; throw RejectedError('token-used') when none is left. */
+  markTokenUsed?(token: TokenInfo, ctx: HookContext): Promise<void>
+  /** Listener: give back the use taken by markTokenUsed when the session then fails. */
+  releaseToken?(token: TokenInfo, ctx: HookContext): Promise<void>
+  /** The provisioning party (A in stock, B in foil) creates the tally; it must be durable on return. */
+  provisionDatabase(
+    role: PartyRole,
+    initiatorPeerId: string,
+    respondentPeerId: string,
+    ctx: HookContext
+  ): Promise<ProvisionResult>
+  /** Dialer: accept or refuse A's approved response (stock: includes the provisioned database). */
+  validateResponse?(response: ResponseInfo, ctx: HookContext): Promise<boolean>
+  /** Listener (foil): accept or refuse the database B provisioned; on true it is recorded durably. */
+  validateDatabaseResult?(result: ProvisionResult, ctx: HookContext): Promise<boolean>
+  /** Both sides: the tally's final status once the verdict is known (Ack). */
+  settleTally?(tallyId: string, outcome: TallySettlement, ctx: HookContext): Promise<void>
+  /** Audit: every transition. Must not throw; a failure here never fails the session. */
+  logSessionEvent?(sessionId: string, event: SessionEvent): Promise<void>
+}
+
+/** SessionManager configuration; defaults in session-manager.ts. */
+export interface SessionManagerConfig {
+  /** Whole-session deadline. Default 30 000. */
+  sessionTimeoutMs: number
+  /** Deadline of each read, write and hook call. Default 5 000. */
+  stepTimeoutMs: number
+  /** Sessions (both directions) beyond which new contacts get `busy`. Default 100. */
+  maxConcurrentSessions: number
+  /** Identity bundle B presents when dialling. */
+  identityBundle?: IdentityBundle
+  /** This node's cadre addresses, disclosed to the other party as the protocol allows. */
+  cadrePeerAddrs?: () => string[]
+}
+
+/** What a successful bootstrap yields, on either side. */
+export interface BootstrapResult {
+  sessionId: string
+  role: PartyRole
+  tally: DraftTally
+  dbConnectionInfo: DbConnectionInfo
+  /** The other party's peer id and cadre addresses. */
+  remotePeerId: string
+  remoteCadrePeerAddrs: string[]
+}

@@ -1,0 +1,2 @@
+// libp2p 3 needs Promise.withResolvers (Node 22); load the polyfill before anything else.
+import '../main/polyfill.ts'
