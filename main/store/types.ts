@@ -1,0 +1,52 @@
+/**
+ * The merchant store's contract: what the console service (main/service) needs from the lowdb-backed
+ * store. The implementation lives beside this file; nothing here does I/O.
+ */
+import type { TypedEventTarget } from 'main-event'
+import type { SessionEvent, SessionHooks } from '../bootstrap/types.ts'
+import type {
+  ApprovalView,
+  AuditQuery,
+  CreateTokenInput,
+  Decision,
+  DecisionResult,
+  TallyView,
+  TokenView
+} from '../../preload/contract.ts'
+
+/** Events the store raises for the console's live stream. */
+export interface StoreEvents {
+  token: CustomEvent<TokenView>
+  tally: CustomEvent<TallyView>
+  approval: CustomEvent<ApprovalView>
+  'approval-resolved': CustomEvent<{ sessionId: string; decision: Decision | 'timeout' }>
+}
+
+/** Who this node is, for the hooks (provisioned dbConnectionInfo points at this node). */
+export interface LocalNode {
+  peerId: string
+  multiaddrs(): string[]
+}
+
+/** The lowdb-backed merchant store of one data folder, owned by one process. */
+export interface MerchantStore extends TypedEventTarget<StoreEvents> {
+  readonly dataDir: string
+  /** SessionHooks backed by this store, for a SessionManager on `node`. */
+  hooks(node: LocalNode): SessionHooks
+  /** Create a token; returns its view and the secret token text (to put in a link; never stored in clear). */
+  createToken(input: CreateTokenInput): Promise<{ view: TokenView; token: string }>
+  /** Re-derive the secret token text of a token for display; throws if unknown. */
+  tokenSecret(tokenId: string): string
+  getToken(tokenId: string): TokenView | undefined
+  listTokens(): TokenView[]
+  revokeToken(tokenId: string): Promise<TokenView>
+  listTallies(): TallyView[]
+  listAudit(query: AuditQuery): SessionEvent[]
+  listApprovals(): ApprovalView[]
+  /** Apply an operator decision; the first decision (or the timeout) wins, later ones get applied=false. */
+  decide(sessionId: string, decision: Decision): Promise<DecisionResult>
+  /** Mark draft tallies left by a previous run (cut by a stop or crash) as abandoned. */
+  recover(): Promise<{ abandoned: number }>
+  /** Flush pending writes and release the folder. */
+  close(): Promise<void>
+}
