@@ -227,3 +227,6 @@ export const IPC = {
 export interface ApiErrorBody {
   error: { code: string; message: string }
 }
+
+/** Reply of the IPC invoke handler: errors travel as data because Electron drops an Error's `code`. */
+export type IpcReply = { ok: true; value: unknown } | ({ ok: false } & ApiErrorBody)

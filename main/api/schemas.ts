@@ -1,0 +1,107 @@
+/**
+ * Valibot schemas of every command's input. Unknown keys are refused so a typo is an error, not a
+ * silently ignored option.
+ */
+import * as v from 'valibot'
+import type { CommandName } from '../../preload/contract.ts'
+
+const MAX_ID = 200
+const id = v.pipe(v.string(), v.minLength(1, 'must not be empty'), v.maxLength(MAX_ID, 'is too long'))
+
+/** Commands without input accept nothing, `null` or an empty object. */
+const noInput = v.union([v.undefined(), v.null(), v.strictObject({})], 'this command takes no input')
+
+const RESERVED_KEYS = new Set([
+  '__proto__',
+  'constructor',
+  'prototype',
+  'toString',
+  'valueOf',
+  'hasOwnProperty'
+])
+
+/** Identity field names: short words, none that means something to a JS object. */
+const identityKey = v.pipe(
+  v.string(),
+  v.regex(/^[a-zA-Z][a-zA-Z0-9_-]{0,31}$/, 'identity field names are short words'),
+  v.check((key) => !RESERVED_KEYS.has(key), 'this identity field name is reserved')
+)
+
+const identityBundle = v.pipe(
+  // valibot's record silently drops `__proto__`/`constructor` keys; refuse them instead.
+  v.custom<Record<string, unknown>>(
+    (x) =>
+      typeof x === 'object' &&
+      x !== null &&
+      !Array.isArray(x) &&
+      Object.keys(x).every((k) => !RESERVED_KEYS.has(k)),
+    'identity must be an object of short field names'
+  ),
+  v.record(identityKey, v.pipe(v.string(), v.maxLength(1000, 'identity value is too long'))),
+  v.check((r) => Object.keys(r).length <= 32, 'too many identity fields')
+)
+
+const createToken = v.strictObject({
+  role: v.picklist(['stock', 'foil'], 'role must be stock or foil'),
+  label: v.optional(v.pipe(v.string(), v.maxLength(200, 'label is too long'))),
+  uses: v.optional(
+    v.union(
+      [v.literal('unlimited'), v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(1_000_000_000))],
+      'uses must be a whole number ≥ 1 or "unlimited"'
+    )
+  ),
+  expiresInMs: v.optional(
+    v.pipe(
+      v.number('expiresInMs must be a number'),
+      v.integer(),
+      v.minValue(1000, 'expiry must be at least 1 s'),
+      v.maxValue(10 * 365 * 86_400_000, 'expiry is too far away')
+    )
+  ),
+  identityRequirements: v.optional(
+    v.pipe(v.array(identityKey), v.maxLength(32, 'too many identity requirements'))
+  ),
+  approval: v.optional(v.picklist(['auto', 'operator'], 'approval must be auto or operator')),
+  approvalTimeoutMs: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1000), v.maxValue(86_400_000)))
+})
+
+const tokenRef = v.strictObject({ tokenId: id })
+const sessionRef = v.strictObject({ sessionId: id })
+
+/** Input schema of each command. */
+export const INPUT_SCHEMAS = {
+  getNodeInfo: noInput,
+  listTokens: noInput,
+  createToken,
+  getTokenLink: tokenRef,
+  revokeToken: tokenRef,
+  listSessions: noInput,
+  getSessionEvents: sessionRef,
+  listApprovals: noInput,
+  decide: v.strictObject({
+    sessionId: id,
+    decision: v.picklist(['approve', 'reject'], 'decision must be approve or reject')
+  }),
+  listTallies: noInput,
+  dial: v.strictObject({
+    link: v.pipe(
+      v.string('link must be text'),
+      v.minLength(1, 'link must not be empty'),
+      v.maxLength(4096, 'link is too long')
+    ),
+    identity: v.optional(identityBundle)
+  }),
+  waitDial: sessionRef,
+  listAudit: v.optional(
+    v.strictObject({
+      limit: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(10_000))),
+      before: v.optional(v.pipe(v.number(), v.finite())),
+      sessionId: v.optional(id)
+    }),
+    {}
+  ),
+  listPeers: noInput
+} as const satisfies Record<CommandName, v.GenericSchema>
+
+/** Query-string keys that carry numbers (GET inputs); everything else stays text unless it is JSON. */
+export const NUMERIC_QUERY_KEYS: ReadonlySet<string> = new Set(['limit', 'before'])

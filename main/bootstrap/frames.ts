@@ -1,0 +1,88 @@
+/**
+ * One bootstrap's frames over one libp2p stream: unsigned-varint length + UTF-8 JSON (lpStream),
+ * at most MAX_FRAME_BYTES each, each read expecting the message types its state allows.
+ */
+import { lpStream } from '@libp2p/utils'
+import type { LengthPrefixedStream } from '@libp2p/utils'
+import type { AbortOptions, Stream } from '@libp2p/interface'
+import { BadMessageError, StreamClosedError } from './errors.ts'
+import { decodeMessage, encodeMessage } from './messages.ts'
+import type { Message, MessageOf, MessageType } from './messages.ts'
+import { MAX_FRAME_BYTES } from './types.ts'
+
+const OVERSIZE_ERRORS = new Set(['InvalidDataLengthError', 'InvalidDataLengthLengthError', 'InvalidMessageLengthError'])
+
+/** Reads and writes validated protocol messages on one stream. */
+export class FrameStream {
+  private readonly lp: LengthPrefixedStream<Stream>
+
+  constructor(readonly stream: Stream) {
+    this.lp = lpStream(stream, { maxDataLength: MAX_FRAME_BYTES })
+  }
+
+  /** Reads the next frame; it must be one of `expected`, else BadMessageError. */
+  async read<T extends MessageType>(expected: readonly T[], options: AbortOptions): Promise<MessageOf<T>> {
+    let body
+    try {
+      body = await this.lp.read(options)
+    } catch (err) {
+      throw this.translate(err, options)
+    }
+    const message = decodeMessage(body.subarray())
+    if (!(expected as readonly string[]).includes(message.type)) {
+      throw new BadMessageError(`unexpected ${message.type}`)
+    }
+    return message as MessageOf<T>
+  }
+
+  /** Validates and writes one message. */
+  async write(message: Message, options: AbortOptions): Promise<void> {
+    const body = encodeMessage(message)
+    try {
+      await this.lp.write(body, options)
+    } catch (err) {
+      throw this.translate(err, options)
+    }
+  }
+
+  /**
+   * Waits for the remote's clean close of its writing side (EOF). A reset, or any further frame,
+   * is not a clean end: StreamClosedError / BadMessageError.
+   */
+  async readEnd(options: AbortOptions): Promise<void> {
+    try {
+      await this.lp.read(options)
+    } catch (err) {
+      if ((err as Error)?.name === 'UnexpectedEOFError' && this.isCleanlyEnded()) return
+      throw this.translate(err, options)
+    }
+    throw new BadMessageError('unexpected frame after the last message')
+  }
+
+  /** Closes our writing side (the clean end the peer waits for); aborts the stream if that fails. */
+  async closeWrite(options: AbortOptions): Promise<void> {
+    try {
+      await this.stream.close(options)
+    } catch (err) {
+      this.stream.abort(err as Error)
+    }
+  }
+
+  /** Resets the stream so the peer sees an error at once. */
+  abort(err: Error): void {
+    if (this.stream.status === 'open' || this.stream.status === 'closing') this.stream.abort(err)
+  }
+
+  private isCleanlyEnded(): boolean {
+    return this.stream.status !== 'reset' && this.stream.status !== 'aborted'
+  }
+
+  private translate(err: unknown, options: AbortOptions): Error {
+    // a deadline or a stop: the caller reports it from its own signal
+    if (options.signal?.aborted === true) return err as Error
+    const name = (err as Error | null)?.name ?? ''
+    if (OVERSIZE_ERRORS.has(name)) return new BadMessageError('frame too large', { cause: err })
+    if (err instanceof BadMessageError) return err
+    return new StreamClosedError(undefined, { cause: err })
+  }
+}

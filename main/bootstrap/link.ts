@@ -1,0 +1,144 @@
+/**
+ * BootstrapLink ⇄ its compact text form for QR codes:
+ *
+ *   taleus:bootstrap?v=1&r=<role>&t=<token>&a=<multiaddr>[&a=<multiaddr>…][&x=<expiry ISO>][&i=<field>,<field>…]
+ *
+ * Values are percent-encoded except `/` and `:` (legal in a URI query) so multiaddrs stay short.
+ * Parsing is strict: unknown or repeated keys, a wrong version, or addresses naming different peers
+ * are refused with an InvalidLinkError whose message can be shown to a user (it never quotes the token).
+ */
+import { multiaddr } from '@multiformats/multiaddr'
+import { InvalidLinkError } from './errors.ts'
+import type { BootstrapLink, PartyRole } from './types.ts'
+
+/** Scheme and path every link starts with. */
+export const LINK_PREFIX = 'taleus:bootstrap?'
+/** Link format version written and accepted. */
+export const LINK_VERSION = '1'
+/** Longest link accepted (a QR code stays scannable well below this). */
+export const MAX_LINK_LENGTH = 2048
+/** Most responder addresses in one link. */
+export const MAX_LINK_ADDRS = 8
+
+const TOKEN_PATTERN = /^[\x21-\x7e]{1,256}$/
+const FIELD_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/
+const EXPIRY_PATTERN = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/
+const MAX_FIELDS = 16
+
+function enc(value: string): string {
+  return encodeURIComponent(value).replace(/%2F/gi, '/').replace(/%3A/gi, ':')
+}
+
+/** The peer id a multiaddr ends with (`/p2p/<id>`), or undefined. */
+function addrPeerId(addr: string): string | undefined {
+  let components
+  try {
+    components = multiaddr(addr).getComponents()
+  } catch {
+    return undefined
+  }
+  const last = components[components.length - 1]
+  return last?.name === 'p2p' ? last.value : undefined
+}
+
+function checkAddrs(addrs: readonly string[]): string {
+  if (addrs.length === 0) throw new InvalidLinkError('The link has no address to reach the other party.')
+  if (addrs.length > MAX_LINK_ADDRS) throw new InvalidLinkError('The link lists too many addresses.')
+  let peer: string | undefined
+  for (const addr of addrs) {
+    const id = addrPeerId(addr)
+    if (id == null) throw new InvalidLinkError('An address in the link is not a valid address ending in /p2p/<peer id>.')
+    if (peer != null && id !== peer) throw new InvalidLinkError('The addresses in the link name different peers.')
+    peer = id
+  }
+  return peer as string
+}
+
+function checkFields(fields: readonly string[]): void {
+  if (fields.length > MAX_FIELDS || fields.some((f) => !FIELD_PATTERN.test(f))) {
+    throw new InvalidLinkError('The link asks for identity fields that are not valid names.')
+  }
+}
+
+function checkExpiry(expiry: string): void {
+  if (!EXPIRY_PATTERN.test(expiry) || Number.isNaN(Date.parse(expiry))) {
+    throw new InvalidLinkError('The link has an invalid expiry date.')
+  }
+}
+
+function checkToken(token: string): void {
+  if (!TOKEN_PATTERN.test(token)) throw new InvalidLinkError('The link has a missing or malformed token.')
+}
+
+/** Encodes a link as its compact URI; throws InvalidLinkError when the link itself is invalid. */
+export function formatLink(link: BootstrapLink): string {
+  checkToken(link.token)
+  if (link.role !== 'stock' && link.role !== 'foil') throw new InvalidLinkError('The link has an unknown role.')
+  checkAddrs(link.responderPeerAddrs)
+  const parts = [`v=${LINK_VERSION}`, `r=${link.role}`, `t=${enc(link.token)}`]
+  for (const addr of link.responderPeerAddrs) parts.push(`a=${enc(addr)}`)
+  if (link.tokenExpiryUtc != null) {
+    checkExpiry(link.tokenExpiryUtc)
+    parts.push(`x=${enc(link.tokenExpiryUtc)}`)
+  }
+  if (link.identityRequirements != null && link.identityRequirements.length > 0) {
+    checkFields(link.identityRequirements)
+    parts.push(`i=${link.identityRequirements.map(enc).join(',')}`)
+  }
+  const text = LINK_PREFIX + parts.join('&')
+  if (text.length > MAX_LINK_LENGTH) throw new InvalidLinkError('The link is too long.')
+  return text
+}
+
+/** Parses a compact link URI strictly; throws InvalidLinkError with a user-readable message. */
+export function parseLink(text: string): BootstrapLink {
+  if (typeof text !== 'string') throw new InvalidLinkError('The link is not text.')
+  const trimmed = text.trim()
+  if (trimmed.length > MAX_LINK_LENGTH) throw new InvalidLinkError('The link is too long.')
+  if (!trimmed.startsWith(LINK_PREFIX)) throw new InvalidLinkError('This is not a Taleus bootstrap link.')
+  const single = new Map<string, string>()
+  const addrs: string[] = []
+  for (const pair of trimmed.slice(LINK_PREFIX.length).split('&')) {
+    const eq = pair.indexOf('=')
+    if (eq <= 0) throw new InvalidLinkError('The link is malformed.')
+    const key = pair.slice(0, eq)
+    let value: string
+    try {
+      value = decodeURIComponent(pair.slice(eq + 1))
+    } catch {
+      throw new InvalidLinkError('The link is malformed.')
+    }
+    if (key === 'a') {
+      addrs.push(value)
+    } else if (key === 'v' || key === 'r' || key === 't' || key === 'x' || key === 'i') {
+      if (single.has(key)) throw new InvalidLinkError('The link repeats a field.')
+      single.set(key, value)
+    } else {
+      throw new InvalidLinkError('The link has an unknown field.')
+    }
+  }
+  if (single.get('v') !== LINK_VERSION) throw new InvalidLinkError('The link is of an unsupported version.')
+  const role = single.get('r')
+  if (role !== 'stock' && role !== 'foil') throw new InvalidLinkError('The link has a missing or unknown role.')
+  const token = single.get('t') ?? ''
+  checkToken(token)
+  checkAddrs(addrs)
+  const link: BootstrapLink = { token, responderPeerAddrs: addrs, role: role as PartyRole }
+  const expiry = single.get('x')
+  if (expiry != null) {
+    checkExpiry(expiry)
+    link.tokenExpiryUtc = expiry
+  }
+  const fields = single.get('i')
+  if (fields != null) {
+    const list = fields.split(',')
+    checkFields(list)
+    link.identityRequirements = list
+  }
+  return link
+}
+
+/** The responder's peer id named by the link's addresses (all name the same one). */
+export function linkPeerId(link: BootstrapLink): string {
+  return checkAddrs(link.responderPeerAddrs)
+}

@@ -1,0 +1,243 @@
+/**
+ * ListenerSession: party A's side of one bootstrap, from the contact read on an inbound stream to the
+ * final Ack and A's clean close. See LISTENER_TRANSITIONS and docs/protocol.md.
+ */
+import type { Stream } from '@libp2p/interface'
+import { BadMessageError, RejectedError } from './errors.ts'
+import { FrameStream } from './frames.ts'
+import { isProvisionResult } from './messages.ts'
+import type { InboundContact } from './messages.ts'
+import { BaseSession, mustAbort, toBootstrapError } from './session-base.ts'
+import type { SessionDeps } from './session-base.ts'
+import { LISTENER_INITIAL_STATE, LISTENER_TRANSITIONS } from './states.ts'
+import type { BootstrapResult, ListenerState, PartyRole, ProvisionResult, ReasonCode, TokenInfo } from './types.ts'
+
+/** Init of one ListenerSession. */
+export interface ListenerSessionInit {
+  sessionId: string
+  stream: Stream
+  /** The authenticated remote peer (connection.remotePeer). */
+  remotePeerId: string
+  /** This node's peer id (A). */
+  localPeerId: string
+  /** A's cadre, disclosed only in an approved response. */
+  cadrePeerAddrs: string[]
+}
+
+function isTokenInfo(value: unknown): value is TokenInfo {
+  const info = value as TokenInfo | null
+  return (
+    info != null &&
+    typeof info === 'object' &&
+    typeof info.tokenId === 'string' &&
+    info.tokenId.length > 0 &&
+    (info.role === 'stock' || info.role === 'foil') &&
+    (info.identityRequirements == null ||
+      (Array.isArray(info.identityRequirements) && info.identityRequirements.every((f) => typeof f === 'string')))
+  )
+}
+
+/** Party A's session: answers one inbound contact. */
+export class ListenerSession extends BaseSession<ListenerState> {
+  private readonly frames: FrameStream
+  private readonly localPeerId: string
+  private readonly cadrePeerAddrs: string[]
+  private tokenInfo?: TokenInfo
+  private tokenConsumed = false
+  private tallyExists = false
+  private settled = false
+  /** Our ProvisioningResult went out: later refusals travel in an Ack. */
+  private responded = false
+  /** The verdict is already on the wire (the peer's Ack{ok:false}, or our Ack): nothing more to send. */
+  private verdictSent = false
+  /** B waits for our clean close as the sign we confirmed: any failure now must reset instead. */
+  private mustReset = false
+
+  constructor(init: ListenerSessionInit, deps: SessionDeps) {
+    super(init.sessionId, 'inbound', LISTENER_TRANSITIONS, LISTENER_INITIAL_STATE, init.remotePeerId, deps)
+    this.frames = new FrameStream(init.stream)
+    this.localPeerId = init.localPeerId
+    this.cadrePeerAddrs = init.cadrePeerAddrs
+  }
+
+  /** Runs the session to its end; resolves with the result on L_DONE, undefined otherwise. Never rejects. */
+  async execute(): Promise<BootstrapResult | undefined> {
+    this.begin()
+    try {
+      return await this.run()
+    } catch (err) {
+      await this.fail(err)
+      return undefined
+    }
+  }
+
+  private async run(): Promise<BootstrapResult> {
+    const { hooks } = this.deps
+    const contact = await this.step((signal) => this.frames.read(['InboundContact'], { signal }))
+    if (contact.partyId !== this.remotePeerId) throw new RejectedError('party-mismatch')
+
+    const tokenInfo = await this.hook((ctx) => hooks.validateToken(contact.token, ctx))
+    if (!isTokenInfo(tokenInfo)) throw new RejectedError('internal-error', 'validateToken returned garbage')
+    this.tokenInfo = tokenInfo
+    this.tokenId = tokenInfo.tokenId
+    this.role = tokenInfo.role
+
+    await this.checkIdentity(contact, tokenInfo)
+
+    if (hooks.markTokenUsed != null) {
+      await this.hook((ctx) => hooks.markTokenUsed!(tokenInfo, ctx))
+      this.tokenConsumed = true
+    }
+
+    let provisionResult: ProvisionResult | undefined
+    if (tokenInfo.role === 'stock') {
+      provisionResult = await this.hook(
+        (ctx) => hooks.provisionDatabase('stock', this.remotePeerId, this.localPeerId, ctx),
+        'provision-failed'
+      )
+      if (!isProvisionResult(provisionResult) || !this.tallyMatches(provisionResult, 'stock')) {
+        throw new RejectedError('provision-failed', 'provisionDatabase returned garbage')
+      }
+      this.tallyId = provisionResult.tally.tallyId
+      this.tallyExists = true
+    }
+
+    this.enter('L_SEND_RESPONSE')
+    await this.step((signal) =>
+      this.frames.write(
+        {
+          type: 'ProvisioningResult',
+          approved: true,
+          role: tokenInfo.role,
+          partyId: this.localPeerId,
+          cadrePeerAddrs: this.cadrePeerAddrs,
+          ...(provisionResult != null ? { provisionResult } : {})
+        },
+        { signal }
+      )
+    )
+    this.responded = true
+
+    if (provisionResult != null) {
+      this.enter('L_AWAIT_ACK')
+      const ack = await this.step((signal) => this.frames.read(['Ack'], { signal }))
+      if (!ack.ok) {
+        this.verdictSent = true
+        throw new RejectedError(ack.reason)
+      }
+      this.mustReset = true
+      await this.settle(provisionResult.tally.tallyId)
+      await this.step((signal) => this.frames.closeWrite({ signal }))
+      this.enter('L_DONE')
+      return this.result(tokenInfo.role, provisionResult, contact)
+    }
+
+    this.enter('L_AWAIT_DATABASE')
+    const message = await this.step((signal) => this.frames.read(['DatabaseResult', 'Ack'], { signal }))
+    if (message.type === 'Ack') {
+      this.verdictSent = true
+      throw message.ok ? new BadMessageError('Ack before DatabaseResult') : new RejectedError(message.reason)
+    }
+    const database: ProvisionResult = { tally: message.tally, dbConnectionInfo: message.dbConnectionInfo }
+    if (!this.tallyMatches(database, 'foil')) throw new RejectedError('party-mismatch')
+    if (hooks.validateDatabaseResult != null) {
+      const ok = await this.hook((ctx) => hooks.validateDatabaseResult!(database, ctx))
+      if (typeof ok !== 'boolean') throw new RejectedError('internal-error', 'validateDatabaseResult returned garbage')
+      if (!ok) throw new RejectedError('provision-failed')
+    }
+    this.tallyId = database.tally.tallyId
+    this.tallyExists = true
+    await this.step((signal) => this.frames.write({ type: 'Ack', ok: true }, { signal }))
+    this.verdictSent = true
+    await this.settle(database.tally.tallyId)
+    await this.step((signal) => this.frames.closeWrite({ signal }))
+    this.enter('L_DONE')
+    return this.result(tokenInfo.role, database, contact)
+  }
+
+  private async checkIdentity(contact: InboundContact, tokenInfo: TokenInfo): Promise<void> {
+    const required = tokenInfo.identityRequirements ?? []
+    const { hooks } = this.deps
+    if (required.length === 0 && hooks.validateIdentity == null) return
+    const bundle = contact.identityBundle
+    for (const field of required) {
+      const value = Object.hasOwn(bundle, field) ? bundle[field] : undefined
+      if (value == null || value.trim() === '') throw new RejectedError('identity-required')
+    }
+    if (hooks.validateIdentity == null) return
+    const ok = await this.hook((ctx) => hooks.validateIdentity!(bundle, tokenInfo, ctx))
+    if (typeof ok !== 'boolean') throw new RejectedError('internal-error', 'validateIdentity returned garbage')
+    if (!ok) throw new RejectedError('identity-rejected')
+  }
+
+  /** The tally names B as initiator, A as respondent, and the listener's role. */
+  private tallyMatches(result: ProvisionResult, role: PartyRole): boolean {
+    const { tally } = result
+    return (
+      tally.createdBy === role &&
+      tally.initiatorPeerId === this.remotePeerId &&
+      tally.respondentPeerId === this.localPeerId
+    )
+  }
+
+  private async settle(tallyId: string): Promise<void> {
+    const { hooks } = this.deps
+    if (hooks.settleTally != null) await this.hook((ctx) => hooks.settleTally!(tallyId, 'confirmed', ctx))
+    this.settled = true
+  }
+
+  private result(role: PartyRole, provision: ProvisionResult, contact: InboundContact): BootstrapResult {
+    return {
+      sessionId: this.sessionId,
+      role,
+      tally: provision.tally,
+      dbConnectionInfo: provision.dbConnectionInfo,
+      remotePeerId: this.remotePeerId,
+      remoteCadrePeerAddrs: contact.cadrePeerAddrs
+    }
+  }
+
+  private async fail(err: unknown): Promise<void> {
+    const error = toBootstrapError(err)
+    if (mustAbort(error) || this.mustReset) {
+      this.frames.abort(error)
+    } else if (this.verdictSent) {
+      await this.frames.closeWrite({ signal: this.cleanupSignal() })
+    } else {
+      await this.tell(error.reason)
+    }
+    const { hooks } = this.deps
+    if (this.tallyExists && !this.settled && hooks.settleTally != null && this.tallyId != null) {
+      const tallyId = this.tallyId
+      await this.cleanupHook((ctx) => hooks.settleTally!(tallyId, 'abandoned', ctx))
+    }
+    if (this.tokenConsumed && hooks.releaseToken != null && this.tokenInfo != null) {
+      const tokenInfo = this.tokenInfo
+      await this.cleanupHook((ctx) => hooks.releaseToken!(tokenInfo, ctx))
+    }
+    this.enter(error.name === 'TimeoutError' ? 'L_TIMEOUT' : 'L_FAILED', error.reason)
+  }
+
+  /** Tells the peer why: a rejection before our response, an Ack{ok:false} after it; then closes. */
+  private async tell(reason: ReasonCode): Promise<void> {
+    const signal = this.cleanupSignal()
+    try {
+      if (!this.responded) {
+        await this.frames.write(
+          {
+            type: 'ProvisioningResult',
+            approved: false,
+            reason,
+            ...(this.role != null ? { role: this.role } : {})
+          },
+          { signal }
+        )
+      } else {
+        await this.frames.write({ type: 'Ack', ok: false, reason }, { signal })
+      }
+      await this.frames.closeWrite({ signal })
+    } catch (err) {
+      this.frames.abort(err as Error)
+    }
+  }
+}

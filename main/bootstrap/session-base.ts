@@ -1,0 +1,166 @@
+/**
+ * What both session kinds share: the state table walk with one SessionEvent per transition, step
+ * deadlines as AbortSignals, hook calls raced against their signal, and error classification.
+ */
+import { abortError, raceSignal } from './abort.ts'
+import { BootstrapError, RejectedError, StreamClosedError } from './errors.ts'
+import { isTerminalState, transition } from './states.ts'
+import type {
+  Direction,
+  HookContext,
+  PartyRole,
+  ReasonCode,
+  SessionEvent,
+  SessionHooks,
+  SessionManagerConfig,
+  SessionState
+} from './types.ts'
+
+/** What a session needs from its manager. */
+export interface SessionDeps {
+  hooks: SessionHooks
+  config: SessionManagerConfig
+  /** Aborted at the session deadline, on manager stop, or by the caller. */
+  signal: AbortSignal
+  /** Delivers one transition (emit + audit log). Must not throw. */
+  onEvent(event: SessionEvent): void
+}
+
+/** A session was cut because its SessionManager stopped (or the caller aborted it). */
+export class SessionStoppedError extends BootstrapError {
+  override name = 'SessionStoppedError'
+  constructor(message = 'the bootstrap service stopped', options?: ErrorOptions) {
+    super('internal-error', message, options)
+  }
+}
+
+function stoppedError(): BootstrapError {
+  return new SessionStoppedError()
+}
+
+/** Base of ListenerSession and DialerSession. */
+export abstract class BaseSession<S extends SessionState> {
+  state: S
+  protected previous: S | null = null
+  protected tokenId?: string
+  protected tallyId?: string
+  protected role?: PartyRole
+
+  constructor(
+    readonly sessionId: string,
+    readonly direction: Direction,
+    protected readonly table: Record<S, readonly S[]>,
+    initial: S,
+    protected readonly remotePeerId: string,
+    protected readonly deps: SessionDeps
+  ) {
+    this.state = initial
+  }
+
+  /** True once the session reached DONE, FAILED or TIMEOUT. */
+  get done(): boolean {
+    return isTerminalState(this.state)
+  }
+
+  /** Emits the first event (previousState null). */
+  protected begin(): void {
+    this.emit()
+  }
+
+  /** Moves to `to` (throws IllegalTransitionError when the table forbids it) and emits the event. */
+  protected enter(to: S, reason?: ReasonCode): void {
+    const from = this.state
+    transition(this.table, from, to)
+    this.previous = from
+    this.state = to
+    this.emit(reason)
+  }
+
+  private emit(reason?: ReasonCode): void {
+    const event: SessionEvent = {
+      sessionId: this.sessionId,
+      direction: this.direction,
+      state: this.state,
+      previousState: this.previous,
+      at: Date.now(),
+      peerId: this.remotePeerId
+    }
+    if (this.tokenId != null) event.tokenId = this.tokenId
+    if (this.tallyId != null) event.tallyId = this.tallyId
+    if (this.role != null) event.role = this.role
+    if (reason != null) event.reason = reason
+    this.deps.onEvent(event)
+  }
+
+  /** A signal for one step: the session's, bounded by stepTimeoutMs. */
+  protected stepSignal(): AbortSignal {
+    return AbortSignal.any([this.deps.signal, AbortSignal.timeout(this.deps.config.stepTimeoutMs)])
+  }
+
+  /** A signal for cleanup hooks after a failure: not tied to the (maybe aborted) session signal. */
+  protected cleanupSignal(): AbortSignal {
+    return AbortSignal.timeout(this.deps.config.stepTimeoutMs)
+  }
+
+  protected hookContext(signal: AbortSignal): HookContext {
+    return { sessionId: this.sessionId, direction: this.direction, remotePeerId: this.remotePeerId, signal }
+  }
+
+  /** Runs one read/write under a step deadline; an abort becomes TimeoutError / the stop error. */
+  protected async step<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    const signal = this.stepSignal()
+    try {
+      return await raceSignal(fn(signal), signal, (s) => abortError(s, stoppedError))
+    } catch (err) {
+      if (signal.aborted) throw abortError(signal, stoppedError)
+      throw err
+    }
+  }
+
+  /**
+   * Calls a hook under a step deadline. RejectedError passes through with its reason; any other
+   * throw becomes `failReason`; a hook that ignores its signal is abandoned when the signal fires.
+   */
+  protected async hook<T>(
+    fn: (ctx: HookContext) => Promise<T>,
+    failReason: 'internal-error' | 'provision-failed' = 'internal-error'
+  ): Promise<T> {
+    const signal = this.stepSignal()
+    try {
+      return await raceSignal(
+        Promise.resolve().then(() => fn(this.hookContext(signal))),
+        signal,
+        (s) => abortError(s, stoppedError)
+      )
+    } catch (err) {
+      if (signal.aborted) throw abortError(signal, stoppedError)
+      if (err instanceof RejectedError) throw err
+      throw new BootstrapError(failReason, 'a hook failed', { cause: err })
+    }
+  }
+
+  /** Runs a cleanup hook (release, abandon) without ever letting it fail or hang the session. */
+  protected async cleanupHook(fn: (ctx: HookContext) => Promise<unknown>): Promise<void> {
+    const signal = this.cleanupSignal()
+    try {
+      await raceSignal(
+        Promise.resolve().then(() => fn(this.hookContext(signal))),
+        signal,
+        () => new Error('cleanup timed out')
+      )
+    } catch {
+      // best effort: the session already failed and reports that
+    }
+  }
+}
+
+/** Any thrown value as a BootstrapError; unknown errors (stream resets etc.) become StreamClosedError. */
+export function toBootstrapError(err: unknown): BootstrapError {
+  if (err instanceof BootstrapError) return err
+  return new StreamClosedError(undefined, { cause: err })
+}
+
+/** True when a failure must reset the stream rather than be told to the peer in a message. */
+export function mustAbort(err: BootstrapError): boolean {
+  return err.name === 'TimeoutError' || err.name === 'StreamClosedError' || err.name === 'SessionStoppedError'
+}

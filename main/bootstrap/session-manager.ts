@@ -1,0 +1,249 @@
+/**
+ * SessionManager: runs every bootstrap session of one node — listener sessions for inbound streams,
+ * dialer sessions for links — with a shared cap, deadlines, and one `session` event per transition.
+ */
+import { randomUUID } from 'node:crypto'
+import { TypedEventEmitter, setMaxListeners } from 'main-event'
+import type { Connection, Libp2p, Stream } from '@libp2p/interface'
+import { DialerSession } from './dialer-session.ts'
+import { BootstrapError } from './errors.ts'
+import { FrameStream } from './frames.ts'
+import { linkPeerId } from './link.ts'
+import { ListenerSession } from './listener-session.ts'
+import { LIMITS } from './messages.ts'
+import { SessionStoppedError } from './session-base.ts'
+import type { SessionDeps } from './session-base.ts'
+import { isTerminalState } from './states.ts'
+import { PROTOCOL_ID } from './types.ts'
+import type {
+  BootstrapLink,
+  BootstrapResult,
+  IdentityBundle,
+  SessionEvent,
+  SessionHooks,
+  SessionManagerConfig
+} from './types.ts'
+
+/** Defaults of SessionManagerConfig, filled once in the constructor. */
+export const DEFAULT_SESSION_CONFIG = {
+  sessionTimeoutMs: 30_000,
+  stepTimeoutMs: 5_000,
+  maxConcurrentSessions: 100
+} as const satisfies Partial<SessionManagerConfig>
+
+/** Inbound bootstrap streams accepted per connection (libp2p's default of 32 breaks a rush). */
+export const MAX_INBOUND_STREAMS = 2048
+
+/** SessionManager options: the config plus, when handleNewStream is wired by hand, this node's peer id. */
+export interface SessionManagerInit extends Partial<SessionManagerConfig> {
+  /** This node's peer id; taken from the node given to start() when omitted. */
+  localPeerId?: string
+}
+
+/** Events a SessionManager emits. */
+export interface SessionManagerEvents {
+  /** One transition of one session (never holds a token). */
+  session: CustomEvent<SessionEvent>
+}
+
+/** Options of initiateBootstrap. */
+export interface InitiateBootstrapOptions {
+  /** Identity presented to A; defaults to config.identityBundle, then {}. */
+  identityBundle?: IdentityBundle
+  /** Use this session id instead of a random one. */
+  sessionId?: string
+  /** Aborts the session (it ends D_FAILED). */
+  signal?: AbortSignal
+}
+
+/** Coordinates listener and dialer sessions of one node. */
+export class SessionManager extends TypedEventEmitter<SessionManagerEvents> {
+  /** The effective configuration (defaults filled). */
+  readonly config: SessionManagerConfig
+  private readonly hooks: SessionHooks
+  private readonly localPeerId?: string
+  private node?: Libp2p
+  private stopController = new AbortController()
+  private readonly listeners = new Map<string, ListenerSession>()
+  private readonly dialers = new Map<string, DialerSession>()
+  private readonly running = new Set<Promise<unknown>>()
+  private readonly pendingLogs = new Set<Promise<unknown>>()
+
+  constructor(hooks: SessionHooks, init: SessionManagerInit = {}) {
+    super()
+    const { localPeerId, ...config } = init
+    this.hooks = hooks
+    this.localPeerId = localPeerId
+    this.config = {
+      ...config,
+      sessionTimeoutMs: config.sessionTimeoutMs ?? DEFAULT_SESSION_CONFIG.sessionTimeoutMs,
+      stepTimeoutMs: config.stepTimeoutMs ?? DEFAULT_SESSION_CONFIG.stepTimeoutMs,
+      maxConcurrentSessions: config.maxConcurrentSessions ?? DEFAULT_SESSION_CONFIG.maxConcurrentSessions
+    }
+    setMaxListeners(Infinity, this.stopController.signal)
+  }
+
+  /** Registers the protocol handler on `node` (with raised stream caps). */
+  async start(node: Libp2p): Promise<void> {
+    this.node = node
+    await node.handle(PROTOCOL_ID, (stream, connection) => this.handleNewStream(stream, connection), {
+      maxInboundStreams: MAX_INBOUND_STREAMS,
+      maxOutboundStreams: MAX_INBOUND_STREAMS
+    })
+  }
+
+  /** Unregisters the handler, aborts every running session and waits until all have ended. */
+  async stop(): Promise<void> {
+    const node = this.node
+    if (node != null) {
+      try {
+        await node.unhandle(PROTOCOL_ID)
+      } catch {
+        // the node may already be stopped
+      }
+    }
+    this.stopController.abort(new SessionStoppedError())
+    await Promise.allSettled([...this.running])
+    await Promise.allSettled([...this.pendingLogs])
+    this.stopController = new AbortController()
+    setMaxListeners(Infinity, this.stopController.signal)
+  }
+
+  /** Sessions currently answering inbound contacts. */
+  getActiveListenerCount(): number {
+    return this.listeners.size
+  }
+
+  /** Sessions currently dialling out. */
+  getActiveDialerCount(): number {
+    return this.dialers.size
+  }
+
+  /** libp2p stream handler: runs one listener session; resolves when it ends, never rejects. */
+  async handleNewStream(stream: Stream, connection: Connection): Promise<void> {
+    const localPeerId = this.node?.peerId.toString() ?? this.localPeerId
+    if (localPeerId == null) {
+      stream.abort(new BootstrapError('internal-error', 'the bootstrap service is not started'))
+      return
+    }
+    if (this.activeCount() >= this.config.maxConcurrentSessions) {
+      await this.track(this.refuseBusy(stream))
+      return
+    }
+    const sessionId = randomUUID()
+    const session = new ListenerSession(
+      {
+        sessionId,
+        stream,
+        remotePeerId: connection.remotePeer.toString(),
+        localPeerId,
+        cadrePeerAddrs: this.ownCadre()
+      },
+      this.deps(this.sessionSignal())
+    )
+    this.listeners.set(sessionId, session)
+    try {
+      await this.track(session.execute())
+    } finally {
+      this.listeners.delete(sessionId)
+    }
+  }
+
+  /**
+   * Bootstraps with A through `link`: tries each responder address in order. Resolves with the result
+   * on D_DONE; rejects with a BootstrapError (RejectedError, TimeoutError, DialFailedError, …) otherwise,
+   * or InvalidLinkError before any session starts.
+   */
+  async initiateBootstrap(
+    link: BootstrapLink,
+    node: Libp2p,
+    options: InitiateBootstrapOptions = {}
+  ): Promise<BootstrapResult> {
+    const remotePeerId = linkPeerId(link)
+    if (this.activeCount() >= this.config.maxConcurrentSessions) {
+      throw new BootstrapError('busy', 'too many bootstrap sessions on this node')
+    }
+    const sessionId = options.sessionId ?? randomUUID()
+    const session = new DialerSession(
+      {
+        sessionId,
+        link,
+        node,
+        remotePeerId,
+        identityBundle: options.identityBundle ?? this.config.identityBundle ?? {},
+        cadrePeerAddrs: this.ownCadre()
+      },
+      this.deps(this.sessionSignal(options.signal))
+    )
+    this.dialers.set(sessionId, session)
+    try {
+      return await this.track(session.execute())
+    } finally {
+      this.dialers.delete(sessionId)
+    }
+  }
+
+  private activeCount(): number {
+    return this.listeners.size + this.dialers.size
+  }
+
+  private sessionSignal(callerSignal?: AbortSignal): AbortSignal {
+    const signals = [this.stopController.signal, AbortSignal.timeout(this.config.sessionTimeoutMs)]
+    if (callerSignal != null) signals.push(callerSignal)
+    const signal = AbortSignal.any(signals)
+    setMaxListeners(Infinity, signal)
+    return signal
+  }
+
+  private deps(signal: AbortSignal): SessionDeps {
+    return { hooks: this.hooks, config: this.config, signal, onEvent: (event) => this.onEvent(event) }
+  }
+
+  private onEvent(event: SessionEvent): void {
+    // a terminal session no longer counts, so a watcher of the last event sees the counts settled
+    if (isTerminalState(event.state)) {
+      this.listeners.delete(event.sessionId)
+      this.dialers.delete(event.sessionId)
+    }
+    this.safeDispatchEvent('session', { detail: event })
+    const log = this.hooks.logSessionEvent
+    if (log == null) return
+    try {
+      const pending = Promise.resolve(log.call(this.hooks, event.sessionId, event)).catch(() => {})
+      this.pendingLogs.add(pending)
+      void pending.finally(() => this.pendingLogs.delete(pending))
+    } catch {
+      // an audit failure never fails a session
+    }
+  }
+
+  private ownCadre(): string[] {
+    try {
+      const addrs = this.config.cadrePeerAddrs?.() ?? []
+      return addrs.filter((a) => typeof a === 'string' && a.length <= LIMITS.multiaddr).slice(0, LIMITS.cadreAddrs)
+    } catch {
+      return []
+    }
+  }
+
+  /** Over the cap: refuse at once with `busy`, reading nothing; not a session. */
+  private async refuseBusy(stream: Stream): Promise<void> {
+    const frames = new FrameStream(stream)
+    const signal = AbortSignal.timeout(this.config.stepTimeoutMs)
+    try {
+      await frames.write({ type: 'ProvisioningResult', approved: false, reason: 'busy' }, { signal })
+      await frames.closeWrite({ signal })
+    } catch (err) {
+      frames.abort(err as Error)
+    }
+  }
+
+  private track<T>(promise: Promise<T>): Promise<T> {
+    this.running.add(promise)
+    const done = (): void => {
+      this.running.delete(promise)
+    }
+    promise.then(done, done)
+    return promise
+  }
+}

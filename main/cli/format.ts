@@ -1,0 +1,72 @@
+/** Readable tables of the CLI (fixed-width columns, no colours). */
+import type { SessionView, TallyView, TokenView } from '../../preload/contract.ts'
+
+/** Render rows under a header, each column as wide as its widest cell. */
+export function table(header: string[], rows: string[][]): string {
+  if (rows.length === 0) return '(none)'
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)))
+  const line = (cells: string[]): string =>
+    cells
+      .map((c, i) => c.padEnd(widths[i] ?? 0))
+      .join('  ')
+      .trimEnd()
+  return [line(header), ...rows.map(line)].join('\n')
+}
+
+function when(ms: number | null | undefined): string {
+  return ms === null || ms === undefined ? 'never' : new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z')
+}
+
+function short(id: string | undefined, size = 12): string {
+  if (id === undefined || id === '') return '-'
+  return id.length > size ? `${id.slice(0, size)}…` : id
+}
+
+/** `token list`. */
+export function tokensTable(tokens: TokenView[]): string {
+  return table(
+    ['ID', 'LABEL', 'ROLE', 'USED', 'STATUS', 'APPROVAL', 'EXPIRES'],
+    tokens.map((t) => [
+      t.tokenId,
+      t.label || '-',
+      t.role,
+      `${t.used}/${t.uses}`,
+      t.status,
+      t.approval,
+      when(t.expiresAt)
+    ])
+  )
+}
+
+/** `sessions`. */
+export function sessionsTable(sessions: SessionView[]): string {
+  return table(
+    ['SESSION', 'DIR', 'STATE', 'PEER', 'TOKEN', 'ROLE', 'RESULT', 'STARTED'],
+    sessions.map((s) => [
+      s.sessionId,
+      s.direction === 'inbound' ? 'in' : 'out',
+      s.state,
+      short(s.peerId, 16),
+      s.tokenLabel || s.tokenId || '-',
+      s.role ?? '-',
+      s.tallyId ?? s.reason ?? '-',
+      when(s.startedAt)
+    ])
+  )
+}
+
+/** `tallies`. */
+export function talliesTable(tallies: TallyView[]): string {
+  return table(
+    ['TALLY', 'STATUS', 'ROLE', 'DIR', 'COUNTERPARTY', 'TOKEN', 'CREATED'],
+    tallies.map((t) => [
+      t.tallyId,
+      t.status,
+      t.role,
+      t.direction === 'inbound' ? 'in' : 'out',
+      short(t.counterpartyPeerId, 16),
+      t.tokenLabel || t.tokenId || '-',
+      when(t.createdAt)
+    ])
+  )
+}

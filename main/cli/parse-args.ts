@@ -1,0 +1,57 @@
+/** Parsers of the CLI's option values; each throws UsageError with a one-line explanation. */
+import type { IdentityBundle, TokenUses } from '../../preload/contract.ts'
+import { UsageError } from './cli-error.ts'
+
+const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }
+
+/** `15m`, `2h`, `1d`, `30s` → milliseconds. */
+export function parseDuration(text: string): number {
+  const match = /^(\d{1,6})([smhd])$/.exec(text.trim())
+  if (match === null) throw new UsageError(`--expires must look like 30s, 15m, 2h or 1d (got "${text}")`)
+  const ms = Number(match[1]) * (UNIT_MS[match[2] as string] ?? 0)
+  if (ms < 1000) throw new UsageError('--expires must be at least 1s')
+  return ms
+}
+
+/** `1`, `N` or `unlimited`. */
+export function parseUses(text: string): TokenUses {
+  if (text === 'unlimited') return 'unlimited'
+  if (!/^[1-9]\d{0,8}$/.test(text))
+    throw new UsageError(`--uses must be a whole number ≥ 1 or "unlimited" (got "${text}")`)
+  return Number(text)
+}
+
+/** `email,name` → ['email', 'name']. */
+export function parseFieldList(text: string): string[] {
+  const fields = text
+    .split(',')
+    .map((f) => f.trim())
+    .filter((f) => f !== '')
+  for (const field of fields) {
+    if (!/^[a-zA-Z][a-zA-Z0-9_-]{0,31}$/.test(field))
+      throw new UsageError(`"${field}" is not a valid identity field name`)
+  }
+  return [...new Set(fields)]
+}
+
+/** `email=a@b,name=Bo` → { email: 'a@b', name: 'Bo' }. */
+export function parseIdentity(text: string): IdentityBundle {
+  const bundle: IdentityBundle = Object.create(null) as IdentityBundle
+  for (const part of text.split(',')) {
+    if (part.trim() === '') continue
+    const eq = part.indexOf('=')
+    const key = (eq < 0 ? part : part.slice(0, eq)).trim()
+    if (eq < 0 || !/^[a-zA-Z][a-zA-Z0-9_-]{0,31}$/.test(key)) {
+      throw new UsageError('--identity must look like email=a@b.c,name=Bo')
+    }
+    bundle[key] = part.slice(eq + 1).trim()
+  }
+  return { ...bundle }
+}
+
+/** A TCP port 0–65535. */
+export function parsePort(text: string): number {
+  if (!/^\d{1,5}$/.test(text) || Number(text) > 65535)
+    throw new UsageError(`--api-port must be a port number (got "${text}")`)
+  return Number(text)
+}

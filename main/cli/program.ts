@@ -1,0 +1,217 @@
+/** The `taleus` command line (commander). */
+import { Command, CommanderError, Option } from 'commander'
+import type { CreateTokenInput, Decision } from '../../preload/contract.ts'
+import { connectApi } from './api-client.ts'
+import { CliError, UsageError } from './cli-error.ts'
+import { describeDial, dial } from './dial.ts'
+import { sessionsTable, talliesTable, tokensTable } from './format.ts'
+import { parseDuration, parseFieldList, parseIdentity, parsePort, parseUses } from './parse-args.ts'
+
+const collect = (value: string, previous: string[] = []): string[] => [...previous, value]
+
+function out(text: string): void {
+  process.stdout.write(text.endsWith('\n') ? text : `${text}\n`)
+}
+
+function print(json: boolean | undefined, value: unknown, human: () => string): void {
+  out(json === true ? JSON.stringify(value) : human())
+}
+
+/** Build the program; actions write to stdout/stderr and throw CliError on failure. */
+export function buildProgram(): Command {
+  const program = new Command('taleus')
+    .description('Taleus merchant node: bootstrap tallies over libp2p')
+    .showSuggestionAfterError(true)
+    .exitOverride()
+    .configureOutput({ outputError: () => {} })
+
+  program
+    .command('serve')
+    .description('run the merchant node with its local API and browser console')
+    .requiredOption('--data-dir <dir>', 'data folder (store, peer key, API address)')
+    .option('--listen <multiaddr>', 'listen address (repeatable; default /ip4/0.0.0.0/tcp/0)', collect)
+    .option('--no-mdns', 'do not discover peers on the local network')
+    .option('--api-port <port>', 'local API port (default: any free port)', parsePortOption)
+    .action(async (opts: { dataDir: string; listen?: string[]; mdns: boolean; apiPort?: number }) => {
+      const { serve } = await import('./serve.ts')
+      await serve({
+        dataDir: opts.dataDir,
+        mdns: opts.mdns,
+        ...(opts.listen ? { listen: opts.listen } : {}),
+        ...(opts.apiPort === undefined ? {} : { apiPort: opts.apiPort })
+      })
+    })
+
+  const token = program.command('token').description('create, list and revoke tokens')
+  token
+    .command('create')
+    .description('create a token and print its link')
+    .requiredOption('--data-dir <dir>', 'data folder of the running node')
+    .addOption(
+      new Option('--role <role>', "the merchant's role").choices(['stock', 'foil']).makeOptionMandatory()
+    )
+    .option('--uses <uses>', '1, a number, or unlimited', wrap(parseUses))
+    .option('--expires <duration>', 'lifetime, e.g. 15m, 2h, 1d', wrap(parseDuration))
+    .option(
+      '--require <fields>',
+      'identity fields the customer must give, e.g. email,name',
+      wrap(parseFieldList)
+    )
+    .addOption(new Option('--approval <policy>', 'who approves identities').choices(['auto', 'operator']))
+    .option('--label <text>', 'a name for the token')
+    .option('--json', 'print JSON')
+    .action(
+      async (opts: {
+        dataDir: string
+        role: 'stock' | 'foil'
+        uses?: number | 'unlimited'
+        expires?: number
+        require?: string[]
+        approval?: 'auto' | 'operator'
+        label?: string
+        json?: boolean
+      }) => {
+        const input: CreateTokenInput = { role: opts.role }
+        if (opts.uses !== undefined) input.uses = opts.uses
+        if (opts.expires !== undefined) input.expiresInMs = opts.expires
+        if (opts.require !== undefined) input.identityRequirements = opts.require
+        if (opts.approval !== undefined) input.approval = opts.approval
+        if (opts.label !== undefined) input.label = opts.label
+        const call = await connectApi(opts.dataDir)
+        const created = await call('createToken', input)
+        print(opts.json, created, () => created.link)
+      }
+    )
+  token
+    .command('list')
+    .description('list tokens')
+    .requiredOption('--data-dir <dir>', 'data folder of the running node')
+    .option('--json', 'print JSON')
+    .action(async (opts: { dataDir: string; json?: boolean }) => {
+      const tokens = await (await connectApi(opts.dataDir))('listTokens')
+      print(opts.json, tokens, () => tokensTable(tokens))
+    })
+  token
+    .command('revoke')
+    .description('revoke a token')
+    .argument('<tokenId>', 'id of the token')
+    .requiredOption('--data-dir <dir>', 'data folder of the running node')
+    .option('--json', 'print JSON')
+    .action(async (tokenId: string, opts: { dataDir: string; json?: boolean }) => {
+      const view = await (await connectApi(opts.dataDir))('revokeToken', { tokenId })
+      print(opts.json, view, () => `revoked ${view.tokenId}`)
+    })
+
+  program
+    .command('sessions')
+    .description('list live and recent sessions')
+    .requiredOption('--data-dir <dir>', 'data folder of the running node')
+    .option('--json', 'print JSON')
+    .action(async (opts: { dataDir: string; json?: boolean }) => {
+      const sessions = await (await connectApi(opts.dataDir))('listSessions')
+      print(opts.json, sessions, () => sessionsTable(sessions))
+    })
+
+  for (const decision of ['approve', 'reject'] as const satisfies Decision[]) {
+    program
+      .command(decision)
+      .description(`${decision} the identity of a session waiting for the operator`)
+      .argument('<sessionId>', 'id of the session')
+      .requiredOption('--data-dir <dir>', 'data folder of the running node')
+      .option('--json', 'print JSON')
+      .action(async (sessionId: string, opts: { dataDir: string; json?: boolean }) => {
+        const result = await (await connectApi(opts.dataDir))('decide', { sessionId, decision })
+        if (!result.applied && opts.json !== true) {
+          throw new CliError(`not-applied — session ${sessionId} was already decided or is no longer waiting`)
+        }
+        print(opts.json, result, () => `${decision === 'approve' ? 'approved' : 'rejected'} ${sessionId}`)
+      })
+  }
+
+  program
+    .command('tallies')
+    .description('list tallies')
+    .requiredOption('--data-dir <dir>', 'data folder of the running node')
+    .option('--json', 'print JSON')
+    .action(async (opts: { dataDir: string; json?: boolean }) => {
+      const tallies = await (await connectApi(opts.dataDir))('listTallies')
+      print(opts.json, tallies, () => talliesTable(tallies))
+    })
+
+  program
+    .command('dial')
+    .description('bootstrap a tally from a link, with a dialer node of its own')
+    .argument('<link>', 'the taleus link')
+    .option('--data-dir <dir>', 'data folder of the dialer (default: a temporary one)')
+    .option('--identity <fields>', 'identity to present, e.g. email=a@b.c,name=Bo', wrap(parseIdentity))
+    .option('--listen <multiaddr>', 'listen address of the dialer (repeatable)', collect)
+    .option('--json', 'print JSON')
+    .action(
+      async (
+        link: string,
+        opts: { dataDir?: string; identity?: Record<string, string>; listen?: string[]; json?: boolean }
+      ) => {
+        const outcome = await dial({
+          link,
+          json: opts.json === true,
+          ...(opts.dataDir === undefined ? {} : { dataDir: opts.dataDir }),
+          ...(opts.identity === undefined ? {} : { identity: opts.identity }),
+          ...(opts.listen === undefined ? {} : { listen: opts.listen })
+        })
+        if (outcome.ok) print(opts.json, outcome, () => describeDial(outcome))
+      }
+    )
+
+  return program
+}
+
+/** Commander calls parsers synchronously; turn our UsageError into its own invalid-argument error. */
+function wrap<T>(parse: (text: string) => T): (text: string) => T {
+  return (text) => {
+    try {
+      return parse(text)
+    } catch (err) {
+      if (err instanceof UsageError) throw new CommanderError(2, 'taleus.invalidArgument', err.message)
+      throw err
+    }
+  }
+}
+
+const parsePortOption = wrap(parsePort)
+
+/** Run the CLI and exit: 0 on success, 1 on failure, 2 on bad arguments; failures as ONE stderr line. */
+export async function runCli(argv: string[]): Promise<void> {
+  const program = buildProgram()
+  try {
+    await program.parseAsync(argv)
+    process.exitCode = 0
+  } catch (err) {
+    process.exitCode = reportError(err)
+  }
+  // libp2p and timers may keep the loop alive after a dial; the work is done.
+  const code = process.exitCode ?? 0
+  setTimeout(() => process.exit(code), 50).unref()
+}
+
+function reportError(err: unknown): number {
+  if (err instanceof CommanderError) {
+    // help and version are not errors.
+    if (
+      err.code === 'commander.helpDisplayed' ||
+      err.code === 'commander.version' ||
+      err.code === 'commander.help'
+    )
+      return 0
+    const message = err.message.replace(/^error:\s*/, '').split('\n')[0] ?? 'bad arguments'
+    process.stderr.write(`taleus: ${message}\n`)
+    return err.exitCode === 0 ? 0 : 2
+  }
+  if (err instanceof CliError) {
+    process.stderr.write(`taleus: ${err.message.split('\n')[0]}\n`)
+    return err.exitCode
+  }
+  const name = err instanceof Error ? err.name : 'Error'
+  const message = err instanceof Error ? err.message.split('\n')[0] : String(err)
+  process.stderr.write(`taleus: ${name}: ${message}\n`)
+  return 1
+}

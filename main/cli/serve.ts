@@ -1,0 +1,97 @@
+/** `taleus serve`: the merchant node with its local API and browser console. */
+import { existsSync } from 'node:fs'
+import { chmod, mkdir, rm, writeFile } from 'node:fs/promises'
+import { join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { API_INFO_FILE, API_SECRET_FILE } from './api-client.ts'
+
+/** Options of `taleus serve`. */
+export interface ServeOptions {
+  dataDir: string
+  listen?: string[]
+  mdns: boolean
+  apiPort?: number
+}
+
+/** Start the node and the API; resolves once stopped by SIGINT/SIGTERM. */
+export async function serve(opts: ServeOptions): Promise<void> {
+  // Loaded here, not at the top: `token list` and friends need none of libp2p.
+  const [{ createConsoleService }, { startApiServer }, { createSecret }] = await Promise.all([
+    import('../service/index.ts'),
+    import('../api/http-server.ts'),
+    import('../api/auth.ts')
+  ])
+  const dataDir = resolve(opts.dataDir)
+  await mkdir(dataDir, { recursive: true, mode: 0o700 })
+  const service = await createConsoleService({
+    dataDir,
+    mdns: opts.mdns,
+    // A merchant's customers reach the node over the LAN unless told otherwise.
+    listen: opts.listen === undefined || opts.listen.length === 0 ? ['/ip4/0.0.0.0/tcp/0'] : opts.listen
+  })
+  await service.start()
+  const secret = createSecret()
+  const staticDir = findRendererDir()
+  let api: Awaited<ReturnType<typeof startApiServer>>
+  try {
+    api = await startApiServer({
+      api: service,
+      secret,
+      port: opts.apiPort ?? 0,
+      ...(staticDir === undefined ? {} : { staticDir })
+    })
+  } catch (err) {
+    await service.stop().catch(() => {})
+    throw err
+  }
+  const secretFile = join(dataDir, API_SECRET_FILE)
+  const infoFile = join(dataDir, API_INFO_FILE)
+  // Written empty with 0600 first so the secret is never readable by others, even for a moment.
+  await writeFile(secretFile, '', { mode: 0o600 })
+  await chmod(secretFile, 0o600)
+  await writeFile(secretFile, secret, { mode: 0o600 })
+  await writeFile(infoFile, JSON.stringify({ url: api.url, pid: process.pid }) + '\n', { mode: 0o600 })
+
+  let resolveStopped!: () => void
+  let rejectStopped!: (err: unknown) => void
+  const stopped = new Promise<void>((res, rej) => {
+    resolveStopped = res
+    rejectStopped = rej
+  })
+  let stopping = false
+  const stop = (): void => {
+    if (stopping) return
+    stopping = true
+    void (async () => {
+      await rm(infoFile, { force: true }).catch(() => {})
+      await rm(secretFile, { force: true }).catch(() => {})
+      await api.close().catch(() => {})
+      await service.stop()
+    })().then(resolveStopped, rejectStopped)
+  }
+  process.once('SIGINT', stop)
+  process.once('SIGTERM', stop)
+
+  // The human line goes first so a reader that sees `ready` has it already.
+  if (staticDir !== undefined) {
+    process.stderr.write(`taleus: console at ${api.url}/#secret=${secret}\n`)
+  }
+  process.stdout.write(
+    JSON.stringify({
+      event: 'ready',
+      peerId: service.peerId,
+      multiaddrs: service.multiaddrs(),
+      api: api.url
+    }) + '\n'
+  )
+  await stopped
+}
+
+/** The built browser console (out/renderer), from the built CLI (out/lib) or from source (main/cli). */
+function findRendererDir(): string | undefined {
+  for (const rel of ['../renderer/', '../../out/renderer/']) {
+    const dir = fileURLToPath(new URL(rel, import.meta.url))
+    if (existsSync(join(dir, 'index.html'))) return dir
+  }
+  return undefined
+}

@@ -1,0 +1,45 @@
+/**
+ * The Taleus libp2p node: TCP + Noise + Yamux + identify, optional mDNS, with connection limits sized
+ * for a merchant's rush (libp2p's defaults refuse most of 200 simultaneous customers).
+ */
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { identify } from '@libp2p/identify'
+import { mdns } from '@libp2p/mdns'
+import { tcp } from '@libp2p/tcp'
+import { createLibp2p } from 'libp2p'
+import type { Libp2pOptions } from 'libp2p'
+import type { Libp2p, PrivateKey } from '@libp2p/interface'
+
+/** Options of createTaleusNode. */
+export interface TaleusNodeInit {
+  /** Listen multiaddrs. Default ['/ip4/127.0.0.1/tcp/0']. */
+  listen?: string[]
+  /** Announce and discover peers on the LAN with mDNS. Default false. */
+  mdns?: boolean
+  /** The node's identity; a fresh Ed25519 key when omitted. */
+  privateKey?: PrivateKey
+}
+
+/** Connection-manager limits for a rush of customers (see shared notes: defaults are 5/s and 10 pending). */
+export const RUSH_LIMITS = {
+  maxConnections: 1024,
+  inboundConnectionThreshold: 1024,
+  maxIncomingPendingConnections: 512,
+  maxParallelDials: 100
+} as const
+
+/** Creates and starts a Taleus node. */
+export async function createTaleusNode(init: TaleusNodeInit = {}): Promise<Libp2p> {
+  const peerDiscovery: NonNullable<Libp2pOptions['peerDiscovery']> = init.mdns === true ? [mdns()] : []
+  return createLibp2p({
+    ...(init.privateKey != null ? { privateKey: init.privateKey } : {}),
+    addresses: { listen: init.listen ?? ['/ip4/127.0.0.1/tcp/0'] },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    peerDiscovery,
+    connectionManager: { ...RUSH_LIMITS },
+    services: { identify: identify() }
+  })
+}

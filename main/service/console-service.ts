@@ -1,0 +1,410 @@
+/**
+ * The console service: one node, its store and its SessionManager behind the TaleusApi contract. Shared by
+ * the Electron main process and `taleus serve`.
+ */
+import { randomUUID } from 'node:crypto'
+import { setMaxListeners } from 'node:events'
+import { mkdir } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { Connection, Libp2p, PeerInfo } from '@libp2p/interface'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import type {
+  ApprovalView,
+  AuditQuery,
+  ConsoleEvent,
+  CreateTokenInput,
+  CreatedToken,
+  Decision,
+  DecisionResult,
+  DialInput,
+  DialOutcome,
+  NodeInfo,
+  PeerView,
+  SessionEvent,
+  SessionView,
+  TaleusApi,
+  TallyView,
+  TokenView
+} from '../../preload/contract.ts'
+import { ApiError } from '../api/api-error.ts'
+import { SessionManager, formatLink, parseLink } from '../bootstrap/index.ts'
+import type { BootstrapLink, SessionManagerConfig } from '../bootstrap/types.ts'
+import { createTaleusNode, loadOrCreatePrivateKey } from '../node/index.ts'
+import { openStore } from '../store/index.ts'
+import type { MerchantStore } from '../store/types.ts'
+import { EventBatcher } from './event-batcher.ts'
+import { describeFailure } from './reason-messages.ts'
+import { SessionTable } from './session-table.ts'
+
+/** Options of createConsoleService. */
+export interface ConsoleServiceInit {
+  /** Folder of the store and the peer key (created if missing). */
+  dataDir: string
+  /** Listen multiaddrs; default: the node's own default. */
+  listen?: string[]
+  /** Discover peers on the LAN. Default true. */
+  mdns?: boolean
+  sessionTimeoutMs?: number
+  stepTimeoutMs?: number
+  maxConcurrentSessions?: number
+  /** Finished session rows kept in the live table. Default 5000. */
+  maxSessionRows?: number
+  /** Longest an event waits before a subscriber gets it. Default 50. */
+  eventIntervalMs?: number
+}
+
+/** The running console: the whole TaleusApi plus its lifecycle. */
+export interface ConsoleService extends TaleusApi {
+  start(): Promise<void>
+  /** Stop the manager (sessions end), the node and the store; safe to call twice. */
+  stop(): Promise<void>
+  readonly peerId: string
+  /** Dialable addresses of this node, each ending in /p2p/<peerId>. */
+  multiaddrs(): string[]
+}
+
+/** Most responder addresses a link carries (the link format's own limit). */
+const MAX_LINK_ADDRS = 8
+
+/** Finished dials whose outcome waitDial can still return. */
+const MAX_KEPT_DIALS = 1000
+
+/** Create the service for `init.dataDir`; nothing listens until start(). */
+export async function createConsoleService(init: ConsoleServiceInit): Promise<ConsoleService> {
+  await mkdir(init.dataDir, { recursive: true, mode: 0o700 })
+  const privateKey = await loadOrCreatePrivateKey(join(init.dataDir, 'peer.key'))
+  return new Service(init, privateKey)
+}
+
+type PrivateKey = Awaited<ReturnType<typeof loadOrCreatePrivateKey>>
+
+class Service implements ConsoleService {
+  private readonly batcher: EventBatcher
+  private readonly sessions: SessionTable
+  private readonly dials = new Map<string, Promise<DialOutcome>>()
+  private readonly peers = new Map<string, PeerView>()
+  private readonly shutdown = new AbortController()
+  private readonly mdns: boolean
+  private store: MerchantStore | undefined
+  private node: Libp2p | undefined
+  private manager: SessionManager | undefined
+  private startedAt = 0
+  private starting: Promise<void> | undefined
+  private stopping: Promise<void> | undefined
+  private readonly detach: Array<() => void> = []
+  readonly peerId: string
+
+  constructor(
+    private readonly init: ConsoleServiceInit,
+    private readonly privateKey: PrivateKey
+  ) {
+    this.mdns = init.mdns ?? true
+    this.batcher = new EventBatcher({ intervalMs: init.eventIntervalMs })
+    this.sessions = new SessionTable(
+      init.maxSessionRows ?? 5000,
+      (tokenId) => this.store?.getToken(tokenId)?.label
+    )
+    this.peerId = peerIdOfKey(privateKey)
+    // Every dial links its session signal to this one.
+    setMaxListeners(Infinity, this.shutdown.signal)
+  }
+
+  start(): Promise<void> {
+    if (this.stopping !== undefined) return Promise.reject(new Error('the console service was stopped'))
+    this.starting ??= this.doStart()
+    return this.starting
+  }
+
+  private async doStart(): Promise<void> {
+    const store = await openStore(this.init.dataDir)
+    this.store = store
+    try {
+      await store.recover()
+      this.listen(store, 'token', (detail: TokenView) => this.batcher.push({ kind: 'token', token: detail }))
+      this.listen(store, 'tally', (detail: TallyView) => this.batcher.push({ kind: 'tally', tally: detail }))
+      this.listen(store, 'approval', (detail: ApprovalView) =>
+        this.batcher.push({ kind: 'approval', approval: detail })
+      )
+      this.listen(
+        store,
+        'approval-resolved',
+        (detail: { sessionId: string; decision: Decision | 'timeout' }) =>
+          this.batcher.push({
+            kind: 'approval-resolved',
+            sessionId: detail.sessionId,
+            decision: detail.decision
+          })
+      )
+
+      const node = await createTaleusNode({
+        ...(this.init.listen === undefined ? {} : { listen: this.init.listen }),
+        mdns: this.mdns,
+        privateKey: this.privateKey
+      })
+      this.node = node
+      this.listen(node, 'peer:discovery', (info: PeerInfo) =>
+        this.updatePeer(info.id.toString(), info.multiaddrs.map(String), 'mdns')
+      )
+      this.listen(node, 'connection:open', (conn: Connection) =>
+        this.updatePeer(conn.remotePeer.toString(), [conn.remoteAddr.toString()], 'connection')
+      )
+      this.listen(node, 'connection:close', (conn: Connection) =>
+        this.updatePeer(conn.remotePeer.toString(), [], 'connection')
+      )
+
+      const config: Partial<SessionManagerConfig> = { cadrePeerAddrs: () => this.multiaddrs() }
+      if (this.init.sessionTimeoutMs !== undefined) config.sessionTimeoutMs = this.init.sessionTimeoutMs
+      if (this.init.stepTimeoutMs !== undefined) config.stepTimeoutMs = this.init.stepTimeoutMs
+      if (this.init.maxConcurrentSessions !== undefined)
+        config.maxConcurrentSessions = this.init.maxConcurrentSessions
+      const manager = new SessionManager(
+        store.hooks({ peerId: this.peerId, multiaddrs: () => this.multiaddrs() }),
+        config
+      )
+      this.manager = manager
+      this.listen(manager, 'session', (event: SessionEvent) => this.onSessionEvent(event))
+      if (node.status !== 'started') await node.start()
+      await manager.start(node)
+      this.startedAt = Date.now()
+    } catch (err) {
+      await this.stop().catch(() => {})
+      throw err
+    }
+  }
+
+  stop(): Promise<void> {
+    this.stopping ??= this.doStop()
+    return this.stopping
+  }
+
+  private async doStop(): Promise<void> {
+    await this.starting?.catch(() => {})
+    this.shutdown.abort()
+    const errors: unknown[] = []
+    await settle(this.manager?.stop(), errors)
+    // Dials end once the manager and node stop; give their outcomes a chance to settle.
+    await Promise.race([Promise.allSettled(this.dials.values()), delay(2000)])
+    await settle(this.node?.stop(), errors)
+    for (const off of this.detach.splice(0)) off()
+    this.batcher.close()
+    await settle(this.store?.close(), errors)
+    if (errors.length > 0) throw errors[0]
+  }
+
+  multiaddrs(): string[] {
+    const node = this.node
+    if (node === undefined) return []
+    const suffix = `/p2p/${this.peerId}`
+    return node.getMultiaddrs().map((ma) => {
+      const text = ma.toString()
+      return text.endsWith(suffix) ? text : `${text}${suffix}`
+    })
+  }
+
+  subscribe(onBatch: (events: ConsoleEvent[]) => void): () => void {
+    return this.batcher.subscribe(onBatch)
+  }
+
+  async getNodeInfo(): Promise<NodeInfo> {
+    const { node, manager } = this.running()
+    return {
+      peerId: this.peerId,
+      multiaddrs: this.multiaddrs(),
+      dataDir: this.init.dataDir,
+      startedAt: this.startedAt,
+      mdns: this.mdns,
+      activeListeners: manager.getActiveListenerCount(),
+      activeDialers: manager.getActiveDialerCount(),
+      connections: node.getConnections().length
+    }
+  }
+
+  async listTokens(): Promise<TokenView[]> {
+    return this.running().store.listTokens()
+  }
+
+  async createToken(input: CreateTokenInput): Promise<CreatedToken> {
+    const { store } = this.running()
+    const { view, token } = await store.createToken(input)
+    return { ...view, link: this.linkFor(view, token) }
+  }
+
+  async getTokenLink(input: { tokenId: string }): Promise<{ tokenId: string; link: string }> {
+    const { store } = this.running()
+    const view = store.getToken(input.tokenId)
+    if (view === undefined) throw new ApiError('not-found', 404, 'no such token on this node')
+    return { tokenId: view.tokenId, link: this.linkFor(view, store.tokenSecret(view.tokenId)) }
+  }
+
+  async revokeToken(input: { tokenId: string }): Promise<TokenView> {
+    const { store } = this.running()
+    if (store.getToken(input.tokenId) === undefined)
+      throw new ApiError('not-found', 404, 'no such token on this node')
+    return store.revokeToken(input.tokenId)
+  }
+
+  async listSessions(): Promise<SessionView[]> {
+    return this.sessions.list()
+  }
+
+  /** The session's transitions from the audit trail, oldest first. */
+  async getSessionEvents(input: { sessionId: string }): Promise<SessionEvent[]> {
+    return this.running().store.listAudit({ sessionId: input.sessionId, limit: 1000 }).reverse()
+  }
+
+  async listApprovals(): Promise<ApprovalView[]> {
+    return this.running().store.listApprovals()
+  }
+
+  async decide(input: { sessionId: string; decision: Decision }): Promise<DecisionResult> {
+    return this.running().store.decide(input.sessionId, input.decision)
+  }
+
+  async listTallies(): Promise<TallyView[]> {
+    return this.running().store.listTallies()
+  }
+
+  async dial(input: DialInput): Promise<{ sessionId: string }> {
+    const { node, manager } = this.running()
+    let link: BootstrapLink
+    try {
+      link = parseLink(input.link)
+    } catch (err) {
+      // InvalidLinkError messages are written for users and never quote the token.
+      const message =
+        err instanceof Error && err.name === 'InvalidLinkError' ? err.message : 'this is not a Taleus link'
+      throw new ApiError('invalid-link', 400, message, { cause: err })
+    }
+    const sessionId = randomUUID()
+    const outcome = manager
+      .initiateBootstrap(link, node, {
+        sessionId,
+        signal: this.shutdown.signal,
+        ...(input.identity === undefined ? {} : { identityBundle: input.identity })
+      })
+      .then(
+        (result): DialOutcome => ({
+          sessionId,
+          ok: true,
+          tallyId: result.tally.tallyId,
+          role: result.role,
+          remotePeerId: result.remotePeerId
+        }),
+        (err: unknown): DialOutcome => ({ sessionId, ok: false, ...describeFailure(err) })
+      )
+      .then((result) => {
+        this.batcher.push({ kind: 'dial-result', outcome: result })
+        return result
+      })
+    this.dials.set(sessionId, outcome)
+    void outcome.then(() => this.pruneDials())
+    return { sessionId }
+  }
+
+  async waitDial(input: { sessionId: string }): Promise<DialOutcome> {
+    const outcome = this.dials.get(input.sessionId)
+    if (outcome === undefined) throw new ApiError('not-found', 404, 'no dial with that session id')
+    return outcome
+  }
+
+  async listAudit(input: AuditQuery): Promise<SessionEvent[]> {
+    return this.running().store.listAudit(input ?? {})
+  }
+
+  async listPeers(): Promise<PeerView[]> {
+    return [...this.peers.values()]
+  }
+
+  private running(): { node: Libp2p; manager: SessionManager; store: MerchantStore } {
+    const { node, manager, store } = this
+    if (node === undefined || manager === undefined || store === undefined || this.stopping !== undefined) {
+      throw new ApiError('not-running', 503, 'the node is not running')
+    }
+    return { node, manager, store }
+  }
+
+  private linkFor(view: TokenView, token: string): string {
+    // LAN addresses first: a customer's phone cannot reach our loopback. Fewer addresses keep the QR small.
+    const addrs = [...this.multiaddrs()].sort((a, b) => Number(isLoopbackAddr(a)) - Number(isLoopbackAddr(b)))
+    const link = {
+      token,
+      responderPeerAddrs: addrs.slice(0, MAX_LINK_ADDRS),
+      role: view.role,
+      ...(view.expiresAt === null ? {} : { tokenExpiryUtc: new Date(view.expiresAt).toISOString() }),
+      ...(view.identityRequirements.length === 0 ? {} : { identityRequirements: view.identityRequirements })
+    }
+    if (link.responderPeerAddrs.length === 0)
+      throw new ApiError('not-listening', 503, 'the node has no address to put in a link')
+    for (;;) {
+      try {
+        return formatLink(link)
+      } catch (err) {
+        if (link.responderPeerAddrs.length <= 1) throw err
+        link.responderPeerAddrs = link.responderPeerAddrs.slice(0, -1)
+      }
+    }
+  }
+
+  private onSessionEvent(event: SessionEvent): void {
+    const session = this.sessions.apply(event)
+    this.batcher.push({ kind: 'session', session, event })
+  }
+
+  private updatePeer(peerId: string, multiaddrs: string[], source: PeerView['source']): void {
+    if (peerId === this.peerId) return
+    const previous = this.peers.get(peerId)
+    const connected = this.node?.getConnections().some((c) => c.remotePeer.toString() === peerId) ?? false
+    const peer: PeerView = {
+      peerId,
+      multiaddrs: [...new Set([...(previous?.multiaddrs ?? []), ...multiaddrs])].slice(-8),
+      source: previous?.source === 'mdns' ? 'mdns' : source,
+      connected,
+      lastSeen: Date.now()
+    }
+    this.peers.delete(peerId)
+    this.peers.set(peerId, peer)
+    // Many one-off customers connect over a day; keep the most recent.
+    if (this.peers.size > 1000) {
+      const oldest = this.peers.keys().next().value
+      if (oldest !== undefined) this.peers.delete(oldest)
+    }
+    this.batcher.push({ kind: 'peer', peer })
+  }
+
+  private pruneDials(): void {
+    if (this.dials.size <= MAX_KEPT_DIALS) return
+    for (const id of this.dials.keys()) {
+      if (this.dials.size <= MAX_KEPT_DIALS) break
+      const row = this.sessions.get(id)
+      if (row === undefined || row.done) this.dials.delete(id)
+    }
+  }
+
+  /** addEventListener for a CustomEvent, removed again on stop. */
+  private listen<T>(target: EventTarget, type: string, handler: (detail: T) => void): void {
+    const listener = (evt: Event): void => handler((evt as CustomEvent<T>).detail)
+    target.addEventListener(type, listener)
+    this.detach.push(() => target.removeEventListener(type, listener))
+  }
+}
+
+function peerIdOfKey(key: PrivateKey): string {
+  return peerIdFromPrivateKey(key).toString()
+}
+
+function isLoopbackAddr(addr: string): boolean {
+  return addr.startsWith('/ip4/127.') || addr.startsWith('/ip6/::1/')
+}
+
+/** Await a maybe-promise, collecting its failure instead of throwing. */
+async function settle(result: unknown, errors: unknown[]): Promise<void> {
+  try {
+    await result
+  } catch (err) {
+    errors.push(err)
+  }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref())
+}

@@ -1,0 +1,75 @@
+/** The live table of sessions, fed by SessionEvents; finished rows are kept up to a cap. */
+import type { SessionEvent, SessionView } from '../../preload/contract.ts'
+
+const TERMINAL_STATES = new Set(['L_DONE', 'L_FAILED', 'L_TIMEOUT', 'D_DONE', 'D_FAILED', 'D_TIMEOUT'])
+
+/** True for a state a session never leaves. */
+export function isTerminalState(state: string): boolean {
+  return TERMINAL_STATES.has(state)
+}
+
+/** Rows by session id, oldest first. */
+export class SessionTable {
+  private readonly rows = new Map<string, SessionView>()
+  private finished = 0
+
+  constructor(
+    /** Finished rows kept; the oldest go first. */
+    private readonly maxFinished = 5000,
+    private readonly labelOf: (tokenId: string) => string | undefined = () => undefined
+  ) {}
+
+  /** Apply one transition and return the updated row. */
+  apply(event: SessionEvent): SessionView {
+    const previous = this.rows.get(event.sessionId)
+    const done = isTerminalState(event.state)
+    const tokenId = event.tokenId ?? previous?.tokenId
+    const row: SessionView = {
+      sessionId: event.sessionId,
+      direction: event.direction,
+      state: event.state,
+      done,
+      startedAt: previous?.startedAt ?? event.at,
+      updatedAt: event.at,
+      peerId: event.peerId || previous?.peerId || '',
+      role: event.role ?? previous?.role,
+      tokenId,
+      tokenLabel: previous?.tokenLabel ?? (tokenId === undefined ? undefined : this.labelOf(tokenId)),
+      tallyId: event.tallyId ?? previous?.tallyId,
+      reason: event.reason ?? previous?.reason
+    }
+    if (row.role === undefined) delete row.role
+    for (const key of ['tokenId', 'tokenLabel', 'tallyId', 'reason'] as const) {
+      if (row[key] === undefined) delete row[key]
+    }
+    if (done && previous?.done !== true) this.finished++
+    this.rows.set(event.sessionId, row)
+    if (this.finished > this.maxFinished) this.prune()
+    return row
+  }
+
+  get(sessionId: string): SessionView | undefined {
+    return this.rows.get(sessionId)
+  }
+
+  /** Every row, oldest first. */
+  list(): SessionView[] {
+    return [...this.rows.values()]
+  }
+
+  get size(): number {
+    return this.rows.size
+  }
+
+  private prune(): void {
+    // Drop a tenth at once so pruning is rare, not one scan per event.
+    const target = Math.floor(this.maxFinished * 0.9)
+    for (const [id, row] of this.rows) {
+      if (this.finished <= target) break
+      if (row.done) {
+        this.rows.delete(id)
+        this.finished--
+      }
+    }
+  }
+}

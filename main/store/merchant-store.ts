@@ -1,0 +1,575 @@
+/**
+ * The merchant store of one data folder and the SessionHooks it backs.
+ *
+ * Layout of DIR (one process owns it through DIR/.lock):
+ * - `secret`        32 random bytes (0600); token text = base64url(HMAC-SHA256(secret, tokenId)).
+ * - `tokens.json`   lowdb 7: tokens (sha256 of the text only) and settings; small, rewritten whole.
+ * - `tallies.jsonl` append-only journal, one full tally record per change, fdatasync'ed before the hook
+ *                   that changed it returns (group commit batches a rush into few fsyncs).
+ * - `audit.jsonl`   append-only SessionEvents, fdatasync'ed in batches every `auditFlushMs` and on close.
+ * Journals are never rewritten on a write, so a write costs the same with 10 000 tallies and 100 000
+ * events as with none; a crash leaves at most a torn last line, cut off at the next open.
+ *
+ * Token uses: markTokenUsed checks and increments `used` synchronously (no await between check and
+ * increment, so of 100 concurrent sessions on a single-use token exactly one wins), remembers which
+ * session holds the use (the reservation), then persists. releaseToken gives back only a use its session
+ * holds. A use held when the process dies stays consumed: a single-use token is never reusable after a
+ * crash.
+ *
+ * Operator approval that reaches the token's deadline fails with RejectedError('timeout') (the wait ran
+ * out of time; the operator did not reject), and 'approval-resolved' reports 'timeout'.
+ */
+import { randomBytes, randomUUID } from 'node:crypto'
+import { mkdir } from 'node:fs/promises'
+import { join, resolve } from 'node:path'
+import { TypedEventEmitter } from 'main-event'
+import type {
+  ApprovalView,
+  AuditQuery,
+  CreateTokenInput,
+  Decision,
+  DecisionResult,
+  IdentityBundle,
+  TallyView,
+  TokenView
+} from '../../preload/contract.ts'
+import { RejectedError } from '../bootstrap/errors.ts'
+import type {
+  DbConnectionInfo,
+  DraftTally,
+  HookContext,
+  PartyRole,
+  ProvisionResult,
+  ResponseInfo,
+  SessionEvent,
+  SessionHooks,
+  TallySettlement,
+  TokenInfo
+} from '../bootstrap/types.ts'
+import { ApprovalDesk } from './approval-desk.ts'
+import { AuditLog } from './audit-log.ts'
+import { StoreClosedError, StoreInputError, UnknownTokenError, toWriteError } from './errors.ts'
+import { acquireLock } from './lock.ts'
+import type { FolderLock } from './lock.ts'
+import { TallyBook, tallyView } from './tally-book.ts'
+import type { TallyRecord } from './tally-book.ts'
+import { TokenBook, newTokenId, tokenRejection, tokenView } from './token-book.ts'
+import type { TokenRecord } from './token-book.ts'
+import { deriveToken, hashToken, loadSecret } from './token-secret.ts'
+import type { LocalNode, MerchantStore, StoreEvents } from './types.ts'
+
+/** Options of openStore. */
+export interface StoreInit {
+  /** SessionEvents kept in memory for listAudit (older ones: queryAudit). Default 10 000. */
+  auditMemoryEvents?: number
+  /** Longest delay before appended audit events are fdatasync'ed. Default 100 ms. */
+  auditFlushMs?: number
+  /** Clock for expiry and timestamps (tests). Default Date.now. */
+  now?: () => number
+}
+
+/** Longest token text looked up; anything longer is not ours. */
+const MAX_TOKEN_CHARS = 512
+/** Per-session bookkeeping is capped so sessions that never end cannot grow it without bound. */
+const MAX_TRACKED_SESSIONS = 20_000
+const MAX_ID_CHARS = 200
+
+/** The lowdb/journal-backed MerchantStore. Open with openStore. */
+export class LowdbMerchantStore extends TypedEventEmitter<StoreEvents> implements MerchantStore {
+  readonly dataDir: string
+  #lock: FolderLock
+  #secret: Buffer
+  #tokens: TokenBook
+  #tallies: TallyBook
+  #audit: AuditLog
+  #approvals: ApprovalDesk
+  #now: () => number
+  /** sessionId → tokenId of the token it presented (tally records name their token). */
+  #sessionTokens = new Map<string, string>()
+  /** sessionId → tokenId whose use the session holds (released on failure, kept on success). */
+  #reservations = new Map<string, string>()
+  /** Tallies created by this run; recover() leaves them alone. */
+  #createdThisRun = new Set<string>()
+  #closed = false
+  #closing: Promise<void> | undefined
+
+  constructor(parts: {
+    dataDir: string
+    lock: FolderLock
+    secret: Buffer
+    tokens: TokenBook
+    tallies: TallyBook
+    audit: AuditLog
+    now: () => number
+  }) {
+    super()
+    this.dataDir = parts.dataDir
+    this.#lock = parts.lock
+    this.#secret = parts.secret
+    this.#tokens = parts.tokens
+    this.#tallies = parts.tallies
+    this.#audit = parts.audit
+    this.#now = parts.now
+    this.#approvals = new ApprovalDesk({
+      requested: (view) => this.safeDispatchEvent('approval', { detail: view }),
+      resolved: (sessionId, decision) =>
+        this.safeDispatchEvent('approval-resolved', { detail: { sessionId, decision } })
+    })
+  }
+
+  hooks(node: LocalNode): SessionHooks {
+    return {
+      validateToken: async (token, ctx) => this.#validateToken(token, ctx),
+      validateIdentity: async (bundle, token, ctx) => this.#validateIdentity(bundle, token, ctx),
+      markTokenUsed: async (token, ctx) => this.#markTokenUsed(token, ctx),
+      releaseToken: async (token, ctx) => this.#releaseToken(token, ctx),
+      provisionDatabase: async (role, initiatorPeerId, respondentPeerId, ctx) =>
+        this.#provisionDatabase(node, role, initiatorPeerId, respondentPeerId, ctx),
+      validateResponse: async (response, ctx) => this.#validateResponse(node, response, ctx),
+      validateDatabaseResult: async (result, ctx) => this.#validateDatabaseResult(node, result, ctx),
+      settleTally: async (tallyId, outcome, ctx) => this.#settleTally(tallyId, outcome, ctx),
+      logSessionEvent: async (sessionId, event) => {
+        this.#logSessionEvent(sessionId, event)
+      }
+    }
+  }
+
+  async createToken(input: CreateTokenInput): Promise<{ view: TokenView; token: string }> {
+    this.#assertOpen()
+    const tokenId = newTokenId()
+    const token = deriveToken(this.#secret, tokenId)
+    const record = await this.#tokens.add(input, tokenId, hashToken(token), this.#now())
+    const view = tokenView(record, this.#now())
+    this.safeDispatchEvent('token', { detail: view })
+    return { view, token }
+  }
+
+  tokenSecret(tokenId: string): string {
+    this.#assertOpen()
+    if (this.#tokens.get(tokenId) === undefined) throw new UnknownTokenError(tokenId)
+    return deriveToken(this.#secret, tokenId)
+  }
+
+  getToken(tokenId: string): TokenView | undefined {
+    const record = this.#tokens.get(tokenId)
+    return record === undefined ? undefined : tokenView(record, this.#now())
+  }
+
+  listTokens(): TokenView[] {
+    const now = this.#now()
+    return this.#tokens.list().map((t) => tokenView(t, now))
+  }
+
+  async revokeToken(tokenId: string): Promise<TokenView> {
+    this.#assertOpen()
+    const record = this.#tokens.get(tokenId)
+    if (record === undefined) throw new UnknownTokenError(tokenId)
+    if (!record.revoked) {
+      await this.#tokens.change(
+        () => {
+          record.revoked = true
+        },
+        () => {
+          record.revoked = false
+        }
+      )
+    }
+    const view = tokenView(record, this.#now())
+    this.safeDispatchEvent('token', { detail: view })
+    return view
+  }
+
+  listTallies(): TallyView[] {
+    return [...this.#tallies.values()].sort((a, b) => b.createdAt - a.createdAt).map(tallyView)
+  }
+
+  /** Additive: a tally's full record (with its DraftTally and dbConnectionInfo: secret, do not log). */
+  getTally(
+    tallyId: string
+  ): (TallyView & { tally: DraftTally; dbConnectionInfo: DbConnectionInfo }) | undefined {
+    const r = this.#tallies.get(tallyId)
+    return r === undefined
+      ? undefined
+      : {
+          ...tallyView(r),
+          tally: { ...r.tally },
+          dbConnectionInfo: { ...r.dbConnectionInfo, nodes: [...r.dbConnectionInfo.nodes] }
+        }
+  }
+
+  listAudit(query: AuditQuery = {}): SessionEvent[] {
+    return this.#audit.list(query)
+  }
+
+  /** Additive: like listAudit, but reaches past the in-memory events into the whole trail on disk. */
+  async queryAudit(query: AuditQuery = {}): Promise<SessionEvent[]> {
+    this.#assertOpen()
+    return this.#audit.query(query)
+  }
+
+  listApprovals(): ApprovalView[] {
+    return this.#approvals.list()
+  }
+
+  async decide(sessionId: string, decision: Decision): Promise<DecisionResult> {
+    this.#assertOpen()
+    if (decision !== 'approve' && decision !== 'reject')
+      throw new StoreInputError('decision must be approve or reject')
+    return this.#approvals.decide(sessionId, decision)
+  }
+
+  async recover(): Promise<{ abandoned: number }> {
+    this.#assertOpen()
+    const now = this.#now()
+    const changed: TallyRecord[] = []
+    for (const r of this.#tallies.values()) {
+      if (r.status === 'draft' && !this.#createdThisRun.has(r.tallyId))
+        changed.push({ ...r, status: 'abandoned', updatedAt: now })
+    }
+    await this.#tallies.put(changed)
+    for (const r of changed) this.safeDispatchEvent('tally', { detail: tallyView(r) })
+    return { abandoned: changed.length }
+  }
+
+  async close(): Promise<void> {
+    this.#closing ??= this.#close()
+    await this.#closing
+  }
+
+  async #close(): Promise<void> {
+    this.#closed = true
+    this.#approvals.abortAll(
+      new StoreClosedError('the store closed while the session waited for an operator')
+    )
+    try {
+      await Promise.allSettled([this.#tokens.settled(), this.#tallies.close(), this.#audit.close()])
+    } finally {
+      await this.#lock.release()
+    }
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new StoreClosedError()
+  }
+
+  // --- hooks -------------------------------------------------------------------------------------
+
+  async #validateToken(token: string, ctx: HookContext): Promise<TokenInfo> {
+    this.#assertOpen()
+    const record =
+      typeof token === 'string' && token.length <= MAX_TOKEN_CHARS ? this.#tokens.find(token) : undefined
+    if (record === undefined) throw new RejectedError('invalid-token')
+    const reason = tokenRejection(record, this.#now())
+    if (reason !== undefined) throw new RejectedError(reason)
+    remember(this.#sessionTokens, ctx.sessionId, record.tokenId)
+    return tokenInfo(record)
+  }
+
+  async #validateIdentity(bundle: IdentityBundle, info: TokenInfo, ctx: HookContext): Promise<boolean> {
+    this.#assertOpen()
+    const record = this.#tokens.get(info.tokenId)
+    const required = record?.identityRequirements ?? info.identityRequirements ?? []
+    const given = bundle !== null && typeof bundle === 'object' && !Array.isArray(bundle) ? bundle : {}
+    for (const field of required) {
+      const value = Object.hasOwn(given, field) ? given[field] : undefined
+      if (typeof value !== 'string' || value.trim() === '') throw new RejectedError('identity-required')
+    }
+    if (record?.approval !== 'operator') return true
+    const requestedAt = this.#now()
+    const view: ApprovalView = {
+      sessionId: ctx.sessionId,
+      tokenId: record.tokenId,
+      tokenLabel: record.label,
+      peerId: ctx.remotePeerId,
+      bundle: copyBundle(given),
+      requestedAt,
+      deadline: requestedAt + record.approvalTimeoutMs
+    }
+    const outcome = await this.#approvals.wait(view, record.approvalTimeoutMs, ctx.signal)
+    if (outcome === 'approve') return true
+    throw new RejectedError(outcome === 'reject' ? 'identity-rejected' : 'timeout')
+  }
+
+  async #markTokenUsed(info: TokenInfo, ctx: HookContext): Promise<void> {
+    this.#assertOpen()
+    const record = this.#tokens.get(info.tokenId)
+    if (record === undefined) throw new RejectedError('invalid-token')
+    if (this.#reservations.get(ctx.sessionId) === record.tokenId) return
+    const reason = tokenRejection(record, this.#now())
+    if (reason !== undefined) throw new RejectedError(reason)
+    // check above and increment here run with no await between: this is what makes a use atomic
+    await this.#tokens.change(
+      () => {
+        record.used++
+        remember(this.#reservations, ctx.sessionId, record.tokenId)
+      },
+      () => {
+        record.used = Math.max(0, record.used - 1)
+        this.#reservations.delete(ctx.sessionId)
+      }
+    )
+    this.safeDispatchEvent('token', { detail: tokenView(record, this.#now()) })
+  }
+
+  async #releaseToken(info: TokenInfo, ctx: HookContext): Promise<void> {
+    if (this.#closed || this.#reservations.get(ctx.sessionId) !== info.tokenId) return
+    const record = this.#tokens.get(info.tokenId)
+    this.#reservations.delete(ctx.sessionId)
+    if (record === undefined) return
+    try {
+      await this.#tokens.change(
+        () => {
+          record.used = Math.max(0, record.used - 1)
+        },
+        () => {}
+      )
+    } catch {
+      // the use stays given back in memory and reaches the disk with the next write; after a crash
+      // it stays consumed, the safe side
+    }
+    this.safeDispatchEvent('token', { detail: tokenView(record, this.#now()) })
+  }
+
+  async #provisionDatabase(
+    node: LocalNode,
+    role: PartyRole,
+    initiatorPeerId: string,
+    respondentPeerId: string,
+    ctx: HookContext
+  ): Promise<ProvisionResult> {
+    this.#assertOpen()
+    ctx.signal.throwIfAborted()
+    const now = this.#now()
+    const tallyId = randomUUID()
+    const tally: DraftTally = {
+      tallyId,
+      createdBy: role,
+      initiatorPeerId,
+      respondentPeerId,
+      createdAt: new Date(now).toISOString()
+    }
+    const dbConnectionInfo: DbConnectionInfo = {
+      nodes: [...node.multiaddrs()],
+      credentials: randomBytes(32).toString('base64url')
+    }
+    const record = this.#newRecord(node, tally, dbConnectionInfo, role, ctx, now)
+    await this.#record(record)
+    if (ctx.signal.aborted) {
+      // the session gave up while the draft was being written: nobody will hear of it, settle it now
+      await this.#settle(tallyId, 'abandoned').catch(() => {})
+      ctx.signal.throwIfAborted()
+    }
+    return {
+      tally: { ...tally },
+      dbConnectionInfo: { ...dbConnectionInfo, nodes: [...dbConnectionInfo.nodes] }
+    }
+  }
+
+  async #validateResponse(node: LocalNode, response: ResponseInfo, ctx: HookContext): Promise<boolean> {
+    this.#assertOpen()
+    if (response === null || typeof response !== 'object') return false
+    const { role, partyId, cadrePeerAddrs, provisionResult } = response
+    if (role !== 'stock' && role !== 'foil') return false
+    if (partyId !== ctx.remotePeerId) return false
+    if (!Array.isArray(cadrePeerAddrs) || !cadrePeerAddrs.every((a) => typeof a === 'string')) return false
+    // stock: A provisioned and must say so; foil: B provisions next, A must not have
+    if (role === 'foil') return provisionResult === undefined
+    if (!isProvisionResult(provisionResult, 'stock', node.peerId, ctx.remotePeerId)) return false
+    if (this.#tallies.has(provisionResult.tally.tallyId)) return false
+    const record = this.#newRecord(
+      node,
+      provisionResult.tally,
+      provisionResult.dbConnectionInfo,
+      'stock',
+      ctx,
+      this.#now()
+    )
+    await this.#record(record)
+    return true
+  }
+
+  async #validateDatabaseResult(
+    node: LocalNode,
+    result: ProvisionResult,
+    ctx: HookContext
+  ): Promise<boolean> {
+    this.#assertOpen()
+    if (!isProvisionResult(result, 'foil', ctx.remotePeerId, node.peerId)) return false
+    if (this.#tallies.has(result.tally.tallyId)) return false
+    const record = this.#newRecord(node, result.tally, result.dbConnectionInfo, 'foil', ctx, this.#now())
+    await this.#record(record)
+    return true
+  }
+
+  async #settleTally(tallyId: string, outcome: TallySettlement, ctx: HookContext): Promise<void> {
+    this.#assertOpen()
+    if (outcome !== 'confirmed' && outcome !== 'abandoned')
+      throw new StoreInputError('a tally settles as confirmed or abandoned')
+    await this.#settle(tallyId, outcome)
+    // a confirmed bootstrap keeps its token use for good
+    if (outcome === 'confirmed') this.#reservations.delete(ctx.sessionId)
+  }
+
+  #logSessionEvent(sessionId: string, event: SessionEvent): void {
+    try {
+      if (this.#closed || event === null || typeof event !== 'object') return
+      this.#audit.append(event.sessionId === sessionId ? event : { ...event, sessionId })
+      if (
+        event.state.endsWith('_DONE') ||
+        event.state.endsWith('_FAILED') ||
+        event.state.endsWith('_TIMEOUT')
+      ) {
+        this.#sessionTokens.delete(sessionId)
+        if (event.state.endsWith('_DONE')) this.#reservations.delete(sessionId)
+      }
+    } catch {
+      // the audit never fails a session
+    }
+  }
+
+  // --- tallies -----------------------------------------------------------------------------------
+
+  #newRecord(
+    node: LocalNode,
+    tally: DraftTally,
+    db: DbConnectionInfo,
+    role: PartyRole,
+    ctx: HookContext,
+    now: number
+  ): TallyRecord {
+    const tokenId = ctx.direction === 'inbound' ? this.#sessionTokens.get(ctx.sessionId) : undefined
+    const label = tokenId === undefined ? undefined : this.#tokens.get(tokenId)?.label
+    const record: TallyRecord = {
+      tallyId: tally.tallyId,
+      role,
+      direction: ctx.direction,
+      status: 'draft',
+      counterpartyPeerId: ctx.remotePeerId,
+      localPeerId: node.peerId,
+      sessionId: ctx.sessionId,
+      createdAt: now,
+      updatedAt: now,
+      tally: {
+        tallyId: tally.tallyId,
+        createdBy: tally.createdBy,
+        initiatorPeerId: tally.initiatorPeerId,
+        respondentPeerId: tally.respondentPeerId,
+        createdAt: tally.createdAt
+      },
+      dbConnectionInfo: { nodes: [...db.nodes], credentials: db.credentials }
+    }
+    if (tokenId !== undefined) record.tokenId = tokenId
+    if (label !== undefined) record.tokenLabel = label
+    return record
+  }
+
+  async #record(record: TallyRecord): Promise<void> {
+    if (this.#tallies.has(record.tallyId)) throw new StoreInputError('tally id already recorded')
+    await this.#tallies.put([record])
+    this.#createdThisRun.add(record.tallyId)
+    this.safeDispatchEvent('tally', { detail: tallyView(record) })
+  }
+
+  async #settle(tallyId: string, outcome: TallySettlement): Promise<void> {
+    const current = this.#tallies.get(tallyId)
+    if (current === undefined || current.status !== 'draft') return
+    const next: TallyRecord = { ...current, status: outcome, updatedAt: this.#now() }
+    await this.#tallies.put([next])
+    this.safeDispatchEvent('tally', { detail: tallyView(next) })
+  }
+}
+
+/** Open the store of `dataDir` (created if missing), owning it until close(). */
+export async function openStore(dataDir: string, init: StoreInit = {}): Promise<LowdbMerchantStore> {
+  const dir = resolve(dataDir)
+  try {
+    await mkdir(dir, { recursive: true, mode: 0o700 })
+  } catch (err) {
+    throw toWriteError(err, dir)
+  }
+  const lock = await acquireLock(dir)
+  const opened: Array<{ close(): Promise<void> }> = []
+  try {
+    const secret = await loadSecret(dir)
+    const tokens = await TokenBook.open(join(dir, 'tokens.json'))
+    const tallies = await TallyBook.open(join(dir, 'tallies.jsonl'))
+    opened.push(tallies)
+    const auditInit: { memoryEvents?: number; flushMs?: number } = {}
+    if (init.auditMemoryEvents !== undefined) auditInit.memoryEvents = init.auditMemoryEvents
+    if (init.auditFlushMs !== undefined) auditInit.flushMs = init.auditFlushMs
+    const audit = await AuditLog.open(join(dir, 'audit.jsonl'), auditInit)
+    return new LowdbMerchantStore({
+      dataDir: dir,
+      lock,
+      secret,
+      tokens,
+      tallies,
+      audit,
+      now: init.now ?? Date.now
+    })
+  } catch (err) {
+    await Promise.allSettled(opened.map((o) => o.close()))
+    await lock.release()
+    throw err
+  }
+}
+
+function tokenInfo(t: TokenRecord): TokenInfo {
+  const info: TokenInfo = {
+    tokenId: t.tokenId,
+    role: t.role,
+    identityRequirements: [...t.identityRequirements]
+  }
+  if (t.expiresAt !== null) info.expiryUtc = new Date(t.expiresAt).toISOString()
+  if (t.label !== '') info.label = t.label
+  return info
+}
+
+function remember(map: Map<string, string>, key: string, value: string): void {
+  map.delete(key)
+  map.set(key, value)
+  if (map.size > MAX_TRACKED_SESSIONS) {
+    const oldest = map.keys().next().value
+    if (oldest !== undefined) map.delete(oldest)
+  }
+}
+
+function copyBundle(bundle: IdentityBundle): IdentityBundle {
+  const out: IdentityBundle = {}
+  for (const [k, v] of Object.entries(bundle))
+    if (typeof v === 'string')
+      Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true })
+  return out
+}
+
+const isText = (v: unknown, max = MAX_ID_CHARS): v is string =>
+  typeof v === 'string' && v.length > 0 && v.length <= max
+
+/** A well-formed ProvisionResult of `createdBy` between initiator `dialer` and respondent `listener`. */
+function isProvisionResult(
+  v: unknown,
+  createdBy: PartyRole,
+  dialer: string,
+  listener: string
+): v is ProvisionResult {
+  if (v === null || typeof v !== 'object') return false
+  const { tally, dbConnectionInfo } = v as Partial<ProvisionResult>
+  if (
+    tally === null ||
+    typeof tally !== 'object' ||
+    dbConnectionInfo === null ||
+    typeof dbConnectionInfo !== 'object'
+  )
+    return false
+  return (
+    isText(tally.tallyId) &&
+    tally.createdBy === createdBy &&
+    tally.initiatorPeerId === dialer &&
+    tally.respondentPeerId === listener &&
+    isText(tally.createdAt, 64) &&
+    Array.isArray(dbConnectionInfo.nodes) &&
+    dbConnectionInfo.nodes.length <= 64 &&
+    dbConnectionInfo.nodes.every((n) => isText(n, 1024)) &&
+    isText(dbConnectionInfo.credentials, 1024)
+  )
+}

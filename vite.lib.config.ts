@@ -1,0 +1,49 @@
+/**
+ * Library/SSR build of the Node parts for `npx taleus` and `taleus/bootstrap`:
+ * out/lib/cli.js and out/lib/bootstrap.js, ESM for Node 20, every dependency left external.
+ */
+import { readFileSync } from 'node:fs'
+import { builtinModules } from 'node:module'
+import { defineConfig } from 'vite'
+
+const pkg = JSON.parse(readFileSync(new URL('./package.json', import.meta.url), 'utf8')) as {
+  dependencies?: Record<string, string>
+  devDependencies?: Record<string, string>
+}
+const packages = [...Object.keys(pkg.dependencies ?? {}), ...Object.keys(pkg.devDependencies ?? {})]
+
+/** A bare import of a package or a Node builtin: resolved at run time from node_modules. */
+function isExternal(id: string): boolean {
+  if (id.startsWith('node:') || builtinModules.includes(id)) return true
+  return packages.some((name) => id === name || id.startsWith(`${name}/`))
+}
+
+export default defineConfig({
+  // Nothing of the renderer's public/ folder belongs in a Node library.
+  publicDir: false,
+  build: {
+    ssr: true,
+    target: 'node20',
+    outDir: 'out/lib',
+    emptyOutDir: true,
+    sourcemap: true,
+    minify: false,
+    reportCompressedSize: false,
+    rolldownOptions: {
+      input: {
+        cli: 'main/cli/index.ts',
+        bootstrap: 'main/bootstrap/index.ts'
+      },
+      external: isExternal,
+      output: {
+        format: 'es',
+        entryFileNames: '[name].js',
+        chunkFileNames: 'chunks/[name]-[hash].js'
+      }
+    }
+  },
+  ssr: {
+    target: 'node',
+    noExternal: []
+  }
+})
