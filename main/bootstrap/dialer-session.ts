@@ -110,7 +110,8 @@ export class DialerSession extends BaseSession<DialerState> {
           ctx
         )
       )
-      if (typeof ok !== 'boolean') throw new RejectedError('internal-error', 'validateResponse returned garbage')
+      if (typeof ok !== 'boolean')
+        throw new RejectedError('internal-error', 'validateResponse returned garbage')
       if (!ok) throw new RejectedError('identity-rejected')
     }
 

@@ -10,7 +10,11 @@ import { decodeMessage, encodeMessage } from './messages.ts'
 import type { Message, MessageOf, MessageType } from './messages.ts'
 import { MAX_FRAME_BYTES } from './types.ts'
 
-const OVERSIZE_ERRORS = new Set(['InvalidDataLengthError', 'InvalidDataLengthLengthError', 'InvalidMessageLengthError'])
+const OVERSIZE_ERRORS = new Set([
+  'InvalidDataLengthError',
+  'InvalidDataLengthLengthError',
+  'InvalidMessageLengthError'
+])
 
 /** Reads and writes validated protocol messages on one stream. */
 export class FrameStream {

@@ -3,7 +3,15 @@ export * from './types.ts'
 export * from './errors.ts'
 export * from './messages.ts'
 export { FrameStream } from './frames.ts'
-export { formatLink, parseLink, linkPeerId, LINK_PREFIX, LINK_VERSION, MAX_LINK_LENGTH, MAX_LINK_ADDRS } from './link.ts'
+export {
+  formatLink,
+  parseLink,
+  linkPeerId,
+  LINK_PREFIX,
+  LINK_VERSION,
+  MAX_LINK_LENGTH,
+  MAX_LINK_ADDRS
+} from './link.ts'
 export * from './states.ts'
 export { SessionStoppedError } from './session-base.ts'
 export { ListenerSession } from './listener-session.ts'

@@ -47,8 +47,10 @@ function checkAddrs(addrs: readonly string[]): string {
   let peer: string | undefined
   for (const addr of addrs) {
     const id = addrPeerId(addr)
-    if (id == null) throw new InvalidLinkError('An address in the link is not a valid address ending in /p2p/<peer id>.')
-    if (peer != null && id !== peer) throw new InvalidLinkError('The addresses in the link name different peers.')
+    if (id == null)
+      throw new InvalidLinkError('An address in the link is not a valid address ending in /p2p/<peer id>.')
+    if (peer != null && id !== peer)
+      throw new InvalidLinkError('The addresses in the link name different peers.')
     peer = id
   }
   return peer as string
@@ -73,7 +75,8 @@ function checkToken(token: string): void {
 /** Encodes a link as its compact URI; throws InvalidLinkError when the link itself is invalid. */
 export function formatLink(link: BootstrapLink): string {
   checkToken(link.token)
-  if (link.role !== 'stock' && link.role !== 'foil') throw new InvalidLinkError('The link has an unknown role.')
+  if (link.role !== 'stock' && link.role !== 'foil')
+    throw new InvalidLinkError('The link has an unknown role.')
   checkAddrs(link.responderPeerAddrs)
   const parts = [`v=${LINK_VERSION}`, `r=${link.role}`, `t=${enc(link.token)}`]
   for (const addr of link.responderPeerAddrs) parts.push(`a=${enc(addr)}`)
@@ -119,7 +122,8 @@ export function parseLink(text: string): BootstrapLink {
   }
   if (single.get('v') !== LINK_VERSION) throw new InvalidLinkError('The link is of an unsupported version.')
   const role = single.get('r')
-  if (role !== 'stock' && role !== 'foil') throw new InvalidLinkError('The link has a missing or unknown role.')
+  if (role !== 'stock' && role !== 'foil')
+    throw new InvalidLinkError('The link has a missing or unknown role.')
   const token = single.get('t') ?? ''
   checkToken(token)
   checkAddrs(addrs)

@@ -10,7 +10,14 @@ import type { InboundContact } from './messages.ts'
 import { BaseSession, mustAbort, toBootstrapError } from './session-base.ts'
 import type { SessionDeps } from './session-base.ts'
 import { LISTENER_INITIAL_STATE, LISTENER_TRANSITIONS } from './states.ts'
-import type { BootstrapResult, ListenerState, PartyRole, ProvisionResult, ReasonCode, TokenInfo } from './types.ts'
+import type {
+  BootstrapResult,
+  ListenerState,
+  PartyRole,
+  ProvisionResult,
+  ReasonCode,
+  TokenInfo
+} from './types.ts'
 
 /** Init of one ListenerSession. */
 export interface ListenerSessionInit {
@@ -33,7 +40,8 @@ function isTokenInfo(value: unknown): value is TokenInfo {
     info.tokenId.length > 0 &&
     (info.role === 'stock' || info.role === 'foil') &&
     (info.identityRequirements == null ||
-      (Array.isArray(info.identityRequirements) && info.identityRequirements.every((f) => typeof f === 'string')))
+      (Array.isArray(info.identityRequirements) &&
+        info.identityRequirements.every((f) => typeof f === 'string')))
   )
 }
 
@@ -142,7 +150,8 @@ export class ListenerSession extends BaseSession<ListenerState> {
     if (!this.tallyMatches(database, 'foil')) throw new RejectedError('party-mismatch')
     if (hooks.validateDatabaseResult != null) {
       const ok = await this.hook((ctx) => hooks.validateDatabaseResult!(database, ctx))
-      if (typeof ok !== 'boolean') throw new RejectedError('internal-error', 'validateDatabaseResult returned garbage')
+      if (typeof ok !== 'boolean')
+        throw new RejectedError('internal-error', 'validateDatabaseResult returned garbage')
       if (!ok) throw new RejectedError('provision-failed')
     }
     this.tallyId = database.tally.tallyId
@@ -166,7 +175,8 @@ export class ListenerSession extends BaseSession<ListenerState> {
     }
     if (hooks.validateIdentity == null) return
     const ok = await this.hook((ctx) => hooks.validateIdentity!(bundle, tokenInfo, ctx))
-    if (typeof ok !== 'boolean') throw new RejectedError('internal-error', 'validateIdentity returned garbage')
+    if (typeof ok !== 'boolean')
+      throw new RejectedError('internal-error', 'validateIdentity returned garbage')
     if (!ok) throw new RejectedError('identity-rejected')
   }
 

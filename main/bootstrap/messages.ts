@@ -85,7 +85,10 @@ export const RejectedProvisioningResultSchema = v.strictObject({
 })
 
 /** Message 2, A → B. */
-export const ProvisioningResultSchema = v.union([ApprovedProvisioningResultSchema, RejectedProvisioningResultSchema])
+export const ProvisioningResultSchema = v.union([
+  ApprovedProvisioningResultSchema,
+  RejectedProvisioningResultSchema
+])
 
 /** Message 3 (foil only), B → A: the database B provisioned. */
 export const DatabaseResultSchema = v.strictObject({

@@ -220,7 +220,9 @@ export class SessionManager extends TypedEventEmitter<SessionManagerEvents> {
   private ownCadre(): string[] {
     try {
       const addrs = this.config.cadrePeerAddrs?.() ?? []
-      return addrs.filter((a) => typeof a === 'string' && a.length <= LIMITS.multiaddr).slice(0, LIMITS.cadreAddrs)
+      return addrs
+        .filter((a) => typeof a === 'string' && a.length <= LIMITS.multiaddr)
+        .slice(0, LIMITS.cadreAddrs)
     } catch {
       return []
     }

@@ -35,7 +35,11 @@ export const LISTENER_INITIAL_STATE: ListenerState = 'L_PROCESS_CONTACT'
 export const DIALER_INITIAL_STATE: DialerState = 'D_SEND_CONTACT'
 
 /** States a listener session ends in. */
-export const LISTENER_TERMINAL_STATES: ReadonlySet<ListenerState> = new Set(['L_DONE', 'L_FAILED', 'L_TIMEOUT'])
+export const LISTENER_TERMINAL_STATES: ReadonlySet<ListenerState> = new Set([
+  'L_DONE',
+  'L_FAILED',
+  'L_TIMEOUT'
+])
 /** States a dialer session ends in. */
 export const DIALER_TERMINAL_STATES: ReadonlySet<DialerState> = new Set(['D_DONE', 'D_FAILED', 'D_TIMEOUT'])
 

@@ -35,7 +35,7 @@ export async function dial(opts: DialOptions): Promise<DialOutcome> {
       dataDir,
       mdns: false,
       // A dialer needs no reachable address of its own: the whole bootstrap runs on the stream it opens.
-      ...(opts.listen === undefined || opts.listen.length === 0 ? {} : { listen: opts.listen })
+      listen: opts.listen === undefined || opts.listen.length === 0 ? ['/ip4/127.0.0.1/tcp/0'] : opts.listen
     })
     let outcome: DialOutcome
     let sessionId: string | undefined

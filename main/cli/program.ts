@@ -195,13 +195,9 @@ export async function runCli(argv: string[]): Promise<void> {
 
 function reportError(err: unknown): number {
   if (err instanceof CommanderError) {
-    // help and version are not errors.
-    if (
-      err.code === 'commander.helpDisplayed' ||
-      err.code === 'commander.version' ||
-      err.code === 'commander.help'
-    )
-      return 0
+    // --help and --version are not errors; a missing command already printed the help (exit 1).
+    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return 0
+    if (err.code === 'commander.help') return err.exitCode
     const message = err.message.replace(/^error:\s*/, '').split('\n')[0] ?? 'bad arguments'
     process.stderr.write(`taleus: ${message}\n`)
     return err.exitCode === 0 ? 0 : 2

@@ -1,7 +1,7 @@
 /** `taleus serve`: the merchant node with its local API and browser console. */
 import { existsSync } from 'node:fs'
 import { chmod, mkdir, rm, writeFile } from 'node:fs/promises'
-import { join, resolve } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { API_INFO_FILE, API_SECRET_FILE } from './api-client.ts'
 
@@ -26,8 +26,8 @@ export async function serve(opts: ServeOptions): Promise<void> {
   const service = await createConsoleService({
     dataDir,
     mdns: opts.mdns,
-    // A merchant's customers reach the node over the LAN unless told otherwise.
-    listen: opts.listen === undefined || opts.listen.length === 0 ? ['/ip4/0.0.0.0/tcp/0'] : opts.listen
+    // Default (the service's): every interface, so customers reach the node over the LAN.
+    ...(opts.listen === undefined || opts.listen.length === 0 ? {} : { listen: opts.listen })
   })
   await service.start()
   const secret = createSecret()
@@ -87,11 +87,16 @@ export async function serve(opts: ServeOptions): Promise<void> {
   await stopped
 }
 
-/** The built browser console (out/renderer), from the built CLI (out/lib) or from source (main/cli). */
+/** The built browser console: out/renderer of the package this file runs from (built or source). */
 function findRendererDir(): string | undefined {
-  for (const rel of ['../renderer/', '../../out/renderer/']) {
-    const dir = fileURLToPath(new URL(rel, import.meta.url))
-    if (existsSync(join(dir, 'index.html'))) return dir
+  let dir = dirname(fileURLToPath(import.meta.url))
+  for (;;) {
+    if (existsSync(join(dir, 'package.json'))) {
+      const renderer = join(dir, 'out', 'renderer')
+      return existsSync(join(renderer, 'index.html')) ? renderer : undefined
+    }
+    const parent = dirname(dir)
+    if (parent === dir) return undefined
+    dir = parent
   }
-  return undefined
 }

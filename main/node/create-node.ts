@@ -29,6 +29,9 @@ export const RUSH_LIMITS = {
   maxParallelDials: 100
 } as const
 
+/** Streams a peer may open on a new connection before it is fully set up (yamux default: 10). */
+export const YAMUX_MAX_EARLY_STREAMS = 512
+
 /** Creates and starts a Taleus node. */
 export async function createTaleusNode(init: TaleusNodeInit = {}): Promise<Libp2p> {
   const peerDiscovery: NonNullable<Libp2pOptions['peerDiscovery']> = init.mdns === true ? [mdns()] : []
@@ -37,7 +40,9 @@ export async function createTaleusNode(init: TaleusNodeInit = {}): Promise<Libp2
     addresses: { listen: init.listen ?? ['/ip4/127.0.0.1/tcp/0'] },
     transports: [tcp()],
     connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
+    // a wallet may open many bootstrap streams before A's side of a fresh connection is wired up;
+    // yamux's default of 10 such early streams resets the whole connection
+    streamMuxers: [yamux({ maxEarlyStreams: YAMUX_MAX_EARLY_STREAMS })],
     peerDiscovery,
     connectionManager: { ...RUSH_LIMITS },
     services: { identify: identify() }

@@ -1,4 +1,4 @@
 /** The Taleus libp2p node factory and its key persistence. */
-export { createTaleusNode, RUSH_LIMITS } from './create-node.ts'
+export { createTaleusNode, RUSH_LIMITS, YAMUX_MAX_EARLY_STREAMS } from './create-node.ts'
 export type { TaleusNodeInit } from './create-node.ts'
 export { loadOrCreatePrivateKey } from './private-key.ts'

@@ -40,7 +40,7 @@ import { SessionTable } from './session-table.ts'
 export interface ConsoleServiceInit {
   /** Folder of the store and the peer key (created if missing). */
   dataDir: string
-  /** Listen multiaddrs; default: the node's own default. */
+  /** Listen multiaddrs. Default ['/ip4/0.0.0.0/tcp/0']: customers reach a merchant over the LAN. */
   listen?: string[]
   /** Discover peers on the LAN. Default true. */
   mdns?: boolean
@@ -62,6 +62,9 @@ export interface ConsoleService extends TaleusApi {
   /** Dialable addresses of this node, each ending in /p2p/<peerId>. */
   multiaddrs(): string[]
 }
+
+/** Every interface, any free port. */
+const DEFAULT_LISTEN = ['/ip4/0.0.0.0/tcp/0']
 
 /** Most responder addresses a link carries (the link format's own limit). */
 const MAX_LINK_ADDRS = 8
@@ -91,6 +94,7 @@ class Service implements ConsoleService {
   private startedAt = 0
   private starting: Promise<void> | undefined
   private stopping: Promise<void> | undefined
+  private tearingDown: Promise<void> | undefined
   private readonly detach: Array<() => void> = []
   readonly peerId: string
 
@@ -137,14 +141,18 @@ class Service implements ConsoleService {
       )
 
       const node = await createTaleusNode({
-        ...(this.init.listen === undefined ? {} : { listen: this.init.listen }),
+        listen: this.init.listen ?? DEFAULT_LISTEN,
         mdns: this.mdns,
         privateKey: this.privateKey
       })
       this.node = node
-      this.listen(node, 'peer:discovery', (info: PeerInfo) =>
-        this.updatePeer(info.id.toString(), info.multiaddrs.map(String), 'mdns')
-      )
+      // libp2p also raises peer:discovery for peers learnt over a connection (identify); only a peer
+      // found while not connected to it can have come from mDNS.
+      this.listen(node, 'peer:discovery', (info: PeerInfo) => {
+        const id = info.id.toString()
+        const fromMdns = this.mdns && !node.getConnections().some((c) => c.remotePeer.toString() === id)
+        this.updatePeer(id, info.multiaddrs.map(String), fromMdns ? 'mdns' : 'connection')
+      })
       this.listen(node, 'connection:open', (conn: Connection) =>
         this.updatePeer(conn.remotePeer.toString(), [conn.remoteAddr.toString()], 'connection')
       )
@@ -167,7 +175,9 @@ class Service implements ConsoleService {
       await manager.start(node)
       this.startedAt = Date.now()
     } catch (err) {
-      await this.stop().catch(() => {})
+      // Not stop(): that waits for this very start to finish.
+      this.stopping ??= this.teardownOnce()
+      await this.teardownOnce().catch(() => {})
       throw err
     }
   }
@@ -179,6 +189,15 @@ class Service implements ConsoleService {
 
   private async doStop(): Promise<void> {
     await this.starting?.catch(() => {})
+    await this.teardownOnce()
+  }
+
+  private teardownOnce(): Promise<void> {
+    this.tearingDown ??= this.teardown()
+    return this.tearingDown
+  }
+
+  private async teardown(): Promise<void> {
     this.shutdown.abort()
     const errors: unknown[] = []
     await settle(this.manager?.stop(), errors)

@@ -137,7 +137,9 @@ describe('taleus CLI', () => {
   it('serve gives the browser console URL with the secret in the fragment on stderr, when the console is built', async () => {
     const secret = (await readFile(join(dir, 'api-secret'), 'utf8')).trim()
     if (existsSync(join(ROOT, 'out/renderer/index.html'))) {
-      await vi.waitFor(() => expect(lines(serveErr)).toEqual([`taleus: console at ${ready.api}/#secret=${secret}`]))
+      await vi.waitFor(() =>
+        expect(lines(serveErr)).toEqual([`taleus: console at ${ready.api}/#secret=${secret}`])
+      )
       const page = await fetch(`${ready.api}/`)
       expect(page.status).toBe(200)
       expect(page.headers.get('content-security-policy')).toContain("default-src 'self'")

@@ -15,7 +15,10 @@ describe('concurrent bootstraps on one listener', () => {
   })
 
   it('50 concurrent sessions on one connection, one multi-use token: 50 unique confirmed tallies', async () => {
-    pair = await makePair({ stepTimeoutMs: 20_000, sessionTimeoutMs: 60_000 }, { stepTimeoutMs: 20_000, sessionTimeoutMs: 60_000 })
+    pair = await makePair(
+      { stepTimeoutMs: 20_000, sessionTimeoutMs: 60_000 },
+      { stepTimeoutMs: 20_000, sessionTimeoutMs: 60_000 }
+    )
     pair.hooksA.addToken('multi-token', 'stock')
     const link = pair.link('multi-token', 'stock')
     const results = await Promise.all(
@@ -37,14 +40,21 @@ describe('concurrent bootstraps on one listener', () => {
     extra.push(...customers)
     const outcomes = await Promise.allSettled(
       customers.map((node, i) => {
-        const manager = new SessionManager(new MemoryHooks(`C${i}`), { stepTimeoutMs: 20_000, sessionTimeoutMs: 60_000 })
+        const manager = new SessionManager(new MemoryHooks(`C${i}`), {
+          stepTimeoutMs: 20_000,
+          sessionTimeoutMs: 60_000
+        })
         return manager.initiateBootstrap(pair!.link(i < 3 ? 'wrong-token' : 'shop-token', 'foil'), node)
       })
     )
     const ok = outcomes.filter((o) => o.status === 'fulfilled')
     const bad = outcomes.filter((o): o is PromiseRejectedResult => o.status === 'rejected')
     expect(ok).toHaveLength(7)
-    expect(bad.map((o) => (o.reason as { reason: string }).reason)).toEqual(['invalid-token', 'invalid-token', 'invalid-token'])
+    expect(bad.map((o) => (o.reason as { reason: string }).reason)).toEqual([
+      'invalid-token',
+      'invalid-token',
+      'invalid-token'
+    ])
     expect(pair.hooksA.tallies.size).toBe(7)
     await whenIdle(pair.managerA)
     expect(pair.managerA.getActiveListenerCount()).toBe(0)

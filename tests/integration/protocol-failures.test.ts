@@ -1,8 +1,22 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import { BadMessageError, BootstrapError, MAX_FRAME_BYTES, RejectedError } from '../../main/bootstrap/index.ts'
+import {
+  BadMessageError,
+  BootstrapError,
+  MAX_FRAME_BYTES,
+  RejectedError
+} from '../../main/bootstrap/index.ts'
 import type { ProvisionResult } from '../../main/bootstrap/index.ts'
-import { bytes, deadPort, gate, makePair, nextTerminal, rawExchange, recordEvents, whenIdle } from './protocol-helpers.ts'
-import type { Pair } from './protocol-helpers.ts'
+import {
+  bytes,
+  deadPort,
+  gate,
+  makePair,
+  nextTerminal,
+  rawExchange,
+  recordEvents,
+  whenIdle
+} from './protocol-helpers.ts'
+import type { HookOverride, Pair } from './protocol-helpers.ts'
 
 async function settled<T>(promise: Promise<T>): Promise<{ value?: T; error?: BootstrapError }> {
   try {
@@ -29,12 +43,20 @@ describe('bootstrap failures', () => {
   it('unknown token: rejected with invalid-token and nothing of A in the rejection', async () => {
     pair = await makePair({ cadrePeerAddrs: () => ['/ip4/10.0.0.1/tcp/1'] })
     const endA = nextTerminal(pair.managerA)
-    const { error } = await settled(pair.managerB.initiateBootstrap(pair.link('no-such-token', 'stock'), pair.b))
+    const { error } = await settled(
+      pair.managerB.initiateBootstrap(pair.link('no-such-token', 'stock'), pair.b)
+    )
     expect(error?.name).toBe('RejectedError')
     expect(error?.reason).toBe('invalid-token')
     expect((await endA).state).toBe('L_FAILED')
     expect((await endA).reason).toBe('invalid-token')
-    const contact = { type: 'InboundContact', token: 'no-such-token', partyId: pair.b.peerId.toString(), identityBundle: {}, cadrePeerAddrs: [] }
+    const contact = {
+      type: 'InboundContact',
+      token: 'no-such-token',
+      partyId: pair.b.peerId.toString(),
+      identityBundle: {},
+      cadrePeerAddrs: []
+    }
     const { replies } = await rawExchange(pair.b, pair.a, [bytes(contact)])
     expect(replies).toEqual([{ type: 'ProvisioningResult', approved: false, reason: 'invalid-token' }])
     await expectIdle(pair)
@@ -44,7 +66,9 @@ describe('bootstrap failures', () => {
     pair = await makePair()
     pair.hooksA.addToken('stock-token-2', 'stock', {}, 1)
     const endA = nextTerminal(pair.managerA)
-    const { error } = await settled(pair.managerB.initiateBootstrap(pair.link('stock-token-2', 'foil'), pair.b))
+    const { error } = await settled(
+      pair.managerB.initiateBootstrap(pair.link('stock-token-2', 'foil'), pair.b)
+    )
     expect(error?.reason).toBe('role-mismatch')
     const a = await endA
     expect(a.state).toBe('L_FAILED')
@@ -59,7 +83,13 @@ describe('bootstrap failures', () => {
     pair = await makePair()
     pair.hooksA.addToken('stock-token-3', 'stock')
     const endA = nextTerminal(pair.managerA)
-    const contact = { type: 'InboundContact', token: 'stock-token-3', partyId: pair.a.peerId.toString(), identityBundle: {}, cadrePeerAddrs: [] }
+    const contact = {
+      type: 'InboundContact',
+      token: 'stock-token-3',
+      partyId: pair.a.peerId.toString(),
+      identityBundle: {},
+      cadrePeerAddrs: []
+    }
     const { replies } = await rawExchange(pair.b, pair.a, [bytes(contact)])
     expect(replies).toEqual([{ type: 'ProvisioningResult', approved: false, reason: 'party-mismatch' }])
     expect((await endA).reason).toBe('party-mismatch')
@@ -71,7 +101,9 @@ describe('bootstrap failures', () => {
     pair = await makePair()
     pair.hooksA.addToken('stock-token-4', 'stock', { identityRequirements: ['email'] })
     const { error } = await settled(
-      pair.managerB.initiateBootstrap(pair.link('stock-token-4', 'stock'), pair.b, { identityBundle: { name: 'x' } })
+      pair.managerB.initiateBootstrap(pair.link('stock-token-4', 'stock'), pair.b, {
+        identityBundle: { name: 'x' }
+      })
     )
     expect(error?.reason).toBe('identity-required')
     const ok = await pair.managerB.initiateBootstrap(pair.link('stock-token-4', 'stock'), pair.b, {
@@ -88,23 +120,127 @@ describe('bootstrap failures', () => {
     name: string
     role: 'stock' | 'foil'
     side: 'A' | 'B'
-    hook: 'validateToken' | 'validateIdentity' | 'markTokenUsed' | 'provisionDatabase' | 'validateResponse' | 'validateDatabaseResult' | 'settleTally'
-    impl: (...args: any[]) => Promise<unknown>
+    hook:
+      | 'validateToken'
+      | 'validateIdentity'
+      | 'markTokenUsed'
+      | 'provisionDatabase'
+      | 'validateResponse'
+      | 'validateDatabaseResult'
+      | 'settleTally'
+    impl: HookOverride
     reason: string
   }> = [
-    { name: 'validateToken throws', role: 'stock', side: 'A', hook: 'validateToken', impl: boom, reason: 'internal-error' },
-    { name: 'validateToken returns garbage', role: 'stock', side: 'A', hook: 'validateToken', impl: garbage, reason: 'internal-error' },
-    { name: 'validateToken rejects token-expired', role: 'stock', side: 'A', hook: 'validateToken', impl: async () => { throw new RejectedError('token-expired') }, reason: 'token-expired' },
-    { name: 'validateIdentity throws RejectedError', role: 'stock', side: 'A', hook: 'validateIdentity', impl: async () => { throw new RejectedError('identity-rejected') }, reason: 'identity-rejected' },
-    { name: 'validateIdentity returns false', role: 'foil', side: 'A', hook: 'validateIdentity', impl: async () => false, reason: 'identity-rejected' },
-    { name: 'markTokenUsed says token-used', role: 'stock', side: 'A', hook: 'markTokenUsed', impl: async () => { throw new RejectedError('token-used') }, reason: 'token-used' },
-    { name: 'A provisionDatabase throws', role: 'stock', side: 'A', hook: 'provisionDatabase', impl: boom, reason: 'provision-failed' },
-    { name: 'A provisionDatabase returns garbage', role: 'stock', side: 'A', hook: 'provisionDatabase', impl: garbage, reason: 'provision-failed' },
-    { name: 'B validateResponse returns false', role: 'stock', side: 'B', hook: 'validateResponse', impl: async () => false, reason: 'identity-rejected' },
-    { name: 'B validateResponse throws', role: 'foil', side: 'B', hook: 'validateResponse', impl: boom, reason: 'internal-error' },
-    { name: 'B provisionDatabase throws (foil)', role: 'foil', side: 'B', hook: 'provisionDatabase', impl: boom, reason: 'provision-failed' },
-    { name: 'A validateDatabaseResult throws', role: 'foil', side: 'A', hook: 'validateDatabaseResult', impl: boom, reason: 'internal-error' },
-    { name: 'A validateDatabaseResult returns false', role: 'foil', side: 'A', hook: 'validateDatabaseResult', impl: async () => false, reason: 'provision-failed' }
+    {
+      name: 'validateToken throws',
+      role: 'stock',
+      side: 'A',
+      hook: 'validateToken',
+      impl: boom,
+      reason: 'internal-error'
+    },
+    {
+      name: 'validateToken returns garbage',
+      role: 'stock',
+      side: 'A',
+      hook: 'validateToken',
+      impl: garbage,
+      reason: 'internal-error'
+    },
+    {
+      name: 'validateToken rejects token-expired',
+      role: 'stock',
+      side: 'A',
+      hook: 'validateToken',
+      impl: async () => {
+        throw new RejectedError('token-expired')
+      },
+      reason: 'token-expired'
+    },
+    {
+      name: 'validateIdentity throws RejectedError',
+      role: 'stock',
+      side: 'A',
+      hook: 'validateIdentity',
+      impl: async () => {
+        throw new RejectedError('identity-rejected')
+      },
+      reason: 'identity-rejected'
+    },
+    {
+      name: 'validateIdentity returns false',
+      role: 'foil',
+      side: 'A',
+      hook: 'validateIdentity',
+      impl: async () => false,
+      reason: 'identity-rejected'
+    },
+    {
+      name: 'markTokenUsed says token-used',
+      role: 'stock',
+      side: 'A',
+      hook: 'markTokenUsed',
+      impl: async () => {
+        throw new RejectedError('token-used')
+      },
+      reason: 'token-used'
+    },
+    {
+      name: 'A provisionDatabase throws',
+      role: 'stock',
+      side: 'A',
+      hook: 'provisionDatabase',
+      impl: boom,
+      reason: 'provision-failed'
+    },
+    {
+      name: 'A provisionDatabase returns garbage',
+      role: 'stock',
+      side: 'A',
+      hook: 'provisionDatabase',
+      impl: garbage,
+      reason: 'provision-failed'
+    },
+    {
+      name: 'B validateResponse returns false',
+      role: 'stock',
+      side: 'B',
+      hook: 'validateResponse',
+      impl: async () => false,
+      reason: 'identity-rejected'
+    },
+    {
+      name: 'B validateResponse throws',
+      role: 'foil',
+      side: 'B',
+      hook: 'validateResponse',
+      impl: boom,
+      reason: 'internal-error'
+    },
+    {
+      name: 'B provisionDatabase throws (foil)',
+      role: 'foil',
+      side: 'B',
+      hook: 'provisionDatabase',
+      impl: boom,
+      reason: 'provision-failed'
+    },
+    {
+      name: 'A validateDatabaseResult throws',
+      role: 'foil',
+      side: 'A',
+      hook: 'validateDatabaseResult',
+      impl: boom,
+      reason: 'internal-error'
+    },
+    {
+      name: 'A validateDatabaseResult returns false',
+      role: 'foil',
+      side: 'A',
+      hook: 'validateDatabaseResult',
+      impl: async () => false,
+      reason: 'provision-failed'
+    }
   ]
 
   it.each(cases)('$name → both sides fail with $reason', async ({ role, side, hook, impl, reason }) => {
@@ -119,7 +255,8 @@ describe('bootstrap failures', () => {
     const a = await endA
     expect(a.state).toBe('L_FAILED')
     expect(a.reason).toBe(reason)
-    for (const t of [...pair.hooksA.tallies.values(), ...pair.hooksB.tallies.values()]) expect(t.status).toBe('abandoned')
+    for (const t of [...pair.hooksA.tallies.values(), ...pair.hooksB.tallies.values()])
+      expect(t.status).toBe('abandoned')
     // a use taken by markTokenUsed is given back
     expect(pair.hooksA.tokens.get('hook-token-1')?.uses).toBe(1)
     await expectIdle(pair)
@@ -132,7 +269,9 @@ describe('bootstrap failures', () => {
       if (outcome === 'confirmed') throw new Error('disk full')
     }
     const endA = nextTerminal(pair.managerA)
-    const { error } = await settled(pair.managerB.initiateBootstrap(pair.link('settle-token', 'stock'), pair.b))
+    const { error } = await settled(
+      pair.managerB.initiateBootstrap(pair.link('settle-token', 'stock'), pair.b)
+    )
     expect(error?.name).toBe('StreamClosedError')
     expect((await endA).state).toBe('L_FAILED')
     expect([...pair.hooksB.tallies.values()].map((t) => t.status)).toEqual(['abandoned'])
@@ -157,7 +296,9 @@ describe('bootstrap failures', () => {
     pair.hooksA.addToken('hang-token-b', 'stock', {}, 1)
     pair.hooksB.override.validateResponse = () => new Promise(() => {})
     const endA = nextTerminal(pair.managerA)
-    const { error } = await settled(pair.managerB.initiateBootstrap(pair.link('hang-token-b', 'stock'), pair.b))
+    const { error } = await settled(
+      pair.managerB.initiateBootstrap(pair.link('hang-token-b', 'stock'), pair.b)
+    )
     expect(error?.name).toBe('TimeoutError')
     expect(error?.reason).toBe('timeout')
     const a = await endA
@@ -194,7 +335,9 @@ describe('bootstrap failures', () => {
     const dead = `/ip4/127.0.0.1/tcp/${await deadPort()}/p2p/${pair.a.peerId.toString()}`
     const link = pair.link('failover-token', 'stock')
     // dead address only first: once connected, libp2p would reuse the connection for any address of A
-    const { error } = await settled(pair.managerB.initiateBootstrap({ ...link, responderPeerAddrs: [dead] }, pair.b))
+    const { error } = await settled(
+      pair.managerB.initiateBootstrap({ ...link, responderPeerAddrs: [dead] }, pair.b)
+    )
     expect(error?.name).toBe('DialFailedError')
     link.responderPeerAddrs = [dead, ...link.responderPeerAddrs]
     const result = await pair.managerB.initiateBootstrap(link, pair.b)
@@ -208,7 +351,9 @@ describe('bootstrap failures', () => {
     const entered = gate()
     pair.hooksA.override.validateIdentity = (_b: unknown, _t: unknown, ctx: { signal: AbortSignal }) => {
       entered.open()
-      return new Promise((_resolve, reject) => ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason)))
+      return new Promise((_resolve, reject) =>
+        ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason))
+      )
     }
     const endA = nextTerminal(pair.managerA)
     const dial = settled(pair.managerB.initiateBootstrap(pair.link('stop-token', 'stock'), pair.b))
@@ -226,11 +371,22 @@ describe('bootstrap failures', () => {
     pair.hooksA.addToken('vanish-token', 'stock', {}, 1)
     const hold = gate()
     const entered = gate()
-    pair.hooksA.override.provisionDatabase = async (role: 'stock', i: string, r: string, ctx: any) => {
+    pair.hooksA.override.provisionDatabase = async (
+      role: 'stock',
+      i: string,
+      r: string,
+      ctx: { sessionId: string }
+    ) => {
       entered.open()
       await hold.promise
       return {
-        tally: { tallyId: `t-${ctx.sessionId}`, createdBy: role, initiatorPeerId: i, respondentPeerId: r, createdAt: 'now' },
+        tally: {
+          tallyId: `t-${ctx.sessionId}`,
+          createdBy: role,
+          initiatorPeerId: i,
+          respondentPeerId: r,
+          createdAt: 'now'
+        },
         dbConnectionInfo: { nodes: [], credentials: 'c' }
       } satisfies ProvisionResult
     }
@@ -252,9 +408,27 @@ describe('bootstrap failures', () => {
     ['unknown type', bytes({ type: 'Hello' })],
     ['wrong message for the state', bytes({ type: 'Ack', ok: true })],
     ['missing fields', bytes({ type: 'InboundContact', token: 'x' })],
-    ['wrong types', bytes({ type: 'InboundContact', token: 1, partyId: 'p', identityBundle: {}, cadrePeerAddrs: [] })],
-    ['unknown key', bytes({ type: 'InboundContact', token: 'x', partyId: 'p', identityBundle: {}, cadrePeerAddrs: [], extra: 1 })],
-    ['__proto__ key', bytes('{"type":"InboundContact","token":"x","partyId":"p","identityBundle":{"__proto__":{"a":"b"}},"cadrePeerAddrs":[]}')],
+    [
+      'wrong types',
+      bytes({ type: 'InboundContact', token: 1, partyId: 'p', identityBundle: {}, cadrePeerAddrs: [] })
+    ],
+    [
+      'unknown key',
+      bytes({
+        type: 'InboundContact',
+        token: 'x',
+        partyId: 'p',
+        identityBundle: {},
+        cadrePeerAddrs: [],
+        extra: 1
+      })
+    ],
+    [
+      '__proto__ key',
+      bytes(
+        '{"type":"InboundContact","token":"x","partyId":"p","identityBundle":{"__proto__":{"a":"b"}},"cadrePeerAddrs":[]}'
+      )
+    ],
     ['oversize frame', new Uint8Array(MAX_FRAME_BYTES + 1).fill(0x20)]
   ])('malformed frame (%s) → bad-message', async (_name, body) => {
     pair = await makePair()

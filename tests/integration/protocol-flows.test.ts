@@ -31,7 +31,12 @@ describe('bootstrap flows over real libp2p nodes', () => {
     expect(result.remoteCadrePeerAddrs).toEqual(['/ip4/10.0.0.1/tcp/1/p2p/A-cadre'])
     expect(pair.hooksA.tallies.get(result.tally.tallyId)?.status).toBe('confirmed')
     expect(pair.hooksB.tallies.get(result.tally.tallyId)?.status).toBe('confirmed')
-    expect(eventsA.map((e) => e.state)).toEqual(['L_PROCESS_CONTACT', 'L_SEND_RESPONSE', 'L_AWAIT_ACK', 'L_DONE'])
+    expect(eventsA.map((e) => e.state)).toEqual([
+      'L_PROCESS_CONTACT',
+      'L_SEND_RESPONSE',
+      'L_AWAIT_ACK',
+      'L_DONE'
+    ])
     expect(eventsB.map((e) => e.state)).toEqual([
       'D_SEND_CONTACT',
       'D_AWAIT_RESPONSE',
@@ -42,7 +47,9 @@ describe('bootstrap flows over real libp2p nodes', () => {
     expect(eventsA[0]?.previousState).toBeNull()
     expect(eventsA.at(-1)?.tokenId).toBe('id-stoc')
     // no event or audit record carries the token text
-    expect(JSON.stringify([eventsA, eventsB, pair.hooksA.events, pair.hooksB.events])).not.toContain('stock-token-1')
+    expect(JSON.stringify([eventsA, eventsB, pair.hooksA.events, pair.hooksB.events])).not.toContain(
+      'stock-token-1'
+    )
     expect(pair.hooksA.events.map((e) => e.state)).toEqual(eventsA.map((e) => e.state))
     expect(pair.managerA.getActiveListenerCount()).toBe(0)
     expect(pair.managerB.getActiveDialerCount()).toBe(0)
@@ -64,7 +71,12 @@ describe('bootstrap flows over real libp2p nodes', () => {
     expect(pair.hooksA.tallies.get(result.tally.tallyId)?.status).toBe('confirmed')
     expect(pair.hooksB.tallies.get(result.tally.tallyId)?.status).toBe('confirmed')
     expect(pair.hooksA.calls).not.toContain('provisionDatabase')
-    expect(eventsA.map((e) => e.state)).toEqual(['L_PROCESS_CONTACT', 'L_SEND_RESPONSE', 'L_AWAIT_DATABASE', 'L_DONE'])
+    expect(eventsA.map((e) => e.state)).toEqual([
+      'L_PROCESS_CONTACT',
+      'L_SEND_RESPONSE',
+      'L_AWAIT_DATABASE',
+      'L_DONE'
+    ])
     expect(eventsB.map((e) => e.state)).toEqual([
       'D_SEND_CONTACT',
       'D_AWAIT_RESPONSE',

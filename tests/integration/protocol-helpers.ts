@@ -22,6 +22,10 @@ export interface MemoryToken {
   uses?: number
 }
 
+/** A replacement for one hook in fault-injection tests (arguments as the hook receives them). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type HookOverride = (...args: any[]) => Promise<unknown>
+
 /** In-memory hooks that record what happened, with per-hook overrides for fault injection. */
 export class MemoryHooks implements SessionHooks {
   readonly tokens = new Map<string, MemoryToken>()
@@ -29,7 +33,7 @@ export class MemoryHooks implements SessionHooks {
   readonly events: SessionEvent[] = []
   readonly released: string[] = []
   readonly calls: string[] = []
-  override: Partial<Record<keyof SessionHooks, (...args: any[]) => Promise<unknown>>> = {}
+  override: Partial<Record<keyof SessionHooks, HookOverride>> = {}
 
   constructor(readonly name: string) {}
 
@@ -41,16 +45,22 @@ export class MemoryHooks implements SessionHooks {
 
   async validateToken(token: string, ctx: HookContext): Promise<TokenInfo> {
     this.calls.push('validateToken')
-    if (this.override.validateToken != null) return (await this.override.validateToken(token, ctx)) as TokenInfo
+    if (this.override.validateToken != null)
+      return (await this.override.validateToken(token, ctx)) as TokenInfo
     const entry = this.tokens.get(token)
     if (entry == null) throw new RejectedError('invalid-token')
     if (entry.uses === 0) throw new RejectedError('token-used')
     return entry.info
   }
 
-  async validateIdentity(bundle: Record<string, string>, token: TokenInfo, ctx: HookContext): Promise<boolean> {
+  async validateIdentity(
+    bundle: Record<string, string>,
+    token: TokenInfo,
+    ctx: HookContext
+  ): Promise<boolean> {
     this.calls.push('validateIdentity')
-    if (this.override.validateIdentity != null) return (await this.override.validateIdentity(bundle, token, ctx)) as boolean
+    if (this.override.validateIdentity != null)
+      return (await this.override.validateIdentity(bundle, token, ctx)) as boolean
     return bundle.blocked !== 'yes'
   }
 
@@ -82,7 +92,12 @@ export class MemoryHooks implements SessionHooks {
   ): Promise<ProvisionResult> {
     this.calls.push('provisionDatabase')
     if (this.override.provisionDatabase != null) {
-      return (await this.override.provisionDatabase(role, initiatorPeerId, respondentPeerId, ctx)) as ProvisionResult
+      return (await this.override.provisionDatabase(
+        role,
+        initiatorPeerId,
+        respondentPeerId,
+        ctx
+      )) as ProvisionResult
     }
     const result: ProvisionResult = {
       tally: {
@@ -100,15 +115,18 @@ export class MemoryHooks implements SessionHooks {
 
   async validateResponse(response: unknown, ctx: HookContext): Promise<boolean> {
     this.calls.push('validateResponse')
-    if (this.override.validateResponse != null) return (await this.override.validateResponse(response, ctx)) as boolean
+    if (this.override.validateResponse != null)
+      return (await this.override.validateResponse(response, ctx)) as boolean
     const r = response as { provisionResult?: ProvisionResult }
-    if (r.provisionResult != null) this.tallies.set(r.provisionResult.tally.tallyId, { result: r.provisionResult, status: 'draft' })
+    if (r.provisionResult != null)
+      this.tallies.set(r.provisionResult.tally.tallyId, { result: r.provisionResult, status: 'draft' })
     return true
   }
 
   async validateDatabaseResult(result: ProvisionResult, ctx: HookContext): Promise<boolean> {
     this.calls.push('validateDatabaseResult')
-    if (this.override.validateDatabaseResult != null) return (await this.override.validateDatabaseResult(result, ctx)) as boolean
+    if (this.override.validateDatabaseResult != null)
+      return (await this.override.validateDatabaseResult(result, ctx)) as boolean
     this.tallies.set(result.tally.tallyId, { result, status: 'draft' })
     return true
   }
@@ -163,7 +181,10 @@ export interface Pair {
 }
 
 /** Builds a Pair; `configA`/`configB` override the managers' configs. */
-export async function makePair(configA: SessionManagerInit = {}, configB: SessionManagerInit = {}): Promise<Pair> {
+export async function makePair(
+  configA: SessionManagerInit = {},
+  configB: SessionManagerInit = {}
+): Promise<Pair> {
   const a = await createTaleusNode()
   const b = await createTaleusNode()
   const hooksA = new MemoryHooks('A')

@@ -129,6 +129,9 @@ describe('console service', () => {
     })
     const info = await a.getNodeInfo()
     expect(info.activeListeners).toBe(0)
+    // The customer's node is listed as a peer seen by connection.
+    expect((await a.listPeers()).find((p) => p.peerId === b.peerId)).toMatchObject({ source: 'connection' })
+    expect(eventsA.some((e) => e.kind === 'peer' && e.peer.peerId === b.peerId)).toBe(true)
   })
 
   it('reports a revoked token as a failed dial with its reason and words', async () => {
@@ -173,6 +176,21 @@ describe('console service', () => {
     ])
     expect(tokens.length).toBeGreaterThan(2)
     for (const token of tokens) expect(text).not.toContain(token)
+  })
+
+  it('refuses a second service on the same folder, cleanly', async () => {
+    const twin = await createConsoleService({ dataDir: dirA, listen: LISTEN, mdns: false })
+    await expect(twin.start()).rejects.toMatchObject({ name: 'StoreLockedError' })
+    await twin.stop()
+    // stop() while a failing start() runs ends too.
+    const twin2 = await createConsoleService({ dataDir: dirA, listen: LISTEN, mdns: false })
+    const started = twin2.start()
+    const stopped = twin2.stop()
+    await expect(started).rejects.toMatchObject({ name: 'StoreLockedError' })
+    await stopped
+    await expect(twin.listTokens()).rejects.toMatchObject({ name: 'ApiError', code: 'not-running' })
+    // The first one is unharmed.
+    expect((await a.getNodeInfo()).peerId).toBe(a.peerId)
   })
 
   it('stops idempotently, refuses commands afterwards, and keeps its data across a restart', async () => {

@@ -18,7 +18,9 @@ describe('bootstrap link', () => {
       identityRequirements: ['email', 'name']
     }
     const text = formatLink(link)
-    expect(text.startsWith('taleus:bootstrap?v=1&r=stock&t=AbC-_9.~xyz&a=/ip4/127.0.0.1/tcp/4001/p2p/')).toBe(true)
+    expect(text.startsWith('taleus:bootstrap?v=1&r=stock&t=AbC-_9.~xyz&a=/ip4/127.0.0.1/tcp/4001/p2p/')).toBe(
+      true
+    )
     expect(text).not.toContain('%2F')
     expect(parseLink(text)).toEqual(link)
     expect(linkPeerId(link)).toBe(peer)
@@ -68,8 +70,8 @@ describe('bootstrap link', () => {
     expect(() => formatLink({ token: 'tok', role: 'stock', responderPeerAddrs: [] })).toThrow(
       expect.objectContaining({ name: 'InvalidLinkError' })
     )
-    expect(() => formatLink({ token: 'tok', role: 'stock', responderPeerAddrs: [addr(1), addr(2, other)] })).toThrow(
-      expect.objectContaining({ name: 'InvalidLinkError' })
-    )
+    expect(() =>
+      formatLink({ token: 'tok', role: 'stock', responderPeerAddrs: [addr(1), addr(2, other)] })
+    ).toThrow(expect.objectContaining({ name: 'InvalidLinkError' }))
   })
 })
