@@ -52,6 +52,6 @@ if (electronBinary() != null) {
   if (!existsSync(join(root, 'out/lib/cli.js')) || !existsSync(join(root, 'out/renderer/index.html'))) {
     run('npm', ['run', 'build'])
   }
-  console.log('taleus: open the "console at" address printed below in your browser.')
+  console.log('taleus: open the "console at" address it prints in your browser.')
   supervise(process.execPath, [join(root, 'bin/taleus.js'), 'serve', '--data-dir', dataDir, ...process.argv.slice(2)])
 }

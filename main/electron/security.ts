@@ -42,7 +42,9 @@ export function secureWebPreferences(preload: string): WebPreferences {
     experimentalFeatures: false,
     webviewTag: false,
     navigateOnDragDrop: false,
-    spellcheck: false
+    spellcheck: false,
+    // Middle-click (auxclick) could open links outside the window-open handler's reach.
+    disableBlinkFeatures: 'Auxclick'
   }
 }
 

@@ -88,4 +88,23 @@ describe('bootstrap flows over real libp2p nodes', () => {
     expect(pair.managerA.getActiveListenerCount()).toBe(0)
     expect(pair.managerB.getActiveDialerCount()).toBe(0)
   })
+
+  it('a failing audit hook (throwing or rejecting) never fails a session', async () => {
+    pair = await makePair()
+    pair.hooksA.addToken('audit-token', 'stock')
+    let calls = 0
+    pair.hooksA.logSessionEvent = async () => {
+      calls++
+      throw new Error('audit down')
+    }
+    pair.hooksB.logSessionEvent = (() => {
+      calls++
+      throw new Error('sync throw')
+    }) as never
+    const doneA = nextTerminal(pair.managerA)
+    const result = await pair.managerB.initiateBootstrap(pair.link('audit-token', 'stock'), pair.b)
+    expect((await doneA).state).toBe('L_DONE')
+    expect(result.role).toBe('stock')
+    expect(calls).toBe(9)
+  })
 })
