@@ -7,10 +7,11 @@
 import { contextBridge, ipcRenderer, type IpcRendererEvent } from 'electron'
 import { IPC, type CommandName, type ConsoleEvent, type IpcReply, type TaleusApi } from './contract.ts'
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- each TaleusApi method narrows the reply type
 async function call(name: CommandName, input?: unknown): Promise<any> {
   const reply = (await ipcRenderer.invoke(IPC.invoke, name, input)) as IpcReply
   if (reply.ok) return reply.value
-  // eslint-disable-next-line @typescript-eslint/only-throw-error -- plain data survives contextBridge
+  // plain data (not an Error) survives contextBridge with its code
   throw { name: 'ApiCallError', code: reply.error.code, message: reply.error.message }
 }
 

@@ -47,6 +47,8 @@ export interface BootstrapLink {
   tokenExpiryUtc?: string
   /** Identity bundle fields A requires from B, e.g. ['email', 'name']. */
   identityRequirements?: string[]
+  /** Additive: how long A's operator may take to approve B (ms); B waits that much longer for A's response. */
+  approvalTimeoutMs?: number
 }
 
 /** What validateToken learns about a valid token. Carries no secret. */
@@ -57,6 +59,8 @@ export interface TokenInfo {
   expiryUtc?: string
   identityRequirements?: string[]
   label?: string
+  /** Additive: set when an operator approves identities; validateIdentity may wait this long (ms). */
+  approvalTimeoutMs?: number
 }
 
 /** Where and how to reach the shared tally database. `credentials` is secret: never log it. */
