@@ -9,6 +9,7 @@ import { registerIpc } from './api/ipc.ts'
 import { hardenApp, hardenSession } from './electron/security.ts'
 import { createMainWindow, rendererTarget } from './electron/window.ts'
 import { createConsoleService, type ConsoleService } from './service/index.ts'
+import { benchEnabled } from './service/bench-sessions.ts'
 
 const mainDir = import.meta.dirname
 const renderer = rendererTarget(mainDir)
@@ -44,6 +45,8 @@ async function main(): Promise<void> {
   hardenSession(session.defaultSession, renderer.devServerOrigin)
   service = await createConsoleService({ dataDir: app.getPath('userData') })
   await service.start()
+  // Load tests reach the service from Playwright's main-process evaluate; never outside TALEUS_BENCH=1.
+  if (benchEnabled()) Object.assign(globalThis, { __taleusBench: service })
   openWindow(service)
 
   app.on('activate', () => {

@@ -15,6 +15,7 @@ import { ApiError, isApiError } from './api-error.ts'
 import { checkBearer, isLoopback } from './auth.ts'
 import { createDispatcher, toApiError } from './dispatch.ts'
 import { NUMERIC_QUERY_KEYS } from './schemas.ts'
+import { BENCH_EVENTS_PATH, BENCH_SESSIONS_PATH, benchEnabled } from '../service/bench-sessions.ts'
 
 /** Options of startApiServer. */
 export interface ApiServerInit {
@@ -83,6 +84,14 @@ export async function startApiServer(init: ApiServerInit): Promise<ApiServer> {
   for (const [name, route] of Object.entries(ROUTES))
     routes.set(`${route.method} ${route.path}`, name as CommandName)
   const streams = new Set<ServerResponse>()
+  // Load tests only (TALEUS_BENCH=1 when the server starts): off by default, behind the same secret.
+  const injectSessions = benchEnabled()
+    ? (init.api as { injectSyntheticSessions?: (input: { count: number }) => Promise<unknown> })
+        .injectSyntheticSessions
+    : undefined
+  const injectEvents = benchEnabled()
+    ? (init.api as { injectSessionEvents?: (input: unknown) => Promise<unknown> }).injectSessionEvents
+    : undefined
   let origin = ''
   let host = ''
 
@@ -119,6 +128,17 @@ export async function startApiServer(init: ApiServerInit): Promise<ApiServer> {
     if (url.pathname === EVENTS_PATH) {
       if (req.method !== 'GET') throw new ApiError('method-not-allowed', 405, 'use GET')
       openEventStream(req, res)
+      return
+    }
+    if (injectSessions !== undefined && url.pathname === BENCH_SESSIONS_PATH) {
+      if (req.method !== 'POST') throw new ApiError('method-not-allowed', 405, 'use POST')
+      const body = (await readJsonBody(req)) as { count: number }
+      sendJson(res, 200, await injectSessions.call(init.api, body))
+      return
+    }
+    if (injectEvents !== undefined && url.pathname === BENCH_EVENTS_PATH) {
+      if (req.method !== 'POST') throw new ApiError('method-not-allowed', 405, 'use POST')
+      sendJson(res, 200, await injectEvents.call(init.api, await readJsonBody(req)))
       return
     }
     const name = routes.get(`${req.method} ${url.pathname}`)

@@ -42,3 +42,43 @@ export async function raceSignal<T>(
     if (onAbort != null) signal.removeEventListener('abort', onAbort)
   }
 }
+
+/**
+ * A session deadline whose signal aborts with TimeoutError, and which can be pushed back — an operator
+ * approval may legitimately outlast sessionTimeoutMs. Call clear() when the session ends.
+ */
+export class Deadline {
+  private readonly controller = new AbortController()
+  private at: number
+  private timer: ReturnType<typeof setTimeout>
+  /** Aborts (reason TimeoutError) when the deadline passes. */
+  readonly signal: AbortSignal = this.controller.signal
+
+  constructor(ms: number) {
+    this.at = Date.now() + ms
+    this.timer = this.arm()
+  }
+
+  /** Moves the deadline `ms` later (no effect once it passed). */
+  extend(ms: number): void {
+    if (this.signal.aborted || !(ms > 0)) return
+    clearTimeout(this.timer)
+    this.at += ms
+    this.timer = this.arm()
+  }
+
+  /** Stops the timer. */
+  clear(): void {
+    clearTimeout(this.timer)
+  }
+
+  private arm(): ReturnType<typeof setTimeout> {
+    const timer = setTimeout(
+      () => this.controller.abort(new TimeoutError('the session ran out of time')),
+      Math.max(0, this.at - Date.now())
+    )
+    // like AbortSignal.timeout: a pending deadline never keeps the process alive
+    timer.unref?.()
+    return timer
+  }
+}

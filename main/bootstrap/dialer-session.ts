@@ -71,6 +71,7 @@ export class DialerSession extends BaseSession<DialerState> {
   private async run(): Promise<BootstrapResult> {
     const { hooks } = this.deps
     const { link } = this.init
+    const responseWaitMs = this.responseWait()
     const frames = new FrameStream(await this.dial())
     this.frames = frames
     await this.step((signal) =>
@@ -88,7 +89,10 @@ export class DialerSession extends BaseSession<DialerState> {
     this.contactSent = true
 
     this.enter('D_AWAIT_RESPONSE')
-    const response = await this.step((signal) => frames.read(['ProvisioningResult'], { signal }))
+    const response = await this.step(
+      (signal) => frames.read(['ProvisioningResult'], { signal }),
+      responseWaitMs
+    )
     this.enter('D_HANDLE_RESPONSE')
     if (!response.approved) {
       this.verdictSent = true
@@ -154,6 +158,18 @@ export class DialerSession extends BaseSession<DialerState> {
     await this.step((signal) => frames.closeWrite({ signal }))
     this.enter('D_DONE')
     return this.result(response, provision)
+  }
+
+  /**
+   * A link whose token waits for A's operator says how long (approvalTimeoutMs): the response read and
+   * the session deadline are extended by it (plus a step, A's margin), so B outlasts A's approval wait.
+   */
+  private responseWait(): number | undefined {
+    const approvalMs = this.init.link.approvalTimeoutMs
+    if (typeof approvalMs !== 'number' || !Number.isFinite(approvalMs) || approvalMs <= 0) return undefined
+    const { stepTimeoutMs } = this.deps.config
+    this.deps.extendDeadline?.(approvalMs + stepTimeoutMs)
+    return approvalMs + 2 * stepTimeoutMs
   }
 
   /** Tries every responder address in order; the first that opens a protocol stream wins. */

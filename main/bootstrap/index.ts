@@ -10,7 +10,8 @@ export {
   LINK_PREFIX,
   LINK_VERSION,
   MAX_LINK_LENGTH,
-  MAX_LINK_ADDRS
+  MAX_LINK_ADDRS,
+  MAX_LINK_APPROVAL_SECONDS
 } from './link.ts'
 export * from './states.ts'
 export { SessionStoppedError } from './session-base.ts'
@@ -18,5 +19,5 @@ export { ListenerSession } from './listener-session.ts'
 export type { ListenerSessionInit } from './listener-session.ts'
 export { DialerSession, MAX_OUTBOUND_STREAMS } from './dialer-session.ts'
 export type { DialerSessionInit } from './dialer-session.ts'
-export { SessionManager, DEFAULT_SESSION_CONFIG, MAX_INBOUND_STREAMS } from './session-manager.ts'
+export { SessionManager, DEFAULT_SESSION_CONFIG, MAX_INBOUND_STREAMS, MAX_PENDING_CONTACTS } from './session-manager.ts'
 export type { SessionManagerInit, SessionManagerEvents, InitiateBootstrapOptions } from './session-manager.ts'

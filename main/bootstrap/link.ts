@@ -1,7 +1,10 @@
 /**
  * BootstrapLink ⇄ its compact text form for QR codes:
  *
- *   taleus:bootstrap?v=1&r=<role>&t=<token>&a=<multiaddr>[&a=<multiaddr>…][&x=<expiry ISO>][&i=<field>,<field>…]
+ *   taleus:bootstrap?v=1&r=<role>&t=<token>&a=<multiaddr>[&a=<multiaddr>…][&x=<expiry ISO>][&i=<field>,<field>…][&w=<seconds>]
+ *
+ * `w` (optional) is how long A's operator may take to approve B, in whole seconds: B waits that much
+ * longer for A's response.
  *
  * Values are percent-encoded except `/` and `:` (legal in a URI query) so multiaddrs stay short.
  * Parsing is strict: unknown or repeated keys, a wrong version, or addresses naming different peers
@@ -19,9 +22,12 @@ export const LINK_VERSION = '1'
 export const MAX_LINK_LENGTH = 2048
 /** Most responder addresses in one link. */
 export const MAX_LINK_ADDRS = 8
+/** Longest operator approval wait a link may announce (`w`), in seconds: one day. */
+export const MAX_LINK_APPROVAL_SECONDS = 86_400
 
 const TOKEN_PATTERN = /^[\x21-\x7e]{1,256}$/
 const FIELD_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/
+const SECONDS_PATTERN = /^[1-9]\d{0,5}$/
 const EXPIRY_PATTERN = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/
 const MAX_FIELDS = 16
 
@@ -88,6 +94,13 @@ export function formatLink(link: BootstrapLink): string {
     checkFields(link.identityRequirements)
     parts.push(`i=${link.identityRequirements.map(enc).join(',')}`)
   }
+  if (link.approvalTimeoutMs != null) {
+    const ms = link.approvalTimeoutMs
+    if (typeof ms !== 'number' || !Number.isFinite(ms) || ms <= 0)
+      throw new InvalidLinkError('The link has an invalid approval wait.')
+    // rounded up so B never waits less than A's operator may take
+    parts.push(`w=${Math.min(MAX_LINK_APPROVAL_SECONDS, Math.ceil(ms / 1000))}`)
+  }
   const text = LINK_PREFIX + parts.join('&')
   if (text.length > MAX_LINK_LENGTH) throw new InvalidLinkError('The link is too long.')
   return text
@@ -113,7 +126,7 @@ export function parseLink(text: string): BootstrapLink {
     }
     if (key === 'a') {
       addrs.push(value)
-    } else if (key === 'v' || key === 'r' || key === 't' || key === 'x' || key === 'i') {
+    } else if (key === 'v' || key === 'r' || key === 't' || key === 'x' || key === 'i' || key === 'w') {
       if (single.has(key)) throw new InvalidLinkError('The link repeats a field.')
       single.set(key, value)
     } else {
@@ -138,6 +151,12 @@ export function parseLink(text: string): BootstrapLink {
     const list = fields.split(',')
     checkFields(list)
     link.identityRequirements = list
+  }
+  const wait = single.get('w')
+  if (wait != null) {
+    if (!SECONDS_PATTERN.test(wait) || Number(wait) > MAX_LINK_APPROVAL_SECONDS)
+      throw new InvalidLinkError('The link has an invalid approval wait.')
+    link.approvalTimeoutMs = Number(wait) * 1000
   }
   return link
 }

@@ -29,6 +29,11 @@ export interface ListenerSessionInit {
   localPeerId: string
   /** A's cadre, disclosed only in an approved response. */
   cadrePeerAddrs: string[]
+  /**
+   * Additive: told when the contact frame arrived; false refuses the session with `busy`. Lets the
+   * manager keep streams that sent nothing yet out of its session cap (a slowloris holds no slot).
+   */
+  onContact?: () => boolean
 }
 
 function isTokenInfo(value: unknown): value is TokenInfo {
@@ -41,7 +46,11 @@ function isTokenInfo(value: unknown): value is TokenInfo {
     (info.role === 'stock' || info.role === 'foil') &&
     (info.identityRequirements == null ||
       (Array.isArray(info.identityRequirements) &&
-        info.identityRequirements.every((f) => typeof f === 'string')))
+        info.identityRequirements.every((f) => typeof f === 'string'))) &&
+    (info.approvalTimeoutMs == null ||
+      (typeof info.approvalTimeoutMs === 'number' &&
+        Number.isFinite(info.approvalTimeoutMs) &&
+        info.approvalTimeoutMs > 0))
   )
 }
 
@@ -50,6 +59,7 @@ export class ListenerSession extends BaseSession<ListenerState> {
   private readonly frames: FrameStream
   private readonly localPeerId: string
   private readonly cadrePeerAddrs: string[]
+  private readonly onContact?: () => boolean
   private tokenInfo?: TokenInfo
   private tokenConsumed = false
   private tallyExists = false
@@ -66,6 +76,7 @@ export class ListenerSession extends BaseSession<ListenerState> {
     this.frames = new FrameStream(init.stream)
     this.localPeerId = init.localPeerId
     this.cadrePeerAddrs = init.cadrePeerAddrs
+    if (init.onContact != null) this.onContact = init.onContact
   }
 
   /** Runs the session to its end; resolves with the result on L_DONE, undefined otherwise. Never rejects. */
@@ -82,6 +93,7 @@ export class ListenerSession extends BaseSession<ListenerState> {
   private async run(): Promise<BootstrapResult> {
     const { hooks } = this.deps
     const contact = await this.step((signal) => this.frames.read(['InboundContact'], { signal }))
+    if (this.onContact?.() === false) throw new RejectedError('busy')
     if (contact.partyId !== this.remotePeerId) throw new RejectedError('party-mismatch')
 
     const tokenInfo = await this.hook((ctx) => hooks.validateToken(contact.token, ctx))
@@ -156,9 +168,10 @@ export class ListenerSession extends BaseSession<ListenerState> {
     }
     this.tallyId = database.tally.tallyId
     this.tallyExists = true
+    // confirm before the positive Ack, as in stock: B must never report a tally A failed to confirm
+    await this.settle(database.tally.tallyId)
     await this.step((signal) => this.frames.write({ type: 'Ack', ok: true }, { signal }))
     this.verdictSent = true
-    await this.settle(database.tally.tallyId)
     await this.step((signal) => this.frames.closeWrite({ signal }))
     this.enter('L_DONE')
     return this.result(tokenInfo.role, database, contact)
@@ -174,10 +187,27 @@ export class ListenerSession extends BaseSession<ListenerState> {
       if (value == null || value.trim() === '') throw new RejectedError('identity-required')
     }
     if (hooks.validateIdentity == null) return
-    const ok = await this.hook((ctx) => hooks.validateIdentity!(bundle, tokenInfo, ctx))
+    const ok = await this.hook(
+      (ctx) => hooks.validateIdentity!(bundle, tokenInfo, ctx),
+      'internal-error',
+      this.identityTimeout(tokenInfo)
+    )
     if (typeof ok !== 'boolean')
       throw new RejectedError('internal-error', 'validateIdentity returned garbage')
     if (!ok) throw new RejectedError('identity-rejected')
+  }
+
+  /**
+   * An operator decides at human speed: with a token that waits for one, the identity step (and the
+   * whole session) get the approval wait plus one step as margin, so the store's own approval timer
+   * fires first and B hears a clear `timeout` rejection instead of a reset.
+   */
+  private identityTimeout(tokenInfo: TokenInfo): number | undefined {
+    const approvalMs = tokenInfo.approvalTimeoutMs
+    if (approvalMs == null) return undefined
+    const { stepTimeoutMs } = this.deps.config
+    this.deps.extendDeadline?.(approvalMs + stepTimeoutMs)
+    return Math.max(stepTimeoutMs, approvalMs + stepTimeoutMs)
   }
 
   /** The tally names B as initiator, A as respondent, and the listener's role. */

@@ -29,6 +29,9 @@ const reasonSchema = v.picklist(REASON_CODES)
 
 /** An identity bundle: at most 16 fields, keys like `email`, values up to 1 KiB. */
 export const IdentityBundleSchema = v.pipe(
+  // v.record alone accepts an array (its indexes pass as keys)
+  v.unknown(),
+  v.check((x) => x !== null && typeof x === 'object' && !Array.isArray(x), 'an identity bundle is an object'),
   v.record(
     v.pipe(v.string(), v.minLength(1), v.maxLength(LIMITS.identityKey), v.regex(/^[A-Za-z0-9_.-]+$/)),
     v.pipe(v.string(), v.maxLength(LIMITS.identityValue))

@@ -24,6 +24,8 @@ export interface SessionDeps {
   signal: AbortSignal
   /** Delivers one transition (emit + audit log). Must not throw. */
   onEvent(event: SessionEvent): void
+  /** Additive: pushes the session deadline `ms` later (an operator approval may outlast it). */
+  extendDeadline?(ms: number): void
 }
 
 /** A session was cut because its SessionManager stopped (or the caller aborted it). */
@@ -92,9 +94,9 @@ export abstract class BaseSession<S extends SessionState> {
     this.deps.onEvent(event)
   }
 
-  /** A signal for one step: the session's, bounded by stepTimeoutMs. */
-  protected stepSignal(): AbortSignal {
-    return AbortSignal.any([this.deps.signal, AbortSignal.timeout(this.deps.config.stepTimeoutMs)])
+  /** A signal for one step: the session's, bounded by `timeoutMs` (default stepTimeoutMs). */
+  protected stepSignal(timeoutMs: number = this.deps.config.stepTimeoutMs): AbortSignal {
+    return AbortSignal.any([this.deps.signal, AbortSignal.timeout(timeoutMs)])
   }
 
   /** A signal for cleanup hooks after a failure: not tied to the (maybe aborted) session signal. */
@@ -107,8 +109,8 @@ export abstract class BaseSession<S extends SessionState> {
   }
 
   /** Runs one read/write under a step deadline; an abort becomes TimeoutError / the stop error. */
-  protected async step<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
-    const signal = this.stepSignal()
+  protected async step<T>(fn: (signal: AbortSignal) => Promise<T>, timeoutMs?: number): Promise<T> {
+    const signal = this.stepSignal(timeoutMs)
     try {
       return await raceSignal(fn(signal), signal, (s) => abortError(s, stoppedError))
     } catch (err) {
@@ -123,9 +125,10 @@ export abstract class BaseSession<S extends SessionState> {
    */
   protected async hook<T>(
     fn: (ctx: HookContext) => Promise<T>,
-    failReason: 'internal-error' | 'provision-failed' = 'internal-error'
+    failReason: 'internal-error' | 'provision-failed' = 'internal-error',
+    timeoutMs?: number
   ): Promise<T> {
-    const signal = this.stepSignal()
+    const signal = this.stepSignal(timeoutMs)
     try {
       return await raceSignal(
         Promise.resolve().then(() => fn(this.hookContext(signal))),

@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto'
 import { TypedEventEmitter, setMaxListeners } from 'main-event'
 import type { Connection, Libp2p, Stream } from '@libp2p/interface'
 import { DialerSession } from './dialer-session.ts'
+import { Deadline } from './abort.ts'
 import { BootstrapError } from './errors.ts'
 import { FrameStream } from './frames.ts'
 import { linkPeerId } from './link.ts'
@@ -34,10 +35,18 @@ export const DEFAULT_SESSION_CONFIG = {
 /** Inbound bootstrap streams accepted per connection (libp2p's default of 32 breaks a rush). */
 export const MAX_INBOUND_STREAMS = 2048
 
+/**
+ * Inbound streams that have not sent their contact yet, kept beside (not inside) maxConcurrentSessions;
+ * past this many the oldest such stream is reset, so idle streams (a slowloris) never lock customers out.
+ */
+export const MAX_PENDING_CONTACTS = 1024
+
 /** SessionManager options: the config plus, when handleNewStream is wired by hand, this node's peer id. */
 export interface SessionManagerInit extends Partial<SessionManagerConfig> {
   /** This node's peer id; taken from the node given to start() when omitted. */
   localPeerId?: string
+  /** Additive: inbound streams still waiting for their contact frame; default MAX_PENDING_CONTACTS. */
+  maxPendingContacts?: number
 }
 
 /** Events a SessionManager emits. */
@@ -68,12 +77,18 @@ export class SessionManager extends TypedEventEmitter<SessionManagerEvents> {
   private readonly dialers = new Map<string, DialerSession>()
   private readonly running = new Set<Promise<unknown>>()
   private readonly pendingLogs = new Set<Promise<unknown>>()
+  /** Listener sessions whose contact has not arrived yet, oldest first (not counted as engaged). */
+  private readonly awaitingContact = new Map<string, { stream: Stream; peer: string }>()
+  /** The same, counted per remote peer: the peer holding most of them is the one cut back. */
+  private readonly awaitingByPeer = new Map<string, number>()
+  private readonly maxPendingContacts: number
 
   constructor(hooks: SessionHooks, init: SessionManagerInit = {}) {
     super()
-    const { localPeerId, ...config } = init
+    const { localPeerId, maxPendingContacts, ...config } = init
     this.hooks = hooks
     this.localPeerId = localPeerId
+    this.maxPendingContacts = Math.max(1, maxPendingContacts ?? MAX_PENDING_CONTACTS)
     this.config = {
       ...config,
       sessionTimeoutMs: config.sessionTimeoutMs ?? DEFAULT_SESSION_CONFIG.sessionTimeoutMs,
@@ -126,26 +141,39 @@ export class SessionManager extends TypedEventEmitter<SessionManagerEvents> {
       stream.abort(new BootstrapError('internal-error', 'the bootstrap service is not started'))
       return
     }
-    if (this.activeCount() >= this.config.maxConcurrentSessions) {
+    if (this.engagedCount() >= this.config.maxConcurrentSessions) {
       await this.track(this.refuseBusy(stream))
       return
     }
+    if (this.awaitingContact.size >= this.maxPendingContacts) this.evictIdleStream()
     const sessionId = randomUUID()
+    const deadline = new Deadline(this.config.sessionTimeoutMs)
     const session = new ListenerSession(
       {
         sessionId,
         stream,
         remotePeerId: connection.remotePeer.toString(),
         localPeerId,
-        cadrePeerAddrs: this.ownCadre()
+        cadrePeerAddrs: this.ownCadre(),
+        // the session takes a slot only once its contact came: checked again here, since the streams
+        // that were idle when it arrived may all have sent theirs since
+        onContact: () => {
+          this.forgetAwaiting(sessionId)
+          return this.engagedCount() <= this.config.maxConcurrentSessions
+        }
       },
-      this.deps(this.sessionSignal())
+      this.deps(this.sessionSignal(deadline), deadline)
     )
     this.listeners.set(sessionId, session)
+    const peer = connection.remotePeer.toString()
+    this.awaitingContact.set(sessionId, { stream, peer })
+    this.awaitingByPeer.set(peer, (this.awaitingByPeer.get(peer) ?? 0) + 1)
     try {
       await this.track(session.execute())
     } finally {
+      deadline.clear()
       this.listeners.delete(sessionId)
+      this.forgetAwaiting(sessionId)
     }
   }
 
@@ -160,10 +188,11 @@ export class SessionManager extends TypedEventEmitter<SessionManagerEvents> {
     options: InitiateBootstrapOptions = {}
   ): Promise<BootstrapResult> {
     const remotePeerId = linkPeerId(link)
-    if (this.activeCount() >= this.config.maxConcurrentSessions) {
+    if (this.engagedCount() >= this.config.maxConcurrentSessions) {
       throw new BootstrapError('busy', 'too many bootstrap sessions on this node')
     }
     const sessionId = options.sessionId ?? randomUUID()
+    const deadline = new Deadline(this.config.sessionTimeoutMs)
     const session = new DialerSession(
       {
         sessionId,
@@ -173,12 +202,13 @@ export class SessionManager extends TypedEventEmitter<SessionManagerEvents> {
         identityBundle: options.identityBundle ?? this.config.identityBundle ?? {},
         cadrePeerAddrs: this.ownCadre()
       },
-      this.deps(this.sessionSignal(options.signal))
+      this.deps(this.sessionSignal(deadline, options.signal), deadline)
     )
     this.dialers.set(sessionId, session)
     try {
       return await this.track(session.execute())
     } finally {
+      deadline.clear()
       this.dialers.delete(sessionId)
     }
   }
@@ -187,16 +217,54 @@ export class SessionManager extends TypedEventEmitter<SessionManagerEvents> {
     return this.listeners.size + this.dialers.size
   }
 
-  private sessionSignal(callerSignal?: AbortSignal): AbortSignal {
-    const signals = [this.stopController.signal, AbortSignal.timeout(this.config.sessionTimeoutMs)]
+  private forgetAwaiting(sessionId: string): void {
+    const entry = this.awaitingContact.get(sessionId)
+    if (entry == null) return
+    this.awaitingContact.delete(sessionId)
+    const left = (this.awaitingByPeer.get(entry.peer) ?? 1) - 1
+    if (left > 0) this.awaitingByPeer.set(entry.peer, left)
+    else this.awaitingByPeer.delete(entry.peer)
+  }
+
+  /** Resets the oldest contact-less stream of the peer that holds the most (a customer has one or two). */
+  private evictIdleStream(): void {
+    let worst: string | undefined
+    let most = 0
+    for (const [peer, n] of this.awaitingByPeer) {
+      if (n > most) {
+        most = n
+        worst = peer
+      }
+    }
+    for (const [sessionId, entry] of this.awaitingContact) {
+      if (entry.peer !== worst) continue
+      this.forgetAwaiting(sessionId)
+      entry.stream.abort(new BootstrapError('busy', 'too many streams waiting for a contact'))
+      return
+    }
+  }
+
+  /** Sessions that hold a slot of maxConcurrentSessions: all but listeners still waiting for a contact. */
+  private engagedCount(): number {
+    return this.activeCount() - this.awaitingContact.size
+  }
+
+  private sessionSignal(deadline: Deadline, callerSignal?: AbortSignal): AbortSignal {
+    const signals = [this.stopController.signal, deadline.signal]
     if (callerSignal != null) signals.push(callerSignal)
     const signal = AbortSignal.any(signals)
     setMaxListeners(Infinity, signal)
     return signal
   }
 
-  private deps(signal: AbortSignal): SessionDeps {
-    return { hooks: this.hooks, config: this.config, signal, onEvent: (event) => this.onEvent(event) }
+  private deps(signal: AbortSignal, deadline: Deadline): SessionDeps {
+    return {
+      hooks: this.hooks,
+      config: this.config,
+      signal,
+      onEvent: (event) => this.onEvent(event),
+      extendDeadline: (ms) => deadline.extend(ms)
+    }
   }
 
   private onEvent(event: SessionEvent): void {
@@ -204,6 +272,7 @@ export class SessionManager extends TypedEventEmitter<SessionManagerEvents> {
     if (isTerminalState(event.state)) {
       this.listeners.delete(event.sessionId)
       this.dialers.delete(event.sessionId)
+      this.forgetAwaiting(event.sessionId)
     }
     this.safeDispatchEvent('session', { detail: event })
     const log = this.hooks.logSessionEvent

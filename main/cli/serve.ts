@@ -74,7 +74,12 @@ export async function serve(opts: ServeOptions): Promise<void> {
 
   // The human line goes first so a reader that sees `ready` has it already.
   if (staticDir !== undefined) {
-    process.stderr.write(`taleus: console at ${api.url}/#secret=${secret}\n`)
+    // The secret goes to a person's terminal only: piped stderr ends up in log files others can read.
+    process.stderr.write(
+      process.stderr.isTTY === true
+        ? `taleus: console at ${api.url}/#secret=${secret}\n`
+        : `taleus: console at ${api.url}/#secret=<the text of ${secretFile}>\n`
+    )
   }
   process.stdout.write(
     JSON.stringify({

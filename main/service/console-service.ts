@@ -33,6 +33,8 @@ import { createTaleusNode, loadOrCreatePrivateKey } from '../node/index.ts'
 import { openStore } from '../store/index.ts'
 import type { MerchantStore } from '../store/types.ts'
 import { EventBatcher } from './event-batcher.ts'
+import { benchEnabled, emitSyntheticSessions, parseSyntheticEvents } from './bench-sessions.ts'
+import type { SyntheticSessionsInput } from './bench-sessions.ts'
 import { describeFailure } from './reason-messages.ts'
 import { SessionTable } from './session-table.ts'
 
@@ -61,6 +63,10 @@ export interface ConsoleService extends TaleusApi {
   readonly peerId: string
   /** Dialable addresses of this node, each ending in /p2p/<peerId>. */
   multiaddrs(): string[]
+  /** Load tests only: push synthetic sessions through the live table and event stream; refused unless TALEUS_BENCH=1. */
+  injectSyntheticSessions(input: SyntheticSessionsInput): Promise<{ injected: number }>
+  /** Load tests only: push caller-paced synthetic SessionEvents through the live table and event stream; refused unless TALEUS_BENCH=1. */
+  injectSessionEvents?(input: { events: SessionEvent[] }): Promise<{ injected: number }>
 }
 
 /** Every interface, any free port. */
@@ -330,6 +336,26 @@ class Service implements ConsoleService {
     return this.running().store.listAudit(input ?? {})
   }
 
+  async injectSyntheticSessions(input: SyntheticSessionsInput): Promise<{ injected: number }> {
+    if (!benchEnabled()) throw new ApiError('not-found', 404, 'no such API path')
+    this.running()
+    const count = (input as { count?: unknown } | undefined)?.count
+    if (typeof count !== 'number' || !Number.isInteger(count) || count < 1 || count > 10_000)
+      throw new ApiError('bad-input', 400, 'count: an integer from 1 to 10000')
+    return emitSyntheticSessions({ count }, (event) => this.onSessionEvent(event), {
+      signal: this.shutdown.signal
+    })
+  }
+
+  async injectSessionEvents(input: { events: SessionEvent[] }): Promise<{ injected: number }> {
+    if (!benchEnabled()) throw new ApiError('not-found', 404, 'no such API path')
+    this.running()
+    const events = parseSyntheticEvents(input)
+    if (events === undefined) throw new ApiError('bad-input', 400, 'events: up to 300 SessionEvents')
+    for (const event of events) this.onSessionEvent(event)
+    return { injected: events.length }
+  }
+
   async listPeers(): Promise<PeerView[]> {
     return [...this.peers.values()]
   }
@@ -350,7 +376,9 @@ class Service implements ConsoleService {
       responderPeerAddrs: addrs.slice(0, MAX_LINK_ADDRS),
       role: view.role,
       ...(view.expiresAt === null ? {} : { tokenExpiryUtc: new Date(view.expiresAt).toISOString() }),
-      ...(view.identityRequirements.length === 0 ? {} : { identityRequirements: view.identityRequirements })
+      ...(view.identityRequirements.length === 0 ? {} : { identityRequirements: view.identityRequirements }),
+      // the dialer waits this much longer for our answer while an operator decides
+      ...(view.approval === 'operator' ? { approvalTimeoutMs: view.approvalTimeoutMs } : {})
     }
     if (link.responderPeerAddrs.length === 0)
       throw new ApiError('not-listening', 503, 'the node has no address to put in a link')

@@ -522,6 +522,8 @@ function tokenInfo(t: TokenRecord): TokenInfo {
   }
   if (t.expiresAt !== null) info.expiryUtc = new Date(t.expiresAt).toISOString()
   if (t.label !== '') info.label = t.label
+  // the session gives validateIdentity this long (plus a margin) instead of one step
+  if (t.approval === 'operator') info.approvalTimeoutMs = t.approvalTimeoutMs
   return info
 }
 

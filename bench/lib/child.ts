@@ -1,0 +1,63 @@
+/** IPC helpers of the benchmark child processes (forked by bench/run.js). */
+
+/** Any message between run.js and a child: `type` plus fields. */
+export type BenchMessage = { type: string } & Record<string, unknown>
+
+/** Sends one message to run.js. */
+export function send(message: BenchMessage): void {
+  process.send?.(message)
+}
+
+/** Calls `onMessage` for each message from run.js; a handler failure is reported and ends the child. */
+export function onMessages(onMessage: (message: BenchMessage) => Promise<void> | void): void {
+  process.on('message', (message: BenchMessage) => {
+    Promise.resolve()
+      .then(() => onMessage(message))
+      .catch((err: unknown) => {
+        send({ type: 'error', error: err instanceof Error ? `${err.name}: ${err.message}` : String(err) })
+        process.exit(1)
+      })
+  })
+  process.on('disconnect', () => process.exit(0))
+}
+
+/** Peak RSS sampler: sampled every few ms, so short peaks between samples may be missed. */
+export class RssSampler {
+  peak = 0
+  #timer: ReturnType<typeof setInterval>
+
+  constructor(intervalMs = 5) {
+    this.reset()
+    this.#timer = setInterval(() => this.sample(), intervalMs)
+    this.#timer.unref()
+  }
+
+  sample(): number {
+    const rss = process.memoryUsage.rss()
+    if (rss > this.peak) this.peak = rss
+    return rss
+  }
+
+  reset(): void {
+    this.peak = 0
+    this.sample()
+  }
+
+  stop(): void {
+    clearInterval(this.#timer)
+  }
+}
+
+/** Full GC when the child runs with --expose-gc, so a "before" RSS is not inflated by garbage. */
+export function collectGarbage(): void {
+  const gc = (globalThis as { gc?: () => void }).gc
+  if (gc != null) {
+    gc()
+    gc()
+  }
+}
+
+/** Resolves after `ms`. */
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms))
+}

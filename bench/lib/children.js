@@ -1,0 +1,90 @@
+// Forked benchmark children (TypeScript run through bench/register.js) with a message-based request API.
+import { fork } from 'node:child_process'
+import { join } from 'node:path'
+import { pathToFileURL } from 'node:url'
+
+const BENCH_DIR = join(import.meta.dirname, '..')
+const REGISTER = pathToFileURL(join(BENCH_DIR, 'register.js')).href
+
+/** One forked child: send() messages, waitFor() the next message of a type. */
+export class Child {
+  constructor(file, env = {}, execArgv = []) {
+    this.name = file
+    this.inbox = []
+    this.waiters = []
+    this.exited = false
+    this.proc = fork(join(BENCH_DIR, file), [], {
+      execArgv: ['--import', REGISTER, '--expose-gc', '--max-old-space-size=4096', ...execArgv],
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc']
+    })
+    this.proc.on('message', (message) => {
+      this.inbox.push(message)
+      this.#deliver()
+    })
+    this.exitPromise = new Promise((resolve) => {
+      this.proc.on('exit', (code, signal) => {
+        this.exited = true
+        this.exitCode = code ?? signal
+        this.#deliver()
+        resolve()
+      })
+    })
+  }
+
+  send(message) {
+    if (!this.exited) this.proc.send(message)
+  }
+
+  /** The next message of `type`; rejects when the child reports an error, exits, or takes longer than `timeoutMs`. */
+  waitFor(type, timeoutMs = 300_000) {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiters = this.waiters.filter((w) => w !== waiter)
+        reject(new Error(`${this.name}: no '${type}' within ${timeoutMs} ms`))
+      }, timeoutMs)
+      const waiter = { type, resolve, reject, timer }
+      this.waiters.push(waiter)
+      this.#deliver()
+    })
+  }
+
+  async request(message, replyType, timeoutMs) {
+    const reply = this.waitFor(replyType, timeoutMs)
+    this.send(message)
+    return reply
+  }
+
+  /** Asks the child to stop; kills it if it does not exit in time. */
+  async stop(timeoutMs = 30_000) {
+    if (this.exited) return
+    this.send({ type: 'stop' })
+    const timer = setTimeout(() => this.proc.kill('SIGKILL'), timeoutMs)
+    await this.exitPromise
+    clearTimeout(timer)
+  }
+
+  #deliver() {
+    for (const waiter of [...this.waiters]) {
+      const error = this.inbox.findIndex((m) => m.type === 'error')
+      if (error !== -1) {
+        const [m] = this.inbox.splice(error, 1)
+        this.#settle(waiter, () => waiter.reject(new Error(`${this.name}: ${m.error}`)))
+        continue
+      }
+      const index = this.inbox.findIndex((m) => m.type === waiter.type)
+      if (index !== -1) {
+        const [m] = this.inbox.splice(index, 1)
+        this.#settle(waiter, () => waiter.resolve(m))
+      } else if (this.exited) {
+        this.#settle(waiter, () => waiter.reject(new Error(`${this.name} exited (${this.exitCode})`)))
+      }
+    }
+  }
+
+  #settle(waiter, fn) {
+    clearTimeout(waiter.timer)
+    this.waiters = this.waiters.filter((w) => w !== waiter)
+    fn()
+  }
+}

@@ -1,0 +1,125 @@
+/**
+ * Benchmark listener (party A), one per measured run: `baseline` is a bare libp2p node whose handler
+ * moves the frames of a stock bootstrap and does nothing else; `bootstrap` is the real console service
+ * (SessionManager, lowdb store hooks, audit trail, live session table) with an unlimited stock token.
+ * Reports peak RSS, active sessions after the run and the listener-side outcomes to bench/run.js.
+ */
+import '../main/polyfill.ts'
+import { lpStream } from '@libp2p/utils'
+import type { Libp2p } from '@libp2p/interface'
+import { createTaleusNode } from '../main/node/index.ts'
+import { createConsoleService } from '../main/service/index.ts'
+import type { ConsoleService } from '../main/service/index.ts'
+import { MAX_INBOUND_STREAMS } from '../main/bootstrap/index.ts'
+import { RssSampler, collectGarbage, onMessages, send, sleep } from './lib/child.ts'
+import { BASELINE_PROTOCOL, provisioningFrame } from './lib/frames.ts'
+
+const mode = process.env.BENCH_MODE as 'baseline' | 'bootstrap'
+const dataDir = process.env.BENCH_DATA_DIR ?? ''
+/** Sessions allowed in flight: above the sweep's largest concurrency, so the cap never answers `busy`. */
+const maxConcurrentSessions = Number(process.env.BENCH_MAX_SESSIONS ?? 4096)
+
+const sampler = new RssSampler()
+const outcomes: Record<string, number> = {}
+let activeCount: () => Promise<number> = async () => 0
+let stop: () => Promise<void> = async () => {}
+let rssBefore = 0
+let cpuBefore = process.cpuUsage()
+
+function count(outcome: string): void {
+  outcomes[outcome] = (outcomes[outcome] ?? 0) + 1
+}
+
+async function startBaseline(): Promise<{ addr: string }> {
+  const node: Libp2p = await createTaleusNode({ listen: ['/ip4/127.0.0.1/tcp/0'] })
+  const addr = node.getMultiaddrs()[0]!.toString()
+  const listenerPeerId = node.peerId.toString()
+  let active = 0
+  await node.handle(
+    BASELINE_PROTOCOL,
+    async (stream, connection) => {
+      active++
+      const signal = AbortSignal.timeout(30_000)
+      try {
+        const lp = lpStream(stream)
+        await lp.read({ signal })
+        await lp.write(provisioningFrame(listenerPeerId, connection.remotePeer.toString(), addr), { signal })
+        await lp.read({ signal })
+        await stream.close({ signal })
+        count('done')
+      } catch (err) {
+        count((err as Error).name ?? 'error')
+        stream.abort(err as Error)
+      } finally {
+        active--
+      }
+    },
+    { maxInboundStreams: MAX_INBOUND_STREAMS, maxOutboundStreams: MAX_INBOUND_STREAMS }
+  )
+  activeCount = async () => active
+  stop = async () => {
+    await node.stop()
+  }
+  return { addr }
+}
+
+async function startBootstrap(): Promise<{ addr: string; link: string }> {
+  const service: ConsoleService = await createConsoleService({
+    dataDir,
+    listen: ['/ip4/127.0.0.1/tcp/0'],
+    mdns: false,
+    maxConcurrentSessions
+  })
+  await service.start()
+  // a console window is open during a rush: keep one subscriber on the live stream, as the UI does
+  service.subscribe((events) => {
+    for (const event of events) {
+      if (event.kind === 'session' && event.session.done) count(event.session.state)
+    }
+  })
+  const token = await service.createToken({ role: 'stock', uses: 'unlimited', label: 'bench' })
+  activeCount = async () => {
+    const info = await service.getNodeInfo()
+    return info.activeListeners + info.activeDialers
+  }
+  stop = () => service.stop()
+  return { addr: service.multiaddrs()[0]!, link: token.link }
+}
+
+onMessages(async (message) => {
+  switch (message.type) {
+    case 'mark': {
+      collectGarbage()
+      await sleep(50)
+      sampler.reset()
+      rssBefore = sampler.sample()
+      cpuBefore = process.cpuUsage()
+      for (const key of Object.keys(outcomes)) delete outcomes[key]
+      send({ type: 'marked', rss: rssBefore })
+      break
+    }
+    case 'report': {
+      const peakRss = sampler.peak
+      const cpu = process.cpuUsage(cpuBefore)
+      // sessions end just after the dialer's verdict (A settles, then closes): give them a moment
+      let active = await activeCount()
+      for (let i = 0; i < 100 && active > 0; i++) {
+        await sleep(50)
+        active = await activeCount()
+      }
+      // the live stream delivers the last outcomes within its batching interval (50 ms)
+      await sleep(150)
+      send({ type: 'report', rssBefore, peakRss, cpuMs: (cpu.user + cpu.system) / 1000, active, outcomes: { ...outcomes } })
+      break
+    }
+    case 'stop': {
+      sampler.stop()
+      await stop()
+      send({ type: 'stopped' })
+      process.exit(0)
+    }
+  }
+})
+
+const ready = mode === 'baseline' ? await startBaseline() : await startBootstrap()
+send({ type: 'ready', ...ready })

@@ -1,0 +1,241 @@
+#!/usr/bin/env node
+// `npm run bench`: what a merchant's rush costs, beside the raw-libp2p floor measured in the same run.
+// Prints one table (target, measured, ratio, pass/fail) and writes bench/results/latest.json.
+// Benchmarks report; they never fail on timing (exit 0 unless something crashes).
+//
+// Knobs (environment): BENCH_ONLY=sweep,store,renderer,cold  BENCH_QUICK=1 (fewer sessions)
+// BENCH_NO_BUILD=1 (use the existing out/ build).
+import { execFileSync, spawnSync } from 'node:child_process'
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { existsSync, readFileSync } from 'node:fs'
+import { cpus, freemem, totalmem, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { coldStartOnce } from './lib/cold-start.js'
+import { prefillStore } from './lib/prefill.js'
+import { runRenderer } from './lib/renderer.js'
+import { runSessions } from './lib/session-run.js'
+import { median, round } from './lib/stats.js'
+
+const ROOT = join(import.meta.dirname, '..')
+const QUICK = process.env.BENCH_QUICK === '1'
+const ONLY = new Set((process.env.BENCH_ONLY ?? 'sweep,store,renderer,cold').split(','))
+
+/** Sessions and repetitions per concurrency: fewer repetitions where one run already takes seconds. */
+const SWEEP = QUICK
+  ? [
+      { concurrency: 1, count: 20, reps: 1 },
+      { concurrency: 10, count: 60, reps: 1 },
+      { concurrency: 100, count: 200, reps: 1 },
+      { concurrency: 1000, count: 1000, reps: 1 }
+    ]
+  : [
+      { concurrency: 1, count: 50, reps: 3 },
+      { concurrency: 10, count: 200, reps: 3 },
+      { concurrency: 100, count: 500, reps: 2 },
+      { concurrency: 1000, count: 1000, reps: 2 }
+    ]
+
+const rows = []
+const raw = { sweep: [], store: [], renderer: undefined, coldStartMs: [] }
+
+function log(text) {
+  process.stderr.write(`bench: ${text}\n`)
+}
+
+function row(name, target, measured, ratio, pass, note) {
+  rows.push({ name, target, measured, ratio, pass, ...(note ? { note } : {}) })
+}
+
+async function tempDir(tag) {
+  return mkdtemp(join(tmpdir(), `taleus-bench-${tag}-`))
+}
+
+async function withDir(tag, fn) {
+  const dir = await tempDir(tag)
+  try {
+    return await fn(dir)
+  } finally {
+    await rm(dir, { recursive: true, force: true })
+  }
+}
+
+async function sweep() {
+  for (const level of SWEEP) {
+    const runs = { baseline: [], bootstrap: [] }
+    // interleaved, so drift of the machine hits both sides alike
+    for (let rep = 0; rep < level.reps; rep++) {
+      for (const mode of ['baseline', 'bootstrap']) {
+        log(`sweep c=${level.concurrency} ${mode} rep ${rep + 1}/${level.reps} (${level.count} sessions)`)
+        const result = await withDir('sweep', (dataDir) => runSessions({ mode, ...level, dataDir }))
+        log(
+          `  ${result.throughput}/s p50 ${result.p50} ms p99 ${result.p99} ms failed ${result.failed} ` +
+            `peak ${result.peakRssMiB} MiB active after ${result.activeAfter}`
+        )
+        runs[mode].push(result)
+        raw.sweep.push(result)
+      }
+    }
+    const c = level.concurrency
+    const base = pick(runs.baseline)
+    const boot = pick(runs.bootstrap)
+    const ratio = boot.throughput / base.throughput
+    row(
+      `throughput c=${c}`,
+      '≥ 0.85 × baseline',
+      `${boot.throughput}/s vs ${base.throughput}/s`,
+      round(ratio, 2),
+      ratio >= 0.85
+    )
+    row(
+      `latency c=${c} p50/p95/p99`,
+      'report',
+      `${boot.p50}/${boot.p95}/${boot.p99} ms (baseline ${base.p50}/${base.p95}/${base.p99})`,
+      round(boot.p50 / base.p50, 2),
+      null
+    )
+    row(
+      `failures c=${c}`,
+      c === 1000 ? '0' : 'report',
+      `${sumFailed(runs.bootstrap)} of ${level.count * level.reps} (baseline ${sumFailed(runs.baseline)})`,
+      null,
+      c === 1000 ? sumFailed(runs.bootstrap) === 0 : null
+    )
+    row(
+      `active after c=${c}`,
+      c === 1000 ? '0' : 'report',
+      `${Math.max(...runs.bootstrap.map((r) => r.activeAfter))}`,
+      null,
+      c === 1000 ? runs.bootstrap.every((r) => r.activeAfter === 0) : null
+    )
+    const perSession = Math.max(...runs.bootstrap.map((r) => r.rssPerSessionKiB))
+    const basePerSession = Math.max(...runs.baseline.map((r) => r.rssPerSessionKiB))
+    row(
+      `RSS c=${c} peak, per session in flight`,
+      c === 1000 ? '≤ 30 KiB/session' : 'report',
+      `${Math.max(...runs.bootstrap.map((r) => r.peakRssMiB))} MiB, ${perSession} KiB/session ` +
+        `(baseline ${basePerSession} KiB)`,
+      null,
+      c === 1000 ? perSession <= 30 : null
+    )
+  }
+}
+
+/** The median run by throughput. */
+function pick(runs) {
+  const sorted = [...runs].sort((a, b) => a.throughput - b.throughput)
+  return sorted[Math.floor((sorted.length - 1) / 2)]
+}
+
+function sumFailed(runs) {
+  return runs.reduce((n, r) => n + r.failed, 0)
+}
+
+async function storeGrowth() {
+  const count = QUICK ? 30 : 80
+  const reps = QUICK ? 1 : 3
+  const results = { empty: [], full: [] }
+  for (let rep = 0; rep < reps; rep++) {
+    for (const kind of ['empty', 'full']) {
+      log(`store ${kind} rep ${rep + 1}/${reps}`)
+      const result = await withDir('store', async (dataDir) => {
+        if (kind === 'full') await prefillStore(dataDir, { tallies: 10_000, events: 100_000 })
+        return runSessions({ mode: 'bootstrap', concurrency: 1, count, dataDir })
+      })
+      log(`  p50 ${result.p50} ms p95 ${result.p95} ms failed ${result.failed}`)
+      results[kind].push(result)
+      raw.store.push({ kind, ...result })
+    }
+  }
+  const empty = median(results.empty.map((r) => r.p50))
+  const full = median(results.full.map((r) => r.p50))
+  row(
+    'store 10k tallies + 100k events: latency p50',
+    '≤ 1.2 × empty',
+    `${round(full)} ms vs ${round(empty)} ms empty`,
+    round(full / empty, 2),
+    full / empty <= 1.2
+  )
+}
+
+async function renderer() {
+  const result = await runRenderer({ quick: QUICK, log })
+  raw.renderer = result
+  if (result.skipped) {
+    row('renderer', 'run', `skipped: ${result.skipped}`, null, null)
+    return
+  }
+  row('renderer event-to-row p95', '≤ 100 ms', `${result.eventToRow.p95} ms (p50 ${result.eventToRow.p50}, n=${result.eventToRow.n})`, round(result.eventToRow.p95 / 100, 2), result.eventToRow.p95 <= 100)
+  row('renderer frame rate', '≥ 30 fps', `${result.fps} fps`, round(result.fps / 30, 2), result.fps >= 30)
+  row('renderer JS heap peak', '< 150 MB', `${result.heapPeakMB} MB`, round(result.heapPeakMB / 150, 2), result.heapPeakMB < 150)
+}
+
+async function coldStart() {
+  if (!existsSync(join(ROOT, 'out/lib/cli.js'))) {
+    row('cold start to ready', '< 1 s', 'skipped: out/lib/cli.js not built', null, null)
+    return
+  }
+  const reps = QUICK ? 3 : 7
+  for (let i = 0; i < reps; i++) raw.coldStartMs.push(round(await coldStartOnce()))
+  log(`cold start ${raw.coldStartMs.join(', ')} ms`)
+  const ms = median(raw.coldStartMs)
+  row('cold start to ready (median)', '< 1000 ms', `${ms} ms (min ${Math.min(...raw.coldStartMs)})`, round(ms / 1000, 2), ms < 1000)
+}
+
+function build() {
+  if (process.env.BENCH_NO_BUILD === '1') return
+  log('building (npm run build; BENCH_NO_BUILD=1 skips)')
+  const result = spawnSync('npm', ['run', 'build'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] })
+  if (result.status !== 0) log('build failed: measuring the existing out/ build, if any')
+}
+
+function machine() {
+  const cpuModel = cpus()[0]?.model ?? 'unknown'
+  let commit = 'unknown'
+  try {
+    commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT }).toString().trim()
+  } catch {}
+  return {
+    nproc: cpus().length,
+    cpuModel,
+    ramGiB: round(totalmem() / 2 ** 30, 1),
+    freeGiB: round(freemem() / 2 ** 30, 1),
+    node: process.version,
+    commit
+  }
+}
+
+function printTable() {
+  const header = ['Benchmark', 'Target', 'Measured', 'Ratio', 'Result']
+  const lines = rows.map((r) => [
+    r.name,
+    r.target,
+    r.measured,
+    r.ratio == null || Number.isNaN(r.ratio) ? '' : String(r.ratio),
+    r.pass == null ? 'info' : r.pass ? 'PASS' : 'FAIL'
+  ])
+  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)))
+  const fmt = (cells) => '| ' + cells.map((c, i) => c.padEnd(widths[i])).join(' | ') + ' |'
+  console.log(fmt(header))
+  console.log('|' + widths.map((w) => '-'.repeat(w + 2)).join('|') + '|')
+  for (const l of lines) console.log(fmt(l))
+}
+
+const started = new Date()
+const wall = performance.now()
+build()
+if (ONLY.has('sweep')) await sweep()
+if (ONLY.has('store')) await storeGrowth()
+if (ONLY.has('renderer')) await renderer()
+if (ONLY.has('cold')) await coldStart()
+const info = machine()
+console.log(
+  `Taleus benchmarks ${started.toISOString()} · ${info.nproc} × ${info.cpuModel} · ${info.ramGiB} GiB · ` +
+    `node ${info.node} · ${info.commit} · ${round((performance.now() - wall) / 1000)} s`
+)
+printTable()
+await mkdir(join(ROOT, 'bench/results'), { recursive: true })
+await writeFile(
+  join(ROOT, 'bench/results/latest.json'),
+  JSON.stringify({ startedAt: started.toISOString(), machine: info, rows, raw }, null, 2) + '\n'
+)
+log('wrote bench/results/latest.json')

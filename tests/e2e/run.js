@@ -1,0 +1,60 @@
+#!/usr/bin/env node
+/**
+ * The UI tests' entry (`npm run test:e2e`, the end of `npm test`): the Playwright specs in Debian's
+ * Chromium against real `taleus serve` nodes, then the same specs in Electron where its binary exists.
+ * `--screenshots` instead refreshes docs/screenshots. Exit code: non-zero when any run failed.
+ */
+import { spawnSync } from 'node:child_process'
+import { existsSync, readFileSync } from 'node:fs'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
+const config = join(root, 'tests', 'e2e', 'playwright.config.ts')
+const cli = join(root, 'node_modules', '@playwright', 'test', 'cli.js')
+const extra = process.argv.slice(2).filter((arg) => arg !== '--screenshots')
+
+for (const built of ['out/lib/cli.js', 'out/renderer/index.html']) {
+  if (!existsSync(join(root, built))) {
+    console.error(`e2e: ${built} is missing; run \`npm run build\` first`)
+    process.exit(1)
+  }
+}
+if (!existsSync('/usr/bin/chromium')) {
+  console.error("e2e: /usr/bin/chromium is missing; install Debian's chromium (apt-get install -y chromium)")
+  process.exit(1)
+}
+
+/** Run one Playwright project; returns its exit status. */
+function project(name) {
+  const run = spawnSync(process.execPath, [cli, 'test', '-c', config, `--project=${name}`, ...extra], {
+    cwd: root,
+    stdio: 'inherit'
+  })
+  return run.status ?? 1
+}
+
+/** The Electron binary's path, or why there is none. Never require('electron'): that starts a download. */
+function electronBinary() {
+  const pkg = join(root, 'node_modules', 'electron')
+  if (!existsSync(join(pkg, 'package.json'))) return { missing: 'the electron package is not installed' }
+  const override = process.env.ELECTRON_OVERRIDE_DIST_PATH
+  const pathTxt = join(pkg, 'path.txt')
+  if (override === undefined && !existsSync(pathTxt)) {
+    return { missing: 'node_modules/electron/dist was never downloaded' }
+  }
+  const relative = existsSync(pathTxt) ? readFileSync(pathTxt, 'utf8').trim() : 'electron'
+  const binary = join(override ?? join(pkg, 'dist'), relative)
+  return existsSync(binary) ? { path: binary } : { missing: `${binary} does not exist` }
+}
+
+if (process.argv.includes('--screenshots')) process.exit(project('screenshots'))
+
+let failed = project('chromium') !== 0
+const electron = electronBinary()
+if (electron.path === undefined) {
+  console.log(`skipped: no Electron binary (${electron.missing})`)
+} else {
+  failed = project('electron') !== 0 || failed
+}
+process.exit(failed ? 1 : 0)
