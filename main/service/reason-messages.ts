@@ -12,7 +12,7 @@ export const REASON_MESSAGES: Record<ReasonCode, string> = {
   'party-mismatch': 'the other party is not who it claims to be',
   busy: 'the other node is busy; try again in a moment',
   'bad-message': 'the other node sent something unexpected',
-  timeout: 'the other node did not answer in time',
+  timeout: 'the other node did not answer in time (or nobody approved the identity in time)',
   'provision-failed': 'the shared database could not be created',
   'internal-error': 'something went wrong on the node'
 }

@@ -14,7 +14,7 @@ export const REASON_WORDS: Record<ReasonCode, string> = {
   'party-mismatch': 'The other party is not who it claims to be.',
   busy: 'The node is busy. Try again in a moment.',
   'bad-message': 'The other node sent something unexpected.',
-  timeout: 'The other node did not answer in time.',
+  timeout: 'The other node did not answer in time, or nobody approved the identity in time.',
   'provision-failed': 'The shared database could not be created.',
   'internal-error': 'Something went wrong on the node.'
 }
