@@ -44,11 +44,33 @@ function supervise(cmd, args) {
 
 const bin = (name) => join(root, 'node_modules', '.bin', name)
 
-if (electronBinary() != null) {
+/** Electron ≥ 45 downloads its binary on first use, not at install: try that once, bounded, before falling back. */
+function fetchElectronBinary() {
+  let installer
+  try {
+    installer = join(dirname(require.resolve('electron/package.json')), 'install.js')
+  } catch {
+    return undefined
+  }
+  if (process.env.TALEUS_NO_ELECTRON_DOWNLOAD === '1' || !existsSync(installer)) return undefined
+  console.log('taleus: fetching the Electron binary (first start only)…')
+  const result = spawnSync(process.execPath, [installer], {
+    cwd: root,
+    stdio: ['ignore', 'inherit', 'pipe'],
+    encoding: 'utf8',
+    timeout: 180_000
+  })
+  if (result.status === 0) return electronBinary()
+  const why = String(result.stderr ?? '').split('\n').find((line) => line.trim() !== '') ?? 'download failed'
+  console.log(`taleus: could not fetch the Electron binary (${why.trim()}).`)
+  return undefined
+}
+
+if ((electronBinary() ?? fetchElectronBinary()) != null) {
   supervise(bin('electron-vite'), ['preview'])
 } else {
   const dataDir = process.env.TALEUS_DATA_DIR ?? join(homedir(), '.taleus')
-  console.log(`taleus: no Electron binary here; starting the browser console instead (data in ${dataDir}).`)
+  console.log(`taleus: no Electron binary available here; starting the browser console instead (data in ${dataDir}).`)
   if (!existsSync(join(root, 'out/lib/cli.js')) || !existsSync(join(root, 'out/renderer/index.html'))) {
     run('npm', ['run', 'build'])
   }

@@ -26,7 +26,7 @@ export class RssSampler {
   peak = 0
   #timer: ReturnType<typeof setInterval>
 
-  constructor(intervalMs = 5) {
+  constructor(intervalMs = 25) {
     this.reset()
     this.#timer = setInterval(() => this.sample(), intervalMs)
     this.#timer.unref()

@@ -27,6 +27,9 @@ import type {
 /** Outbound streams allowed per connection for the bootstrap protocol (a wallet may retry a lot). */
 export const MAX_OUTBOUND_STREAMS = 2048
 
+/** Default deadline of one responder address; see SessionManagerConfig.dialTimeoutMs. */
+export const DEFAULT_DIAL_TIMEOUT_MS = 20_000
+
 /** Init of one DialerSession. */
 export interface DialerSessionInit {
   sessionId: string
@@ -176,7 +179,10 @@ export class DialerSession extends BaseSession<DialerState> {
   private async dial(): Promise<Stream> {
     const errors: unknown[] = []
     for (const addr of this.init.link.responderPeerAddrs) {
-      const signal = this.stepSignal()
+      const signal = AbortSignal.any([
+        this.deps.signal,
+        AbortSignal.timeout(this.deps.config.dialTimeoutMs ?? DEFAULT_DIAL_TIMEOUT_MS)
+      ])
       try {
         return await this.init.node.dialProtocol(multiaddr(addr), PROTOCOL_ID, {
           signal,

@@ -190,6 +190,11 @@ export interface SessionManagerConfig {
   sessionTimeoutMs: number
   /** Deadline of each read, write and hook call. Default 5 000. */
   stepTimeoutMs: number
+  /**
+   * Deadline of dialling one responder address (connect, Noise, Yamux). Default 20 000: a merchant in a
+   * rush queues handshakes on its CPU, far longer than one step.
+   */
+  dialTimeoutMs?: number
   /** Sessions (both directions) beyond which new contacts get `busy`. Default 100. */
   maxConcurrentSessions: number
   /** Identity bundle B presents when dialling. */

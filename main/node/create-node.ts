@@ -25,8 +25,14 @@ export interface TaleusNodeInit {
 export const RUSH_LIMITS = {
   maxConnections: 1024,
   inboundConnectionThreshold: 1024,
-  maxIncomingPendingConnections: 512,
-  maxParallelDials: 100
+  // a rush of 1000 fresh customers arrives at once: above this many handshakes in progress libp2p
+  // closes new sockets outright
+  maxIncomingPendingConnections: 1024,
+  maxParallelDials: 100,
+  // those handshakes share the merchant's CPU (Noise: ~15 ms each here), so the last ones finish after
+  // 10-20 s on 2 cores, past libp2p's 10 s upgrade and 6 s per-address dial defaults (bench/, docs/performance.md)
+  inboundUpgradeTimeout: 30_000,
+  addressDialTimeout: 30_000
 } as const
 
 /** Streams a peer may open on a new connection before it is fully set up (yamux default: 10). */
