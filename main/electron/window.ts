@@ -36,7 +36,14 @@ export function createMainWindow(init: MainWindowInit): BrowserWindow {
     show: false,
     title: 'Taleus',
     autoHideMenuBar: true,
-    webPreferences: secureWebPreferences(init.preload)
+    // the decisive settings spelled out here too, so electronegativity can verify them (npm run audit:electron)
+    webPreferences: {
+      ...secureWebPreferences(init.preload),
+      contextIsolation: true,
+      sandbox: true,
+      nodeIntegration: false,
+      disableBlinkFeatures: 'Auxclick'
+    }
   })
   window.once('ready-to-show', () => {
     window.show()
