@@ -1,6 +1,7 @@
 /**
  * Batches console events for subscribers so a rush of sessions reaches IPC/SSE as a few messages:
- * at most one batch per interval, with repeated updates of one session in a batch folded into the latest.
+ * at most one batch per interval, with repeated updates of one inbound session in a batch folded into the
+ * latest (every step of an outbound dial is kept: the Dial screen shows them as progress).
  */
 import type { ConsoleEvent } from '../../preload/contract.ts'
 
@@ -26,7 +27,8 @@ export class EventBatcher {
   /** Queue one event; nothing is kept while no one listens. */
   push(event: ConsoleEvent): void {
     if (this.subscribers.size === 0) return
-    if (event.kind === 'session') {
+    // Inbound rushes are folded per session; outbound dials are few and the Dial screen shows each step.
+    if (event.kind === 'session' && event.session.direction === 'inbound') {
       const at = this.sessionIndex.get(event.session.sessionId)
       if (at !== undefined) {
         this.batch[at] = event

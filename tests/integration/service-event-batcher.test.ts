@@ -60,6 +60,20 @@ describe('EventBatcher', () => {
     expect(batches).toHaveLength(2)
   })
 
+  it('keeps every step of an outbound dial, so the Dial screen can show each state', () => {
+    vi.useFakeTimers()
+    const batcher = new EventBatcher({ intervalMs: 50 })
+    const batches: ConsoleEvent[][] = []
+    batcher.subscribe((b) => batches.push(b))
+    const out = { direction: 'outbound' } as const
+    batcher.push(consoleEvent(sessionEvent('d1', 'D_SEND_CONTACT', null, 1, out)))
+    batcher.push(consoleEvent(sessionEvent('d1', 'D_AWAIT_RESPONSE', 'D_SEND_CONTACT', 2, out)))
+    batcher.push(consoleEvent(sessionEvent('d1', 'D_HANDLE_RESPONSE', 'D_AWAIT_RESPONSE', 3, out)))
+    vi.advanceTimersByTime(50)
+    const states = batches.flat().map((e) => (e.kind === 'session' ? e.event.state : e.kind))
+    expect(states).toEqual(['D_SEND_CONTACT', 'D_AWAIT_RESPONSE', 'D_HANDLE_RESPONSE'])
+  })
+
   it('keeps nothing without subscribers and stops delivering after unsubscribe', () => {
     const batcher = new EventBatcher()
     batcher.push(consoleEvent(sessionEvent('a', 'L_PROCESS_CONTACT', null, 1)))
