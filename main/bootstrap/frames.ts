@@ -19,9 +19,18 @@ const OVERSIZE_ERRORS = new Set([
 /** Reads and writes validated protocol messages on one stream. */
 export class FrameStream {
   private readonly lp: LengthPrefixedStream<Stream>
+  /** The peer closed its writing side on this stream (a FIN), as opposed to the connection dying. */
+  private remoteClosedWrite = false
 
   constructor(readonly stream: Stream) {
     this.lp = lpStream(stream, { maxDataLength: MAX_FRAME_BYTES })
+    stream.addEventListener(
+      'remoteCloseWrite',
+      () => {
+        this.remoteClosedWrite = true
+      },
+      { once: true }
+    )
   }
 
   /** Reads the next frame; it must be one of `expected`, else BadMessageError. */
@@ -78,7 +87,9 @@ export class FrameStream {
   }
 
   private isCleanlyEnded(): boolean {
-    return this.stream.status !== 'reset' && this.stream.status !== 'aborted'
+    // a connection that drops (the peer's process killed: TCP FIN) also ends the stream without a reset;
+    // only the peer's own close of this stream is its word that it confirmed
+    return this.remoteClosedWrite && this.stream.status !== 'reset' && this.stream.status !== 'aborted'
   }
 
   private translate(err: unknown, options: AbortOptions): Error {

@@ -77,7 +77,8 @@ for (const input of inputs) {
     false
   )
   for (const err of result.errors) {
-    if (!err.tolerable) console.error(`audit:electron: could not parse ${relative(stage, err.file)}: ${err.message}`)
+    if (!err.tolerable)
+      console.error(`audit:electron: could not parse ${relative(stage, err.file)}: ${err.message}`)
   }
   for (const issue of result.issues) {
     total++

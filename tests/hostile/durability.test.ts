@@ -70,7 +70,9 @@ describe('kill -9 of taleus serve during 100 concurrent bootstraps', () => {
       if (held === HELD && succeeded >= 20) killAt()
     }
     hooks.forEach((h, i) => {
-      h.override.validateResponse = async (response: { provisionResult?: { tally: { tallyId: string } } }) => {
+      h.override.validateResponse = async (response: {
+        provisionResult?: { tally: { tallyId: string } }
+      }) => {
         const id = response.provisionResult?.tally.tallyId
         if (id !== undefined) announced.add(id)
         if (i < HELD) {
@@ -167,10 +169,14 @@ describe('a data folder that cannot be written', () => {
     watch.error('openStore', err)
 
     ensureBuilt()
-    const child = spawn(process.execPath, [join(ROOT, 'bin/taleus.js'), 'serve', '--data-dir', join(file, 'data'), '--no-mdns'], {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe']
-    })
+    const child = spawn(
+      process.execPath,
+      [join(ROOT, 'bin/taleus.js'), 'serve', '--data-dir', join(file, 'data'), '--no-mdns'],
+      {
+        cwd: ROOT,
+        stdio: ['ignore', 'pipe', 'pipe']
+      }
+    )
     let out = ''
     child.stdout.on('data', (d: Buffer) => (out += d.toString()))
     child.stderr.on('data', (d: Buffer) => (out += d.toString()))
@@ -202,7 +208,9 @@ describe('a full disk, injected at the journal write boundary', () => {
 
       // every FileHandle.write in this process: the first writes half its bytes, the next ones fail ENOSPC
       const probe: FileHandle = await open(join(A.dir, 'probe'), 'w')
-      const proto = Object.getPrototypeOf(probe) as { write: (...args: unknown[]) => Promise<{ bytesWritten: number }> }
+      const proto = Object.getPrototypeOf(probe) as {
+        write: (...args: unknown[]) => Promise<{ bytesWritten: number }>
+      }
       await probe.close()
       const original = proto.write
       let calls = 0
@@ -214,7 +222,10 @@ describe('a full disk, injected at the journal write boundary', () => {
           return original.call(this, buf, offset, Math.max(1, Math.floor(len / 2)))
         }
         faults++
-        throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC', errno: -28 })
+        throw Object.assign(new Error('ENOSPC: no space left on device, write'), {
+          code: 'ENOSPC',
+          errno: -28
+        })
       }
       restore = () => {
         proto.write = original
@@ -227,23 +238,28 @@ describe('a full disk, injected at the journal write boundary', () => {
       watch.error('dialer (disk full)', failed)
       expect(faults).toBeGreaterThan(0)
       // the store still answers, with exactly the tallies it had
-      expect(A.store.listTallies().map((t) => t.tallyId).sort()).toEqual(before.map((r) => r.tally.tallyId).sort())
+      expect(
+        A.store
+          .listTallies()
+          .map((t) => t.tallyId)
+          .sort()
+      ).toEqual(before.map((r) => r.tally.tallyId).sort())
       // the disk has room again: the next bootstrap works
       const after = await bootstrap()
       await A.idle()
       await A.store.close()
       const records = await readJsonLines<TallyView>(join(A.dir, 'tallies.jsonl'), false)
       const latest = new Map(records.map((r) => [r.tallyId, r.status]))
-      expect(latest).toEqual(
-        new Map([...before, after].map((r) => [r.tally.tallyId, 'confirmed']))
-      )
+      expect(latest).toEqual(new Map([...before, after].map((r) => [r.tally.tallyId, 'confirmed'])))
       await readJsonLines(join(A.dir, 'audit.jsonl'), false)
       const reopened = await openStore(A.dir)
       expect(reopened.listTallies()).toHaveLength(3)
       await reopened.close()
       for (const r of [...before, after]) watch.secret(r.dbConnectionInfo.credentials)
       await watch.folder(A.dir)
-      console.info(`disk full: ${faults} write faults injected (after 1 half-written batch); tallies kept 3/3`)
+      console.info(
+        `disk full: ${faults} write faults injected (after 1 half-written batch); tallies kept 3/3`
+      )
     } finally {
       restore?.()
       await b!.stop()

@@ -54,12 +54,15 @@ export async function startStoreListener(
   const node = await createTaleusNode()
   const peerId = node.peerId.toString()
   const cadre = [`/dns4/cadre-a-${peerId.slice(-8)}.example/tcp/4001/p2p/${peerId}`]
-  const manager = new SessionManager(store.hooks({ peerId, multiaddrs: () => node.getMultiaddrs().map(String) }), {
-    stepTimeoutMs: 1000,
-    sessionTimeoutMs: 10_000,
-    cadrePeerAddrs: () => cadre,
-    ...config
-  })
+  const manager = new SessionManager(
+    store.hooks({ peerId, multiaddrs: () => node.getMultiaddrs().map(String) }),
+    {
+      stepTimeoutMs: 1000,
+      sessionTimeoutMs: 10_000,
+      cadrePeerAddrs: () => cadre,
+      ...config
+    }
+  )
   const events: SessionEvent[] = []
   manager.addEventListener('session', (evt) => events.push(evt.detail))
   await manager.start(node)
@@ -174,7 +177,9 @@ export function decodeFrames(bytes: Uint8Array): Array<Record<string, unknown>> 
     } while (b & 0x80)
     if (pos + len > bytes.length) return out
     try {
-      out.push(JSON.parse(new TextDecoder().decode(bytes.subarray(pos, pos + len))) as Record<string, unknown>)
+      out.push(
+        JSON.parse(new TextDecoder().decode(bytes.subarray(pos, pos + len))) as Record<string, unknown>
+      )
     } catch {
       out.push({ undecodable: true })
     }
@@ -259,7 +264,8 @@ export class SecretWatch {
   leaks(): string[] {
     const hits: string[] = []
     for (const s of this.secrets)
-      for (const t of this.texts) if (t.text.includes(s)) hits.push(`${t.source} holds a secret (${s.length} chars)`)
+      for (const t of this.texts)
+        if (t.text.includes(s)) hits.push(`${t.source} holds a secret (${s.length} chars)`)
     return hits
   }
 }

@@ -105,7 +105,8 @@ describe('hostile corpus', () => {
       return copy
     }
     const baseText = JSON.stringify(base).slice(1, -1)
-    const many = (n: number, v: (i: number) => unknown): unknown[] => Array.from({ length: n }, (_, i) => v(i))
+    const many = (n: number, v: (i: number) => unknown): unknown[] =>
+      Array.from({ length: n }, (_, i) => v(i))
     return [
       { name: 'bad JSON', chunks: [frame('{not json')] },
       { name: 'empty frame', chunks: [frame('')] },
@@ -138,24 +139,46 @@ describe('hostile corpus', () => {
       },
       {
         name: '17 identity fields',
-        chunks: [frame(contact({ identityBundle: Object.fromEntries(many(17, (i) => [`f${i}`, 'v']) as Array<[string, unknown]>) }))]
+        chunks: [
+          frame(
+            contact({
+              identityBundle: Object.fromEntries(many(17, (i) => [`f${i}`, 'v']) as Array<[string, unknown]>)
+            })
+          )
+        ]
       },
-      { name: 'identity value of 2000 chars', chunks: [frame(contact({ identityBundle: { email: 'x'.repeat(2000) } }))] },
-      { name: 'huge string (60 000 chars)', chunks: [frame(contact({ identityBundle: { note: 'x'.repeat(60_000) } }))] },
+      {
+        name: 'identity value of 2000 chars',
+        chunks: [frame(contact({ identityBundle: { email: 'x'.repeat(2000) } }))]
+      },
+      {
+        name: 'huge string (60 000 chars)',
+        chunks: [frame(contact({ identityBundle: { note: 'x'.repeat(60_000) } }))]
+      },
       { name: 'cadrePeerAddrs is a string', chunks: [frame(contact({ cadrePeerAddrs: '/ip4/1.2.3.4' }))] },
-      { name: '17 cadre addresses', chunks: [frame(contact({ cadrePeerAddrs: many(17, () => '/ip4/1.2.3.4/tcp/1') }))] },
-      { name: 'huge array (8000 items)', chunks: [frame(contact({ cadrePeerAddrs: many(8000, () => 'a') }))] },
+      {
+        name: '17 cadre addresses',
+        chunks: [frame(contact({ cadrePeerAddrs: many(17, () => '/ip4/1.2.3.4/tcp/1') }))]
+      },
+      {
+        name: 'huge array (8000 items)',
+        chunks: [frame(contact({ cadrePeerAddrs: many(8000, () => 'a') }))]
+      },
       { name: 'empty cadre address', chunks: [frame(contact({ cadrePeerAddrs: [''] }))] },
       { name: 'unknown extra field', chunks: [frame(contact({ admin: true }))] },
       { name: '__proto__ key at top', chunks: [frame(`{${baseText},"__proto__":{"admin":true}}`)] },
       { name: 'constructor key at top', chunks: [frame(`{${baseText},"constructor":{"prototype":{}}}`)] },
       {
         name: '__proto__ key in identityBundle',
-        chunks: [frame(JSON.stringify(base).replace('"identityBundle":{}', '"identityBundle":{"__proto__":"x"}'))]
+        chunks: [
+          frame(JSON.stringify(base).replace('"identityBundle":{}', '"identityBundle":{"__proto__":"x"}'))
+        ]
       },
       {
         name: 'constructor key in identityBundle',
-        chunks: [frame(JSON.stringify(base).replace('"identityBundle":{}', '"identityBundle":{"constructor":"x"}'))]
+        chunks: [
+          frame(JSON.stringify(base).replace('"identityBundle":{}', '"identityBundle":{"constructor":"x"}'))
+        ]
       },
       { name: 'prototype key', chunks: [frame(`{${baseText},"prototype":1}`)] },
       { name: 'duplicate type key, last wins', chunks: [frame(`{${baseText},"type":"Ack"}`)] },
@@ -204,7 +227,11 @@ describe('hostile corpus', () => {
       },
       {
         name: 'unknown token, then extra frames after the end',
-        chunks: [frame(contact({ token: 'not-a-real-token-value' })), frame({ type: 'Ack', ok: true }), frame('x')],
+        chunks: [
+          frame(contact({ token: 'not-a-real-token-value' })),
+          frame({ type: 'Ack', ok: true }),
+          frame('x')
+        ],
         reasons: ['invalid-token']
       },
       {
@@ -229,7 +256,10 @@ describe('hostile corpus', () => {
   it('generated: arbitrary JSON values as the first frame → bad-message', async () => {
     await fc.assert(
       fc.asyncProperty(fc.jsonValue({ maxDepth: 4 }), async (value) => {
-        await attack({ name: `json ${JSON.stringify(value).slice(0, 60)}`, chunks: [frame(JSON.stringify(value))] })
+        await attack({
+          name: `json ${JSON.stringify(value).slice(0, 60)}`,
+          chunks: [frame(JSON.stringify(value))]
+        })
       }),
       { numRuns: 30, seed: SEED }
     )
@@ -245,9 +275,24 @@ describe('hostile corpus', () => {
     )
     const fields = ['type', 'token', 'partyId', 'identityBundle', 'cadrePeerAddrs'] as const
     const wrongFor = (field: (typeof fields)[number]): fc.Arbitrary<unknown> => {
-      if (field === 'identityBundle') return fc.oneof(fc.integer(), fc.string(), fc.constant(null), fc.array(fc.integer(), { minLength: 1 }))
-      if (field === 'cadrePeerAddrs') return fc.oneof(fc.integer(), fc.string(), fc.constant(null), fc.dictionary(fc.string(), fc.integer()))
-      if (field === 'type') return fc.string().filter((s) => !['InboundContact', 'ProvisioningResult', 'DatabaseResult', 'Ack'].includes(s))
+      if (field === 'identityBundle')
+        return fc.oneof(
+          fc.integer(),
+          fc.string(),
+          fc.constant(null),
+          fc.array(fc.integer(), { minLength: 1 })
+        )
+      if (field === 'cadrePeerAddrs')
+        return fc.oneof(
+          fc.integer(),
+          fc.string(),
+          fc.constant(null),
+          fc.dictionary(fc.string(), fc.integer())
+        )
+      if (field === 'type')
+        return fc
+          .string()
+          .filter((s) => !['InboundContact', 'ProvisioningResult', 'DatabaseResult', 'Ack'].includes(s))
       return wrongScalar
     }
     const mutation = fc.oneof(
@@ -292,7 +337,10 @@ describe('hostile corpus', () => {
     await A.store.close()
     const tallies = await readFile(join(A.dir, 'tallies.jsonl'), 'utf8')
     expect(tallies).toBe('')
-    const audit = (await readFile(join(A.dir, 'audit.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { sessionId: string; state: string })
+    const audit = (await readFile(join(A.dir, 'audit.jsonl'), 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { sessionId: string; state: string })
     const terminal = audit.filter((e) => isTerminalState(e.state as never))
     expect(new Set(terminal.map((e) => e.sessionId)).size).toBe(inputs)
     expect(terminal.every((e) => e.state === 'L_FAILED' || e.state === 'L_TIMEOUT')).toBe(true)
@@ -319,7 +367,9 @@ describe('the listener still serves after hostile input', () => {
         b!
       )
       await A.idle()
-      expect(A.store.listTallies().map((t) => [t.tallyId, t.status])).toEqual([[result.tally.tallyId, 'confirmed']])
+      expect(A.store.listTallies().map((t) => [t.tallyId, t.status])).toEqual([
+        [result.tally.tallyId, 'confirmed']
+      ])
     } finally {
       await b!.stop()
       await A.close()

@@ -14,7 +14,16 @@ import type { ApiServer } from '../../main/api/http-server.ts'
 import { createConsoleService } from '../../main/service/index.ts'
 import type { ConsoleService } from '../../main/service/index.ts'
 import { MemoryHooks } from '../integration/protocol-helpers.ts'
-import { SecretWatch, containsText, dialerNodes, frame, rawSend, removeDir, startStoreListener, tempDir } from './helpers.ts'
+import {
+  SecretWatch,
+  containsText,
+  dialerNodes,
+  frame,
+  rawSend,
+  removeDir,
+  startStoreListener,
+  tempDir
+} from './helpers.ts'
 import type { RawOutcome, StoreListener } from './helpers.ts'
 
 describe('cadre privacy: A sends nothing of its own in any rejection', () => {
@@ -57,7 +66,8 @@ describe('cadre privacy: A sends nothing of its own in any rejection', () => {
     expect(out.received.length > 0 || expected === 'reset').toBe(true)
     expect(containsText(out.received, listener.peerId)).toBe(false)
     for (const addr of listener.cadre) expect(containsText(out.received, addr)).toBe(false)
-    for (const addr of listener.node.getMultiaddrs()) expect(containsText(out.received, addr.toString())).toBe(false)
+    for (const addr of listener.node.getMultiaddrs())
+      expect(containsText(out.received, addr.toString())).toBe(false)
     watch.text(`A's bytes (${expected})`, Buffer.from(out.received).toString('latin1'))
     seen[expected] = (seen[expected] ?? 0) + 1
   }
@@ -88,13 +98,25 @@ describe('cadre privacy: A sends nothing of its own in any rejection', () => {
     const needsEmail = await mk({ role: 'stock', uses: 'unlimited', identityRequirements: ['email'] })
     expectPrivate(await rawSend(raw, A.addr(), [contact(needsEmail)]), A, 'identity-required')
 
-    const operator = await mk({ role: 'stock', uses: 'unlimited', approval: 'operator', approvalTimeoutMs: 60_000 })
-    const asked = new Promise<string>((res) => store.addEventListener('approval', (e) => res(e.detail.sessionId), { once: true }))
+    const operator = await mk({
+      role: 'stock',
+      uses: 'unlimited',
+      approval: 'operator',
+      approvalTimeoutMs: 60_000
+    })
+    const asked = new Promise<string>((res) =>
+      store.addEventListener('approval', (e) => res(e.detail.sessionId), { once: true })
+    )
     const rejected = rawSend(raw, A.addr(), [contact(operator)])
     await store.decide(await asked, 'reject')
     expectPrivate(await rejected, A, 'identity-rejected')
 
-    const slowOperator = await mk({ role: 'foil', uses: 'unlimited', approval: 'operator', approvalTimeoutMs: 50 })
+    const slowOperator = await mk({
+      role: 'foil',
+      uses: 'unlimited',
+      approval: 'operator',
+      approvalTimeoutMs: 50
+    })
     expectPrivate(await rawSend(raw, A.addr(), [contact(slowOperator)]), A, 'timeout')
 
     const good = await mk({ role: 'stock', uses: 'unlimited' })
@@ -149,7 +171,9 @@ describe('local API refusals', () => {
     const rebound = await new Promise<number>((res, rej) => {
       const port = Number(new URL(api.url).port)
       const sock = connect(port, '127.0.0.1', () => {
-        sock.write(`GET /api/tokens HTTP/1.1\r\nHost: evil.example:${port}\r\nAuthorization: Bearer ${secret}\r\nConnection: close\r\n\r\n`)
+        sock.write(
+          `GET /api/tokens HTTP/1.1\r\nHost: evil.example:${port}\r\nAuthorization: Bearer ${secret}\r\nConnection: close\r\n\r\n`
+        )
       })
       let text = ''
       sock.on('data', (d) => (text += d.toString()))
@@ -165,7 +189,9 @@ describe('local API refusals', () => {
       .flat()
       .find((i) => i != null && !i.internal && i.family === 'IPv4')
     if (external == null) {
-      console.info('local API: skipped the non-loopback check — this machine has no non-loopback IPv4 address')
+      console.info(
+        'local API: skipped the non-loopback check — this machine has no non-loopback IPv4 address'
+      )
       ctx.skip()
       return
     }
@@ -182,6 +208,8 @@ describe('local API refusals', () => {
       })
       sock.once('error', (err) => res(err))
     })
-    expect(error?.code, `connecting to ${external.address}:${port}`).toMatch(/ECONNREFUSED|ETIMEDOUT|EHOSTUNREACH/)
+    expect(error?.code, `connecting to ${external.address}:${port}`).toMatch(
+      /ECONNREFUSED|ETIMEDOUT|EHOSTUNREACH/
+    )
   })
 })

@@ -21,7 +21,11 @@ describe('races', () => {
   })
 
   it('100 dialers on one single-use token: exactly one tally, 99 token-used, one use consumed', async () => {
-    A = await startStoreListener({ stepTimeoutMs: 15_000, sessionTimeoutMs: 30_000, maxConcurrentSessions: 200 })
+    A = await startStoreListener({
+      stepTimeoutMs: 15_000,
+      sessionTimeoutMs: 30_000,
+      maxConcurrentSessions: 200
+    })
     const watch = new SecretWatch()
     const { view, token } = await A.store.createToken({ role: 'stock', uses: 1 })
     watch.secret(token)
@@ -30,10 +34,10 @@ describe('races', () => {
     const link = { token, role: 'stock' as const, responderPeerAddrs: [A.addr()] }
     const outcomes = await Promise.allSettled(
       Array.from({ length: 100 }, (_, i) =>
-        new SessionManager(new MemoryHooks(`B${i}`), { stepTimeoutMs: 15_000, sessionTimeoutMs: 30_000 }).initiateBootstrap(
-          link,
-          dialers[i % dialers.length]!
-        )
+        new SessionManager(new MemoryHooks(`B${i}`), {
+          stepTimeoutMs: 15_000,
+          sessionTimeoutMs: 30_000
+        }).initiateBootstrap(link, dialers[i % dialers.length]!)
       )
     )
     await A.idle()

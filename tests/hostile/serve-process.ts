@@ -27,7 +27,14 @@ export function ensureBuilt(): void {
   if (built < sources) {
     execFileSync(
       process.execPath,
-      [join(ROOT, 'node_modules/vite/bin/vite.js'), 'build', '--config', 'vite.lib.config.ts', '--logLevel', 'error'],
+      [
+        join(ROOT, 'node_modules/vite/bin/vite.js'),
+        'build',
+        '--config',
+        'vite.lib.config.ts',
+        '--logLevel',
+        'error'
+      ],
       { cwd: ROOT, stdio: 'pipe' }
     )
   }
@@ -75,7 +82,9 @@ export async function startServe(dir: string): Promise<ServeChild> {
       const line = out.split('\n').find((l) => l.includes('"event":"ready"'))
       if (line !== undefined) res(JSON.parse(line) as Ready)
     })
-    void exited.then(({ code, signal }) => rej(new Error(`serve exited early (${code ?? signal}): ${err.slice(0, 500)}`)))
+    void exited.then(({ code, signal }) =>
+      rej(new Error(`serve exited early (${code ?? signal}): ${err.slice(0, 500)}`))
+    )
   })
   const secret = (await readFile(join(dir, 'api-secret'), 'utf8')).trim()
   return {

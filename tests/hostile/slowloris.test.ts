@@ -37,7 +37,7 @@ describe('slowloris', () => {
     collect()
     const baseline = process.memoryUsage()
 
-      const t0 = Date.now()
+    const t0 = Date.now()
     const idle: Array<Promise<Stream>> = []
     for (const attacker of attackers) {
       for (let i = 0; i < IDLE_PER_ATTACKER; i++) {
@@ -47,7 +47,10 @@ describe('slowloris', () => {
     const link = { token, role: 'stock' as const, responderPeerAddrs: [A.addr()] }
     const outcomes = await Promise.allSettled(
       customers.map((node, i) =>
-        new SessionManager(new MemoryHooks(`C${i}`), { stepTimeoutMs: 15_000, sessionTimeoutMs: 30_000 }).initiateBootstrap(link, node)
+        new SessionManager(new MemoryHooks(`C${i}`), {
+          stepTimeoutMs: 15_000,
+          sessionTimeoutMs: 30_000
+        }).initiateBootstrap(link, node)
       )
     )
     const tCustomers = Date.now() - t0
@@ -55,13 +58,23 @@ describe('slowloris', () => {
     const streams = opened.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : []))
     const tOpened = Date.now() - t0
     await A.idle()
-    console.info(`slowloris timings: customers ${tCustomers} ms, idle streams opened ${tOpened} ms, A idle ${Date.now() - t0} ms`)
+    console.info(
+      `slowloris timings: customers ${tCustomers} ms, idle streams opened ${tOpened} ms, A idle ${Date.now() - t0} ms`
+    )
     // A gave up on every idle stream by itself (a reset), without waiting for the attacker
-    const resets = streams.filter((s) => s.status === 'reset' || s.status === 'aborted' || s.readStatus !== 'readable').length
+    const resets = streams.filter(
+      (s) => s.status === 'reset' || s.status === 'aborted' || s.readStatus !== 'readable'
+    ).length
     for (const s of streams) s.abort(new Error('attack over'))
 
     const ok = outcomes.filter((o) => o.status === 'fulfilled').length
-    const failures = outcomes.flatMap((o) => (o.status === 'rejected' ? [`${(o.reason as Error).name}:${(o.reason as { reason?: string }).reason}:${String((o.reason as Error).cause)}`] : []))
+    const failures = outcomes.flatMap((o) =>
+      o.status === 'rejected'
+        ? [
+            `${(o.reason as Error).name}:${(o.reason as { reason?: string }).reason}:${String((o.reason as Error).cause)}`
+          ]
+        : []
+    )
     expect(ok, `failures: ${failures.join(',')}`).toBeGreaterThanOrEqual(Math.ceil(CUSTOMERS * 0.95))
     expect(A.manager.getActiveListenerCount()).toBe(0)
     expect(A.store.listTallies().filter((t) => t.status === 'confirmed')).toHaveLength(ok)
