@@ -88,7 +88,9 @@ onMessages(async (message) => {
       // a few at a time: key generation and node start are CPU work
       for (let i = 0; i < count; i += 50) {
         const batch = Math.min(50, count - i)
-        made.push(...(await Promise.all(Array.from({ length: batch }, () => preparePeer(mode, target, link)))))
+        made.push(
+          ...(await Promise.all(Array.from({ length: batch }, () => preparePeer(mode, target, link))))
+        )
       }
       peers = made
       send({ type: 'prepared', rss: process.memoryUsage.rss() })

@@ -109,7 +109,14 @@ onMessages(async (message) => {
       }
       // the live stream delivers the last outcomes within its batching interval (50 ms)
       await sleep(150)
-      send({ type: 'report', rssBefore, peakRss, cpuMs: (cpu.user + cpu.system) / 1000, active, outcomes: { ...outcomes } })
+      send({
+        type: 'report',
+        rssBefore,
+        peakRss,
+        cpuMs: (cpu.user + cpu.system) / 1000,
+        active,
+        outcomes: { ...outcomes }
+      })
       break
     }
     case 'stop': {

@@ -30,7 +30,10 @@ const fns = new Map()
 for (const [id, t] of self) {
   const n = byId.get(id)
   const { functionName, url, lineNumber } = n.callFrame
-  const a = functionName === '(idle)' || functionName === '(program)' || functionName === '(garbage collector)' ? functionName : area(url)
+  const a =
+    functionName === '(idle)' || functionName === '(program)' || functionName === '(garbage collector)'
+      ? functionName
+      : area(url)
   areas.set(a, (areas.get(a) ?? 0) + t)
   const key = `${functionName || '(anonymous)'} ${area(url)}:${lineNumber + 1}`
   fns.set(key, (fns.get(key) ?? 0) + t)
@@ -38,6 +41,7 @@ for (const [id, t] of self) {
 const pct = (t) => ((100 * t) / total).toFixed(1).padStart(5) + '%'
 console.log(`total ${(total / 1000).toFixed(0)} ms sampled`)
 console.log('\nself time by area:')
-for (const [a, t] of [...areas].sort((x, y) => y[1] - x[1]).slice(0, top)) console.log(`${pct(t)}  ${(t / 1000).toFixed(0).padStart(6)} ms  ${a}`)
+for (const [a, t] of [...areas].sort((x, y) => y[1] - x[1]).slice(0, top))
+  console.log(`${pct(t)}  ${(t / 1000).toFixed(0).padStart(6)} ms  ${a}`)
 console.log('\ntop functions (self):')
 for (const [f, t] of [...fns].sort((x, y) => y[1] - x[1]).slice(0, top)) console.log(`${pct(t)}  ${f}`)

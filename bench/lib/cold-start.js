@@ -12,7 +12,15 @@ export async function coldStartOnce() {
   const start = performance.now()
   const child = spawn(
     process.execPath,
-    [join(ROOT, 'bin/taleus.js'), 'serve', '--data-dir', dataDir, '--no-mdns', '--listen', '/ip4/127.0.0.1/tcp/0'],
+    [
+      join(ROOT, 'bin/taleus.js'),
+      'serve',
+      '--data-dir',
+      dataDir,
+      '--no-mdns',
+      '--listen',
+      '/ip4/127.0.0.1/tcp/0'
+    ],
     { stdio: ['ignore', 'pipe', 'pipe'] }
   )
   const exited = new Promise((resolve) => child.on('exit', resolve))

@@ -23,7 +23,11 @@ export function contactFrame(dialerPeerId: string): Uint8Array {
 }
 
 /** Message 2 (A → B): an approved stock ProvisioningResult carrying the tally and its database. */
-export function provisioningFrame(listenerPeerId: string, dialerPeerId: string, listenerAddr: string): Uint8Array {
+export function provisioningFrame(
+  listenerPeerId: string,
+  dialerPeerId: string,
+  listenerAddr: string
+): Uint8Array {
   return encoder.encode(
     JSON.stringify({
       type: 'ProvisioningResult',

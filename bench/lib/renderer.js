@@ -79,7 +79,15 @@ export async function runRenderer({ quick, log }) {
   const dataDir = await mkdtemp(join(tmpdir(), 'taleus-bench-renderer-'))
   const child = spawn(
     process.execPath,
-    [join(ROOT, 'bin/taleus.js'), 'serve', '--data-dir', dataDir, '--no-mdns', '--listen', '/ip4/127.0.0.1/tcp/0'],
+    [
+      join(ROOT, 'bin/taleus.js'),
+      'serve',
+      '--data-dir',
+      dataDir,
+      '--no-mdns',
+      '--listen',
+      '/ip4/127.0.0.1/tcp/0'
+    ],
     { env: { ...process.env, TALEUS_BENCH: '1' }, stdio: ['ignore', 'pipe', 'pipe'] }
   )
   // stderr carries the console URL with its secret: never echoed
@@ -99,7 +107,11 @@ export async function runRenderer({ quick, log }) {
     const secret = (await readFile(join(dataDir, 'api-secret'), 'utf8')).trim()
     const headers = { authorization: `Bearer ${secret}`, 'content-type': 'application/json' }
     const post = async (events) => {
-      const res = await fetch(`${ready.api}/api/bench/events`, { method: 'POST', headers, body: JSON.stringify({ events }) })
+      const res = await fetch(`${ready.api}/api/bench/events`, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify({ events })
+      })
       if (!res.ok) throw new Error(`POST /api/bench/events: ${res.status}`)
       await res.arrayBuffer()
     }
@@ -179,7 +191,9 @@ export async function runRenderer({ quick, log }) {
       if (at !== undefined) latencies.push(seenAt - at)
     }
     const rowsShown = await page.locator('[data-testid="session-row"]').count()
-    log(`renderer: sent ${sent} events in ${sendMs} ms, ${latencies.length} rows observed, ${rowsShown} rows in DOM`)
+    log(
+      `renderer: sent ${sent} events in ${sendMs} ms, ${latencies.length} rows observed, ${rowsShown} rows in DOM`
+    )
     return {
       liveSessions: LIVE,
       eventsPerSecondTarget: EVENTS_PER_S,
