@@ -55,3 +55,10 @@ export function parsePort(text: string): number {
     throw new UsageError(`--api-port must be a port number (got "${text}")`)
   return Number(text)
 }
+
+/** A whole number of concurrent sessions, 1–100 000. */
+export function parseMaxSessions(text: string): number {
+  if (!/^\d{1,6}$/.test(text) || Number(text) < 1 || Number(text) > 100_000)
+    throw new UsageError(`--max-sessions must be a whole number from 1 to 100000 (got "${text}")`)
+  return Number(text)
+}

@@ -5,7 +5,15 @@ import { connectApi } from './api-client.ts'
 import { CliError, UsageError } from './cli-error.ts'
 import { describeDial, dial } from './dial.ts'
 import { sessionsTable, talliesTable, tokensTable } from './format.ts'
-import { parseDuration, parseFieldList, parseIdentity, parsePort, parseUses } from './parse-args.ts'
+import {
+  parseDuration,
+  parseFieldList,
+  parseIdentity,
+  parseMaxSessions,
+  parsePort,
+  parseUses
+} from './parse-args.ts'
+import type { ServeOptions } from './serve.ts'
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value]
 
@@ -32,13 +40,19 @@ export function buildProgram(): Command {
     .option('--listen <multiaddr>', 'listen address (repeatable; default /ip4/0.0.0.0/tcp/0)', collect)
     .option('--no-mdns', 'do not discover peers on the local network')
     .option('--api-port <port>', 'local API port (default: any free port)', parsePortOption)
-    .action(async (opts: { dataDir: string; listen?: string[]; mdns: boolean; apiPort?: number }) => {
+    .option(
+      '--max-sessions <n>',
+      'concurrent sessions before new customers get "busy" (default 100)',
+      wrap(parseMaxSessions)
+    )
+    .action(async (opts: ServeOptions) => {
       const { serve } = await import('./serve.ts')
       await serve({
         dataDir: opts.dataDir,
         mdns: opts.mdns,
         ...(opts.listen ? { listen: opts.listen } : {}),
-        ...(opts.apiPort === undefined ? {} : { apiPort: opts.apiPort })
+        ...(opts.apiPort === undefined ? {} : { apiPort: opts.apiPort }),
+        ...(opts.maxSessions === undefined ? {} : { maxSessions: opts.maxSessions })
       })
     })
 

@@ -11,6 +11,8 @@ export interface ServeOptions {
   listen?: string[]
   mdns: boolean
   apiPort?: number
+  /** Concurrent sessions before new contacts get `busy`. */
+  maxSessions?: number
 }
 
 /** Start the node and the API; resolves once stopped by SIGINT/SIGTERM. */
@@ -26,6 +28,7 @@ export async function serve(opts: ServeOptions): Promise<void> {
   const service = await createConsoleService({
     dataDir,
     mdns: opts.mdns,
+    ...(opts.maxSessions === undefined ? {} : { maxConcurrentSessions: opts.maxSessions }),
     // Default (the service's): every interface, so customers reach the node over the LAN.
     ...(opts.listen === undefined || opts.listen.length === 0 ? {} : { listen: opts.listen })
   })
