@@ -101,6 +101,7 @@ onMessages(async (message) => {
       const latencies: number[] = []
       const failures: Record<string, number> = {}
       let next = 0
+      const cpuBefore = process.cpuUsage()
       const start = performance.now()
       const worker = async (): Promise<void> => {
         while (next < peers.length) {
@@ -117,7 +118,8 @@ onMessages(async (message) => {
       }
       await Promise.all(Array.from({ length: Math.min(concurrency, peers.length) }, worker))
       const wallMs = performance.now() - start
-      send({ type: 'done', latencies, failures, wallMs })
+      const cpu = process.cpuUsage(cpuBefore)
+      send({ type: 'done', latencies, failures, wallMs, cpuMs: (cpu.user + cpu.system) / 1000 })
       break
     }
     case 'stop': {

@@ -18,7 +18,10 @@ export async function runSessions({ mode, concurrency, count, dataDir }) {
     const target = mode === 'baseline' ? ready.addr : ready.link
     // two dialer processes once there is parallelism to share, so one dialer event loop is not the limit
     const parts = concurrency >= 10 ? 2 : 1
-    for (let i = 0; i < parts; i++) dialers.push(new Child('dialer.ts'))
+    const dialerProf = process.env.BENCH_CPU_PROF
+      ? ['--cpu-prof', '--cpu-prof-dir', `${process.env.BENCH_CPU_PROF}/dialers`]
+      : []
+    for (let i = 0; i < parts; i++) dialers.push(new Child('dialer.ts', {}, dialerProf))
     await Promise.all(dialers.map((d) => d.waitFor('ready', 60_000)))
     await Promise.all(
       dialers.map((d, i) =>
@@ -53,6 +56,11 @@ export async function runSessions({ mode, concurrency, count, dataDir }) {
       p99: round(quantile(latencies, 0.99)),
       // listener CPU per completed session: robust to other load on the machine, unlike wall time
       listenerCpuMsPerSession: round(report.cpuMs / Math.max(1, latencies.length), 2),
+      // the dialers share the same 2 cores: their CPU also bounds the throughput
+      dialerCpuMsPerSession: round(
+        done.reduce((n, d) => n + (d.cpuMs ?? 0), 0) / Math.max(1, latencies.length),
+        2
+      ),
       rssBeforeMiB: round(marked.rss / 2 ** 20),
       peakRssMiB: round(report.peakRss / 2 ** 20),
       rssPerSessionKiB: round((report.peakRss - report.rssBefore) / 1024 / concurrency),

@@ -13,6 +13,11 @@ export function median(values) {
   return quantile(values, 0.5)
 }
 
+/** Arithmetic mean of `values`, or NaN when empty. */
+export function mean(values) {
+  return values.length === 0 ? Number.NaN : values.reduce((a, b) => a + b, 0) / values.length
+}
+
 /** Rounds to `digits` decimals. */
 export function round(value, digits = 1) {
   const f = 10 ** digits

@@ -5,7 +5,7 @@
  */
 import { multiaddr } from '@multiformats/multiaddr'
 import type { Libp2p, Stream } from '@libp2p/interface'
-import { abortError } from './abort.ts'
+import { abortError, scopedSignal } from './abort.ts'
 import { BadMessageError, DialFailedError, RejectedError } from './errors.ts'
 import { FrameStream } from './frames.ts'
 import { isProvisionResult } from './messages.ts'
@@ -179,18 +179,21 @@ export class DialerSession extends BaseSession<DialerState> {
   private async dial(): Promise<Stream> {
     const errors: unknown[] = []
     for (const addr of this.init.link.responderPeerAddrs) {
-      const signal = AbortSignal.any([
+      const scope = scopedSignal(
         this.deps.signal,
-        AbortSignal.timeout(this.deps.config.dialTimeoutMs ?? DEFAULT_DIAL_TIMEOUT_MS)
-      ])
+        this.deps.config.dialTimeoutMs ?? DEFAULT_DIAL_TIMEOUT_MS,
+        'dialling ran out of time'
+      )
       try {
         return await this.init.node.dialProtocol(multiaddr(addr), PROTOCOL_ID, {
-          signal,
+          signal: scope.signal,
           maxOutboundStreams: MAX_OUTBOUND_STREAMS
         })
       } catch (err) {
         if (this.deps.signal.aborted) throw abortError(this.deps.signal, () => new SessionStoppedError())
         errors.push(err)
+      } finally {
+        scope.clear()
       }
     }
     throw new DialFailedError(undefined, { cause: new AggregateError(errors) })

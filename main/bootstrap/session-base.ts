@@ -2,7 +2,8 @@
  * What both session kinds share: the state table walk with one SessionEvent per transition, step
  * deadlines as AbortSignals, hook calls raced against their signal, and error classification.
  */
-import { abortError, raceSignal } from './abort.ts'
+import { abortError, raceSignal, scopedSignal } from './abort.ts'
+import type { ScopedSignal } from './abort.ts'
 import { BootstrapError, RejectedError, StreamClosedError } from './errors.ts'
 import { isTerminalState, transition } from './states.ts'
 import type {
@@ -94,9 +95,9 @@ export abstract class BaseSession<S extends SessionState> {
     this.deps.onEvent(event)
   }
 
-  /** A signal for one step: the session's, bounded by `timeoutMs` (default stepTimeoutMs). */
-  protected stepSignal(timeoutMs: number = this.deps.config.stepTimeoutMs): AbortSignal {
-    return AbortSignal.any([this.deps.signal, AbortSignal.timeout(timeoutMs)])
+  /** A signal for one step: the session's, bounded by `timeoutMs` (default stepTimeoutMs); clear() it after. */
+  protected stepSignal(timeoutMs: number = this.deps.config.stepTimeoutMs): ScopedSignal {
+    return scopedSignal(this.deps.signal, timeoutMs)
   }
 
   /** A signal for cleanup hooks after a failure: not tied to the (maybe aborted) session signal. */
@@ -110,12 +111,15 @@ export abstract class BaseSession<S extends SessionState> {
 
   /** Runs one read/write under a step deadline; an abort becomes TimeoutError / the stop error. */
   protected async step<T>(fn: (signal: AbortSignal) => Promise<T>, timeoutMs?: number): Promise<T> {
-    const signal = this.stepSignal(timeoutMs)
+    const scope = this.stepSignal(timeoutMs)
+    const { signal } = scope
     try {
       return await raceSignal(fn(signal), signal, (s) => abortError(s, stoppedError))
     } catch (err) {
       if (signal.aborted) throw abortError(signal, stoppedError)
       throw err
+    } finally {
+      scope.clear()
     }
   }
 
@@ -128,7 +132,8 @@ export abstract class BaseSession<S extends SessionState> {
     failReason: 'internal-error' | 'provision-failed' = 'internal-error',
     timeoutMs?: number
   ): Promise<T> {
-    const signal = this.stepSignal(timeoutMs)
+    const scope = this.stepSignal(timeoutMs)
+    const { signal } = scope
     try {
       return await raceSignal(
         Promise.resolve().then(() => fn(this.hookContext(signal))),
@@ -139,6 +144,8 @@ export abstract class BaseSession<S extends SessionState> {
       if (signal.aborted) throw abortError(signal, stoppedError)
       if (err instanceof RejectedError) throw err
       throw new BootstrapError(failReason, 'a hook failed', { cause: err })
+    } finally {
+      scope.clear()
     }
   }
 

@@ -249,12 +249,12 @@ export class SessionManager extends TypedEventEmitter<SessionManagerEvents> {
     return this.activeCount() - this.awaitingContact.size
   }
 
+  /** The session's signal: its deadline, which also follows a stop and the caller (no AbortSignal.any). */
   private sessionSignal(deadline: Deadline, callerSignal?: AbortSignal): AbortSignal {
-    const signals = [this.stopController.signal, deadline.signal]
-    if (callerSignal != null) signals.push(callerSignal)
-    const signal = AbortSignal.any(signals)
-    setMaxListeners(Infinity, signal)
-    return signal
+    deadline.follow(this.stopController.signal)
+    if (callerSignal != null) deadline.follow(callerSignal)
+    setMaxListeners(Infinity, deadline.signal)
+    return deadline.signal
   }
 
   private deps(signal: AbortSignal, deadline: Deadline): SessionDeps {

@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto'
 import { setMaxListeners } from 'node:events'
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
-import type { Connection, Libp2p, PeerInfo } from '@libp2p/interface'
+import type { Connection, Libp2p, PeerId, PeerInfo } from '@libp2p/interface'
 import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
 import type {
   ApprovalView,
@@ -75,6 +75,9 @@ const DEFAULT_LISTEN = ['/ip4/0.0.0.0/tcp/0']
 /** Most responder addresses a link carries (the link format's own limit). */
 const MAX_LINK_ADDRS = 8
 
+/** Longest our cached addresses are used without asking libp2p again (a missed change heals this fast). */
+const ADDR_CACHE_MS = 1000
+
 /** Finished dials whose outcome waitDial can still return. */
 const MAX_KEPT_DIALS = 1000
 
@@ -98,6 +101,8 @@ class Service implements ConsoleService {
   private node: Libp2p | undefined
   private manager: SessionManager | undefined
   private startedAt = 0
+  /** This node's multiaddrs as text, dropped when libp2p says they changed (and after ADDR_CACHE_MS). */
+  private addrCache: { at: number; addrs: string[] } | undefined
   private starting: Promise<void> | undefined
   private stopping: Promise<void> | undefined
   private tearingDown: Promise<void> | undefined
@@ -152,18 +157,26 @@ class Service implements ConsoleService {
         privateKey: this.privateKey
       })
       this.node = node
+      this.listen(node, 'self:peer:update', () => {
+        this.addrCache = undefined
+      })
       // libp2p also raises peer:discovery for peers learnt over a connection (identify); only a peer
       // found while not connected to it can have come from mDNS.
       this.listen(node, 'peer:discovery', (info: PeerInfo) => {
         const id = info.id.toString()
         const fromMdns = this.mdns && node.getConnections(info.id).length === 0
-        this.updatePeer(id, info.multiaddrs.map(String), fromMdns ? 'mdns' : 'connection')
+        this.updatePeer(id, info.multiaddrs.map(String), fromMdns ? 'mdns' : 'connection', info.id)
       })
       this.listen(node, 'connection:open', (conn: Connection) =>
-        this.updatePeer(conn.remotePeer.toString(), [conn.remoteAddr.toString()], 'connection')
+        this.updatePeer(
+          conn.remotePeer.toString(),
+          [conn.remoteAddr.toString()],
+          'connection',
+          conn.remotePeer
+        )
       )
       this.listen(node, 'connection:close', (conn: Connection) =>
-        this.updatePeer(conn.remotePeer.toString(), [], 'connection')
+        this.updatePeer(conn.remotePeer.toString(), [], 'connection', conn.remotePeer)
       )
 
       const config: Partial<SessionManagerConfig> = { cadrePeerAddrs: () => this.multiaddrs() }
@@ -178,6 +191,7 @@ class Service implements ConsoleService {
       this.manager = manager
       this.listen(manager, 'session', (event: SessionEvent) => this.onSessionEvent(event))
       if (node.status !== 'started') await node.start()
+      this.addrCache = undefined
       await manager.start(node)
       this.startedAt = Date.now()
     } catch (err) {
@@ -219,11 +233,18 @@ class Service implements ConsoleService {
   multiaddrs(): string[] {
     const node = this.node
     if (node === undefined) return []
-    const suffix = `/p2p/${this.peerId}`
-    return node.getMultiaddrs().map((ma) => {
-      const text = ma.toString()
-      return text.endsWith(suffix) ? text : `${text}${suffix}`
-    })
+    const now = Date.now()
+    // every session discloses our cadre and names our addresses in its tally: libp2p's address manager
+    // recomputes them from scratch on each call (1.5 % of a rush's CPU), so they are cached until they change
+    if (this.addrCache === undefined || now - this.addrCache.at > ADDR_CACHE_MS) {
+      const suffix = `/p2p/${this.peerId}`
+      const addrs = node.getMultiaddrs().map((ma) => {
+        const text = ma.toString()
+        return text.endsWith(suffix) ? text : `${text}${suffix}`
+      })
+      this.addrCache = { at: now, addrs }
+    }
+    return this.addrCache.addrs.slice()
   }
 
   subscribe(onBatch: (events: ConsoleEvent[]) => void): () => void {
@@ -397,11 +418,16 @@ class Service implements ConsoleService {
     this.batcher.push({ kind: 'session', session, event })
   }
 
-  private updatePeer(peerId: string, multiaddrs: string[], source: PeerView['source']): void {
+  private updatePeer(
+    peerId: string,
+    multiaddrs: string[],
+    source: PeerView['source'],
+    id: PeerId = peerIdFromString(peerId)
+  ): void {
     if (peerId === this.peerId) return
     const previous = this.peers.get(peerId)
     // by peer: a scan of every connection per connection event is quadratic in a rush of 1000 customers
-    const connected = (this.node?.getConnections(peerIdFromString(peerId)).length ?? 0) > 0
+    const connected = (this.node?.getConnections(id).length ?? 0) > 0
     const peer: PeerView = {
       peerId,
       multiaddrs: [...new Set([...(previous?.multiaddrs ?? []), ...multiaddrs])].slice(-8),

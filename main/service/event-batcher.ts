@@ -1,7 +1,8 @@
 /**
  * Batches console events for subscribers so a rush of sessions reaches IPC/SSE as a few messages:
- * at most one batch per interval, with repeated updates of one inbound session in a batch folded into the
- * latest (every step of an outbound dial is kept: the Dial screen shows them as progress).
+ * at most one batch per interval, with repeated updates of one inbound session, token, tally or peer in a
+ * batch folded into the latest (each is a full snapshot). Every step of an outbound dial is kept: the Dial
+ * screen shows them as progress. O(1) work per event.
  */
 import type { ConsoleEvent } from '../../preload/contract.ts'
 
@@ -16,7 +17,7 @@ export class EventBatcher {
   private readonly intervalMs: number
   private readonly subscribers = new Set<(events: ConsoleEvent[]) => void>()
   private batch: ConsoleEvent[] = []
-  /** Index in `batch` of the latest 'session' event of each session. */
+  /** Index in `batch` of the latest snapshot of each inbound session, token and tally. */
   private sessionIndex = new Map<string, number>()
   private timer: ReturnType<typeof setTimeout> | undefined
 
@@ -28,13 +29,15 @@ export class EventBatcher {
   push(event: ConsoleEvent): void {
     if (this.subscribers.size === 0) return
     // Inbound rushes are folded per session; outbound dials are few and the Dial screen shows each step.
-    if (event.kind === 'session' && event.session.direction === 'inbound') {
-      const at = this.sessionIndex.get(event.session.sessionId)
+    // a rush on one unlimited token would otherwise send one identical token row per session
+    const key = foldKey(event)
+    if (key !== undefined) {
+      const at = this.sessionIndex.get(key)
       if (at !== undefined) {
         this.batch[at] = event
         return
       }
-      this.sessionIndex.set(event.session.sessionId, this.batch.length)
+      this.sessionIndex.set(key, this.batch.length)
     }
     this.batch.push(event)
     if (this.timer === undefined) {
@@ -72,5 +75,21 @@ export class EventBatcher {
   close(): void {
     this.flush()
     this.subscribers.clear()
+  }
+}
+
+/** The key under which later snapshots of the same thing replace earlier ones in a batch, if any. */
+function foldKey(event: ConsoleEvent): string | undefined {
+  switch (event.kind) {
+    case 'session':
+      return event.session.direction === 'inbound' ? `s:${event.session.sessionId}` : undefined
+    case 'token':
+      return `k:${event.token.tokenId}`
+    case 'tally':
+      return `t:${event.tally.tallyId}`
+    case 'peer':
+      return `p:${event.peer.peerId}`
+    default:
+      return undefined
   }
 }

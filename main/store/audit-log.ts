@@ -34,6 +34,10 @@ export class AuditLog {
   #count = 0
   #bySession = new Map<string, SessionEvent[]>()
   #unwritten: string[] = []
+  /** Lines appended since the last hand-over to the journal: one journal append per flush window, not per event. */
+  #buffer: string[] = []
+  #timer: ReturnType<typeof setTimeout> | undefined
+  #flushMs: number
   #retry: ReturnType<typeof setTimeout> | undefined
   #writing: Promise<void> | undefined
   /** Events that could not be written and were dropped over the cap (disk full for long). */
@@ -41,16 +45,18 @@ export class AuditLog {
   /** The last write failure, cleared by the next successful write. */
   lastError: Error | undefined
 
-  private constructor(journal: Journal, capacity: number) {
+  private constructor(journal: Journal, capacity: number, flushMs: number) {
     this.#journal = journal
     this.#ring = new Array<SessionEvent | undefined>(capacity)
+    this.#flushMs = flushMs
   }
 
   /** Open the trail at `path` and load its newest events into memory. */
   static async open(path: string, init: AuditLogInit = {}): Promise<AuditLog> {
     const capacity = Math.max(1, init.memoryEvents ?? AUDIT_MEMORY_EVENTS)
-    const { journal } = await openJournal(path, { flushDelayMs: init.flushMs ?? 100 })
-    const log = new AuditLog(journal, capacity)
+    // the batching delay lives here (#buffer), so the journal writes as soon as it is handed a batch
+    const { journal } = await openJournal(path)
+    const log = new AuditLog(journal, capacity, Math.max(0, init.flushMs ?? 100))
     const newest: SessionEvent[] = []
     for await (const line of journal.readBackward()) {
       const event = parseEvent(line.text)
@@ -66,7 +72,8 @@ export class AuditLog {
   append(event: SessionEvent): void {
     const clean = pickEvent(event)
     this.#remember(clean)
-    this.#write([JSON.stringify(clean)])
+    this.#buffer.push(JSON.stringify(clean))
+    this.#timer ??= setTimeout(() => this.#handOver(), this.#flushMs)
   }
 
   /** Recent events from memory, newest first (older history: `query`). */
@@ -113,6 +120,7 @@ export class AuditLog {
 
   /** Write and fdatasync everything appended so far. */
   async flush(): Promise<void> {
+    this.#handOver()
     if (this.#retry !== undefined) {
       clearTimeout(this.#retry)
       this.#retry = undefined
@@ -127,6 +135,18 @@ export class AuditLog {
     await this.flush().catch(() => {})
     if (this.#retry !== undefined) clearTimeout(this.#retry)
     await this.#journal.close()
+  }
+
+  /** Give the buffered lines to the journal (one append, one fdatasync for the whole window). */
+  #handOver(): void {
+    if (this.#timer !== undefined) {
+      clearTimeout(this.#timer)
+      this.#timer = undefined
+    }
+    if (this.#buffer.length === 0) return
+    const lines = this.#buffer
+    this.#buffer = []
+    this.#write(lines)
   }
 
   #write(lines: string[]): void {

@@ -14,7 +14,9 @@
  * increment, so of 100 concurrent sessions on a single-use token exactly one wins), remembers which
  * session holds the use (the reservation), then persists. releaseToken gives back only a use its session
  * holds. A use held when the process dies stays consumed: a single-use token is never reusable after a
- * crash.
+ * crash. That holds for every token with a limit (its `used` is durable before the hook returns); the
+ * count of an unlimited token gates nothing, so it is written lazily (coalesced, within LAZY_WRITE_MS, and
+ * on close) and a crash may lose its last second of counting.
  *
  * Operator approval that reaches the token's deadline fails with RejectedError('timeout') (the wait ran
  * out of time; the operator did not reject), and 'approval-resolved' reports 'timeout'.
@@ -298,6 +300,15 @@ export class LowdbMerchantStore extends TypedEventEmitter<StoreEvents> implement
     const reason = tokenRejection(record, this.#now())
     if (reason !== undefined) throw new RejectedError(reason)
     // check above and increment here run with no await between: this is what makes a use atomic
+    if (record.uses === 'unlimited') {
+      // the count of an unlimited token gates nothing: no fsync'ed rewrite on the session's path
+      this.#tokens.changeLazily(() => {
+        record.used++
+        remember(this.#reservations, ctx.sessionId, record.tokenId)
+      })
+      this.safeDispatchEvent('token', { detail: tokenView(record, this.#now()) })
+      return
+    }
     await this.#tokens.change(
       () => {
         record.used++
@@ -316,6 +327,13 @@ export class LowdbMerchantStore extends TypedEventEmitter<StoreEvents> implement
     const record = this.#tokens.get(info.tokenId)
     this.#reservations.delete(ctx.sessionId)
     if (record === undefined) return
+    if (record.uses === 'unlimited') {
+      this.#tokens.changeLazily(() => {
+        record.used = Math.max(0, record.used - 1)
+      })
+      this.safeDispatchEvent('token', { detail: tokenView(record, this.#now()) })
+      return
+    }
     try {
       await this.#tokens.change(
         () => {

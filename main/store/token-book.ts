@@ -17,6 +17,9 @@ import type { PartyRole, ReasonCode } from '../bootstrap/types.ts'
 import { StoreCorruptError, StoreInputError, toWriteError } from './errors.ts'
 import { hashToken, sameHash } from './token-secret.ts'
 
+/** Longest an informational change (an unlimited token's use count) waits before it is written. */
+export const LAZY_WRITE_MS = 1_000
+
 /** Default wait for an operator's decision. */
 export const DEFAULT_APPROVAL_TIMEOUT_MS = 120_000
 
@@ -50,6 +53,7 @@ export class TokenBook {
   #db: Low<TokensFile>
   #byHash = new Map<string, string>()
   #writing: Promise<void> = Promise.resolve()
+  #lazyTimer: ReturnType<typeof setTimeout> | undefined
 
   private constructor(path: string, db: Low<TokensFile>) {
     this.path = path
@@ -133,9 +137,29 @@ export class TokenBook {
     }
   }
 
-  /** Wait for writes in flight. */
+  /**
+   * Apply a change that gates nothing (an unlimited token's use count) in memory now and write it within
+   * LAZY_WRITE_MS, coalesced with every other change meanwhile: a rush on one token rewrites the file
+   * about once a second instead of once per session. settled() writes it at once. Never throws.
+   */
+  changeLazily(apply: () => void): void {
+    apply()
+    if (this.#lazyTimer !== undefined) return
+    this.#lazyTimer = setTimeout(() => this.#writeLazy(), LAZY_WRITE_MS)
+    this.#lazyTimer.unref()
+  }
+
+  /** Write pending lazy changes now and wait for writes in flight. */
   async settled(): Promise<void> {
+    if (this.#lazyTimer !== undefined) this.#writeLazy()
     await this.#writing
+  }
+
+  #writeLazy(): void {
+    clearTimeout(this.#lazyTimer)
+    this.#lazyTimer = undefined
+    // a failure keeps the count in memory; the next write of the file carries it
+    this.#writing = this.#db.write().catch(() => {})
   }
 }
 
