@@ -61,7 +61,10 @@ function fetchElectronBinary() {
     timeout: 180_000
   })
   if (result.status === 0) return electronBinary()
-  const why = String(result.stderr ?? '').split('\n').find((line) => line.trim() !== '') ?? 'download failed'
+  const why =
+    String(result.stderr ?? '')
+      .split('\n')
+      .find((line) => line.trim() !== '') ?? 'download failed'
   console.log(`taleus: could not fetch the Electron binary (${why.trim()}).`)
   return undefined
 }
@@ -70,10 +73,18 @@ if ((electronBinary() ?? fetchElectronBinary()) != null) {
   supervise(bin('electron-vite'), ['preview'])
 } else {
   const dataDir = process.env.TALEUS_DATA_DIR ?? join(homedir(), '.taleus')
-  console.log(`taleus: no Electron binary available here; starting the browser console instead (data in ${dataDir}).`)
+  console.log(
+    `taleus: no Electron binary available here; starting the browser console instead (data in ${dataDir}).`
+  )
   if (!existsSync(join(root, 'out/lib/cli.js')) || !existsSync(join(root, 'out/renderer/index.html'))) {
     run('npm', ['run', 'build'])
   }
   console.log('taleus: open the "console at" address it prints in your browser.')
-  supervise(process.execPath, [join(root, 'bin/taleus.js'), 'serve', '--data-dir', dataDir, ...process.argv.slice(2)])
+  supervise(process.execPath, [
+    join(root, 'bin/taleus.js'),
+    'serve',
+    '--data-dir',
+    dataDir,
+    ...process.argv.slice(2)
+  ])
 }

@@ -20,16 +20,26 @@ export interface IpcInit {
  */
 export function registerIpc(api: TaleusApi, window: BrowserWindow, init: IpcInit): () => void {
   const contents = window.webContents
-  const handle = createInvokeHandler(createDispatcher(api), { contentsId: contents.id, rendererUrl: init.rendererUrl })
-
-  ipcMain.handle(IPC.invoke, (event: IpcMainInvokeEvent, name: unknown, input: unknown): Promise<IpcReply> => {
-    const frame = event.senderFrame
-    return handle(
-      { contentsId: event.sender.id, frameUrl: frame?.url, isMainFrame: frame != null && frame.parent === null },
-      name,
-      input
-    )
+  const handle = createInvokeHandler(createDispatcher(api), {
+    contentsId: contents.id,
+    rendererUrl: init.rendererUrl
   })
+
+  ipcMain.handle(
+    IPC.invoke,
+    (event: IpcMainInvokeEvent, name: unknown, input: unknown): Promise<IpcReply> => {
+      const frame = event.senderFrame
+      return handle(
+        {
+          contentsId: event.sender.id,
+          frameUrl: frame?.url,
+          isMainFrame: frame != null && frame.parent === null
+        },
+        name,
+        input
+      )
+    }
+  )
 
   // The service already batches; one subscription per window, dropped when the window goes away.
   const unsubscribe = api.subscribe((batch) => {

@@ -19,5 +19,10 @@ export { ListenerSession } from './listener-session.ts'
 export type { ListenerSessionInit } from './listener-session.ts'
 export { DialerSession, MAX_OUTBOUND_STREAMS } from './dialer-session.ts'
 export type { DialerSessionInit } from './dialer-session.ts'
-export { SessionManager, DEFAULT_SESSION_CONFIG, MAX_INBOUND_STREAMS, MAX_PENDING_CONTACTS } from './session-manager.ts'
+export {
+  SessionManager,
+  DEFAULT_SESSION_CONFIG,
+  MAX_INBOUND_STREAMS,
+  MAX_PENDING_CONTACTS
+} from './session-manager.ts'
 export type { SessionManagerInit, SessionManagerEvents, InitiateBootstrapOptions } from './session-manager.ts'

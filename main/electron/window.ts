@@ -12,7 +12,10 @@ export interface RendererTarget {
 }
 
 /** Resolves the renderer location relative to the built main bundle (out/main). */
-export function rendererTarget(mainDir: string, devUrl = process.env['ELECTRON_RENDERER_URL']): RendererTarget {
+export function rendererTarget(
+  mainDir: string,
+  devUrl = process.env['ELECTRON_RENDERER_URL']
+): RendererTarget {
   if (devUrl != null && devUrl !== '') {
     return { url: devUrl, devServerOrigin: new URL(devUrl).origin }
   }

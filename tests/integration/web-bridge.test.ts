@@ -21,7 +21,11 @@ let other: ConsoleService
 let server: ApiServer
 
 async function startService(name: string): Promise<ConsoleService> {
-  const service = await createConsoleService({ dataDir: join(dir, name), mdns: false, listen: ['/ip4/127.0.0.1/tcp/0'] })
+  const service = await createConsoleService({
+    dataDir: join(dir, name),
+    mdns: false,
+    listen: ['/ip4/127.0.0.1/tcp/0']
+  })
   await service.start()
   return service
 }
@@ -64,16 +68,30 @@ afterAll(async () => {
 describe('web bridge over the real HTTP API', () => {
   it('creates, lists and re-derives a token link', async () => {
     const api = createWebBridge({ secret: SECRET, baseUrl: server.url })
-    const created = await api.createToken({ role: 'stock', label: 'Counter', uses: 'unlimited', identityRequirements: ['email'] })
+    const created = await api.createToken({
+      role: 'stock',
+      label: 'Counter',
+      uses: 'unlimited',
+      identityRequirements: ['email']
+    })
     expect(created.link.startsWith('taleus:bootstrap?')).toBe(true)
     expect((await api.listTokens()).map((t) => t.tokenId)).toContain(created.tokenId)
-    expect(await api.getTokenLink({ tokenId: created.tokenId })).toEqual({ tokenId: created.tokenId, link: created.link })
+    expect(await api.getTokenLink({ tokenId: created.tokenId })).toEqual({
+      tokenId: created.tokenId,
+      link: created.link
+    })
   })
 
   it('rejects with an ApiCallError carrying the code', async () => {
     const api = createWebBridge({ secret: SECRET, baseUrl: server.url })
-    await expect(api.revokeToken({ tokenId: 'no-such-token' })).rejects.toMatchObject({ name: 'ApiCallError', code: 'not-found' })
-    await expect(api.createToken({ role: 'nope' as 'stock' })).rejects.toMatchObject({ name: 'ApiCallError', code: 'bad-input' })
+    await expect(api.revokeToken({ tokenId: 'no-such-token' })).rejects.toMatchObject({
+      name: 'ApiCallError',
+      code: 'not-found'
+    })
+    await expect(api.createToken({ role: 'nope' as 'stock' })).rejects.toMatchObject({
+      name: 'ApiCallError',
+      code: 'bad-input'
+    })
     await expect(api.getSessionEvents({ sessionId: '' })).rejects.toMatchObject({ code: 'bad-input' })
     const wrong = createWebBridge({ secret: 'wrong', baseUrl: server.url })
     await expect(wrong.listTokens()).rejects.toMatchObject({ name: 'ApiCallError', code: 'unauthorized' })
@@ -86,7 +104,12 @@ describe('web bridge over the real HTTP API', () => {
 
   it('reports an unauthorized event stream', async () => {
     const statuses: StreamStatus[] = []
-    const api = createWebBridge({ secret: 'wrong', baseUrl: server.url, backoffMs: 20, onStatus: (s) => statuses.push(s) })
+    const api = createWebBridge({
+      secret: 'wrong',
+      baseUrl: server.url,
+      backoffMs: 20,
+      onStatus: (s) => statuses.push(s)
+    })
     const stop = api.subscribe(() => {})
     await waitStatus(statuses, 'unauthorized')
     stop()
@@ -108,7 +131,9 @@ describe('web bridge over the real HTTP API', () => {
     expect(outcome).toMatchObject({ sessionId, ok: true, role: 'foil', remotePeerId: other.peerId })
     await until(() => received.some((e) => e.kind === 'dial-result' && e.outcome.sessionId === sessionId))
     expect(received.find((e) => e.kind === 'dial-result')).toMatchObject({ outcome: { sessionId, ok: true } })
-    const states = received.flatMap((e) => (e.kind === 'session' && e.session.sessionId === sessionId ? [e.event.state] : []))
+    const states = received.flatMap((e) =>
+      e.kind === 'session' && e.session.sessionId === sessionId ? [e.event.state] : []
+    )
     expect(states[0]).toBe('D_SEND_CONTACT')
     expect(states.at(-1)).toBe('D_DONE')
     const events = await api.getSessionEvents({ sessionId })
@@ -119,7 +144,13 @@ describe('web bridge over the real HTTP API', () => {
   it('reconnects after the server goes away and comes back on the same port', async () => {
     const port = Number(new URL(server.url).port)
     const statuses: StreamStatus[] = []
-    const api = createWebBridge({ secret: SECRET, baseUrl: server.url, backoffMs: 20, maxBackoffMs: 100, onStatus: (s) => statuses.push(s) })
+    const api = createWebBridge({
+      secret: SECRET,
+      baseUrl: server.url,
+      backoffMs: 20,
+      maxBackoffMs: 100,
+      onStatus: (s) => statuses.push(s)
+    })
     const received: ConsoleEvent[] = []
     const stop = api.subscribe((batch) => received.push(...batch))
     await waitStatus(statuses, 'open')
@@ -155,7 +186,10 @@ describe('Electron invoke guard with the real dispatcher', () => {
       { ...ours, frameUrl: 'file:///tmp/other.html' },
       { ...ours, frameUrl: undefined }
     ]) {
-      expect(await handle(sender, 'listTokens', undefined)).toMatchObject({ ok: false, error: { code: FORBIDDEN_SENDER } })
+      expect(await handle(sender, 'listTokens', undefined)).toMatchObject({
+        ok: false,
+        error: { code: FORBIDDEN_SENDER }
+      })
     }
   })
 
@@ -171,6 +205,9 @@ describe('Electron invoke guard with the real dispatcher', () => {
     ] as const) {
       expect(await handle(ours, name, input)).toMatchObject({ ok: false, error: { code: BAD_REQUEST } })
     }
-    expect(await handle(ours, 'createToken', { role: 'stock', extra: 1 })).toMatchObject({ ok: false, error: { code: 'bad-input' } })
+    expect(await handle(ours, 'createToken', { role: 'stock', extra: 1 })).toMatchObject({
+      ok: false,
+      error: { code: 'bad-input' }
+    })
   })
 })

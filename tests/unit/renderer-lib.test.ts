@@ -65,7 +65,10 @@ describe('reasons', () => {
 describe('toCsv', () => {
   it('quotes every cell, doubles quotes and defuses formulas', () => {
     const csv = toCsv(
-      [{ a: 'x "y"', b: '=HYPERLINK("z")' }, { a: 'plain', b: undefined }],
+      [
+        { a: 'x "y"', b: '=HYPERLINK("z")' },
+        { a: 'plain', b: undefined }
+      ],
       [
         { header: 'A', value: (r: { a: string; b?: string }) => r.a },
         { header: 'B', value: (r: { a: string; b?: string }) => r.b }

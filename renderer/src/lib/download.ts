@@ -27,7 +27,10 @@ function csvCell(value: unknown): string {
 }
 
 /** CSV (RFC 4180, CRLF) of `rows` with the given columns, header first. */
-export function toCsv<T>(rows: readonly T[], columns: readonly { header: string; value: (row: T) => unknown }[]): string {
+export function toCsv<T>(
+  rows: readonly T[],
+  columns: readonly { header: string; value: (row: T) => unknown }[]
+): string {
   const lines = [columns.map((c) => csvCell(c.header)).join(',')]
   for (const row of rows) lines.push(columns.map((c) => csvCell(c.value(row))).join(','))
   return lines.join('\r\n') + '\r\n'

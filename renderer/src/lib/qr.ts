@@ -16,6 +16,9 @@ export async function qrSvg(link: string): Promise<string> {
 
 /** A file-name-safe form of a label. */
 export function fileName(label: string, fallback: string): string {
-  const safe = label.trim().replace(/[^A-Za-z0-9_-]+/g, '-').replace(/^-+|-+$/g, '')
+  const safe = label
+    .trim()
+    .replace(/[^A-Za-z0-9_-]+/g, '-')
+    .replace(/^-+|-+$/g, '')
   return safe === '' ? fallback : safe.slice(0, 60)
 }

@@ -58,11 +58,15 @@ function query(input: unknown): string {
 async function errorOf(res: Response): Promise<ApiCallError> {
   try {
     const body = (await res.json()) as Partial<ApiErrorBody>
-    if (typeof body.error?.code === 'string') return new ApiCallError(body.error.code, body.error.message ?? '')
+    if (typeof body.error?.code === 'string')
+      return new ApiCallError(body.error.code, body.error.message ?? '')
   } catch {
     // not JSON: fall through to the status
   }
-  return new ApiCallError(res.status === 401 ? 'unauthorized' : 'http-error', `the node answered ${res.status}`)
+  return new ApiCallError(
+    res.status === 401 ? 'unauthorized' : 'http-error',
+    `the node answered ${res.status}`
+  )
 }
 
 /** Splits a server-sent-events text buffer into complete `data` payloads and the unfinished rest. */

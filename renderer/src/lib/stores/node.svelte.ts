@@ -8,7 +8,9 @@ export class NodeStore {
   peers = $state.raw(new Map<string, PeerView>())
   /** Connected first, then most recently seen. */
   peerList = $derived(
-    [...this.peers.values()].sort((a, b) => Number(b.connected) - Number(a.connected) || b.lastSeen - a.lastSeen)
+    [...this.peers.values()].sort(
+      (a, b) => Number(b.connected) - Number(a.connected) || b.lastSeen - a.lastSeen
+    )
   )
 
   /** Upserts peers. */

@@ -6,11 +6,18 @@ import { mergeInto } from './keyed.ts'
 export class TalliesStore {
   byId = $state.raw(new Map<string, TallyView>())
   /** Newest first. */
-  list = $derived([...this.byId.values()].sort((a, b) => b.createdAt - a.createdAt || (a.tallyId < b.tallyId ? -1 : 1)))
+  list = $derived(
+    [...this.byId.values()].sort((a, b) => b.createdAt - a.createdAt || (a.tallyId < b.tallyId ? -1 : 1))
+  )
 
   /** Upserts tallies; an older view never replaces a newer one. */
   apply(views: readonly TallyView[]): void {
     if (views.length === 0) return
-    this.byId = mergeInto(this.byId, views, (t) => t.tallyId, (a, b) => a.updatedAt >= b.updatedAt)
+    this.byId = mergeInto(
+      this.byId,
+      views,
+      (t) => t.tallyId,
+      (a, b) => a.updatedAt >= b.updatedAt
+    )
   }
 }
