@@ -20,9 +20,29 @@ for (const built of ['out/lib/cli.js', 'out/renderer/index.html']) {
     process.exit(1)
   }
 }
-if (!existsSync('/usr/bin/chromium')) {
-  console.error("e2e: /usr/bin/chromium is missing; install Debian's chromium (apt-get install -y chromium)")
-  process.exit(1)
+if (!existsSync('/usr/bin/chromium')) installChromium()
+
+/** Debian's Chromium runs the UI specs (no browser download exists here); as root, install it on the spot. */
+function installChromium() {
+  const canApt = process.getuid?.() === 0 && existsSync('/usr/bin/apt-get')
+  if (!canApt) {
+    console.error(
+      "e2e: /usr/bin/chromium is missing; install Debian's chromium (sudo apt-get install -y chromium)"
+    )
+    process.exit(1)
+  }
+  console.log("e2e: /usr/bin/chromium is missing; installing Debian's chromium (about 30 s)…")
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }
+  for (const args of [
+    ['update', '-qq'],
+    ['install', '-y', '-qq', 'chromium']
+  ]) {
+    const run = spawnSync('apt-get', args, { stdio: ['ignore', 'ignore', 'inherit'], env })
+    if (run.status !== 0) {
+      console.error(`e2e: apt-get ${args.join(' ')} failed; install chromium by hand and run again`)
+      process.exit(1)
+    }
+  }
 }
 
 /** Run one Playwright project; returns its exit status. */
