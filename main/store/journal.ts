@@ -1,13 +1,15 @@
 /**
  * An append-only JSON Lines file with group commit: appends that arrive while a write is in flight are
- * batched into the next single write + fdatasync, so a rush costs one fsync per batch, not per record,
- * and a write never rewrites what is already on disk (cost independent of the file's size).
+ * batched into the next single durable write (O_DSYNC; write + fdatasync where the platform lacks it), so
+ * a rush costs one fsync per batch, not per record, and a write never rewrites what is already on disk
+ * (cost independent of the file's size).
  *
  * Crash safety: each batch is one write of whole lines. A kill -9 can at worst leave a torn last line,
  * which `openJournal` cuts off. A failed write (disk full) is truncated back to the last good length so
  * the file never holds a half line in the middle; if even that fails the journal refuses further writes
  * (and the next open repairs the tail).
  */
+import { constants } from 'node:fs'
 import { open, rename } from 'node:fs/promises'
 import type { FileHandle } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
@@ -15,6 +17,14 @@ import { StoreClosedError, toWriteError } from './errors.ts'
 
 const NEWLINE = 0x0a
 const CHUNK = 64 * 1024
+
+/**
+ * O_DSYNC where the platform has it: each write returns once its data is on disk, so a batch costs one
+ * thread-pool round trip instead of write + fdatasync (two), which is most of a lone session's store time.
+ */
+const DSYNC: number = constants.O_DSYNC ?? 0
+const APPEND_FLAGS: number | string =
+  DSYNC !== 0 ? constants.O_RDWR | constants.O_APPEND | constants.O_CREAT | DSYNC : 'a+'
 
 /** Options of a journal. */
 export interface JournalInit {
@@ -141,7 +151,7 @@ export class Journal {
         const { bytesWritten } = await this.#fh.write(buf, off, buf.length - off)
         off += bytesWritten
       }
-      await this.#fh.datasync()
+      if (DSYNC === 0) await this.#fh.datasync()
       this.#size = before + buf.length
     } catch (err) {
       try {
@@ -172,7 +182,7 @@ export async function openJournal(
   let fh: FileHandle
   try {
     // O_APPEND: every write lands at the end, also after a truncate
-    fh = await open(path, 'a+', 0o600)
+    fh = await open(path, APPEND_FLAGS, 0o600)
   } catch (err) {
     throw toWriteError(err, path)
   }
