@@ -112,6 +112,12 @@ export interface TallyView {
   tokenLabel?: string
   createdAt: number
   updatedAt: number
+  /** Additive: the counterparty's identity `name`, else its `email`; absent when it gave neither. */
+  counterpartyName?: string
+  /** Additive: the identity bundle the counterparty presented (listener side only). */
+  counterpartyIdentity?: IdentityBundle
+  /** Additive: the counterparty's cadre addresses (both sides; absent on tallies recorded before). */
+  counterpartyCadre?: string[]
 }
 
 /** This node. */

@@ -104,6 +104,7 @@ export class DialerSession extends BaseSession<DialerState> {
     if (response.role !== link.role) throw new RejectedError('role-mismatch')
     if (response.partyId !== this.remotePeerId) throw new RejectedError('party-mismatch')
     this.checkProvision(response)
+    this.counterparty = { cadrePeerAddrs: [...response.cadrePeerAddrs] }
 
     if (hooks.validateResponse != null) {
       const ok = await this.hook((ctx) =>

@@ -95,6 +95,11 @@ export class ListenerSession extends BaseSession<ListenerState> {
     const contact = await this.step((signal) => this.frames.read(['InboundContact'], { signal }))
     if (this.onContact?.() === false) throw new RejectedError('busy')
     if (contact.partyId !== this.remotePeerId) throw new RejectedError('party-mismatch')
+    // copies: a hook keeping the context must not see later changes, nor change what we send
+    this.counterparty = {
+      identityBundle: Object.fromEntries(Object.entries(contact.identityBundle)),
+      cadrePeerAddrs: [...contact.cadrePeerAddrs]
+    }
 
     const tokenInfo = await this.hook((ctx) => hooks.validateToken(contact.token, ctx))
     if (!isTokenInfo(tokenInfo)) throw new RejectedError('internal-error', 'validateToken returned garbage')

@@ -7,6 +7,7 @@ import type { ScopedSignal } from './abort.ts'
 import { BootstrapError, RejectedError, StreamClosedError } from './errors.ts'
 import { isTerminalState, transition } from './states.ts'
 import type {
+  Counterparty,
   Direction,
   HookContext,
   PartyRole,
@@ -48,6 +49,8 @@ export abstract class BaseSession<S extends SessionState> {
   protected tokenId?: string
   protected tallyId?: string
   protected role?: PartyRole
+  /** What the remote party disclosed, handed to hooks only (never to events). */
+  protected counterparty?: Counterparty
 
   constructor(
     readonly sessionId: string,
@@ -106,7 +109,14 @@ export abstract class BaseSession<S extends SessionState> {
   }
 
   protected hookContext(signal: AbortSignal): HookContext {
-    return { sessionId: this.sessionId, direction: this.direction, remotePeerId: this.remotePeerId, signal }
+    const ctx: HookContext = {
+      sessionId: this.sessionId,
+      direction: this.direction,
+      remotePeerId: this.remotePeerId,
+      signal
+    }
+    if (this.counterparty != null) ctx.counterparty = this.counterparty
+    return ctx
   }
 
   /** Runs one read/write under a step deadline; an abort becomes TimeoutError / the stop error. */

@@ -132,6 +132,14 @@ export interface SessionEvent {
   reason?: ReasonCode
 }
 
+/** Additive: what the remote party disclosed about itself; never put in a SessionEvent or a log. */
+export interface Counterparty {
+  /** The listener's view of the dialer's bundle (A only: B's own bundle is not the counterparty's). */
+  identityBundle?: IdentityBundle
+  /** The remote party's cadre addresses, as it disclosed them. */
+  cadrePeerAddrs: string[]
+}
+
 /** Context given to every hook call: whose session, and the signal that ends the step. */
 export interface HookContext {
   sessionId: string
@@ -140,6 +148,11 @@ export interface HookContext {
   remotePeerId: string
   /** Aborted when the step (or session) times out or the session ends: stop waiting then. */
   signal: AbortSignal
+  /**
+   * Additive: the remote party as disclosed so far. A: set once the contact is read (B's bundle and
+   * cadre); B: set once A's approved response is read (A's cadre only).
+   */
+  counterparty?: Counterparty
 }
 
 /** The approved ProvisioningResult as the dialer's validateResponse sees it. */

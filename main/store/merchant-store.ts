@@ -53,7 +53,7 @@ import { AuditLog } from './audit-log.ts'
 import { StoreClosedError, StoreInputError, UnknownTokenError, toWriteError } from './errors.ts'
 import { acquireLock } from './lock.ts'
 import type { FolderLock } from './lock.ts'
-import { TallyBook, tallyView } from './tally-book.ts'
+import { TallyBook, boundedCadre, boundedIdentity, tallyView } from './tally-book.ts'
 import type { TallyRecord } from './tally-book.ts'
 import { TokenBook, newTokenId, tokenRejection, tokenView } from './token-book.ts'
 import type { TokenRecord } from './token-book.ts'
@@ -478,6 +478,14 @@ export class LowdbMerchantStore extends TypedEventEmitter<StoreEvents> implement
     }
     if (tokenId !== undefined) record.tokenId = tokenId
     if (label !== undefined) record.tokenLabel = label
+    const { counterparty } = ctx
+    if (counterparty != null) {
+      // only the listener holds another party's identity; a dialer's bundle is its own
+      const identity = ctx.direction === 'inbound' ? boundedIdentity(counterparty.identityBundle) : undefined
+      if (identity !== undefined) record.counterpartyIdentity = identity
+      const cadre = boundedCadre(counterparty.cadrePeerAddrs)
+      if (cadre !== undefined) record.counterpartyCadre = cadre
+    }
     return record
   }
 

@@ -5,7 +5,7 @@
  * superseded lines outnumber the live ones.
  */
 import type { TallyStatus, TallyView } from '../../preload/contract.ts'
-import type { DbConnectionInfo, DraftTally } from '../bootstrap/types.ts'
+import type { DbConnectionInfo, DraftTally, IdentityBundle } from '../bootstrap/types.ts'
 import { openJournal, rewriteJournal } from './journal.ts'
 import type { Journal } from './journal.ts'
 
@@ -13,9 +13,50 @@ import type { Journal } from './journal.ts'
 const COMPACT_MIN_SUPERSEDED = 1000
 
 /** A tally as stored: the view's fields plus the protocol record and the (secret) connection info. */
-export interface TallyRecord extends TallyView {
+export interface TallyRecord extends Omit<TallyView, 'counterpartyName'> {
   tally: DraftTally
   dbConnectionInfo: DbConnectionInfo
+}
+
+/** Bounds of the counterparty copy kept on a tally (the wire's own limits). */
+const IDENTITY_MAX_FIELDS = 16
+const IDENTITY_MAX_KEY = 64
+const IDENTITY_MAX_VALUE = 1024
+const CADRE_MAX_ADDRS = 16
+const CADRE_MAX_ADDR = 512
+
+/** A bounded copy of an identity bundle: string fields within the wire's limits; undefined when none. */
+export function boundedIdentity(bundle: unknown): IdentityBundle | undefined {
+  if (bundle === null || typeof bundle !== 'object' || Array.isArray(bundle)) return undefined
+  const entries = Object.entries(bundle as Record<string, unknown>)
+    .filter(
+      (e): e is [string, string] =>
+        e[0].length > 0 &&
+        e[0].length <= IDENTITY_MAX_KEY &&
+        typeof e[1] === 'string' &&
+        e[1].length <= IDENTITY_MAX_VALUE
+    )
+    .slice(0, IDENTITY_MAX_FIELDS)
+  // fromEntries defines own properties, so a `__proto__` field stays data and never a prototype
+  return entries.length === 0 ? undefined : Object.fromEntries(entries)
+}
+
+/** A bounded copy of a cadre address list; undefined when it is not a list. */
+export function boundedCadre(addrs: unknown): string[] | undefined {
+  if (!Array.isArray(addrs)) return undefined
+  return addrs
+    .filter((a): a is string => typeof a === 'string' && a.length > 0 && a.length <= CADRE_MAX_ADDR)
+    .slice(0, CADRE_MAX_ADDRS)
+}
+
+/** The name to show for a counterparty: its identity `name`, else its `email`. */
+export function counterpartyName(identity: IdentityBundle | undefined): string | undefined {
+  if (identity === undefined) return undefined
+  for (const field of ['name', 'email']) {
+    const value = Object.hasOwn(identity, field) ? identity[field]?.trim() : undefined
+    if (value !== undefined && value !== '') return value
+  }
+  return undefined
 }
 
 const STATUSES: readonly TallyStatus[] = ['draft', 'confirmed', 'abandoned']
@@ -112,6 +153,12 @@ export function tallyView(r: TallyRecord): TallyView {
   }
   if (r.tokenId !== undefined) view.tokenId = r.tokenId
   if (r.tokenLabel !== undefined) view.tokenLabel = r.tokenLabel
+  if (r.counterpartyIdentity !== undefined) {
+    view.counterpartyIdentity = { ...r.counterpartyIdentity }
+    const name = counterpartyName(r.counterpartyIdentity)
+    if (name !== undefined) view.counterpartyName = name
+  }
+  if (r.counterpartyCadre !== undefined) view.counterpartyCadre = [...r.counterpartyCadre]
   return view
 }
 
@@ -132,7 +179,20 @@ function parseRecord(line: string): TallyRecord | undefined {
     ) {
       return undefined
     }
-    return r as TallyRecord
+    const record = r as TallyRecord & { counterpartyName?: unknown }
+    // optional since the counterparty was first recorded: older lines lack them, a bad one is dropped
+    delete record.counterpartyName
+    if (record.counterpartyIdentity !== undefined) {
+      const identity = boundedIdentity(record.counterpartyIdentity)
+      if (identity === undefined) delete record.counterpartyIdentity
+      else record.counterpartyIdentity = identity
+    }
+    if (record.counterpartyCadre !== undefined) {
+      const cadre = boundedCadre(record.counterpartyCadre)
+      if (cadre === undefined) delete record.counterpartyCadre
+      else record.counterpartyCadre = cadre
+    }
+    return record
   } catch {
     return undefined
   }

@@ -11,20 +11,33 @@ function parseCsv(text: string): string[][] {
     .map((line) => [...line.matchAll(/"((?:[^"]|"")*)"/g)].map((m) => (m[1] ?? '').replaceAll('""', '"')))
 }
 
-/** Id, status, role, direction and token of each tally row on screen. */
+/**
+ * Each tally row on screen as the export should hold it: id, status, counterparty peer id (its
+ * tooltip) and name, role, direction, token, then one cell per identity column.
+ */
 async function rowsOnScreen(page: Page): Promise<string[][]> {
   return page.getByTestId('tally-row').evaluateAll((rows) =>
     rows.map((r) => {
       const cells = [...r.querySelectorAll('td')].map((td) => td.textContent?.trim() ?? '')
+      const text = (testid: string): string =>
+        r.querySelector(`[data-testid=${testid}]`)?.textContent?.trim() ?? ''
       return [
         r.getAttribute('data-tally-id') ?? '',
         r.getAttribute('data-status') ?? '',
+        r.querySelector('[data-testid=tally-counterparty-peer]')?.getAttribute('title') ?? '',
+        text('tally-counterparty-name'),
         cells[3] ?? '',
         cells[4] ?? '',
-        cells[5] ?? ''
+        cells[5] ?? '',
+        ...[...r.querySelectorAll('[data-testid=tally-identity]')].map((td) => td.textContent?.trim() ?? '')
       ]
     })
   )
+}
+
+/** The export's cells in rowsOnScreen's order (Created, shown formatted on screen, left out). */
+function exported(row: readonly string[]): string[] {
+  return [...row.slice(0, 7), ...row.slice(8)]
 }
 
 async function download(page: Page, testid: string): Promise<string> {
@@ -33,24 +46,58 @@ async function download(page: Page, testid: string): Promise<string> {
 }
 
 test('export of tallies downloads what the list shows', async ({ taleus: { page } }) => {
-  const link = await createTokenInUi(page, { label: 'Export', uses: 'unlimited' })
-  const runs = await Promise.all([cliDial(link), cliDial(link)])
+  const link = await createTokenInUi(page, { label: 'Export', uses: 'unlimited', requirements: 'email' })
+  const runs = await Promise.all([
+    cliDial(link, { email: 'ada@example.test', name: 'Ada Lovelace' }),
+    cliDial(link, { email: 'bob@example.test' })
+  ])
   for (const run of runs) expect(run.code).toBe(0)
 
   await page.getByTestId('nav-tallies').click()
   await expect(page.locator('[data-testid=tally-row][data-status=confirmed]')).toHaveCount(2)
   const shown = await rowsOnScreen(page)
+  // the name is the identity's name, else its email; the peer id stays in the tooltip
+  expect(shown.map((row) => row[3]).sort()).toEqual(['Ada Lovelace', 'bob@example.test'])
+  for (const row of shown) expect(row[2]).toMatch(/^12D3Koo/)
+  await expect(page.getByTestId('tally-identity-header')).toHaveText(['email', 'name'])
+  expect(shown.map((row) => row.slice(7)).sort()).toEqual([
+    ['ada@example.test', 'Ada Lovelace'],
+    ['bob@example.test', '']
+  ])
 
   const csv = parseCsv(await download(page, 'export-tallies-csv'))
-  expect(csv[0]).toEqual(['Tally', 'Status', 'Counterparty', 'Role', 'Direction', 'Token', 'Created'])
-  expect(csv.slice(1).map((c) => [c[0], c[1], c[3], c[4], c[5]])).toEqual(shown)
+  expect(csv[0]).toEqual([
+    'Tally',
+    'Status',
+    'Counterparty',
+    'Counterparty name',
+    'Role',
+    'Direction',
+    'Token',
+    'Created',
+    'Identity: email',
+    'Identity: name'
+  ])
+  expect(csv.slice(1).map(exported)).toEqual(shown)
   const counterparties = runs.map((run) => run.result?.remotePeerId)
   expect(new Set(counterparties).size).toBe(1) // every dialer bootstrapped with this node
 
   const json = JSON.parse(await download(page, 'export-tallies-json')) as Array<Record<string, string>>
-  expect(json.map((t) => [t['tallyId'], t['status'], t['role'], t['direction'], t['tokenLabel']])).toEqual(
-    shown
-  )
+  const jsonKeys = [
+    'tallyId',
+    'status',
+    'counterpartyPeerId',
+    'counterpartyName',
+    'role',
+    'direction',
+    'tokenLabel',
+    'createdAt',
+    'identity.email',
+    'identity.name'
+  ]
+  for (const t of json) expect(Object.keys(t)).toEqual(jsonKeys)
+  expect(json.map((t) => exported(jsonKeys.map((k) => t[k] ?? '')))).toEqual(shown)
+  expect(csv.slice(1)).toEqual(json.map((t) => jsonKeys.map((k) => t[k] ?? '')))
 
   // A filter changes what is shown, and so what is exported.
   await page.getByTestId('tally-filter').selectOption('draft')
