@@ -58,13 +58,14 @@ export function sessionsTable(sessions: SessionView[]): string {
 /** `tallies`. */
 export function talliesTable(tallies: TallyView[]): string {
   return table(
-    ['TALLY', 'STATUS', 'ROLE', 'DIR', 'COUNTERPARTY', 'TOKEN', 'CREATED'],
+    ['TALLY', 'STATUS', 'ROLE', 'DIR', 'COUNTERPARTY', 'NAME', 'TOKEN', 'CREATED'],
     tallies.map((t) => [
       t.tallyId,
       t.status,
       t.role,
       t.direction === 'inbound' ? 'in' : 'out',
       short(t.counterpartyPeerId, 16),
+      t.counterpartyName ?? '-',
       t.tokenLabel || t.tokenId || '-',
       when(t.createdAt)
     ])
