@@ -6,7 +6,8 @@
  * - `tokens.json`   lowdb 7: tokens (sha256 of the text only) and settings; small, rewritten whole.
  * - `tallies.jsonl` append-only journal, one full tally record per change, fdatasync'ed before the hook
  *                   that changed it returns (group commit batches a rush into few fsyncs).
- * - `audit.jsonl`   append-only SessionEvents, fdatasync'ed in batches every `auditFlushMs` and on close.
+ * - `audit.jsonl`   append-only SessionEvents, fdatasync'ed in batches every `auditFlushMs`, on close, and
+ *                   before a new tally's first line (so no tally is ever on disk without its session's record).
  * Journals are never rewritten on a write, so a write costs the same with 10 000 tallies and 100 000
  * events as with none; a crash leaves at most a torn last line, cut off at the next open.
  *
@@ -491,6 +492,8 @@ export class LowdbMerchantStore extends TypedEventEmitter<StoreEvents> implement
 
   async #record(record: TallyRecord): Promise<void> {
     if (this.#tallies.has(record.tallyId)) throw new StoreInputError('tally id already recorded')
+    // Audit first: a crash must never leave a tally on disk whose session has no record in the trail.
+    await this.#audit.flush().catch(() => {})
     await this.#tallies.put([record])
     this.#createdThisRun.add(record.tallyId)
     this.safeDispatchEvent('tally', { detail: tallyView(record) })

@@ -52,6 +52,18 @@ describe('store durability', () => {
     await rm(dir, { recursive: true, force: true })
   })
 
+  it("a new tally reaches the disk only after its session's audit record does (crash between them loses neither)", async () => {
+    // A long flush window: without the write-ahead, the event would still sit in memory.
+    const store = await openHere({ auditFlushMs: 60_000 })
+    const hooks = store.hooks(A)
+    await hooks.logSessionEvent!('s-wa', event('s-wa', 1))
+    const { tally } = await hooks.provisionDatabase('stock', 'peer-B', 'peer-A', ctx('s-wa'))
+    const audit = await readFile(join(dir, 'audit.jsonl'), 'utf8')
+    const tallies = await readFile(join(dir, 'tallies.jsonl'), 'utf8')
+    expect(tallies).toContain(tally.tallyId)
+    expect(audit).toContain('"sessionId":"s-wa"')
+  })
+
   it('reopen keeps tokens (and their secret text), tallies and the audit trail', async () => {
     const first = await openHere()
     const { view, token } = await first.createToken({ role: 'stock', uses: 2, label: 'door' })
