@@ -4,7 +4,7 @@
  */
 import './polyfill.ts'
 import { join } from 'node:path'
-import { app, BrowserWindow, session } from 'electron'
+import { app, BrowserWindow, dialog, session } from 'electron'
 import { registerIpc } from './api/ipc.ts'
 import { hardenApp, hardenSession } from './electron/security.ts'
 import { createMainWindow, rendererTarget } from './electron/window.ts'
@@ -43,7 +43,8 @@ async function main(): Promise<void> {
 
   await app.whenReady()
   hardenSession(session.defaultSession, renderer.devServerOrigin)
-  service = await createConsoleService({ dataDir: app.getPath('userData') })
+  // A folder of its own: Electron keeps caches and preferences in userData beside it.
+  service = await createConsoleService({ dataDir: join(app.getPath('userData'), 'node') })
   await service.start()
   // Load tests reach the service from Playwright's main-process evaluate; never outside TALEUS_BENCH=1.
   if (benchEnabled()) Object.assign(globalThis, { __taleusBench: service })
@@ -72,6 +73,9 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  console.error('taleus: could not start:', err instanceof Error ? `${err.name}: ${err.message}` : 'error')
+  const why = err instanceof Error ? `${err.name}: ${err.message}` : 'unknown error'
+  console.error('taleus: could not start:', why)
+  // A desktop user sees no console: say it in a window before leaving.
+  if (app.isReady()) dialog.showErrorBox('Taleus could not start', why)
   app.exit(1)
 })
