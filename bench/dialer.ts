@@ -32,7 +32,12 @@ const WALLET_HOOKS: SessionHooks = {
 
 let peers: Peer[] = []
 
-async function preparePeer(mode: string, target: string, link: BootstrapLink | undefined): Promise<Peer> {
+async function preparePeer(
+  mode: string,
+  target: string,
+  link: BootstrapLink | undefined,
+  timeoutMs: number
+): Promise<Peer> {
   const node = await createTaleusNode({ listen: [] })
   if (mode === 'baseline') {
     const addr = multiaddr(target)
@@ -41,7 +46,7 @@ async function preparePeer(mode: string, target: string, link: BootstrapLink | u
     return {
       node,
       async run() {
-        const signal = AbortSignal.timeout(30_000)
+        const signal = AbortSignal.timeout(timeoutMs)
         const stream = await node.dialProtocol(addr, BASELINE_PROTOCOL, { signal })
         try {
           const lp = lpStream(stream)
@@ -84,12 +89,16 @@ onMessages(async (message) => {
       const target = message.target as string
       const link = mode === 'bootstrap' ? parseLink(target) : undefined
       const count = message.count as number
+      // the held-memory run keeps every baseline stream waiting for A's reply far longer than a burst
+      const timeoutMs = (message.timeoutMs as number | undefined) ?? 30_000
       const made: Peer[] = []
       // a few at a time: key generation and node start are CPU work
       for (let i = 0; i < count; i += 50) {
         const batch = Math.min(50, count - i)
         made.push(
-          ...(await Promise.all(Array.from({ length: batch }, () => preparePeer(mode, target, link))))
+          ...(await Promise.all(
+            Array.from({ length: batch }, () => preparePeer(mode, target, link, timeoutMs))
+          ))
         )
       }
       peers = made

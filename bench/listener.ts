@@ -3,6 +3,9 @@
  * moves the frames of a stock bootstrap and does nothing else; `bootstrap` is the real console service
  * (SessionManager, lowdb store hooks, audit trail, live session table) with an unlimited stock token.
  * Reports peak RSS, active sessions after the run and the listener-side outcomes to bench/run.js.
+ * With BENCH_HOLD=1 (the held-memory run) no session finishes on its own: the bootstrap's token waits for
+ * an operator's approval (so every session parks in L_PROCESS_CONTACT) and the baseline handler holds its
+ * stream after the contact frame, until run.js sends `release`.
  */
 import '../main/polyfill.ts'
 import { lpStream } from '@libp2p/utils'
@@ -11,13 +14,16 @@ import { createTaleusNode } from '../main/node/index.ts'
 import { createConsoleService } from '../main/service/index.ts'
 import type { ConsoleService } from '../main/service/index.ts'
 import { MAX_INBOUND_STREAMS } from '../main/bootstrap/index.ts'
-import { RssSampler, collectGarbage, onMessages, send, sleep } from './lib/child.ts'
+import { RssSampler, collectGarbage, onMessages, send, settledMemory, sleep } from './lib/child.ts'
 import { BASELINE_PROTOCOL, provisioningFrame } from './lib/frames.ts'
 
 const mode = process.env.BENCH_MODE as 'baseline' | 'bootstrap'
 const dataDir = process.env.BENCH_DATA_DIR ?? ''
 /** Sessions allowed in flight: above the sweep's largest concurrency, so the cap never answers `busy`. */
 const maxConcurrentSessions = Number(process.env.BENCH_MAX_SESSIONS ?? 4096)
+const hold = process.env.BENCH_HOLD === '1'
+/** Long enough for 1000 fresh handshakes, the GC and the samples: a held session must not time out. */
+const HOLD_MS = 120_000
 
 const sampler = new RssSampler()
 const outcomes: Record<string, number> = {}
@@ -25,6 +31,10 @@ let activeCount: () => Promise<number> = async () => 0
 let stop: () => Promise<void> = async () => {}
 let rssBefore = 0
 let cpuBefore = process.cpuUsage()
+/** Sessions parked right now (baseline: streams held after the contact; bootstrap: pending approvals). */
+let heldCount: () => Promise<number> = async () => 0
+/** Lets every held session go on (baseline: reply; bootstrap: the operator rejects them all). */
+let releaseAll: () => Promise<number> = async () => 0
 
 function count(outcome: string): void {
   outcomes[outcome] = (outcomes[outcome] ?? 0) + 1
@@ -35,14 +45,26 @@ async function startBaseline(): Promise<{ addr: string }> {
   const addr = node.getMultiaddrs()[0]!.toString()
   const listenerPeerId = node.peerId.toString()
   let active = 0
+  let held = 0
+  let release!: () => void
+  const released = new Promise<void>((resolve) => (release = resolve))
   await node.handle(
     BASELINE_PROTOCOL,
     async (stream, connection) => {
       active++
-      const signal = AbortSignal.timeout(30_000)
+      let signal = AbortSignal.timeout(30_000)
       try {
         const lp = lpStream(stream)
         await lp.read({ signal })
+        if (hold) {
+          held++
+          try {
+            await released
+          } finally {
+            held--
+          }
+          signal = AbortSignal.timeout(30_000)
+        }
         await lp.write(provisioningFrame(listenerPeerId, connection.remotePeer.toString(), addr), { signal })
         await lp.read({ signal })
         await stream.close({ signal })
@@ -57,6 +79,12 @@ async function startBaseline(): Promise<{ addr: string }> {
     { maxInboundStreams: MAX_INBOUND_STREAMS, maxOutboundStreams: MAX_INBOUND_STREAMS }
   )
   activeCount = async () => active
+  heldCount = async () => held
+  releaseAll = async () => {
+    const n = held
+    release()
+    return n
+  }
   stop = async () => {
     await node.stop()
   }
@@ -77,7 +105,21 @@ async function startBootstrap(): Promise<{ addr: string; link: string }> {
       if (event.kind === 'session' && event.session.done) count(event.session.state)
     }
   })
-  const token = await service.createToken({ role: 'stock', uses: 'unlimited', label: 'bench' })
+  const token = await service.createToken({
+    role: 'stock',
+    uses: 'unlimited',
+    label: 'bench',
+    ...(hold ? { approval: 'operator' as const, approvalTimeoutMs: HOLD_MS } : {})
+  })
+  heldCount = async () => (await service.listApprovals()).length
+  releaseAll = async () => {
+    let n = 0
+    for (const approval of await service.listApprovals()) {
+      const result = await service.decide({ sessionId: approval.sessionId, decision: 'reject' })
+      if (result.applied) n++
+    }
+    return n
+  }
   activeCount = async () => {
     const info = await service.getNodeInfo()
     return info.activeListeners + info.activeDialers
@@ -96,6 +138,28 @@ onMessages(async (message) => {
       cpuBefore = process.cpuUsage()
       for (const key of Object.keys(outcomes)) delete outcomes[key]
       send({ type: 'marked', rss: rssBefore })
+      break
+    }
+    case 'idle': {
+      send({ type: 'idle', memory: await settledMemory() })
+      break
+    }
+    case 'hold': {
+      // every session parked (or the wait gave up), then the memory they hold, without garbage
+      const want = message.count as number
+      const waitMs = (message.waitMs as number | undefined) ?? 90_000
+      const until = performance.now() + waitMs
+      let n = await heldCount()
+      while (n < want && performance.now() < until) {
+        await sleep(100)
+        n = await heldCount()
+      }
+      const memory = await settledMemory()
+      send({ type: 'held', held: await heldCount(), active: await activeCount(), memory })
+      break
+    }
+    case 'release': {
+      send({ type: 'released', released: await releaseAll() })
       break
     }
     case 'report': {

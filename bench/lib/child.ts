@@ -61,3 +61,38 @@ export function collectGarbage(): void {
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms))
 }
+
+/** One memory reading of this process in bytes (fields of `process.memoryUsage()`). */
+export interface MemorySnapshot {
+  rss: number
+  heapTotal: number
+  heapUsed: number
+  external: number
+  arrayBuffers: number
+}
+
+/**
+ * Memory held right now, without garbage: a full GC (twice, when the child runs with --expose-gc), then
+ * the median of `samples` readings `intervalMs` apart, so one reading taken mid-allocation does not count.
+ */
+export async function settledMemory(samples = 5, intervalMs = 100): Promise<MemorySnapshot> {
+  collectGarbage()
+  await sleep(intervalMs)
+  const readings: MemorySnapshot[] = []
+  for (let i = 0; i < samples; i++) {
+    const { rss, heapTotal, heapUsed, external, arrayBuffers } = process.memoryUsage()
+    readings.push({ rss, heapTotal, heapUsed, external, arrayBuffers })
+    await sleep(intervalMs)
+  }
+  const mid = (key: keyof MemorySnapshot): number => {
+    const sorted = readings.map((r) => r[key]).sort((a, b) => a - b)
+    return sorted[Math.floor((sorted.length - 1) / 2)]!
+  }
+  return {
+    rss: mid('rss'),
+    heapTotal: mid('heapTotal'),
+    heapUsed: mid('heapUsed'),
+    external: mid('external'),
+    arrayBuffers: mid('arrayBuffers')
+  }
+}

@@ -76,3 +76,87 @@ export async function runSessions({ mode, concurrency, count, dataDir }) {
 function share(total, parts, index) {
   return Math.floor(total / parts) + (index < total % parts ? 1 : 0)
 }
+
+const MEMORY_FIELDS = ['rss', 'heapTotal', 'heapUsed', 'external', 'arrayBuffers']
+
+/**
+ * Memory held by `count` sessions in flight at once, against a listener that keeps them all waiting
+ * (BENCH_HOLD=1: the bootstrap's token needs an operator's approval, the baseline holds its streams after
+ * the contact). Idle memory before the dialers connect and held memory once all are parked, each after a
+ * full GC (median of a few readings); per session = (held − idle) ÷ sessions held, in KiB per field. Then
+ * releases them (bootstrap: rejected by the operator; baseline: replied to) and checks they all end.
+ */
+export async function runHeld({ mode, count, dataDir }) {
+  const listener = new Child('listener.ts', {
+    BENCH_MODE: mode,
+    BENCH_DATA_DIR: dataDir ?? '',
+    BENCH_HOLD: '1'
+  })
+  const dialers = []
+  try {
+    const ready = await listener.waitFor('ready', 60_000)
+    const target = mode === 'baseline' ? ready.addr : ready.link
+    // the same two dialer processes as the sweep's concurrency ≥ 10
+    const parts = 2
+    for (let i = 0; i < parts; i++) dialers.push(new Child('dialer.ts'))
+    await Promise.all(dialers.map((d) => d.waitFor('ready', 60_000)))
+    await Promise.all(
+      dialers.map((d, i) =>
+        d.request(
+          { type: 'prepare', mode, target, count: share(count, parts, i), timeoutMs: 180_000 },
+          'prepared',
+          300_000
+        )
+      )
+    )
+    const idle = await listener.request({ type: 'idle' }, 'idle', 60_000)
+    const done = Promise.all(
+      dialers.map((d, i) => d.request({ type: 'go', concurrency: share(count, parts, i) }, 'done', 600_000))
+    )
+    // a dialer failing early must not leave this waiting for the listener alone
+    done.catch(() => {})
+    const held = await listener.request({ type: 'hold', count, waitMs: 90_000 }, 'held', 120_000)
+    const released = await listener.request({ type: 'release' }, 'released', 60_000)
+    const results = await done
+    const report = await listener.request({ type: 'report' }, 'report', 60_000)
+    const failures = {}
+    let ok = 0
+    for (const d of results) {
+      ok += d.latencies.length
+      for (const [k, v] of Object.entries(d.failures)) failures[k] = (failures[k] ?? 0) + v
+    }
+    const perSessionKiB = {}
+    const idleMiB = {}
+    const heldMiB = {}
+    for (const field of MEMORY_FIELDS) {
+      perSessionKiB[field] = round(
+        (held.memory[field] - idle.memory[field]) / 1024 / Math.max(1, held.held),
+        2
+      )
+      idleMiB[field] = round(idle.memory[field] / 2 ** 20)
+      heldMiB[field] = round(held.memory[field] / 2 ** 20)
+    }
+    // bootstrap: every session rejected by the operator; baseline: every session completes
+    const expected =
+      mode === 'bootstrap' ? { ok: 0, failures: { 'identity-rejected': count } } : { ok: count, failures: {} }
+    return {
+      mode,
+      count,
+      held: held.held,
+      activeWhileHeld: held.active,
+      idleMiB,
+      heldMiB,
+      perSessionKiB,
+      released: released.released,
+      ok,
+      failures,
+      releasedAsExpected:
+        ok === expected.ok && JSON.stringify(failures) === JSON.stringify(expected.failures),
+      activeAfter: report.active,
+      listenerOutcomes: report.outcomes
+    }
+  } finally {
+    await Promise.allSettled(dialers.map((d) => d.stop()))
+    await listener.stop()
+  }
+}
