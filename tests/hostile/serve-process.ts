@@ -1,44 +1,11 @@
 /** Runs `node bin/taleus.js serve` as a child process for the hostile suite, capturing all its output. */
-import { execFileSync, spawn } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
-import { existsSync, readdirSync, statSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
-import { join, resolve } from 'node:path'
+import { join } from 'node:path'
+import { BIN, ROOT, ensureBuilt } from '../helpers/built-cli.ts'
 
-/** The project root. */
-export const ROOT = resolve(import.meta.dirname, '../..')
-const BIN = join(ROOT, 'bin/taleus.js')
-const BUILT = join(ROOT, 'out/lib/cli.js')
-
-function newestSource(dir: string): number {
-  let newest = 0
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name)
-    if (entry.isDirectory()) newest = Math.max(newest, newestSource(path))
-    else if (entry.name.endsWith('.ts')) newest = Math.max(newest, statSync(path).mtimeMs)
-  }
-  return newest
-}
-
-/** Builds out/lib when missing or older than main/ and preload/ (`npm test` builds first anyway). */
-export function ensureBuilt(): void {
-  const built = existsSync(BUILT) ? statSync(BUILT).mtimeMs : 0
-  const sources = Math.max(newestSource(join(ROOT, 'main')), newestSource(join(ROOT, 'preload')))
-  if (built < sources) {
-    execFileSync(
-      process.execPath,
-      [
-        join(ROOT, 'node_modules/vite/bin/vite.js'),
-        'build',
-        '--config',
-        'vite.lib.config.ts',
-        '--logLevel',
-        'error'
-      ],
-      { cwd: ROOT, stdio: 'pipe' }
-    )
-  }
-}
+export { ROOT, ensureBuilt }
 
 /** The `ready` line of `taleus serve`. */
 export interface Ready {

@@ -2,52 +2,14 @@
  * The `taleus` CLI end to end, in child processes: `serve`, `token create/list/revoke`, `sessions`,
  * `tallies`, `dial` (success and rejection), bad arguments, no running node, and a clean SIGTERM.
  */
-import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process'
-import { existsSync, readdirSync, statSync } from 'node:fs'
+import { execFile, spawn, type ChildProcess } from 'node:child_process'
+import { existsSync } from 'node:fs'
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import type { CreatedToken, TallyView, TokenView } from '../../preload/contract.ts'
-
-const ROOT = resolve(import.meta.dirname, '../..')
-const BIN = join(ROOT, 'bin/taleus.js')
-const BUILT = join(ROOT, 'out/lib/cli.js')
-
-/** Newest modification time of the sources the library build reads. */
-function newestSource(dir: string): number {
-  let newest = 0
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name)
-    if (entry.isDirectory()) newest = Math.max(newest, newestSource(path))
-    else if (entry.name.endsWith('.ts')) newest = Math.max(newest, statSync(path).mtimeMs)
-  }
-  return newest
-}
-
-/** Build out/lib when it is missing or older than main/ or preload/ (`npm test` builds first anyway). */
-function ensureBuilt(): void {
-  const built = existsSync(BUILT) ? statSync(BUILT).mtimeMs : 0
-  const sources = Math.max(
-    newestSource(join(ROOT, 'main')),
-    newestSource(join(ROOT, 'preload')),
-    statSync(join(ROOT, 'vite.lib.config.ts')).mtimeMs
-  )
-  if (built < sources) {
-    execFileSync(
-      process.execPath,
-      [
-        join(ROOT, 'node_modules/vite/bin/vite.js'),
-        'build',
-        '--config',
-        'vite.lib.config.ts',
-        '--logLevel',
-        'error'
-      ],
-      { cwd: ROOT, stdio: 'pipe' }
-    )
-  }
-}
+import { BIN, ROOT, ensureBuilt } from '../helpers/built-cli.ts'
 
 interface Run {
   code: number
