@@ -17,6 +17,7 @@ import {
   type Party
 } from '../helpers/bootstrap-world.ts'
 import { frameBytes, rawClient } from '../helpers/raw-client.ts'
+import { deadPort } from './protocol-helpers.ts'
 
 type HookName = keyof SessionHooks
 
@@ -27,19 +28,6 @@ function throwing(name: HookName): (hooks: SessionHooks) => SessionHooks {
     [name]: async () => {
       throw new Error(`${name} broke`)
     }
-  })
-}
-
-async function deadPort(): Promise<number> {
-  const { createServer } = await import('node:net')
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      const port = typeof address === 'object' && address != null ? address.port : 0
-      server.close(() => resolve(port))
-    })
   })
 }
 
