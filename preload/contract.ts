@@ -219,6 +219,15 @@ export const ROUTES = {
   listPeers: { method: 'GET', path: '/api/peers' }
 } as const satisfies Record<CommandName, { method: 'GET' | 'POST'; path: string }>
 
+/** Every command of TaleusCommands through one transport call: the preload (IPC) and the web bridge (HTTP) share it. */
+export function commandsVia(call: (name: CommandName, input?: unknown) => Promise<unknown>): TaleusCommands {
+  const entries = (Object.keys(ROUTES) as CommandName[]).map((name) => [
+    name,
+    (input?: unknown) => call(name, input)
+  ])
+  return Object.fromEntries(entries) as TaleusCommands
+}
+
 /** Server-sent events endpoint: each SSE `data:` line is a JSON ConsoleEvent[] batch. */
 export const EVENTS_PATH = '/api/events'
 

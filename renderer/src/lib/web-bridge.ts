@@ -4,6 +4,7 @@
  */
 import {
   EVENTS_PATH,
+  commandsVia,
   ROUTES,
   type ApiErrorBody,
   type CommandName,
@@ -103,8 +104,7 @@ export function createWebBridge(init: WebBridgeInit): TaleusApi {
   const backoffMs = init.backoffMs ?? 500
   const maxBackoffMs = init.maxBackoffMs ?? 10_000
 
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each TaleusApi method narrows the reply type
-  async function call(name: CommandName, input?: unknown): Promise<any> {
+  async function call(name: CommandName, input?: unknown): Promise<unknown> {
     const route = ROUTES[name]
     let res: Response
     try {
@@ -167,20 +167,7 @@ export function createWebBridge(init: WebBridgeInit): TaleusApi {
   }
 
   return {
-    getNodeInfo: () => call('getNodeInfo'),
-    listTokens: () => call('listTokens'),
-    createToken: (input) => call('createToken', input),
-    getTokenLink: (input) => call('getTokenLink', input),
-    revokeToken: (input) => call('revokeToken', input),
-    listSessions: () => call('listSessions'),
-    getSessionEvents: (input) => call('getSessionEvents', input),
-    listApprovals: () => call('listApprovals'),
-    decide: (input) => call('decide', input),
-    listTallies: () => call('listTallies'),
-    dial: (input) => call('dial', input),
-    waitDial: (input) => call('waitDial', input),
-    listAudit: (input) => call('listAudit', input),
-    listPeers: () => call('listPeers'),
+    ...commandsVia(call),
     subscribe(onBatch) {
       const controller = new AbortController()
       void stream(onBatch, controller.signal)
