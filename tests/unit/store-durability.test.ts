@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process'
-import { appendFile, chmod, mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises'
+import { appendFile, chmod, mkdtemp, readFile, readdir, rm, stat, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
@@ -199,9 +199,14 @@ describe('store durability', () => {
     const deadPid = await new Promise<number>((res) => child.on('exit', () => res(child.pid ?? 0)))
     await writeFile(join(dir, '.lock'), `${deadPid}\n`)
     const second = await openHere()
-    expect((await readFile(join(dir, '.lock'), 'utf8')).trim()).toBe(String(process.pid))
+    // the takeover is the next lock epoch; every older one (and the old `.lock`) is then removed
+    const locks = (await readdir(dir)).filter((n) => n.startsWith('.lock'))
+    expect(locks).toHaveLength(1)
+    const lock = join(dir, locks[0] as string)
+    expect((await readFile(lock, 'utf8')).split('\n')[0]).toBe(String(process.pid))
     await second.close()
     await expect(stat(join(dir, '.lock'))).rejects.toMatchObject({ code: 'ENOENT' })
+    expect((await readFile(lock, 'utf8')).trim()).toBe('released')
   })
 
   it('a lock held by another live process is refused', async () => {
