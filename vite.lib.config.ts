@@ -1,6 +1,8 @@
 /**
  * Library/SSR build of the Node parts for `npx taleus` and `taleus/bootstrap`:
- * out/lib/cli.js and out/lib/bootstrap.js, ESM for Node 20, every dependency left external.
+ * out/lib/cli.js and out/lib/bootstrap.js, ESM for Node 20. The package's runtime `dependencies` (the libp2p
+ * stack and the protocol library's own few) stay external; everything else the CLI uses (lowdb, commander, …)
+ * is bundled in, so an installed `taleus` pulls no console-only packages (docs/library.md).
  */
 import { readFileSync } from 'node:fs'
 import { builtinModules } from 'node:module'
@@ -8,9 +10,8 @@ import { defineConfig } from 'vite'
 
 const pkg = JSON.parse(readFileSync(new URL('./package.json', import.meta.url), 'utf8')) as {
   dependencies?: Record<string, string>
-  devDependencies?: Record<string, string>
 }
-const packages = [...Object.keys(pkg.dependencies ?? {}), ...Object.keys(pkg.devDependencies ?? {})]
+const packages = Object.keys(pkg.dependencies ?? {})
 
 /** A bare import of a package or a Node builtin: resolved at run time from node_modules. */
 function isExternal(id: string): boolean {

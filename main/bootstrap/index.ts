@@ -1,4 +1,6 @@
 /** Public API of the Taleus bootstrap protocol library (`taleus/bootstrap`). */
+// first: libp2p 3 needs Promise.withResolvers, which Node 20 lacks
+import './polyfill.ts'
 export * from './types.ts'
 export * from './errors.ts'
 export * from './messages.ts'
