@@ -45,6 +45,7 @@ export default defineConfig({
   },
   ssr: {
     target: 'node',
-    noExternal: []
+    // bundle everything our external() does not name (vite's SSR default would leave every package external)
+    noExternal: true
   }
 })
