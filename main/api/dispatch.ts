@@ -55,6 +55,10 @@ export function toApiError(err: unknown): ApiError {
   if (name === 'StoreInputError') {
     return new ApiError('bad-input', 400, 'the input was refused', { cause: err })
   }
+  if (name === 'StoreFullError') {
+    // its message names only the folder and free space, written for the merchant
+    return new ApiError('disk-full', 507, (err as Error).message, { cause: err })
+  }
   if (name === 'StoreWriteError') {
     return new ApiError('store-write-failed', 503, 'the data folder cannot be written (read-only or full)', {
       cause: err

@@ -2,12 +2,21 @@
  * The audit trail: every SessionEvent, one JSON line each in audit.jsonl. Appends are batched and
  * fdatasync'ed at most `flushMs` later (and on close); the file is never rewritten, so its cost does
  * not grow with its length. Memory holds only a ring of recent events and a per-session index over
- * that ring; older history is read from the file backwards (`query`).
+ * that ring; older history is read from the files backwards (`query`).
+ *
+ * Bounded on disk, whoever calls: rejected contacts are coalesced (audit-coalesce.ts), so a flood costs
+ * a few counted lines per peer and window; and the trail rotates (audit-files.ts) once the current file
+ * reaches `maxBytes / files`, keeping `files` files, so it never holds much more than `maxBytes`.
+ * To coalesce, a listener session's first event waits (at most `holdMs`) for its second: a contact
+ * refused at once is then written in full or counted, never half. `flush()` writes waiting events too.
  */
 import type { AuditQuery } from '../../preload/contract.ts'
 import type { SessionEvent } from '../bootstrap/types.ts'
+import { Coalescer, isRejectedContact } from './audit-coalesce.ts'
+import type { AuditRecord } from './audit-coalesce.ts'
+import { readRotatedBackward, rotateFiles } from './audit-files.ts'
 import { openJournal } from './journal.ts'
-import type { Journal } from './journal.ts'
+import type { Journal, JournalLine } from './journal.ts'
 
 /** Default and largest number of events one query returns. */
 export const AUDIT_DEFAULT_LIMIT = 200
@@ -15,50 +24,111 @@ export const AUDIT_MAX_LIMIT = 5000
 
 /** Events kept in memory when no size is given. */
 export const AUDIT_MEMORY_EVENTS = 10_000
+/** Default cap on the whole trail on disk (current + rotated files). */
+export const AUDIT_MAX_BYTES = 64 * 1024 * 1024
+/** Default number of files the trail keeps (the current one included). */
+export const AUDIT_FILES = 4
+/** Default window in which repeated rejected contacts of one kind become one counted record. */
+export const AUDIT_COALESCE_MS = 60_000
+/** Default longest wait of a listener session's first event for its second. */
+export const AUDIT_HOLD_MS = 1_000
 
 /** Events waiting for a retry after failed writes are capped so a full disk cannot eat the memory. */
 const MAX_UNWRITTEN = 10_000
+/** Events waiting to be handed to the journal are capped the same way (written at once past this). */
+const MAX_PENDING = 50_000
 const RETRY_MS = 1_000
 
 /** Options of the audit trail. */
 export interface AuditLogInit {
   memoryEvents?: number
   flushMs?: number
+  /** Cap in bytes on the whole trail (current + rotated files). Default 64 MiB. */
+  maxBytes?: number
+  /** Files kept, the current one included (at least 2). Default 4. */
+  files?: number
+  /** Coalescing window of rejected contacts; 0 writes every event. Default 60 000. */
+  coalesceMs?: number
+  /** Longest a listener session's first event waits for its second. Default 1 000. */
+  holdMs?: number
+  /** When it returns true (disk low), every rejected contact is counted and none written in full. */
+  shed?: () => boolean
+  /** Told the bytes of each write (the disk guard's estimate of free space between checks). */
+  onWrite?: (bytes: number) => void
+  /** Clock of the coalescing windows (tests). Default Date.now. */
+  now?: () => number
+}
+
+interface Entry {
+  text: string
+  /** A listener session's first event, waiting for its second (since `since`). */
+  held: boolean
+  /** Set while held: whose first event it is. */
+  sessionId?: string
+  dropped: boolean
+  since: number
 }
 
 /** The append-only audit trail of one store. */
 export class AuditLog {
   #journal: Journal
+  #path: string
+  #files: number
+  #rotateAt: number
+  #holdMs: number
+  #now: () => number
+  #shed: () => boolean
+  #onWrite: (bytes: number) => void
+  #coalescer: Coalescer | undefined
   #ring: Array<SessionEvent | undefined>
   #next = 0
   #count = 0
   #bySession = new Map<string, SessionEvent[]>()
   #unwritten: string[] = []
-  /** Lines appended since the last hand-over to the journal: one journal append per flush window, not per event. */
-  #buffer: string[] = []
+  /** Lines appended since the last hand-over to the journal, in order; held ones may still be dropped. */
+  #pending: Entry[] = []
+  #heldBySession = new Map<string, Entry>()
   #timer: ReturnType<typeof setTimeout> | undefined
+  #sweepTimer: ReturnType<typeof setTimeout> | undefined
   #flushMs: number
   #retry: ReturnType<typeof setTimeout> | undefined
-  #writing: Promise<void> | undefined
+  /** The chain of writes (and rotations), one at a time. */
+  #writing: Promise<void> = Promise.resolve()
   /** Events that could not be written and were dropped over the cap (disk full for long). */
   dropped = 0
   /** The last write failure, cleared by the next successful write. */
   lastError: Error | undefined
 
-  private constructor(journal: Journal, capacity: number, flushMs: number) {
+  private constructor(journal: Journal, path: string, init: AuditLogInit) {
     this.#journal = journal
-    this.#ring = new Array<SessionEvent | undefined>(capacity)
-    this.#flushMs = flushMs
+    this.#path = path
+    this.#ring = new Array<SessionEvent | undefined>(Math.max(1, init.memoryEvents ?? AUDIT_MEMORY_EVENTS))
+    this.#flushMs = Math.max(0, init.flushMs ?? 100)
+    this.#files = Math.max(2, Math.floor(init.files ?? AUDIT_FILES))
+    this.#rotateAt = Math.max(4096, Math.floor((init.maxBytes ?? AUDIT_MAX_BYTES) / this.#files))
+    this.#holdMs = Math.max(0, init.holdMs ?? AUDIT_HOLD_MS)
+    this.#now = init.now ?? Date.now
+    this.#shed = init.shed ?? (() => false)
+    this.#onWrite = init.onWrite ?? (() => {})
+    const windowMs = init.coalesceMs ?? AUDIT_COALESCE_MS
+    if (windowMs > 0)
+      this.#coalescer = new Coalescer({
+        windowMs,
+        now: this.#now,
+        emit: (record) => this.#push(JSON.stringify(record))
+      })
   }
 
   /** Open the trail at `path` and load its newest events into memory. */
   static async open(path: string, init: AuditLogInit = {}): Promise<AuditLog> {
-    const capacity = Math.max(1, init.memoryEvents ?? AUDIT_MEMORY_EVENTS)
-    // the batching delay lives here (#buffer), so the journal writes as soon as it is handed a batch
+    // the batching delay lives here (#pending), so the journal writes as soon as it is handed a batch
     const { journal } = await openJournal(path)
-    const log = new AuditLog(journal, capacity, Math.max(0, init.flushMs ?? 100))
+    const log = new AuditLog(journal, path, init)
+    // a trail written before the cap existed (or with a smaller cap) starts a new file at once
+    if (journal.size >= log.#rotateAt) await log.#rotate().catch(() => {})
+    const capacity = log.#ring.length
     const newest: SessionEvent[] = []
-    for await (const line of journal.readBackward()) {
+    for await (const line of log.#readBackward()) {
       const event = parseEvent(line.text)
       if (event === undefined) continue
       newest.push(event)
@@ -68,12 +138,38 @@ export class AuditLog {
     return log
   }
 
-  /** Record an event; never throws. Durable within the flush delay. */
+  /** Rejected contacts counted into coalesced records instead of written one by one. */
+  get coalesced(): number {
+    return this.#coalescer?.coalesced ?? 0
+  }
+
+  /** Record an event; never throws. Durable within the flush delay (a session's first: within `holdMs`). */
   append(event: SessionEvent): void {
     const clean = pickEvent(event)
     this.#remember(clean)
-    this.#buffer.push(JSON.stringify(clean))
-    this.#timer ??= setTimeout(() => this.#handOver(), this.#flushMs)
+    const text = JSON.stringify(clean)
+    if (this.#coalescer === undefined) {
+      this.#push(text)
+      return
+    }
+    if (clean.direction === 'inbound' && clean.previousState === null) {
+      // a repeated first event (never from a real session) lets the earlier one go as it is
+      const earlier = this.#heldBySession.get(clean.sessionId)
+      if (earlier !== undefined) earlier.held = false
+      this.#heldBySession.set(clean.sessionId, this.#push(text, clean.sessionId))
+      return
+    }
+    const first = this.#heldBySession.get(clean.sessionId)
+    if (first !== undefined) {
+      this.#heldBySession.delete(clean.sessionId)
+      if (isRejectedContact(clean) && this.#coalescer.absorb(clean, this.#shed())) {
+        first.dropped = true
+        this.#scheduleSweep()
+        return
+      }
+      first.held = false
+    }
+    this.#push(text)
   }
 
   /** Recent events from memory, newest first (older history: `query`). */
@@ -96,7 +192,7 @@ export class AuditLog {
     return out
   }
 
-  /** The whole trail (memory first, then the file backwards), newest first. */
+  /** The whole trail (memory first, then the files backwards, rotated ones too), newest first. */
   async query(query: AuditQuery = {}): Promise<SessionEvent[]> {
     const { limit, before, sessionId } = normalise(query)
     if (sessionId !== undefined) {
@@ -106,59 +202,108 @@ export class AuditLog {
     }
     await this.flush()
     const out: SessionEvent[] = []
-    for await (const line of this.#journal.readBackward()) {
-      const e = parseEvent(line.text)
-      if (e === undefined) continue
-      if (sessionId !== undefined && e.sessionId !== sessionId) continue
-      if (before !== undefined && e.at >= before) continue
-      out.push(e)
-      if (out.length >= limit) break
-      if (sessionId !== undefined && e.previousState === null) break
+    try {
+      for await (const line of this.#readBackward()) {
+        const e = parseEvent(line.text)
+        if (e === undefined) continue
+        if (sessionId !== undefined && e.sessionId !== sessionId) continue
+        if (before !== undefined && e.at >= before) continue
+        out.push(e)
+        if (out.length >= limit) break
+        if (sessionId !== undefined && e.previousState === null) break
+      }
+    } catch {
+      // a rotation replaced a file while it was read: what was read so far is still in order
     }
     return out
   }
 
-  /** Write and fdatasync everything appended so far. */
+  /** Write and fdatasync everything appended so far (waiting first events too). */
   async flush(): Promise<void> {
-    this.#handOver()
+    this.#handOver(true)
     if (this.#retry !== undefined) {
       clearTimeout(this.#retry)
       this.#retry = undefined
       this.#write([])
     }
-    await this.#journal.flush()
     await this.#writing
+    await this.#journal.flush()
   }
 
-  /** Flush and close the file. */
+  /** Write the counted records, flush and close the file. */
   async close(): Promise<void> {
+    if (this.#sweepTimer !== undefined) clearTimeout(this.#sweepTimer)
+    this.#coalescer?.closeAll()
     await this.flush().catch(() => {})
     if (this.#retry !== undefined) clearTimeout(this.#retry)
     await this.#journal.close()
   }
 
-  /** Give the buffered lines to the journal (one append, one fdatasync for the whole window). */
-  #handOver(): void {
+  /** Queue a line; with `heldFor`, it is that session's first event and waits for its second. */
+  #push(text: string, heldFor?: string): Entry {
+    const entry: Entry = { text, held: heldFor !== undefined, dropped: false, since: this.#now() }
+    if (heldFor !== undefined) entry.sessionId = heldFor
+    this.#pending.push(entry)
+    if (this.#pending.length > MAX_PENDING) this.#handOver(true)
+    else this.#timer ??= setTimeout(() => this.#handOver(false), this.#flushMs)
+    return entry
+  }
+
+  /**
+   * Give the decided lines to the journal in order (one append, one durable write for the window). A
+   * first event still waiting stops the batch there, so the file keeps the order events happened in.
+   */
+  #handOver(all: boolean): void {
     if (this.#timer !== undefined) {
       clearTimeout(this.#timer)
       this.#timer = undefined
     }
-    if (this.#buffer.length === 0) return
-    const lines = this.#buffer
-    this.#buffer = []
-    this.#write(lines)
+    const now = this.#now()
+    const lines: string[] = []
+    let i = 0
+    for (; i < this.#pending.length; i++) {
+      const e = this.#pending[i] as Entry
+      if (e.dropped) continue
+      if (e.held) {
+        if (!all && now - e.since < this.#holdMs) break
+        e.held = false
+      }
+      lines.push(e.text)
+    }
+    for (const e of this.#pending.splice(0, i)) {
+      // a first event written without its second can no longer be coalesced
+      if (e.sessionId !== undefined && this.#heldBySession.get(e.sessionId) === e)
+        this.#heldBySession.delete(e.sessionId)
+    }
+    if (lines.length > 0) this.#write(lines)
+    if (this.#pending.length > 0) this.#timer = setTimeout(() => this.#handOver(false), this.#flushMs)
+  }
+
+  #scheduleSweep(): void {
+    if (this.#sweepTimer !== undefined || this.#coalescer === undefined) return
+    const at = this.#coalescer.sweep()
+    if (at === undefined) return
+    this.#sweepTimer = setTimeout(
+      () => {
+        this.#sweepTimer = undefined
+        this.#scheduleSweep()
+      },
+      Math.max(10, at - this.#now())
+    )
+    this.#sweepTimer.unref()
   }
 
   #write(lines: string[]): void {
     const batch = this.#unwritten.length > 0 ? this.#unwritten.splice(0).concat(lines) : lines
     if (batch.length === 0) return
-    const p = this.#journal.append(batch).then(
-      () => {
+    this.#writing = this.#writing.then(async () => {
+      try {
+        await this.#journal.append(batch)
         this.lastError = undefined
-      },
-      (err: Error) => {
-        if (err.name === 'StoreClosedError') return
-        this.lastError = err
+        this.#onWrite(batch.reduce((n, l) => n + Buffer.byteLength(l) + 1, 0))
+      } catch (err) {
+        if ((err as Error).name === 'StoreClosedError') return
+        this.lastError = err as Error
         this.#unwritten.unshift(...batch)
         const over = this.#unwritten.length - MAX_UNWRITTEN
         if (over > 0) {
@@ -170,9 +315,26 @@ export class AuditLog {
           this.#write([])
         }, RETRY_MS)
         this.#retry.unref()
+        return
       }
-    )
-    this.#writing = p
+      if (this.#journal.size >= this.#rotateAt) await this.#rotate().catch(() => {})
+    })
+  }
+
+  /** Start a new current file; the oldest rotated file goes. Runs in the write chain (no write meanwhile). */
+  async #rotate(): Promise<void> {
+    await this.#journal.close()
+    try {
+      await rotateFiles(this.#path, this.#files)
+    } finally {
+      // reopen whatever is there: a new file after the rotation, the old one if it failed
+      ;({ journal: this.#journal } = await openJournal(this.#path))
+    }
+  }
+
+  async *#readBackward(): AsyncGenerator<JournalLine> {
+    yield* this.#journal.readBackward()
+    yield* readRotatedBackward(this.#path, this.#files)
   }
 
   #remember(event: SessionEvent): void {
@@ -229,9 +391,9 @@ function pickEvent(event: SessionEvent): SessionEvent {
   return out as unknown as SessionEvent
 }
 
-function parseEvent(text: string): SessionEvent | undefined {
+function parseEvent(text: string): AuditRecord | undefined {
   try {
-    const v = JSON.parse(text) as Partial<SessionEvent> | null
+    const v = JSON.parse(text) as Partial<AuditRecord> | null
     if (
       v === null ||
       typeof v !== 'object' ||
@@ -241,7 +403,7 @@ function parseEvent(text: string): SessionEvent | undefined {
     ) {
       return undefined
     }
-    return v as SessionEvent
+    return v as AuditRecord
   } catch {
     return undefined
   }

@@ -47,6 +47,25 @@ export class StoreCorruptError extends Error {
   }
 }
 
+/** Free space on the data folder's disk is under the reserve: nothing new is added until some is freed. */
+export class StoreFullError extends Error {
+  override name = 'StoreFullError'
+  constructor(
+    readonly path: string,
+    readonly freeBytes: number,
+    readonly reserveBytes: number
+  ) {
+    super(
+      `the disk holding ${path} has ${mib(freeBytes)} MiB free, under the reserve of ${mib(reserveBytes)} MiB ` +
+        'kept for tallies and restarts; free some space (or move the data folder) and try again'
+    )
+  }
+}
+
+function mib(bytes: number): string {
+  return (Math.max(0, bytes) / (1024 * 1024)).toFixed(1)
+}
+
 /** The store was used after close(). */
 export class StoreClosedError extends Error {
   override name = 'StoreClosedError'

@@ -5,6 +5,7 @@ export type { LocalNode, MerchantStore, StoreEvents } from './types.ts'
 export {
   StoreClosedError,
   StoreCorruptError,
+  StoreFullError,
   StoreInputError,
   StoreLockedError,
   StoreWriteError,

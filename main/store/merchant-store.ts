@@ -51,7 +51,16 @@ import type {
 } from '../bootstrap/types.ts'
 import { ApprovalDesk } from './approval-desk.ts'
 import { AuditLog } from './audit-log.ts'
-import { StoreClosedError, StoreInputError, UnknownTokenError, toWriteError } from './errors.ts'
+import type { AuditLogInit } from './audit-log.ts'
+import { DiskGuard } from './disk-guard.ts'
+import type { DiskGuardInit, DiskStats } from './disk-guard.ts'
+import {
+  StoreClosedError,
+  StoreFullError,
+  StoreInputError,
+  UnknownTokenError,
+  toWriteError
+} from './errors.ts'
 import { acquireLock } from './lock.ts'
 import type { FolderLock } from './lock.ts'
 import { TallyBook, boundedCadre, boundedIdentity, tallyView } from './tally-book.ts'
@@ -67,6 +76,16 @@ export interface StoreInit {
   auditMemoryEvents?: number
   /** Longest delay before appended audit events are fdatasync'ed. Default 100 ms. */
   auditFlushMs?: number
+  /** Cap on the audit trail on disk, rotated files included. Default 64 MiB. */
+  auditMaxBytes?: number
+  /** Audit files kept, the current one included. Default 4. */
+  auditFiles?: number
+  /** Window in which repeated rejected contacts of one peer become one counted record; 0: off. Default 60 000. */
+  auditCoalesceMs?: number
+  /** Free bytes kept in reserve on the data folder's disk. Default 64 MiB, at most a quarter of the volume. */
+  diskReserveBytes?: number
+  /** fs.statfs of the disk guard (tests inject a fake disk). */
+  statfs?: (path: string) => Promise<DiskStats>
   /** Clock for expiry and timestamps (tests). Default Date.now. */
   now?: () => number
 }
@@ -86,6 +105,7 @@ export class LowdbMerchantStore extends TypedEventEmitter<StoreEvents> implement
   #tallies: TallyBook
   #audit: AuditLog
   #approvals: ApprovalDesk
+  #disk: DiskGuard
   #now: () => number
   /** sessionId → tokenId of the token it presented (tally records name their token). */
   #sessionTokens = new Map<string, string>()
@@ -103,6 +123,7 @@ export class LowdbMerchantStore extends TypedEventEmitter<StoreEvents> implement
     tokens: TokenBook
     tallies: TallyBook
     audit: AuditLog
+    disk: DiskGuard
     now: () => number
   }) {
     super()
@@ -112,6 +133,7 @@ export class LowdbMerchantStore extends TypedEventEmitter<StoreEvents> implement
     this.#tokens = parts.tokens
     this.#tallies = parts.tallies
     this.#audit = parts.audit
+    this.#disk = parts.disk
     this.#now = parts.now
     this.#approvals = new ApprovalDesk({
       requested: (view) => this.safeDispatchEvent('approval', { detail: view }),
@@ -139,6 +161,8 @@ export class LowdbMerchantStore extends TypedEventEmitter<StoreEvents> implement
 
   async createToken(input: CreateTokenInput): Promise<{ view: TokenView; token: string }> {
     this.#assertOpen()
+    // a new token invites new sessions, which the reserve is not for
+    if (this.#disk.low) throw new StoreFullError(this.dataDir, this.#disk.free, this.#disk.reserve)
     const tokenId = newTokenId()
     const token = deriveToken(this.#secret, tokenId)
     const record = await this.#tokens.add(input, tokenId, hashToken(token), this.#now())
@@ -259,6 +283,8 @@ export class LowdbMerchantStore extends TypedEventEmitter<StoreEvents> implement
 
   async #validateToken(token: string, ctx: HookContext): Promise<TokenInfo> {
     this.#assertOpen()
+    // disk under the reserve: refuse new sessions cleanly; the reserve is for settling existing ones
+    if (this.#disk.low) throw new RejectedError('busy')
     const record =
       typeof token === 'string' && token.length <= MAX_TOKEN_CHARS ? this.#tokens.find(token) : undefined
     if (record === undefined) throw new RejectedError('invalid-token')
@@ -523,9 +549,19 @@ export async function openStore(dataDir: string, init: StoreInit = {}): Promise<
     const tokens = await TokenBook.open(join(dir, 'tokens.json'))
     const tallies = await TallyBook.open(join(dir, 'tallies.jsonl'))
     opened.push(tallies)
-    const auditInit: { memoryEvents?: number; flushMs?: number } = {}
+    const diskInit: DiskGuardInit = {}
+    if (init.diskReserveBytes !== undefined) diskInit.reserveBytes = init.diskReserveBytes
+    if (init.statfs !== undefined) diskInit.statfs = init.statfs
+    const disk = await DiskGuard.open(dir, diskInit)
+    const auditInit: AuditLogInit = {
+      shed: () => disk.low,
+      onWrite: (bytes) => disk.consume(bytes)
+    }
     if (init.auditMemoryEvents !== undefined) auditInit.memoryEvents = init.auditMemoryEvents
     if (init.auditFlushMs !== undefined) auditInit.flushMs = init.auditFlushMs
+    if (init.auditMaxBytes !== undefined) auditInit.maxBytes = init.auditMaxBytes
+    if (init.auditFiles !== undefined) auditInit.files = init.auditFiles
+    if (init.auditCoalesceMs !== undefined) auditInit.coalesceMs = init.auditCoalesceMs
     const audit = await AuditLog.open(join(dir, 'audit.jsonl'), auditInit)
     return new LowdbMerchantStore({
       dataDir: dir,
@@ -534,6 +570,7 @@ export async function openStore(dataDir: string, init: StoreInit = {}): Promise<
       tokens,
       tallies,
       audit,
+      disk,
       now: init.now ?? Date.now
     })
   } catch (err) {
@@ -553,6 +590,8 @@ function tokenInfo(t: TokenRecord): TokenInfo {
   if (t.label !== '') info.label = t.label
   // the session gives validateIdentity this long (plus a margin) instead of one step
   if (t.approval === 'operator') info.approvalTimeoutMs = t.approvalTimeoutMs
+  // a limited token gets the protocol's tight bound on abandoned attempts
+  if (t.uses !== 'unlimited') info.uses = t.uses
   return info
 }
 
