@@ -29,7 +29,7 @@ function openWindow(api: ConsoleService): void {
 }
 
 async function main(): Promise<void> {
-  hardenApp()
+  hardenApp(app)
   if (!app.requestSingleInstanceLock()) {
     // Two processes on one lowdb folder lose data: the first instance keeps it.
     app.quit()

@@ -39,12 +39,16 @@ export function createMainWindow(init: MainWindowInit): BrowserWindow {
     show: false,
     title: 'Taleus',
     autoHideMenuBar: true,
-    // the decisive settings spelled out here too, so electronegativity can verify them (npm run audit:electron)
+    // the decisive settings spelled out here too, so electronegativity can verify them (npm run audit:electron);
+    // tests/unit/electron-security.test.ts checks the whole object this constructor receives
     webPreferences: {
       ...secureWebPreferences(init.preload),
       contextIsolation: true,
       sandbox: true,
       nodeIntegration: false,
+      nodeIntegrationInSubFrames: false,
+      webSecurity: true,
+      allowRunningInsecureContent: false,
       disableBlinkFeatures: 'Auxclick'
     }
   })

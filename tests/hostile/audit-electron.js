@@ -1,8 +1,13 @@
 #!/usr/bin/env node
 /**
- * `npm run audit:electron`: @doyensec/electronegativity over the Electron app — the sources of the main
- * process and preload (main/electron, main/index.ts, preload) and the built bundles (out/main, out/preload,
- * out/renderer). Exits 1 on any HIGH or MEDIUM finding that docs/reliability.md does not justify.
+ * `npm run audit:electron`: @doyensec/electronegativity over the Electron app — every main-process and
+ * preload source (all of main/ and preload/: a dangerous call such as `shell.openExternal` in main/api is
+ * found wherever it is written) and the renderer's HTML (renderer/index.html, and out/renderer/index.html
+ * once built). Exits 1 on any HIGH or MEDIUM finding that docs/reliability.md does not justify, and on any
+ * file it could not parse (an unscanned file would pass silently).
+ *
+ * The scanner only sees literals: settings built by a function call, and guards that exist but do the
+ * wrong thing (a grant-all permission handler), are checked by tests/unit/electron-security.test.ts.
  *
  * Run through its library API, not its CLI: the CLI needs commander 2 and finds our commander 14 instead.
  * Its translation download (an HTTP request to GitHub) is replaced by the bundled English texts.
@@ -48,9 +53,14 @@ const JUSTIFIED = [
 // the hardening anywhere in the input, so the app's parts must be scanned together. The built bundles
 // are left out: the scanner's parser cannot read their ES2022 class fields, and they come from these sources.
 const stage = await mkdtemp(join(tmpdir(), 'taleus-electronegativity-'))
-const parts = ['main/electron', 'main/index.ts', 'preload', 'out/renderer/index.html']
+const parts = ['main', 'preload', 'renderer/index.html', 'out/renderer/index.html']
+const REQUIRED = ['main', 'preload', 'renderer/index.html']
 for (const part of parts) {
   if (existsSync(join(root, part))) await cp(join(root, part), join(stage, part), { recursive: true })
+  else if (REQUIRED.includes(part)) {
+    console.error(`audit:electron: ${part} is missing`)
+    process.exit(1)
+  }
 }
 const inputs = [stage]
 
@@ -77,8 +87,9 @@ for (const input of inputs) {
     false
   )
   for (const err of result.errors) {
-    if (!err.tolerable)
-      console.error(`audit:electron: could not parse ${relative(stage, err.file)}: ${err.message}`)
+    if (err.tolerable) continue
+    failing++
+    console.error(`FAIL could not parse ${relative(stage, err.file)}: ${err.message}`)
   }
   for (const issue of result.issues) {
     total++
@@ -97,7 +108,7 @@ for (const input of inputs) {
 }
 console.log(
   `audit:electron: electron ${electronVersion}, scanned ${parts.join(' ')}, ${total} findings, ` +
-    `${failing} unjustified high/medium, ${justified} justified high/medium`
+    `${failing} unjustified high/medium or unparsed, ${justified} justified high/medium`
 )
 await rm(stage, { recursive: true, force: true })
 process.exit(failing > 0 ? 1 : 0)
