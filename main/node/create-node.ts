@@ -8,6 +8,8 @@ import { identify } from '@libp2p/identify'
 import { mdns } from '@libp2p/mdns'
 import { tcp } from '@libp2p/tcp'
 import { createLibp2p } from 'libp2p'
+import { keyObjectCrypto } from './noise-crypto.ts'
+import { quietLogger } from './quiet-logger.ts'
 import type { Libp2pOptions } from 'libp2p'
 import type { Libp2p, PrivateKey } from '@libp2p/interface'
 
@@ -38,6 +40,9 @@ export const RUSH_LIMITS = {
 /** Streams a peer may open on a new connection before it is fully set up (yamux default: 10). */
 export const YAMUX_MAX_EARLY_STREAMS = 512
 
+/** libp2p's logger only when DEBUG asks for it: the default costs per connection even when silent. */
+const QUIET_LOGGER = quietLogger()
+
 /** Creates and starts a Taleus node. */
 export async function createTaleusNode(init: TaleusNodeInit = {}): Promise<Libp2p> {
   const peerDiscovery: NonNullable<Libp2pOptions['peerDiscovery']> = init.mdns === true ? [mdns()] : []
@@ -45,12 +50,19 @@ export async function createTaleusNode(init: TaleusNodeInit = {}): Promise<Libp2
     ...(init.privateKey != null ? { privateKey: init.privateKey } : {}),
     addresses: { listen: init.listen ?? ['/ip4/127.0.0.1/tcp/0'] },
     transports: [tcp()],
-    connectionEncrypters: [noise()],
+    // same bytes on the wire as noise()'s default; X25519 keys stay KeyObjects (docs/performance.md)
+    connectionEncrypters: [noise({ crypto: keyObjectCrypto })],
     // a wallet may open many bootstrap streams before A's side of a fresh connection is wired up;
     // yamux's default of 10 such early streams resets the whole connection
     streamMuxers: [yamux({ maxEarlyStreams: YAMUX_MAX_EARLY_STREAMS })],
     peerDiscovery,
     connectionManager: { ...RUSH_LIMITS },
-    services: { identify: identify() }
+    ...(QUIET_LOGGER != null ? { logger: QUIET_LOGGER } : {}),
+    // pings every open connection every 10 s; dead and idle connections are closed by the transport's
+    // errors and the connection guard instead (docs/performance.md: what is given up)
+    connectionMonitor: { enabled: false },
+    // identify answers peers that ask, and runs on demand (`node.services.identify.identify(connection)`),
+    // not on every new connection: nothing in Taleus reads what it learns (docs/performance.md)
+    services: { identify: identify({ runOnConnectionOpen: false }) }
   })
 }
