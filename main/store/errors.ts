@@ -2,6 +2,7 @@
  * Failures of the merchant store. Each has its own `name`; none carries a token, link or credential,
  * only paths and error codes.
  */
+import { dirname } from 'node:path'
 
 /** Another store (this process or another) already owns the data folder. */
 export class StoreLockedError extends Error {
@@ -64,6 +65,32 @@ export class StoreFullError extends Error {
 
 function mib(bytes: number): string {
   return (Math.max(0, bytes) / (1024 * 1024)).toFixed(1)
+}
+
+/**
+ * A journal line other than a torn last one is damaged (checksum mismatch, not a record, out of order):
+ * the store does not start and leaves the file as it is, for `taleus doctor` to report and repair.
+ */
+export class JournalCorruptError extends Error {
+  override name = 'JournalCorruptError'
+  constructor(
+    readonly path: string,
+    readonly line: number,
+    readonly detail: string
+  ) {
+    super(
+      `${path} line ${line} is damaged (${detail}); the file is left as it is: ` +
+        `run "taleus doctor --data-dir ${dirname(path)}" to see the damage and repair it with a backup`
+    )
+  }
+}
+
+/** A confirmed tally was about to be recorded again as draft or abandoned: refused, a confirmation stands. */
+export class TallyDowngradeError extends Error {
+  override name = 'TallyDowngradeError'
+  constructor(readonly tallyId: string) {
+    super(`tally ${tallyId} is confirmed and cannot become draft or abandoned`)
+  }
 }
 
 /** The store was used after close(). */

@@ -8,16 +8,28 @@
  * which `openJournal` cuts off. A failed write (disk full) is truncated back to the last good length so
  * the file never holds a half line in the middle; if even that fails the journal refuses further writes
  * (and the next open repairs the tail).
+ *
+ * Integrity: every line is written sealed, `{"_c":"<crc32 hex>",…}`: the record's own JSON with its
+ * CRC-32 as first member, so the file stays JSON Lines while one damaged byte anywhere in a line is
+ * detected. Lines without `_c` (written before checksums) are read as legacy lines. Opening streams the
+ * file in chunks (memory independent of its size); only a torn last line may be cut, and a caller's
+ * `onLine` sees every other line first, so it can refuse damage before anything is changed.
  */
 import { constants } from 'node:fs'
 import { open, rename } from 'node:fs/promises'
 import type { FileHandle } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import { StoreClosedError, toWriteError } from './errors.ts'
+import { MAX_LINE_BYTES, sealLine, unsealLine } from './journal-seal.ts'
+import type { ScannedLine } from './journal-seal.ts'
+
+export { MAX_LINE_BYTES, sealLine, unsealLine }
+export type { ScannedLine }
 
 const NEWLINE = 0x0a
 const CHUNK = 64 * 1024
-
+/** Forward reads at open: big enough to stream a large file quickly, small enough to never matter. */
+const READ_CHUNK = 1024 * 1024
 /**
  * O_DSYNC where the platform has it: each write returns once its data is on disk, so a batch costs one
  * thread-pool round trip instead of write + fdatasync (two), which is most of a lone session's store time.
@@ -73,7 +85,7 @@ export class Journal {
     if (this.#closed) return Promise.reject(new StoreClosedError())
     if (this.#broken !== undefined) return Promise.reject(this.#broken)
     if (lines.length === 0) return Promise.resolve()
-    const text = lines.join('\n') + '\n'
+    const text = lines.map(sealLine).join('\n') + '\n'
     const promise = new Promise<void>((resolve, reject) => {
       this.#queue.push({ text, resolve, reject })
     })
@@ -93,9 +105,12 @@ export class Journal {
     }
   }
 
-  /** Read whole lines backwards from `end` (default: the end), newest first. */
+  /** Read whole lines backwards from `end` (default: the end), newest first; damaged lines are skipped. */
   async *readBackward(end = this.#size): AsyncGenerator<JournalLine> {
-    yield* readLinesBackward(this.#fh, end)
+    for await (const line of readLinesBackward(this.#fh, end)) {
+      const unsealed = unsealLine(line.text)
+      if (unsealed !== undefined) yield { text: unsealed.text, offset: line.offset }
+    }
   }
 
   /** Flush, then close the file. Later appends reject with StoreClosedError. */
@@ -168,17 +183,21 @@ export class Journal {
 /** What opening a journal found. */
 export interface OpenedJournal {
   journal: Journal
-  /** Every whole line, oldest first (only when `readAll`). */
-  lines: string[]
   /** Bytes of a torn last line that were cut off. */
   repairedBytes: number
 }
 
+/** Options of openJournal. */
+export interface OpenJournalInit extends JournalInit {
+  /**
+   * Called with every whole line, oldest first, streamed (never the whole file in memory). If it throws,
+   * the open fails with that error and the file is left exactly as it was (not even a torn tail is cut).
+   */
+  onLine?: (line: ScannedLine) => void | Promise<void>
+}
+
 /** Open (creating if needed) a journal; cut off a torn last line left by a crash. */
-export async function openJournal(
-  path: string,
-  init: JournalInit & { readAll?: boolean } = {}
-): Promise<OpenedJournal> {
+export async function openJournal(path: string, init: OpenJournalInit = {}): Promise<OpenedJournal> {
   let fh: FileHandle
   try {
     // O_APPEND: every write lands at the end, also after a truncate
@@ -187,39 +206,150 @@ export async function openJournal(
     throw toWriteError(err, path)
   }
   try {
+    // private whoever created it (older versions, a restore from backup)
+    await fh.chmod(0o600).catch(() => {})
     const size = (await fh.stat()).size
-    let goodEnd = size
-    let lines: string[] = []
-    if (init.readAll === true) {
-      const buf = Buffer.alloc(size)
-      await readFully(fh, buf, 0)
-      goodEnd = buf.lastIndexOf(NEWLINE) + 1
-      lines = splitLines(buf.subarray(0, goodEnd))
-    } else if (size > 0) {
-      goodEnd = await lastLineEnd(fh, size)
-    }
-    if (goodEnd < size) {
-      try {
-        await fh.truncate(goodEnd)
-        await fh.datasync()
-      } catch (err) {
-        throw toWriteError(err, path)
+    let goodEnd = size > 0 ? await lastLineEnd(fh, size) : 0
+    let newlineMissing = false
+    if (init.onLine !== undefined) {
+      ;({ end: goodEnd, newlineMissing } = await scanLines(fh, size, init.onLine))
+    } else if (goodEnd < size && size - goodEnd <= MAX_LINE_BYTES) {
+      const buf = Buffer.alloc(size - goodEnd)
+      await readFully(fh, buf, goodEnd)
+      if (unsealLine(buf.toString('utf8'))?.sealed === true) {
+        goodEnd = size
+        newlineMissing = true
       }
     }
-    return { journal: new Journal(path, fh, goodEnd, init), lines, repairedBytes: size - goodEnd }
+    let end = goodEnd
+    try {
+      if (newlineMissing) {
+        await fh.write('\n')
+        end = size + 1
+        await fh.datasync()
+      } else if (goodEnd < size) {
+        await fh.truncate(goodEnd)
+        await fh.datasync()
+      }
+    } catch (err) {
+      throw toWriteError(err, path)
+    }
+    return { journal: new Journal(path, fh, end, init), repairedBytes: Math.max(0, size - end) }
   } catch (err) {
     await fh.close().catch(() => {})
     throw err
   }
 }
 
-/** Replace a journal's file by `lines` atomically: temp file + fsync + rename + fsync of the folder. */
-export async function rewriteJournal(path: string, lines: string[]): Promise<void> {
+/** Stream every whole line of a journal file (read-only), for checks; returns the lines' end and the torn tail. */
+export async function scanJournal(
+  path: string,
+  onLine: (line: ScannedLine) => void | Promise<void>
+): Promise<{ size: number; end: number; tornBytes: number }> {
+  const fh = await open(path, 'r')
+  try {
+    const size = (await fh.stat()).size
+    const { end } = await scanLines(fh, size, onLine)
+    return { size, end, tornBytes: size - end }
+  } finally {
+    await fh.close()
+  }
+}
+
+/** Read `fh` forward in chunks and hand each whole line to `onLine`; memory holds a chunk and one line. */
+async function scanLines(
+  fh: FileHandle,
+  size: number,
+  onLine: (line: ScannedLine) => void | Promise<void>
+): Promise<{ end: number; newlineMissing: boolean }> {
+  const chunk = Buffer.alloc(Math.min(READ_CHUNK, Math.max(size, 1)))
+  let carry: Buffer[] = []
+  let carryBytes = 0
+  let lineStart = 0
+  let number = 0
+  let pos = 0
+  while (pos < size) {
+    const n = Math.min(chunk.length, size - pos)
+    await readFully(fh, chunk.subarray(0, n), pos)
+    let start = 0
+    for (;;) {
+      const nl = chunk.indexOf(NEWLINE, start)
+      if (nl === -1 || nl >= n) break
+      number++
+      const bytes = carryBytes + nl - start
+      let raw: string | undefined
+      if (bytes <= MAX_LINE_BYTES) {
+        raw =
+          carryBytes === 0
+            ? chunk.toString('utf8', start, nl)
+            : Buffer.concat([...carry, chunk.subarray(start, nl)]).toString('utf8')
+      }
+      carry = []
+      carryBytes = 0
+      const unsealed = raw === undefined ? undefined : unsealLine(raw)
+      // an empty line was never written by a journal (blank lines of hand edits are skipped)
+      if (bytes > 0) {
+        const pending = onLine({
+          number,
+          offset: lineStart,
+          bytes,
+          text: unsealed?.text ?? raw ?? '',
+          sealed: unsealed?.sealed ?? true,
+          damaged: unsealed === undefined
+        })
+        if (pending !== undefined) await pending
+      }
+      lineStart = pos + nl + 1
+      start = nl + 1
+    }
+    if (start < n) {
+      // keep the start of a line that goes on in the next chunk (only up to the cap: past it, it is damage)
+      if (carryBytes <= MAX_LINE_BYTES) carry.push(Buffer.from(chunk.subarray(start, n)))
+      carryBytes += n - start
+    }
+    pos += n
+  }
+  const tail =
+    carryBytes > 0 && carryBytes <= MAX_LINE_BYTES ? Buffer.concat(carry).toString('utf8') : undefined
+  const unsealed = tail === undefined ? undefined : unsealLine(tail)
+  if (unsealed?.sealed === true) {
+    // a whole sealed record that only lacks its newline: a line like any other (the caller adds the newline)
+    const pending = onLine({
+      number: number + 1,
+      offset: lineStart,
+      bytes: carryBytes,
+      text: unsealed.text,
+      sealed: true,
+      damaged: false
+    })
+    if (pending !== undefined) await pending
+    return { end: size, newlineMissing: true }
+  }
+  return { end: lineStart, newlineMissing: false }
+}
+
+/**
+ * Replace a journal's file by `lines` (JSON texts, sealed here) atomically: temp file + fsync + rename +
+ * fsync of the folder. Written in batches, so memory holds one batch, not the file.
+ */
+export async function rewriteJournal(path: string, lines: Iterable<string>): Promise<void> {
   const temp = join(dirname(path), `.${basename(path)}.tmp`)
   try {
     const fh = await open(temp, 'w', 0o600)
     try {
-      if (lines.length > 0) await fh.writeFile(lines.join('\n') + '\n', 'utf8')
+      let batch: string[] = []
+      let bytes = 0
+      for (const line of lines) {
+        const sealed = sealLine(line)
+        batch.push(sealed)
+        bytes += sealed.length
+        if (bytes >= READ_CHUNK) {
+          await fh.write(batch.join('\n') + '\n')
+          batch = []
+          bytes = 0
+        }
+      }
+      if (batch.length > 0) await fh.write(batch.join('\n') + '\n')
       await fh.sync()
     } finally {
       await fh.close()
@@ -241,18 +371,6 @@ export async function syncDir(dir: string): Promise<void> {
   } finally {
     await fh.close()
   }
-}
-
-function splitLines(buf: Buffer): string[] {
-  const out: string[] = []
-  let start = 0
-  for (;;) {
-    const nl = buf.indexOf(NEWLINE, start)
-    if (nl === -1) break
-    if (nl > start) out.push(buf.toString('utf8', start, nl))
-    start = nl + 1
-  }
-  return out
 }
 
 async function readFully(fh: FileHandle, buf: Buffer, position: number): Promise<void> {

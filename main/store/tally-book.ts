@@ -1,13 +1,24 @@
 /**
- * Tallies in tallies.jsonl: one full record per line, the last line of a tallyId wins. A change is one
- * appended line, fdatasync'ed (group commit) before the caller goes on, so a tally the protocol has
- * announced is on disk. At open the file is read into a Map, and compacted (temp + fsync + rename) once
- * superseded lines outnumber the live ones.
+ * Tallies in tallies.jsonl: one record per line (sealed with a checksum by the journal), the last line
+ * of a tallyId wins. A change is one appended line, fdatasync'ed (group commit) before the caller goes
+ * on, so a tally the protocol has announced is on disk. At open the file is streamed into a Map (memory
+ * follows the live tallies, not the file) and compacted (temp + fsync + rename) once superseded lines
+ * outnumber the live ones.
+ *
+ * Only a confirmed tally keeps the counterparty's identity, cadre and database credentials on disk and,
+ * once ended, in memory: a draft's line is small (a crash turns every draft of a past run into an
+ * abandoned one, which needs none of them), and an abandoned tally is kept small for good, so an
+ * attempt that ends abandoned costs a few hundred bytes however large the bundle it carried.
+ *
+ * A confirmed tally is never downgraded: put() refuses it (TallyDowngradeError), and a later line that
+ * says otherwise is ignored when reading. Any damaged line stops the open (JournalCorruptError, file
+ * untouched): silently dropping it could hand a confirmed tally's place back to its older draft.
  */
 import type { TallyStatus, TallyView } from '../../preload/contract.ts'
 import type { DbConnectionInfo, DraftTally, IdentityBundle } from '../bootstrap/types.ts'
+import { JournalCorruptError, TallyDowngradeError } from './errors.ts'
 import { openJournal, rewriteJournal } from './journal.ts'
-import type { Journal } from './journal.ts'
+import type { Journal, ScannedLine } from './journal.ts'
 
 /** Superseded lines tolerated before a compaction at open. */
 const COMPACT_MIN_SUPERSEDED = 1000
@@ -75,33 +86,43 @@ export class TallyBook {
 
   /** Open tallies.jsonl at `path`, repairing a torn tail and compacting when worthwhile. */
   static async open(path: string): Promise<TallyBook> {
-    const opened = await openJournal(path, { readAll: true })
-    const { lines } = opened
-    let { journal } = opened
     const tallies = new Map<string, TallyRecord>()
-    let invalid = 0
-    for (const line of lines) {
-      const record = parseRecord(line)
-      if (record === undefined) {
-        invalid++
-        continue
+    let lines = 0
+    let sealedSeen = false
+    let downgrades = 0
+    const onLine = (line: ScannedLine): void => {
+      if (line.damaged) throw new JournalCorruptError(path, line.number, 'checksum mismatch')
+      // lines without a checksum come from before checksums, so only ahead of every sealed one
+      if (line.sealed) sealedSeen = true
+      else if (sealedSeen)
+        throw new JournalCorruptError(path, line.number, 'no checksum on a line after checksummed ones')
+      const record = parseRecord(line.text)
+      if (record === undefined) throw new JournalCorruptError(path, line.number, 'not a tally record')
+      lines++
+      if (tallies.get(record.tallyId)?.status === 'confirmed' && record.status !== 'confirmed') {
+        downgrades++
+        return
       }
       // delete first so Map order follows the latest change, newest last
       tallies.delete(record.tallyId)
-      tallies.set(record.tallyId, record)
+      tallies.set(record.tallyId, record.status === 'confirmed' ? record : slim(record))
     }
-    const superseded = lines.length - tallies.size
-    if (invalid > 0 || (superseded >= COMPACT_MIN_SUPERSEDED && superseded >= tallies.size)) {
+    let { journal } = await openJournal(path, { onLine })
+    const superseded = lines - tallies.size
+    // a downgrade line is kept as evidence (doctor reports it); no compaction then
+    if (downgrades === 0 && superseded >= COMPACT_MIN_SUPERSEDED && superseded >= tallies.size) {
       await journal.close()
       const ordered = [...tallies.values()].sort((a, b) => a.createdAt - b.createdAt)
-      await rewriteJournal(
-        path,
-        ordered.map((r) => JSON.stringify(r))
-      )
+      await rewriteJournal(path, jsonLines(ordered))
       ;({ journal } = await openJournal(path))
     }
-    return new TallyBook(journal, tallies)
+    const book = new TallyBook(journal, tallies)
+    book.ignoredDowngrades = downgrades
+    return book
   }
+
+  /** Lines read at open that would have downgraded a confirmed tally (ignored). */
+  ignoredDowngrades = 0
 
   get(tallyId: string): TallyRecord | undefined {
     return this.#tallies.get(tallyId)
@@ -122,14 +143,19 @@ export class TallyBook {
 
   /** Write records durably, then apply them in memory. Throws StoreWriteError and applies nothing on failure. */
   async put(records: TallyRecord[]): Promise<void> {
+    for (const r of records) {
+      if (this.#tallies.get(r.tallyId)?.status === 'confirmed' && r.status !== 'confirmed')
+        throw new TallyDowngradeError(r.tallyId)
+    }
     const fresh = records.filter((r) => !this.#tallies.has(r.tallyId))
     for (const r of fresh) this.#claimed.add(r.tallyId)
     try {
-      await this.#journal.append(records.map((r) => JSON.stringify(r)))
+      await this.#journal.append(records.map((r) => JSON.stringify(r.status === 'confirmed' ? r : slim(r))))
     } finally {
       for (const r of fresh) this.#claimed.delete(r.tallyId)
     }
-    for (const r of records) this.#tallies.set(r.tallyId, r)
+    // a draft of this run keeps its full record in memory: confirming it writes everything
+    for (const r of records) this.#tallies.set(r.tallyId, r.status === 'abandoned' ? slim(r) : r)
   }
 
   /** Flush and close the file. */
@@ -162,7 +188,20 @@ export function tallyView(r: TallyRecord): TallyView {
   return view
 }
 
-function parseRecord(line: string): TallyRecord | undefined {
+/** A record without the counterparty's identity and cadre and without database credentials. */
+export function slim(r: TallyRecord): TallyRecord {
+  const out: TallyRecord = { ...r, dbConnectionInfo: { nodes: [], credentials: '' } }
+  delete out.counterpartyIdentity
+  delete out.counterpartyCadre
+  return out
+}
+
+function* jsonLines(records: TallyRecord[]): Generator<string> {
+  for (const r of records) yield JSON.stringify(r)
+}
+
+/** A tally record parsed from a journal line's JSON text; undefined when it is not one. */
+export function parseRecord(line: string): TallyRecord | undefined {
   try {
     const r = JSON.parse(line) as Partial<TallyRecord> | null
     if (
