@@ -13,7 +13,7 @@
  * the old remove-then-create takeover.
  */
 import { randomBytes } from 'node:crypto'
-import { link, readFile, readdir, rename, stat, unlink, writeFile } from 'node:fs/promises'
+import { chmod, link, readFile, readdir, rename, stat, unlink, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { StoreLockedError, toWriteError } from './errors.ts'
 
@@ -44,6 +44,8 @@ export async function acquireLock(dataDir: string): Promise<FolderLock> {
   held.add(dir)
   try {
     const path = await takeEpoch(dir)
+    // the owner keeps the folder private, whoever created it (tokens, keys and tallies live here)
+    await chmod(dir, 0o700).catch(() => {})
     return ownedLock(dir, path)
   } catch (err) {
     held.delete(dir)

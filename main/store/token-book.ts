@@ -1,11 +1,12 @@
 /**
- * Tokens (and settings) in tokens.json through lowdb 7: a small file, fine to rewrite whole. One Low
+ * Tokens (and settings) in tokens.json (0600) through lowdb 7 with a durable adapter (temp + fsync +
+ * rename + folder fsync): a small file, fine to rewrite whole. One Low
  * instance per file; every change mutates `db.data` and calls `db.write()` with no await in between
  * (see notes/stack.md), so concurrent changes are never lost. A failed write rolls the change back.
  */
 import { randomBytes } from 'node:crypto'
+import { chmod } from 'node:fs/promises'
 import { Low } from 'lowdb'
-import { JSONFile } from 'lowdb/node'
 import type {
   ApprovalPolicy,
   CreateTokenInput,
@@ -14,6 +15,7 @@ import type {
   TokenView
 } from '../../preload/contract.ts'
 import type { PartyRole, ReasonCode } from '../bootstrap/types.ts'
+import { DurableJSONFile } from './durable-file.ts'
 import { StoreCorruptError, StoreInputError, toWriteError } from './errors.ts'
 import { hashToken, sameHash } from './token-secret.ts'
 
@@ -63,7 +65,14 @@ export class TokenBook {
 
   /** Read tokens.json at `path` (absent = empty). */
   static async open(path: string): Promise<TokenBook> {
-    const db = new Low<TokensFile>(new JSONFile<TokensFile>(path), { version: 1, settings: {}, tokens: {} })
+    // durable writes (file and folder fsync'ed): lowdb's own JSONFile renames without fsync
+    const db = new Low<TokensFile>(new DurableJSONFile<TokensFile>(path), {
+      version: 1,
+      settings: {},
+      tokens: {}
+    })
+    // private whoever created it (older versions wrote 0644)
+    await chmod(path, 0o600).catch(() => {})
     try {
       await db.read()
     } catch (err) {

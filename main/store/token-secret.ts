@@ -3,7 +3,7 @@
  * token's QR code again after a restart, while tokens.json holds only sha256(token) for lookup.
  */
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
-import { open, readFile, unlink } from 'node:fs/promises'
+import { chmod, open, readFile, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import { StoreCorruptError, toWriteError } from './errors.ts'
 import { syncDir } from './journal.ts'
@@ -21,7 +21,10 @@ export async function loadSecret(dataDir: string): Promise<Buffer> {
     if (secret.length === 0) await unlink(path)
     else if (secret.length !== SECRET_BYTES)
       throw new StoreCorruptError(path, `expected ${SECRET_BYTES} bytes, found ${secret.length}`)
-    else return secret
+    else {
+      await chmod(path, 0o600).catch(() => {})
+      return secret
+    }
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
       if (err instanceof StoreCorruptError) throw err
