@@ -1,10 +1,20 @@
-/** `taleus dial LINK`: a dialer node of its own bootstraps once and reports the outcome. */
-import { mkdtemp, rm } from 'node:fs/promises'
+/**
+ * `taleus dial [LINK | -] [--link-file FILE]`: a dialer node of its own bootstraps once and reports the
+ * outcome. The link holds a token, and the arguments of a process are readable by every local user
+ * (`ps`), so stdin and files are the advised ways in; a link in the arguments still works, with a warning.
+ */
+import { mkdtemp, open, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import type { DialOutcome, IdentityBundle } from '../../preload/contract.ts'
 import type { ReasonCode } from '../bootstrap/types.ts'
 import { CliError, UsageError } from './cli-error.ts'
+import { MAX_LINK_BYTES, parseLinkText, type LinkSource } from './parse-args.ts'
+
+/** The stderr line of a link given in the arguments (printed once the link is known to be one). */
+export const ARGV_LINK_WARNING =
+  'taleus: warning: a link in the arguments (with its token) is visible to other local users (ps); ' +
+  'pass it on stdin with "taleus dial -" or with --link-file FILE'
 
 /** Options of `taleus dial`. */
 export interface DialOptions {
@@ -13,6 +23,46 @@ export interface DialOptions {
   identity?: IdentityBundle
   listen?: string[]
   json: boolean
+  /** The link came from the arguments: warn that other local users can read it. */
+  linkFromArgv?: boolean
+}
+
+/** Reads at most MAX_LINK_BYTES from `input` (stdin), or throws UsageError past that. */
+async function readCapped(input: AsyncIterable<Buffer | string>): Promise<string> {
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of input) {
+    const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk
+    size += bytes.length
+    if (size > MAX_LINK_BYTES) throw new UsageError(`the link input is larger than ${MAX_LINK_BYTES} bytes`)
+    chunks.push(bytes)
+  }
+  return Buffer.concat(chunks).toString('utf8')
+}
+
+/** The link from where `source` says: the arguments, stdin (`stdin`), or a file (one link on one line). */
+export async function readDialLink(
+  source: LinkSource,
+  stdin: AsyncIterable<Buffer | string> = process.stdin
+): Promise<string> {
+  if (source.from === 'argv') return source.link
+  if (source.from === 'stdin') return parseLinkText(await readCapped(stdin))
+  let text: string
+  try {
+    const file = await open(source.path, 'r')
+    try {
+      text = await readCapped(file.createReadStream({ autoClose: false }))
+    } finally {
+      await file.close()
+    }
+  } catch (err) {
+    if (err instanceof UsageError) throw err
+    const code = (err as { code?: unknown }).code
+    throw new UsageError(
+      `cannot read --link-file ${source.path}: ${typeof code === 'string' ? code : 'error'}`
+    )
+  }
+  return parseLinkText(text)
 }
 
 /** Run the dial; resolves with the success outcome or throws a CliError naming the reason code. */
@@ -28,6 +78,7 @@ export async function dial(opts: DialOptions): Promise<DialOutcome> {
   } catch (err) {
     throw new UsageError(`invalid-link — ${err instanceof Error ? err.message : 'this is not a Taleus link'}`)
   }
+  if (opts.linkFromArgv === true) process.stderr.write(`${ARGV_LINK_WARNING}\n`)
   const tempDir = opts.dataDir === undefined ? await mkdtemp(join(tmpdir(), 'taleus-dial-')) : undefined
   const dataDir = tempDir ?? resolve(opts.dataDir as string)
   try {

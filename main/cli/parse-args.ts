@@ -62,3 +62,38 @@ export function parseMaxSessions(text: string): number {
     throw new UsageError(`--max-sessions must be a whole number from 1 to 100000 (got "${text}")`)
   return Number(text)
 }
+
+/** Where `taleus dial` takes its link from: the arguments (seen by `ps`), stdin, or a file. */
+export type LinkSource = { from: 'argv'; link: string } | { from: 'stdin' } | { from: 'file'; path: string }
+
+/** The most a link file or stdin may hold: a link is a few hundred bytes (QR codes cap it anyway). */
+export const MAX_LINK_BYTES = 16 * 1024
+
+/** `taleus dial [LINK|-] [--link-file FILE]` → where to read the link; exactly one source. */
+export function parseLinkSource(arg: string | undefined, linkFile: string | undefined): LinkSource {
+  if (arg !== undefined && linkFile !== undefined) {
+    throw new UsageError('give the link as an argument or with --link-file, not both')
+  }
+  if (linkFile !== undefined) {
+    if (linkFile === '') throw new UsageError('--link-file needs a file name ("-" for stdin)')
+    return linkFile === '-' ? { from: 'stdin' } : { from: 'file', path: linkFile }
+  }
+  if (arg === undefined || arg === '') {
+    throw new UsageError('no link: pass it on stdin with "taleus dial -" or with --link-file FILE')
+  }
+  return arg === '-' ? { from: 'stdin' } : { from: 'argv', link: arg }
+}
+
+/** The link in text read from stdin or a file: its one non-empty line, trimmed (never quoted in errors). */
+export function parseLinkText(text: string): string {
+  const lines = text
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l !== '')
+  if (lines.length !== 1) {
+    throw new UsageError(
+      lines.length === 0 ? 'no link in the input' : 'the input must hold one link on one line'
+    )
+  }
+  return lines[0] as string
+}

@@ -1,9 +1,16 @@
 /** The CLI's option parsers: good values parse, bad ones throw UsageError (exit code 2). */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Readable } from 'node:stream'
 import { describe, expect, it } from 'vitest'
+import { readDialLink } from '../../main/cli/dial.ts'
 import {
   parseDuration,
   parseFieldList,
   parseIdentity,
+  parseLinkSource,
+  parseLinkText,
   parseMaxSessions,
   parsePort,
   parseUses
@@ -51,5 +58,51 @@ describe('CLI option parsers', () => {
     const err = usageError(fn)
     expect(err.name).toBe('UsageError')
     expect(err.exitCode).toBe(2)
+  })
+})
+
+describe('where taleus dial reads its link', () => {
+  const LINK = 'taleus://bootstrap?t=secret-token-value&r=stock'
+
+  it('"-" and --link-file - mean stdin, --link-file F a file, anything else the arguments', () => {
+    expect(parseLinkSource('-', undefined)).toEqual({ from: 'stdin' })
+    expect(parseLinkSource(undefined, '-')).toEqual({ from: 'stdin' })
+    expect(parseLinkSource(undefined, 'link.txt')).toEqual({ from: 'file', path: 'link.txt' })
+    expect(parseLinkSource(LINK, undefined)).toEqual({ from: 'argv', link: LINK })
+  })
+
+  it.each([
+    ['no link at all', () => parseLinkSource(undefined, undefined)],
+    ['a link and --link-file', () => parseLinkSource(LINK, 'link.txt')],
+    ['an empty --link-file', () => parseLinkSource(undefined, '')],
+    ['empty input', () => parseLinkText(' \n\n')],
+    ['two links', () => parseLinkText(`${LINK}\n${LINK}\n`)]
+  ])('refuses %s with UsageError', (_what, fn) => {
+    const err = usageError(fn)
+    expect(err.name).toBe('UsageError')
+    expect(err.exitCode).toBe(2)
+  })
+
+  it('reads the one link from stdin or a file, trimmed, and never quotes it in an error', async () => {
+    expect(await readDialLink({ from: 'stdin' }, Readable.from([Buffer.from(`  ${LINK}\r\n`)]))).toBe(LINK)
+    const dir = await mkdtemp(join(tmpdir(), 'taleus-link-file-'))
+    try {
+      await writeFile(join(dir, 'link.txt'), `${LINK}\n`, { mode: 0o600 })
+      expect(await readDialLink({ from: 'file', path: join(dir, 'link.txt') })).toBe(LINK)
+      const missing = await readDialLink({ from: 'file', path: join(dir, 'none.txt') }).catch(
+        (e: unknown) => e
+      )
+      expect(missing).toMatchObject({ name: 'UsageError', exitCode: 2 })
+      const huge = await readDialLink({ from: 'stdin' }, Readable.from([Buffer.alloc(64 * 1024, 'a')])).catch(
+        (e: unknown) => e
+      )
+      expect(huge).toMatchObject({ name: 'UsageError', exitCode: 2 })
+      await writeFile(join(dir, 'two.txt'), `${LINK}\n${LINK}\n`)
+      const two = await readDialLink({ from: 'file', path: join(dir, 'two.txt') }).catch((e: unknown) => e)
+      expect(two).toMatchObject({ name: 'UsageError' })
+      expect(String((two as Error).message)).not.toContain('secret-token-value')
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
   })
 })
