@@ -41,11 +41,11 @@ export class StreamClosedError extends BootstrapError {
   }
 }
 
-/** No responder address could be dialled. */
+/** No responder address could be dialled (reason `unreachable`, local only: never on the wire). */
 export class DialFailedError extends BootstrapError {
   override name = 'DialFailedError'
   constructor(message = 'could not reach the other party', options?: ErrorOptions) {
-    super('internal-error', message, options)
+    super('unreachable', message, options)
   }
 }
 

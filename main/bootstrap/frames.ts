@@ -33,6 +33,25 @@ export class FrameStream {
     )
   }
 
+  /** True once the peer closed its writing side: it will send nothing more on this stream. */
+  get remoteClosed(): boolean {
+    return this.remoteClosedWrite
+  }
+
+  /**
+   * Calls `fn` once when the peer closes its writing side (at once if it already has); returns the
+   * unsubscribe. A peer that half-closes while A waits for an operator has left: nothing it could still
+   * send would let the bootstrap finish.
+   */
+  onRemoteClose(fn: () => void): () => void {
+    if (this.remoteClosedWrite) {
+      fn()
+      return () => {}
+    }
+    this.stream.addEventListener('remoteCloseWrite', fn, { once: true })
+    return () => this.stream.removeEventListener('remoteCloseWrite', fn)
+  }
+
   /** Reads the next frame; it must be one of `expected`, else BadMessageError. */
   async read<T extends MessageType>(expected: readonly T[], options: AbortOptions): Promise<MessageOf<T>> {
     let body

@@ -27,4 +27,13 @@ export {
   MAX_INBOUND_STREAMS,
   MAX_PENDING_CONTACTS
 } from './session-manager.ts'
-export type { SessionManagerInit, SessionManagerEvents, InitiateBootstrapOptions } from './session-manager.ts'
+export type {
+  SessionManagerInit,
+  SessionManagerEvents,
+  InitiateBootstrapOptions,
+  SessionFilter
+} from './session-manager.ts'
+export { AbuseGuard, DEFAULT_ABUSE_LIMITS, NO_RATE_LIMIT } from './abuse-guard.ts'
+export type { AbuseLimits, ListenerOutcome, RefusalCause, RefusalCounts } from './abuse-guard.ts'
+export { TokenBuckets, Counts, ipKey } from './rate-limit.ts'
+export type { RateLimit, TokenBucketsInit } from './rate-limit.ts'

@@ -3,7 +3,9 @@
  * final Ack and A's clean close. See LISTENER_TRANSITIONS and docs/protocol.md.
  */
 import type { Stream } from '@libp2p/interface'
-import { BadMessageError, RejectedError } from './errors.ts'
+import { BadMessageError, RejectedError, StreamClosedError } from './errors.ts'
+import type { BootstrapError } from './errors.ts'
+import type { ListenerOutcome } from './abuse-guard.ts'
 import { FrameStream } from './frames.ts'
 import { isProvisionResult } from './messages.ts'
 import type { InboundContact } from './messages.ts'
@@ -34,7 +36,24 @@ export interface ListenerSessionInit {
    * manager keep streams that sent nothing yet out of its session cap (a slowloris holds no slot).
    */
   onContact?: () => boolean
+  /**
+   * Additive: told the token once validateToken accepted it; false refuses the session with `busy`
+   * (a token whose abandoned attempts or pending approvals are at their bound).
+   */
+  onToken?: (info: TokenInfo) => boolean
 }
+
+/** Reasons a peer brings on itself by what it sent: each charges its rejected-contact bucket. */
+const REJECTIONS: ReadonlySet<string> = new Set([
+  'invalid-token',
+  'token-expired',
+  'token-used',
+  'token-revoked',
+  'identity-required',
+  'identity-rejected',
+  'party-mismatch',
+  'bad-message'
+])
 
 function isTokenInfo(value: unknown): value is TokenInfo {
   const info = value as TokenInfo | null
@@ -50,7 +69,8 @@ function isTokenInfo(value: unknown): value is TokenInfo {
     (info.approvalTimeoutMs == null ||
       (typeof info.approvalTimeoutMs === 'number' &&
         Number.isFinite(info.approvalTimeoutMs) &&
-        info.approvalTimeoutMs > 0))
+        info.approvalTimeoutMs > 0)) &&
+    (info.uses == null || (Number.isSafeInteger(info.uses) && info.uses > 0))
   )
 }
 
@@ -60,6 +80,16 @@ export class ListenerSession extends BaseSession<ListenerState> {
   private readonly localPeerId: string
   private readonly cadrePeerAddrs: string[]
   private readonly onContact?: () => boolean
+  private readonly onToken?: (info: TokenInfo) => boolean
+  /** The token as validateToken described it, once admitted (the manager counts by it). */
+  admittedToken?: TokenInfo
+  /** How the session ended, for the manager's abuse accounting (set when it ends). */
+  outcome: ListenerOutcome = 'other'
+  private contactRead = false
+  /** Refused because its token is at a bound: the peer's doing, charged like a rejection. */
+  private tokenBusy = false
+  /** Ended from outside (revoked token, eviction, stop): not the peer's doing. */
+  private abortedFromOutside = false
   private tokenInfo?: TokenInfo
   private tokenConsumed = false
   private tallyExists = false
@@ -70,6 +100,8 @@ export class ListenerSession extends BaseSession<ListenerState> {
   private verdictSent = false
   /** B waits for our clean close as the sign we confirmed: any failure now must reset instead. */
   private mustReset = false
+  /** settleTally('confirmed') was called: the session is committed. */
+  private settling = false
 
   constructor(init: ListenerSessionInit, deps: SessionDeps) {
     super(init.sessionId, 'inbound', LISTENER_TRANSITIONS, LISTENER_INITIAL_STATE, init.remotePeerId, deps)
@@ -77,6 +109,31 @@ export class ListenerSession extends BaseSession<ListenerState> {
     this.localPeerId = init.localPeerId
     this.cadrePeerAddrs = init.cadrePeerAddrs
     if (init.onContact != null) this.onContact = init.onContact
+    if (init.onToken != null) this.onToken = init.onToken
+  }
+
+  /** The token id once validateToken accepted it. */
+  get acceptedTokenId(): string | undefined {
+    return this.tokenId
+  }
+
+  /**
+   * Past the point of no return: B's positive Ack is in (stock) or A is confirming (foil). Such a session
+   * finishes; it is never ended from outside.
+   */
+  get committed(): boolean {
+    return this.mustReset || this.settling || this.done
+  }
+
+  /**
+   * Ends the session from outside with `reason` (told to B when it can be), unless it is committed.
+   * Returns whether it was ended.
+   */
+  abort(reason: BootstrapError): boolean {
+    if (this.committed || this.deps.abort == null) return false
+    this.abortedFromOutside = true
+    this.deps.abort(reason)
+    return true
   }
 
   /** Runs the session to its end; resolves with the result on L_DONE, undefined otherwise. Never rejects. */
@@ -93,6 +150,7 @@ export class ListenerSession extends BaseSession<ListenerState> {
   private async run(): Promise<BootstrapResult> {
     const { hooks } = this.deps
     const contact = await this.step((signal) => this.frames.read(['InboundContact'], { signal }))
+    this.contactRead = true
     if (this.onContact?.() === false) throw new RejectedError('busy')
     if (contact.partyId !== this.remotePeerId) throw new RejectedError('party-mismatch')
     // copies: a hook keeping the context must not see later changes, nor change what we send
@@ -106,6 +164,11 @@ export class ListenerSession extends BaseSession<ListenerState> {
     this.tokenInfo = tokenInfo
     this.tokenId = tokenInfo.tokenId
     this.role = tokenInfo.role
+    if (this.onToken != null && !this.onToken(tokenInfo)) {
+      this.tokenBusy = true
+      throw new RejectedError('busy')
+    }
+    this.admittedToken = tokenInfo
 
     await this.checkIdentity(contact, tokenInfo)
 
@@ -153,6 +216,7 @@ export class ListenerSession extends BaseSession<ListenerState> {
       this.mustReset = true
       await this.settle(provisionResult.tally.tallyId)
       await this.step((signal) => this.frames.closeWrite({ signal }))
+      this.outcome = 'done'
       this.enter('L_DONE')
       return this.result(tokenInfo.role, provisionResult, contact)
     }
@@ -178,6 +242,7 @@ export class ListenerSession extends BaseSession<ListenerState> {
     await this.step((signal) => this.frames.write({ type: 'Ack', ok: true }, { signal }))
     this.verdictSent = true
     await this.step((signal) => this.frames.closeWrite({ signal }))
+    this.outcome = 'done'
     this.enter('L_DONE')
     return this.result(tokenInfo.role, database, contact)
   }
@@ -192,11 +257,22 @@ export class ListenerSession extends BaseSession<ListenerState> {
       if (value == null || value.trim() === '') throw new RejectedError('identity-required')
     }
     if (hooks.validateIdentity == null) return
-    const ok = await this.hook(
-      (ctx) => hooks.validateIdentity!(bundle, tokenInfo, ctx),
-      'internal-error',
-      this.identityTimeout(tokenInfo)
-    )
+    const timeoutMs = this.identityTimeout(tokenInfo)
+    // a peer that closes its side while an operator looks at it has left: its approval card must go
+    const off =
+      timeoutMs != null
+        ? this.frames.onRemoteClose(() => this.deps.abort?.(new StreamClosedError('the other party left')))
+        : () => {}
+    let ok: boolean
+    try {
+      ok = await this.hook(
+        (ctx) => hooks.validateIdentity!(bundle, tokenInfo, ctx),
+        'internal-error',
+        timeoutMs
+      )
+    } finally {
+      off()
+    }
     if (typeof ok !== 'boolean')
       throw new RejectedError('internal-error', 'validateIdentity returned garbage')
     if (!ok) throw new RejectedError('identity-rejected')
@@ -226,6 +302,7 @@ export class ListenerSession extends BaseSession<ListenerState> {
   }
 
   private async settle(tallyId: string): Promise<void> {
+    this.settling = true
     const { hooks } = this.deps
     if (hooks.settleTally != null) await this.hook((ctx) => hooks.settleTally!(tallyId, 'confirmed', ctx))
     this.settled = true
@@ -244,6 +321,7 @@ export class ListenerSession extends BaseSession<ListenerState> {
 
   private async fail(err: unknown): Promise<void> {
     const error = toBootstrapError(err)
+    this.outcome = this.classify(error)
     if (mustAbort(error) || this.mustReset) {
       this.frames.abort(error)
     } else if (this.verdictSent) {
@@ -261,6 +339,23 @@ export class ListenerSession extends BaseSession<ListenerState> {
       await this.cleanupHook((ctx) => hooks.releaseToken!(tokenInfo, ctx))
     }
     this.enter(error.name === 'TimeoutError' ? 'L_TIMEOUT' : 'L_FAILED', error.reason)
+  }
+
+  /**
+   * Whose doing the failure was. `rejected`: the peer sent something A refuses; `abandoned`: its token
+   * was accepted, then it left or never finished; `idle`: it never sent a contact; `other`: A's own
+   * failure, a stop, an eviction or a revoke.
+   */
+  private classify(error: BootstrapError): ListenerOutcome {
+    if (this.abortedFromOutside || error.name === 'SessionStoppedError') return 'other'
+    if (!this.contactRead) return error.name === 'BadMessageError' ? 'rejected' : 'idle'
+    const peerLeft = error.name === 'StreamClosedError'
+    if (this.admittedToken != null && (this.responded || peerLeft)) return 'abandoned'
+    if (this.tokenBusy) return 'rejected'
+    if (error.name === 'RejectedError' || error.name === 'BadMessageError') {
+      return REJECTIONS.has(error.reason) ? 'rejected' : 'other'
+    }
+    return peerLeft ? 'idle' : 'other'
   }
 
   /** Tells the peer why: a rejection before our response, an Ack{ok:false} after it; then closes. */

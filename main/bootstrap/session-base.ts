@@ -28,6 +28,8 @@ export interface SessionDeps {
   onEvent(event: SessionEvent): void
   /** Additive: pushes the session deadline `ms` later (an operator approval may outlast it). */
   extendDeadline?(ms: number): void
+  /** Additive: aborts the session's signal with `reason` (the peer left, its token was revoked, …). */
+  abort?(reason: Error): void
 }
 
 /** A session was cut because its SessionManager stopped (or the caller aborted it). */

@@ -7,11 +7,15 @@ import { TypedEventEmitter, setMaxListeners } from 'main-event'
 import type { Connection, Libp2p, Stream } from '@libp2p/interface'
 import { DialerSession } from './dialer-session.ts'
 import { Deadline } from './abort.ts'
-import { BootstrapError } from './errors.ts'
+import { AbuseGuard } from './abuse-guard.ts'
+import type { AbuseLimits, RefusalCounts } from './abuse-guard.ts'
+import { BootstrapError, RejectedError, StreamClosedError } from './errors.ts'
+import { FairSlots } from './fair-slots.ts'
 import { FrameStream } from './frames.ts'
 import { linkPeerId } from './link.ts'
 import { ListenerSession } from './listener-session.ts'
 import { LIMITS } from './messages.ts'
+import { ipKey } from './rate-limit.ts'
 import { SessionStoppedError } from './session-base.ts'
 import type { SessionDeps } from './session-base.ts'
 import { isTerminalState } from './states.ts'
@@ -47,6 +51,14 @@ export interface SessionManagerInit extends Partial<SessionManagerConfig> {
   localPeerId?: string
   /** Additive: inbound streams still waiting for their contact frame; default MAX_PENDING_CONTACTS. */
   maxPendingContacts?: number
+  /** Additive: per-peer, per-IP and per-token bounds on abuse; defaults in DEFAULT_ABUSE_LIMITS. */
+  abuseLimits?: Partial<AbuseLimits>
+}
+
+/** Which running sessions abortSessions ends. */
+export interface SessionFilter {
+  /** Listener sessions whose contact presented this token. */
+  tokenId?: string
 }
 
 /** Events a SessionManager emits. */
@@ -82,11 +94,15 @@ export class SessionManager extends TypedEventEmitter<SessionManagerEvents> {
   /** The same, counted per remote peer: the peer holding most of them is the one cut back. */
   private readonly awaitingByPeer = new Map<string, number>()
   private readonly maxPendingContacts: number
+  private readonly guard: AbuseGuard
+  /** Listener sessions past their contact, per remote peer. */
+  private readonly slots = new FairSlots((sessionId) => this.listeners.get(sessionId))
 
   constructor(hooks: SessionHooks, init: SessionManagerInit = {}) {
     super()
-    const { localPeerId, maxPendingContacts, ...config } = init
+    const { localPeerId, maxPendingContacts, abuseLimits, ...config } = init
     this.hooks = hooks
+    this.guard = new AbuseGuard(abuseLimits)
     this.localPeerId = localPeerId
     this.maxPendingContacts = Math.max(1, maxPendingContacts ?? MAX_PENDING_CONTACTS)
     this.config = {
@@ -129,6 +145,30 @@ export class SessionManager extends TypedEventEmitter<SessionManagerEvents> {
     return this.listeners.size
   }
 
+  /** Contacts answered `busy` by the abuse limits so far, by cause (kept in memory only, never audited one by one). */
+  getRefusalCounts(): RefusalCounts {
+    return this.guard.refusalCounts()
+  }
+
+  /** The abuse limits in force (defaults filled). */
+  get abuseLimits(): AbuseLimits {
+    return this.guard.limits
+  }
+
+  /**
+   * Ends the running listener sessions that match `filter` with `reason` (e.g. RejectedError('token-revoked')
+   * after a revoke): each tells B, abandons its draft and gives its token use back. A session already
+   * confirming (B's Ack in) is left to finish. Returns how many were ended.
+   */
+  abortSessions(filter: SessionFilter, reason: BootstrapError): number {
+    let ended = 0
+    for (const session of this.listeners.values()) {
+      if (filter.tokenId != null && session.acceptedTokenId !== filter.tokenId) continue
+      if (session.abort(reason)) ended++
+    }
+    return ended
+  }
+
   /** Sessions currently dialling out. */
   getActiveDialerCount(): number {
     return this.dialers.size
@@ -141,14 +181,32 @@ export class SessionManager extends TypedEventEmitter<SessionManagerEvents> {
       stream.abort(new BootstrapError('internal-error', 'the bootstrap service is not started'))
       return
     }
-    if (this.engagedCount() >= this.config.maxConcurrentSessions) {
+    const peer = connection.remotePeer.toString()
+    const ip = ipKey(connection.remoteAddr)
+    // abuse bounds first, before any hook, event or disk write: a refused flood costs a counter
+    const refusal =
+      this.guard.checkStream(peer, ip, this.slots.held(peer)) ??
+      (this.engagedCount() >= this.config.maxConcurrentSessions && !this.slots.canMakeRoomFor(peer)
+        ? 'capacity'
+        : undefined)
+    if (refusal != null) {
+      this.guard.refused(refusal)
       await this.track(this.refuseBusy(stream))
       return
     }
     if (this.awaitingContact.size >= this.maxPendingContacts) this.evictIdleStream()
     const sessionId = randomUUID()
     const deadline = new Deadline(this.config.sessionTimeoutMs)
-    const session = new ListenerSession(
+    // the session ends as soon as the peer is gone: a reset or closed stream, or a closed connection,
+    // also while a hook or the operator is being waited for (no ghost session, no ghost approval)
+    const own = new AbortController()
+    const left = (): void => own.abort(new StreamClosedError('the other party left'))
+    stream.addEventListener('close', left, { once: true })
+    connection.addEventListener('close', left, { once: true })
+    deadline.follow(own.signal)
+    const deps = this.deps(this.sessionSignal(deadline), deadline)
+    deps.abort = (reason) => own.abort(reason)
+    const session: ListenerSession = new ListenerSession(
       {
         sessionId,
         stream,
@@ -159,21 +217,30 @@ export class SessionManager extends TypedEventEmitter<SessionManagerEvents> {
         // that were idle when it arrived may all have sent theirs since
         onContact: () => {
           this.forgetAwaiting(sessionId)
-          return this.engagedCount() <= this.config.maxConcurrentSessions
+          return this.engage(sessionId, peer)
+        },
+        onToken: (info) => {
+          const cause = this.guard.admitToken(info)
+          if (cause == null) return true
+          this.guard.refused(cause)
+          return false
         }
       },
-      this.deps(this.sessionSignal(deadline), deadline)
+      deps
     )
     this.listeners.set(sessionId, session)
-    const peer = connection.remotePeer.toString()
     this.awaitingContact.set(sessionId, { stream, peer })
     this.awaitingByPeer.set(peer, (this.awaitingByPeer.get(peer) ?? 0) + 1)
     try {
       await this.track(session.execute())
     } finally {
+      stream.removeEventListener('close', left)
+      connection.removeEventListener('close', left)
       deadline.clear()
       this.listeners.delete(sessionId)
       this.forgetAwaiting(sessionId)
+      this.slots.remove(peer, sessionId)
+      this.guard.settle(peer, ip, session.outcome, session.admittedToken)
     }
   }
 
@@ -213,6 +280,22 @@ export class SessionManager extends TypedEventEmitter<SessionManagerEvents> {
     }
   }
 
+  /**
+   * Gives the session whose contact just came a slot: within its peer's cap, and within the table,
+   * making room fairly (FairSlots) when it is full.
+   */
+  private engage(sessionId: string, peer: string): boolean {
+    if (this.slots.held(peer) >= this.guard.limits.maxSessionsPerPeer) {
+      this.guard.refused('peer-sessions')
+      return false
+    }
+    this.slots.add(peer, sessionId)
+    if (this.engagedCount() <= this.config.maxConcurrentSessions) return true
+    if (this.slots.makeRoomFor(peer, sessionId)) return true
+    this.guard.refused('capacity')
+    return false
+  }
+
   private activeCount(): number {
     return this.listeners.size + this.dialers.size
   }
@@ -226,7 +309,10 @@ export class SessionManager extends TypedEventEmitter<SessionManagerEvents> {
     else this.awaitingByPeer.delete(entry.peer)
   }
 
-  /** Resets the oldest contact-less stream of the peer that holds the most (a customer has one or two). */
+  /**
+   * Ends the oldest contact-less stream of the peer that holds the most (a customer has one or two),
+   * telling it `busy` (load, not a fault: the customer may try again).
+   */
   private evictIdleStream(): void {
     let worst: string | undefined
     let most = 0
@@ -239,14 +325,20 @@ export class SessionManager extends TypedEventEmitter<SessionManagerEvents> {
     for (const [sessionId, entry] of this.awaitingContact) {
       if (entry.peer !== worst) continue
       this.forgetAwaiting(sessionId)
-      entry.stream.abort(new BootstrapError('busy', 'too many streams waiting for a contact'))
+      const session = this.listeners.get(sessionId)
+      if (session?.abort(new RejectedError('busy', 'too many streams waiting for a contact')) !== true) {
+        entry.stream.abort(new BootstrapError('busy', 'too many streams waiting for a contact'))
+      }
       return
     }
   }
 
-  /** Sessions that hold a slot of maxConcurrentSessions: all but listeners still waiting for a contact. */
+  /**
+   * Sessions that hold a slot of maxConcurrentSessions: all but listeners still waiting for a contact
+   * and those already told to make room.
+   */
   private engagedCount(): number {
-    return this.activeCount() - this.awaitingContact.size
+    return this.activeCount() - this.awaitingContact.size - this.slots.releasingCount
   }
 
   /** The session's signal: its deadline, which also follows a stop and the caller (no AbortSignal.any). */

@@ -26,7 +26,8 @@ export const REASON_CODES = [
   'bad-message',
   'timeout',
   'provision-failed',
-  'internal-error'
+  'internal-error',
+  'unreachable'
 ] as const
 
 /** One of REASON_CODES. */
@@ -61,6 +62,11 @@ export interface TokenInfo {
   label?: string
   /** Additive: set when an operator approves identities; validateIdentity may wait this long (ms). */
   approvalTimeoutMs?: number
+  /**
+   * Additive: the token's use limit; absent means unlimited. A limited token gets a much smaller bound on
+   * abandoned attempts (AbuseLimits.abandonedPerLimitedToken), so a single-use token cannot be farmed.
+   */
+  uses?: number
 }
 
 /** Where and how to reach the shared tally database. `credentials` is secret: never log it. */

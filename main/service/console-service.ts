@@ -27,7 +27,7 @@ import type {
   TokenView
 } from '../../preload/contract.ts'
 import { ApiError } from '../api/api-error.ts'
-import { SessionManager, formatLink, parseLink } from '../bootstrap/index.ts'
+import { RejectedError, SessionManager, formatLink, parseLink } from '../bootstrap/index.ts'
 import type { BootstrapLink, SessionManagerConfig } from '../bootstrap/types.ts'
 import { createTaleusNode, loadOrCreatePrivateKey } from '../node/index.ts'
 import { openStore } from '../store/index.ts'
@@ -283,10 +283,13 @@ class Service implements ConsoleService {
   }
 
   async revokeToken(input: { tokenId: string }): Promise<TokenView> {
-    const { store } = this.running()
+    const { store, manager } = this.running()
     if (store.getToken(input.tokenId) === undefined)
       throw new ApiError('not-found', 404, 'no such token on this node')
-    return store.revokeToken(input.tokenId)
+    const view = await store.revokeToken(input.tokenId)
+    // sessions already past the token check would otherwise still confirm: end them before answering
+    manager.abortSessions({ tokenId: input.tokenId }, new RejectedError('token-revoked'))
+    return view
   }
 
   async listSessions(): Promise<SessionView[]> {

@@ -14,7 +14,8 @@ export const REASON_MESSAGES: Record<ReasonCode, string> = {
   'bad-message': 'the other node sent something unexpected',
   timeout: 'the other node did not answer in time (or nobody approved the identity in time)',
   'provision-failed': 'the shared database could not be created',
-  'internal-error': 'something went wrong on the node'
+  'internal-error': 'something went wrong on the node',
+  unreachable: 'the other node could not be reached'
 }
 
 /** Reasons that mean the other party refused, as opposed to a fault or a timeout. */

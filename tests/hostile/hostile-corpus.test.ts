@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import fc from 'fast-check'
 import type { Libp2p } from '@libp2p/interface'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { SessionManager, isTerminalState } from '../../main/bootstrap/index.ts'
+import { NO_RATE_LIMIT, SessionManager, isTerminalState } from '../../main/bootstrap/index.ts'
 import { MemoryHooks } from '../integration/protocol-helpers.ts'
 import {
   SecretWatch,
@@ -46,7 +46,12 @@ describe('hostile corpus', () => {
   const outcomes: Record<string, number> = {}
 
   beforeAll(async () => {
-    A = await startStoreListener({ stepTimeoutMs: 1000 })
+    // one stranger sends hundreds of bad inputs here on purpose: the rejected-contact limits (which would
+    // answer most of them `busy`) are off, so each input reaches the parser it is meant to test
+    A = await startStoreListener({
+      stepTimeoutMs: 1000,
+      abuseLimits: { rejectedPerPeer: NO_RATE_LIMIT, rejectedPerIp: NO_RATE_LIMIT }
+    })
     attacker = (await dialerNodes(1))[0]!
     // a real single-use token that requires an email: valid-shaped contacts with it must not consume it
     const created = await A.store.createToken({ role: 'stock', uses: 1, identityRequirements: ['email'] })

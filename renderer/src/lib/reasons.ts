@@ -16,7 +16,9 @@ export const REASON_WORDS: Record<ReasonCode, string> = {
   'bad-message': 'The other node sent something unexpected.',
   timeout: 'The other node did not answer in time, or nobody approved the identity in time.',
   'provision-failed': 'The shared database could not be created.',
-  'internal-error': 'Something went wrong on the node.'
+  'internal-error': 'Something went wrong on the node.',
+  // also the words of the API's own `unreachable` (the local node not answering), hence no "other"
+  unreachable: 'The node could not be reached: it is not answering.'
 }
 
 /** API error codes that are not bootstrap reasons. */
@@ -47,7 +49,8 @@ export const REASON_SHORT: Record<ReasonCode, string> = {
   'bad-message': 'Bad message',
   timeout: 'Timed out',
   'provision-failed': 'Database failed',
-  'internal-error': 'Internal error'
+  'internal-error': 'Internal error',
+  unreachable: 'Unreachable'
 }
 
 /** The sentence for a reason or API code. */

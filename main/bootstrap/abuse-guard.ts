@@ -1,0 +1,152 @@
+/**
+ * The listener's memory of who misbehaves: contacts that end rejected (per peer and per remote IP) and
+ * attempts that end abandoned after their token was accepted (per peer and per token). A peer, IP or
+ * token whose bucket is empty is answered `busy` before any hook runs. Everything here lives in memory,
+ * in LRU-capped maps: a refused contact costs no disk and a few bytes at most.
+ */
+import { Counts, TokenBuckets } from './rate-limit.ts'
+import type { RateLimit } from './rate-limit.ts'
+import type { TokenInfo } from './types.ts'
+
+/** Abuse limits of a SessionManager (listener side); each has a default in DEFAULT_ABUSE_LIMITS. */
+export interface AbuseLimits {
+  /** Contacts of one peer that ended rejected (invalid-token, bad-message, token-used, …) or idle. */
+  rejectedPerPeer: RateLimit
+  /** Contacts from one remote IP (IPv6: one /64) that ended rejected. */
+  rejectedPerIp: RateLimit
+  /** Attempts of one peer that ended abandoned: its token accepted, then it left or never finished. */
+  abandonedPerPeer: RateLimit
+  /** Abandoned attempts on one unlimited token (a public QR), whoever made them. */
+  abandonedPerToken: RateLimit
+  /** Abandoned attempts on one token with a use limit: a single-use token cannot be farmed. */
+  abandonedPerLimitedToken: RateLimit
+  /** Listener sessions one peer may run at once (past its contact). */
+  maxSessionsPerPeer: number
+  /** Sessions of one token waiting for the operator at once. */
+  maxApprovalsPerToken: number
+  /** Keys each bucket map keeps (least recently used forgotten past this). */
+  maxTrackedKeys: number
+}
+
+/** Defaults of AbuseLimits, filled once by the SessionManager. */
+export const DEFAULT_ABUSE_LIMITS: AbuseLimits = {
+  rejectedPerPeer: { burst: 20, perSecond: 0.5 },
+  rejectedPerIp: { burst: 200, perSecond: 10 },
+  abandonedPerPeer: { burst: 5, perSecond: 1 / 30 },
+  abandonedPerToken: { burst: 100, perSecond: 0.5 },
+  abandonedPerLimitedToken: { burst: 3, perSecond: 1 / 60 },
+  maxSessionsPerPeer: 64,
+  maxApprovalsPerToken: 16,
+  maxTrackedKeys: 10_000
+}
+
+/** A limit that never refuses (tests of input handling that send thousands of bad contacts). */
+export const NO_RATE_LIMIT: RateLimit = { burst: Number.MAX_SAFE_INTEGER, perSecond: 0 }
+
+/** Why a contact was answered `busy` without being a session. */
+export type RefusalCause =
+  | 'peer-rejected'
+  | 'ip-rejected'
+  | 'peer-abandoned'
+  | 'peer-sessions'
+  | 'capacity'
+  | 'token-abandoned'
+  | 'token-approvals'
+
+/** How a listener session ended, as far as abuse accounting goes. */
+export type ListenerOutcome = 'done' | 'rejected' | 'abandoned' | 'idle' | 'other'
+
+/** Contacts answered `busy` by these limits since the manager started, by cause (memory only). */
+export type RefusalCounts = Record<RefusalCause, number>
+
+/** The buckets and counts behind AbuseLimits. */
+export class AbuseGuard {
+  readonly limits: AbuseLimits
+  private readonly rejectedByPeer: TokenBuckets
+  private readonly rejectedByIp: TokenBuckets
+  private readonly abandonedByPeer: TokenBuckets
+  private readonly abandonedByToken: TokenBuckets
+  private readonly abandonedByLimitedToken: TokenBuckets
+  private readonly approvals = new Counts()
+  private readonly refusals: RefusalCounts = {
+    'peer-rejected': 0,
+    'ip-rejected': 0,
+    'peer-abandoned': 0,
+    'peer-sessions': 0,
+    capacity: 0,
+    'token-abandoned': 0,
+    'token-approvals': 0
+  }
+
+  constructor(limits: Partial<AbuseLimits> = {}, now?: () => number) {
+    this.limits = { ...DEFAULT_ABUSE_LIMITS, ...limits }
+    const maxKeys = this.limits.maxTrackedKeys
+    const buckets = (limit: RateLimit, maxDebt?: number): TokenBuckets =>
+      new TokenBuckets({
+        ...limit,
+        maxKeys,
+        ...(maxDebt != null ? { maxDebt } : {}),
+        ...(now != null ? { now } : {})
+      })
+    this.rejectedByPeer = buckets(this.limits.rejectedPerPeer)
+    this.rejectedByIp = buckets(this.limits.rejectedPerIp)
+    // a peer may run a whole table of attempts before the first is charged: it owes all of them
+    this.abandonedByPeer = buckets(this.limits.abandonedPerPeer, this.limits.maxSessionsPerPeer)
+    this.abandonedByToken = buckets(this.limits.abandonedPerToken)
+    this.abandonedByLimitedToken = buckets(this.limits.abandonedPerLimitedToken)
+  }
+
+  /** A new stream from `peer` at `ip`: the cause to refuse it for, or undefined to let it in. */
+  checkStream(peer: string, ip: string, peerSessions: number): RefusalCause | undefined {
+    if (!this.rejectedByPeer.allows(peer)) return 'peer-rejected'
+    if (!this.rejectedByIp.allows(ip)) return 'ip-rejected'
+    if (!this.abandonedByPeer.allows(peer)) return 'peer-abandoned'
+    if (peerSessions >= this.limits.maxSessionsPerPeer) return 'peer-sessions'
+    return undefined
+  }
+
+  /** A session's token is known: the cause to refuse it for; else it is admitted (and counted). */
+  admitToken(info: TokenInfo): RefusalCause | undefined {
+    if (!this.tokenBuckets(info).allows(info.tokenId)) return 'token-abandoned'
+    if (info.approvalTimeoutMs != null) {
+      if (this.approvals.get(info.tokenId) >= this.limits.maxApprovalsPerToken) return 'token-approvals'
+      this.approvals.add(info.tokenId)
+    }
+    return undefined
+  }
+
+  /** Charges a finished session's outcome, and frees what admitToken counted. */
+  settle(peer: string, ip: string, outcome: ListenerOutcome, info?: TokenInfo): void {
+    if (info?.approvalTimeoutMs != null) this.approvals.add(info.tokenId, -1)
+    if (outcome === 'rejected') {
+      this.rejectedByPeer.take(peer)
+      this.rejectedByIp.take(ip)
+    } else if (outcome === 'idle') {
+      // a stream that never sent its contact costs its peer only: a slowloris is the pending-contact
+      // cap's business, and charging the IP would lock out the customers behind the same NAT
+      this.rejectedByPeer.take(peer)
+    } else if (outcome === 'abandoned') {
+      this.abandonedByPeer.take(peer)
+      if (info != null) this.tokenBuckets(info).take(info.tokenId)
+    }
+  }
+
+  /** Counts one refusal (memory only: a flood of refusals writes nothing). */
+  refused(cause: RefusalCause): void {
+    this.refusals[cause]++
+  }
+
+  /** Refusals so far, by cause. */
+  refusalCounts(): RefusalCounts {
+    return { ...this.refusals }
+  }
+
+  /** Tokens with sessions waiting for the operator right now. */
+  approvalsOf(tokenId: string): number {
+    return this.approvals.get(tokenId)
+  }
+
+  private tokenBuckets(info: TokenInfo): TokenBuckets {
+    return info.uses != null ? this.abandonedByLimitedToken : this.abandonedByToken
+  }
+}
