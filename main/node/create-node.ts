@@ -12,6 +12,8 @@ import { keyObjectCrypto } from './noise-crypto.ts'
 import { quietLogger } from './quiet-logger.ts'
 import type { Libp2pOptions } from 'libp2p'
 import type { Libp2p, PrivateKey } from '@libp2p/interface'
+import { ConnectionGuard } from './connection-guard.ts'
+import type { ConnectionGuardInit } from './connection-guard.ts'
 
 /** Options of createTaleusNode. */
 export interface TaleusNodeInit {
@@ -21,6 +23,8 @@ export interface TaleusNodeInit {
   mdns?: boolean
   /** The node's identity; a fresh Ed25519 key when omitted. */
   privateKey?: PrivateKey
+  /** Per-peer and per-IP caps, idle reaping and room for new peers (see connection-guard.ts). */
+  connectionGuard?: ConnectionGuardInit
 }
 
 /** Connection-manager limits for a rush of customers (see shared notes: defaults are 5/s and 10 pending). */
@@ -46,6 +50,7 @@ const QUIET_LOGGER = quietLogger()
 /** Creates and starts a Taleus node. */
 export async function createTaleusNode(init: TaleusNodeInit = {}): Promise<Libp2p> {
   const peerDiscovery: NonNullable<Libp2pOptions['peerDiscovery']> = init.mdns === true ? [mdns()] : []
+  const guard = new ConnectionGuard(init.connectionGuard)
   return createLibp2p({
     ...(init.privateKey != null ? { privateKey: init.privateKey } : {}),
     addresses: { listen: init.listen ?? ['/ip4/127.0.0.1/tcp/0'] },
@@ -61,8 +66,10 @@ export async function createTaleusNode(init: TaleusNodeInit = {}): Promise<Libp2
     // pings every open connection every 10 s; dead and idle connections are closed by the transport's
     // errors and the connection guard instead (docs/performance.md: what is given up)
     connectionMonitor: { enabled: false },
+    // without caps one host fills the table with idle connections and every customer is refused
+    connectionGater: guard.gater,
     // identify answers peers that ask, and runs on demand (`node.services.identify.identify(connection)`),
     // not on every new connection: nothing in Taleus reads what it learns (docs/performance.md)
-    services: { identify: identify({ runOnConnectionOpen: false }) }
+    services: { identify: identify({ runOnConnectionOpen: false }), connectionGuard: guard.service }
   })
 }

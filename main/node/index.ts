@@ -2,3 +2,5 @@
 export { createTaleusNode, RUSH_LIMITS, YAMUX_MAX_EARLY_STREAMS } from './create-node.ts'
 export type { TaleusNodeInit } from './create-node.ts'
 export { loadOrCreatePrivateKey } from './private-key.ts'
+export { ConnectionGuard, DEFAULT_CONNECTION_GUARD } from './connection-guard.ts'
+export type { ConnectionGuardInit, ConnectionGuardStats } from './connection-guard.ts'
