@@ -164,6 +164,22 @@ export type ConsoleEvent =
   | { kind: 'dial-result'; outcome: DialOutcome }
 
 /** Query of the audit trail, newest first. */
+/** Default and largest page of listTallies / listSessions. */
+export const LIST_DEFAULT_LIMIT = 500
+export const LIST_MAX_LIMIT = 5000
+
+/**
+ * A page of a list, newest first. To get the next page, pass the last item's time (tally `createdAt`,
+ * session `startedAt`) as `before` and its id (`tallyId`, `sessionId`) as `beforeId`.
+ */
+export interface PageQuery {
+  /** Items at most (default 500, at most 5000). */
+  limit?: number
+  /** Only items strictly older than this epoch ms (or as old, with an id below `beforeId`). */
+  before?: number
+  beforeId?: string
+}
+
 export interface AuditQuery {
   limit?: number
   /** Only events strictly before this epoch ms. */
@@ -179,11 +195,13 @@ export interface TaleusCommands {
   /** Re-derive the link of a token for its QR code (only on this node). */
   getTokenLink(input: { tokenId: string }): Promise<{ tokenId: string; link: string }>
   revokeToken(input: { tokenId: string }): Promise<TokenView>
-  listSessions(): Promise<SessionView[]>
+  /** Newest first, a page at a time (default 500). */
+  listSessions(input?: PageQuery): Promise<SessionView[]>
   getSessionEvents(input: { sessionId: string }): Promise<SessionEvent[]>
   listApprovals(): Promise<ApprovalView[]>
   decide(input: { sessionId: string; decision: Decision }): Promise<DecisionResult>
-  listTallies(): Promise<TallyView[]>
+  /** Newest first, a page at a time (default 500). */
+  listTallies(input?: PageQuery): Promise<TallyView[]>
   /** Start a bootstrap as the dialer; progress arrives as session events, the end as dial-result. */
   dial(input: DialInput): Promise<{ sessionId: string }>
   /** Wait for a dial started by dial() to end. */

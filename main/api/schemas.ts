@@ -68,6 +68,16 @@ const createToken = v.strictObject({
 const tokenRef = v.strictObject({ tokenId: id })
 const sessionRef = v.strictObject({ sessionId: id })
 
+/** Input of the paged list commands (PageQuery). */
+const pageQuery = v.optional(
+  v.strictObject({
+    limit: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(10_000))),
+    before: v.optional(v.pipe(v.number(), v.finite())),
+    beforeId: v.optional(id)
+  }),
+  {}
+)
+
 /** Input schema of each command. */
 export const INPUT_SCHEMAS = {
   getNodeInfo: noInput,
@@ -75,14 +85,14 @@ export const INPUT_SCHEMAS = {
   createToken,
   getTokenLink: tokenRef,
   revokeToken: tokenRef,
-  listSessions: noInput,
+  listSessions: pageQuery,
   getSessionEvents: sessionRef,
   listApprovals: noInput,
   decide: v.strictObject({
     sessionId: id,
     decision: v.picklist(['approve', 'reject'], 'decision must be approve or reject')
   }),
-  listTallies: noInput,
+  listTallies: pageQuery,
   dial: v.strictObject({
     link: v.pipe(
       v.string('link must be text'),

@@ -97,3 +97,16 @@ export function parseLinkText(text: string): string {
   }
   return lines[0] as string
 }
+
+/** `--limit`: a page size from 1 to 5000. */
+export function parseLimit(text: string): number {
+  if (!/^[1-9]\d{0,3}$/.test(text) || Number(text) > 5000)
+    throw new UsageError(`--limit must be a whole number from 1 to 5000 (got "${text}")`)
+  return Number(text)
+}
+
+/** `--before`: an epoch ms cursor (a tally's createdAt). */
+export function parseEpochMs(text: string): number {
+  if (!/^\d{1,16}$/.test(text)) throw new UsageError(`--before must be epoch milliseconds (got "${text}")`)
+  return Number(text)
+}

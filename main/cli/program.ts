@@ -1,14 +1,16 @@
 /** The `taleus` command line (commander). */
 import { Command, CommanderError, Option } from 'commander'
-import type { CreateTokenInput, Decision } from '../../preload/contract.ts'
+import type { CreateTokenInput, Decision, PageQuery } from '../../preload/contract.ts'
 import { connectApi } from './api-client.ts'
 import { CliError, UsageError } from './cli-error.ts'
 import { describeDial, dial } from './dial.ts'
 import { sessionsTable, talliesTable, tokensTable } from './format.ts'
 import {
   parseDuration,
+  parseEpochMs,
   parseFieldList,
   parseIdentity,
+  parseLimit,
   parseMaxSessions,
   parsePort,
   parseUses
@@ -144,11 +146,20 @@ export function buildProgram(): Command {
 
   program
     .command('tallies')
-    .description('list tallies')
+    .description('list tallies, newest first (500 unless --limit)')
     .requiredOption('--data-dir <dir>', 'data folder of the running node')
+    .option('--limit <n>', 'at most this many (1 to 5000, default 500)', wrap(parseLimit))
+    .option(
+      '--before <ms>',
+      "only tallies created before this epoch ms (the last row's createdAt: next page)",
+      wrap(parseEpochMs)
+    )
     .option('--json', 'print JSON')
-    .action(async (opts: { dataDir: string; json?: boolean }) => {
-      const tallies = await (await connectApi(opts.dataDir))('listTallies')
+    .action(async (opts: { dataDir: string; json?: boolean; limit?: number; before?: number }) => {
+      const page: PageQuery = {}
+      if (opts.limit !== undefined) page.limit = opts.limit
+      if (opts.before !== undefined) page.before = opts.before
+      const tallies = await (await connectApi(opts.dataDir))('listTallies', page)
       print(opts.json, tallies, () => talliesTable(tallies))
     })
 

@@ -11,6 +11,7 @@ import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
 import type {
   ApprovalView,
   AuditQuery,
+  PageQuery,
   ConsoleEvent,
   CreateTokenInput,
   CreatedToken,
@@ -31,6 +32,7 @@ import { RejectedError, SessionManager, formatLink, parseLink } from '../bootstr
 import type { BootstrapLink, SessionManagerConfig } from '../bootstrap/types.ts'
 import { createTaleusNode, loadOrCreatePrivateKey } from '../node/index.ts'
 import { openStore } from '../store/index.ts'
+import { pageOf } from '../store/paging.ts'
 import type { MerchantStore } from '../store/types.ts'
 import { EventBatcher } from './event-batcher.ts'
 import { benchEnabled, emitSyntheticSessions, parseSyntheticEvents } from './bench-sessions.ts'
@@ -292,8 +294,13 @@ class Service implements ConsoleService {
     return view
   }
 
-  async listSessions(): Promise<SessionView[]> {
-    return this.sessions.list()
+  async listSessions(input?: PageQuery): Promise<SessionView[]> {
+    return pageOf(
+      this.sessions.list(),
+      (s) => s.startedAt,
+      (s) => s.sessionId,
+      input ?? {}
+    )
   }
 
   /** The session's transitions from the audit trail, oldest first. */
@@ -309,8 +316,8 @@ class Service implements ConsoleService {
     return this.running().store.decide(input.sessionId, input.decision)
   }
 
-  async listTallies(): Promise<TallyView[]> {
-    return this.running().store.listTallies()
+  async listTallies(input?: PageQuery): Promise<TallyView[]> {
+    return this.running().store.listTallies(input ?? {})
   }
 
   async dial(input: DialInput): Promise<{ sessionId: string }> {

@@ -33,6 +33,7 @@ import type {
   Decision,
   DecisionResult,
   IdentityBundle,
+  PageQuery,
   TallyView,
   TokenView
 } from '../../preload/contract.ts'
@@ -62,6 +63,7 @@ import {
   toWriteError
 } from './errors.ts'
 import { acquireLock } from './lock.ts'
+import { pageOf } from './paging.ts'
 import type { FolderLock } from './lock.ts'
 import { TallyBook, boundedCadre, boundedIdentity, tallyView } from './tally-book.ts'
 import type { TallyRecord } from './tally-book.ts'
@@ -206,8 +208,14 @@ export class LowdbMerchantStore extends TypedEventEmitter<StoreEvents> implement
     return view
   }
 
-  listTallies(): TallyView[] {
-    return [...this.#tallies.values()].sort((a, b) => b.createdAt - a.createdAt).map(tallyView)
+  /** Newest first, a page at a time (default 500). */
+  listTallies(query: PageQuery = {}): TallyView[] {
+    return pageOf(
+      this.#tallies.values(),
+      (t) => t.createdAt,
+      (t) => t.tallyId,
+      query
+    ).map(tallyView)
   }
 
   /** Additive: a tally's full record (with its DraftTally and dbConnectionInfo: secret, do not log). */

@@ -10,6 +10,7 @@ import type {
   CreateTokenInput,
   Decision,
   DecisionResult,
+  PageQuery,
   TallyView,
   TokenView
 } from '../../preload/contract.ts'
@@ -40,7 +41,8 @@ export interface MerchantStore extends TypedEventTarget<StoreEvents> {
   getToken(tokenId: string): TokenView | undefined
   listTokens(): TokenView[]
   revokeToken(tokenId: string): Promise<TokenView>
-  listTallies(): TallyView[]
+  /** Newest first, a page at a time (default 500). */
+  listTallies(query?: PageQuery): TallyView[]
   listAudit(query: AuditQuery): SessionEvent[]
   listApprovals(): ApprovalView[]
   /** Apply an operator decision; the first decision (or the timeout) wins, later ones get applied=false. */
