@@ -196,6 +196,7 @@ describe('session abuse', () => {
       target: A.addr(),
       token,
       identities,
+      parallel: 8,
       maxAttempts: 5000,
       localAddress: '127.0.0.2',
       identityBundle: BIG_BUNDLE

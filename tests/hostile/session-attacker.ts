@@ -29,6 +29,8 @@ export interface AttackConfig {
   identities: number
   /** pin: contacts per identity. */
   contacts?: number
+  /** never-ack: attempt loops run at once per identity. Default 1. */
+  parallel?: number
   /** never-ack, farm, reject: attempts in all (keeps the attack bounded). */
   maxAttempts?: number
   /** Source address of every TCP connection (any of 127.0.0.0/8). */
@@ -152,8 +154,9 @@ async function neverAck(): Promise<void> {
   const attackers = await Promise.all(Array.from({ length: config.identities }, () => node()))
   await Promise.all(attackers.map((n) => n.dial(target)))
   const budget = config.maxAttempts ?? 1000
+  const loops = attackers.flatMap((n) => Array.from({ length: config.parallel ?? 1 }, () => n))
   await Promise.all(
-    attackers.map(async (n) => {
+    loops.map(async (n) => {
       while (!stopping && stats.attempts < budget) {
         const { stream } = await attempt(n)
         // keep whatever A left open: A has to give up on it by itself

@@ -1,0 +1,120 @@
+/** Unit tests of the listener's rate limits: token buckets, the LRU bound, IP keys and the abuse guard. */
+import { describe, expect, it } from 'vitest'
+import { AbuseGuard, DEFAULT_ABUSE_LIMITS, TokenBuckets, ipKey } from '../../main/bootstrap/index.ts'
+import type { TokenInfo } from '../../main/bootstrap/index.ts'
+
+function clock(): { now: () => number; advance(ms: number): void } {
+  let t = 1_000_000
+  return { now: () => t, advance: (ms) => (t += ms) }
+}
+
+describe('TokenBuckets', () => {
+  it('spends a burst, then refills at its rate', () => {
+    const c = clock()
+    const b = new TokenBuckets({ burst: 3, perSecond: 0.5, now: c.now })
+    for (let i = 0; i < 3; i++) {
+      expect(b.allows('p')).toBe(true)
+      b.take('p')
+    }
+    expect(b.allows('p')).toBe(false)
+    c.advance(1999)
+    expect(b.allows('p')).toBe(false)
+    c.advance(1)
+    expect(b.allows('p')).toBe(true)
+    expect(b.allows('other')).toBe(true)
+  })
+
+  it('lets debt build to maxDebt, which must be paid back before the key is allowed again', () => {
+    const c = clock()
+    const b = new TokenBuckets({ burst: 2, perSecond: 1, maxDebt: 4, now: c.now })
+    for (let i = 0; i < 10; i++) b.take('p')
+    expect(b.level('p')).toBe(-4)
+    c.advance(4000)
+    expect(b.allows('p')).toBe(false)
+    c.advance(1000)
+    expect(b.allows('p')).toBe(true)
+  })
+
+  it('give() refunds, never above the burst, and a full bucket is forgotten', () => {
+    const c = clock()
+    const b = new TokenBuckets({ burst: 2, perSecond: 0, now: c.now })
+    b.take('p')
+    expect(b.size).toBe(1)
+    b.give('p', 5)
+    expect(b.level('p')).toBe(2)
+    expect(b.size).toBe(0)
+  })
+
+  it('keeps at most maxKeys keys: the least recently used is forgotten (back to a full bucket)', () => {
+    const c = clock()
+    const b = new TokenBuckets({ burst: 1, perSecond: 0, maxKeys: 100, now: c.now })
+    for (let i = 0; i < 10_000; i++) b.take(`peer-${i}`)
+    expect(b.size).toBe(100)
+    expect(b.allows('peer-9999')).toBe(false)
+    expect(b.allows('peer-0')).toBe(true)
+  })
+})
+
+describe('ipKey', () => {
+  it('keys IPv4 by address, IPv6 by /64, anything else by the whole address', () => {
+    expect(ipKey({ toString: () => '/ip4/127.0.0.2/tcp/4001' })).toBe('127.0.0.2')
+    expect(ipKey({ toString: () => '/ip6/2001:db8:0:1:aaaa::1/tcp/1' })).toBe('2001:db8:0:1/64')
+    expect(ipKey({ toString: () => '/ip6/2001:db8:0:1:bbbb:1:2:3/tcp/1' })).toBe('2001:db8:0:1/64')
+    expect(ipKey({ toString: () => '/ip6/::1/tcp/1' })).toBe('0:0:0:0/64')
+    expect(ipKey({ toString: () => '/memory/x' })).toBe('/memory/x')
+    expect(ipKey(undefined)).toBe('')
+  })
+})
+
+describe('AbuseGuard', () => {
+  const info = (extra: Partial<TokenInfo> = {}): TokenInfo => ({ tokenId: 't1', role: 'stock', ...extra })
+
+  it('refuses a peer, then its IP, once their rejected contacts spent the burst', () => {
+    const c = clock()
+    const g = new AbuseGuard(
+      { rejectedPerPeer: { burst: 2, perSecond: 0 }, rejectedPerIp: { burst: 3, perSecond: 0 } },
+      c.now
+    )
+    g.settle('p1', 'ip', 'rejected')
+    expect(g.checkStream('p1', 'ip', 0)).toBeUndefined()
+    g.settle('p1', 'ip', 'rejected')
+    expect(g.checkStream('p1', 'ip', 0)).toBe('peer-rejected')
+    expect(g.checkStream('p2', 'ip', 0)).toBeUndefined()
+    g.settle('p2', 'ip', 'rejected')
+    expect(g.checkStream('p3', 'ip', 0)).toBe('ip-rejected')
+    expect(g.checkStream('p3', 'other-ip', 0)).toBeUndefined()
+    // idle streams cost the peer only, success costs nothing
+    g.settle('p4', 'ip2', 'idle')
+    g.settle('p4', 'ip2', 'done')
+    expect(g.checkStream('p5', 'ip2', 0)).toBeUndefined()
+  })
+
+  it('bounds abandoned attempts per peer and per token (much tighter for a limited token)', () => {
+    const c = clock()
+    const g = new AbuseGuard({}, c.now)
+    const { abandonedPerPeer, abandonedPerLimitedToken } = DEFAULT_ABUSE_LIMITS
+    for (let i = 0; i < abandonedPerPeer.burst; i++) g.settle('p1', 'ip', 'abandoned', info())
+    expect(g.checkStream('p1', 'ip', 0)).toBe('peer-abandoned')
+    const single = info({ tokenId: 'single', uses: 1 })
+    for (let i = 0; i < abandonedPerLimitedToken.burst; i++) {
+      expect(g.admitToken(single)).toBeUndefined()
+      g.settle(`fresh-${i}`, 'ip', 'abandoned', single)
+    }
+    expect(g.admitToken(single)).toBe('token-abandoned')
+    // the unlimited token of the same peers is not locked by that
+    expect(g.admitToken(info({ tokenId: 'open' }))).toBeUndefined()
+  })
+
+  it('caps sessions per peer and pending approvals per token, freeing them as sessions end', () => {
+    const g = new AbuseGuard({ maxSessionsPerPeer: 2, maxApprovalsPerToken: 2 })
+    expect(g.checkStream('p', 'ip', 2)).toBe('peer-sessions')
+    const op = info({ approvalTimeoutMs: 60_000 })
+    expect(g.admitToken(op)).toBeUndefined()
+    expect(g.admitToken(op)).toBeUndefined()
+    expect(g.admitToken(op)).toBe('token-approvals')
+    g.settle('p', 'ip', 'other', op)
+    expect(g.admitToken(op)).toBeUndefined()
+    g.refused('token-approvals')
+    expect(g.refusalCounts()['token-approvals']).toBe(1)
+  })
+})
