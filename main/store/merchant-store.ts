@@ -208,8 +208,10 @@ export class LowdbMerchantStore extends TypedEventEmitter<StoreEvents> implement
     return view
   }
 
-  /** Newest first, a page at a time (default 500). */
-  listTallies(query: PageQuery = {}): TallyView[] {
+  /** Newest first; with a query a page at a time (default 500), without one all of them (in-process callers). */
+  listTallies(query?: PageQuery): TallyView[] {
+    if (query === undefined)
+      return [...this.#tallies.values()].sort((a, b) => b.createdAt - a.createdAt).map(tallyView)
     return pageOf(
       this.#tallies.values(),
       (t) => t.createdAt,

@@ -41,7 +41,7 @@ export interface MerchantStore extends TypedEventTarget<StoreEvents> {
   getToken(tokenId: string): TokenView | undefined
   listTokens(): TokenView[]
   revokeToken(tokenId: string): Promise<TokenView>
-  /** Newest first, a page at a time (default 500). */
+  /** Newest first; with a query a page at a time (default 500), without one all of them. */
   listTallies(query?: PageQuery): TallyView[]
   listAudit(query: AuditQuery): SessionEvent[]
   listApprovals(): ApprovalView[]
