@@ -2,9 +2,13 @@
  * Benchmark dialers (party B): `count` fresh peers (own key, own libp2p node, own connection), created
  * before the clock starts, then run `concurrency` at a time against the listener. `baseline` moves the
  * stock flow's frames over a bare stream; `bootstrap` runs the real DialerSession through a
- * SessionManager per peer (a wallet's side: it provisions nothing, accepts A's response).
+ * SessionManager per peer (a wallet's side: it provisions nothing, accepts A's response). `refuse`
+ * (`fresh` | `reused`) runs the bootstrap with a token A does not know, so A refuses every contact: each
+ * from a fresh peer, or all over a few connections opened before the clock starts; a refusal is the
+ * expected outcome there and counts as done.
  */
 import '../main/polyfill.ts'
+import { randomBytes } from 'node:crypto'
 import { multiaddr } from '@multiformats/multiaddr'
 import { lpStream } from '@libp2p/utils'
 import type { Libp2p } from '@libp2p/interface'
@@ -31,6 +35,31 @@ const WALLET_HOOKS: SessionHooks = {
 }
 
 let peers: Peer[] = []
+let nodes: Libp2p[] = []
+/** `fresh` | `reused` when A is expected to refuse every contact (unknown token), else undefined. */
+let refuse: string | undefined
+/** Refusals by reason in this burst (`invalid-token` unless an abuse guard answered first). */
+let refusals: Record<string, number> = {}
+
+/** The same link with a token A never issued: A answers `invalid-token`. */
+function unknownToken(link: BootstrapLink): BootstrapLink {
+  return { ...link, token: randomBytes(16).toString('base64url') }
+}
+
+/** A refused contact is the expected outcome of a refuse run; anything else is a failure. */
+async function refused(run: Promise<unknown>): Promise<void> {
+  try {
+    await run
+  } catch (err) {
+    if (err instanceof RejectedError) {
+      const reason = failureName(err)
+      refusals[reason] = (refusals[reason] ?? 0) + 1
+      return
+    }
+    throw err
+  }
+  throw new Error('the contact was accepted')
+}
 
 async function preparePeer(
   mode: string,
@@ -72,9 +101,29 @@ async function preparePeer(
   return {
     node,
     async run() {
-      await manager.initiateBootstrap(link!, node)
+      if (refuse != null) await refused(manager.initiateBootstrap(unknownToken(link!), node))
+      else await manager.initiateBootstrap(link!, node)
     }
   }
+}
+
+/**
+ * `count` contacts spread over `connections` peers, each connected to A before the clock starts: what a
+ * refusal costs A when no handshake is part of it.
+ */
+async function prepareReused(link: BootstrapLink, count: number, connections: number): Promise<Peer[]> {
+  const made = await Promise.all(
+    Array.from({ length: Math.max(1, Math.min(count, connections)) }, async () => {
+      const node = await createTaleusNode({ listen: [] })
+      await node.dial(multiaddr(link.responderPeerAddrs[0]!))
+      return { node, manager: new SessionManager(WALLET_HOOKS, { maxConcurrentSessions: 4096 }) }
+    })
+  )
+  nodes = made.map((m) => m.node)
+  return Array.from({ length: count }, (_, i) => {
+    const { node, manager } = made[i % made.length]!
+    return { node, run: () => refused(manager.initiateBootstrap(unknownToken(link), node)) }
+  })
 }
 
 function failureName(err: unknown): string {
@@ -89,9 +138,15 @@ onMessages(async (message) => {
       const target = message.target as string
       const link = mode === 'bootstrap' ? parseLink(target) : undefined
       const count = message.count as number
+      refuse = message.refuse as string | undefined
       // the held-memory run keeps every baseline stream waiting for A's reply far longer than a burst
       const timeoutMs = (message.timeoutMs as number | undefined) ?? 30_000
       const made: Peer[] = []
+      if (refuse === 'reused') {
+        peers = await prepareReused(link!, count, message.connections as number)
+        send({ type: 'prepared', rss: process.memoryUsage.rss() })
+        break
+      }
       // a few at a time: key generation and node start are CPU work
       for (let i = 0; i < count; i += 50) {
         const batch = Math.min(50, count - i)
@@ -102,6 +157,7 @@ onMessages(async (message) => {
         )
       }
       peers = made
+      nodes = made.map((p) => p.node)
       send({ type: 'prepared', rss: process.memoryUsage.rss() })
       break
     }
@@ -109,6 +165,7 @@ onMessages(async (message) => {
       const concurrency = message.concurrency as number
       const latencies: number[] = []
       const failures: Record<string, number> = {}
+      refusals = {}
       let next = 0
       const cpuBefore = process.cpuUsage()
       const start = performance.now()
@@ -128,11 +185,11 @@ onMessages(async (message) => {
       await Promise.all(Array.from({ length: Math.min(concurrency, peers.length) }, worker))
       const wallMs = performance.now() - start
       const cpu = process.cpuUsage(cpuBefore)
-      send({ type: 'done', latencies, failures, wallMs, cpuMs: (cpu.user + cpu.system) / 1000 })
+      send({ type: 'done', latencies, failures, refusals, wallMs, cpuMs: (cpu.user + cpu.system) / 1000 })
       break
     }
     case 'stop': {
-      await Promise.allSettled(peers.map((p) => p.node.stop()))
+      await Promise.allSettled(nodes.map((node) => node.stop()))
       send({ type: 'stopped' })
       process.exit(0)
     }

@@ -4,13 +4,14 @@
 // Benchmarks report; they never fail on timing (exit 0 unless something crashes).
 //
 // Knobs (environment): BENCH_ONLY=sweep,held,store,renderer,cold  BENCH_QUICK=1 (fewer sessions)
-// BENCH_NO_BUILD=1 (use the existing out/ build).
+// BENCH_NO_BUILD=1 (use the existing out/ build)  BENCH_LEVELS=10,100 (sweep only these concurrencies).
 import { execFileSync, spawnSync } from 'node:child_process'
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { existsSync } from 'node:fs'
 import { cpus, freemem, totalmem, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { coldStartOnce } from './lib/cold-start.js'
+import { cryptoFloorMs } from './lib/crypto-floor.js'
 import { prefillStore } from './lib/prefill.js'
 import { runRenderer } from './lib/renderer.js'
 import { runHeld, runSessions } from './lib/session-run.js'
@@ -37,8 +38,14 @@ const SWEEP = QUICK
       { concurrency: 1000, count: 1000, reps: 2 }
     ]
 
+const LEVELS = process.env.BENCH_LEVELS?.split(',').map(Number)
+/** Listener CPU per fresh customer on the console service at c=10 and 100 (issue K: ≤ 9× the crypto floor). */
+const SERVED_TARGET_MS = 3.8
+/** A refused contact (no handshake: over an open connection) costs at most this share of a served one. */
+const REFUSED_SHARE = 0.1
+
 const rows = []
-const raw = { sweep: [], held: [], store: [], renderer: undefined, coldStartMs: [] }
+const raw = { cryptoFloor: undefined, sweep: [], held: [], store: [], renderer: undefined, coldStartMs: [] }
 
 function log(text) {
   process.stderr.write(`bench: ${text}\n`)
@@ -61,20 +68,40 @@ async function withDir(tag, fn) {
   }
 }
 
+/** The sweep's variants: the floor, the real bootstrap, and contacts A refuses (unknown token). */
+const VARIANTS = [
+  { key: 'baseline', mode: 'baseline' },
+  { key: 'bootstrap', mode: 'bootstrap' },
+  { key: 'refusedFresh', mode: 'bootstrap', refuse: 'fresh' },
+  { key: 'refusedReused', mode: 'bootstrap', refuse: 'reused' }
+]
+
+/** The crypto floor of one fresh customer (node:crypto), measured before and after the sweep. */
+function floor() {
+  const result = cryptoFloorMs()
+  log(`crypto floor ${result.ms} ms per customer (rounds ${result.samples.join('/')})`)
+  return result
+}
+
 async function sweep() {
-  for (const level of SWEEP) {
-    const runs = { baseline: [], bootstrap: [] }
-    // interleaved, so drift of the machine hits both sides alike
+  const floors = [floor()]
+  for (const level of SWEEP.filter((l) => LEVELS == null || LEVELS.includes(l.concurrency))) {
+    const runs = { baseline: [], bootstrap: [], refusedFresh: [], refusedReused: [] }
+    // interleaved, so drift of the machine hits every variant alike
     for (let rep = 0; rep < level.reps; rep++) {
-      for (const mode of ['baseline', 'bootstrap']) {
-        log(`sweep c=${level.concurrency} ${mode} rep ${rep + 1}/${level.reps} (${level.count} sessions)`)
-        const result = await withDir('sweep', (dataDir) => runSessions({ mode, ...level, dataDir }))
+      for (const { key, mode, refuse } of VARIANTS) {
+        const label = refuse ? `refused (${refuse} connection)` : mode
+        log(`sweep c=${level.concurrency} ${label} rep ${rep + 1}/${level.reps} (${level.count} sessions)`)
+        const result = await withDir('sweep', (dataDir) => runSessions({ mode, ...level, dataDir, refuse }))
         log(
           `  ${result.throughput}/s p50 ${result.p50} ms p99 ${result.p99} ms failed ${result.failed} ` +
             `peak ${result.peakRssMiB} MiB active after ${result.activeAfter} ` +
-            `CPU/session listener ${result.listenerCpuMsPerSession} ms dialers ${result.dialerCpuMsPerSession} ms`
+            `CPU/session listener ${result.listenerCpuMsPerSession} ms dialers ${result.dialerCpuMsPerSession} ms` +
+            (refuse
+              ? ` refusals ${JSON.stringify(result.refusals)} failures ${JSON.stringify(result.failures)}`
+              : '')
         )
-        runs[mode].push(result)
+        runs[key].push(result)
         raw.sweep.push(result)
       }
     }
@@ -91,6 +118,7 @@ async function sweep() {
     )
     const cpuBoot = median(runs.bootstrap.map((r) => r.listenerCpuMsPerSession))
     const cpuBase = median(runs.baseline.map((r) => r.listenerCpuMsPerSession))
+    cpuRows(c, floors[0].ms, cpuBoot, runs)
     // wall-clock throughput moves with whatever else runs on the machine; listener CPU per session does not
     row(
       `listener CPU/session c=${c}`,
@@ -148,6 +176,60 @@ async function sweep() {
       null
     )
   }
+  floors.push(floor())
+  const floorMs = round(median(floors.map((f) => f.ms)), 3)
+  raw.cryptoFloor = { ms: floorMs, runs: floors }
+  rows.unshift({
+    name: 'crypto floor per fresh customer',
+    target: 'info: node:crypto',
+    measured:
+      `${floorMs} ms (X25519 keygen + 3 DH, Ed25519 sign + verify, 8 SHA-256 + 4 HKDF, ` +
+      `ChaCha20-Poly1305 of 2.8 KB; before/after the sweep ${floors.map((f) => f.ms).join('/')})`,
+    ratio: null,
+    pass: null
+  })
+}
+
+/**
+ * Listener CPU per fresh customer and per refused contact, as multiples of the crypto floor. Judged:
+ * served ≤ SERVED_TARGET_MS at c=10 and 100; a refusal over an open connection ≤ REFUSED_SHARE of that.
+ */
+function cpuRows(c, floorMs, cpuBoot, runs) {
+  const judged = c === 10 || c === 100
+  const times = (ms) => `${round(ms / floorMs, 1)}× the crypto floor`
+  row(
+    `listener CPU/fresh customer c=${c}`,
+    judged ? `≤ ${SERVED_TARGET_MS} ms (≤ 9× floor)` : 'info',
+    `${cpuBoot} ms = ${times(cpuBoot)}`,
+    round(cpuBoot / SERVED_TARGET_MS, 2),
+    judged ? cpuBoot <= SERVED_TARGET_MS : null
+  )
+  const refusedFresh = median(runs.refusedFresh.map((r) => r.listenerCpuMsPerSession))
+  const refusedReused = median(runs.refusedReused.map((r) => r.listenerCpuMsPerSession))
+  const refusedNote = (rs) => {
+    const failed = sumFailed(rs)
+    const reasons = {}
+    for (const r of rs)
+      for (const [k, v] of Object.entries(r.refusals ?? {})) reasons[k] = (reasons[k] ?? 0) + v
+    return `${Object.entries(reasons)
+      .map(([k, v]) => `${v} ${k}`)
+      .join(', ')}${failed > 0 ? `, ${failed} failed` : ''}`
+  }
+  row(
+    `listener CPU/refused contact, fresh connection c=${c}`,
+    'info (includes the handshake)',
+    `${refusedFresh} ms = ${times(refusedFresh)} (${refusedNote(runs.refusedFresh)})`,
+    round(refusedFresh / cpuBoot, 2),
+    null
+  )
+  const refusedLimit = round(SERVED_TARGET_MS * REFUSED_SHARE, 2)
+  row(
+    `listener CPU/refused contact, open connection c=${c}`,
+    judged ? `≤ ${refusedLimit} ms (1/10 of served)` : 'info',
+    `${refusedReused} ms = ${times(refusedReused)} (${refusedNote(runs.refusedReused)})`,
+    round(refusedReused / refusedLimit, 2),
+    judged ? refusedReused <= refusedLimit : null
+  )
 }
 
 /**

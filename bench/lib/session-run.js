@@ -5,8 +5,11 @@ import { quantile, round } from './stats.js'
 /**
  * Runs `count` sessions of `mode` ('baseline' | 'bootstrap') with `concurrency` in flight against a new
  * listener on `dataDir` (bootstrap only). Returns throughput, latency percentiles, failures, RSS figures.
+ * `refuse` ('fresh' | 'reused', bootstrap only): every contact carries a token A never issued, from a
+ * fresh peer each or over connections opened before the clock (one per concurrent contact); a refusal
+ * counts as done.
  */
-export async function runSessions({ mode, concurrency, count, dataDir }) {
+export async function runSessions({ mode, concurrency, count, dataDir, refuse }) {
   const listener = new Child(
     'listener.ts',
     { BENCH_MODE: mode, BENCH_DATA_DIR: dataDir ?? '' },
@@ -25,7 +28,18 @@ export async function runSessions({ mode, concurrency, count, dataDir }) {
     await Promise.all(dialers.map((d) => d.waitFor('ready', 60_000)))
     await Promise.all(
       dialers.map((d, i) =>
-        d.request({ type: 'prepare', mode, target, count: share(count, parts, i) }, 'prepared', 300_000)
+        d.request(
+          {
+            type: 'prepare',
+            mode,
+            target,
+            count: share(count, parts, i),
+            refuse,
+            connections: share(concurrency, parts, i)
+          },
+          'prepared',
+          300_000
+        )
       )
     )
     const marked = await listener.request({ type: 'mark' }, 'marked', 60_000)
@@ -42,8 +56,12 @@ export async function runSessions({ mode, concurrency, count, dataDir }) {
     for (const d of done)
       for (const [k, v] of Object.entries(d.failures)) failures[k] = (failures[k] ?? 0) + v
     const failed = Object.values(failures).reduce((a, b) => a + b, 0)
+    const refusals = {}
+    for (const d of done)
+      for (const [k, v] of Object.entries(d.refusals ?? {})) refusals[k] = (refusals[k] ?? 0) + v
     return {
       mode,
+      ...(refuse != null ? { refuse, refusals } : {}),
       concurrency,
       count,
       ok: latencies.length,
