@@ -3,7 +3,7 @@ import { Command, CommanderError, Option } from 'commander'
 import type { CreateTokenInput, Decision, PageQuery } from '../../preload/contract.ts'
 import { connectApi } from './api-client.ts'
 import { CliError, UsageError } from './cli-error.ts'
-import { describeDial, dial } from './dial.ts'
+import { describeDial, dial, readDialLink } from './dial.ts'
 import { sessionsTable, talliesTable, tokensTable } from './format.ts'
 import {
   parseDuration,
@@ -11,6 +11,7 @@ import {
   parseFieldList,
   parseIdentity,
   parseLimit,
+  parseLinkSource,
   parseMaxSessions,
   parsePort,
   parseUses
@@ -165,19 +166,32 @@ export function buildProgram(): Command {
 
   program
     .command('dial')
-    .description('bootstrap a tally from a link, with a dialer node of its own')
-    .argument('<link>', 'the taleus link')
+    .description(
+      'bootstrap a tally from a link, with a dialer node of its own; pass the link on stdin ("-") or ' +
+        'with --link-file, since a link in the arguments (with its token) is visible to other local users'
+    )
+    .argument('[link]', '"-" reads the link from stdin; a link here works but is visible to `ps`')
+    .option('--link-file <file>', 'read the link from this file ("-": stdin)')
+    .addHelpText('after', '\nExamples:\n  taleus dial - < link.txt\n  taleus dial --link-file link.txt\n')
     .option('--data-dir <dir>', 'data folder of the dialer (default: a temporary one)')
     .option('--identity <fields>', 'identity to present, e.g. email=a@b.c,name=Bo', wrap(parseIdentity))
     .option('--listen <multiaddr>', 'listen address of the dialer (repeatable)', collect)
     .option('--json', 'print JSON')
     .action(
       async (
-        link: string,
-        opts: { dataDir?: string; identity?: Record<string, string>; listen?: string[]; json?: boolean }
+        linkArg: string | undefined,
+        opts: {
+          linkFile?: string
+          dataDir?: string
+          identity?: Record<string, string>
+          listen?: string[]
+          json?: boolean
+        }
       ) => {
+        const source = parseLinkSource(linkArg, opts.linkFile)
         const outcome = await dial({
-          link,
+          link: await readDialLink(source),
+          linkFromArgv: source.from === 'argv',
           json: opts.json === true,
           ...(opts.dataDir === undefined ? {} : { dataDir: opts.dataDir }),
           ...(opts.identity === undefined ? {} : { identity: opts.identity }),
