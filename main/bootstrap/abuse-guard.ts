@@ -6,7 +6,7 @@
  */
 import { Counts, TokenBuckets } from './rate-limit.ts'
 import type { RateLimit } from './rate-limit.ts'
-import type { TokenInfo } from './types.ts'
+import type { ValidatedToken } from './types.ts'
 
 /** Abuse limits of a SessionManager (listener side); each has a default in DEFAULT_ABUSE_LIMITS. */
 export interface AbuseLimits {
@@ -106,7 +106,7 @@ export class AbuseGuard {
   }
 
   /** A session's token is known: the cause to refuse it for; else it is admitted (and counted). */
-  admitToken(info: TokenInfo): RefusalCause | undefined {
+  admitToken(info: ValidatedToken): RefusalCause | undefined {
     if (!this.tokenBuckets(info).allows(info.tokenId)) return 'token-abandoned'
     if (info.approvalTimeoutMs != null) {
       if (this.approvals.get(info.tokenId) >= this.limits.maxApprovalsPerToken) return 'token-approvals'
@@ -116,7 +116,7 @@ export class AbuseGuard {
   }
 
   /** Charges a finished session's outcome, and frees what admitToken counted. */
-  settle(peer: string, ip: string, outcome: ListenerOutcome, info?: TokenInfo): void {
+  settle(peer: string, ip: string, outcome: ListenerOutcome, info?: ValidatedToken): void {
     if (info?.approvalTimeoutMs != null) this.approvals.add(info.tokenId, -1)
     if (outcome === 'rejected') {
       this.rejectedByPeer.take(peer)
@@ -146,7 +146,7 @@ export class AbuseGuard {
     return this.approvals.get(tokenId)
   }
 
-  private tokenBuckets(info: TokenInfo): TokenBuckets {
+  private tokenBuckets(info: ValidatedToken): TokenBuckets {
     return info.uses != null ? this.abandonedByLimitedToken : this.abandonedByToken
   }
 }

@@ -110,6 +110,7 @@ export class DialerSession extends BaseSession<DialerState> {
       const ok = await this.hook((ctx) =>
         hooks.validateResponse!(
           {
+            approved: true,
             role: response.role,
             partyId: response.partyId,
             cadrePeerAddrs: response.cadrePeerAddrs,
@@ -140,7 +141,7 @@ export class DialerSession extends BaseSession<DialerState> {
 
     this.enter('D_SEND_DATABASE')
     const provision = await this.hook(
-      (ctx) => hooks.provisionDatabase('foil', this.localPeerId, this.remotePeerId, ctx),
+      (ctx) => hooks.provisionDatabase('foil', this.localPeerId, this.remotePeerId, ctx.sessionId, ctx),
       'provision-failed'
     )
     if (!isProvisionResult(provision) || !this.tallyMatches(provision, 'foil')) {

@@ -58,3 +58,8 @@ export class IllegalTransitionError extends Error {
 export class InvalidLinkError extends Error {
   override name = 'InvalidLinkError'
 }
+
+/** handleNewStream got something it cannot serve: no stream, no connection, or no local peer id yet. */
+export class InvalidStreamError extends Error {
+  override name = 'InvalidStreamError'
+}

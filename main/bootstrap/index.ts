@@ -16,6 +16,8 @@ export {
   MAX_LINK_APPROVAL_SECONDS
 } from './link.ts'
 export * from './states.ts'
+export { identityFields } from './identity-requirements.ts'
+export { deriveTokenId } from './token-info.ts'
 export { SessionStoppedError } from './session-base.ts'
 export { ListenerSession } from './listener-session.ts'
 export type { ListenerSessionInit } from './listener-session.ts'
@@ -31,6 +33,7 @@ export type {
   SessionManagerInit,
   SessionManagerEvents,
   InitiateBootstrapOptions,
+  IncomingStreamData,
   SessionFilter
 } from './session-manager.ts'
 export { AbuseGuard, DEFAULT_ABUSE_LIMITS, NO_RATE_LIMIT } from './abuse-guard.ts'

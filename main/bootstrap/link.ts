@@ -12,6 +12,7 @@
  */
 import { multiaddr } from '@multiformats/multiaddr'
 import { InvalidLinkError } from './errors.ts'
+import { identityFields } from './identity-requirements.ts'
 import type { BootstrapLink, PartyRole } from './types.ts'
 
 /** Scheme and path every link starts with. */
@@ -90,9 +91,13 @@ export function formatLink(link: BootstrapLink): string {
     checkExpiry(link.tokenExpiryUtc)
     parts.push(`x=${enc(link.tokenExpiryUtc)}`)
   }
-  if (link.identityRequirements != null && link.identityRequirements.length > 0) {
-    checkFields(link.identityRequirements)
-    parts.push(`i=${link.identityRequirements.map(enc).join(',')}`)
+  // the seed's `{ email: true }` form is written as the same list of field names
+  const fields = identityFields(link.identityRequirements)
+  if (fields === undefined)
+    throw new InvalidLinkError('The link asks for identity fields that are not valid names.')
+  if (fields.length > 0) {
+    checkFields(fields)
+    parts.push(`i=${fields.map(enc).join(',')}`)
   }
   if (link.approvalTimeoutMs != null) {
     const ms = link.approvalTimeoutMs

@@ -9,6 +9,7 @@ import type { ListenerOutcome } from './abuse-guard.ts'
 import { FrameStream } from './frames.ts'
 import { isProvisionResult } from './messages.ts'
 import type { InboundContact } from './messages.ts'
+import { toValidatedToken } from './token-info.ts'
 import { BaseSession, mustAbort, toBootstrapError } from './session-base.ts'
 import type { SessionDeps } from './session-base.ts'
 import { LISTENER_INITIAL_STATE, LISTENER_TRANSITIONS } from './states.ts'
@@ -18,7 +19,9 @@ import type {
   PartyRole,
   ProvisionResult,
   ReasonCode,
-  TokenInfo
+  TokenHookContext,
+  TokenInfo,
+  ValidatedToken
 } from './types.ts'
 
 /** Init of one ListenerSession. */
@@ -40,7 +43,7 @@ export interface ListenerSessionInit {
    * Additive: told the token once validateToken accepted it; false refuses the session with `busy`
    * (a token whose abandoned attempts or pending approvals are at their bound).
    */
-  onToken?: (info: TokenInfo) => boolean
+  onToken?: (info: ValidatedToken) => boolean
 }
 
 /** Reasons a peer brings on itself by what it sent: each charges its rejected-contact bucket. */
@@ -55,34 +58,15 @@ const REJECTIONS: ReadonlySet<string> = new Set([
   'bad-message'
 ])
 
-function isTokenInfo(value: unknown): value is TokenInfo {
-  const info = value as TokenInfo | null
-  return (
-    info != null &&
-    typeof info === 'object' &&
-    typeof info.tokenId === 'string' &&
-    info.tokenId.length > 0 &&
-    (info.role === 'stock' || info.role === 'foil') &&
-    (info.identityRequirements == null ||
-      (Array.isArray(info.identityRequirements) &&
-        info.identityRequirements.every((f) => typeof f === 'string'))) &&
-    (info.approvalTimeoutMs == null ||
-      (typeof info.approvalTimeoutMs === 'number' &&
-        Number.isFinite(info.approvalTimeoutMs) &&
-        info.approvalTimeoutMs > 0)) &&
-    (info.uses == null || (Number.isSafeInteger(info.uses) && info.uses > 0))
-  )
-}
-
 /** Party A's session: answers one inbound contact. */
 export class ListenerSession extends BaseSession<ListenerState> {
   private readonly frames: FrameStream
   private readonly localPeerId: string
   private readonly cadrePeerAddrs: string[]
   private readonly onContact?: () => boolean
-  private readonly onToken?: (info: TokenInfo) => boolean
+  private readonly onToken?: (info: ValidatedToken) => boolean
   /** The token as validateToken described it, once admitted (the manager counts by it). */
-  admittedToken?: TokenInfo
+  admittedToken?: ValidatedToken
   /** How the session ended, for the manager's abuse accounting (set when it ends). */
   outcome: ListenerOutcome = 'other'
   private contactRead = false
@@ -90,7 +74,9 @@ export class ListenerSession extends BaseSession<ListenerState> {
   private tokenBusy = false
   /** Ended from outside (revoked token, eviction, stop): not the peer's doing. */
   private abortedFromOutside = false
-  private tokenInfo?: TokenInfo
+  private tokenInfo?: ValidatedToken
+  /** The token text B presented (secret): markTokenUsed and releaseToken take it as the seed writes them. */
+  private tokenText = ''
   private tokenConsumed = false
   private tallyExists = false
   private settled = false
@@ -159,9 +145,16 @@ export class ListenerSession extends BaseSession<ListenerState> {
       cadrePeerAddrs: [...contact.cadrePeerAddrs]
     }
 
-    const tokenInfo = await this.hook((ctx) => hooks.validateToken(contact.token, ctx))
-    if (!isTokenInfo(tokenInfo)) throw new RejectedError('internal-error', 'validateToken returned garbage')
+    const returned: TokenInfo | null | undefined = await this.hook((ctx) =>
+      hooks.validateToken(contact.token, ctx)
+    )
+    // null: the seed's "no such token"
+    if (returned == null) throw new RejectedError('invalid-token')
+    const tokenInfo = toValidatedToken(returned, contact.token)
+    if (tokenInfo === undefined) throw new RejectedError('internal-error', 'validateToken returned garbage')
+    this.tokenText = contact.token
     this.tokenInfo = tokenInfo
+    this.validatedToken = tokenInfo
     this.tokenId = tokenInfo.tokenId
     this.role = tokenInfo.role
     if (this.onToken != null && !this.onToken(tokenInfo)) {
@@ -170,17 +163,17 @@ export class ListenerSession extends BaseSession<ListenerState> {
     }
     this.admittedToken = tokenInfo
 
-    await this.checkIdentity(contact, tokenInfo)
+    await this.checkIdentity(contact, tokenInfo, returned.identityRequirements)
 
     if (hooks.markTokenUsed != null) {
-      await this.hook((ctx) => hooks.markTokenUsed!(tokenInfo, ctx))
+      await this.hook((ctx) => hooks.markTokenUsed!(contact.token, ctx.sessionId, ctx as TokenHookContext))
       this.tokenConsumed = true
     }
 
     let provisionResult: ProvisionResult | undefined
     if (tokenInfo.role === 'stock') {
       provisionResult = await this.hook(
-        (ctx) => hooks.provisionDatabase('stock', this.remotePeerId, this.localPeerId, ctx),
+        (ctx) => hooks.provisionDatabase('stock', this.remotePeerId, this.localPeerId, ctx.sessionId, ctx),
         'provision-failed'
       )
       if (!isProvisionResult(provisionResult) || !this.tallyMatches(provisionResult, 'stock')) {
@@ -247,8 +240,12 @@ export class ListenerSession extends BaseSession<ListenerState> {
     return this.result(tokenInfo.role, database, contact)
   }
 
-  private async checkIdentity(contact: InboundContact, tokenInfo: TokenInfo): Promise<void> {
-    const required = tokenInfo.identityRequirements ?? []
+  private async checkIdentity(
+    contact: InboundContact,
+    tokenInfo: ValidatedToken,
+    requirements: TokenInfo['identityRequirements']
+  ): Promise<void> {
+    const required = tokenInfo.identityRequirements
     const { hooks } = this.deps
     if (required.length === 0 && hooks.validateIdentity == null) return
     const bundle = contact.identityBundle
@@ -266,7 +263,7 @@ export class ListenerSession extends BaseSession<ListenerState> {
     let ok: boolean
     try {
       ok = await this.hook(
-        (ctx) => hooks.validateIdentity!(bundle, tokenInfo, ctx),
+        (ctx) => hooks.validateIdentity!(bundle, requirements, ctx as TokenHookContext),
         'internal-error',
         timeoutMs
       )
@@ -283,7 +280,7 @@ export class ListenerSession extends BaseSession<ListenerState> {
    * whole session) get the approval wait plus one step as margin, so the store's own approval timer
    * fires first and B hears a clear `timeout` rejection instead of a reset.
    */
-  private identityTimeout(tokenInfo: TokenInfo): number | undefined {
+  private identityTimeout(tokenInfo: ValidatedToken): number | undefined {
     const approvalMs = tokenInfo.approvalTimeoutMs
     if (approvalMs == null) return undefined
     const { stepTimeoutMs } = this.deps.config
@@ -335,8 +332,8 @@ export class ListenerSession extends BaseSession<ListenerState> {
       await this.cleanupHook((ctx) => hooks.settleTally!(tallyId, 'abandoned', ctx))
     }
     if (this.tokenConsumed && hooks.releaseToken != null && this.tokenInfo != null) {
-      const tokenInfo = this.tokenInfo
-      await this.cleanupHook((ctx) => hooks.releaseToken!(tokenInfo, ctx))
+      const token = this.tokenText
+      await this.cleanupHook((ctx) => hooks.releaseToken!(token, ctx.sessionId, ctx as TokenHookContext))
     }
     this.enter(error.name === 'TimeoutError' ? 'L_TIMEOUT' : 'L_FAILED', error.reason)
   }

@@ -10,6 +10,7 @@ import type {
   Counterparty,
   Direction,
   HookContext,
+  ValidatedToken,
   PartyRole,
   ReasonCode,
   SessionEvent,
@@ -53,6 +54,8 @@ export abstract class BaseSession<S extends SessionState> {
   protected role?: PartyRole
   /** What the remote party disclosed, handed to hooks only (never to events). */
   protected counterparty?: Counterparty
+  /** Listener: the token validateToken accepted, handed to the hooks that follow it. */
+  protected validatedToken?: ValidatedToken
 
   constructor(
     readonly sessionId: string,
@@ -118,6 +121,7 @@ export abstract class BaseSession<S extends SessionState> {
       signal
     }
     if (this.counterparty != null) ctx.counterparty = this.counterparty
+    if (this.validatedToken != null) ctx.token = this.validatedToken
     return ctx
   }
 

@@ -9,7 +9,7 @@ import { DialerSession } from './dialer-session.ts'
 import { Deadline } from './abort.ts'
 import { AbuseGuard } from './abuse-guard.ts'
 import type { AbuseLimits, RefusalCounts } from './abuse-guard.ts'
-import { BootstrapError, RejectedError, StreamClosedError } from './errors.ts'
+import { BootstrapError, InvalidStreamError, RejectedError, StreamClosedError } from './errors.ts'
 import { FairSlots } from './fair-slots.ts'
 import { FrameStream } from './frames.ts'
 import { linkPeerId } from './link.ts'
@@ -65,6 +65,14 @@ export interface SessionFilter {
 export interface SessionManagerEvents {
   /** One transition of one session (never holds a token). */
   session: CustomEvent<SessionEvent>
+  /** handleNewStream was called wrongly (no stream, no connection, or before the local peer id is known). */
+  'stream-error': CustomEvent<InvalidStreamError>
+}
+
+/** What libp2p 2 (and the seed's usage) hand a protocol handler: `{ stream, connection }`. */
+export interface IncomingStreamData {
+  stream: Stream
+  connection: Connection
 }
 
 /** Options of initiateBootstrap. */
@@ -75,6 +83,25 @@ export interface InitiateBootstrapOptions {
   sessionId?: string
   /** Aborts the session (it ends D_FAILED). */
   signal?: AbortSignal
+}
+
+/** The (stream, connection) of a handler call in either form; throws InvalidStreamError otherwise. */
+function incomingStream(
+  first: Stream | IncomingStreamData | undefined,
+  connection: Connection | undefined
+): IncomingStreamData {
+  const data = first as Partial<IncomingStreamData> | undefined
+  // the seed's `({ stream }) => handleNewStream(stream)` under libp2p 3 passes `stream.stream`: undefined
+  if (first == null) throw new InvalidStreamError('handleNewStream was called without a stream')
+  if (data?.stream != null && data.connection != null && connection == null) {
+    return { stream: data.stream, connection: data.connection }
+  }
+  if (connection == null || connection.remotePeer == null) {
+    throw new InvalidStreamError(
+      'handleNewStream needs the connection too: pass (stream, connection) as libp2p 3 gives them'
+    )
+  }
+  return { stream: first as Stream, connection }
 }
 
 /** Coordinates listener and dialer sessions of one node. */
@@ -174,13 +201,38 @@ export class SessionManager extends TypedEventEmitter<SessionManagerEvents> {
     return this.dialers.size
   }
 
-  /** libp2p stream handler: runs one listener session; resolves when it ends, never rejects. */
-  async handleNewStream(stream: Stream, connection: Connection): Promise<void> {
-    const localPeerId = this.node?.peerId.toString() ?? this.localPeerId
-    if (localPeerId == null) {
-      stream.abort(new BootstrapError('internal-error', 'the bootstrap service is not started'))
-      return
+  /**
+   * libp2p stream handler: runs one listener session; resolves when it ends, never rejects. Takes libp2p 3's
+   * `(stream, connection)` or the seed's (libp2p 2) `{ stream, connection }`. A call it cannot serve refuses
+   * the stream (if there is one) and emits `stream-error`.
+   */
+  async handleNewStream(streamOrData: Stream | IncomingStreamData, connection?: Connection): Promise<void> {
+    let stream: Stream | undefined
+    try {
+      const incoming = incomingStream(streamOrData, connection)
+      stream = incoming.stream
+      const localPeerId = this.node?.peerId.toString() ?? this.localPeerId
+      if (localPeerId == null) {
+        throw new InvalidStreamError(
+          'the session manager does not know its own peer id: call start(node), or pass localPeerId'
+        )
+      }
+      await this.runInbound(incoming.stream, incoming.connection, localPeerId)
+    } catch (err) {
+      const error =
+        err instanceof InvalidStreamError
+          ? err
+          : new InvalidStreamError('the inbound stream could not be served', { cause: err })
+      try {
+        stream?.abort(error)
+      } catch {
+        // not a stream after all
+      }
+      this.safeDispatchEvent('stream-error', { detail: error })
     }
+  }
+
+  private async runInbound(stream: Stream, connection: Connection, localPeerId: string): Promise<void> {
     const peer = connection.remotePeer.toString()
     const ip = ipKey(connection.remoteAddr)
     // abuse bounds first, before any hook, event or disk write: a refused flood costs a counter

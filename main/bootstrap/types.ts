@@ -3,6 +3,10 @@
  * library (sessions, manager), the merchant store (hooks) and the console service. No I/O here.
  */
 
+import type { IdentityRequirements } from './identity-requirements.ts'
+
+export type { IdentityRequirements } from './identity-requirements.ts'
+
 /** Wire protocol id; one stream carries every frame of one bootstrap. */
 export const PROTOCOL_ID = '/taleus/bootstrap/1.0.0'
 
@@ -46,19 +50,23 @@ export interface BootstrapLink {
   role: PartyRole
   /** ISO-8601 UTC expiry, informative for B (A enforces it). */
   tokenExpiryUtc?: string
-  /** Identity bundle fields A requires from B, e.g. ['email', 'name']. */
-  identityRequirements?: string[]
+  /** Identity bundle fields A requires from B: `['email', 'name']`, or the seed's `{ email: true }`. */
+  identityRequirements?: IdentityRequirements
   /** Additive: how long A's operator may take to approve B (ms); B waits that much longer for A's response. */
   approvalTimeoutMs?: number
 }
 
 /** What validateToken learns about a valid token. Carries no secret. */
 export interface TokenInfo {
-  /** Stable public id of the token (safe to log). */
-  tokenId: string
+  /**
+   * Stable public id of the token (safe to log). When a hook leaves it out, the library derives one from a
+   * hash of the token (`deriveTokenId`), so per-token bounds and single-use checks still work.
+   */
+  tokenId?: string
   role: PartyRole
   expiryUtc?: string
-  identityRequirements?: string[]
+  /** Fields B must present: a list of names or the seed's `{ email: true }` form. */
+  identityRequirements?: IdentityRequirements
   label?: string
   /** Additive: set when an operator approves identities; validateIdentity may wait this long (ms). */
   approvalTimeoutMs?: number
@@ -67,6 +75,12 @@ export interface TokenInfo {
    * abandoned attempts (AbuseLimits.abandonedPerLimitedToken), so a single-use token cannot be farmed.
    */
   uses?: number
+}
+
+/** A token as the library holds it once validateToken accepted it: tokenId filled, requirements a list. */
+export interface ValidatedToken extends TokenInfo {
+  tokenId: string
+  identityRequirements: string[]
 }
 
 /** Where and how to reach the shared tally database. `credentials` is secret: never log it. */
@@ -159,10 +173,16 @@ export interface HookContext {
    * cadre); B: set once A's approved response is read (A's cadre only).
    */
   counterparty?: Counterparty
+  /** Listener: the token validateToken accepted, set from the identity check on (tokenId always filled). */
+  token?: ValidatedToken
 }
 
-/** The approved ProvisioningResult as the dialer's validateResponse sees it. */
+/** The context of the listener's hooks that run after validateToken: the accepted token is always there. */
+export type TokenHookContext = HookContext & { token: ValidatedToken }
+
+/** The approved ProvisioningResult as the dialer's validateResponse sees it (the seed's ProvisioningResult). */
 export interface ResponseInfo {
+  approved: true
   role: PartyRole
   partyId: string
   cadrePeerAddrs: string[]
@@ -178,19 +198,31 @@ export type TallySettlement = 'confirmed' | 'abandoned'
  * provisionDatabase). Every hook must honour `ctx.signal`.
  */
 export interface SessionHooks {
-  /** Listener: check a token without consuming it; throw RejectedError('invalid-token' | 'token-expired' | 'token-revoked' | 'token-used'). */
-  validateToken(token: string, ctx: HookContext): Promise<TokenInfo>
-  /** Listener: check the bundle; may wait for an operator (until ctx.signal). false → identity-rejected. */
-  validateIdentity?(bundle: IdentityBundle, token: TokenInfo, ctx: HookContext): Promise<boolean>
+  /**
+   * Listener: check a token without consuming it. `null` (or undefined) means no such token → `invalid-token`;
+   * throw RejectedError('token-expired' | 'token-revoked' | 'token-used') to say more.
+   */
+  validateToken(token: string, ctx: HookContext): Promise<TokenInfo | null | undefined>
+  /**
+   * Listener: check the bundle against the token's requirements (as validateToken gave them); may wait for an
+   * operator (until ctx.signal). The library has already checked that every required field is present.
+   * false → identity-rejected.
+   */
+  validateIdentity?(
+    bundle: IdentityBundle,
+    requirements: IdentityRequirements | undefined,
+    ctx: TokenHookContext
+  ): Promise<boolean>
   /** Listener: consume one use atomically after identity passed; throw RejectedError('token-used') when none is left. */
-  markTokenUsed?(token: TokenInfo, ctx: HookContext): Promise<void>
+  markTokenUsed?(token: string, sessionId: string, ctx: TokenHookContext): Promise<void>
   /** Listener: give back the use taken by markTokenUsed when the session then fails. */
-  releaseToken?(token: TokenInfo, ctx: HookContext): Promise<void>
+  releaseToken?(token: string, sessionId: string, ctx: TokenHookContext): Promise<void>
   /** The provisioning party (A in stock, B in foil) creates the tally; it must be durable on return. */
   provisionDatabase(
     role: PartyRole,
     initiatorPeerId: string,
     respondentPeerId: string,
+    sessionId: string,
     ctx: HookContext
   ): Promise<ProvisionResult>
   /** Dialer: accept or refuse A's approved response (stock: includes the provisioned database). */

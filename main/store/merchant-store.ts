@@ -48,7 +48,8 @@ import type {
   SessionEvent,
   SessionHooks,
   TallySettlement,
-  TokenInfo
+  TokenInfo,
+  ValidatedToken
 } from '../bootstrap/types.ts'
 import { ApprovalDesk } from './approval-desk.ts'
 import { AuditLog } from './audit-log.ts'
@@ -147,10 +148,11 @@ export class LowdbMerchantStore extends TypedEventEmitter<StoreEvents> implement
   hooks(node: LocalNode): SessionHooks {
     return {
       validateToken: async (token, ctx) => this.#validateToken(token, ctx),
-      validateIdentity: async (bundle, token, ctx) => this.#validateIdentity(bundle, token, ctx),
-      markTokenUsed: async (token, ctx) => this.#markTokenUsed(token, ctx),
-      releaseToken: async (token, ctx) => this.#releaseToken(token, ctx),
-      provisionDatabase: async (role, initiatorPeerId, respondentPeerId, ctx) =>
+      // the library hands these the token it validated (ctx.token): the store looks records up by tokenId
+      validateIdentity: async (bundle, _requirements, ctx) => this.#validateIdentity(bundle, ctx.token, ctx),
+      markTokenUsed: async (_token, _sessionId, ctx) => this.#markTokenUsed(ctx.token, ctx),
+      releaseToken: async (_token, _sessionId, ctx) => this.#releaseToken(ctx.token, ctx),
+      provisionDatabase: async (role, initiatorPeerId, respondentPeerId, _sessionId, ctx) =>
         this.#provisionDatabase(node, role, initiatorPeerId, respondentPeerId, ctx),
       validateResponse: async (response, ctx) => this.#validateResponse(node, response, ctx),
       validateDatabaseResult: async (result, ctx) => this.#validateDatabaseResult(node, result, ctx),
@@ -304,7 +306,7 @@ export class LowdbMerchantStore extends TypedEventEmitter<StoreEvents> implement
     return tokenInfo(record)
   }
 
-  async #validateIdentity(bundle: IdentityBundle, info: TokenInfo, ctx: HookContext): Promise<boolean> {
+  async #validateIdentity(bundle: IdentityBundle, info: ValidatedToken, ctx: HookContext): Promise<boolean> {
     this.#assertOpen()
     const record = this.#tokens.get(info.tokenId)
     const required = record?.identityRequirements ?? info.identityRequirements ?? []
@@ -329,7 +331,7 @@ export class LowdbMerchantStore extends TypedEventEmitter<StoreEvents> implement
     throw new RejectedError(outcome === 'reject' ? 'identity-rejected' : 'timeout')
   }
 
-  async #markTokenUsed(info: TokenInfo, ctx: HookContext): Promise<void> {
+  async #markTokenUsed(info: ValidatedToken, ctx: HookContext): Promise<void> {
     this.#assertOpen()
     const record = this.#tokens.get(info.tokenId)
     if (record === undefined) throw new RejectedError('invalid-token')
@@ -359,7 +361,7 @@ export class LowdbMerchantStore extends TypedEventEmitter<StoreEvents> implement
     this.safeDispatchEvent('token', { detail: tokenView(record, this.#now()) })
   }
 
-  async #releaseToken(info: TokenInfo, ctx: HookContext): Promise<void> {
+  async #releaseToken(info: ValidatedToken, ctx: HookContext): Promise<void> {
     if (this.#closed || this.#reservations.get(ctx.sessionId) !== info.tokenId) return
     const record = this.#tokens.get(info.tokenId)
     this.#reservations.delete(ctx.sessionId)

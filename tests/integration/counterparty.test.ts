@@ -39,9 +39,9 @@ describe('counterparty identity and cadre on each side', () => {
             seen.set('validateToken', ctx.counterparty)
             return hooks.validateToken(token, ctx)
           },
-          provisionDatabase: async (r, i, s, ctx) => {
+          provisionDatabase: async (r, i, s, sessionId, ctx) => {
             seen.set('provisionDatabase', ctx.counterparty)
-            return hooks.provisionDatabase(r, i, s, ctx)
+            return hooks.provisionDatabase(r, i, s, sessionId, ctx)
           },
           validateResponse: async (response, ctx) => {
             seen.set('validateResponse', ctx.counterparty)

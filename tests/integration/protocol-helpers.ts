@@ -11,6 +11,8 @@ import type {
   SessionHooks,
   SessionManagerInit,
   TallySettlement,
+  IdentityRequirements,
+  TokenHookContext,
   TokenInfo
 } from '../../main/bootstrap/index.ts'
 
@@ -55,32 +57,32 @@ export class MemoryHooks implements SessionHooks {
 
   async validateIdentity(
     bundle: Record<string, string>,
-    token: TokenInfo,
-    ctx: HookContext
+    requirements: IdentityRequirements | undefined,
+    ctx: TokenHookContext
   ): Promise<boolean> {
     this.calls.push('validateIdentity')
     if (this.override.validateIdentity != null)
-      return (await this.override.validateIdentity(bundle, token, ctx)) as boolean
+      return (await this.override.validateIdentity(bundle, requirements, ctx)) as boolean
     return bundle.blocked !== 'yes'
   }
 
-  async markTokenUsed(token: TokenInfo, ctx: HookContext): Promise<void> {
+  async markTokenUsed(token: string, sessionId: string, ctx: TokenHookContext): Promise<void> {
     this.calls.push('markTokenUsed')
     if (this.override.markTokenUsed != null) {
-      await this.override.markTokenUsed(token, ctx)
+      await this.override.markTokenUsed(token, sessionId, ctx)
       return
     }
-    const entry = [...this.tokens.values()].find((t) => t.info.tokenId === token.tokenId)
+    const entry = this.tokens.get(token)
     if (entry?.uses != null) {
       if (entry.uses <= 0) throw new RejectedError('token-used')
       entry.uses--
     }
   }
 
-  async releaseToken(token: TokenInfo): Promise<void> {
+  async releaseToken(token: string, _sessionId: string, ctx: TokenHookContext): Promise<void> {
     this.calls.push('releaseToken')
-    this.released.push(token.tokenId)
-    const entry = [...this.tokens.values()].find((t) => t.info.tokenId === token.tokenId)
+    this.released.push(ctx.token.tokenId)
+    const entry = this.tokens.get(token)
     if (entry?.uses != null) entry.uses++
   }
 
@@ -88,6 +90,7 @@ export class MemoryHooks implements SessionHooks {
     role: PartyRole,
     initiatorPeerId: string,
     respondentPeerId: string,
+    sessionId: string,
     ctx: HookContext
   ): Promise<ProvisionResult> {
     this.calls.push('provisionDatabase')
@@ -96,6 +99,7 @@ export class MemoryHooks implements SessionHooks {
         role,
         initiatorPeerId,
         respondentPeerId,
+        sessionId,
         ctx
       )) as ProvisionResult
     }

@@ -6,6 +6,7 @@ import type { HookContext, SessionEvent } from '../../main/bootstrap/types.ts'
 import { AuditLog } from '../../main/store/audit-log.ts'
 import type { DiskStats } from '../../main/store/disk-guard.ts'
 import { openStore } from '../../main/store/index.ts'
+import { tokenCtx } from '../helpers/hook-context.ts'
 
 const A = { peerId: 'peer-A', multiaddrs: () => ['/ip4/127.0.0.1/tcp/4001/p2p/peer-A'] }
 const PEER = '12D3KooWJWoaqZhDaoEFshF7Rh1bpY9ohihFhzcW6d69Lr2NASuq'
@@ -168,8 +169,8 @@ describe('disk guard', () => {
     const { view, token } = await store.createToken({ role: 'stock', uses: 'unlimited' })
     const hooks = store.hooks(A)
     const info = await hooks.validateToken(token, ctx('s1'))
-    await hooks.markTokenUsed!(info, ctx('s1'))
-    const { tally } = await hooks.provisionDatabase('stock', 'peer-B', 'peer-A', ctx('s1'))
+    await hooks.markTokenUsed!('token-text', 's1', tokenCtx(ctx('s1'), info))
+    const { tally } = await hooks.provisionDatabase('stock', 'peer-B', 'peer-A', 's1', ctx('s1'))
 
     free = 10 * MiB
     // the guard reads statfs again once its figure is a second old; a guard against a hang, not a timing

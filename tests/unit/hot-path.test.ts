@@ -9,6 +9,7 @@ import { EventBatcher } from '../../main/service/event-batcher.ts'
 import { openStore } from '../../main/store/index.ts'
 import type { LowdbMerchantStore } from '../../main/store/index.ts'
 import type { ConsoleEvent, TallyView, TokenView } from '../../preload/contract.ts'
+import { tokenCtx } from '../helpers/hook-context.ts'
 
 const A = { peerId: 'peer-A', multiaddrs: () => ['/ip4/127.0.0.1/tcp/4001/p2p/peer-A'] }
 
@@ -102,7 +103,7 @@ describe('token use counts', () => {
     const { view, token } = await store.createToken({ role: 'stock', uses: 3 })
     const hooks = store.hooks(A)
     const info = await hooks.validateToken(token, ctx('s1'))
-    await hooks.markTokenUsed!(info, ctx('s1'))
+    await hooks.markTokenUsed!('token-text', 's1', tokenCtx(ctx('s1'), info))
     expect(await usedOnDisk(dir, view.tokenId)).toBe(1)
   })
 
@@ -112,12 +113,16 @@ describe('token use counts', () => {
     await Promise.all(
       Array.from({ length: 50 }, async (_, i) => {
         const info = await hooks.validateToken(token, ctx(`u${i}`))
-        await hooks.markTokenUsed!(info, ctx(`u${i}`))
+        await hooks.markTokenUsed!('token-text', `u${i}`, tokenCtx(ctx(`u${i}`), info))
       })
     )
     expect(store.getToken(view.tokenId)?.used).toBe(50)
     // a failed session gives its use back, also lazily
-    await hooks.releaseToken!({ tokenId: view.tokenId, role: 'stock' }, ctx('u0'))
+    await hooks.releaseToken!(
+      'token-text',
+      'u0',
+      tokenCtx(ctx('u0'), { tokenId: view.tokenId, role: 'stock' })
+    )
     expect(store.getToken(view.tokenId)?.used).toBe(49)
     await store.close()
     expect(await usedOnDisk(dir, view.tokenId)).toBe(49)

@@ -34,7 +34,7 @@ describe('paged lists', () => {
     for (let i = 0; i < 1200; i++) {
       // three tallies per millisecond: a cursor on time alone would skip some
       clock = 1_000 + Math.floor(i / 3)
-      await hooks.provisionDatabase('stock', 'peer-B', 'peer-A', ctx(`s${i}`))
+      await hooks.provisionDatabase('stock', 'peer-B', 'peer-A', `s${i}`, ctx(`s${i}`))
     }
     expect(store.listTallies({})).toHaveLength(LIST_DEFAULT_LIMIT)
     // in-process callers without a query still get every tally

@@ -1,7 +1,7 @@
 /** Unit tests of the listener's rate limits: token buckets, the LRU bound, IP keys and the abuse guard. */
 import { describe, expect, it } from 'vitest'
 import { AbuseGuard, DEFAULT_ABUSE_LIMITS, TokenBuckets, ipKey } from '../../main/bootstrap/index.ts'
-import type { TokenInfo } from '../../main/bootstrap/index.ts'
+import type { ValidatedToken } from '../../main/bootstrap/index.ts'
 
 function clock(): { now: () => number; advance(ms: number): void } {
   let t = 1_000_000
@@ -67,7 +67,12 @@ describe('ipKey', () => {
 })
 
 describe('AbuseGuard', () => {
-  const info = (extra: Partial<TokenInfo> = {}): TokenInfo => ({ tokenId: 't1', role: 'stock', ...extra })
+  const info = (extra: Partial<ValidatedToken> = {}): ValidatedToken => ({
+    tokenId: 't1',
+    role: 'stock',
+    identityRequirements: [],
+    ...extra
+  })
 
   it('refuses a peer, then its IP, once their rejected contacts spent the burst', () => {
     const c = clock()

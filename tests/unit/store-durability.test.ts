@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import type { Direction, HookContext, SessionEvent } from '../../main/bootstrap/types.ts'
+import { tokenCtx } from '../helpers/hook-context.ts'
 import { openStore } from '../../main/store/index.ts'
 import type { LowdbMerchantStore } from '../../main/store/index.ts'
 
@@ -57,7 +58,7 @@ describe('store durability', () => {
     const store = await openHere({ auditFlushMs: 60_000 })
     const hooks = store.hooks(A)
     await hooks.logSessionEvent!('s-wa', event('s-wa', 1))
-    const { tally } = await hooks.provisionDatabase('stock', 'peer-B', 'peer-A', ctx('s-wa'))
+    const { tally } = await hooks.provisionDatabase('stock', 'peer-B', 'peer-A', 's-wa', ctx('s-wa'))
     const audit = await readFile(join(dir, 'audit.jsonl'), 'utf8')
     const tallies = await readFile(join(dir, 'tallies.jsonl'), 'utf8')
     expect(tallies).toContain(tally.tallyId)
@@ -69,8 +70,8 @@ describe('store durability', () => {
     const { view, token } = await first.createToken({ role: 'stock', uses: 2, label: 'door' })
     const hooks = first.hooks(A)
     const info = await hooks.validateToken(token, ctx('s1'))
-    await hooks.markTokenUsed!(info, ctx('s1'))
-    const p = await hooks.provisionDatabase('stock', 'peer-B', 'peer-A', ctx('s1'))
+    await hooks.markTokenUsed!('token-text', 's1', tokenCtx(ctx('s1'), info))
+    const p = await hooks.provisionDatabase('stock', 'peer-B', 'peer-A', 's1', ctx('s1'))
     await hooks.settleTally!(p.tally.tallyId, 'confirmed', ctx('s1'))
     await hooks.logSessionEvent!('s1', event('s1', 1))
     await hooks.logSessionEvent!('s1', event('s1', 2, 'L_SEND_RESPONSE', 'L_PROCESS_CONTACT'))
@@ -80,7 +81,7 @@ describe('store durability', () => {
     const second = await openHere()
     expect(second.getToken(view.tokenId)).toMatchObject({ label: 'door', used: 1, status: 'active' })
     expect(second.tokenSecret(view.tokenId)).toBe(token)
-    expect((await second.hooks(A).validateToken(token, ctx('s2'))).tokenId).toBe(view.tokenId)
+    expect((await second.hooks(A).validateToken(token, ctx('s2')))?.tokenId).toBe(view.tokenId)
     expect(second.listTallies()).toEqual([
       expect.objectContaining({ tallyId: p.tally.tallyId, status: 'confirmed', tokenId: view.tokenId })
     ])
@@ -94,14 +95,14 @@ describe('store durability', () => {
   it('provisioned tally is durable: a reopen after close sees it; recover() abandons drafts of a previous run only', async () => {
     const first = await openHere()
     const hooks = first.hooks(A)
-    const kept = await hooks.provisionDatabase('stock', 'peer-B', 'peer-A', ctx('k'))
-    const done = await hooks.provisionDatabase('stock', 'peer-B', 'peer-A', ctx('d'))
+    const kept = await hooks.provisionDatabase('stock', 'peer-B', 'peer-A', 'k', ctx('k'))
+    const done = await hooks.provisionDatabase('stock', 'peer-B', 'peer-A', 'd', ctx('d'))
     await hooks.settleTally!(done.tally.tallyId, 'confirmed', ctx('d'))
     await first.close()
 
     const second = await openHere()
     expect(second.listTallies().find((t) => t.tallyId === kept.tally.tallyId)?.status).toBe('draft')
-    const fresh = await second.hooks(A).provisionDatabase('stock', 'peer-B', 'peer-A', ctx('f'))
+    const fresh = await second.hooks(A).provisionDatabase('stock', 'peer-B', 'peer-A', 'f', ctx('f'))
     const changed: string[] = []
     second.addEventListener('tally', (e) => changed.push(`${e.detail.tallyId}:${e.detail.status}`))
     expect(await second.recover()).toEqual({ abandoned: 1 })
@@ -117,7 +118,7 @@ describe('store durability', () => {
 
   it('a torn last line (crash mid-write) is ignored and cut off; the rest is kept', async () => {
     const first = await openHere()
-    const p = await first.hooks(A).provisionDatabase('stock', 'peer-B', 'peer-A', ctx('t'))
+    const p = await first.hooks(A).provisionDatabase('stock', 'peer-B', 'peer-A', 't', ctx('t'))
     await first.hooks(A).logSessionEvent!('t', event('t', 5))
     await first.close()
     const talliesPath = join(dir, 'tallies.jsonl')
@@ -132,7 +133,7 @@ describe('store durability', () => {
     expect((await stat(talliesPath)).size).toBe(goodSize)
     // later appends start on a clean line
     await second.hooks(A).logSessionEvent!('t', event('t', 6, 'L_DONE', 'L_PROCESS_CONTACT'))
-    await second.hooks(A).provisionDatabase('stock', 'peer-B', 'peer-A', ctx('t2'))
+    await second.hooks(A).provisionDatabase('stock', 'peer-B', 'peer-A', 't2', ctx('t2'))
     await second.close()
     const third = await openHere()
     expect(third.listTallies()).toHaveLength(2)
@@ -146,7 +147,9 @@ describe('store durability', () => {
     const hooks = first.hooks(A)
     const ids: string[] = []
     for (let i = 0; i < 1200; i++)
-      ids.push((await hooks.provisionDatabase('stock', 'peer-B', 'peer-A', ctx(`c${i}`))).tally.tallyId)
+      ids.push(
+        (await hooks.provisionDatabase('stock', 'peer-B', 'peer-A', `c${i}`, ctx(`c${i}`))).tally.tallyId
+      )
     await Promise.all(
       ids.map(async (id, i) => hooks.settleTally!(id, i % 2 === 0 ? 'confirmed' : 'abandoned', ctx(`c${i}`)))
     )
@@ -227,13 +230,13 @@ describe('store durability', () => {
     const { view, token } = await store.createToken({ role: 'stock' })
     const hooks = store.hooks(A)
     const info = await hooks.validateToken(token, ctx('full'))
-    const err = await rejection(hooks.provisionDatabase('stock', 'peer-B', 'peer-A', ctx('full')))
+    const err = await rejection(hooks.provisionDatabase('stock', 'peer-B', 'peer-A', 'full', ctx('full')))
     expect(err).toMatchObject({ name: 'StoreWriteError', kind: 'disk-full' })
     expect(err.message).toContain('disk full')
     expect(err.message).toContain('tallies.jsonl')
     expect(store.listTallies()).toEqual([])
-    await hooks.markTokenUsed!(info, ctx('full'))
-    await hooks.releaseToken!(info, ctx('full'))
+    await hooks.markTokenUsed!('token-text', 'full', tokenCtx(ctx('full'), info))
+    await hooks.releaseToken!('token-text', 'full', tokenCtx(ctx('full'), info))
     expect(store.getToken(view.tokenId)?.used).toBe(0)
   })
 
@@ -250,7 +253,7 @@ describe('store durability', () => {
   it('a read-only folder gives a clear StoreWriteError and leaves the data valid', async () => {
     const first = await openHere()
     const { view } = await first.createToken({ role: 'stock' })
-    const p = await first.hooks(A).provisionDatabase('stock', 'peer-B', 'peer-A', ctx('ro'))
+    const p = await first.hooks(A).provisionDatabase('stock', 'peer-B', 'peer-A', 'ro', ctx('ro'))
     await first.close()
     const before = await readFile(join(dir, 'tallies.jsonl'), 'utf8')
     await chmod(dir, 0o555)

@@ -6,6 +6,7 @@ import type { Direction, HookContext, ProvisionResult, SessionEvent } from '../.
 import { openStore } from '../../main/store/index.ts'
 import type { LowdbMerchantStore } from '../../main/store/index.ts'
 import type { ApprovalView } from '../../preload/contract.ts'
+import { tokenCtx } from '../helpers/hook-context.ts'
 
 const A = { peerId: 'peer-A', multiaddrs: () => ['/ip4/127.0.0.1/tcp/4001/p2p/peer-A'] }
 const B = { peerId: 'peer-B', multiaddrs: () => ['/ip4/127.0.0.1/tcp/4002/p2p/peer-B'] }
@@ -61,7 +62,7 @@ describe('store hooks', () => {
       { email: 'a@b.c', name: 7 as unknown as string },
       null as unknown as Record<string, string>
     ]) {
-      expect(await rejection(hooks.validateIdentity!(bundle, info, ctx('i1')))).toEqual({
+      expect(await rejection(hooks.validateIdentity!(bundle, undefined, tokenCtx(ctx('i1'), info)))).toEqual({
         name: 'RejectedError',
         reason: 'identity-required'
       })
@@ -71,13 +72,15 @@ describe('store hooks', () => {
       await rejection(
         hooks.validateIdentity!(
           Object.create({ email: 'x', name: 'y' }) as Record<string, string>,
-          info,
-          ctx('i1')
+          undefined,
+          tokenCtx(ctx('i1'), info)
         )
       )
     ).toMatchObject({ reason: 'identity-required' })
     expect(store.getToken(view.tokenId)?.used).toBe(0)
-    expect(await hooks.validateIdentity!({ email: 'a@b.c', name: 'Ann' }, info, ctx('i1'))).toBe(true)
+    expect(
+      await hooks.validateIdentity!({ email: 'a@b.c', name: 'Ann' }, undefined, tokenCtx(ctx('i1'), info))
+    ).toBe(true)
   })
 
   it('operator approval: approve returns true, a second decision is not applied', async () => {
@@ -86,7 +89,7 @@ describe('store hooks', () => {
     const info = await hooks.validateToken(token, ctx('op1'))
     const requested = nextEvent<ApprovalView>(store, 'approval')
     const resolved = nextEvent<{ sessionId: string; decision: string }>(store, 'approval-resolved')
-    const waiting = hooks.validateIdentity!({ email: 'a@b.c' }, info, ctx('op1'))
+    const waiting = hooks.validateIdentity!({ email: 'a@b.c' }, undefined, tokenCtx(ctx('op1'), info))
     const approval = await requested
     expect(approval).toMatchObject({
       sessionId: 'op1',
@@ -122,18 +125,22 @@ describe('store hooks', () => {
     const resolvedEvents: Array<{ sessionId: string; decision: string }> = []
     store.addEventListener('approval-resolved', (e) => resolvedEvents.push(e.detail))
 
-    const rejected = hooks.validateIdentity!({}, info, ctx('rej'))
+    const rejected = hooks.validateIdentity!({}, undefined, tokenCtx(ctx('rej'), info))
     expect((await store.decide('rej', 'reject')).applied).toBe(true)
     expect(await rejection(rejected)).toEqual({ name: 'RejectedError', reason: 'identity-rejected' })
 
-    expect(await rejection(hooks.validateIdentity!({}, info, ctx('late')))).toEqual({
+    expect(await rejection(hooks.validateIdentity!({}, undefined, tokenCtx(ctx('late'), info)))).toEqual({
       name: 'RejectedError',
       reason: 'timeout'
     })
     expect((await store.decide('late', 'approve')).applied).toBe(false)
 
     const controller = new AbortController()
-    const cut = hooks.validateIdentity!({}, info, ctx('cut', 'inbound', controller.signal))
+    const cut = hooks.validateIdentity!(
+      {},
+      undefined,
+      tokenCtx(ctx('cut', 'inbound', controller.signal), info)
+    )
     const reason = new Error('session over')
     reason.name = 'AbortError'
     controller.abort(reason)
@@ -152,7 +159,7 @@ describe('store hooks', () => {
     const results = await Promise.all(
       Array.from({ length: 20 }, async (_, i) => {
         await hooks.validateToken(token, ctx(`p${i}`))
-        return hooks.provisionDatabase('stock', 'peer-B', 'peer-A', ctx(`p${i}`))
+        return hooks.provisionDatabase('stock', 'peer-B', 'peer-A', `p${i}`, ctx(`p${i}`))
       })
     )
     expect(new Set(results.map((r) => r.tally.tallyId)).size).toBe(20)
@@ -195,7 +202,7 @@ describe('store hooks', () => {
     const a = await store.createToken({ role: 'stock' })
     const remote = store.hooks(A)
     await remote.validateToken(a.token, ctx('sA'))
-    const provisioned = await remote.provisionDatabase('stock', 'peer-B', 'peer-A', ctx('sA'))
+    const provisioned = await remote.provisionDatabase('stock', 'peer-B', 'peer-A', 'sA', ctx('sA'))
 
     // B's own store in another folder
     const dirB = await mkdtemp(join(tmpdir(), 'taleus-store-b-'))
@@ -203,6 +210,7 @@ describe('store hooks', () => {
     try {
       const hooks = storeB.hooks(B)
       const good = {
+        approved: true as const,
         role: 'stock' as const,
         partyId: 'peer-A',
         cadrePeerAddrs: ['/ip4/127.0.0.1/tcp/4001'],
@@ -237,13 +245,13 @@ describe('store hooks', () => {
       ])
       expect(
         await hooks.validateResponse!(
-          { role: 'foil', partyId: 'peer-A', cadrePeerAddrs: [] },
+          { approved: true, role: 'foil', partyId: 'peer-A', cadrePeerAddrs: [] },
           ctx('sF', 'outbound')
         )
       ).toBe(true)
 
       // foil: B provisions (outbound), A validates and records it (inbound)
-      const foil = await hooks.provisionDatabase('foil', 'peer-B', 'peer-A', ctx('sF', 'outbound'))
+      const foil = await hooks.provisionDatabase('foil', 'peer-B', 'peer-A', 'sF', ctx('sF', 'outbound'))
       expect(storeB.listTallies().find((t) => t.tallyId === foil.tally.tallyId)).toMatchObject({
         direction: 'outbound',
         role: 'foil',
@@ -280,12 +288,18 @@ describe('store hooks', () => {
     expect(
       (
         await rejection(
-          hooks.provisionDatabase('stock', 'peer-B', 'peer-A', ctx('x', 'inbound', aborted.signal))
+          hooks.provisionDatabase('stock', 'peer-B', 'peer-A', 'x', ctx('x', 'inbound', aborted.signal))
         )
       ).name
     ).toBe('Error')
     expect(store.listTallies()).toEqual([])
-    const p = hooks.provisionDatabase('stock', 'peer-B', 'peer-A', ctx('y', 'inbound', controller.signal))
+    const p = hooks.provisionDatabase(
+      'stock',
+      'peer-B',
+      'peer-A',
+      'y',
+      ctx('y', 'inbound', controller.signal)
+    )
     controller.abort(new Error('gone'))
     await expect(p).rejects.toThrow()
     expect(store.listTallies().map((t) => t.status)).toEqual(['abandoned'])

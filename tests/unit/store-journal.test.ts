@@ -46,9 +46,9 @@ describe('tally journal integrity', () => {
   async function confirmedThenDraft(): Promise<string> {
     const store = await openStore(dir)
     const hooks = store.hooks(A)
-    const { tally } = await hooks.provisionDatabase('stock', 'peer-B', 'peer-A', ctx('s1'))
+    const { tally } = await hooks.provisionDatabase('stock', 'peer-B', 'peer-A', 's1', ctx('s1'))
     await hooks.settleTally!(tally.tallyId, 'confirmed', ctx('s1'))
-    await hooks.provisionDatabase('stock', 'peer-B', 'peer-A', ctx('s2'))
+    await hooks.provisionDatabase('stock', 'peer-B', 'peer-A', 's2', ctx('s2'))
     await store.close()
     return tally.tallyId
   }
@@ -148,11 +148,11 @@ describe('tally journal integrity', () => {
     const hooks = store.hooks(A)
     const ids: string[] = []
     for (let i = 0; i < 20; i++) {
-      const { tally } = await hooks.provisionDatabase('stock', 'peer-B', 'peer-A', ctx(`a${i}`))
+      const { tally } = await hooks.provisionDatabase('stock', 'peer-B', 'peer-A', `a${i}`, ctx(`a${i}`))
       await hooks.settleTally!(tally.tallyId, 'abandoned', ctx(`a${i}`))
       ids.push(tally.tallyId)
     }
-    const { tally } = await hooks.provisionDatabase('stock', 'peer-B', 'peer-A', ctx('ok'))
+    const { tally } = await hooks.provisionDatabase('stock', 'peer-B', 'peer-A', 'ok', ctx('ok'))
     await hooks.settleTally!(tally.tallyId, 'confirmed', ctx('ok'))
     const confirmedBytes = JSON.stringify(store.getTally(tally.tallyId)).length
     expect(confirmedBytes).toBeGreaterThan(16 * 1024)

@@ -6,6 +6,7 @@ import type { HookContext } from '../../main/bootstrap/types.ts'
 import { openStore } from '../../main/store/index.ts'
 import type { LowdbMerchantStore } from '../../main/store/index.ts'
 import type { TokenView } from '../../preload/contract.ts'
+import { tokenCtx } from '../helpers/hook-context.ts'
 
 const node = { peerId: 'peer-A', multiaddrs: () => ['/ip4/127.0.0.1/tcp/4001/p2p/peer-A'] }
 
@@ -90,7 +91,7 @@ describe('store tokens', () => {
     })
 
     const expiring = await store.createToken({ role: 'foil', expiresInMs: 60_000 })
-    expect((await hooks.validateToken(expiring.token, ctx('s2'))).expiryUtc).toBe(
+    expect((await hooks.validateToken(expiring.token, ctx('s2')))?.expiryUtc).toBe(
       new Date(clock + 60_000).toISOString()
     )
     clock += 60_000
@@ -104,13 +105,13 @@ describe('store tokens', () => {
     const info = await hooks.validateToken(single.token, ctx('s3'))
     await hooks.validateToken(single.token, ctx('s3b'))
     expect(store.getToken(single.view.tokenId)?.used).toBe(0)
-    await hooks.markTokenUsed?.(info, ctx('s3'))
+    await hooks.markTokenUsed?.('token-text', 's3', tokenCtx(ctx('s3'), info))
     expect(store.getToken(single.view.tokenId)).toMatchObject({ used: 1, status: 'used-up' })
     expect(await rejection(hooks.validateToken(single.token, ctx('s4')))).toEqual({
       name: 'RejectedError',
       reason: 'token-used'
     })
-    expect(await rejection(hooks.markTokenUsed!(info, ctx('s4')))).toEqual({
+    expect(await rejection(hooks.markTokenUsed!('token-text', 's4', tokenCtx(ctx('s4'), info)))).toEqual({
       name: 'RejectedError',
       reason: 'token-used'
     })
@@ -119,7 +120,11 @@ describe('store tokens', () => {
   it('orders derived status revoked > expired > used-up', async () => {
     const { view, token } = await store.createToken({ role: 'stock', expiresInMs: 10 })
     const hooks = store.hooks(node)
-    await hooks.markTokenUsed!(await hooks.validateToken(token, ctx('s1')), ctx('s1'))
+    await hooks.markTokenUsed!(
+      'token-text',
+      's1',
+      tokenCtx(ctx('s1'), await hooks.validateToken(token, ctx('s1')))
+    )
     expect(store.getToken(view.tokenId)?.status).toBe('used-up')
     clock += 10
     expect(store.getToken(view.tokenId)?.status).toBe('expired')
@@ -134,7 +139,9 @@ describe('store tokens', () => {
       Array.from({ length: 100 }, async (_, i) => hooks.validateToken(token, ctx(`race-${i}`)))
     )
     const results = await Promise.allSettled(
-      infos.map(async (info, i) => hooks.markTokenUsed!(info, ctx(`race-${i}`)))
+      infos.map(async (info, i) =>
+        hooks.markTokenUsed!('token-text', `race-${i}`, tokenCtx(ctx(`race-${i}`), info))
+      )
     )
     const won = results.filter((r) => r.status === 'fulfilled')
     const lost = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected')
@@ -155,15 +162,17 @@ describe('store tokens', () => {
     const hooks = store.hooks(node)
     const info = await hooks.validateToken(token, ctx('m'))
     const results = await Promise.allSettled(
-      Array.from({ length: 20 }, async (_, i) => hooks.markTokenUsed!(info, ctx(`m-${i}`)))
+      Array.from({ length: 20 }, async (_, i) =>
+        hooks.markTokenUsed!('token-text', `m-${i}`, tokenCtx(ctx(`m-${i}`), info))
+      )
     )
     const winners = results.flatMap((r, i) => (r.status === 'fulfilled' ? [i] : []))
     expect(winners).toHaveLength(3)
     // a session that holds no use gives nothing back, and a double release gives back once
-    await hooks.releaseToken!(info, ctx('m-none'))
+    await hooks.releaseToken!('token-text', 'm-none', tokenCtx(ctx('m-none'), info))
     expect(store.getToken(view.tokenId)?.used).toBe(3)
-    await hooks.releaseToken!(info, ctx(`m-${winners[0]}`))
-    await hooks.releaseToken!(info, ctx(`m-${winners[0]}`))
+    await hooks.releaseToken!('token-text', `m-${winners[0]}`, tokenCtx(ctx(`m-${winners[0]}`), info))
+    await hooks.releaseToken!('token-text', `m-${winners[0]}`, tokenCtx(ctx(`m-${winners[0]}`), info))
     expect(store.getToken(view.tokenId)).toMatchObject({ used: 2, status: 'active' })
   })
 
@@ -171,7 +180,11 @@ describe('store tokens', () => {
     const { view, token } = await store.createToken({ role: 'foil', uses: 'unlimited' })
     const hooks = store.hooks(node)
     const info = await hooks.validateToken(token, ctx('u'))
-    await Promise.all(Array.from({ length: 50 }, async (_, i) => hooks.markTokenUsed!(info, ctx(`u-${i}`))))
+    await Promise.all(
+      Array.from({ length: 50 }, async (_, i) =>
+        hooks.markTokenUsed!('token-text', `u-${i}`, tokenCtx(ctx(`u-${i}`), info))
+      )
+    )
     expect(store.getToken(view.tokenId)).toMatchObject({ used: 50, status: 'active' })
   })
 
@@ -180,7 +193,11 @@ describe('store tokens', () => {
     store.addEventListener('token', (e) => seen.push({ status: e.detail.status, used: e.detail.used }))
     const { view, token } = await store.createToken({ role: 'stock', uses: 2 })
     const hooks = store.hooks(node)
-    await hooks.markTokenUsed!(await hooks.validateToken(token, ctx('e1')), ctx('e1'))
+    await hooks.markTokenUsed!(
+      'token-text',
+      'e1',
+      tokenCtx(ctx('e1'), await hooks.validateToken(token, ctx('e1')))
+    )
     await store.revokeToken(view.tokenId)
     expect(seen).toEqual([
       { status: 'active', used: 0 },
