@@ -66,10 +66,20 @@ import {
 import { acquireLock } from './lock.ts'
 import { pageOf } from './paging.ts'
 import type { FolderLock } from './lock.ts'
-import { TallyBook, boundedCadre, boundedIdentity, tallyView } from './tally-book.ts'
+import { TallyBook, tallyView } from './tally-book.ts'
 import type { TallyRecord } from './tally-book.ts'
 import { TokenBook, newTokenId, tokenRejection, tokenView } from './token-book.ts'
-import type { TokenRecord } from './token-book.ts'
+import {
+  MAX_TOKEN_CHARS,
+  checkIdentity,
+  copyBundle,
+  isFinalState,
+  isProvisionResult,
+  newTallyRecord,
+  remember,
+  responseVerdict,
+  tokenInfo
+} from './hook-rules.ts'
 import { deriveToken, hashToken, loadSecret } from './token-secret.ts'
 import type { LocalNode, MerchantStore, StoreEvents } from './types.ts'
 
@@ -92,12 +102,6 @@ export interface StoreInit {
   /** Clock for expiry and timestamps (tests). Default Date.now. */
   now?: () => number
 }
-
-/** Longest token text looked up; anything longer is not ours. */
-const MAX_TOKEN_CHARS = 512
-/** Per-session bookkeeping is capped so sessions that never end cannot grow it without bound. */
-const MAX_TRACKED_SESSIONS = 20_000
-const MAX_ID_CHARS = 200
 
 /** The lowdb/journal-backed MerchantStore. Open with openStore. */
 export class LowdbMerchantStore extends TypedEventEmitter<StoreEvents> implements MerchantStore {
@@ -309,12 +313,7 @@ export class LowdbMerchantStore extends TypedEventEmitter<StoreEvents> implement
   async #validateIdentity(bundle: IdentityBundle, info: ValidatedToken, ctx: HookContext): Promise<boolean> {
     this.#assertOpen()
     const record = this.#tokens.get(info.tokenId)
-    const required = record?.identityRequirements ?? info.identityRequirements ?? []
-    const given = bundle !== null && typeof bundle === 'object' && !Array.isArray(bundle) ? bundle : {}
-    for (const field of required) {
-      const value = Object.hasOwn(given, field) ? given[field] : undefined
-      if (typeof value !== 'string' || value.trim() === '') throw new RejectedError('identity-required')
-    }
+    const given = checkIdentity(bundle, record?.identityRequirements ?? info.identityRequirements ?? [])
     if (record?.approval !== 'operator') return true
     const requestedAt = this.#now()
     const view: ApprovalView = {
@@ -424,14 +423,10 @@ export class LowdbMerchantStore extends TypedEventEmitter<StoreEvents> implement
 
   async #validateResponse(node: LocalNode, response: ResponseInfo, ctx: HookContext): Promise<boolean> {
     this.#assertOpen()
-    if (response === null || typeof response !== 'object') return false
-    const { role, partyId, cadrePeerAddrs, provisionResult } = response
-    if (role !== 'stock' && role !== 'foil') return false
-    if (partyId !== ctx.remotePeerId) return false
-    if (!Array.isArray(cadrePeerAddrs) || !cadrePeerAddrs.every((a) => typeof a === 'string')) return false
-    // stock: A provisioned and must say so; foil: B provisions next, A must not have
-    if (role === 'foil') return provisionResult === undefined
-    if (!isProvisionResult(provisionResult, 'stock', node.peerId, ctx.remotePeerId)) return false
+    const verdict = responseVerdict(node, response, ctx)
+    if (verdict === 'reject') return false
+    if (verdict === 'accept') return true
+    const provisionResult = verdict.record
     if (this.#tallies.has(provisionResult.tally.tallyId)) return false
     const record = this.#newRecord(
       node,
@@ -471,11 +466,7 @@ export class LowdbMerchantStore extends TypedEventEmitter<StoreEvents> implement
     try {
       if (this.#closed || event === null || typeof event !== 'object') return
       this.#audit.append(event.sessionId === sessionId ? event : { ...event, sessionId })
-      if (
-        event.state.endsWith('_DONE') ||
-        event.state.endsWith('_FAILED') ||
-        event.state.endsWith('_TIMEOUT')
-      ) {
+      if (isFinalState(event.state)) {
         this.#sessionTokens.delete(sessionId)
         if (event.state.endsWith('_DONE')) this.#reservations.delete(sessionId)
       }
@@ -496,36 +487,15 @@ export class LowdbMerchantStore extends TypedEventEmitter<StoreEvents> implement
   ): TallyRecord {
     const tokenId = ctx.direction === 'inbound' ? this.#sessionTokens.get(ctx.sessionId) : undefined
     const label = tokenId === undefined ? undefined : this.#tokens.get(tokenId)?.label
-    const record: TallyRecord = {
-      tallyId: tally.tallyId,
+    return newTallyRecord(
+      node,
+      tally,
+      db,
       role,
-      direction: ctx.direction,
-      status: 'draft',
-      counterpartyPeerId: ctx.remotePeerId,
-      localPeerId: node.peerId,
-      sessionId: ctx.sessionId,
-      createdAt: now,
-      updatedAt: now,
-      tally: {
-        tallyId: tally.tallyId,
-        createdBy: tally.createdBy,
-        initiatorPeerId: tally.initiatorPeerId,
-        respondentPeerId: tally.respondentPeerId,
-        createdAt: tally.createdAt
-      },
-      dbConnectionInfo: { nodes: [...db.nodes], credentials: db.credentials }
-    }
-    if (tokenId !== undefined) record.tokenId = tokenId
-    if (label !== undefined) record.tokenLabel = label
-    const { counterparty } = ctx
-    if (counterparty != null) {
-      // only the listener holds another party's identity; a dialer's bundle is its own
-      const identity = ctx.direction === 'inbound' ? boundedIdentity(counterparty.identityBundle) : undefined
-      if (identity !== undefined) record.counterpartyIdentity = identity
-      const cadre = boundedCadre(counterparty.cadrePeerAddrs)
-      if (cadre !== undefined) record.counterpartyCadre = cadre
-    }
-    return record
+      ctx,
+      now,
+      tokenId === undefined ? undefined : { tokenId, label }
+    )
   }
 
   async #record(record: TallyRecord): Promise<void> {
@@ -590,68 +560,4 @@ export async function openStore(dataDir: string, init: StoreInit = {}): Promise<
     await lock.release()
     throw err
   }
-}
-
-function tokenInfo(t: TokenRecord): TokenInfo {
-  const info: TokenInfo = {
-    tokenId: t.tokenId,
-    role: t.role,
-    identityRequirements: [...t.identityRequirements]
-  }
-  if (t.expiresAt !== null) info.expiryUtc = new Date(t.expiresAt).toISOString()
-  if (t.label !== '') info.label = t.label
-  // the session gives validateIdentity this long (plus a margin) instead of one step
-  if (t.approval === 'operator') info.approvalTimeoutMs = t.approvalTimeoutMs
-  // a limited token gets the protocol's tight bound on abandoned attempts
-  if (t.uses !== 'unlimited') info.uses = t.uses
-  return info
-}
-
-function remember(map: Map<string, string>, key: string, value: string): void {
-  map.delete(key)
-  map.set(key, value)
-  if (map.size > MAX_TRACKED_SESSIONS) {
-    const oldest = map.keys().next().value
-    if (oldest !== undefined) map.delete(oldest)
-  }
-}
-
-function copyBundle(bundle: IdentityBundle): IdentityBundle {
-  const out: IdentityBundle = {}
-  for (const [k, v] of Object.entries(bundle))
-    if (typeof v === 'string')
-      Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true })
-  return out
-}
-
-const isText = (v: unknown, max = MAX_ID_CHARS): v is string =>
-  typeof v === 'string' && v.length > 0 && v.length <= max
-
-/** A well-formed ProvisionResult of `createdBy` between initiator `dialer` and respondent `listener`. */
-function isProvisionResult(
-  v: unknown,
-  createdBy: PartyRole,
-  dialer: string,
-  listener: string
-): v is ProvisionResult {
-  if (v === null || typeof v !== 'object') return false
-  const { tally, dbConnectionInfo } = v as Partial<ProvisionResult>
-  if (
-    tally === null ||
-    typeof tally !== 'object' ||
-    dbConnectionInfo === null ||
-    typeof dbConnectionInfo !== 'object'
-  )
-    return false
-  return (
-    isText(tally.tallyId) &&
-    tally.createdBy === createdBy &&
-    tally.initiatorPeerId === dialer &&
-    tally.respondentPeerId === listener &&
-    isText(tally.createdAt, 64) &&
-    Array.isArray(dbConnectionInfo.nodes) &&
-    dbConnectionInfo.nodes.length <= 64 &&
-    dbConnectionInfo.nodes.every((n) => isText(n, 1024)) &&
-    isText(dbConnectionInfo.credentials, 1024)
-  )
 }

@@ -116,7 +116,7 @@ export class TokenBook {
 
   /** Add a token whose text hashes to `tokenHash`; durable on return. */
   async add(input: CreateTokenInput, tokenId: string, tokenHash: string, now: number): Promise<TokenRecord> {
-    const record = newRecord(input, tokenId, tokenHash, now)
+    const record = newTokenRecord(input, tokenId, tokenHash, now)
     await this.change(
       () => {
         this.#db.data.tokens[tokenId] = record
@@ -214,7 +214,13 @@ export function tokenView(t: TokenRecord, now: number): TokenView {
 
 const FIELD = /^[a-zA-Z][a-zA-Z0-9_-]{0,31}$/
 
-function newRecord(input: CreateTokenInput, tokenId: string, tokenHash: string, now: number): TokenRecord {
+/** A new token's record from the console's input (validated: StoreInputError). */
+export function newTokenRecord(
+  input: CreateTokenInput,
+  tokenId: string,
+  tokenHash: string,
+  now: number
+): TokenRecord {
   if (input === null || typeof input !== 'object') throw new StoreInputError('token input must be an object')
   const { role, label = '', uses = 1, expiresInMs, identityRequirements = [], approval = 'auto' } = input
   const approvalTimeoutMs = input.approvalTimeoutMs ?? DEFAULT_APPROVAL_TIMEOUT_MS
