@@ -1,6 +1,6 @@
 /**
  * Electron hardening in one place: sandboxed, isolated renderers without Node, a strict CSP, no
- * navigation, no new windows, no webviews, every permission denied. Only types come from `electron`,
+ * navigation, no new windows, no webviews, every permission denied but notifications. Only types come from `electron`,
  * so every setting and guard here is checked in plain Node (tests/unit/electron-security.test.ts) as
  * well as by electronegativity (`npm run audit:electron`).
  */
@@ -61,16 +61,27 @@ export function denyWindowOpen(): WindowOpenHandlerResponse {
   return { action: 'deny' }
 }
 
-/** The permission request handler: every request (camera, notifications, openExternal…) is refused. */
+/**
+ * The only permission a Taleus window gets: desktop notifications, so a waiting customer reaches an
+ * operator looking at another window. Navigation is denied, so only our own renderer can ask.
+ */
+export const ALLOWED_PERMISSIONS: ReadonlySet<string> = new Set(['notifications'])
+
+/** The permission request handler: notifications granted, every other request (camera, openExternal…) refused. */
 export function denyPermissionRequest(
   _contents: unknown,
-  _permission: string,
+  permission: string,
   callback: (granted: boolean) => void
 ): void {
-  callback(false)
+  callback(ALLOWED_PERMISSIONS.has(permission))
 }
 
-/** The permission and device check handler: nothing is granted. */
+/** The permission check handler: notifications yes, anything else no. */
+export function checkPermission(_contents: unknown, permission: string): boolean {
+  return ALLOWED_PERMISSIONS.has(permission)
+}
+
+/** The device permission handler: nothing is granted. */
 export function denyPermissionCheck(): boolean {
   return false
 }
@@ -113,13 +124,13 @@ export function hardenApp(app: App): void {
 
 /**
  * CSP on every response (the meta tag in index.html covers file:// loads, which have no headers),
- * and all permission requests and checks denied (no camera, notifications, geolocation, fullscreen API…).
+ * and every permission request and check denied but notifications (no camera, geolocation, fullscreen API…).
  * `devServerOrigin` additionally allows the Vite dev server's websocket in `electron-vite dev`.
  */
 export function hardenSession(session: Session, devServerOrigin?: string): void {
   session.webRequest.onHeadersReceived(securityHeaders(sessionContentSecurityPolicy(devServerOrigin)))
   session.setPermissionRequestHandler(denyPermissionRequest)
-  session.setPermissionCheckHandler(denyPermissionCheck)
+  session.setPermissionCheckHandler(checkPermission)
   session.setDevicePermissionHandler(denyPermissionCheck)
 }
 

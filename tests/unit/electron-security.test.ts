@@ -197,16 +197,17 @@ describe('permissions', () => {
     'unknown'
   ]
 
-  it('every permission request is refused and every check answers no', () => {
+  it('notifications are granted; every other permission request is refused and every other check answers no', () => {
     const { session, handlers } = fakeSession()
     hardenSession(session)
     const request = handlers['request']
     expect(request).toBeTypeOf('function')
     for (const permission of PERMISSIONS) {
+      const allowed = permission === 'notifications'
       const callback = vi.fn()
       request!({}, permission, callback, {})
-      expect(callback, permission).toHaveBeenCalledExactlyOnceWith(false)
-      expect(handlers['check']?.({}, permission, 'file://', {}), permission).toBe(false)
+      expect(callback, permission).toHaveBeenCalledExactlyOnceWith(allowed)
+      expect(handlers['check']?.({}, permission, 'file://', {}), permission).toBe(allowed)
     }
     expect(handlers['device']?.({ deviceType: 'usb', origin: 'file://' })).toBe(false)
   })
