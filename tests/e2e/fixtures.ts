@@ -60,11 +60,16 @@ export interface ServeNode {
   call<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T>
   /** SIGTERM, wait for the exit, remove the data folder. */
   stop(): Promise<void>
+  /** SIGTERM and wait for the exit, keeping the data folder (to start the node again on it). */
+  halt(): Promise<void>
 }
 
-/** Start `taleus serve --no-mdns` on loopback in a fresh temp folder. `bench` sets TALEUS_BENCH=1. */
-export async function startServe(options: { bench?: boolean } = {}): Promise<ServeNode> {
-  const dataDir = await mkdtemp(join(tmpdir(), 'taleus-e2e-'))
+/**
+ * Start `taleus serve --no-mdns` on loopback in a fresh temp folder (or `dataDir`, to restart a halted
+ * node). `bench` sets TALEUS_BENCH=1.
+ */
+export async function startServe(options: { bench?: boolean; dataDir?: string } = {}): Promise<ServeNode> {
+  const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'taleus-e2e-')))
   const child = spawn(
     process.execPath,
     [CLI, 'serve', '--data-dir', dataDir, '--no-mdns', '--listen', '/ip4/127.0.0.1/tcp/0'],
@@ -76,13 +81,16 @@ export async function startServe(options: { bench?: boolean } = {}): Promise<Ser
   // stderr carries the console URL with its secret: read, never echo.
   child.stderr.resume()
   const exited = new Promise<number | null>((res) => child.once('exit', (code) => res(code)))
-  const stop = async (): Promise<void> => {
+  const halt = async (): Promise<void> => {
     if (child.exitCode === null && child.signalCode === null) {
       child.kill('SIGTERM')
       const timer = setTimeout(() => child.kill('SIGKILL'), 10_000)
       await exited
       clearTimeout(timer)
     }
+  }
+  const stop = async (): Promise<void> => {
+    await halt()
     await rm(dataDir, { recursive: true, force: true })
   }
   try {
@@ -116,7 +124,8 @@ export async function startServe(options: { bench?: boolean } = {}): Promise<Ser
       consoleUrl: `${ready.api}/#secret=${secret}`,
       peerId: ready.peerId,
       call,
-      stop
+      stop,
+      halt
     }
   } catch (err) {
     await stop()
@@ -199,6 +208,8 @@ export interface ConsoleHandle {
   shell: 'web' | 'electron'
   /** Push `count` synthetic sessions through the node's live table and event stream (TALEUS_BENCH). */
   injectSessions(count: number): Promise<void>
+  /** The `taleus serve` node behind the page (browser console only). */
+  node?: ServeNode
 }
 
 /** The UI tests' `test`: adds the `taleus` fixture (one node and one console per test). */
@@ -260,6 +271,7 @@ export const test = base.extend<{ taleus: ConsoleHandle }>({
         await use({
           page,
           shell: 'web',
+          node,
           injectSessions: async (count) => {
             await node.call('POST', '/api/bench/sessions', { count })
           }

@@ -71,7 +71,7 @@ test('export of tallies downloads what the list shows', async ({ taleus: { page 
     'Status',
     'Counterparty',
     'Counterparty name',
-    'Role',
+    'Your role',
     'Direction',
     'Token',
     'Created',

@@ -25,13 +25,23 @@ function normaliseErrors(inner: TaleusApi): TaleusApi {
   return api
 }
 
-/** The bridge, or undefined in a browser opened without the console secret. */
-export function createBridge(onStatus: (status: StreamStatus | 'ipc') => void): Bridge | undefined {
+/** True in the Electron shell (the preload gave us `window.taleus`). */
+export function inElectron(): boolean {
+  return window.taleus != null
+}
+
+/**
+ * The bridge, or undefined in a browser opened without the console secret. `secret` overrides the one
+ * in the address or the tab's storage.
+ */
+export function createBridge(
+  onStatus: (status: StreamStatus | 'ipc') => void,
+  secret: string | undefined = readSecret()
+): Bridge | undefined {
   if (window.taleus != null) {
     onStatus('ipc')
     return { api: normaliseErrors(window.taleus), shell: 'electron' }
   }
-  const secret = readSecret()
   if (secret == null) return undefined
   return { api: normaliseErrors(createWebBridge({ secret, onStatus })), shell: 'web' }
 }

@@ -12,13 +12,12 @@ export const REASON_WORDS: Record<ReasonCode, string> = {
   'identity-required': 'The other node needs more identity details.',
   'identity-rejected': 'The identity was not accepted.',
   'party-mismatch': 'The other party is not who it claims to be.',
-  busy: 'The node is busy. Try again in a moment.',
+  busy: 'The node had too many customers at once (load). Try again in a moment.',
   'bad-message': 'The other node sent something unexpected.',
   timeout: 'The other node did not answer in time, or nobody approved the identity in time.',
   'provision-failed': 'The shared database could not be created.',
   'internal-error': 'Something went wrong on the node.',
-  // also the words of the API's own `unreachable` (the local node not answering), hence no "other"
-  unreachable: 'The node could not be reached: it is not answering.'
+  unreachable: 'Could not reach the other node: it is not answering at the addresses in the link.'
 }
 
 /** API error codes that are not bootstrap reasons. */
@@ -26,12 +25,12 @@ const API_WORDS: Record<string, string> = {
   'bad-input': 'Some of the details are not valid.',
   'invalid-link': 'This is not a Taleus link.',
   'not-found': 'It no longer exists on this node.',
-  unauthorized: 'This console is not signed in. Open it from the link `taleus serve` printed.',
+  unauthorized: 'This console is not signed in. Paste the console address that taleus serve printed.',
   'forbidden-sender': 'This window may not use the console.',
   'bad-request': 'The request was malformed.',
   'unknown-command': 'This node does not know that action. Is it up to date?',
   'store-write-failed': 'The data folder cannot be written (read-only or full).',
-  unreachable: 'The Taleus node is not answering.',
+  unreachable: 'Your Taleus node is not answering. Is it running?',
   'http-error': 'The Taleus node answered with an error.'
 }
 
@@ -45,12 +44,12 @@ export const REASON_SHORT: Record<ReasonCode, string> = {
   'identity-required': 'Identity missing',
   'identity-rejected': 'Identity rejected',
   'party-mismatch': 'Wrong party',
-  busy: 'Busy',
+  busy: 'Busy (too much load)',
   'bad-message': 'Bad message',
   timeout: 'Timed out',
   'provision-failed': 'Database failed',
-  'internal-error': 'Internal error',
-  unreachable: 'Unreachable'
+  'internal-error': 'Something went wrong',
+  unreachable: 'Could not reach the other node'
 }
 
 /** The sentence for a reason or API code. */
@@ -65,9 +64,15 @@ export function shortReason(code: string | undefined): string {
   return (REASON_SHORT as Record<string, string>)[code] ?? code
 }
 
-/** Words for any failed call: the node's message for bad input (it names the field), else the code's words. */
+/** Words for any failed call: the node's message for bad input without its field path, else the code's words. */
 export function describeError(err: unknown): string {
   const e = toApiCallError(err)
-  if (e.code === 'bad-input' && e.message !== '') return `Some of the details are not valid: ${e.message}.`
+  if (e.code === 'bad-input' && e.message !== '') {
+    // The node says `identityRequirements.3: …`: the path means nothing to the person at the counter.
+    const words = e.message.replace(/^[\w$.[\]-]+:\s*/, '').trim()
+    return words === '' ? describeReason(e.code) : `Some of the details are not valid: ${words}.`
+  }
+  // A command that fails as unreachable is this console losing its own node, not another node.
+  if (e.code === 'unreachable') return API_WORDS['unreachable'] ?? ''
   return describeReason(e.code)
 }

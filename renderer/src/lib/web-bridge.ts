@@ -12,22 +12,62 @@ import {
   type TaleusApi
 } from '../../../preload/contract.ts'
 import { ApiCallError } from './api-error.ts'
+import { withoutSecret } from './route.ts'
 
 const SECRET_KEY = 'taleus.secret'
+const SECRET_IN_HASH = /(?:^#|&)secret=([^&]+)/
 
 /**
  * The console secret: from the URL fragment `#secret=…` (then removed from the address bar, so it is
- * not in history or screenshots) or, after a reload, from this tab's sessionStorage.
+ * not in history or screenshots; the rest of the fragment, the screen, stays) or, after a reload, from
+ * this tab's sessionStorage.
  */
 export function readSecret(loc: Location = location, storage: Storage = sessionStorage): string | undefined {
-  const match = /(?:^#|&)secret=([^&]+)/.exec(loc.hash)
+  const match = SECRET_IN_HASH.exec(loc.hash)
   if (match?.[1] != null) {
     const secret = decodeURIComponent(match[1])
     storage.setItem(SECRET_KEY, secret)
-    history.replaceState(history.state, '', loc.pathname + loc.search)
+    history.replaceState(history.state, '', loc.pathname + loc.search + withoutSecret(loc.hash))
     return secret
   }
   return storage.getItem(SECRET_KEY) ?? undefined
+}
+
+/** True when the fragment carries a secret (the console address was pasted into the tab). */
+export function hashHasSecret(loc: Location = location): boolean {
+  return SECRET_IN_HASH.test(loc.hash)
+}
+
+/** Remembers a secret for this tab (reloads keep it; other tabs do not see it). */
+export function storeSecret(secret: string, storage: Storage = sessionStorage): void {
+  storage.setItem(SECRET_KEY, secret)
+}
+
+/** Forgets this tab's secret. */
+export function forgetSecret(storage: Storage = sessionStorage): void {
+  storage.removeItem(SECRET_KEY)
+}
+
+/** What a person pasted to sign in: a console address (maybe of another origin) or the bare secret. */
+export type SignInText = { url: URL; secret: string } | { secret: string } | undefined
+
+/** Reads a pasted console address or secret; undefined when it is neither. */
+export function parseSignIn(text: string): SignInText {
+  const trimmed = text.trim()
+  if (trimmed === '') return undefined
+  if (/^https?:\/\//i.test(trimmed)) {
+    let url: URL
+    try {
+      url = new URL(trimmed)
+    } catch {
+      return undefined
+    }
+    const match = SECRET_IN_HASH.exec(url.hash)
+    return match?.[1] == null ? undefined : { url, secret: decodeURIComponent(match[1]) }
+  }
+  const match = SECRET_IN_HASH.exec(trimmed.startsWith('#') ? trimmed : `#${trimmed}`)
+  if (match?.[1] != null) return { secret: decodeURIComponent(match[1]) }
+  return /^[A-Za-z0-9_\-.~+/=]{8,}$/.test(trimmed) ? { secret: trimmed } : undefined
 }
 
 /** State of the event stream. */

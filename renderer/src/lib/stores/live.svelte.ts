@@ -13,9 +13,10 @@ import type {
   TokenView
 } from '../../../../preload/contract.ts'
 import type { StreamStatus } from '../web-bridge.ts'
-import { ApprovalsStore } from './approvals.svelte.ts'
+import { ApprovalsStore, type Resolved } from './approvals.svelte.ts'
 import { clock } from './clock.svelte.ts'
 import { DialsStore } from './dials.svelte.ts'
+import { NamesStore } from './names.svelte.ts'
 import { NodeStore } from './node.svelte.ts'
 import { SessionsStore } from './sessions.svelte.ts'
 import { TalliesStore } from './tallies.svelte.ts'
@@ -32,9 +33,14 @@ export class Live {
   readonly tallies = new TalliesStore()
   readonly node = new NodeStore()
   readonly dials = new DialsStore()
+  readonly names = new NamesStore()
   status = $state<StreamStatus | 'ipc'>('connecting')
   /** Words of the last failed snapshot load, if any. */
   loadError = $state<unknown>(undefined)
+  /** True once a snapshot loaded: before that, empty stores mean "not known yet", not "none". */
+  loaded = $state(false)
+  /** Called with each approval that arrives live (not with those loaded from a snapshot). */
+  onApproval: ((approval: ApprovalView) => void) | undefined
   #unsubscribe: (() => void) | undefined
   #poll: ReturnType<typeof setInterval> | undefined
   #opened = false
@@ -83,9 +89,11 @@ export class Live {
       this.approvals.load(approvals)
       this.tokens.load(tokens)
       this.tallies.apply(tallies)
+      this.names.apply(approvals, tallies)
       this.node.applyPeers(peers)
       this.node.info = info
       this.loadError = undefined
+      this.loaded = true
     } catch (err) {
       this.loadError = err
     }
@@ -104,7 +112,7 @@ export class Live {
   apply(batch: readonly ConsoleEvent[]): void {
     const sessions: SessionView[] = []
     const approvals: ApprovalView[] = []
-    const resolved: string[] = []
+    const resolved: Resolved[] = []
     const tokens: TokenView[] = []
     const tallies: TallyView[] = []
     const peers: PeerView[] = []
@@ -118,7 +126,7 @@ export class Live {
           approvals.push(event.approval)
           break
         case 'approval-resolved':
-          resolved.push(event.sessionId)
+          resolved.push({ sessionId: event.sessionId, decision: event.decision })
           break
         case 'token':
           tokens.push(event.token)
@@ -138,6 +146,8 @@ export class Live {
     this.approvals.apply(approvals, resolved)
     this.tokens.apply(tokens)
     this.tallies.apply(tallies)
+    this.names.apply(approvals, tallies)
+    for (const a of approvals) this.onApproval?.(a)
     this.node.applyPeers(peers)
     this.dials.apply(outcomes)
   }
