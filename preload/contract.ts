@@ -78,6 +78,8 @@ export interface SessionView {
   tokenLabel?: string
   tallyId?: string
   reason?: ReasonCode
+  /** Additive: the cadre node serving the session (PostgreSQL store only). */
+  node?: string
 }
 
 /** A session waiting for an operator's identity decision. */
@@ -90,6 +92,8 @@ export interface ApprovalView {
   requestedAt: number
   /** Epoch ms when the session gives up waiting. */
   deadline: number
+  /** Additive: the cadre node whose session waits (PostgreSQL store only). */
+  node?: string
 }
 
 /** Outcome of decide(): `applied` false when another decision (or the timeout) came first. */
@@ -118,6 +122,8 @@ export interface TallyView {
   counterpartyIdentity?: IdentityBundle
   /** Additive: the counterparty's cadre addresses (both sides; absent on tallies recorded before). */
   counterpartyCadre?: string[]
+  /** Additive: the cadre node that served the tally's session (PostgreSQL store only). */
+  node?: string
 }
 
 /** This node. */

@@ -63,6 +63,19 @@ export function parseMaxSessions(text: string): number {
   return Number(text)
 }
 
+/** A postgres:// (or postgresql://) URL of a cadre store; never quoted back (it may hold a password). */
+export function parseStoreUrl(text: string): string {
+  let ok = false
+  try {
+    const url = new URL(text)
+    ok = (url.protocol === 'postgres:' || url.protocol === 'postgresql:') && url.hostname !== ''
+  } catch {
+    ok = false
+  }
+  if (!ok) throw new UsageError('--store must be a postgres://user@host/database URL')
+  return text
+}
+
 /** Where `taleus dial` takes its link from: the arguments (seen by `ps`), stdin, or a file. */
 export type LinkSource = { from: 'argv'; link: string } | { from: 'stdin' } | { from: 'file'; path: string }
 

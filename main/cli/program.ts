@@ -13,6 +13,7 @@ import {
   parseLimit,
   parseLinkSource,
   parseMaxSessions,
+  parseStoreUrl,
   parsePort,
   parseUses
 } from './parse-args.ts'
@@ -48,6 +49,11 @@ export function buildProgram(): Command {
       'concurrent sessions before new customers get "busy" (default 100)',
       wrap(parseMaxSessions)
     )
+    .option(
+      '--store <url>',
+      "postgres://user@host/db: a store shared by the merchant's nodes (default: the data folder)",
+      wrap(parseStoreUrl)
+    )
     .action(async (opts: ServeOptions) => {
       const { serve } = await import('./serve.ts')
       await serve({
@@ -55,7 +61,8 @@ export function buildProgram(): Command {
         mdns: opts.mdns,
         ...(opts.listen ? { listen: opts.listen } : {}),
         ...(opts.apiPort === undefined ? {} : { apiPort: opts.apiPort }),
-        ...(opts.maxSessions === undefined ? {} : { maxSessions: opts.maxSessions })
+        ...(opts.maxSessions === undefined ? {} : { maxSessions: opts.maxSessions }),
+        ...(opts.store === undefined ? {} : { store: opts.store })
       })
     })
 

@@ -13,6 +13,8 @@ export interface ServeOptions {
   apiPort?: number
   /** Concurrent sessions before new contacts get `busy`. */
   maxSessions?: number
+  /** postgres://… of a cadre store shared with other nodes; default the data folder (or env TALEUS_STORE). */
+  store?: string
 }
 
 /** Start the node and the API; resolves once stopped by SIGINT/SIGTERM. */
@@ -23,12 +25,18 @@ export async function serve(opts: ServeOptions): Promise<void> {
     import('../api/http-server.ts'),
     import('../api/auth.ts')
   ])
+  if (opts.store !== undefined && new URL(opts.store).password !== '')
+    process.stderr.write(
+      'taleus: warning: the --store URL holds a password, visible to other local users via ps; ' +
+        'put it in PGPASSWORD or ~/.pgpass instead\n'
+    )
   const dataDir = resolve(opts.dataDir)
   await mkdir(dataDir, { recursive: true, mode: 0o700 })
   const service = await createConsoleService({
     dataDir,
     mdns: opts.mdns,
     ...(opts.maxSessions === undefined ? {} : { maxConcurrentSessions: opts.maxSessions }),
+    ...(opts.store === undefined ? {} : { store: opts.store }),
     // Default (the service's): every interface, so customers reach the node over the LAN.
     ...(opts.listen === undefined || opts.listen.length === 0 ? {} : { listen: opts.listen })
   })

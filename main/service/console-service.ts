@@ -39,6 +39,7 @@ import { benchEnabled, emitSyntheticSessions, parseSyntheticEvents } from './ben
 import type { SyntheticSessionsInput } from './bench-sessions.ts'
 import { describeFailure } from './reason-messages.ts'
 import { SessionTable } from './session-table.ts'
+import { asCadre, cadreLinkAddrs, openCadre } from './cadre.ts'
 
 /** Options of createConsoleService. */
 export interface ConsoleServiceInit {
@@ -55,6 +56,11 @@ export interface ConsoleServiceInit {
   maxSessionRows?: number
   /** Longest an event waits before a subscriber gets it. Default 50. */
   eventIntervalMs?: number
+  /**
+   * Where the store lives: a postgres:// URL shares one store with the merchant's other nodes (a cadre,
+   * see docs/architecture.md). Default: env TALEUS_STORE if it is such a URL, else the lowdb store in dataDir.
+   */
+  store?: string
 }
 
 /** The running console: the whole TaleusApi plus its lifecycle. */
@@ -86,8 +92,10 @@ const MAX_KEPT_DIALS = 1000
 /** Create the service for `init.dataDir`; nothing listens until start(). */
 export async function createConsoleService(init: ConsoleServiceInit): Promise<ConsoleService> {
   await mkdir(init.dataDir, { recursive: true, mode: 0o700 })
-  const privateKey = await loadOrCreatePrivateKey(join(init.dataDir, 'peer.key'))
-  return new Service(init, privateKey)
+  const local = await loadOrCreatePrivateKey(join(init.dataDir, 'peer.key'))
+  // a cadre store comes first: it holds the merchant's key every node of the cadre presents
+  const { key, store } = await openCadre(init.store, init.dataDir, local)
+  return new Service(init, key, store)
 }
 
 type PrivateKey = Awaited<ReturnType<typeof loadOrCreatePrivateKey>>
@@ -113,7 +121,9 @@ class Service implements ConsoleService {
 
   constructor(
     private readonly init: ConsoleServiceInit,
-    private readonly privateKey: PrivateKey
+    private readonly privateKey: PrivateKey,
+    /** A store opened already (the cadre's); default: the lowdb store of dataDir, opened by start(). */
+    private readonly opened?: MerchantStore
   ) {
     this.mdns = init.mdns ?? true
     this.batcher = new EventBatcher({ intervalMs: init.eventIntervalMs })
@@ -133,11 +143,20 @@ class Service implements ConsoleService {
   }
 
   private async doStart(): Promise<void> {
-    const store = await openStore(this.init.dataDir)
+    const store = this.opened ?? (await openStore(this.init.dataDir))
     this.store = store
     try {
       await store.recover()
-      this.listen(store, 'token', (detail: TokenView) => this.batcher.push({ kind: 'token', token: detail }))
+      this.listen(store, 'token', (detail: TokenView) => {
+        this.batcher.push({ kind: 'token', token: detail })
+        // revoked on another node of the cadre: this node's sessions on the token end too
+        if (detail.revoked)
+          this.manager?.abortSessions({ tokenId: detail.tokenId }, new RejectedError('token-revoked'))
+      })
+      // the cadre's one console: the sessions the other nodes serve, live
+      this.listen(store, 'remote-session', (detail: SessionEvent & { node: string }) =>
+        this.onSessionEvent(detail, detail.node)
+      )
       this.listen(store, 'tally', (detail: TallyView) => this.batcher.push({ kind: 'tally', tally: detail }))
       this.listen(store, 'approval', (detail: ApprovalView) =>
         this.batcher.push({ kind: 'approval', approval: detail })
@@ -195,6 +214,7 @@ class Service implements ConsoleService {
       if (node.status !== 'started') await node.start()
       this.addrCache = undefined
       await manager.start(node)
+      await asCadre(store)?.announce(() => this.multiaddrs())
       this.startedAt = Date.now()
     } catch (err) {
       // Not stop(): that waits for this very start to finish.
@@ -401,7 +421,7 @@ class Service implements ConsoleService {
 
   private linkFor(view: TokenView, token: string): string {
     // LAN addresses first: a customer's phone cannot reach our loopback. Fewer addresses keep the QR small.
-    const addrs = [...this.multiaddrs()].sort((a, b) => Number(isLoopbackAddr(a)) - Number(isLoopbackAddr(b)))
+    const addrs = cadreLinkAddrs(this.multiaddrs(), asCadre(this.store)?.cadreAddrs() ?? [])
     const link = {
       token,
       responderPeerAddrs: addrs.slice(0, MAX_LINK_ADDRS),
@@ -423,8 +443,9 @@ class Service implements ConsoleService {
     }
   }
 
-  private onSessionEvent(event: SessionEvent): void {
-    const session = this.sessions.apply(event)
+  /** `node`: the cadre node serving the session (default: this one; none for a lowdb store). */
+  private onSessionEvent(event: SessionEvent, node = asCadre(this.store)?.node): void {
+    const session = this.sessions.apply(event, node)
     this.batcher.push({ kind: 'session', session, event })
   }
 
@@ -474,10 +495,6 @@ class Service implements ConsoleService {
 
 function peerIdOfKey(key: PrivateKey): string {
   return peerIdFromPrivateKey(key).toString()
-}
-
-function isLoopbackAddr(addr: string): boolean {
-  return addr.startsWith('/ip4/127.') || addr.startsWith('/ip6/::1/')
 }
 
 /** Await a maybe-promise, collecting its failure instead of throwing. */

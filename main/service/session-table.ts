@@ -20,7 +20,7 @@ export class SessionTable {
   ) {}
 
   /** Apply one transition and return the updated row. */
-  apply(event: SessionEvent): SessionView {
+  apply(event: SessionEvent, node?: string): SessionView {
     const previous = this.rows.get(event.sessionId)
     const done = isTerminalState(event.state)
     const tokenId = event.tokenId ?? previous?.tokenId
@@ -38,6 +38,8 @@ export class SessionTable {
       tallyId: event.tallyId ?? previous?.tallyId,
       reason: event.reason ?? previous?.reason
     }
+    const servedBy = node ?? previous?.node
+    if (servedBy !== undefined) row.node = servedBy
     if (row.role === undefined) delete row.role
     for (const key of ['tokenId', 'tokenLabel', 'tallyId', 'reason'] as const) {
       if (row[key] === undefined) delete row[key]

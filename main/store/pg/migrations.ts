@@ -83,6 +83,12 @@ export const MIGRATIONS: readonly Migration[] = [
         seen_at timestamptz NOT NULL DEFAULT now()
       );
     `
+  },
+  {
+    id: 2,
+    name: 'node addresses',
+    // every node's listen addresses, so any node's console can put the whole cadre in a link
+    sql: `ALTER TABLE nodes ADD COLUMN addrs jsonb NOT NULL DEFAULT '[]'`
   }
 ]
 

@@ -112,6 +112,8 @@ export class PgMerchantStore extends TypedEventEmitter<CadreStoreEvents> impleme
   #reservations = new Map<string, string>()
   #createdThisRun = new Set<string>()
   #staleNodeMs: number
+  #addrs: () => string[] = () => []
+  #cadre: string[][] = []
   #timers: Array<ReturnType<typeof setInterval>> = []
   #closed = false
   #closing: Promise<void> | undefined
@@ -714,11 +716,30 @@ export class PgMerchantStore extends TypedEventEmitter<CadreStoreEvents> impleme
     if (row !== undefined) this.#applyTally({ ...row, record: notifiable(row.record) }, true)
   }
 
+  /** Publish this node's addresses (asked again at every heartbeat) so other nodes' links list them. */
+  async announce(addrs: () => string[]): Promise<void> {
+    this.#addrs = addrs
+    await this.#heartbeat()
+  }
+
+  /** The addresses of the other live nodes of the cadre, one list per node (as of the last heartbeat). */
+  cadreAddrs(): string[][] {
+    return this.#cadre.map((a) => [...a])
+  }
+
   async #heartbeat(): Promise<void> {
-    await this.#pool.query(
-      `INSERT INTO nodes (node, peer_id, seen_at) VALUES ($1, '', now())
-       ON CONFLICT (node) DO UPDATE SET seen_at = now()`,
-      [this.node]
+    const res = await this.#pool.query<{ node: string; addrs: string[] }>(
+      `WITH me AS (
+         INSERT INTO nodes (node, peer_id, addrs, seen_at) VALUES ($1, '', $2, now())
+         ON CONFLICT (node) DO UPDATE SET seen_at = now(), addrs = EXCLUDED.addrs
+       )
+       SELECT node, addrs FROM nodes
+       WHERE node <> $1 AND seen_at > now() - make_interval(secs => $3::double precision / 1000)
+       ORDER BY node`,
+      [this.node, JSON.stringify(this.#addrs()), this.#staleNodeMs]
+    )
+    this.#cadre = res.rows.map((r) =>
+      Array.isArray(r.addrs) ? r.addrs.filter((a) => typeof a === 'string') : []
     )
   }
 }
