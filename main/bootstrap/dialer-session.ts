@@ -6,7 +6,7 @@
 import { multiaddr } from '@multiformats/multiaddr'
 import type { Libp2p, Stream } from '@libp2p/interface'
 import { abortError, scopedSignal } from './abort.ts'
-import { BadMessageError, DialFailedError, RejectedError } from './errors.ts'
+import { BadMessageError, DialFailedError, RejectedError, StreamClosedError } from './errors.ts'
 import { FrameStream } from './frames.ts'
 import { isProvisionResult } from './messages.ts'
 import type { ApprovedProvisioningResult } from './messages.ts'
@@ -53,6 +53,11 @@ export class DialerSession extends BaseSession<DialerState> {
   private contactSent = false
   /** The verdict is on the wire (A's rejection or Ack, or our Ack): nothing more to tell. */
   private verdictSent = false
+  /**
+   * Our Ack{ok:true} (stock) or DatabaseResult (foil) may have reached A, so A may confirm: from here until
+   * we hear A's verdict a failure leaves the tally `pending`, never `abandoned`.
+   */
+  private committed = false
 
   constructor(init: DialerSessionInit, deps: SessionDeps) {
     super(init.sessionId, 'outbound', DIALER_TRANSITIONS, DIALER_INITIAL_STATE, init.remotePeerId, deps)
@@ -129,6 +134,7 @@ export class DialerSession extends BaseSession<DialerState> {
       this.tallyId = provision.tally.tallyId
       this.tallyExists = true
       this.enter('D_SEND_ACK')
+      this.commit(frames)
       await this.step((signal) => frames.write({ type: 'Ack', ok: true }, { signal }))
       this.verdictSent = true
       // A closes only after settling the tally as confirmed: its clean EOF is our success
@@ -149,6 +155,7 @@ export class DialerSession extends BaseSession<DialerState> {
     }
     this.tallyId = provision.tally.tallyId
     this.tallyExists = true
+    this.commit(frames)
     await this.step((signal) =>
       frames.write(
         { type: 'DatabaseResult', tally: provision.tally, dbConnectionInfo: provision.dbConnectionInfo },
@@ -158,11 +165,26 @@ export class DialerSession extends BaseSession<DialerState> {
     this.verdictSent = true
     this.enter('D_AWAIT_ACK')
     const ack = await this.step((signal) => frames.read(['Ack'], { signal }))
-    if (!ack.ok) throw new RejectedError(ack.reason)
+    // A's word: it did not confirm, so the tally is abandoned on both sides
+    if (!ack.ok) {
+      this.committed = false
+      throw new RejectedError(ack.reason)
+    }
     await this.settle(provision.tally.tallyId)
     await this.step((signal) => frames.closeWrite({ signal }))
     this.enter('D_DONE')
     return this.result(response, provision)
+  }
+
+  /**
+   * From here our last word may reach A. A stream already gone (A left, or reset it) carries nothing more,
+   * so A cannot confirm: fail now, while the tally can still be abandoned for sure.
+   */
+  private commit(frames: FrameStream): void {
+    const { stream } = frames
+    if (stream.status !== 'open' || stream.writeStatus !== 'writable')
+      throw new StreamClosedError('the other party left before our last word')
+    this.committed = true
   }
 
   /**
@@ -248,7 +270,9 @@ export class DialerSession extends BaseSession<DialerState> {
     const { hooks } = this.deps
     if (this.tallyExists && !this.settled && hooks.settleTally != null && this.tallyId != null) {
       const tallyId = this.tallyId
-      await this.cleanupHook((ctx) => hooks.settleTally!(tallyId, 'abandoned', ctx))
+      // committed and no verdict heard: A may hold it confirmed; only A's answer settles it
+      const outcome = this.committed ? 'pending' : 'abandoned'
+      await this.cleanupHook((ctx) => hooks.settleTally!(tallyId, outcome, ctx))
     }
     this.enter(error.name === 'TimeoutError' ? 'D_TIMEOUT' : 'D_FAILED', error.reason)
     return error

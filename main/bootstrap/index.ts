@@ -40,3 +40,26 @@ export { AbuseGuard, DEFAULT_ABUSE_LIMITS, NO_RATE_LIMIT } from './abuse-guard.t
 export type { AbuseLimits, ListenerOutcome, RefusalCause, RefusalCounts } from './abuse-guard.ts'
 export { TokenBuckets, Counts, ipKey } from './rate-limit.ts'
 export type { RateLimit, TokenBucketsInit } from './rate-limit.ts'
+export {
+  VerdictService,
+  VerdictUnreachableError,
+  VerdictProtocolError,
+  VERDICT_PROTOCOL_ID,
+  DEFAULT_VERDICT_CONFIG
+} from './verdict-service.ts'
+export type { VerdictAnswer, VerdictHooks, VerdictServiceInit, VerdictTarget } from './verdict-service.ts'
+export {
+  decodeVerdictMessage,
+  encodeVerdictMessage,
+  MAX_VERDICT_FRAME_BYTES,
+  VerdictQuerySchema,
+  VerdictSchema,
+  VerdictRefusedSchema
+} from './verdict-messages.ts'
+export type {
+  VerdictMessage,
+  VerdictQuery,
+  Verdict,
+  VerdictRefused,
+  VerdictStatus
+} from './verdict-messages.ts'

@@ -146,10 +146,13 @@ function rejectPrototypeKeys(key: string, value: unknown): unknown {
 const utf8 = new TextDecoder('utf-8', { fatal: true })
 const utf8Encoder = new TextEncoder()
 
-/** Parses one frame body (UTF-8 JSON) into a validated message; throws BadMessageError otherwise. */
-export function decodeMessage(body: Uint8Array | string): Message {
+/**
+ * A frame body as a JSON object (UTF-8, at most `maxBytes`, no prototype keys); throws BadMessageError
+ * otherwise. Shared by every protocol of the family (bootstrap, verdict).
+ */
+export function parseFrameObject(body: Uint8Array | string, maxBytes = MAX_FRAME_BYTES): object {
   const size = typeof body === 'string' ? utf8Encoder.encode(body).byteLength : body.byteLength
-  if (size > MAX_FRAME_BYTES) throw new BadMessageError('frame too large')
+  if (size > maxBytes) throw new BadMessageError('frame too large')
   let parsed: unknown
   try {
     const text = typeof body === 'string' ? body : utf8.decode(body)
@@ -161,6 +164,12 @@ export function decodeMessage(body: Uint8Array | string): Message {
   if (parsed == null || typeof parsed !== 'object' || Array.isArray(parsed)) {
     throw new BadMessageError('frame is not a JSON object')
   }
+  return parsed
+}
+
+/** Parses one frame body (UTF-8 JSON) into a validated message; throws BadMessageError otherwise. */
+export function decodeMessage(body: Uint8Array | string): Message {
+  const parsed = parseFrameObject(body)
   const type = (parsed as { type?: unknown }).type
   if (typeof type !== 'string' || !Object.hasOwn(SCHEMAS, type)) {
     throw new BadMessageError('unknown message type')

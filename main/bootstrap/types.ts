@@ -193,6 +193,13 @@ export interface ResponseInfo {
 export type TallySettlement = 'confirmed' | 'abandoned'
 
 /**
+ * What settleTally records: a verdict, or (dialer only) `pending` — B committed to the tally (its
+ * `Ack {ok:true}` or DatabaseResult went out) but never heard A's verdict, so A may have confirmed it.
+ * A pending tally is settled later by asking A (VerdictService, `/taleus/verdict/1.0.0`), never by guessing.
+ */
+export type TallyOutcome = TallySettlement | 'pending'
+
+/**
  * Application hooks. To reject with a specific reason, throw `new RejectedError(reason)` (errors.ts);
  * any other throw or malformed return fails the session with `internal-error` (`provision-failed` from
  * provisionDatabase). Every hook must honour `ctx.signal`.
@@ -229,8 +236,11 @@ export interface SessionHooks {
   validateResponse?(response: ResponseInfo, ctx: HookContext): Promise<boolean>
   /** Listener (foil): accept or refuse the database B provisioned; on true it is recorded durably. */
   validateDatabaseResult?(result: ProvisionResult, ctx: HookContext): Promise<boolean>
-  /** Both sides: the tally's final status once the verdict is known (Ack). */
-  settleTally?(tallyId: string, outcome: TallySettlement, ctx: HookContext): Promise<void>
+  /**
+   * Both sides: the tally's final status once the verdict is known (Ack). The dialer passes `pending`
+   * instead of `abandoned` when it failed after committing (see TallyOutcome).
+   */
+  settleTally?(tallyId: string, outcome: TallyOutcome, ctx: HookContext): Promise<void>
   /** Audit: every transition. Must not throw; a failure here never fails the session. */
   logSessionEvent?(sessionId: string, event: SessionEvent): Promise<void>
 }

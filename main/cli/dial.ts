@@ -6,7 +6,8 @@
 import { mkdtemp, open, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
-import type { DialOutcome, IdentityBundle } from '../../preload/contract.ts'
+import type { DialOutcome, IdentityBundle, TallyView } from '../../preload/contract.ts'
+import type { ConsoleService } from '../service/console-service.ts'
 import type { ReasonCode } from '../bootstrap/types.ts'
 import { CliError, UsageError } from './cli-error.ts'
 import { MAX_LINK_BYTES, parseLinkText, type LinkSource } from './parse-args.ts'
@@ -16,9 +17,16 @@ export const ARGV_LINK_WARNING =
   'taleus: warning: a link in the arguments (with its token) is visible to other local users (ps); ' +
   'pass it on stdin with "taleus dial -" or with --link-file FILE'
 
+/** What `taleus dial` says when it lost the end of the exchange and asks the merchant. */
+export const PENDING_CHECK_LINE = 'the merchant may have opened this tally; checking…'
+
+/** Verdict queries a dial makes about its own lost exchange before it leaves the tally pending. */
+const PENDING_TRIES = 5
+
 /** Options of `taleus dial`. */
 export interface DialOptions {
-  link: string
+  /** The link; without one (and with a data folder) the run only settles tallies left pending earlier. */
+  link?: string
   dataDir?: string
   identity?: IdentityBundle
   listen?: string[]
@@ -65,8 +73,12 @@ export async function readDialLink(
   return parseLinkText(text)
 }
 
-/** Run the dial; resolves with the success outcome or throws a CliError naming the reason code. */
-export async function dial(opts: DialOptions): Promise<DialOutcome> {
+/**
+ * Run the dial; resolves with the success outcome or throws a CliError naming the reason code. A tally
+ * whose verdict this run could not learn stays `pending` in the data folder (a temporary one is then
+ * kept and named): the next run on that folder asks the merchant again, first thing.
+ */
+export async function dial(opts: DialOptions): Promise<DialOutcome | undefined> {
   const [{ createConsoleService, REFUSAL_REASONS }, { ApiError }, { parseLink }] = await Promise.all([
     import('../service/index.ts'),
     import('../api/api-error.ts'),
@@ -74,13 +86,15 @@ export async function dial(opts: DialOptions): Promise<DialOutcome> {
   ])
   // A bad link is a bad argument: say so before starting a node. Its messages never quote the token.
   try {
-    parseLink(opts.link)
+    if (opts.link !== undefined) parseLink(opts.link)
   } catch (err) {
     throw new UsageError(`invalid-link — ${err instanceof Error ? err.message : 'this is not a Taleus link'}`)
   }
   if (opts.linkFromArgv === true) process.stderr.write(`${ARGV_LINK_WARNING}\n`)
   const tempDir = opts.dataDir === undefined ? await mkdtemp(join(tmpdir(), 'taleus-dial-')) : undefined
   const dataDir = tempDir ?? resolve(opts.dataDir as string)
+  // a pending tally needs this folder (its peer key proves who asks): a temporary one is then kept
+  let keepDir = false
   try {
     const service = await createConsoleService({
       dataDir,
@@ -88,7 +102,8 @@ export async function dial(opts: DialOptions): Promise<DialOutcome> {
       // A dialer needs no reachable address of its own: the whole bootstrap runs on the stream it opens.
       listen: opts.listen === undefined || opts.listen.length === 0 ? ['/ip4/127.0.0.1/tcp/0'] : opts.listen
     })
-    let outcome: DialOutcome
+    let outcome: DialOutcome | undefined
+    let pendingTally: TallyView | undefined
     let sessionId: string | undefined
     const early: Array<{ id: string; state: string }> = []
     const unsubscribe = service.subscribe((events) => {
@@ -100,14 +115,34 @@ export async function dial(opts: DialOptions): Promise<DialOutcome> {
     })
     try {
       await service.start()
-      sessionId = (
-        await service.dial({
-          link: opts.link,
-          ...(opts.identity === undefined ? {} : { identity: opts.identity })
-        })
-      ).sessionId
-      for (const e of early) if (e.id === sessionId) process.stderr.write(`taleus: ${e.state}\n`)
-      outcome = await service.waitDial({ sessionId })
+      keepDir = (await settleEarlier(service)) > 0
+      if (opts.link !== undefined) {
+        sessionId = (
+          await service.dial({
+            link: opts.link,
+            ...(opts.identity === undefined ? {} : { identity: opts.identity })
+          })
+        ).sessionId
+        for (const e of early) if (e.id === sessionId) process.stderr.write(`taleus: ${e.state}\n`)
+        outcome = await service.waitDial({ sessionId })
+        if (!outcome.ok) {
+          const id = sessionId
+          const tally = (await service.listTallies()).find((t) => t.sessionId === id)
+          if (tally?.status === 'pending') {
+            process.stderr.write(`taleus: ${PENDING_CHECK_LINE}\n`)
+            const settled = await askUntilSettled(service, tally.tallyId)
+            if (settled?.status === 'confirmed')
+              outcome = {
+                sessionId: id,
+                ok: true,
+                tallyId: settled.tallyId,
+                role: settled.role,
+                remotePeerId: settled.counterpartyPeerId
+              }
+            else if (settled === undefined || settled.status === 'pending') pendingTally = tally
+          }
+        }
+      }
     } catch (err) {
       if (err instanceof ApiError) throw new CliError(`${err.code} — ${err.message}`)
       throw err
@@ -116,6 +151,14 @@ export async function dial(opts: DialOptions): Promise<DialOutcome> {
       await service.stop().catch(() => {})
       unsubscribe()
     }
+    if (pendingTally !== undefined) {
+      keepDir = true
+      throw new CliError(
+        `pending: tally ${pendingTally.tallyId} — the merchant could not tell us yet whether it opened it; ` +
+          `run "taleus dial --data-dir ${dataDir}" to check again`
+      )
+    }
+    if (outcome === undefined) return undefined
     if (!outcome.ok) {
       const kind = REFUSAL_REASONS.has(outcome.reason)
         ? 'rejected'
@@ -126,8 +169,37 @@ export async function dial(opts: DialOptions): Promise<DialOutcome> {
     }
     return outcome
   } finally {
-    if (tempDir !== undefined) await rm(tempDir, { recursive: true, force: true }).catch(() => {})
+    if (tempDir !== undefined && !keepDir) await rm(tempDir, { recursive: true, force: true }).catch(() => {})
   }
+}
+
+type DialService = Pick<ConsoleService, 'listTallies' | 'checkPendingTallies'>
+
+/** Asks about the tallies an earlier run left pending and says what became of them; returns how many stay pending. */
+async function settleEarlier(service: DialService): Promise<number> {
+  const before = (await service.listTallies()).filter((t) => t.status === 'pending')
+  if (before.length === 0) return 0
+  process.stderr.write(`taleus: ${before.length} tally(ies) left pending by an earlier run; checking…\n`)
+  const still = new Set((await service.checkPendingTallies()).map((t) => t.tallyId))
+  const now = new Map((await service.listTallies()).map((t) => [t.tallyId, t.status]))
+  for (const t of before) {
+    const status = still.has(t.tallyId) ? 'pending' : (now.get(t.tallyId) ?? 'pending')
+    process.stderr.write(
+      `taleus: tally ${t.tallyId}: ${status === 'pending' ? 'still pending (the merchant did not answer)' : status}\n`
+    )
+  }
+  return still.size
+}
+
+/** Asks the merchant about one pending tally a few times (backing off); its view once settled, or still pending. */
+async function askUntilSettled(service: DialService, tallyId: string): Promise<TallyView | undefined> {
+  for (let i = 0; i < PENDING_TRIES; i++) {
+    await service.checkPendingTallies()
+    const tally = (await service.listTallies()).find((t) => t.tallyId === tallyId)
+    if (tally === undefined || tally.status !== 'pending') return tally
+    await new Promise((res) => setTimeout(res, 500 * 2 ** i))
+  }
+  return (await service.listTallies()).find((t) => t.tallyId === tallyId)
 }
 
 /** The one-line human form of a successful dial. */

@@ -61,7 +61,10 @@ export function talliesTable(tallies: TallyView[]): string {
     ['TALLY', 'STATUS', 'ROLE', 'DIR', 'COUNTERPARTY', 'NAME', 'TOKEN', 'CREATED'],
     tallies.map((t) => [
       t.tallyId,
-      t.status,
+      // a pending tally waits for the other party's verdict: say when it is asked next
+      t.status === 'pending'
+        ? `pending (${t.nextCheckAt === undefined ? 'waiting for the other party' : `next check ${when(t.nextCheckAt)}`})`
+        : t.status,
       t.role,
       t.direction === 'inbound' ? 'in' : 'out',
       short(t.counterpartyPeerId, 16),

@@ -47,6 +47,7 @@ import type {
   ResponseInfo,
   SessionEvent,
   SessionHooks,
+  TallyOutcome,
   TallySettlement,
   TokenInfo,
   ValidatedToken
@@ -81,7 +82,7 @@ import {
   tokenInfo
 } from './hook-rules.ts'
 import { deriveToken, hashToken, loadSecret } from './token-secret.ts'
-import type { LocalNode, MerchantStore, StoreEvents } from './types.ts'
+import type { LocalNode, MerchantStore, StoreEvents, TallyVerdict } from './types.ts'
 
 /** Options of openStore. */
 export interface StoreInit {
@@ -120,6 +121,8 @@ export class LowdbMerchantStore extends TypedEventEmitter<StoreEvents> implement
   #reservations = new Map<string, string>()
   /** Tallies created by this run; recover() leaves them alone. */
   #createdThisRun = new Set<string>()
+  /** The status change of a tally being written, so changes of one tally never overlap. */
+  #settling = new Map<string, Promise<void>>()
   #closed = false
   #closing: Promise<void> | undefined
 
@@ -261,17 +264,56 @@ export class LowdbMerchantStore extends TypedEventEmitter<StoreEvents> implement
     return this.#approvals.decide(sessionId, decision)
   }
 
-  async recover(): Promise<{ abandoned: number }> {
+  /**
+   * Drafts of a past run: an inbound one (we listened) becomes `abandoned` — we never confirmed it, so the
+   * dialer was never told it succeeded; an outbound one (we dialled) becomes `pending` — the listener may
+   * have confirmed it after our last word, so only its verdict settles it (VerdictRecovery asks).
+   */
+  async recover(): Promise<{ abandoned: number; pending: number }> {
     this.#assertOpen()
     const now = this.#now()
     const changed: TallyRecord[] = []
     for (const r of this.#tallies.values()) {
-      if (r.status === 'draft' && !this.#createdThisRun.has(r.tallyId))
-        changed.push({ ...r, status: 'abandoned', updatedAt: now })
+      if (r.status !== 'draft' || this.#createdThisRun.has(r.tallyId)) continue
+      changed.push({ ...r, status: r.direction === 'outbound' ? 'pending' : 'abandoned', updatedAt: now })
     }
     await this.#tallies.put(changed)
     for (const r of changed) this.safeDispatchEvent('tally', { detail: tallyView(r) })
-    return { abandoned: changed.length }
+    const pending = changed.filter((r) => r.status === 'pending').length
+    return { abandoned: changed.length - pending, pending }
+  }
+
+  /** Additive: the tallies waiting for their counterparty's verdict, oldest first. */
+  pendingTallies(): TallyView[] {
+    return [...this.#tallies.values()]
+      .filter((r) => r.status === 'pending')
+      .sort((a, b) => a.createdAt - b.createdAt)
+      .map(tallyView)
+  }
+
+  /**
+   * Additive: our verdict on `tallyId` for the peer asking about it, or undefined when we hold no such
+   * tally with that peer as its counterparty (the caller answers both the same way). A tally still in a
+   * live session, or pending itself, is `unsettled`: ask again later.
+   */
+  verdictFor(tallyId: string, remotePeerId: string): TallyVerdict | undefined {
+    if (typeof tallyId !== 'string' || typeof remotePeerId !== 'string') return undefined
+    const r = this.#tallies.get(tallyId)
+    if (r === undefined || r.counterpartyPeerId !== remotePeerId) return undefined
+    return r.status === 'confirmed' || r.status === 'abandoned' ? r.status : 'unsettled'
+  }
+
+  /**
+   * Additive: settles a `pending` tally with the verdict its counterparty `remotePeerId` gave. Anything
+   * else (not pending, another counterparty) is left alone: returns whether it changed.
+   */
+  async applyVerdict(tallyId: string, verdict: TallySettlement, remotePeerId: string): Promise<boolean> {
+    this.#assertOpen()
+    if (verdict !== 'confirmed' && verdict !== 'abandoned') return false
+    const r = this.#tallies.get(tallyId)
+    if (r === undefined || r.status !== 'pending' || r.counterpartyPeerId !== remotePeerId) return false
+    await this.#settle(tallyId, verdict)
+    return this.#tallies.get(tallyId)?.status === verdict
   }
 
   async close(): Promise<void> {
@@ -446,6 +488,8 @@ export class LowdbMerchantStore extends TypedEventEmitter<StoreEvents> implement
     ctx: HookContext
   ): Promise<boolean> {
     this.#assertOpen()
+    // the dialer left: record nothing it could not learn of (it would ask about a tally we just made)
+    ctx.signal.throwIfAborted()
     if (!isProvisionResult(result, 'foil', ctx.remotePeerId, node.peerId)) return false
     if (this.#tallies.has(result.tally.tallyId)) return false
     const record = this.#newRecord(node, result.tally, result.dbConnectionInfo, 'foil', ctx, this.#now())
@@ -453,10 +497,15 @@ export class LowdbMerchantStore extends TypedEventEmitter<StoreEvents> implement
     return true
   }
 
-  async #settleTally(tallyId: string, outcome: TallySettlement, ctx: HookContext): Promise<void> {
+  async #settleTally(tallyId: string, outcome: TallyOutcome, ctx: HookContext): Promise<void> {
     this.#assertOpen()
-    if (outcome !== 'confirmed' && outcome !== 'abandoned')
-      throw new StoreInputError('a tally settles as confirmed or abandoned')
+    if (outcome !== 'confirmed' && outcome !== 'abandoned' && outcome !== 'pending')
+      throw new StoreInputError('a tally settles as confirmed, abandoned or pending')
+    // only the dialer waits for a verdict; a listener always knows its own
+    if (outcome === 'pending' && this.#tallies.get(tallyId)?.direction !== 'outbound')
+      throw new StoreInputError('only a tally this node dialled can be pending')
+    // a session that is already over (its peer left) confirms nothing more: its peer asks later instead
+    if (outcome === 'confirmed') ctx.signal.throwIfAborted()
     await this.#settle(tallyId, outcome)
     // a confirmed bootstrap keeps its token use for good
     if (outcome === 'confirmed') this.#reservations.delete(ctx.sessionId)
@@ -507,12 +556,30 @@ export class LowdbMerchantStore extends TypedEventEmitter<StoreEvents> implement
     this.safeDispatchEvent('tally', { detail: tallyView(record) })
   }
 
-  async #settle(tallyId: string, outcome: TallySettlement): Promise<void> {
-    const current = this.#tallies.get(tallyId)
-    if (current === undefined || current.status !== 'draft') return
-    const next: TallyRecord = { ...current, status: outcome, updatedAt: this.#now() }
-    await this.#tallies.put([next])
-    this.safeDispatchEvent('tally', { detail: tallyView(next) })
+  /**
+   * draft → pending | confirmed | abandoned, pending → confirmed | abandoned; nothing else. One change of a
+   * tally at a time: a late abandon (a session's cleanup) waits for a confirm still being written and then
+   * sees it, so what we answer a verdict query is what the disk holds.
+   */
+  async #settle(tallyId: string, outcome: TallyOutcome): Promise<void> {
+    const before = this.#settling.get(tallyId)
+    const run = (before ?? Promise.resolve())
+      .catch(() => {})
+      .then(async () => {
+        const current = this.#tallies.get(tallyId)
+        if (current === undefined) return
+        const from = current.status
+        if (from !== 'draft' && !(from === 'pending' && outcome !== 'pending')) return
+        const next: TallyRecord = { ...current, status: outcome, updatedAt: this.#now() }
+        await this.#tallies.put([next])
+        this.safeDispatchEvent('tally', { detail: tallyView(next) })
+      })
+    this.#settling.set(tallyId, run)
+    try {
+      await run
+    } finally {
+      if (this.#settling.get(tallyId) === run) this.#settling.delete(tallyId)
+    }
   }
 }
 

@@ -6,9 +6,11 @@
  * outnumber the live ones.
  *
  * Only a confirmed tally keeps the counterparty's identity, cadre and database credentials on disk and,
- * once ended, in memory: a draft's line is small (a crash turns every draft of a past run into an
- * abandoned one, which needs none of them), and an abandoned tally is kept small for good, so an
- * attempt that ends abandoned costs a few hundred bytes however large the bundle it carried.
+ * once ended, in memory: an inbound draft's line is small (a crash turns every inbound draft of a past
+ * run into an abandoned one, which needs none of them), and an abandoned tally is kept small for good, so
+ * an attempt that ends abandoned costs a few hundred bytes however large the bundle it carried. An
+ * outbound draft or pending tally (this node dialled) is kept whole: after a crash it becomes `pending`,
+ * and if the other party's verdict is `confirmed` it needs its cadre and database credentials.
  *
  * A confirmed tally is never downgraded: put() refuses it (TallyDowngradeError), and a later line that
  * says otherwise is ignored when reading. Any damaged line stops the open (JournalCorruptError, file
@@ -70,7 +72,7 @@ export function counterpartyName(identity: IdentityBundle | undefined): string |
   return undefined
 }
 
-const STATUSES: readonly TallyStatus[] = ['draft', 'confirmed', 'abandoned']
+const STATUSES: readonly TallyStatus[] = ['draft', 'pending', 'confirmed', 'abandoned']
 
 /** The durable tally table of one store. */
 export class TallyBook {
@@ -105,7 +107,7 @@ export class TallyBook {
       }
       // delete first so Map order follows the latest change, newest last
       tallies.delete(record.tallyId)
-      tallies.set(record.tallyId, record.status === 'confirmed' ? record : slim(record))
+      tallies.set(record.tallyId, stored(record))
     }
     let { journal } = await openJournal(path, { onLine })
     const superseded = lines - tallies.size
@@ -150,7 +152,7 @@ export class TallyBook {
     const fresh = records.filter((r) => !this.#tallies.has(r.tallyId))
     for (const r of fresh) this.#claimed.add(r.tallyId)
     try {
-      await this.#journal.append(records.map((r) => JSON.stringify(r.status === 'confirmed' ? r : slim(r))))
+      await this.#journal.append(records.map((r) => JSON.stringify(stored(r))))
     } finally {
       for (const r of fresh) this.#claimed.delete(r.tallyId)
     }
@@ -186,6 +188,16 @@ export function tallyView(r: TallyRecord): TallyView {
   }
   if (r.counterpartyCadre !== undefined) view.counterpartyCadre = [...r.counterpartyCadre]
   return view
+}
+
+/**
+ * What is kept of a record on disk: all of a confirmed one, and of an outbound one still waiting for its
+ * verdict (it may yet be confirmed); the slim form of the rest.
+ */
+function stored(r: TallyRecord): TallyRecord {
+  if (r.status === 'confirmed') return r
+  if (r.direction === 'outbound' && (r.status === 'draft' || r.status === 'pending')) return r
+  return slim(r)
 }
 
 /** A record without the counterparty's identity and cadre and without database credentials. */

@@ -23,6 +23,9 @@ export interface StoreEvents {
   'approval-resolved': CustomEvent<{ sessionId: string; decision: Decision | 'timeout' }>
 }
 
+/** A node's answer about one of its tallies: settled either way, or not yet (`unsettled`: ask again). */
+export type TallyVerdict = 'confirmed' | 'abandoned' | 'unsettled'
+
 /** Who this node is, for the hooks (provisioned dbConnectionInfo points at this node). */
 export interface LocalNode {
   peerId: string
@@ -47,8 +50,17 @@ export interface MerchantStore extends TypedEventTarget<StoreEvents> {
   listApprovals(): ApprovalView[]
   /** Apply an operator decision; the first decision (or the timeout) wins, later ones get applied=false. */
   decide(sessionId: string, decision: Decision): Promise<DecisionResult>
-  /** Mark draft tallies left by a previous run (cut by a stop or crash) as abandoned. */
-  recover(): Promise<{ abandoned: number }>
+  /**
+   * Settle draft tallies left by a previous run (cut by a stop or crash): inbound ones become abandoned,
+   * outbound ones pending (only the listener's verdict settles them).
+   */
+  recover(): Promise<{ abandoned: number; pending: number }>
+  /** Tallies waiting for their counterparty's verdict, oldest first. */
+  pendingTallies(): TallyView[]
+  /** Our verdict on a tally for the peer asking, or undefined when that peer is not its counterparty (or no such tally). */
+  verdictFor(tallyId: string, remotePeerId: string): TallyVerdict | undefined
+  /** Settle a pending tally with its counterparty's verdict; false when nothing changed. */
+  applyVerdict(tallyId: string, verdict: 'confirmed' | 'abandoned', remotePeerId: string): Promise<boolean>
   /** Flush pending writes and release the folder. */
   close(): Promise<void>
 }

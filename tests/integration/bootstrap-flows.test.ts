@@ -258,7 +258,7 @@ describe('bootstrap end to end with the real store', () => {
     expect((await tallyOnDisk(a1.dir, draft!.tallyId))?.status).toBe('draft')
 
     const a2 = await world.listener({ dataDir: a1.dir })
-    expect(await a2.store.recover()).toEqual({ abandoned: 1 })
+    expect(await a2.store.recover()).toEqual({ abandoned: 1, pending: 0 })
     const tallies = new Map(a2.store.listTallies().map((t) => [t.tallyId, t.status]))
     expect(tallies.get(first.tally.tallyId)).toBe('confirmed')
     expect(tallies.get(draft!.tallyId)).toBe('abandoned')

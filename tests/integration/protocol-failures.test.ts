@@ -274,7 +274,8 @@ describe('bootstrap failures', () => {
     )
     expect(error?.name).toBe('StreamClosedError')
     expect((await endA).state).toBe('L_FAILED')
-    expect([...pair.hooksB.tallies.values()].map((t) => t.status)).toEqual(['abandoned'])
+    // B's Ack was out and no verdict came back: only A can say (it asks later), B never guesses
+    expect([...pair.hooksB.tallies.values()].map((t) => t.status)).toEqual(['pending'])
     await expectIdle(pair)
   })
 

@@ -105,7 +105,7 @@ describe('store durability', () => {
     const fresh = await second.hooks(A).provisionDatabase('stock', 'peer-B', 'peer-A', 'f', ctx('f'))
     const changed: string[] = []
     second.addEventListener('tally', (e) => changed.push(`${e.detail.tallyId}:${e.detail.status}`))
-    expect(await second.recover()).toEqual({ abandoned: 1 })
+    expect(await second.recover()).toEqual({ abandoned: 1, pending: 0 })
     expect(changed).toEqual([`${kept.tally.tallyId}:abandoned`])
     const status = Object.fromEntries(second.listTallies().map((t) => [t.tallyId, t.status]))
     expect(status).toEqual({
@@ -113,7 +113,7 @@ describe('store durability', () => {
       [done.tally.tallyId]: 'confirmed',
       [fresh.tally.tallyId]: 'draft'
     })
-    expect(await second.recover()).toEqual({ abandoned: 0 })
+    expect(await second.recover()).toEqual({ abandoned: 0, pending: 0 })
   })
 
   it('a torn last line (crash mid-write) is ignored and cut off; the rest is kept', async () => {

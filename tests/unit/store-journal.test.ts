@@ -124,7 +124,7 @@ describe('tally journal integrity', () => {
     await writeFile(path(), legacy.map((r) => JSON.stringify(r)).join('\n') + '\n')
     const store = await openStore(dir)
     expect(store.getTally(id)?.status).toBe('confirmed')
-    expect(await store.recover()).toEqual({ abandoned: 1 })
+    expect(await store.recover()).toEqual({ abandoned: 1, pending: 0 })
     expect(store.getTally(id)?.status).toBe('confirmed')
     await store.close()
   })
