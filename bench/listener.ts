@@ -8,6 +8,9 @@
  * stream after the contact frame, until run.js sends `release`.
  */
 import '../main/polyfill.ts'
+import { writeFile } from 'node:fs/promises'
+import { Session } from 'node:inspector/promises'
+import { join } from 'node:path'
 import { lpStream } from '@libp2p/utils'
 import type { Libp2p } from '@libp2p/interface'
 import { createTaleusNode } from '../main/node/index.ts'
@@ -22,6 +25,9 @@ const dataDir = process.env.BENCH_DATA_DIR ?? ''
 /** Sessions allowed in flight: above the sweep's largest concurrency, so the cap never answers `busy`. */
 const maxConcurrentSessions = Number(process.env.BENCH_MAX_SESSIONS ?? 4096)
 const hold = process.env.BENCH_HOLD === '1'
+/** BENCH_BURST_PROF=DIR: a CPU profile of the burst alone (mark to report), without start-up and stop. */
+const burstProfDir = process.env.BENCH_BURST_PROF
+let profiler: Session | undefined
 /** Long enough for 1000 fresh handshakes, the GC and the samples: a held session must not time out. */
 const HOLD_MS = 120_000
 
@@ -135,6 +141,12 @@ onMessages(async (message) => {
       await sleep(50)
       sampler.reset()
       rssBefore = sampler.sample()
+      if (burstProfDir != null && burstProfDir !== '') {
+        profiler = new Session()
+        profiler.connect()
+        await profiler.post('Profiler.enable')
+        await profiler.post('Profiler.start')
+      }
       cpuBefore = process.cpuUsage()
       for (const key of Object.keys(outcomes)) delete outcomes[key]
       send({ type: 'marked', rss: rssBefore })
@@ -165,6 +177,15 @@ onMessages(async (message) => {
     case 'report': {
       const peakRss = sampler.peak
       const cpu = process.cpuUsage(cpuBefore)
+      if (profiler != null) {
+        const { profile } = await profiler.post('Profiler.stop')
+        await writeFile(
+          join(burstProfDir!, `burst-${mode}-${process.pid}.cpuprofile`),
+          JSON.stringify(profile)
+        )
+        profiler.disconnect()
+        profiler = undefined
+      }
       // sessions end just after the dialer's verdict (A settles, then closes): give them a moment
       let active = await activeCount()
       for (let i = 0; i < 100 && active > 0; i++) {

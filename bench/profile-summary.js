@@ -1,17 +1,20 @@
 #!/usr/bin/env node
 // Summarises a V8 .cpuprofile (node --cpu-prof): self time by package/area and the top functions.
-// Usage: node bench/profile-summary.js FILE.cpuprofile [topN]
+// Usage: node bench/profile-summary.js FILE.cpuprofile... [topN] (several files: their sum)
 import { readFileSync } from 'node:fs'
 
-const [file, topArg] = process.argv.slice(2)
-const top = Number(topArg ?? 25)
-const profile = JSON.parse(readFileSync(file, 'utf8'))
-const byId = new Map(profile.nodes.map((n) => [n.id, n]))
+const args = process.argv.slice(2)
+const top = /^\d+$/.test(args.at(-1) ?? '') ? Number(args.pop()) : 25
+const byId = new Map()
 const self = new Map()
-const dt = profile.timeDeltas
-for (let i = 0; i < profile.samples.length; i++) {
-  const id = profile.samples[i]
-  self.set(id, (self.get(id) ?? 0) + (dt[i] ?? 0))
+for (const [f, file] of args.entries()) {
+  const profile = JSON.parse(readFileSync(file, 'utf8'))
+  for (const n of profile.nodes) byId.set(`${f}:${n.id}`, n)
+  const dt = profile.timeDeltas
+  for (let i = 0; i < profile.samples.length; i++) {
+    const id = `${f}:${profile.samples[i]}`
+    self.set(id, (self.get(id) ?? 0) + (dt[i] ?? 0))
+  }
 }
 const total = [...self.values()].reduce((a, b) => a + b, 0)
 

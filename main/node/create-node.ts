@@ -10,6 +10,7 @@ import { tcp } from '@libp2p/tcp'
 import { createLibp2p } from 'libp2p'
 import { keyObjectCrypto } from './noise-crypto.ts'
 import { quietLogger } from './quiet-logger.ts'
+import { coalescingEncrypter, lazyWindowYamux } from './wire.ts'
 import type { Libp2pOptions } from 'libp2p'
 import type { Libp2p, PrivateKey } from '@libp2p/interface'
 import { ConnectionGuard } from './connection-guard.ts'
@@ -56,10 +57,14 @@ export async function createTaleusNode(init: TaleusNodeInit = {}): Promise<Libp2
     addresses: { listen: init.listen ?? ['/ip4/127.0.0.1/tcp/0'] },
     transports: [tcp()],
     // same bytes on the wire as noise()'s default; X25519 keys stay KeyObjects (docs/performance.md)
-    connectionEncrypters: [noise({ crypto: keyObjectCrypto })],
+    // and the frames of one event-loop turn leave as one Noise message and one socket write (wire.ts)
+    connectionEncrypters: [coalescingEncrypter(noise({ crypto: keyObjectCrypto }))],
     // a wallet may open many bootstrap streams before A's side of a fresh connection is wired up;
-    // yamux's default of 10 such early streams resets the whole connection
-    streamMuxers: [yamux({ maxEarlyStreams: YAMUX_MAX_EARLY_STREAMS })],
+    // yamux's default of 10 such early streams resets the whole connection. Window updates only when
+    // due (wire.ts); no keep-alive ping per connection (docs/performance.md: what it gave)
+    streamMuxers: [
+      lazyWindowYamux(yamux({ maxEarlyStreams: YAMUX_MAX_EARLY_STREAMS, enableKeepAlive: false }))
+    ],
     peerDiscovery,
     connectionManager: { ...RUSH_LIMITS },
     ...(QUIET_LOGGER != null ? { logger: QUIET_LOGGER } : {}),

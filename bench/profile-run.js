@@ -1,0 +1,32 @@
+#!/usr/bin/env node
+// One variant of the sweep, repeated, for profiling and A/B checks of listener CPU per session:
+// node bench/profile-run.js [bootstrap|baseline|fresh|reused] [count] [concurrency] [reps]
+// (fresh/reused: contacts A refuses, see session-run.js). With BENCH_BURST_PROF=DIR each listener writes
+// a CPU profile of its burst alone (summarise: node bench/profile-summary.js DIR/burst-*.cpuprofile).
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { runSessions } from './lib/session-run.js'
+
+const [variant = 'reused', countArg = '1000', concurrencyArg = '10', repsArg = '3'] = process.argv.slice(2)
+const refuse = variant === 'fresh' || variant === 'reused' ? variant : undefined
+const mode = variant === 'baseline' ? 'baseline' : 'bootstrap'
+for (let rep = 0; rep < Number(repsArg); rep++) {
+  const dataDir = await mkdtemp(join(tmpdir(), 'taleus-prof-'))
+  try {
+    const r = await runSessions({
+      mode,
+      concurrency: Number(concurrencyArg),
+      count: Number(countArg),
+      dataDir,
+      refuse
+    })
+    console.log(
+      `${variant} c=${r.concurrency} n=${r.ok}/${r.count} failed=${r.failed} listener ${r.listenerCpuMsPerSession} ms/session ` +
+        `dialers ${r.dialerCpuMsPerSession} ms ${r.throughput}/s` +
+        (refuse ? ` ${JSON.stringify(r.refusals)} ${JSON.stringify(r.failures)}` : '')
+    )
+  } finally {
+    await rm(dataDir, { recursive: true, force: true })
+  }
+}
