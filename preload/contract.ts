@@ -20,8 +20,11 @@ export type TokenUses = number | 'unlimited'
 export type ApprovalPolicy = 'auto' | 'operator'
 /** Derived status of a token. */
 export type TokenStatus = 'active' | 'expired' | 'revoked' | 'used-up'
-/** Status of a tally on this node. */
-export type TallyStatus = 'draft' | 'confirmed' | 'abandoned'
+/**
+ * Status of a tally on this node. `pending`: this node (the dialer) committed to the tally but never
+ * heard the other party's verdict (a crash or a cut connection); it asks that party until it answers.
+ */
+export type TallyStatus = 'draft' | 'pending' | 'confirmed' | 'abandoned'
 /** An operator's decision on a waiting session. */
 export type Decision = 'approve' | 'reject'
 
@@ -124,6 +127,8 @@ export interface TallyView {
   counterpartyCadre?: string[]
   /** Additive: the cadre node that served the tally's session (PostgreSQL store only). */
   node?: string
+  /** Additive, `pending` tallies only: epoch ms of the next verdict query to the counterparty (absent: none planned). */
+  nextCheckAt?: number
 }
 
 /** This node. */

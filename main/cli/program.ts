@@ -180,7 +180,11 @@ export function buildProgram(): Command {
     .argument('[link]', '"-" reads the link from stdin; a link here works but is visible to `ps`')
     .option('--link-file <file>', 'read the link from this file ("-": stdin)')
     .addHelpText('after', '\nExamples:\n  taleus dial - < link.txt\n  taleus dial --link-file link.txt\n')
-    .option('--data-dir <dir>', 'data folder of the dialer (default: a temporary one)')
+    .option(
+      '--data-dir <dir>',
+      'data folder of the dialer (default: a temporary one, kept when a tally stays pending); ' +
+        'without a link, only settle tallies left pending'
+    )
     .option('--identity <fields>', 'identity to present, e.g. email=a@b.c,name=Bo', wrap(parseIdentity))
     .option('--listen <multiaddr>', 'listen address of the dialer (repeatable)', collect)
     .option('--json', 'print JSON')
@@ -195,16 +199,20 @@ export function buildProgram(): Command {
           json?: boolean
         }
       ) => {
-        const source = parseLinkSource(linkArg, opts.linkFile)
+        // with a data folder and no link, the run only settles tallies an earlier run left pending
+        const source =
+          linkArg === undefined && opts.linkFile === undefined && opts.dataDir !== undefined
+            ? undefined
+            : parseLinkSource(linkArg, opts.linkFile)
         const outcome = await dial({
-          link: await readDialLink(source),
-          linkFromArgv: source.from === 'argv',
+          ...(source === undefined ? {} : { link: await readDialLink(source) }),
+          linkFromArgv: source?.from === 'argv',
           json: opts.json === true,
           ...(opts.dataDir === undefined ? {} : { dataDir: opts.dataDir }),
           ...(opts.identity === undefined ? {} : { identity: opts.identity }),
           ...(opts.listen === undefined ? {} : { listen: opts.listen })
         })
-        if (outcome.ok) print(opts.json, outcome, () => describeDial(outcome))
+        if (outcome?.ok === true) print(opts.json, outcome, () => describeDial(outcome))
       }
     )
 

@@ -39,6 +39,8 @@ import { benchEnabled, emitSyntheticSessions, parseSyntheticEvents } from './ben
 import type { SyntheticSessionsInput } from './bench-sessions.ts'
 import { describeFailure } from './reason-messages.ts'
 import { SessionTable } from './session-table.ts'
+import { VerdictService } from '../bootstrap/verdict-service.ts'
+import { VerdictRecovery } from './verdict-recovery.ts'
 import { asCadre, cadreLinkAddrs, openCadre } from './cadre.ts'
 
 /** Options of createConsoleService. */
@@ -56,6 +58,8 @@ export interface ConsoleServiceInit {
   maxSessionRows?: number
   /** Longest an event waits before a subscriber gets it. Default 50. */
   eventIntervalMs?: number
+  /** Backoff of the verdict queries of pending tallies (ms). Default 1 s doubling up to 5 min. */
+  verdictRetry?: { initialMs?: number; maxMs?: number }
   /**
    * Where the store lives: a postgres:// URL shares one store with the merchant's other nodes (a cadre,
    * see docs/architecture.md). Default: env TALEUS_STORE if it is such a URL, else the lowdb store in dataDir.
@@ -73,6 +77,11 @@ export interface ConsoleService extends TaleusApi {
   multiaddrs(): string[]
   /** Load tests only: push synthetic sessions through the live table and event stream; refused unless TALEUS_BENCH=1. */
   injectSyntheticSessions(input: SyntheticSessionsInput): Promise<{ injected: number }>
+  /**
+   * Asks every pending tally's counterparty once, now; resolves with the tallies still pending after that
+   * (their counterparty unreachable or not sure yet), each with its next try.
+   */
+  checkPendingTallies(): Promise<TallyView[]>
   /** Load tests only: push caller-paced synthetic SessionEvents through the live table and event stream; refused unless TALEUS_BENCH=1. */
   injectSessionEvents?(input: { events: SessionEvent[] }): Promise<{ injected: number }>
 }
@@ -110,6 +119,8 @@ class Service implements ConsoleService {
   private store: MerchantStore | undefined
   private node: Libp2p | undefined
   private manager: SessionManager | undefined
+  private verdicts: VerdictService | undefined
+  private recovery: VerdictRecovery | undefined
   private startedAt = 0
   /** This node's multiaddrs as text, dropped when libp2p says they changed (and after ADDR_CACHE_MS). */
   private addrCache: { at: number; addrs: string[] } | undefined
@@ -157,7 +168,11 @@ class Service implements ConsoleService {
       this.listen(store, 'remote-session', (detail: SessionEvent & { node: string }) =>
         this.onSessionEvent(detail, detail.node)
       )
-      this.listen(store, 'tally', (detail: TallyView) => this.batcher.push({ kind: 'tally', tally: detail }))
+      this.listen(store, 'tally', (detail: TallyView) => {
+        // a tally that just became pending is asked about; its view then says when
+        this.recovery?.track(detail)
+        this.batcher.push({ kind: 'tally', tally: this.withNextCheck(detail) })
+      })
       this.listen(store, 'approval', (detail: ApprovalView) =>
         this.batcher.push({ kind: 'approval', approval: detail })
       )
@@ -215,6 +230,14 @@ class Service implements ConsoleService {
       this.addrCache = undefined
       await manager.start(node)
       await asCadre(store)?.announce(() => this.multiaddrs())
+      const verdicts = new VerdictService({
+        lookupVerdict: async (tallyId, remotePeerId) => store.verdictFor(tallyId, remotePeerId)
+      })
+      this.verdicts = verdicts
+      await verdicts.start(node)
+      const recovery = new VerdictRecovery({ store, node, verdicts, ...this.init.verdictRetry })
+      this.recovery = recovery
+      recovery.start()
       this.startedAt = Date.now()
     } catch (err) {
       // Not stop(): that waits for this very start to finish.
@@ -242,6 +265,8 @@ class Service implements ConsoleService {
   private async teardown(): Promise<void> {
     this.shutdown.abort()
     const errors: unknown[] = []
+    await settle(this.recovery?.stop(), errors)
+    await settle(this.verdicts?.stop(), errors)
     await settle(this.manager?.stop(), errors)
     // Dials end once the manager and node stop; give their outcomes a chance to settle.
     await Promise.race([Promise.allSettled(this.dials.values()), delay(2000)])
@@ -337,7 +362,22 @@ class Service implements ConsoleService {
   }
 
   async listTallies(input?: PageQuery): Promise<TallyView[]> {
-    return this.running().store.listTallies(input ?? {})
+    return this.running()
+      .store.listTallies(input ?? {})
+      .map((t) => this.withNextCheck(t))
+  }
+
+  async checkPendingTallies(): Promise<TallyView[]> {
+    const { store } = this.running()
+    await this.recovery?.checkAll()
+    return store.pendingTallies().map((t) => this.withNextCheck(t))
+  }
+
+  /** A pending tally's view says when its counterparty is asked next. */
+  private withNextCheck(view: TallyView): TallyView {
+    if (view.status !== 'pending') return view
+    const next = this.recovery?.nextCheckAt(view.tallyId)
+    return next === undefined ? view : { ...view, nextCheckAt: next }
   }
 
   async dial(input: DialInput): Promise<{ sessionId: string }> {
