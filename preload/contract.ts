@@ -11,6 +11,15 @@ import type {
   SessionEvent,
   SessionState
 } from '../main/bootstrap/types.ts'
+import type { TallyDocumentView } from '../main/tallydb/tally-db.ts'
+import type {
+  NegotiationEntry,
+  TallyDocBody,
+  TallyTerms,
+  TermsProposal
+} from '../main/tallydb/tally-document.ts'
+
+export type { NegotiationEntry, TallyDocBody, TallyDocumentView, TallyTerms, TermsProposal }
 
 export type { Direction, IdentityBundle, PartyRole, ReasonCode, SessionEvent, SessionState }
 
@@ -42,6 +51,8 @@ export interface CreateTokenInput {
   approval?: ApprovalPolicy
   /** How long a session waits for the operator (policy 'operator'). Default 120 000. */
   approvalTimeoutMs?: number
+  /** Additive: standing terms every tally bootstrapped from this token starts with (issue I). */
+  terms?: TallyTerms
 }
 
 /** A token as listed (never the secret). */
@@ -59,6 +70,8 @@ export interface TokenView {
   approval: ApprovalPolicy
   approvalTimeoutMs: number
   createdAt: number
+  /** Additive: the token's standing terms, when it has any. */
+  terms?: TallyTerms
 }
 
 /** A freshly created token with its link (the link text is the bearer secret: show it, never log it). */
@@ -173,6 +186,8 @@ export type ConsoleEvent =
   | { kind: 'tally'; tally: TallyView }
   | { kind: 'peer'; peer: PeerView }
   | { kind: 'dial-result'; outcome: DialOutcome }
+  /** Additive: a tally's shared document changed or its channel to the counterparty opened/closed. */
+  | { kind: 'tally-document'; tallyId: string; connected?: boolean }
 
 /** Query of the audit trail, newest first. */
 /** Default and largest page of listTallies / listSessions. */
@@ -218,6 +233,12 @@ export interface TaleusCommands {
   /** Wait for a dial started by dial() to end. */
   waitDial(input: { sessionId: string }): Promise<DialOutcome>
   listAudit(input: AuditQuery): Promise<SessionEvent[]>
+  /** Additive (issue I): a tally's shared document, its sync state and proposals (syncs first when it can). */
+  getTallyDocument(input: { tallyId: string }): Promise<TallyDocumentView>
+  /** Additive: propose a change of the tally's terms; the counterparty sees it when connected. */
+  proposeTerms(input: { tallyId: string; terms: TallyTerms }): Promise<TermsProposal>
+  /** Additive: accept the counterparty's open proposal; its terms become the tally's. */
+  acceptProposal(input: { tallyId: string; proposalId: string }): Promise<TermsProposal>
   listPeers(): Promise<PeerView[]>
 }
 
@@ -245,6 +266,9 @@ export const ROUTES = {
   dial: { method: 'POST', path: '/api/dial' },
   waitDial: { method: 'POST', path: '/api/dial/wait' },
   listAudit: { method: 'GET', path: '/api/audit' },
+  getTallyDocument: { method: 'GET', path: '/api/tallies/document' },
+  proposeTerms: { method: 'POST', path: '/api/tallies/propose' },
+  acceptProposal: { method: 'POST', path: '/api/tallies/accept' },
   listPeers: { method: 'GET', path: '/api/peers' }
 } as const satisfies Record<CommandName, { method: 'GET' | 'POST'; path: string }>
 

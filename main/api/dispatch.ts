@@ -6,20 +6,22 @@ import * as v from 'valibot'
 import type { CommandName, TaleusCommands } from '../../preload/contract.ts'
 import { ROUTES } from '../../preload/contract.ts'
 import { describeFailure } from '../service/reason-messages.ts'
+import { actorOf } from '../service/operations.ts'
+import type { CallContext } from '../service/operations.ts'
 import { ApiError, isApiError } from './api-error.ts'
 import { INPUT_SCHEMAS } from './schemas.ts'
 
-/** Runs command `name` with `input`; rejects with an ApiError only. */
-export type Dispatcher = (name: string, input: unknown) => Promise<unknown>
+/** Runs command `name` with `input` (for `ctx.actor`, default the dispatcher's); rejects with an ApiError only. */
+export type Dispatcher = (name: string, input: unknown, ctx?: Partial<CallContext>) => Promise<unknown>
 
 /** True for the name of a command of the contract (own keys only: `__proto__`, `toString` are not). */
 export function isCommandName(name: unknown): name is CommandName {
   return typeof name === 'string' && Object.hasOwn(ROUTES, name)
 }
 
-/** Build the dispatcher over `api`. */
-export function createDispatcher(api: TaleusCommands): Dispatcher {
-  return async (name, input) => {
+/** Build the dispatcher over `api`; `defaults.actor` names the shell its calls come through. */
+export function createDispatcher(api: TaleusCommands, defaults: Partial<CallContext> = {}): Dispatcher {
+  return async (name, input, ctx) => {
     if (!isCommandName(name)) {
       throw new ApiError('unknown-command', 404, 'unknown command')
     }
@@ -27,9 +29,11 @@ export function createDispatcher(api: TaleusCommands): Dispatcher {
     if (!parsed.success) {
       throw new ApiError('bad-input', 400, describeIssues(parsed.issues))
     }
-    const command = api[name] as (input?: unknown) => Promise<unknown>
+    const command = api[name] as (input?: unknown, ctx?: CallContext) => Promise<unknown>
+    // the service records operator actions with who did them
+    const context: CallContext = { actor: actorOf({ actor: ctx?.actor ?? defaults.actor ?? 'system' }) }
     try {
-      return await command.call(api, parsed.output ?? undefined)
+      return await command.call(api, parsed.output ?? undefined, context)
     } catch (err) {
       throw toApiError(err)
     }

@@ -14,14 +14,14 @@ import { EVENTS_PATH, ROUTES } from '../../preload/contract.ts'
 import { ApiError, isApiError } from './api-error.ts'
 import { checkBearer, isLoopback } from './auth.ts'
 import { createDispatcher, toApiError } from './dispatch.ts'
-import { NUMERIC_QUERY_KEYS } from './schemas.ts'
+import { BOOLEAN_QUERY_KEYS, NUMERIC_QUERY_KEYS } from './schemas.ts'
 import { BENCH_EVENTS_PATH, BENCH_SESSIONS_PATH, benchEnabled } from '../service/bench-sessions.ts'
 
 /** Options of startApiServer. */
 export interface ApiServerInit {
   api: TaleusApi
-  /** Bearer secret every /api/ request must carry. */
-  secret: string
+  /** Bearer secret every /api/ request must carry; a function is asked on each request (rotation). */
+  secret: string | (() => string)
   /** 0 (default) picks a free port. */
   port?: number
   /** Built renderer (out/renderer) served at `/` without auth; omitted = no browser console. */
@@ -36,6 +36,9 @@ export interface ApiServer {
   url: string
   close(): Promise<void>
 }
+
+/** Header by which the CLI names itself as the actor of its calls (for the audit trail). */
+export const ACTOR_HEADER = 'x-taleus-actor'
 
 const MAX_BODY_BYTES = 64 * 1024
 /** A client that lets this much event data pile up is cut off rather than growing our memory. */
@@ -121,7 +124,8 @@ export async function startApiServer(init: ApiServerInit): Promise<ApiServer> {
       sendError(res, new ApiError('forbidden', 403, 'requests from other web pages are refused'))
       return
     }
-    if (!checkBearer(req.headers.authorization, init.secret)) {
+    const secret = typeof init.secret === 'function' ? init.secret() : init.secret
+    if (!checkBearer(req.headers.authorization, secret)) {
       sendError(res, new ApiError('unauthorized', 401, 'the console secret is missing or wrong'))
       return
     }
@@ -149,7 +153,9 @@ export async function startApiServer(init: ApiServerInit): Promise<ApiServer> {
         : new ApiError('unknown-command', 404, 'no such API path')
     }
     const input = req.method === 'GET' ? queryInput(url.searchParams) : await readJsonBody(req)
-    const result = await dispatch(name, input)
+    // the CLI says so; any other caller holding the secret is the browser console
+    const actor = req.headers[ACTOR_HEADER] === 'cli' ? 'cli' : 'browser'
+    const result = await dispatch(name, input, { actor })
     sendJson(res, 200, result ?? null)
   }
 
@@ -273,6 +279,8 @@ function queryInput(params: URLSearchParams): unknown {
     let value: unknown = raw
     if (NUMERIC_QUERY_KEYS.has(key) && /^-?\d+(\.\d+)?$/.test(raw)) {
       value = Number(raw)
+    } else if (BOOLEAN_QUERY_KEYS.has(key) && (raw === 'true' || raw === 'false')) {
+      value = raw === 'true'
     } else if (raw.startsWith('{') || raw.startsWith('[')) {
       try {
         value = JSON.parse(raw)

@@ -20,7 +20,7 @@ export interface IpcInit {
  */
 export function registerIpc(api: TaleusApi, window: BrowserWindow, init: IpcInit): () => void {
   const contents = window.webContents
-  const handle = createInvokeHandler(createDispatcher(api), {
+  const handle = createInvokeHandler(createDispatcher(api, { actor: 'electron' }), {
     contentsId: contents.id,
     rendererUrl: init.rendererUrl
   })

@@ -41,6 +41,22 @@ const identityBundle = v.pipe(
   v.check((r) => Object.keys(r).length <= 32, 'too many identity fields')
 )
 
+/** Standing terms of a tally (issue I): limits in the tally's unit, a unit, a note. */
+const creditLimit = v.pipe(
+  v.number('a credit limit is a number'),
+  v.finite(),
+  v.minValue(0),
+  v.maxValue(1e15)
+)
+const tallyTerms = v.strictObject({
+  stockCreditLimit: v.optional(creditLimit),
+  foilCreditLimit: v.optional(creditLimit),
+  unit: v.optional(
+    v.pipe(v.string(), v.trim(), v.minLength(1, 'unit is empty'), v.maxLength(32, 'unit is too long'))
+  ),
+  note: v.optional(v.pipe(v.string(), v.maxLength(2000, 'note is too long')))
+})
+
 const createToken = v.strictObject({
   role: v.picklist(['stock', 'foil'], 'role must be stock or foil'),
   label: v.optional(v.pipe(v.string(), v.maxLength(200, 'label is too long'))),
@@ -62,7 +78,8 @@ const createToken = v.strictObject({
     v.pipe(v.array(identityKey), v.maxLength(32, 'too many identity requirements'))
   ),
   approval: v.optional(v.picklist(['auto', 'operator'], 'approval must be auto or operator')),
-  approvalTimeoutMs: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1000), v.maxValue(86_400_000)))
+  approvalTimeoutMs: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1000), v.maxValue(86_400_000))),
+  terms: v.optional(tallyTerms)
 })
 
 const tokenRef = v.strictObject({ tokenId: id })
@@ -110,6 +127,9 @@ export const INPUT_SCHEMAS = {
     }),
     {}
   ),
+  getTallyDocument: v.strictObject({ tallyId: id }),
+  proposeTerms: v.strictObject({ tallyId: id, terms: tallyTerms }),
+  acceptProposal: v.strictObject({ tallyId: id, proposalId: id }),
   listPeers: noInput
 } as const satisfies Record<CommandName, v.GenericSchema>
 

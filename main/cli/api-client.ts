@@ -40,7 +40,11 @@ export async function connectApi(dataDir: string): Promise<ApiCall> {
   return (async (name: keyof TaleusCommands, input?: unknown) => {
     const route = ROUTES[name]
     const url = new URL(route.path, info.url)
-    const init: RequestInit = { method: route.method, headers: { authorization: `Bearer ${secret}` } }
+    // the actor header: the audit trail records this call as the command line's
+    const init: RequestInit = {
+      method: route.method,
+      headers: { authorization: `Bearer ${secret}`, 'x-taleus-actor': 'cli' }
+    }
     if (route.method === 'GET' && input !== undefined) {
       for (const [key, value] of Object.entries(input as Record<string, unknown>)) {
         if (value !== undefined)

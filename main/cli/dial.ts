@@ -7,9 +7,11 @@ import { mkdtemp, open, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import type { DialOutcome, IdentityBundle, TallyView } from '../../preload/contract.ts'
+import { roleSentence } from '../../preload/contract.ts'
 import type { ConsoleService } from '../service/console-service.ts'
 import type { ReasonCode } from '../bootstrap/types.ts'
 import { CliError, UsageError } from './cli-error.ts'
+import { completeIdentity } from './dial-identity.ts'
 import { MAX_LINK_BYTES, parseLinkText, type LinkSource } from './parse-args.ts'
 
 /** The stderr line of a link given in the arguments (printed once the link is known to be one). */
@@ -91,6 +93,8 @@ export async function dial(opts: DialOptions): Promise<DialOutcome | undefined> 
     throw new UsageError(`invalid-link — ${err instanceof Error ? err.message : 'this is not a Taleus link'}`)
   }
   if (opts.linkFromArgv === true) process.stderr.write(`${ARGV_LINK_WARNING}\n`)
+  // the link names the identity fields the merchant requires: ask for missing ones before dialing
+  const identity = opts.link === undefined ? opts.identity : await completeIdentity(opts.link, opts.identity)
   const tempDir = opts.dataDir === undefined ? await mkdtemp(join(tmpdir(), 'taleus-dial-')) : undefined
   const dataDir = tempDir ?? resolve(opts.dataDir as string)
   // a pending tally needs this folder (its peer key proves who asks): a temporary one is then kept
@@ -120,7 +124,7 @@ export async function dial(opts: DialOptions): Promise<DialOutcome | undefined> 
         sessionId = (
           await service.dial({
             link: opts.link,
-            ...(opts.identity === undefined ? {} : { identity: opts.identity })
+            ...(identity === undefined ? {} : { identity })
           })
         ).sessionId
         for (const e of early) if (e.id === sessionId) process.stderr.write(`taleus: ${e.state}\n`)
@@ -204,7 +208,9 @@ async function askUntilSettled(service: DialService, tallyId: string): Promise<T
 
 /** The one-line human form of a successful dial. */
 export function describeDial(outcome: Extract<DialOutcome, { ok: true }>): string {
-  return `bootstrapped tally ${outcome.tallyId} (${outcome.role}) with ${outcome.remotePeerId}`
+  // the outcome's role is the merchant's (the link's): say ours in plain words
+  const you = roleSentence(outcome.role, 'outbound').replace(/^You/, 'you').replace(/\.$/, '')
+  return `bootstrapped tally ${outcome.tallyId} with ${outcome.remotePeerId}: ${you}`
 }
 
 export type { ReasonCode }

@@ -1,5 +1,6 @@
 /** Readable tables of the CLI (fixed-width columns, no colours). */
 import type { SessionView, TallyView, TokenView } from '../../preload/contract.ts'
+import { ownRole } from '../../preload/contract.ts'
 
 /** Render rows under a header, each column as wide as its widest cell. */
 export function table(header: string[], rows: string[][]): string {
@@ -25,7 +26,7 @@ function short(id: string | undefined, size = 12): string {
 /** `token list`. */
 export function tokensTable(tokens: TokenView[]): string {
   return table(
-    ['ID', 'LABEL', 'ROLE', 'USED', 'STATUS', 'APPROVAL', 'EXPIRES'],
+    ['ID', 'LABEL', 'YOUR ROLE', 'USED', 'STATUS', 'APPROVAL', 'EXPIRES'],
     tokens.map((t) => [
       t.tokenId,
       t.label || '-',
@@ -41,14 +42,15 @@ export function tokensTable(tokens: TokenView[]): string {
 /** `sessions`. */
 export function sessionsTable(sessions: SessionView[]): string {
   return table(
-    ['SESSION', 'DIR', 'STATE', 'PEER', 'TOKEN', 'ROLE', 'RESULT', 'STARTED'],
+    // roles in the data are the merchant's (the link's); the column says this node's own
+    ['SESSION', 'DIR', 'STATE', 'PEER', 'TOKEN', 'YOUR ROLE', 'RESULT', 'STARTED'],
     sessions.map((s) => [
       s.sessionId,
       s.direction === 'inbound' ? 'in' : 'out',
       s.state,
       short(s.peerId, 16),
       s.tokenLabel || s.tokenId || '-',
-      s.role ?? '-',
+      s.role === undefined ? '-' : ownRole(s.role, s.direction),
       s.tallyId ?? s.reason ?? '-',
       when(s.startedAt)
     ])
@@ -58,14 +60,14 @@ export function sessionsTable(sessions: SessionView[]): string {
 /** `tallies`. */
 export function talliesTable(tallies: TallyView[]): string {
   return table(
-    ['TALLY', 'STATUS', 'ROLE', 'DIR', 'COUNTERPARTY', 'NAME', 'TOKEN', 'CREATED'],
+    ['TALLY', 'STATUS', 'YOUR ROLE', 'DIR', 'COUNTERPARTY', 'NAME', 'TOKEN', 'CREATED'],
     tallies.map((t) => [
       t.tallyId,
       // a pending tally waits for the other party's verdict: say when it is asked next
       t.status === 'pending'
         ? `pending (${t.nextCheckAt === undefined ? 'waiting for the other party' : `next check ${when(t.nextCheckAt)}`})`
         : t.status,
-      t.role,
+      ownRole(t.role, t.direction),
       t.direction === 'inbound' ? 'in' : 'out',
       short(t.counterpartyPeerId, 16),
       t.counterpartyName ?? '-',

@@ -230,6 +230,36 @@ export function buildProgram(): Command {
         throw new CliError('damage found: run taleus doctor again with --repair (a backup is kept)')
     })
 
+  program
+    .command('audit')
+    .description('check the audit trail')
+    .command('verify')
+    .description("check the audit trail's hash chain: OK, or the first broken record (file and line)")
+    .requiredOption('--data-dir <dir>', 'data folder of the node (running or stopped)')
+    .option('--json', 'print JSON')
+    .action(async (opts: { dataDir: string; json?: boolean }) => {
+      const { auditVerify, describeVerify } = await import('./audit-verify.ts')
+      const report = await auditVerify(opts.dataDir)
+      print(opts.json, report, () => describeVerify(report))
+      if (!report.ok)
+        throw new CliError('the audit trail does not verify: it was edited, cut or lost records')
+    })
+
+  program
+    .command('console')
+    .description("open the running node's browser console (its address holds the secret: never logged)")
+    .requiredOption('--data-dir <dir>', 'data folder of the running node')
+    .option('--print', 'print the address with its secret instead (only on a terminal)')
+    .option('--rotate', 'replace the console secret; open tabs must sign in again')
+    .action(async (opts: { dataDir: string; print?: boolean; rotate?: boolean }) => {
+      const { consoleCommand } = await import('./console-cmd.ts')
+      await consoleCommand({
+        dataDir: opts.dataDir,
+        ...(opts.print === true ? { print: true } : {}),
+        ...(opts.rotate === true ? { rotate: true } : {})
+      })
+    })
+
   return program
 }
 

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs'
 import { chmod, mkdir, rm, writeFile } from 'node:fs/promises'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { API_INFO_FILE, API_SECRET_FILE } from './api-client.ts'
+import { API_INFO_FILE } from './api-client.ts'
 
 /** Options of `taleus serve`. */
 export interface ServeOptions {
@@ -20,10 +20,10 @@ export interface ServeOptions {
 /** Start the node and the API; resolves once stopped by SIGINT/SIGTERM. */
 export async function serve(opts: ServeOptions): Promise<void> {
   // Loaded here, not at the top: `token list` and friends need none of libp2p.
-  const [{ createConsoleService }, { startApiServer }, { createSecret }] = await Promise.all([
+  const [{ createConsoleService }, { startApiServer }, consoleSecret] = await Promise.all([
     import('../service/index.ts'),
     import('../api/http-server.ts'),
-    import('../api/auth.ts')
+    import('./console-secret.ts')
   ])
   if (opts.store !== undefined && new URL(opts.store).password !== '')
     process.stderr.write(
@@ -35,33 +35,41 @@ export async function serve(opts: ServeOptions): Promise<void> {
   const service = await createConsoleService({
     dataDir,
     mdns: opts.mdns,
+    actor: 'cli',
     ...(opts.maxSessions === undefined ? {} : { maxConcurrentSessions: opts.maxSessions }),
     ...(opts.store === undefined ? {} : { store: opts.store }),
     // Default (the service's): every interface, so customers reach the node over the LAN.
     ...(opts.listen === undefined || opts.listen.length === 0 ? {} : { listen: opts.listen })
   })
   await service.start()
-  const secret = createSecret()
+  // the same secret and port as last time: open tabs and bookmarks keep working across restarts
+  const infoFile = join(dataDir, API_INFO_FILE)
+  const secret = await consoleSecret.loadOrCreateSecret(dataDir)
   const staticDir = findRendererDir()
-  let api: Awaited<ReturnType<typeof startApiServer>>
-  try {
-    api = await startApiServer({
+  const start = (port: number): ReturnType<typeof startApiServer> =>
+    startApiServer({
       api: service,
-      secret,
-      port: opts.apiPort ?? 0,
+      // `taleus console --rotate` replaces the file; the server follows within a second
+      secret: consoleSecret.watchSecret(dataDir, secret),
+      port,
       ...(staticDir === undefined ? {} : { staticDir })
     })
+  let api: Awaited<ReturnType<typeof startApiServer>>
+  try {
+    const saved = opts.apiPort === undefined ? await consoleSecret.savedPort(dataDir) : undefined
+    api = await start(opts.apiPort ?? saved ?? 0).catch(async (err: unknown) => {
+      // last run's port is taken now: any free one (the address changes, and we say so)
+      if (saved === undefined || (err as { code?: unknown }).code !== 'EADDRINUSE') throw err
+      process.stderr.write(`taleus: port ${saved} is in use; the console moves to another port\n`)
+      return start(0)
+    })
+    await consoleSecret.savePort(dataDir, Number(new URL(api.url).port)).catch(() => {})
   } catch (err) {
     await service.stop().catch(() => {})
     throw err
   }
-  const secretFile = join(dataDir, API_SECRET_FILE)
-  const infoFile = join(dataDir, API_INFO_FILE)
-  // Written empty with 0600 first so the secret is never readable by others, even for a moment.
-  await writeFile(secretFile, '', { mode: 0o600 })
-  await chmod(secretFile, 0o600)
-  await writeFile(secretFile, secret, { mode: 0o600 })
   await writeFile(infoFile, JSON.stringify({ url: api.url, pid: process.pid }) + '\n', { mode: 0o600 })
+  await chmod(infoFile, 0o600).catch(() => {})
 
   let resolveStopped!: () => void
   let rejectStopped!: (err: unknown) => void
@@ -74,8 +82,8 @@ export async function serve(opts: ServeOptions): Promise<void> {
     if (stopping) return
     stopping = true
     void (async () => {
+      // the secret stays (the next run reuses it); only the "running" marker goes
       await rm(infoFile, { force: true }).catch(() => {})
-      await rm(secretFile, { force: true }).catch(() => {})
       await api.close().catch(() => {})
       await service.stop()
     })().then(resolveStopped, rejectStopped)
@@ -89,7 +97,7 @@ export async function serve(opts: ServeOptions): Promise<void> {
     process.stderr.write(
       process.stderr.isTTY === true
         ? `taleus: console at ${api.url}/#secret=${secret}\n`
-        : `taleus: console at ${api.url}/#secret=<the text of ${secretFile}>\n`
+        : `taleus: console at ${api.url} — open it with: taleus console --data-dir ${dataDir}\n`
     )
   }
   process.stdout.write(

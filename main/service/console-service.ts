@@ -39,6 +39,8 @@ import { benchEnabled, emitSyntheticSessions, parseSyntheticEvents } from './ben
 import type { SyntheticSessionsInput } from './bench-sessions.ts'
 import { describeFailure } from './reason-messages.ts'
 import { SessionTable } from './session-table.ts'
+import { ProposalError, TallyDb, UnknownTallyDocumentError } from '../tallydb/index.ts'
+import type { TallyDocumentView, TallyTerms, TermsProposal } from '../tallydb/index.ts'
 import { VerdictService } from '../bootstrap/verdict-service.ts'
 import { VerdictRecovery } from './verdict-recovery.ts'
 import { asCadre, cadreLinkAddrs, openCadre } from './cadre.ts'
@@ -119,6 +121,8 @@ class Service implements ConsoleService {
   private store: MerchantStore | undefined
   private node: Libp2p | undefined
   private manager: SessionManager | undefined
+  /** The shared tally database (issue I). */
+  private tallyDb: TallyDb | undefined
   private verdicts: VerdictService | undefined
   private recovery: VerdictRecovery | undefined
   private startedAt = 0
@@ -193,6 +197,22 @@ class Service implements ConsoleService {
         privateKey: this.privateKey
       })
       this.node = node
+      const grantKey = store.grantKey?.()
+      if (grantKey !== undefined && store.attachTallyDb !== undefined) {
+        const tallyDb = await TallyDb.open({
+          dir: join(this.init.dataDir, 'tallydb'),
+          libp2p: node,
+          grantKey
+        })
+        this.tallyDb = tallyDb
+        store.attachTallyDb(tallyDb)
+        this.listen(tallyDb, 'change', (detail: { tallyId: string }) =>
+          this.batcher.push({ kind: 'tally-document', tallyId: detail.tallyId })
+        )
+        this.listen(tallyDb, 'sync', (detail: { tallyId: string; connected: boolean }) =>
+          this.batcher.push({ kind: 'tally-document', tallyId: detail.tallyId, connected: detail.connected })
+        )
+      }
       this.listen(node, 'self:peer:update', () => {
         this.addrCache = undefined
       })
@@ -229,6 +249,7 @@ class Service implements ConsoleService {
       if (node.status !== 'started') await node.start()
       this.addrCache = undefined
       await manager.start(node)
+      await this.tallyDb?.start()
       await asCadre(store)?.announce(() => this.multiaddrs())
       const verdicts = new VerdictService({
         lookupVerdict: async (tallyId, remotePeerId) => store.verdictFor(tallyId, remotePeerId)
@@ -270,6 +291,8 @@ class Service implements ConsoleService {
     await settle(this.manager?.stop(), errors)
     // Dials end once the manager and node stop; give their outcomes a chance to settle.
     await Promise.race([Promise.allSettled(this.dials.values()), delay(2000)])
+    this.store?.attachTallyDb?.(undefined)
+    await settle(this.tallyDb?.close(), errors)
     await settle(this.node?.stop(), errors)
     for (const off of this.detach.splice(0)) off()
     this.batcher.close()
@@ -447,6 +470,38 @@ class Service implements ConsoleService {
     return { injected: events.length }
   }
 
+  async getTallyDocument(input: { tallyId: string }): Promise<TallyDocumentView> {
+    const db = this.tallyDatabase()
+    // reach the counterparty first when we can, briefly, so the view is as fresh as it gets
+    await db.sync(input.tallyId, { signal: AbortSignal.timeout(TALLY_SYNC_WAIT_MS) }).catch(() => false)
+    const view = await db.read(input.tallyId)
+    if (view === undefined)
+      throw new ApiError('not-found', 404, 'no shared document for this tally on this node')
+    return view
+  }
+
+  async proposeTerms(input: { tallyId: string; terms: TallyTerms }): Promise<TermsProposal> {
+    const db = this.tallyDatabase()
+    const proposal = await db.propose(input.tallyId, input.terms).catch(tallyDbError)
+    void db.sync(input.tallyId, { signal: AbortSignal.timeout(TALLY_SYNC_WAIT_MS) }).catch(() => false)
+    return proposal
+  }
+
+  async acceptProposal(input: { tallyId: string; proposalId: string }): Promise<TermsProposal> {
+    const db = this.tallyDatabase()
+    // the counterparty's newest proposals first, when it is reachable
+    await db.sync(input.tallyId, { signal: AbortSignal.timeout(TALLY_SYNC_WAIT_MS) }).catch(() => false)
+    const accepted = await db.accept(input.tallyId, input.proposalId).catch(tallyDbError)
+    return accepted
+  }
+
+  private tallyDatabase(): TallyDb {
+    this.running()
+    if (this.tallyDb === undefined)
+      throw new ApiError('not-running', 503, 'the tally database is not running')
+    return this.tallyDb
+  }
+
   async listPeers(): Promise<PeerView[]> {
     return [...this.peers.values()]
   }
@@ -531,6 +586,17 @@ class Service implements ConsoleService {
     target.addEventListener(type, listener)
     this.detach.push(() => target.removeEventListener(type, listener))
   }
+}
+
+/** Longest an API call waits to reach a tally's counterparty before answering from the local replica. */
+const TALLY_SYNC_WAIT_MS = 3000
+
+/** The tally database's refusals as API errors. */
+function tallyDbError(err: unknown): never {
+  if (err instanceof UnknownTallyDocumentError)
+    throw new ApiError('not-found', 404, 'no shared document for this tally on this node', { cause: err })
+  if (err instanceof ProposalError) throw new ApiError('bad-input', 400, err.message, { cause: err })
+  throw err
 }
 
 function peerIdOfKey(key: PrivateKey): string {

@@ -50,6 +50,16 @@ export class SessionTable {
     return row
   }
 
+  /** Mark every unfinished row as ended (restored history: its process is gone). */
+  endUnfinished(): void {
+    for (const [id, row] of this.rows) {
+      if (row.done) continue
+      this.rows.set(id, { ...row, done: true })
+      this.finished++
+    }
+    if (this.finished > this.maxFinished) this.prune()
+  }
+
   get(sessionId: string): SessionView | undefined {
     return this.rows.get(sessionId)
   }

@@ -9,12 +9,17 @@
  * reaches `maxBytes / files`, keeping `files` files, so it never holds much more than `maxBytes`.
  * To coalesce, a listener session's first event waits (at most `holdMs`) for its second: a contact
  * refused at once is then written in full or counted, never half. `flush()` writes waiting events too.
+ *
+ * Besides SessionEvents the trail holds operator records (`op`: who approved, created, revoked,
+ * exported, started or stopped what) and the hash chain's file headers; every line written is chained
+ * (audit-chain.ts) at the moment it is written, so the chain covers exactly what is on disk.
  */
 import type { AuditQuery } from '../../preload/contract.ts'
 import type { SessionEvent } from '../bootstrap/types.ts'
+import { ChainState, GENESIS, fileHasHash, hashOf, headerSeq, readHead } from './audit-chain.ts'
 import { Coalescer, isRejectedContact } from './audit-coalesce.ts'
 import type { AuditRecord } from './audit-coalesce.ts'
-import { readRotatedBackward, rotateFiles } from './audit-files.ts'
+import { readRotatedBackward, rotateFiles, rotatedPath } from './audit-files.ts'
 import { openJournal } from './journal.ts'
 import type { Journal, JournalLine } from './journal.ts'
 
@@ -69,6 +74,21 @@ interface Entry {
   since: number
 }
 
+/** Who did an operator action: the shell it came through (`system`: the node itself). */
+export type Actor = 'electron' | 'browser' | 'cli' | 'system'
+
+/** An operator record of the trail (never a token text or a credential). */
+export interface OperatorRecord {
+  op: string
+  actor: Actor
+  at: number
+  sessionId?: string
+  tokenId?: string
+  tallyId?: string
+  /** Short, secret-free facts (a decision, a filter, a row count). */
+  detail?: Record<string, string | number | boolean>
+}
+
 /** The append-only audit trail of one store. */
 export class AuditLog {
   #journal: Journal
@@ -94,6 +114,9 @@ export class AuditLog {
   #retry: ReturnType<typeof setTimeout> | undefined
   /** The chain of writes (and rotations), one at a time. */
   #writing: Promise<void> = Promise.resolve()
+  #chain: ChainState
+  /** The number of a chain file whose header is not written yet (written before the next record). */
+  #headerDue: number | undefined
   /** Events that could not be written and were dropped over the cap (disk full for long). */
   dropped = 0
   /** The last write failure, cleared by the next successful write. */
@@ -102,6 +125,7 @@ export class AuditLog {
   private constructor(journal: Journal, path: string, init: AuditLogInit) {
     this.#journal = journal
     this.#path = path
+    this.#chain = new ChainState(GENESIS, 0, 2)
     this.#ring = new Array<SessionEvent | undefined>(Math.max(1, init.memoryEvents ?? AUDIT_MEMORY_EVENTS))
     this.#flushMs = Math.max(0, init.flushMs ?? 100)
     this.#files = Math.max(2, Math.floor(init.files ?? AUDIT_FILES))
@@ -124,8 +148,9 @@ export class AuditLog {
     // the batching delay lives here (#pending), so the journal writes as soon as it is handed a batch
     const { journal } = await openJournal(path)
     const log = new AuditLog(journal, path, init)
+    await log.#initChain()
     // a trail written before the cap existed (or with a smaller cap) starts a new file at once
-    if (journal.size >= log.#rotateAt) await log.#rotate().catch(() => {})
+    if (log.#journal.size >= log.#rotateAt) await log.#rotate().catch(() => {})
     const capacity = log.#ring.length
     const newest: SessionEvent[] = []
     for await (const line of log.#readBackward()) {
@@ -136,6 +161,50 @@ export class AuditLog {
     }
     for (let i = newest.length - 1; i >= 0; i--) log.#remember(newest[i] as SessionEvent)
     return log
+  }
+
+  /** The hash of the last record written and the current file's number in the chain. */
+  get chainHead(): { seq: number; h: string } {
+    return { seq: this.#chain.seq, h: this.#chain.head }
+  }
+
+  /** Record an operator action (durable within the flush delay); never throws. */
+  appendOp(record: OperatorRecord): void {
+    try {
+      this.#push(JSON.stringify(record))
+    } catch {
+      // the audit never fails a command
+    }
+  }
+
+  /** Records of the whole trail (newest first) that `match` keeps, at most `limit`; stops at `until`. */
+  async queryRecords(
+    match: (record: Record<string, unknown>) => boolean,
+    limit: number,
+    until?: (record: Record<string, unknown>) => boolean
+  ): Promise<Array<Record<string, unknown>>> {
+    await this.flush()
+    const out: Array<Record<string, unknown>> = []
+    try {
+      for await (const line of this.#readBackward()) {
+        let record: Record<string, unknown>
+        try {
+          record = JSON.parse(line.text) as Record<string, unknown>
+        } catch {
+          continue
+        }
+        if (record === null || typeof record !== 'object') continue
+        delete record.h
+        if (match(record)) {
+          out.push(record)
+          if (out.length >= limit) break
+        }
+        if (until?.(record) === true) break
+      }
+    } catch {
+      // a rotation replaced a file while it was read: what was read so far is still in order
+    }
+    return out
   }
 
   /** Rejected contacts counted into coalesced records instead of written one by one. */
@@ -236,6 +305,8 @@ export class AuditLog {
     this.#coalescer?.closeAll()
     await this.flush().catch(() => {})
     if (this.#retry !== undefined) clearTimeout(this.#retry)
+    // the end anchor: records cut from the end later no longer contain it
+    await this.#chain.anchor(this.#path, this.#now()).catch(() => {})
     await this.#journal.close()
   }
 
@@ -298,7 +369,7 @@ export class AuditLog {
     if (batch.length === 0) return
     this.#writing = this.#writing.then(async () => {
       try {
-        await this.#journal.append(batch)
+        await this.#appendChained(batch)
         this.lastError = undefined
         this.#onWrite(batch.reduce((n, l) => n + Buffer.byteLength(l) + 1, 0))
       } catch (err) {
@@ -322,7 +393,7 @@ export class AuditLog {
   }
 
   /** Start a new current file; the oldest rotated file goes. Runs in the write chain (no write meanwhile). */
-  async #rotate(): Promise<void> {
+  async #rotate(chained = true): Promise<void> {
     await this.#journal.close()
     try {
       await rotateFiles(this.#path, this.#files)
@@ -330,6 +401,66 @@ export class AuditLog {
       // reopen whatever is there: a new file after the rotation, the old one if it failed
       ;({ journal: this.#journal } = await openJournal(this.#path))
     }
+    if (chained && this.#journal.size === 0) await this.#startFile(this.#chain.seq + 1)
+  }
+
+  /** Start chain file `seq` (the current file is new): its header goes first, now or with the next write. */
+  async #startFile(seq: number): Promise<void> {
+    this.#headerDue = seq
+    await this.#appendChained([]).catch(() => {})
+  }
+
+  /**
+   * Chain `texts` in write order and append them (a due file header first); the head moves only once
+   * they are on disk, so a failed write leaves it where the disk is.
+   */
+  async #appendChained(texts: string[]): Promise<void> {
+    const due = this.#headerDue
+    const at = this.#now()
+    const all = due === undefined ? texts : [this.#chain.header(due, at), ...texts]
+    if (all.length === 0) return
+    const { lines, head } = this.#chain.link(all)
+    await this.#journal.append(lines)
+    this.#chain.head = head
+    if (due !== undefined) {
+      this.#chain.seq = due
+      this.#headerDue = undefined
+      await this.#chain.anchor(this.#path, at).catch(() => {})
+    }
+  }
+
+  /**
+   * Find the chain's head at open. A trail from before the chain moves to a rotated file as it is and
+   * the chain starts in a new file; an empty current file continues the newest rotated file's chain. A
+   * trail that no longer holds the head anchored at the last stop gets a `gap` record.
+   */
+  async #initChain(): Promise<void> {
+    // read before anything here rewrites it
+    const anchor = await readHead(this.#path)
+    let last: string | undefined
+    for await (const line of this.#journal.readBackward()) {
+      last = hashOf(line.text)
+      break
+    }
+    if (this.#journal.size > 0 && last === undefined) await this.#rotate(false)
+    if (last !== undefined) {
+      this.#chain = new ChainState(last, (await headerSeq(this.#path)) ?? 1, this.#files)
+    } else {
+      const previous = rotatedPath(this.#path, 1)
+      const seq = await headerSeq(previous)
+      const head = seq === undefined ? undefined : await lastHashOf(previous)
+      this.#chain = new ChainState(
+        head ?? GENESIS,
+        seq !== undefined && head !== undefined ? seq : 0,
+        this.#files
+      )
+      await this.#startFile(this.#chain.seq + 1)
+    }
+    if (anchor === undefined || anchor.h === this.#chain.head || anchor.seq < this.#chain.seq) return
+    if (anchor.seq === this.#chain.seq && (await fileHasHash(this.#path, anchor.h))) return
+    const gap = JSON.stringify({ chain: 'gap', at: this.#now(), anchorSeq: anchor.seq, anchorHead: anchor.h })
+    // queued like any record: a full disk now must not stop the node from opening
+    this.#push(gap)
   }
 
   async *#readBackward(): AsyncGenerator<JournalLine> {
@@ -391,9 +522,25 @@ function pickEvent(event: SessionEvent): SessionEvent {
   return out as unknown as SessionEvent
 }
 
+/** The hash of the last chained record of a rotated file (undefined: none). */
+async function lastHashOf(file: string): Promise<string | undefined> {
+  let journal
+  try {
+    ;({ journal } = await openJournal(file))
+  } catch {
+    return undefined
+  }
+  try {
+    for await (const line of journal.readBackward()) return hashOf(line.text)
+    return undefined
+  } finally {
+    await journal.close()
+  }
+}
+
 function parseEvent(text: string): AuditRecord | undefined {
   try {
-    const v = JSON.parse(text) as Partial<AuditRecord> | null
+    const v = JSON.parse(text) as (Partial<AuditRecord> & { h?: unknown }) | null
     if (
       v === null ||
       typeof v !== 'object' ||
@@ -403,6 +550,7 @@ function parseEvent(text: string): AuditRecord | undefined {
     ) {
       return undefined
     }
+    delete v.h
     return v as AuditRecord
   } catch {
     return undefined

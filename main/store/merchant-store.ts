@@ -22,7 +22,7 @@
  * Operator approval that reaches the token's deadline fails with RejectedError('timeout') (the wait ran
  * out of time; the operator did not reject), and 'approval-resolved' reports 'timeout'.
  */
-import { randomBytes, randomUUID } from 'node:crypto'
+import { createHmac, randomUUID } from 'node:crypto'
 import { mkdir } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { TypedEventEmitter } from 'main-event'
@@ -82,6 +82,9 @@ import {
   tokenInfo
 } from './hook-rules.ts'
 import { deriveToken, hashToken, loadSecret } from './token-secret.ts'
+import { deriveGrant } from '../tallydb/grant.ts'
+import type { TallyDb } from '../tallydb/tally-db.ts'
+import type { TallyTerms } from '../tallydb/tally-document.ts'
 import type { LocalNode, MerchantStore, StoreEvents, TallyVerdict } from './types.ts'
 
 /** Options of openStore. */
@@ -125,6 +128,8 @@ export class LowdbMerchantStore extends TypedEventEmitter<StoreEvents> implement
   #settling = new Map<string, Promise<void>>()
   #closed = false
   #closing: Promise<void> | undefined
+  /** The shared tally database (issue I); without one, grants are derived but open nothing. */
+  #db: TallyDb | undefined
 
   constructor(parts: {
     dataDir: string
@@ -150,6 +155,16 @@ export class LowdbMerchantStore extends TypedEventEmitter<StoreEvents> implement
       resolved: (sessionId, decision) =>
         this.safeDispatchEvent('approval-resolved', { detail: { sessionId, decision } })
     })
+  }
+
+  /** Additive: the shared tally database the hooks create and open documents in. */
+  attachTallyDb(db: TallyDb | undefined): void {
+    this.#db = db
+  }
+
+  /** Additive: the key of the tally database's grants, derived from the node secret (never stored). */
+  grantKey(): Buffer {
+    return createHmac('sha256', this.#secret).update('taleus/tallydb/grant-key/1', 'utf8').digest()
   }
 
   hooks(node: LocalNode): SessionHooks {
@@ -446,11 +461,22 @@ export class LowdbMerchantStore extends TypedEventEmitter<StoreEvents> implement
       respondentPeerId,
       createdAt: new Date(now).toISOString()
     }
-    const dbConnectionInfo: DbConnectionInfo = {
-      nodes: [...node.multiaddrs()],
-      credentials: randomBytes(32).toString('base64url')
-    }
-    const record = this.#newRecord(node, tally, dbConnectionInfo, role, ctx, now)
+    // the grant opens this tally's document for the counterparty only; it is re-derived, never stored
+    const grant =
+      this.#db === undefined
+        ? deriveGrant(this.grantKey(), tallyId, ctx.remotePeerId)
+        : (
+            await this.#db.provision({
+              tally,
+              counterpartyPeerId: ctx.remotePeerId,
+              counterpartyAddrs: ctx.counterparty?.cadrePeerAddrs ?? [],
+              terms: this.#termsOf(ctx),
+              signal: ctx.signal
+            })
+          ).grant
+    const dbConnectionInfo: DbConnectionInfo = { nodes: [...node.multiaddrs()], credentials: grant }
+    // the grant is a secret: the provisioner re-derives it, the opener keeps it sealed in DIR/tallydb
+    const record = this.#newRecord(node, tally, { ...dbConnectionInfo, credentials: '' }, role, ctx, now)
     await this.#record(record)
     if (ctx.signal.aborted) {
       // the session gave up while the draft was being written: nobody will hear of it, settle it now
@@ -470,10 +496,11 @@ export class LowdbMerchantStore extends TypedEventEmitter<StoreEvents> implement
     if (verdict === 'accept') return true
     const provisionResult = verdict.record
     if (this.#tallies.has(provisionResult.tally.tallyId)) return false
+    await this.#joinDatabase(provisionResult, undefined, ctx)
     const record = this.#newRecord(
       node,
       provisionResult.tally,
-      provisionResult.dbConnectionInfo,
+      { ...provisionResult.dbConnectionInfo, credentials: '' },
       'stock',
       ctx,
       this.#now()
@@ -492,7 +519,16 @@ export class LowdbMerchantStore extends TypedEventEmitter<StoreEvents> implement
     ctx.signal.throwIfAborted()
     if (!isProvisionResult(result, 'foil', ctx.remotePeerId, node.peerId)) return false
     if (this.#tallies.has(result.tally.tallyId)) return false
-    const record = this.#newRecord(node, result.tally, result.dbConnectionInfo, 'foil', ctx, this.#now())
+    // foil: the document is B's; our token's standing terms go into it
+    await this.#joinDatabase(result, this.#termsOf(ctx), ctx)
+    const record = this.#newRecord(
+      node,
+      result.tally,
+      { ...result.dbConnectionInfo, credentials: '' },
+      'foil',
+      ctx,
+      this.#now()
+    )
     await this.#record(record)
     return true
   }
@@ -507,6 +543,9 @@ export class LowdbMerchantStore extends TypedEventEmitter<StoreEvents> implement
     // a session that is already over (its peer left) confirms nothing more: its peer asks later instead
     if (outcome === 'confirmed') ctx.signal.throwIfAborted()
     await this.#settle(tallyId, outcome)
+    // an abandoned tally's grant opens nothing any more (the opener may hold it already)
+    if (outcome === 'abandoned' && this.#db?.isProvisioner(tallyId) === true)
+      await this.#db.revoke(tallyId).catch(() => {})
     // a confirmed bootstrap keeps its token use for good
     if (outcome === 'confirmed') this.#reservations.delete(ctx.sessionId)
   }
@@ -525,6 +564,37 @@ export class LowdbMerchantStore extends TypedEventEmitter<StoreEvents> implement
   }
 
   // --- tallies -----------------------------------------------------------------------------------
+
+  /** The standing terms of the token this (inbound) session presented. */
+  #termsOf(ctx: HookContext): TallyTerms | undefined {
+    const tokenId = ctx.direction === 'inbound' ? this.#sessionTokens.get(ctx.sessionId) : undefined
+    const terms = tokenId === undefined ? undefined : this.#tokens.get(tokenId)?.terms
+    return terms === undefined ? undefined : { ...terms }
+  }
+
+  /** Open the provisioner's document with the grant and hold a synced replica before saying yes. */
+  async #joinDatabase(
+    result: ProvisionResult,
+    terms: TallyTerms | undefined,
+    ctx: HookContext
+  ): Promise<void> {
+    if (this.#db === undefined) return
+    try {
+      await this.#db.join({
+        tally: result.tally,
+        provisionerPeerId: ctx.remotePeerId,
+        nodes: result.dbConnectionInfo.nodes,
+        grant: result.dbConnectionInfo.credentials,
+        ...(terms === undefined ? {} : { terms }),
+        signal: ctx.signal
+      })
+    } catch (err) {
+      ctx.signal.throwIfAborted()
+      throw new RejectedError('provision-failed', 'the shared tally database could not be opened', {
+        cause: err
+      })
+    }
+  }
 
   #newRecord(
     node: LocalNode,

@@ -18,6 +18,8 @@ import type { PartyRole, ReasonCode } from '../bootstrap/types.ts'
 import { DurableJSONFile } from './durable-file.ts'
 import { StoreCorruptError, StoreInputError, toWriteError } from './errors.ts'
 import { hashToken, sameHash } from './token-secret.ts'
+import { checkTerms } from '../tallydb/tally-document.ts'
+import type { TallyTerms } from '../tallydb/tally-document.ts'
 
 /** Longest an informational change (an unlimited token's use count) waits before it is written. */
 export const LAZY_WRITE_MS = 1_000
@@ -40,6 +42,8 @@ export interface TokenRecord {
   approval: ApprovalPolicy
   approvalTimeoutMs: number
   createdAt: number
+  /** Standing terms every tally bootstrapped from this token starts with. */
+  terms?: TallyTerms
 }
 
 /** The shape of tokens.json. */
@@ -208,7 +212,8 @@ export function tokenView(t: TokenRecord, now: number): TokenView {
     identityRequirements: [...t.identityRequirements],
     approval: t.approval,
     approvalTimeoutMs: t.approvalTimeoutMs,
-    createdAt: t.createdAt
+    createdAt: t.createdAt,
+    ...(t.terms === undefined ? {} : { terms: { ...t.terms } })
   }
 }
 
@@ -242,6 +247,12 @@ export function newTokenRecord(
     throw new StoreInputError('approval must be auto or operator')
   if (!(Number.isFinite(approvalTimeoutMs) && approvalTimeoutMs > 0))
     throw new StoreInputError('approvalTimeoutMs must be a positive number')
+  let terms: TallyTerms | undefined
+  try {
+    terms = input.terms === undefined ? undefined : checkTerms(input.terms)
+  } catch (err) {
+    throw new StoreInputError(`terms: ${(err as Error).message}`)
+  }
   return {
     tokenId,
     tokenHash,
@@ -254,6 +265,7 @@ export function newTokenRecord(
     identityRequirements: [...new Set(identityRequirements)],
     approval,
     approvalTimeoutMs,
-    createdAt: now
+    createdAt: now,
+    ...(terms === undefined || Object.keys(terms).length === 0 ? {} : { terms })
   }
 }

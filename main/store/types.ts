@@ -4,6 +4,7 @@
  */
 import type { TypedEventTarget } from 'main-event'
 import type { SessionEvent, SessionHooks } from '../bootstrap/types.ts'
+import type { TallyDb } from '../tallydb/tally-db.ts'
 import type {
   ApprovalView,
   AuditQuery,
@@ -61,6 +62,10 @@ export interface MerchantStore extends TypedEventTarget<StoreEvents> {
   verdictFor(tallyId: string, remotePeerId: string): TallyVerdict | undefined
   /** Settle a pending tally with its counterparty's verdict; false when nothing changed. */
   applyVerdict(tallyId: string, verdict: 'confirmed' | 'abandoned', remotePeerId: string): Promise<boolean>
+  /** Additive (issue I): the shared tally database the hooks create and open documents in. */
+  attachTallyDb?(db: TallyDb | undefined): void
+  /** Additive (issue I): the key of the tally database's grants, derived from the node secret. */
+  grantKey?(): Buffer
   /** Flush pending writes and release the folder. */
   close(): Promise<void>
 }

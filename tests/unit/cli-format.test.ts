@@ -22,7 +22,7 @@ describe('talliesTable', () => {
       { ...base, counterpartyName: 'Ann Lee' },
       { ...base, tallyId: 'tally-2', direction: 'outbound' }
     ]).split('\n')
-    expect(lines[0]).toMatch(/TALLY\s+STATUS\s+ROLE\s+DIR\s+COUNTERPARTY\s+NAME\s+TOKEN\s+CREATED/)
+    expect(lines[0]).toMatch(/TALLY\s+STATUS\s+YOUR ROLE\s+DIR\s+COUNTERPARTY\s+NAME\s+TOKEN\s+CREATED/)
     expect(lines.find((l) => l.startsWith('tally-1'))).toMatch(
       /confirmed\s+stock\s+in\s+\S+\s+Ann Lee\s+Counter 1/
     )

@@ -1,0 +1,41 @@
+/** Errors of the shared tally database; each has its own `name` (tests assert the name). */
+
+/** The provisioner refused to open the document: wrong grant, wrong peer, unknown or revoked tally. */
+export class GrantRefusedError extends Error {
+  override name = 'GrantRefusedError'
+  constructor(message = 'the tally database refused this grant', options?: ErrorOptions) {
+    super(message, options)
+  }
+}
+
+/** No document of that tally on this node. */
+export class UnknownTallyDocumentError extends Error {
+  override name = 'UnknownTallyDocumentError'
+  constructor(message = 'no shared document for this tally on this node', options?: ErrorOptions) {
+    super(message, options)
+  }
+}
+
+/** The provisioner could not be reached on any of its addresses. */
+export class TallyDbUnreachableError extends Error {
+  override name = 'TallyDbUnreachableError'
+  constructor(message = 'the tally database could not be reached', options?: ErrorOptions) {
+    super(message, options)
+  }
+}
+
+/** A proposal or acceptance that the document's rules do not allow. */
+export class ProposalError extends Error {
+  override name = 'ProposalError'
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options)
+  }
+}
+
+/** The tally database was closed. */
+export class TallyDbClosedError extends Error {
+  override name = 'TallyDbClosedError'
+  constructor(message = 'the tally database is closed', options?: ErrorOptions) {
+    super(message, options)
+  }
+}

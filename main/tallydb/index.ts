@@ -1,0 +1,8 @@
+/** The shared tally database (issue I): one Automerge document per tally, served over libp2p. */
+export { TallyDb } from './tally-db.ts'
+export type { TallyDbEvents, TallyDbInit, TallyDocumentView } from './tally-db.ts'
+export { Libp2pNetworkAdapter, TALLYDB_PROTOCOL } from './libp2p-adapter.ts'
+export type { Libp2pNetworkAdapterInit, OpenRequest } from './libp2p-adapter.ts'
+export { checkTerms } from './tally-document.ts'
+export type { NegotiationEntry, TallyDoc, TallyDocBody, TallyTerms, TermsProposal } from './tally-document.ts'
+export * from './errors.ts'

@@ -1,0 +1,426 @@
+/**
+ * An automerge-repo NetworkAdapter over libp2p streams (protocol TALLYDB_PROTOCOL). One stream per remote
+ * peer carries length-prefixed CBOR frames: a `hello` each way (the repo's peer id and metadata), then
+ * automerge-repo's own messages, plus `open` requests that ask for one document with a grant.
+ *
+ * Access control is ours, on the authenticated connection: a channel carries only documents that an
+ * `open` on it was granted for (by the `authorize` hook, which sees the connection's remote PeerId), in
+ * both directions, on every message; the repo's peer id must be that PeerId. Anything else is dropped.
+ * `openAccess` (automerge-repo's adapter acceptance tests only) carries every document to anyone.
+ */
+import { NetworkAdapter, cbor } from '@automerge/automerge-repo/slim'
+import type { DocumentId, Message, PeerId as RepoPeerId, PeerMetadata } from '@automerge/automerge-repo/slim'
+import type { Connection, Libp2p, PeerId, Stream } from '@libp2p/interface'
+import { lpStream } from '@libp2p/utils'
+import type { LengthPrefixedStream } from '@libp2p/utils'
+import { isMultiaddr } from '@multiformats/multiaddr'
+import type { Multiaddr } from '@multiformats/multiaddr'
+import { GrantRefusedError, TallyDbClosedError } from './errors.ts'
+
+/** Our libp2p protocol for the shared tally database. */
+export const TALLYDB_PROTOCOL = '/taleus/tallydb/1.0.0'
+
+/** What `authorize` is asked: may `remotePeer` (authenticated) open `tallyId` with `grant`? */
+export interface OpenRequest {
+  remotePeer: string
+  tallyId: string
+  grant: string
+}
+
+/** Options of Libp2pNetworkAdapter. */
+export interface Libp2pNetworkAdapterInit {
+  /** Decides an open request; the documentId to carry on this channel, or undefined to refuse. */
+  authorize?(request: OpenRequest): Promise<DocumentId | undefined>
+  /** Called with every document message carried (either way), for sync-state bookkeeping. */
+  onTraffic?(documentId: DocumentId, remotePeer: string, direction: 'in' | 'out'): void
+  /** Tests only: every document to every peer, any repo peer id. Default false. */
+  openAccess?: boolean
+  /** Peers (or their addresses) to open a channel to on connect(): the acceptance tests. */
+  dialPeers?: Array<PeerId | Multiaddr>
+  /** Largest frame in bytes. Default 16 MiB (a whole document's first sync). */
+  maxFrameBytes?: number
+  /** Streams of this protocol one connection may open to us. Default 8 (one is used). */
+  maxInboundStreams?: number
+  /** Open requests in flight per channel. Default 256. */
+  maxPendingOpens?: number
+  /** Refused opens after which a channel is reset. Default 32. */
+  maxRefusals?: number
+}
+
+type Frame =
+  | { t: 'hello'; peerId: string; meta?: PeerMetadata }
+  | { t: 'msg'; m: Message }
+  | { t: 'open'; id: number; tallyId: string; grant: string }
+  | { t: 'opened'; id: number; documentId: DocumentId }
+  | { t: 'refused'; id: number }
+
+const DEFAULTS = {
+  maxFrameBytes: 16 * 1024 * 1024,
+  maxInboundStreams: 8,
+  maxPendingOpens: 256,
+  maxRefusals: 32
+}
+
+/** One stream with one remote peer. */
+class Channel {
+  readonly lp: LengthPrefixedStream<Stream>
+  /** The remote repo's peer id, once its hello arrived. */
+  repoPeerId: RepoPeerId | undefined
+  meta: PeerMetadata = {}
+  /** Documents this channel carries. */
+  readonly allowed = new Set<DocumentId>()
+  readonly pending = new Map<number, { resolve(id: DocumentId): void; reject(err: Error): void }>()
+  refusals = 0
+  announced = false
+  closed = false
+  #nextId = 1
+  #writes: Promise<void> = Promise.resolve()
+
+  constructor(
+    readonly stream: Stream,
+    readonly remotePeer: string,
+    readonly outbound: boolean,
+    maxFrameBytes: number
+  ) {
+    this.lp = lpStream(stream, { maxDataLength: maxFrameBytes })
+  }
+
+  nextId(): number {
+    return this.#nextId++
+  }
+
+  /** Queue a frame; writes keep their order, a failed write resets the stream. */
+  write(frame: Frame): void {
+    if (this.closed) return
+    const body = cbor.encode(frame)
+    this.#writes = this.#writes
+      .then(async () => {
+        if (!this.closed) await this.lp.write(body)
+      })
+      .catch((err: unknown) => {
+        this.stream.abort(err instanceof Error ? err : new Error(String(err)))
+      })
+  }
+}
+
+/** automerge-repo NetworkAdapter carrying the repo's sync messages over libp2p streams. */
+export class Libp2pNetworkAdapter extends NetworkAdapter {
+  readonly #libp2p: Libp2p
+  readonly #init: Libp2pNetworkAdapterInit & typeof DEFAULTS
+  /** By remote libp2p PeerId. */
+  readonly #channels = new Map<string, Channel>()
+  /** Dials in progress, by remote PeerId, so concurrent opens share one stream. */
+  readonly #dialing = new Map<string, Promise<Channel>>()
+  #connected = false
+  #handling = false
+  #stopped = false
+  #ready = false
+  #readyResolve: (() => void) | undefined
+  readonly #readyPromise: Promise<void>
+
+  constructor(libp2p: Libp2p, init: Libp2pNetworkAdapterInit = {}) {
+    super()
+    this.#libp2p = libp2p
+    this.#init = { ...DEFAULTS, ...stripUndefined(init) }
+    this.#readyPromise = new Promise((resolve) => {
+      this.#readyResolve = resolve
+    })
+  }
+
+  /** Register the protocol handler (before connect(): inbound streams wait for it). */
+  async start(): Promise<void> {
+    if (this.#handling) return
+    this.#handling = true
+    await this.#libp2p.handle(TALLYDB_PROTOCOL, (stream, connection) => this.#accept(stream, connection), {
+      maxInboundStreams: this.#init.maxInboundStreams,
+      maxOutboundStreams: this.#init.maxInboundStreams
+    })
+  }
+
+  /** Unregister the handler and close every channel. */
+  async stop(): Promise<void> {
+    this.#stopped = true
+    this.disconnect()
+    if (this.#handling) {
+      this.#handling = false
+      await this.#libp2p.unhandle(TALLYDB_PROTOCOL).catch(() => {})
+    }
+  }
+
+  isReady(): boolean {
+    return this.#ready
+  }
+
+  whenReady(): Promise<void> {
+    return this.#readyPromise
+  }
+
+  connect(peerId: RepoPeerId, peerMetadata?: PeerMetadata): void {
+    this.peerId = peerId
+    this.peerMetadata = peerMetadata ?? {}
+    this.#connected = true
+    this.#ready = true
+    this.#readyResolve?.()
+    for (const ch of this.#channels.values()) this.#greet(ch)
+    void this.start()
+      .then(async () => {
+        await Promise.allSettled((this.#init.dialPeers ?? []).map(async (p) => this.channelTo(p)))
+      })
+      .catch(() => {})
+  }
+
+  disconnect(): void {
+    this.#connected = false
+    for (const ch of [...this.#channels.values()]) this.#close(ch)
+    this.emit('close')
+  }
+
+  send(message: Message): void {
+    if (!this.#connected) return
+    const ch = this.#byRepoPeer(message.targetId)
+    if (ch === undefined || !this.#carries(ch, message)) return
+    if (message.documentId !== undefined) this.#init.onTraffic?.(message.documentId, ch.remotePeer, 'out')
+    ch.write({ t: 'msg', m: message })
+  }
+
+  /** True when a live channel to `remotePeer` carries `documentId`. */
+  isOpen(remotePeer: string, documentId: DocumentId): boolean {
+    const ch = this.#channels.get(remotePeer)
+    return ch !== undefined && !ch.closed && (this.#init.openAccess === true || ch.allowed.has(documentId))
+  }
+
+  /** The share policy of the repo: a document goes only to a repo peer whose channel was granted it. */
+  allows(repoPeerId: RepoPeerId, documentId: DocumentId): boolean {
+    const ch = this.#byRepoPeer(repoPeerId)
+    return ch !== undefined && (this.#init.openAccess === true || ch.allowed.has(documentId))
+  }
+
+  /** Remote PeerIds with a live channel. */
+  connectedPeers(): string[] {
+    return [...this.#channels.values()].filter((c) => !c.closed).map((c) => c.remotePeer)
+  }
+
+  /** Stop carrying `documentId` on every channel (its grant was revoked). */
+  forget(documentId: DocumentId): void {
+    for (const ch of this.#channels.values()) ch.allowed.delete(documentId)
+  }
+
+  /** The channel to `peer` (dialled over an open connection when there is one, else `addrs` in order). */
+  async channelTo(
+    peer: PeerId | Multiaddr,
+    addrs: Multiaddr[] = [],
+    options: { signal?: AbortSignal } = {}
+  ): Promise<Channel> {
+    if (this.#stopped) throw new TallyDbClosedError()
+    const key = isMultiaddr(peer)
+      ? (peer.getComponents().find((c) => c.name === 'p2p')?.value ?? '')
+      : peer.toString()
+    const existing = this.#channels.get(key)
+    if (existing !== undefined && !existing.closed) return existing
+    let dialing = this.#dialing.get(key)
+    if (dialing === undefined) {
+      dialing = this.#dial(peer, addrs, options.signal).finally(() => this.#dialing.delete(key))
+      this.#dialing.set(key, dialing)
+    }
+    return dialing
+  }
+
+  /** Ask `peer` to open `tallyId` with `grant` on our channel; the documentId it carries from then on. */
+  async open(
+    peer: PeerId,
+    addrs: Multiaddr[],
+    tallyId: string,
+    grant: string,
+    options: { signal?: AbortSignal } = {}
+  ): Promise<DocumentId> {
+    const ch = await this.channelTo(peer, addrs, options)
+    if (ch.pending.size >= this.#init.maxPendingOpens) throw new GrantRefusedError('too many open requests')
+    const id = ch.nextId()
+    const reply = new Promise<DocumentId>((resolve, reject) => {
+      ch.pending.set(id, { resolve, reject })
+    })
+    const onAbort = (): void => {
+      const p = ch.pending.get(id)
+      ch.pending.delete(id)
+      p?.reject(options.signal?.reason instanceof Error ? options.signal.reason : new Error('aborted'))
+    }
+    options.signal?.addEventListener('abort', onAbort, { once: true })
+    try {
+      options.signal?.throwIfAborted()
+      ch.write({ t: 'open', id, tallyId, grant })
+      return await reply
+    } finally {
+      options.signal?.removeEventListener('abort', onAbort)
+    }
+  }
+
+  async #dial(peer: PeerId | Multiaddr, addrs: Multiaddr[], signal?: AbortSignal): Promise<Channel> {
+    // an open connection first; the addresses when there is none or it turns out dead (the peer restarted)
+    const targets: Array<PeerId | Multiaddr> = [peer, ...addrs]
+    let lastError: unknown
+    for (const target of targets) {
+      try {
+        signal?.throwIfAborted()
+        const connection = await this.#libp2p.dial(target, { signal })
+        const stream = await connection.newStream(TALLYDB_PROTOCOL, {
+          signal,
+          maxOutboundStreams: this.#init.maxInboundStreams
+        })
+        // the connection's authenticated remote PeerId, whatever the address claimed
+        return this.#adopt(stream, connection.remotePeer.toString(), true)
+      } catch (err) {
+        lastError = err
+        if (signal?.aborted === true) break
+      }
+    }
+    throw lastError ?? new Error('no address to dial')
+  }
+
+  #accept(stream: Stream, connection: Connection): void {
+    if (this.#stopped) {
+      stream.abort(new Error('closed'))
+      return
+    }
+    this.#adopt(stream, connection.remotePeer.toString(), false)
+  }
+
+  #adopt(stream: Stream, remotePeer: string, outbound: boolean): Channel {
+    const previous = this.#channels.get(remotePeer)
+    if (previous !== undefined && !previous.closed) {
+      // An established channel loses to a new stream: the peer opened another because it lost the old one
+      // (a restart we have not noticed yet). Two streams dialled at once: the one dialled by the smaller
+      // PeerId wins, on both sides alike.
+      const local = this.#libp2p.peerId.toString()
+      const keepNew = previous.announced || (outbound ? local < remotePeer : remotePeer < local)
+      if (!keepNew) {
+        stream.abort(new Error('duplicate channel'))
+        return previous
+      }
+      this.#close(previous)
+    }
+    const ch = new Channel(stream, remotePeer, outbound, this.#init.maxFrameBytes)
+    this.#channels.set(remotePeer, ch)
+    stream.addEventListener('close', () => this.#close(ch), { once: true })
+    if (this.#connected) this.#greet(ch)
+    void this.#readLoop(ch)
+    return ch
+  }
+
+  #greet(ch: Channel): void {
+    if (this.peerId === undefined) return
+    ch.write({ t: 'hello', peerId: this.peerId, meta: this.peerMetadata ?? {} })
+    this.#announce(ch)
+  }
+
+  /** Tell the repo about the remote peer once both hellos are known. */
+  #announce(ch: Channel): void {
+    if (ch.announced || ch.closed || ch.repoPeerId === undefined || !this.#connected) return
+    ch.announced = true
+    this.emit('peer-candidate', { peerId: ch.repoPeerId, peerMetadata: ch.meta })
+  }
+
+  async #readLoop(ch: Channel): Promise<void> {
+    try {
+      for (;;) {
+        const body = await ch.lp.read()
+        const frame = cbor.decode<Frame>(body.subarray())
+        await this.#onFrame(ch, frame)
+        if (ch.closed) return
+      }
+    } catch {
+      this.#close(ch)
+    }
+  }
+
+  async #onFrame(ch: Channel, frame: Frame): Promise<void> {
+    if (frame === null || typeof frame !== 'object') throw new Error('bad frame')
+    switch (frame.t) {
+      case 'hello': {
+        if (ch.repoPeerId !== undefined || typeof frame.peerId !== 'string') throw new Error('bad hello')
+        // the repo peer id is the authenticated PeerId: the share policy's peer is who the connection proved
+        if (this.#init.openAccess !== true && frame.peerId !== ch.remotePeer)
+          throw new Error('peer id mismatch')
+        ch.repoPeerId = frame.peerId as RepoPeerId
+        ch.meta = isMeta(frame.meta) ? frame.meta : {}
+        this.#announce(ch)
+        return
+      }
+      case 'msg': {
+        const m = frame.m
+        if (!this.#connected || ch.repoPeerId === undefined || m === null || typeof m !== 'object') return
+        if (m.senderId !== ch.repoPeerId || m.targetId !== this.peerId) return
+        if (!this.#carries(ch, m)) return
+        if (m.documentId !== undefined) this.#init.onTraffic?.(m.documentId, ch.remotePeer, 'in')
+        this.emit('message', m)
+        return
+      }
+      case 'open': {
+        if (typeof frame.id !== 'number') throw new Error('bad open')
+        const documentId =
+          typeof frame.tallyId === 'string' && typeof frame.grant === 'string' && this.#init.authorize
+            ? await this.#init
+                .authorize({ remotePeer: ch.remotePeer, tallyId: frame.tallyId, grant: frame.grant })
+                .catch(() => undefined)
+            : undefined
+        if (documentId === undefined) {
+          ch.write({ t: 'refused', id: frame.id })
+          if (++ch.refusals > this.#init.maxRefusals) throw new Error('too many refusals')
+          return
+        }
+        ch.allowed.add(documentId)
+        ch.write({ t: 'opened', id: frame.id, documentId })
+        return
+      }
+      case 'opened':
+      case 'refused': {
+        const waiting = ch.pending.get(frame.id)
+        if (waiting === undefined) return
+        ch.pending.delete(frame.id)
+        if (frame.t === 'opened' && typeof frame.documentId === 'string') {
+          ch.allowed.add(frame.documentId)
+          waiting.resolve(frame.documentId)
+        } else waiting.reject(new GrantRefusedError())
+        return
+      }
+      default:
+        throw new Error('unknown frame')
+    }
+  }
+
+  /** Only document messages of a granted document travel (automerge-repo's gossip of heads is off). */
+  #carries(ch: Channel, m: Message): boolean {
+    if (this.#init.openAccess === true) return true
+    return typeof m.documentId === 'string' && ch.allowed.has(m.documentId)
+  }
+
+  #byRepoPeer(repoPeerId: string): Channel | undefined {
+    // with strict peer ids the repo peer id is the libp2p PeerId: a direct lookup
+    const direct = this.#channels.get(repoPeerId)
+    if (direct !== undefined && direct.repoPeerId === repoPeerId && !direct.closed) return direct
+    for (const ch of this.#channels.values()) if (ch.repoPeerId === repoPeerId && !ch.closed) return ch
+    return undefined
+  }
+
+  #close(ch: Channel): void {
+    if (ch.closed) return
+    ch.closed = true
+    if (this.#channels.get(ch.remotePeer) === ch) this.#channels.delete(ch.remotePeer)
+    for (const p of ch.pending.values()) p.reject(new GrantRefusedError('the channel closed'))
+    ch.pending.clear()
+    ch.allowed.clear()
+    try {
+      ch.stream.abort(new Error('channel closed'))
+    } catch {
+      // already gone
+    }
+    if (ch.announced && ch.repoPeerId !== undefined) this.emit('peer-disconnected', { peerId: ch.repoPeerId })
+  }
+}
+
+function isMeta(v: unknown): v is PeerMetadata {
+  return v !== null && typeof v === 'object' && !Array.isArray(v)
+}
+
+function stripUndefined<T extends object>(o: T): T {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T
+}

@@ -1,0 +1,98 @@
+/**
+ * DIR/tallydb/index.jsonl: which document holds which tally, who the counterparty is, and whether this node
+ * serves it (provisioner) or opens it from the provisioner (opener). Append-only, checksummed and
+ * fdatasync'ed like the store's journals; the last line of a tallyId wins. The provisioner keeps no grant
+ * (it re-derives it); the opener keeps the grant it was given sealed under its node secret.
+ */
+import { openJournal } from '../store/journal.ts'
+import type { Journal, ScannedLine } from '../store/journal.ts'
+import { JournalCorruptError } from '../store/errors.ts'
+
+/** One tally's document as this node knows it. */
+export interface IndexEntry {
+  tallyId: string
+  documentId: string
+  counterpartyPeerId: string
+  /** True: this node created the document and serves it; false: it opens it from the counterparty. */
+  provisioner: boolean
+  /** Opener: the provisioner's multiaddrs. */
+  nodes?: string[]
+  /** Opener: the grant, sealed (grant.ts sealGrant). */
+  sealedGrant?: string
+  /** Provisioner: the grant no longer opens the document. */
+  revoked?: boolean
+  createdAt: number
+}
+
+/** The durable tallyId → document table. */
+export class TallyIndex {
+  readonly #journal: Journal
+  readonly #entries: Map<string, IndexEntry>
+  readonly #byDocument = new Map<string, string>()
+
+  private constructor(journal: Journal, entries: Map<string, IndexEntry>) {
+    this.#journal = journal
+    this.#entries = entries
+    for (const e of entries.values()) this.#byDocument.set(e.documentId, e.tallyId)
+  }
+
+  /** Open (creating) the index at `path`. */
+  static async open(path: string): Promise<TallyIndex> {
+    const entries = new Map<string, IndexEntry>()
+    const onLine = (line: ScannedLine): void => {
+      if (line.damaged) throw new JournalCorruptError(path, line.number, 'checksum mismatch')
+      const entry = parseEntry(line.text)
+      if (entry === undefined) throw new JournalCorruptError(path, line.number, 'not a tally index entry')
+      entries.set(entry.tallyId, entry)
+    }
+    const { journal } = await openJournal(path, { onLine })
+    return new TallyIndex(journal, entries)
+  }
+
+  get(tallyId: string): IndexEntry | undefined {
+    return this.#entries.get(tallyId)
+  }
+
+  /** The tallyId whose document is `documentId`. */
+  tallyOf(documentId: string): string | undefined {
+    return this.#byDocument.get(documentId)
+  }
+
+  values(): IterableIterator<IndexEntry> {
+    return this.#entries.values()
+  }
+
+  get size(): number {
+    return this.#entries.size
+  }
+
+  /** Write an entry durably, then apply it. */
+  async put(entry: IndexEntry): Promise<void> {
+    await this.#journal.append([JSON.stringify(entry)])
+    this.#entries.set(entry.tallyId, entry)
+    this.#byDocument.set(entry.documentId, entry.tallyId)
+  }
+
+  async close(): Promise<void> {
+    await this.#journal.close()
+  }
+}
+
+function parseEntry(text: string): IndexEntry | undefined {
+  try {
+    const e = JSON.parse(text) as Partial<IndexEntry> | null
+    if (
+      e === null ||
+      typeof e !== 'object' ||
+      typeof e.tallyId !== 'string' ||
+      typeof e.documentId !== 'string' ||
+      typeof e.counterpartyPeerId !== 'string' ||
+      typeof e.provisioner !== 'boolean' ||
+      typeof e.createdAt !== 'number'
+    )
+      return undefined
+    return e as IndexEntry
+  } catch {
+    return undefined
+  }
+}

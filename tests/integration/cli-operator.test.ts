@@ -1,0 +1,225 @@
+/**
+ * The CLI side of issue G, in child processes: `taleus dial` names the identity fields a link asks for,
+ * `taleus approve nosuch` says the session is unknown, roles in plain words, `taleus audit verify` finds
+ * an edited record, and the console keeps its address (port and secret) across restarts, opens in one
+ * step without the secret in a log, and rotates its secret.
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process'
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { completeIdentity } from '../../main/cli/dial-identity.ts'
+import { sealLine, unsealLine } from '../../main/store/journal-seal.ts'
+import type { CreatedToken } from '../../preload/contract.ts'
+import { BIN, ROOT, ensureBuilt } from '../helpers/built-cli.ts'
+
+interface Run {
+  code: number
+  stdout: string
+  stderr: string
+}
+
+function taleus(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
+  return new Promise((resolvePromise) => {
+    execFile(
+      process.execPath,
+      [BIN, ...args],
+      { cwd: ROOT, timeout: 60_000, env: { ...process.env, ...env } },
+      (err, stdout, stderr) => {
+        const code =
+          err === null
+            ? 0
+            : typeof (err as { code?: unknown }).code === 'number'
+              ? (err as { code: number }).code
+              : -1
+        resolvePromise({ code, stdout, stderr })
+      }
+    )
+  })
+}
+
+describe('taleus CLI for an operator (issue G)', () => {
+  let dir: string
+  let dialerDir: string
+  let serve: ChildProcess | undefined
+  let serveErr = ''
+
+  async function startServe(): Promise<{ api: string }> {
+    let out = ''
+    serveErr = ''
+    const child = spawn(
+      process.execPath,
+      [BIN, 'serve', '--data-dir', dir, '--listen', '/ip4/127.0.0.1/tcp/0', '--no-mdns'],
+      { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] }
+    )
+    serve = child
+    child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (out += chunk))
+    child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (serveErr += chunk))
+    await vi.waitFor(
+      () => {
+        if (child.exitCode !== null) throw new Error(`serve exited ${child.exitCode}: ${serveErr}`)
+        expect(out).toContain('\n')
+      },
+      { timeout: 30_000, interval: 20 }
+    )
+    return JSON.parse(out.split('\n')[0] as string) as { api: string }
+  }
+
+  async function stopServe(): Promise<void> {
+    const child = serve
+    if (child === undefined || child.exitCode !== null) return
+    const exited = new Promise((r) => child.once('exit', r))
+    child.kill('SIGTERM')
+    await exited
+  }
+
+  beforeAll(async () => {
+    ensureBuilt()
+    dir = await mkdtemp(join(tmpdir(), 'taleus-cli-op-'))
+    dialerDir = await mkdtemp(join(tmpdir(), 'taleus-cli-op-dialer-'))
+    await startServe()
+  })
+
+  afterAll(async () => {
+    if (serve?.exitCode === null) serve.kill('SIGKILL')
+    await rm(dir, { recursive: true, force: true })
+    await rm(dialerDir, { recursive: true, force: true })
+  })
+
+  it('serve on a pipe says how to open the console in one step, without its secret', async () => {
+    const secret = (await readFile(join(dir, 'api-secret'), 'utf8')).trim()
+    expect(serveErr).toContain(`taleus console --data-dir ${dir}`)
+    expect(serveErr).not.toContain(secret)
+  })
+
+  it('approve of an unknown session says it is unknown, not already decided', async () => {
+    const run = await taleus(['approve', 'nosuch', '--data-dir', dir])
+    expect(run.code).toBe(1)
+    expect(run.stderr).toMatch(/unknown-session: no session with that id/)
+    expect(run.stderr).not.toMatch(/already decided/)
+  })
+
+  it('dial without --identity names the fields the link asks for; with them, says our role in plain words', async () => {
+    const created = await taleus([
+      'token',
+      'create',
+      '--data-dir',
+      dir,
+      '--role',
+      'stock',
+      '--require',
+      'name,email',
+      '--json'
+    ])
+    const link = (JSON.parse(created.stdout) as CreatedToken).link
+    const linkFile = join(dialerDir, 'link.txt')
+    await writeFile(linkFile, link)
+    const missing = await taleus([
+      'dial',
+      '--link-file',
+      linkFile,
+      '--data-dir',
+      dialerDir,
+      '--identity',
+      'name=Ann'
+    ])
+    expect(missing.code).toBe(2)
+    expect(missing.stderr).toMatch(
+      /identity-required — this link asks for your email; pass --identity email=…/
+    )
+
+    const none = await taleus(['dial', '--link-file', linkFile, '--data-dir', dialerDir])
+    expect(none.stderr).toMatch(/asks for your name, email/)
+
+    const ok = await taleus([
+      'dial',
+      '--link-file',
+      linkFile,
+      '--data-dir',
+      dialerDir,
+      '--identity',
+      'name=Ann,email=ann@example.org'
+    ])
+    expect(ok.code).toBe(0)
+    expect(ok.stdout).toMatch(
+      /you are the foil \(the merchant is the stock and provisions the tally's database\)/
+    )
+    expect(ok.stdout).not.toMatch(/\(stock\)/)
+    const tallies = await taleus(['tallies', '--data-dir', dir])
+    expect(tallies.stdout).toMatch(/YOUR ROLE/)
+  })
+
+  it('on a terminal, missing identity fields are asked for', async () => {
+    const link =
+      'taleus:bootstrap?v=1&r=stock&t=dG9rZW4tdG9rZW4tdG9rZW4&a=%2Fip4%2F127.0.0.1%2Ftcp%2F1%2Fp2p%2F12D3KooWJWoaqZhDaoEFshF7Rh1bpY9ohihFhzcW6d69Lr2NASuq&i=name,email'
+    const asked: string[] = []
+    const identity = await completeIdentity(link, { name: 'Ann' }, async (field) => {
+      asked.push(field)
+      return 'ann@example.org'
+    })
+    expect(asked).toEqual(['email'])
+    expect(identity).toEqual({ name: 'Ann', email: 'ann@example.org' })
+  })
+
+  it('console: --print only on a terminal, one-step open with $BROWSER, the same address after a restart, --rotate', async () => {
+    const secret = (await readFile(join(dir, 'api-secret'), 'utf8')).trim()
+    const printed = await taleus(['console', '--print', '--data-dir', dir])
+    expect(printed.code).toBe(1)
+    expect(printed.stdout + printed.stderr).not.toContain(secret)
+
+    const opened = join(dir, 'opened.txt')
+    const browser = join(dialerDir, 'browser.sh')
+    await writeFile(browser, `#!/bin/sh\nprintf '%s' "$1" > '${opened}'\n`)
+    await chmod(browser, 0o700)
+    const open = await taleus(['console', '--data-dir', dir], { BROWSER: browser })
+    expect(open.code).toBe(0)
+    const url = await readFile(opened, 'utf8')
+    expect(url).toMatch(new RegExp(`^http://127\\.0\\.0\\.1:\\d+/#secret=${secret}$`))
+    expect(open.stdout + open.stderr).not.toContain(secret)
+
+    const before = JSON.parse(await readFile(join(dir, 'api.json'), 'utf8')) as { url: string }
+    await stopServe()
+    const { api } = await startServe()
+    expect(api).toBe(before.url)
+    expect((await readFile(join(dir, 'api-secret'), 'utf8')).trim()).toBe(secret)
+
+    const rotated = await taleus(['console', '--rotate', '--data-dir', dir])
+    expect(rotated.code).toBe(0)
+    const fresh = (await readFile(join(dir, 'api-secret'), 'utf8')).trim()
+    expect(fresh).not.toBe(secret)
+    // the running node follows the file within about a second
+    await vi.waitFor(
+      async () => {
+        const res = await fetch(`${api}/api/node`, { headers: { authorization: `Bearer ${secret}` } })
+        expect(res.status).toBe(401)
+      },
+      { timeout: 15_000, interval: 200 }
+    )
+    const ok = await fetch(`${api}/api/node`, { headers: { authorization: `Bearer ${fresh}` } })
+    expect(ok.status).toBe(200)
+  })
+
+  it('audit verify: OK on a clean trail, the first broken record (file, line) and exit 1 after an edit', async () => {
+    const clean = await taleus(['audit', 'verify', '--data-dir', dir])
+    expect(clean.code).toBe(0)
+    expect(clean.stdout).toMatch(/^audit trail OK: \d+ records/)
+    await stopServe()
+    const path = join(dir, 'audit.jsonl')
+    const lines = (await readFile(path, 'utf8')).split('\n').filter((l) => l !== '')
+    const at = lines.findIndex((l) => l.includes('"op":"token-create"'))
+    expect(at).toBeGreaterThan(0)
+    const record = JSON.parse(unsealLine(lines[at] as string)?.text as string) as Record<string, unknown>
+    record.actor = 'browser'
+    lines[at] = sealLine(JSON.stringify(record))
+    await writeFile(path, lines.join('\n') + '\n')
+    const broken = await taleus(['audit', 'verify', '--data-dir', dir, '--json'])
+    expect(broken.code).toBe(1)
+    expect(JSON.parse(broken.stdout)).toMatchObject({
+      ok: false,
+      firstBreak: { file: 'audit.jsonl', line: at + 1 }
+    })
+    const human = await taleus(['audit', 'verify', '--data-dir', dir])
+    expect(human.stdout).toContain(`BROKEN at audit.jsonl line ${at + 1}`)
+  })
+})

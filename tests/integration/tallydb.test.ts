@@ -1,0 +1,217 @@
+/**
+ * The shared tally database (issue I), end to end with real nodes on 127.0.0.1, both roles: after the
+ * bootstrap each side reads the same document from its own replica; changes travel both ways, also after
+ * the other side was down; grants are refused for a third peer, a tampered grant, another tally and once
+ * revoked; a restart keeps every document; 50 concurrent customers get 50 documents, each only their own.
+ */
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { multiaddr } from '@multiformats/multiaddr'
+import { afterEach, describe, expect, it } from 'vitest'
+import type { PartyRole } from '../../main/bootstrap/index.ts'
+import { Libp2pNetworkAdapter } from '../../main/tallydb/index.ts'
+import { DbWorld, until } from '../helpers/tallydb-party.ts'
+import type { DbParty } from '../helpers/tallydb-party.ts'
+
+const TERMS = { stockCreditLimit: 500, foilCreditLimit: 100, unit: 'CHIP', note: 'net 30' }
+
+/** Bootstrap one tally from `a` (listener) to `b` (dialer); returns the tally id and B's credentials. */
+async function bootstrap(
+  a: DbParty,
+  b: DbParty,
+  role: PartyRole
+): Promise<{ tallyId: string; grant: string; nodes: string[] }> {
+  const { link } = await a.createToken({ role, uses: 'unlimited', terms: TERMS })
+  const result = await b.manager.initiateBootstrap(link, b.node)
+  return {
+    tallyId: result.tally.tallyId,
+    grant: result.dbConnectionInfo.credentials,
+    nodes: result.dbConnectionInfo.nodes
+  }
+}
+
+async function proposalSeen(party: DbParty, tallyId: string, proposalId: string): Promise<true> {
+  return until(async () => {
+    const view = await party.db.read(tallyId)
+    return view?.document.proposals.some((p) => p.proposalId === proposalId) === true ? true : undefined
+  })
+}
+
+describe('shared tally database', () => {
+  const world = new DbWorld()
+  afterEach(async () => world.close())
+
+  it.each<PartyRole>(['stock', 'foil'])(
+    '%s: both replicas hold the draft with the token terms, changes travel both ways, live',
+    async (role) => {
+      const a = await world.party({ listen: true })
+      const b = await world.party()
+      const { tallyId, grant } = await bootstrap(a, b, role)
+      // the provisioner serves, the other side opened it with the grant
+      const provisioner = role === 'stock' ? a : b
+      const opener = role === 'stock' ? b : a
+      expect(provisioner.db.isProvisioner(tallyId)).toBe(true)
+      expect(opener.db.isProvisioner(tallyId)).toBe(false)
+
+      // both replicas exist when the bootstrap reports success (read locally, no waiting)
+      const viewA = await a.db.read(tallyId)
+      const viewB = await b.db.read(tallyId)
+      expect(viewA?.document.tally).toMatchObject({
+        tallyId,
+        createdBy: role,
+        initiatorPeerId: b.peerId,
+        respondentPeerId: a.peerId
+      })
+      expect(viewB?.document.tally).toEqual(viewA?.document.tally)
+      // the listener's standing terms are in the document (foil: A wrote them into B's document)
+      const terms = await until(async () => {
+        const t = (await b.db.read(tallyId))?.document.terms
+        return t?.unit === undefined ? undefined : t
+      })
+      expect(terms).toEqual(TERMS)
+
+      // B proposes, A sees it and accepts, B sees the new terms
+      const proposal = await b.db.propose(tallyId, { stockCreditLimit: 800 })
+      await proposalSeen(a, tallyId, proposal.proposalId)
+      await a.db.accept(tallyId, proposal.proposalId)
+      await until(async () =>
+        (await b.db.read(tallyId))?.document.terms.stockCreditLimit === 800 ? true : undefined
+      )
+      // A proposes, B accepts
+      const back = await a.db.propose(tallyId, { note: 'net 15' })
+      await proposalSeen(b, tallyId, back.proposalId)
+      await b.db.accept(tallyId, back.proposalId)
+      await until(async () =>
+        (await a.db.read(tallyId))?.document.terms.note === 'net 15' ? true : undefined
+      )
+      const log = (await a.db.read(tallyId))?.document.log.map((e) => e.kind)
+      expect(log).toEqual(expect.arrayContaining(['created', 'proposed', 'accepted']))
+      // a party cannot accept its own proposal
+      const own = await a.db.propose(tallyId, { foilCreditLimit: 1 })
+      await expect(a.db.accept(tallyId, own.proposalId)).rejects.toMatchObject({ name: 'ProposalError' })
+
+      // the grant is in no tallies.jsonl (the provisioner re-derives it, the opener keeps it sealed)
+      for (const p of [a, b]) {
+        const journal = await readFile(join(p.dir, 'tallies.jsonl'), 'utf8')
+        expect(journal).not.toContain(grant)
+        const index = await readFile(join(p.dir, 'tallydb', 'index.jsonl'), 'utf8')
+        expect(index).not.toContain(grant)
+      }
+    }
+  )
+
+  it.each<PartyRole>(['stock', 'foil'])(
+    '%s: changes made while the other side is down merge after its restart; restart keeps the documents',
+    async (role) => {
+      let a = await world.party({ listen: true })
+      let b = await world.party()
+      const { tallyId } = await bootstrap(a, b, role)
+
+      // B goes down; A changes the document meanwhile
+      await b.stop()
+      const fromA = await a.db.propose(tallyId, { unit: 'EUR' })
+      // A reads its own replica with B offline
+      expect((await a.db.read(tallyId))?.document.proposals[0]?.proposalId).toBe(fromA.proposalId)
+      b = await world.restart(b)
+      // B reads its replica before any sync
+      expect((await b.db.read(tallyId))?.document.tally.tallyId).toBe(tallyId)
+      await b.db.sync(tallyId, { signal: AbortSignal.timeout(20_000) })
+      await a.db.sync(tallyId, { signal: AbortSignal.timeout(20_000) })
+      await proposalSeen(b, tallyId, fromA.proposalId)
+
+      // A goes down; B changes meanwhile; A comes back (same folder, same PeerId)
+      await a.stop()
+      const fromB = await b.db.propose(tallyId, { note: 'while A was away' })
+      a = await world.restart(a, { listen: true })
+      expect(a.db.has(tallyId)).toBe(true)
+      await a.db.sync(tallyId, { signal: AbortSignal.timeout(20_000) })
+      await b.db.sync(tallyId, { signal: AbortSignal.timeout(20_000) })
+      await proposalSeen(a, tallyId, fromB.proposalId)
+      // both changes are in both replicas
+      for (const p of [a, b]) {
+        const ids = (await p.db.read(tallyId))?.document.proposals.map((x) => x.proposalId)
+        expect(ids).toEqual(expect.arrayContaining([fromA.proposalId, fromB.proposalId]))
+      }
+    }
+  )
+
+  it.each<PartyRole>(['stock', 'foil'])(
+    '%s: the grant is refused for a third peer, tampered, for another tally, and once revoked',
+    async (role) => {
+      const a = await world.party({ listen: true })
+      const b = await world.party()
+      const first = await bootstrap(a, b, role)
+      const second = await bootstrap(a, b, role)
+      const provisioner = role === 'stock' ? a : b
+      const opener = role === 'stock' ? b : a
+      const c = await world.party()
+
+      const tryOpen = async (from: DbParty, tallyId: string, grant: string): Promise<string> => {
+        const adapter = new Libp2pNetworkAdapter(from.node)
+        try {
+          const addrs = provisioner.addrs().map((x) => multiaddr(x))
+          return await adapter.open(peerIdFromString(provisioner.peerId), addrs, tallyId, grant, {
+            signal: AbortSignal.timeout(20_000)
+          })
+        } catch (err) {
+          return (err as Error).name
+        } finally {
+          await adapter.stop()
+        }
+      }
+      // a third peer with the right grant
+      expect(await tryOpen(c, first.tallyId, first.grant)).toBe('GrantRefusedError')
+      const flipped = first.grant.slice(0, -2) + (first.grant.endsWith('AA') ? 'AB' : 'AA')
+      // the opener itself: a tampered grant, the grant of another tally
+      await opener.db.close()
+      expect(await tryOpen(opener, first.tallyId, flipped)).toBe('GrantRefusedError')
+      expect(await tryOpen(opener, second.tallyId, first.grant)).toBe('GrantRefusedError')
+      expect(await tryOpen(opener, 'no-such-tally', first.grant)).toBe('GrantRefusedError')
+      // the right grant from the right peer still opens (the control)
+      expect(await tryOpen(opener, first.tallyId, first.grant)).toMatch(/^[1-9A-HJ-NP-Za-km-z]+$/)
+      // revoked: refused
+      await provisioner.db.revoke(first.tallyId)
+      expect(await tryOpen(opener, first.tallyId, first.grant)).toBe('GrantRefusedError')
+      // and still open for the other tally
+      expect(await tryOpen(opener, second.tallyId, second.grant)).toMatch(/^[1-9A-HJ-NP-Za-km-z]+$/)
+    }
+  )
+
+  it('50 concurrent bootstraps give 50 documents, each reachable only by its own customer', async () => {
+    // the production step timeout (5 s): the rush shares two cores with 50 Noise handshakes
+    const a = await world.party({ listen: true, config: { maxConcurrentSessions: 200, stepTimeoutMs: 5000 } })
+    const customers = await Promise.all(
+      Array.from({ length: 50 }, async () => world.party({ config: { stepTimeoutMs: 5000 } }))
+    )
+    const { link } = await a.createToken({ role: 'stock', uses: 'unlimited', terms: TERMS })
+    const results = await Promise.all(customers.map(async (b) => b.manager.initiateBootstrap(link, b.node)))
+    const ids = new Set(results.map((r) => r.tally.tallyId))
+    expect(ids.size).toBe(50)
+    expect(a.db.size).toBe(50)
+    for (const [i, b] of customers.entries()) {
+      const tallyId = results[i]!.tally.tallyId
+      const view = await b.db.read(tallyId)
+      expect(view?.document.tally.initiatorPeerId).toBe(b.peerId)
+      expect(view?.document.terms).toEqual(TERMS)
+      // each customer holds exactly its own document
+      expect(b.db.size).toBe(1)
+    }
+    // customer 0's grant opens nothing for customer 1, and customer 1's own opens its own
+    const adapter = new Libp2pNetworkAdapter(customers[1]!.node)
+    try {
+      const addrs = a.addrs().map((x) => multiaddr(x))
+      const other = results[0]!
+      await expect(
+        adapter.open(
+          peerIdFromString(a.peerId),
+          addrs,
+          other.tally.tallyId,
+          other.dbConnectionInfo.credentials
+        )
+      ).rejects.toMatchObject({ name: 'GrantRefusedError' })
+    } finally {
+      await adapter.stop()
+    }
+  })
+})
