@@ -17,6 +17,7 @@ export type CadreNote =
   | { k: 'approval'; n: string; view: ApprovalView }
   | { k: 'decided'; n: string; sessionId: string; decision: Decision | 'timeout' }
   | { k: 'audit'; n: string; events: SessionEvent[] }
+  | { k: 'node'; n: string; addrs: string[] }
 
 /** The channel of `schema`. */
 export function channelOf(schema: string): string {

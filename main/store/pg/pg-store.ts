@@ -113,7 +113,8 @@ export class PgMerchantStore extends TypedEventEmitter<CadreStoreEvents> impleme
   #createdThisRun = new Set<string>()
   #staleNodeMs: number
   #addrs: () => string[] = () => []
-  #cadre: string[][] = []
+  /** The other live nodes' addresses, by node. */
+  #cadre = new Map<string, string[]>()
   #timers: Array<ReturnType<typeof setInterval>> = []
   #closed = false
   #closing: Promise<void> | undefined
@@ -696,6 +697,9 @@ export class PgMerchantStore extends TypedEventEmitter<CadreStoreEvents> impleme
       case 'decided':
         this.#approvals.noteDecided(note.sessionId, note.decision)
         return
+      case 'node':
+        if (note.n !== this.node) this.#cadre.set(note.n, textList(note.addrs))
+        return
       case 'audit':
         if (note.n === this.node) return
         for (const event of note.events) {
@@ -720,11 +724,18 @@ export class PgMerchantStore extends TypedEventEmitter<CadreStoreEvents> impleme
   async announce(addrs: () => string[]): Promise<void> {
     this.#addrs = addrs
     await this.#heartbeat()
+    // the others put us in their links at once, not at their next heartbeat
+    await this.#pool
+      .query('SELECT pg_notify($1, $2)', [
+        this.#channel,
+        JSON.stringify({ k: 'node', n: this.node, addrs: addrs().slice(0, 16) })
+      ])
+      .catch(() => {})
   }
 
   /** The addresses of the other live nodes of the cadre, one list per node (as of the last heartbeat). */
   cadreAddrs(): string[][] {
-    return this.#cadre.map((a) => [...a])
+    return [...this.#cadre.values()].map((a) => [...a])
   }
 
   async #heartbeat(): Promise<void> {
@@ -738,13 +749,15 @@ export class PgMerchantStore extends TypedEventEmitter<CadreStoreEvents> impleme
        ORDER BY node`,
       [this.node, JSON.stringify(this.#addrs()), this.#staleNodeMs]
     )
-    this.#cadre = res.rows.map((r) =>
-      Array.isArray(r.addrs) ? r.addrs.filter((a) => typeof a === 'string') : []
-    )
+    this.#cadre = new Map(res.rows.map((r) => [r.node, textList(r.addrs)]))
   }
 }
 
 /** The view of a cadre tally: with the node that holds its session. */
 export function nodeTallyView(r: NodeTally): TallyView & { node: string } {
   return { ...tallyView(r), node: r.node }
+}
+
+function textList(v: unknown): string[] {
+  return Array.isArray(v) ? v.filter((a): a is string => typeof a === 'string') : []
 }
