@@ -53,7 +53,15 @@ export interface CreateTokenInput {
   approvalTimeoutMs?: number
   /** Additive: standing terms every tally bootstrapped from this token starts with (issue I). */
   terms?: TallyTerms
+  /**
+   * Additive. `per-customer`: a customer display — a single-use token whose successor (same settings,
+   * same `displayId`) the node mints by itself once a customer's tally is open; `getDisplay` follows it.
+   */
+  mode?: TokenMode
 }
+
+/** Additive: `single` (default) is one token; `per-customer` mints a fresh single-use token per customer. */
+export type TokenMode = 'single' | 'per-customer'
 
 /** A token as listed (never the secret). */
 export interface TokenView {
@@ -72,6 +80,12 @@ export interface TokenView {
   createdAt: number
   /** Additive: the token's standing terms, when it has any. */
   terms?: TallyTerms
+  /** Additive: hidden from listTokens unless asked for (only revoked, used-up or expired tokens). */
+  archived?: boolean
+  /** Additive: `per-customer` tokens only. */
+  mode?: TokenMode
+  /** Additive: the customer display this token belongs to (`per-customer` only). */
+  displayId?: string
 }
 
 /** A freshly created token with its link (the link text is the bearer secret: show it, never log it). */
@@ -188,6 +202,7 @@ export type ConsoleEvent =
   | { kind: 'dial-result'; outcome: DialOutcome }
   /** Additive: a tally's shared document changed or its channel to the counterparty opened/closed. */
   | { kind: 'tally-document'; tallyId: string; connected?: boolean }
+  | { kind: 'display'; display: DisplayView }
 
 /** Query of the audit trail, newest first. */
 /** Default and largest page of listTallies / listSessions. */
@@ -213,10 +228,141 @@ export interface AuditQuery {
   sessionId?: string
 }
 
+/** Who did an operator action: the shell it came through (`system`: the node itself). */
+export type Actor = 'electron' | 'browser' | 'cli' | 'system'
+
+/** Result of verifyAudit: the audit trail's hash chain checked from its oldest file to its end. */
+export interface AuditVerifyResult {
+  ok: boolean
+  /** Chained records checked. */
+  records: number
+  /** Files of the trail read. */
+  files: number
+  /** Records written before the chain existed (not verifiable). */
+  unchained: number
+  /** False when no head anchor exists (records cut from the end would go unnoticed). */
+  anchored: boolean
+  /** The chain's last hash (to note down and compare later). */
+  head?: string
+  /** The first record that does not verify: file name in the data folder, 1-based line (0: the whole file). */
+  firstBreak?: { file: string; line: number; reason: string }
+}
+
+/** An operator record of the audit trail: who did what. */
+export interface OperationView {
+  /** `approve` `reject` `token-create` `token-revoke` `token-archive` `export` `node-start` `node-stop` `display-next` */
+  op: string
+  actor: Actor
+  at: number
+  sessionId?: string
+  tokenId?: string
+  tallyId?: string
+  detail?: Record<string, string | number | boolean>
+}
+
+/** Filters of listTallies (all optional, combined with AND). */
+export interface TallyQuery extends PageQuery {
+  /** Text searched (case-insensitive) in the tally id, counterparty peer id and identity, token id and label. */
+  q?: string
+  /** Created at or after this epoch ms. */
+  from?: number
+  /** Created before this epoch ms. */
+  to?: number
+  status?: TallyStatus
+}
+
+/** Filters of listTokens (all optional, combined with AND). */
+export interface TokenQuery {
+  /** Text searched (case-insensitive) in the token id and label. */
+  q?: string
+  /** Created at or after this epoch ms. */
+  from?: number
+  /** Created before this epoch ms. */
+  to?: number
+  status?: TokenStatus
+  /** Also list archived tokens (default false: hidden). */
+  archived?: boolean
+}
+
+/** One entry of a tally's timeline, oldest first. */
+export interface TimelineEntry {
+  at: number
+  /** `session`: a protocol step; `operator`: someone's action; `status`: the tally's status changed. */
+  kind: 'session' | 'operator' | 'status'
+  /** A sentence in plain words. */
+  text: string
+  state?: SessionState
+  reason?: ReasonCode
+  op?: string
+  actor?: Actor
+  status?: TallyStatus
+}
+
+/** What getTally returns: a tally's page. */
+export interface TallyDetail {
+  tally: TallyView
+  /** The token it came from (listener side), if still known. */
+  token?: TokenView
+  /** The counterparty's identity as presented (listener side), when kept. */
+  counterpartyIdentity?: IdentityBundle
+  timeline: TimelineEntry[]
+  statusHistory: Array<{ status: TallyStatus; at: number }>
+  /** What the other side was told: the reasons sent (or received) and the operator's decision. */
+  told: Array<{ at: number; text: string; reason?: ReasonCode; decision?: Decision }>
+  /** Our own role in plain words (see roleSentence). */
+  roleText: string
+}
+
+/** Input of exportRows: the filtered rows of a list, as a file. */
+export interface ExportInput {
+  what: 'tallies' | 'tokens'
+  format: 'csv' | 'json'
+  /** The same filters as the list (TallyQuery for tallies, TokenQuery for tokens); paging ignored. */
+  query?: TallyQuery | TokenQuery
+}
+
+/** A file to save: exportRows' answer (recorded in the audit trail as an `export`). */
+export interface ExportResult {
+  filename: string
+  mimeType: string
+  content: string
+  rows: number
+}
+
+/** Where the customer at a display is. */
+export type DisplayPhase = 'ready' | 'connecting' | 'waiting-approval' | 'open' | 'failed'
+
+/** A customer display (`per-customer` token): the QR to show now and how the last customer is doing. */
+export interface DisplayView {
+  displayId: string
+  label: string
+  role: PartyRole
+  /** The token whose QR to show now, and its link (bearer secret: show it, never log it). */
+  tokenId: string
+  link: string
+  /** Customers whose tally opened through this display. */
+  served: number
+  /** The newest customer's session, if any (`ready`: none since the current QR). */
+  phase: DisplayPhase
+  customer?: {
+    sessionId: string
+    /** Identity `name`, else `email`, when the customer gave one. */
+    name?: string
+    tallyId?: string
+    reason?: ReasonCode
+    /** A sentence for the screen, e.g. "Welcome, Ann — your tally is open". */
+    text: string
+  }
+  updatedAt: number
+  /** True once closed (the current token revoked). */
+  closed: boolean
+}
+
 /** Request/response commands; every one takes at most one input object. */
 export interface TaleusCommands {
   getNodeInfo(): Promise<NodeInfo>
-  listTokens(): Promise<TokenView[]>
+  /** Archived tokens hidden unless `archived: true`; filters optional. */
+  listTokens(input?: TokenQuery): Promise<TokenView[]>
   createToken(input: CreateTokenInput): Promise<CreatedToken>
   /** Re-derive the link of a token for its QR code (only on this node). */
   getTokenLink(input: { tokenId: string }): Promise<{ tokenId: string; link: string }>
@@ -227,7 +373,7 @@ export interface TaleusCommands {
   listApprovals(): Promise<ApprovalView[]>
   decide(input: { sessionId: string; decision: Decision }): Promise<DecisionResult>
   /** Newest first, a page at a time (default 500). */
-  listTallies(input?: PageQuery): Promise<TallyView[]>
+  listTallies(input?: TallyQuery): Promise<TallyView[]>
   /** Start a bootstrap as the dialer; progress arrives as session events, the end as dial-result. */
   dial(input: DialInput): Promise<{ sessionId: string }>
   /** Wait for a dial started by dial() to end. */
@@ -240,6 +386,20 @@ export interface TaleusCommands {
   /** Additive: accept the counterparty's open proposal; its terms become the tally's. */
   acceptProposal(input: { tallyId: string; proposalId: string }): Promise<TermsProposal>
   listPeers(): Promise<PeerView[]>
+  /** Additive: check the audit trail's hash chain (edits, deletions, deleted files). */
+  verifyAudit(): Promise<AuditVerifyResult>
+  /** Additive: operator records of the audit trail, newest first (default 200). */
+  listOperations(input?: { limit?: number; before?: number }): Promise<OperationView[]>
+  /** Additive: a tally's page: timeline, counterparty, token, status history, what the other side was told. */
+  getTally(input: { tallyId: string }): Promise<TallyDetail>
+  /** Additive: hide a revoked, used-up or expired token from the default list. */
+  archiveToken(input: { tokenId: string }): Promise<TokenView>
+  /** Additive: the filtered rows of tallies or tokens as CSV or JSON (recorded in the audit trail). */
+  exportRows(input: ExportInput): Promise<ExportResult>
+  /** Additive: the customer display of a `per-customer` token (`displayId` from its TokenView). */
+  getDisplay(input: { displayId: string }): Promise<DisplayView>
+  /** Additive: end a customer display (its current token is revoked). */
+  closeDisplay(input: { displayId: string }): Promise<DisplayView>
 }
 
 /** The whole API: commands plus the event stream. */
@@ -269,7 +429,14 @@ export const ROUTES = {
   getTallyDocument: { method: 'GET', path: '/api/tallies/document' },
   proposeTerms: { method: 'POST', path: '/api/tallies/propose' },
   acceptProposal: { method: 'POST', path: '/api/tallies/accept' },
-  listPeers: { method: 'GET', path: '/api/peers' }
+  listPeers: { method: 'GET', path: '/api/peers' },
+  verifyAudit: { method: 'GET', path: '/api/audit/verify' },
+  listOperations: { method: 'GET', path: '/api/audit/operations' },
+  getTally: { method: 'GET', path: '/api/tallies/detail' },
+  archiveToken: { method: 'POST', path: '/api/tokens/archive' },
+  exportRows: { method: 'POST', path: '/api/export' },
+  getDisplay: { method: 'GET', path: '/api/display' },
+  closeDisplay: { method: 'POST', path: '/api/display/close' }
 } as const satisfies Record<CommandName, { method: 'GET' | 'POST'; path: string }>
 
 /** Every command of TaleusCommands through one transport call: the preload (IPC) and the web bridge (HTTP) share it. */
@@ -279,6 +446,24 @@ export function commandsVia(call: (name: CommandName, input?: unknown) => Promis
     (input?: unknown) => call(name, input)
   ])
   return Object.fromEntries(entries) as TaleusCommands
+}
+
+/** Our own role in a tally or session whose link role is `role` (the data's `role` is always the link's). */
+export function ownRole(role: PartyRole, direction: Direction): PartyRole {
+  if (direction === 'inbound') return role
+  return role === 'stock' ? 'foil' : 'stock'
+}
+
+/** One sentence saying, from this node's point of view, who is the stock (it provisions the tally's database). */
+export function roleSentence(role: PartyRole, direction: Direction): string {
+  if (direction === 'inbound') {
+    return role === 'stock'
+      ? "You are the stock (you provision the tally's database); the customer is the foil."
+      : "You are the foil; the customer is the stock and provisions the tally's database."
+  }
+  return role === 'stock'
+    ? "You are the foil (the merchant is the stock and provisions the tally's database)."
+    : "You are the stock (you provision the tally's database); the merchant is the foil."
 }
 
 /** Server-sent events endpoint: each SSE `data:` line is a JSON ConsoleEvent[] batch. */

@@ -79,7 +79,8 @@ const createToken = v.strictObject({
   ),
   approval: v.optional(v.picklist(['auto', 'operator'], 'approval must be auto or operator')),
   approvalTimeoutMs: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1000), v.maxValue(86_400_000))),
-  terms: v.optional(tallyTerms)
+  terms: v.optional(tallyTerms),
+  mode: v.optional(v.picklist(['single', 'per-customer'], 'mode must be single or per-customer'))
 })
 
 const tokenRef = v.strictObject({ tokenId: id })
@@ -95,10 +96,43 @@ const pageQuery = v.optional(
   {}
 )
 
+const epochMs = v.pipe(v.number('must be epoch milliseconds'), v.finite(), v.minValue(0))
+const searchText = v.pipe(v.string(), v.maxLength(200, 'the search text is too long'))
+const tallyFilters = {
+  q: v.optional(searchText),
+  from: v.optional(epochMs),
+  to: v.optional(epochMs),
+  status: v.optional(v.picklist(['draft', 'pending', 'confirmed', 'abandoned'], 'not a tally status'))
+}
+const tokenFilters = {
+  q: v.optional(searchText),
+  from: v.optional(epochMs),
+  to: v.optional(epochMs),
+  status: v.optional(v.picklist(['active', 'expired', 'revoked', 'used-up'], 'not a token status')),
+  archived: v.optional(v.boolean('archived must be true or false'))
+}
+
+/** Input of listTallies (TallyQuery): a page plus filters. */
+const tallyQuery = v.optional(
+  v.strictObject({
+    limit: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(10_000))),
+    before: v.optional(v.pipe(v.number(), v.finite())),
+    beforeId: v.optional(id),
+    ...tallyFilters
+  }),
+  {}
+)
+
+/** Input of listTokens (TokenQuery); none lists the unarchived tokens. */
+const tokenQuery = v.union(
+  [v.undefined(), v.null(), v.strictObject(tokenFilters)],
+  'filters: q, from, to, status, archived'
+)
+
 /** Input schema of each command. */
 export const INPUT_SCHEMAS = {
   getNodeInfo: noInput,
-  listTokens: noInput,
+  listTokens: tokenQuery,
   createToken,
   getTokenLink: tokenRef,
   revokeToken: tokenRef,
@@ -109,7 +143,7 @@ export const INPUT_SCHEMAS = {
     sessionId: id,
     decision: v.picklist(['approve', 'reject'], 'decision must be approve or reject')
   }),
-  listTallies: pageQuery,
+  listTallies: tallyQuery,
   dial: v.strictObject({
     link: v.pipe(
       v.string('link must be text'),
@@ -130,8 +164,30 @@ export const INPUT_SCHEMAS = {
   getTallyDocument: v.strictObject({ tallyId: id }),
   proposeTerms: v.strictObject({ tallyId: id, terms: tallyTerms }),
   acceptProposal: v.strictObject({ tallyId: id, proposalId: id }),
-  listPeers: noInput
+  listPeers: noInput,
+  verifyAudit: noInput,
+  listOperations: v.optional(
+    v.strictObject({
+      limit: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(5000))),
+      before: v.optional(v.pipe(v.number(), v.finite()))
+    }),
+    {}
+  ),
+  getTally: v.strictObject({ tallyId: id }),
+  archiveToken: tokenRef,
+  exportRows: v.strictObject({
+    what: v.picklist(['tallies', 'tokens'], 'what must be tallies or tokens'),
+    format: v.picklist(['csv', 'json'], 'format must be csv or json'),
+    query: v.optional(
+      v.union([v.strictObject(tallyFilters), v.strictObject(tokenFilters)], 'query: the filters of the list')
+    )
+  }),
+  getDisplay: v.strictObject({ displayId: id }),
+  closeDisplay: v.strictObject({ displayId: id })
 } as const satisfies Record<CommandName, v.GenericSchema>
 
 /** Query-string keys that carry numbers (GET inputs); everything else stays text unless it is JSON. */
-export const NUMERIC_QUERY_KEYS: ReadonlySet<string> = new Set(['limit', 'before'])
+export const NUMERIC_QUERY_KEYS: ReadonlySet<string> = new Set(['limit', 'before', 'from', 'to'])
+
+/** Query-string keys that carry true/false (GET inputs). */
+export const BOOLEAN_QUERY_KEYS: ReadonlySet<string> = new Set(['archived'])

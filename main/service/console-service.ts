@@ -39,11 +39,26 @@ import { benchEnabled, emitSyntheticSessions, parseSyntheticEvents } from './ben
 import type { SyntheticSessionsInput } from './bench-sessions.ts'
 import { describeFailure } from './reason-messages.ts'
 import { SessionTable } from './session-table.ts'
+import { asCadre, cadreLinkAddrs, openCadre } from './cadre.ts'
+import { OperatorDesk } from './operator-desk.ts'
+import { SYSTEM_CALL } from './operations.ts'
+import type { CallContext } from './operations.ts'
+import { restoreSessions } from './session-history.ts'
+import type {
+  Actor,
+  AuditVerifyResult,
+  DisplayView,
+  ExportInput,
+  ExportResult,
+  OperationView,
+  TallyDetail,
+  TallyQuery,
+  TokenQuery
+} from '../../preload/contract.ts'
 import { ProposalError, TallyDb, UnknownTallyDocumentError } from '../tallydb/index.ts'
 import type { TallyDocumentView, TallyTerms, TermsProposal } from '../tallydb/index.ts'
 import { VerdictService } from '../bootstrap/verdict-service.ts'
 import { VerdictRecovery } from './verdict-recovery.ts'
-import { asCadre, cadreLinkAddrs, openCadre } from './cadre.ts'
 
 /** Options of createConsoleService. */
 export interface ConsoleServiceInit {
@@ -60,13 +75,15 @@ export interface ConsoleServiceInit {
   maxSessionRows?: number
   /** Longest an event waits before a subscriber gets it. Default 50. */
   eventIntervalMs?: number
-  /** Backoff of the verdict queries of pending tallies (ms). Default 1 s doubling up to 5 min. */
-  verdictRetry?: { initialMs?: number; maxMs?: number }
   /**
    * Where the store lives: a postgres:// URL shares one store with the merchant's other nodes (a cadre,
    * see docs/architecture.md). Default: env TALEUS_STORE if it is such a URL, else the lowdb store in dataDir.
    */
   store?: string
+  /** The shell running this node, named in the audit trail's node-start and node-stop. Default `system`. */
+  actor?: Actor
+  /** Backoff of the verdict queries of pending tallies (ms). Default 1 s doubling up to 5 min. */
+  verdictRetry?: { initialMs?: number; maxMs?: number }
 }
 
 /** The running console: the whole TaleusApi plus its lifecycle. */
@@ -113,6 +130,7 @@ type PrivateKey = Awaited<ReturnType<typeof loadOrCreatePrivateKey>>
 
 class Service implements ConsoleService {
   private readonly batcher: EventBatcher
+  private readonly desk: OperatorDesk
   private readonly sessions: SessionTable
   private readonly dials = new Map<string, Promise<DialOutcome>>()
   private readonly peers = new Map<string, PeerView>()
@@ -147,6 +165,11 @@ class Service implements ConsoleService {
       (tokenId) => this.store?.getToken(tokenId)?.label
     )
     this.peerId = peerIdOfKey(privateKey)
+    this.desk = new OperatorDesk({
+      store: () => this.running().store,
+      linkFor: (view, token) => this.linkFor(view, token),
+      pushDisplay: (display) => this.batcher.push({ kind: 'display', display })
+    })
     // Every dial links its session signal to this one.
     setMaxListeners(Infinity, this.shutdown.signal)
   }
@@ -162,6 +185,13 @@ class Service implements ConsoleService {
     this.store = store
     try {
       await store.recover()
+      // the Sessions screen starts with the newest sessions of earlier runs
+      if (store.queryAuditRecords !== undefined)
+        await restoreSessions(
+          { queryAuditRecords: store.queryAuditRecords.bind(store) },
+          this.sessions,
+          this.init.maxSessionRows ?? 5000
+        )
       this.listen(store, 'token', (detail: TokenView) => {
         this.batcher.push({ kind: 'token', token: detail })
         // revoked on another node of the cadre: this node's sessions on the token end too
@@ -177,9 +207,10 @@ class Service implements ConsoleService {
         this.recovery?.track(detail)
         this.batcher.push({ kind: 'tally', tally: this.withNextCheck(detail) })
       })
-      this.listen(store, 'approval', (detail: ApprovalView) =>
+      this.listen(store, 'approval', (detail: ApprovalView) => {
         this.batcher.push({ kind: 'approval', approval: detail })
-      )
+        this.desk.displays.onApproval(detail)
+      })
       this.listen(
         store,
         'approval-resolved',
@@ -249,8 +280,8 @@ class Service implements ConsoleService {
       if (node.status !== 'started') await node.start()
       this.addrCache = undefined
       await manager.start(node)
-      await this.tallyDb?.start()
       await asCadre(store)?.announce(() => this.multiaddrs())
+      await this.tallyDb?.start()
       const verdicts = new VerdictService({
         lookupVerdict: async (tallyId, remotePeerId) => store.verdictFor(tallyId, remotePeerId)
       })
@@ -260,6 +291,7 @@ class Service implements ConsoleService {
       this.recovery = recovery
       recovery.start()
       this.startedAt = Date.now()
+      store.recordOperation?.({ op: 'node-start', actor: this.init.actor ?? 'system', at: this.startedAt })
     } catch (err) {
       // Not stop(): that waits for this very start to finish.
       this.stopping ??= this.teardownOnce()
@@ -286,6 +318,8 @@ class Service implements ConsoleService {
   private async teardown(): Promise<void> {
     this.shutdown.abort()
     const errors: unknown[] = []
+    if (this.startedAt > 0)
+      this.store?.recordOperation?.({ op: 'node-stop', actor: this.init.actor ?? 'system', at: Date.now() })
     await settle(this.recovery?.stop(), errors)
     await settle(this.verdicts?.stop(), errors)
     await settle(this.manager?.stop(), errors)
@@ -335,13 +369,14 @@ class Service implements ConsoleService {
     }
   }
 
-  async listTokens(): Promise<TokenView[]> {
-    return this.running().store.listTokens()
+  async listTokens(input?: TokenQuery): Promise<TokenView[]> {
+    return this.desk.listTokens(input)
   }
 
-  async createToken(input: CreateTokenInput): Promise<CreatedToken> {
+  async createToken(input: CreateTokenInput, ctx?: CallContext): Promise<CreatedToken> {
     const { store } = this.running()
     const { view, token } = await store.createToken(input)
+    this.desk.record('token-create', ctx, { tokenId: view.tokenId })
     return { ...view, link: this.linkFor(view, token) }
   }
 
@@ -352,13 +387,14 @@ class Service implements ConsoleService {
     return { tokenId: view.tokenId, link: this.linkFor(view, store.tokenSecret(view.tokenId)) }
   }
 
-  async revokeToken(input: { tokenId: string }): Promise<TokenView> {
+  async revokeToken(input: { tokenId: string }, ctx?: CallContext): Promise<TokenView> {
     const { store, manager } = this.running()
     if (store.getToken(input.tokenId) === undefined)
       throw new ApiError('not-found', 404, 'no such token on this node')
     const view = await store.revokeToken(input.tokenId)
     // sessions already past the token check would otherwise still confirm: end them before answering
     manager.abortSessions({ tokenId: input.tokenId }, new RejectedError('token-revoked'))
+    this.desk.record('token-revoke', ctx, { tokenId: input.tokenId })
     return view
   }
 
@@ -380,14 +416,17 @@ class Service implements ConsoleService {
     return this.running().store.listApprovals()
   }
 
-  async decide(input: { sessionId: string; decision: Decision }): Promise<DecisionResult> {
-    return this.running().store.decide(input.sessionId, input.decision)
+  async decide(input: { sessionId: string; decision: Decision }, ctx?: CallContext): Promise<DecisionResult> {
+    const result = await this.running().store.decide(input.sessionId, input.decision)
+    if (!result.applied && this.sessions.get(input.sessionId) === undefined)
+      throw new ApiError('unknown-session', 404, 'no session with that id on this node')
+    const detail = { applied: result.applied }
+    this.desk.record(input.decision, ctx, { sessionId: input.sessionId, detail })
+    return result
   }
 
-  async listTallies(input?: PageQuery): Promise<TallyView[]> {
-    return this.running()
-      .store.listTallies(input ?? {})
-      .map((t) => this.withNextCheck(t))
+  async listTallies(input?: TallyQuery): Promise<TallyView[]> {
+    return this.desk.listTallies(input).map((t) => this.withNextCheck(t))
   }
 
   async checkPendingTallies(): Promise<TallyView[]> {
@@ -502,6 +541,36 @@ class Service implements ConsoleService {
     return this.tallyDb
   }
 
+  async verifyAudit(): Promise<AuditVerifyResult> {
+    return this.desk.verifyAudit()
+  }
+
+  async listOperations(input?: { limit?: number; before?: number }): Promise<OperationView[]> {
+    return this.desk.listOperations(input)
+  }
+
+  async getTally(input: { tallyId: string }): Promise<TallyDetail> {
+    return this.desk.getTally(input.tallyId)
+  }
+
+  async archiveToken(input: { tokenId: string }, ctx?: CallContext): Promise<TokenView> {
+    return this.desk.archiveToken(input.tokenId, ctx)
+  }
+
+  async exportRows(input: ExportInput, ctx?: CallContext): Promise<ExportResult> {
+    return this.desk.exportRows(input, ctx)
+  }
+
+  async getDisplay(input: { displayId: string }): Promise<DisplayView> {
+    this.running()
+    return this.desk.displays.get(input.displayId)
+  }
+
+  async closeDisplay(input: { displayId: string }, ctx?: CallContext): Promise<DisplayView> {
+    this.running()
+    return this.desk.displays.close(input.displayId, (tokenId) => this.revokeToken({ tokenId }, ctx))
+  }
+
   async listPeers(): Promise<PeerView[]> {
     return [...this.peers.values()]
   }
@@ -542,6 +611,14 @@ class Service implements ConsoleService {
   private onSessionEvent(event: SessionEvent, node = asCadre(this.store)?.node): void {
     const session = this.sessions.apply(event, node)
     this.batcher.push({ kind: 'session', session, event })
+    // events after the first may not repeat the token: the row has it
+    if (session.tokenId !== undefined && this.store !== undefined)
+      this.desk.displays.onSession({ ...event, tokenId: session.tokenId }, (created) =>
+        this.desk.record('token-create', SYSTEM_CALL, {
+          tokenId: created.tokenId,
+          detail: { display: created.displayId ?? '' }
+        })
+      )
   }
 
   private updatePeer(

@@ -54,7 +54,9 @@ import type {
 } from '../bootstrap/types.ts'
 import { ApprovalDesk } from './approval-desk.ts'
 import { AuditLog } from './audit-log.ts'
-import type { AuditLogInit } from './audit-log.ts'
+import type { AuditLogInit, OperatorRecord } from './audit-log.ts'
+import { verifyChain } from './audit-chain.ts'
+import type { ChainReport } from './audit-chain.ts'
 import { DiskGuard } from './disk-guard.ts'
 import type { DiskGuardInit, DiskStats } from './disk-guard.ts'
 import {
@@ -260,6 +262,50 @@ export class LowdbMerchantStore extends TypedEventEmitter<StoreEvents> implement
 
   listAudit(query: AuditQuery = {}): SessionEvent[] {
     return this.#audit.list(query)
+  }
+
+  /** Record an operator action (who did what) in the audit trail; never throws. */
+  recordOperation(record: OperatorRecord): void {
+    if (!this.#closed) this.#audit.appendOp(record)
+  }
+
+  /** Records of the whole trail (events, operator records), newest first, that `match` keeps; stops at `until`. */
+  async queryAuditRecords(
+    match: (record: Record<string, unknown>) => boolean,
+    limit: number,
+    until?: (record: Record<string, unknown>) => boolean
+  ): Promise<Array<Record<string, unknown>>> {
+    this.#assertOpen()
+    return this.#audit.queryRecords(match, limit, until)
+  }
+
+  /** Check the audit trail's hash chain (everything appended so far is written first). */
+  async verifyAudit(): Promise<ChainReport> {
+    this.#assertOpen()
+    await this.#audit.flush().catch(() => {})
+    return verifyChain(join(this.dataDir, 'audit.jsonl'))
+  }
+
+  /** Hide a revoked, used-up or expired token from the default list; an active one is refused. */
+  async archiveToken(tokenId: string): Promise<TokenView> {
+    this.#assertOpen()
+    const record = this.#tokens.get(tokenId)
+    if (record === undefined) throw new UnknownTokenError(tokenId)
+    if (tokenRejection(record, this.#now()) === undefined)
+      throw new StoreInputError('only a revoked, used-up or expired token can be archived')
+    if (record.archived !== true) {
+      await this.#tokens.change(
+        () => {
+          record.archived = true
+        },
+        () => {
+          delete record.archived
+        }
+      )
+    }
+    const view = tokenView(record, this.#now())
+    this.safeDispatchEvent('token', { detail: view })
+    return view
   }
 
   /** Additive: like listAudit, but reaches past the in-memory events into the whole trail on disk. */

@@ -10,6 +10,7 @@ import { Low } from 'lowdb'
 import type {
   ApprovalPolicy,
   CreateTokenInput,
+  TokenMode,
   TokenStatus,
   TokenUses,
   TokenView
@@ -42,6 +43,12 @@ export interface TokenRecord {
   approval: ApprovalPolicy
   approvalTimeoutMs: number
   createdAt: number
+  /** Hidden from the default token list (revoked, used-up or expired tokens only). */
+  archived?: boolean
+  /** `per-customer`: one of a customer display's series of single-use tokens. */
+  mode?: TokenMode
+  /** The customer display a `per-customer` token belongs to. */
+  displayId?: string
   /** Standing terms every tally bootstrapped from this token starts with. */
   terms?: TallyTerms
 }
@@ -213,15 +220,18 @@ export function tokenView(t: TokenRecord, now: number): TokenView {
     approval: t.approval,
     approvalTimeoutMs: t.approvalTimeoutMs,
     createdAt: t.createdAt,
+    ...(t.archived === true ? { archived: true } : {}),
+    ...(t.mode === undefined ? {} : { mode: t.mode }),
+    ...(t.displayId === undefined ? {} : { displayId: t.displayId }),
     ...(t.terms === undefined ? {} : { terms: { ...t.terms } })
   }
 }
 
 const FIELD = /^[a-zA-Z][a-zA-Z0-9_-]{0,31}$/
 
-/** A new token's record from the console's input (validated: StoreInputError). */
+/** A new token's record from its input (checked): shared by the lowdb and PostgreSQL stores. */
 export function newTokenRecord(
-  input: CreateTokenInput,
+  input: CreateTokenInput & { displayId?: string },
   tokenId: string,
   tokenHash: string,
   now: number
@@ -253,12 +263,19 @@ export function newTokenRecord(
   } catch (err) {
     throw new StoreInputError(`terms: ${(err as Error).message}`)
   }
+  const { mode } = input
+  if (mode !== undefined && mode !== 'single' && mode !== 'per-customer')
+    throw new StoreInputError('mode must be single or per-customer')
+  const perCustomer = mode === 'per-customer'
+  const displayId =
+    typeof input.displayId === 'string' && input.displayId !== '' ? input.displayId : newTokenId()
   return {
     tokenId,
     tokenHash,
     label,
     role,
-    uses,
+    // a customer display's token serves one customer; the next one is minted for the next
+    uses: perCustomer ? 1 : uses,
     used: 0,
     expiresAt: expiresInMs === undefined ? null : now + expiresInMs,
     revoked: false,
@@ -266,6 +283,7 @@ export function newTokenRecord(
     approval,
     approvalTimeoutMs,
     createdAt: now,
+    ...(perCustomer ? { mode: 'per-customer' as const, displayId } : {}),
     ...(terms === undefined || Object.keys(terms).length === 0 ? {} : { terms })
   }
 }

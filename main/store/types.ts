@@ -4,6 +4,8 @@
  */
 import type { TypedEventTarget } from 'main-event'
 import type { SessionEvent, SessionHooks } from '../bootstrap/types.ts'
+import type { ChainReport } from './audit-chain.ts'
+import type { OperatorRecord } from './audit-log.ts'
 import type { TallyDb } from '../tallydb/tally-db.ts'
 import type {
   ApprovalView,
@@ -66,6 +68,22 @@ export interface MerchantStore extends TypedEventTarget<StoreEvents> {
   attachTallyDb?(db: TallyDb | undefined): void
   /** Additive (issue I): the key of the tally database's grants, derived from the node secret. */
   grantKey?(): Buffer
+  /** Record an operator action (who did what) in the audit trail; never throws. Optional (a store without a trail). */
+  recordOperation?(record: OperatorRecord): void
+  /** Records of the whole audit trail, newest first, that `match` keeps (at most `limit`); stops at `until`. */
+  queryAuditRecords?(
+    match: (record: Record<string, unknown>) => boolean,
+    limit: number,
+    until?: (record: Record<string, unknown>) => boolean
+  ): Promise<Array<Record<string, unknown>>>
+  /** Like listAudit, but reaches into the whole trail on disk. */
+  queryAudit?(query: AuditQuery): Promise<SessionEvent[]>
+  /** Check the audit trail's hash chain. */
+  verifyAudit?(): Promise<ChainReport>
+  /** Hide a revoked, used-up or expired token from the default list. */
+  archiveToken?(tokenId: string): Promise<TokenView>
+  /** A tally's view (the class returns more: its credentials, never to be passed on). */
+  getTally?(tallyId: string): TallyView | undefined
   /** Flush pending writes and release the folder. */
   close(): Promise<void>
 }

@@ -90,6 +90,13 @@ function recordingApi(): {
     waitDial: record('waitDial', { sessionId: 's', ok: false, reason: 'timeout', message: 'm' }),
     listAudit: record('listAudit', []),
     listPeers: record('listPeers', []),
+    verifyAudit: record('verifyAudit', { ok: true, records: 0, files: 1, unchained: 0, anchored: true }),
+    listOperations: record('listOperations', []),
+    getTally: record('getTally', {}),
+    archiveToken: record('archiveToken', { tokenId: 't1' }),
+    exportRows: record('exportRows', { filename: 'f', mimeType: 'text/csv', content: '', rows: 0 }),
+    getDisplay: record('getDisplay', {}),
+    closeDisplay: record('closeDisplay', {}),
     subscribe(onBatch) {
       subscribers.add(onBatch)
       return () => subscribers.delete(onBatch)
