@@ -11,6 +11,7 @@ import { createLibp2p } from 'libp2p'
 import { keyObjectCrypto } from './noise-crypto.ts'
 import { quietLogger } from './quiet-logger.ts'
 import { coalescingEncrypter, lazyWindowYamux } from './wire.ts'
+import { fastPaths } from './fast-paths.ts'
 import type { Libp2pOptions } from 'libp2p'
 import type { Libp2p, PrivateKey } from '@libp2p/interface'
 import { ConnectionGuard } from './connection-guard.ts'
@@ -75,6 +76,11 @@ export async function createTaleusNode(init: TaleusNodeInit = {}): Promise<Libp2
     connectionGater: guard.gater,
     // identify answers peers that ask, and runs on demand (`node.services.identify.identify(connection)`),
     // not on every new connection: nothing in Taleus reads what it learns (docs/performance.md)
-    services: { identify: identify({ runOnConnectionOpen: false }), connectionGuard: guard.service }
+    // fastPaths: no peer-store write per inbound stream, getConnections() in O(n) (fast-paths.ts)
+    services: {
+      identify: identify({ runOnConnectionOpen: false }),
+      connectionGuard: guard.service,
+      fastPaths: fastPaths()
+    }
   })
 }

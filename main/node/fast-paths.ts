@@ -1,0 +1,110 @@
+/**
+ * Two libp2p costs per stream and per connection that grow with a rush, cut from outside libp2p (a
+ * service that wraps two methods of its components; no patch to node_modules):
+ *
+ * - libp2p merges the negotiated protocol into the peer store on **every** inbound stream (connection.js
+ *   `onIncomingStream`): a per-peer lock, a datastore read, protobuf decode and encode and a write, for
+ *   a protocol the peer store already lists from the peer's previous stream. Here a merge of protocols
+ *   alone that were already merged for a connected peer returns the peer as that merge left it. Any
+ *   change to the peer (its `peer:update`), a delete, its disconnect, or a minute forgets it.
+ * - `connectionManager.getConnections()` without a peer concatenates the table peer by peer
+ *   (`conns = conns.concat(c)`: O(n²) copies) and runs twice per inbound connection (the inbound
+ *   check and the pruner on `connection:open`). Here it is one O(n) pass.
+ */
+import type { Connection, Libp2pEvents, Peer, PeerData, PeerId, TypedEventTarget } from '@libp2p/interface'
+
+/** What the service needs from libp2p (a service's components). */
+export interface FastPathsComponents {
+  events: TypedEventTarget<Libp2pEvents>
+  peerStore: {
+    merge(id: PeerId, data: PeerData, options?: unknown): Promise<Peer>
+    delete(id: PeerId, options?: unknown): Promise<void>
+  }
+  connectionManager: {
+    getConnections(peerId?: PeerId): Connection[]
+    getConnectionsMap(): { values(): Iterable<Connection[]> }
+  }
+}
+
+/** How long a merged peer is trusted without a change event (far below the peer store's expiry). */
+export const MERGE_CACHE_MS = 60_000
+/** Peers remembered at most (a connected peer each; the oldest is forgotten past this). */
+export const MERGE_CACHE_PEERS = 10_000
+
+interface Merged {
+  protocols: Set<string>
+  peer: Peer
+  at: number
+}
+
+/** The service: `services: { fastPaths: fastPaths() }`. */
+export class FastPaths {
+  readonly [Symbol.toStringTag] = 'taleus:fast-paths'
+  private readonly merged = new Map<string, Merged>()
+  /** Merges answered from the cache (tests, diagnostics). */
+  skippedMerges = 0
+
+  constructor(private readonly components: FastPathsComponents) {
+    const { peerStore, connectionManager, events } = components
+    const merge = peerStore.merge.bind(peerStore)
+    peerStore.merge = async (id, data, options) => {
+      const protocols = onlyProtocols(data)
+      if (protocols == null) return merge(id, data, options)
+      const key = id.toString()
+      const known = this.merged.get(key)
+      if (
+        known != null &&
+        Date.now() - known.at < MERGE_CACHE_MS &&
+        protocols.every((p) => known.protocols.has(p))
+      ) {
+        this.skippedMerges++
+        return known.peer
+      }
+      const peer = await merge(id, data, options)
+      // remembered only after it landed, so a change event of this very merge came before
+      this.remember(key, peer)
+      return peer
+    }
+    const remove = peerStore.delete.bind(peerStore)
+    peerStore.delete = async (id, options) => {
+      this.merged.delete(id.toString())
+      await remove(id, options)
+    }
+    connectionManager.getConnections = (peerId) => {
+      const map = connectionManager.getConnectionsMap() as {
+        get?(id: PeerId): Connection[] | undefined
+        values(): Iterable<Connection[]>
+      }
+      if (peerId != null) return map.get?.(peerId) ?? []
+      const all: Connection[] = []
+      for (const list of map.values()) for (const conn of list) all.push(conn)
+      return all
+    }
+    const forget = (id: PeerId): void => {
+      this.merged.delete(id.toString())
+    }
+    events.addEventListener('peer:update', (evt) => forget(evt.detail.peer.id))
+    events.addEventListener('peer:disconnect', (evt) => forget(evt.detail))
+  }
+
+  private remember(key: string, peer: Peer): void {
+    this.merged.delete(key)
+    if (this.merged.size >= MERGE_CACHE_PEERS) {
+      const oldest = this.merged.keys().next()
+      if (oldest.done !== true) this.merged.delete(oldest.value)
+    }
+    this.merged.set(key, { protocols: new Set(peer.protocols), peer, at: Date.now() })
+  }
+}
+
+/** The protocols of a merge that changes nothing else, or undefined. */
+function onlyProtocols(data: PeerData): string[] | undefined {
+  const keys = Object.keys(data)
+  if (keys.length !== 1 || keys[0] !== 'protocols' || !Array.isArray(data.protocols)) return undefined
+  return data.protocols
+}
+
+/** The libp2p service factory. */
+export function fastPaths(): (components: FastPathsComponents) => FastPaths {
+  return (components) => new FastPaths(components)
+}
