@@ -17,6 +17,13 @@ export const DEFAULT_VERDICT_RETRY = {
   maxMs: 300_000
 } as const
 
+/**
+ * Queries in flight to one counterparty at once: an answerer accepts a few verdict streams per connection
+ * (DEFAULT_VERDICT_CONFIG.maxInboundStreams) and resets the rest, so a node with many pending tallies asks
+ * a few at a time.
+ */
+export const MAX_ASKS_PER_PEER = 4
+
 /** Options of a VerdictRecovery. */
 export interface VerdictRecoveryInit {
   store: Pick<MerchantStore, 'pendingTallies' | 'applyVerdict'>
@@ -43,6 +50,8 @@ export class VerdictRecovery {
   private readonly maxMs: number
   private readonly pending = new Map<string, Pending>()
   private readonly controller = new AbortController()
+  /** Per counterparty: queries in flight and those waiting for one of its MAX_ASKS_PER_PEER slots. */
+  private readonly slots = new Map<string, { running: number; waiting: Array<() => void> }>()
   private stopped = false
   private readonly onConnect = (evt: Event): void => {
     this.checkPeer((evt as CustomEvent<PeerId>).detail.toString())
@@ -65,6 +74,8 @@ export class VerdictRecovery {
     this.stopped = true
     this.init.node.removeEventListener('peer:connect', this.onConnect)
     this.controller.abort(new Error('verdict recovery stopped'))
+    // waiting queries start, see the aborted signal and end at once
+    for (const slot of this.slots.values()) for (const go of slot.waiting.splice(0)) go()
     const running: Array<Promise<void>> = []
     for (const p of this.pending.values()) {
       clearTimeout(p.timer)
@@ -121,6 +132,26 @@ export class VerdictRecovery {
     await Promise.allSettled(tries)
   }
 
+  /** Runs `fn` once fewer than MAX_ASKS_PER_PEER queries to `peer` are in flight. */
+  private async withSlot<T>(peer: string, fn: () => Promise<T>): Promise<T> {
+    let slot = this.slots.get(peer)
+    if (slot === undefined) {
+      slot = { running: 0, waiting: [] }
+      this.slots.set(peer, slot)
+    }
+    if (slot.running >= MAX_ASKS_PER_PEER && !this.stopped)
+      await new Promise<void>((resolve) => slot.waiting.push(resolve))
+    slot.running++
+    try {
+      return await fn()
+    } finally {
+      slot.running--
+      const next = slot.waiting.shift()
+      if (next !== undefined) next()
+      else if (slot.running === 0) this.slots.delete(peer)
+    }
+  }
+
   private schedule(entry: Pending, delayMs: number): void {
     clearTimeout(entry.timer)
     entry.nextAt = Date.now() + delayMs
@@ -134,11 +165,13 @@ export class VerdictRecovery {
     const { view } = entry
     let answer: VerdictAnswer | 'unreachable'
     try {
-      answer = await this.init.verdicts.ask(
-        this.init.node,
-        { peerId: view.counterpartyPeerId, addrs: view.counterpartyCadre ?? [] },
-        view.tallyId,
-        { signal: this.controller.signal }
+      answer = await this.withSlot(view.counterpartyPeerId, async () =>
+        this.init.verdicts.ask(
+          this.init.node,
+          { peerId: view.counterpartyPeerId, addrs: view.counterpartyCadre ?? [] },
+          view.tallyId,
+          { signal: this.controller.signal }
+        )
       )
     } catch {
       answer = 'unreachable'

@@ -11,7 +11,7 @@ import { join } from 'node:path'
 import { spawn } from 'node:child_process'
 import type { Libp2p } from '@libp2p/interface'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { SessionManager, parseLink } from '../../main/bootstrap/index.ts'
+import { SessionManager, VerdictService, parseLink } from '../../main/bootstrap/index.ts'
 import type { BootstrapResult } from '../../main/bootstrap/index.ts'
 import { openStore } from '../../main/store/index.ts'
 import type { CreatedToken, TallyView } from '../../preload/contract.ts'
@@ -56,6 +56,8 @@ describe('kill -9 of taleus serve during 100 concurrent bootstraps', () => {
     // kill always lands mid-flow; the other half run freely and some confirm before it
     const HELD = 50
     const announced = new Set<string>()
+    /** tallyId → the index of the dialer (and its hooks) that was told of it. */
+    const sessionOf = new Map<string, number>()
     let held = 0
     let succeeded = 0
     let release: () => void = () => {}
@@ -74,7 +76,10 @@ describe('kill -9 of taleus serve during 100 concurrent bootstraps', () => {
         provisionResult?: { tally: { tallyId: string } }
       }) => {
         const id = response.provisionResult?.tally.tallyId
-        if (id !== undefined) announced.add(id)
+        if (id !== undefined) {
+          announced.add(id)
+          sessionOf.set(id, i)
+        }
         if (i < HELD) {
           held++
           check()
@@ -118,6 +123,46 @@ describe('kill -9 of taleus serve during 100 concurrent bootstraps', () => {
     const second = await startServe(dir)
     watch.secret((await readFile(join(dir, 'api-secret'), 'utf8')).trim())
     const tallies = await second.api<TallyView[]>('GET', '/api/tallies')
+    // issue H: a dialer that committed and lost A's verdict holds its tally `pending` and asks A
+    const statusA = new Map(tallies.map((t) => [t.tallyId, t.status]))
+    const asker = new VerdictService({ lookupVerdict: async () => undefined })
+    let disagreeBefore = 0
+    let disagreeAfter = 0
+    let asked = 0
+    // one query at a time per dialer node (an answerer takes a few verdict streams per connection)
+    const byDialer = new Map<number, Array<[string, number]>>()
+    for (const [id, i] of sessionOf) {
+      const list = byDialer.get(i % dialers.length) ?? []
+      list.push([id, i])
+      byDialer.set(i % dialers.length, list)
+    }
+    const askAll = async (list: Array<[string, number]>): Promise<void> => {
+      for (const [id, i] of list) {
+        const settles = hooks[i]!.calls.filter((c) => c.startsWith('settleTally:'))
+        let statusB = settles.at(-1)?.slice('settleTally:'.length) ?? 'none'
+        const confirmedA = statusA.get(id) === 'confirmed'
+        // the dialer before issue H abandoned what it now holds pending
+        if (confirmedA !== (statusB === 'confirmed') && statusB !== 'pending') disagreeBefore++
+        else if (confirmedA && statusB === 'pending') disagreeBefore++
+        if (statusB === 'pending') {
+          asked++
+          const answer = await asker.ask(
+            dialers[i % dialers.length]!,
+            { peerId: second.ready.peerId, addrs: second.ready.multiaddrs },
+            id,
+            { signal: AbortSignal.timeout(20_000) }
+          )
+          statusB = answer === 'confirmed' ? 'confirmed' : answer === 'unsettled' ? 'pending' : 'abandoned'
+        }
+        if (confirmedA !== (statusB === 'confirmed')) disagreeAfter++
+      }
+    }
+    await Promise.all([...byDialer.values()].map(askAll))
+    console.info(
+      `kill -9, dialers vs A: ${disagreeBefore} disagree as the dialers left them (before issue H: pending was abandoned); ` +
+        `${asked} pending asked A; ${disagreeAfter} disagree after`
+    )
+    expect(disagreeAfter).toBe(0)
     second.child.kill('SIGTERM')
     expect((await second.exited).code).toBe(0)
     watch.text('serve#2 stdout', second.stdout())
