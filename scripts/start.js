@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
  * `npm start`: the desktop console where the Electron binary is installed; otherwise the same console in
- * a browser, served by `taleus serve` from ~/.taleus (its URL, with the secret, is printed by serve).
+ * a browser, served by `taleus serve` from ~/.taleus at the same address every time (`taleus console`
+ * opens it; the address with its secret is printed only to a terminal).
  */
 import { spawn, spawnSync } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
@@ -79,7 +80,13 @@ if ((electronBinary() ?? fetchElectronBinary()) != null) {
   if (!existsSync(join(root, 'out/lib/cli.js')) || !existsSync(join(root, 'out/renderer/index.html'))) {
     run('npm', ['run', 'build'])
   }
-  console.log('taleus: open the "console at" address it prints in your browser.')
+  // one step, and the address with its secret never lands in a log when output is piped
+  const openIt = `node ${join(root, 'bin/taleus.js')} console --data-dir ${dataDir}`
+  console.log(
+    process.stderr.isTTY === true
+      ? `taleus: open the "console at" address it prints in your browser (or run: ${openIt})`
+      : `taleus: to open the console in your browser, run: ${openIt}`
+  )
   supervise(process.execPath, [
     join(root, 'bin/taleus.js'),
     'serve',

@@ -102,7 +102,8 @@ describe('taleus CLI', () => {
       // stderr is a pipe here, not a terminal: the secret itself is never written to it (issue D)
       await vi.waitFor(() =>
         expect(lines(serveErr)).toEqual([
-          `taleus: console at ${ready.api}/#secret=<the text of ${join(dir, 'api-secret')}>`
+          // one step to open it, without the secret (issue G)
+          `taleus: console at ${ready.api} — open it with: taleus console --data-dir ${dir}`
         ])
       )
       expect(serveErr).not.toContain(secret)
