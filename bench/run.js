@@ -3,13 +3,14 @@
 // Prints one table (target, measured, ratio, pass/fail) and writes bench/results/latest.json.
 // Benchmarks report; they never fail on timing (exit 0 unless something crashes).
 //
-// Knobs (environment): BENCH_ONLY=sweep,held,store,renderer,cold  BENCH_QUICK=1 (fewer sessions)
+// Knobs (environment): BENCH_ONLY=sweep,held,store,cadre,renderer,cold  BENCH_QUICK=1 (fewer sessions)
 // BENCH_NO_BUILD=1 (use the existing out/ build)  BENCH_LEVELS=10,100 (sweep only these concurrencies).
 import { execFileSync, spawnSync } from 'node:child_process'
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { existsSync } from 'node:fs'
 import { cpus, freemem, totalmem, tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { storeComparison } from './lib/cadre-store.js'
 import { coldStartOnce } from './lib/cold-start.js'
 import { cryptoFloorMs } from './lib/crypto-floor.js'
 import { prefillStore } from './lib/prefill.js'
@@ -19,7 +20,7 @@ import { mean, median, round } from './lib/stats.js'
 
 const ROOT = join(import.meta.dirname, '..')
 const QUICK = process.env.BENCH_QUICK === '1'
-const ONLY = new Set((process.env.BENCH_ONLY ?? 'sweep,held,store,renderer,cold').split(','))
+const ONLY = new Set((process.env.BENCH_ONLY ?? 'sweep,held,store,cadre,renderer,cold').split(','))
 /** Sessions held at once, and runs per side, for the held-memory measurement. */
 const HELD = { count: 1000, reps: QUICK ? 1 : 2 }
 
@@ -45,7 +46,15 @@ const SERVED_TARGET_MS = 3.8
 const REFUSED_SHARE = 0.1
 
 const rows = []
-const raw = { cryptoFloor: undefined, sweep: [], held: [], store: [], renderer: undefined, coldStartMs: [] }
+const raw = {
+  cryptoFloor: undefined,
+  sweep: [],
+  held: [],
+  store: [],
+  renderer: undefined,
+  coldStartMs: [],
+  cadre: []
+}
 
 function log(text) {
   process.stderr.write(`bench: ${text}\n`)
@@ -425,6 +434,7 @@ build()
 if (ONLY.has('sweep')) await sweep()
 if (ONLY.has('held')) await held()
 if (ONLY.has('store')) await storeGrowth()
+if (ONLY.has('cadre')) await storeComparison({ quick: QUICK, log, row, withDir, raw: raw.cadre })
 if (ONLY.has('renderer')) await renderer()
 if (ONLY.has('cold')) await coldStart()
 const info = machine()
