@@ -18,6 +18,7 @@ import {
   parseUses
 } from './parse-args.ts'
 import type { ServeOptions } from './serve.ts'
+import { registerTallyCommand } from './tally-cmd.ts'
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value]
 
@@ -260,6 +261,7 @@ export function buildProgram(): Command {
       })
     })
 
+  registerTallyCommand(program)
   return program
 }
 

@@ -1,0 +1,129 @@
+/**
+ * `taleus tally show|propose|accept`: a tally's shared document (issue I) through the running node's API,
+ * which syncs with the counterparty first when it is reachable and answers from its own replica otherwise.
+ */
+import { Command, CommanderError } from 'commander'
+import type { TallyDocumentView, TallyTerms, TermsProposal } from '../../preload/contract.ts'
+import { connectApi } from './api-client.ts'
+import { UsageError } from './cli-error.ts'
+
+/** Register `taleus tally …` on `program`. */
+export function registerTallyCommand(program: Command): void {
+  const tally = program
+    .command('tally')
+    .description("a tally's shared document: show it, propose and accept terms")
+
+  tally
+    .command('show')
+    .description('the shared document: parties, terms, proposals, sync state with the counterparty')
+    .argument('<tallyId>')
+    .requiredOption('--data-dir <dir>', 'data folder of the running node')
+    .option('--json', 'print JSON')
+    .action(async (tallyId: string, opts: { dataDir: string; json?: boolean }) => {
+      const view = await (await connectApi(opts.dataDir))('getTallyDocument', { tallyId })
+      print(opts.json, view, () => describeDocument(view))
+    })
+
+  tally
+    .command('propose')
+    .description('propose new terms; the counterparty sees the proposal as soon as it is connected')
+    .argument('<tallyId>')
+    .requiredOption('--data-dir <dir>', 'data folder of the running node')
+    .option('--stock-limit <amount>', 'credit the stock holder extends to the foil holder', wrap(parseAmount))
+    .option('--foil-limit <amount>', 'credit the foil holder extends to the stock holder', wrap(parseAmount))
+    .option('--unit <unit>', 'currency or unit of account, e.g. CHIP')
+    .option('--note <text>', 'free text (at most 2000 characters)')
+    .option('--json', 'print JSON')
+    .action(
+      async (
+        tallyId: string,
+        opts: {
+          dataDir: string
+          stockLimit?: number
+          foilLimit?: number
+          unit?: string
+          note?: string
+          json?: boolean
+        }
+      ) => {
+        const terms: TallyTerms = {}
+        if (opts.stockLimit !== undefined) terms.stockCreditLimit = opts.stockLimit
+        if (opts.foilLimit !== undefined) terms.foilCreditLimit = opts.foilLimit
+        if (opts.unit !== undefined) terms.unit = opts.unit
+        if (opts.note !== undefined) terms.note = opts.note
+        if (Object.keys(terms).length === 0)
+          throw new UsageError('propose at least one of --stock-limit, --foil-limit, --unit, --note')
+        const proposal = await (await connectApi(opts.dataDir))('proposeTerms', { tallyId, terms })
+        print(opts.json, proposal, () => `proposed ${proposal.proposalId}: ${describeTerms(proposal.terms)}`)
+      }
+    )
+
+  tally
+    .command('accept')
+    .description("accept the counterparty's open proposal: its terms become the tally's")
+    .argument('<tallyId>')
+    .argument('<proposalId>')
+    .requiredOption('--data-dir <dir>', 'data folder of the running node')
+    .option('--json', 'print JSON')
+    .action(async (tallyId: string, proposalId: string, opts: { dataDir: string; json?: boolean }) => {
+      const accepted = await (await connectApi(opts.dataDir))('acceptProposal', { tallyId, proposalId })
+      print(opts.json, accepted, () => `accepted ${accepted.proposalId}: ${describeTerms(accepted.terms)}`)
+    })
+}
+
+/** The document as a few lines for a terminal. */
+export function describeDocument(view: TallyDocumentView): string {
+  const { tally, terms, proposals } = view.document
+  const local = view.provisioner ? 'this node serves it' : 'replica of the counterparty’s'
+  const sync = view.connected
+    ? 'connected'
+    : view.lastSyncAt === null
+      ? 'offline (not synced this run)'
+      : `offline (last sync ${new Date(view.lastSyncAt).toISOString()})`
+  const lines = [
+    `tally ${tally.tallyId} (${tally.createdBy}) · ${local} · ${sync}${view.revoked ? ' · grant revoked' : ''}`,
+    `  dialer ${tally.initiatorPeerId}`,
+    `  listener ${tally.respondentPeerId}`,
+    `  terms: ${describeTerms(terms)}`
+  ]
+  if (proposals.length === 0) lines.push('  no proposals')
+  for (const p of proposals) {
+    const who = p.by === view.counterpartyPeerId ? 'counterparty' : 'us'
+    lines.push(
+      `  ${p.status === 'open' ? '○' : '●'} ${p.proposalId} by ${who}, ${p.status}: ${describeTerms(p.terms)}`
+    )
+  }
+  return lines.join('\n')
+}
+
+function describeTerms(terms: TallyTerms | TermsProposal['terms']): string {
+  const parts: string[] = []
+  if (terms.stockCreditLimit !== undefined) parts.push(`stock limit ${terms.stockCreditLimit}`)
+  if (terms.foilCreditLimit !== undefined) parts.push(`foil limit ${terms.foilCreditLimit}`)
+  if (terms.unit !== undefined) parts.push(`unit ${terms.unit}`)
+  if (terms.note !== undefined) parts.push(`note "${terms.note}"`)
+  return parts.length === 0 ? 'none yet' : parts.join(', ')
+}
+
+/** A credit limit: a non-negative number. */
+export function parseAmount(text: string): number {
+  if (!/^\d{1,15}(\.\d{1,8})?$/.test(text))
+    throw new UsageError(`a limit must be a number ≥ 0 (got "${text}")`)
+  return Number(text)
+}
+
+function print(json: boolean | undefined, value: unknown, human: () => string): void {
+  const text = json === true ? JSON.stringify(value) : human()
+  process.stdout.write(text.endsWith('\n') ? text : `${text}\n`)
+}
+
+function wrap<T>(parse: (text: string) => T): (text: string) => T {
+  return (text) => {
+    try {
+      return parse(text)
+    } catch (err) {
+      if (err instanceof UsageError) throw new CommanderError(2, 'taleus.invalidArgument', err.message)
+      throw err
+    }
+  }
+}
