@@ -1,7 +1,9 @@
 /**
  * The audit trail's hash chain, for tampering (the per-line CRC of journal.ts is for torn or flipped
- * bytes). Every record written carries `h` = sha256(previous record's `h` + "\n" + its own canonical JSON
- * without `h`), so editing a record breaks its own hash and deleting one breaks its successor's.
+ * bytes). Every record written carries `h` = sha256(previous record's `h` + "\n" + its canonical JSON),
+ * so editing a record breaks its own hash and deleting one breaks its successor's. The canonical JSON of
+ * a record is its text exactly as written, without the `"h"` member that closes it: the writer fixes the
+ * serialisation once, so hashing costs one sha256 per line (no parse, no re-serialisation).
  *
  * Files: each file of the trail starts with a header record `{"chain":"file","seq":N,"keep":K,"prev":H}`
  * naming the hash it continues (the last record of file N-1) and how many files the trail keeps. So the
@@ -21,23 +23,19 @@ import { rotatedPath } from './audit-files.ts'
 /** Hash before the first record of a trail. */
 export const GENESIS = ''
 
-/** Canonical JSON: object keys sorted at every level, no whitespace. */
-export function canonicalJson(value: unknown): string {
-  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null'
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`
-  const obj = value as Record<string, unknown>
-  const keys = Object.keys(obj)
-    .filter((k) => obj[k] !== undefined)
-    .sort()
-  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(obj[k])}`).join(',')}}`
+/** The chain hash of a record whose canonical JSON is `body`, after `prev`. */
+export function chainHash(prev: string, body: string): string {
+  return createHash('sha256').update(`${prev}\n${body}`).digest('base64url')
 }
 
-/** The chain hash of `record` (its `h` ignored) after `prev`. */
-export function chainHash(prev: string, record: Record<string, unknown>): string {
-  const { h: _h, ...rest } = record
-  return createHash('sha256')
-    .update(`${prev}\n${canonicalJson(rest)}`)
-    .digest('base64url')
+/** The closing `h` member of a chained line (a sha256 in base64url is 43 characters). */
+const H_MEMBER = /,"h":"([A-Za-z0-9_-]{43})"\}$/
+
+/** A chained line's canonical JSON (its text without the `h` member) and `h`; undefined when not chained. */
+export function splitChained(text: string): { body: string; h: string } | undefined {
+  const m = H_MEMBER.exec(text)
+  if (m === null) return undefined
+  return { body: `${text.slice(0, m.index)}}`, h: m[1] as string }
 }
 
 /** The path of the head anchor of the trail whose current file is `path`. */
@@ -62,14 +60,12 @@ export class ChainState {
     readonly keep: number
   ) {}
 
-  /** Chain `texts` (record JSON) after the head; returns the lines and the new head (commit it once written). */
+  /** Chain `texts` (JSON object texts, never with an `h`) after the head; returns the lines and the new head (commit it once written). */
   link(texts: string[]): { lines: string[]; head: string } {
     let head = this.head
     const lines = texts.map((text) => {
-      const record = JSON.parse(text) as Record<string, unknown>
-      delete record.h
-      head = chainHash(head, record)
-      return canonicalJson({ ...record, h: head })
+      head = chainHash(head, text)
+      return `${text.slice(0, -1)}${text.length > 2 ? ',' : ''}"h":"${head}"}`
     })
     return { lines, head }
   }
@@ -118,8 +114,7 @@ export async function headerSeq(file: string): Promise<number | undefined> {
 
 /** The `h` of a chained JSON record text, if it has one. */
 export function hashOf(text: string): string | undefined {
-  const h = parse(text)?.h
-  return typeof h === 'string' ? h : undefined
+  return splitChained(text)?.h
 }
 
 /** True when `h` is the hash of a record of `file`. */
@@ -127,7 +122,7 @@ export async function fileHasHash(file: string, h: string): Promise<boolean> {
   let found = false
   try {
     await scanJournal(file, (line) => {
-      if (!found && !line.damaged && line.text.includes(h)) found = parse(line.text)?.h === h
+      if (!found && !line.damaged && line.text.includes(h)) found = hashOf(line.text) === h
     })
   } catch {
     return false
@@ -233,7 +228,9 @@ export async function verifyChain(path: string): Promise<ChainReport> {
         } else if (!headerSeen) {
           at('the start of this file was cut (its file header is missing)')
         }
-        if (chainHash(prev as string, record) !== record.h)
+        const chained = splitChained(line.text)
+        if (chained === undefined || chained.h !== record.h) at('the chain hash is not where it belongs')
+        if (chainHash(prev as string, (chained as { body: string }).body) !== record.h)
           at('the record was edited, or a record before it was deleted')
         if (record.chain === 'gap')
           at('the node found records missing at the end of its trail when it started (deleted or lost)')

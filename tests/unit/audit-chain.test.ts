@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import type { SessionEvent } from '../../main/bootstrap/types.ts'
-import { canonicalJson, verifyChain } from '../../main/store/audit-chain.ts'
+import { verifyChain } from '../../main/store/audit-chain.ts'
 import { AuditLog } from '../../main/store/audit-log.ts'
 import { sealLine, unsealLine } from '../../main/store/journal-seal.ts'
 
@@ -51,10 +51,16 @@ describe('audit hash chain', () => {
     await rm(dir, { recursive: true, force: true })
   })
 
-  it('canonical JSON sorts keys at every level', () => {
-    expect(canonicalJson({ b: 1, a: { d: [1, { f: 2, e: 3 }], c: null } })).toBe(
-      '{"a":{"c":null,"d":[1,{"e":3,"f":2}]},"b":1}'
-    )
+  it('the hash covers the record as written: a re-ordered but equal record does not verify', async () => {
+    await writeTrail(path, 30, false)
+    await rewrite(path, (lines) => {
+      const text = unsealLine(lines[3] as string)?.text as string
+      const { h, ...rest } = JSON.parse(text) as Record<string, unknown>
+      const reordered = Object.fromEntries(Object.entries(rest).reverse())
+      lines[3] = sealLine(JSON.stringify({ ...reordered, h }))
+      return lines
+    })
+    expect((await verifyChain(path)).firstBreak).toMatchObject({ file: 'audit.jsonl', line: 4 })
   })
 
   it('a clean trail verifies, across rotated files and a reopen', async () => {
