@@ -59,3 +59,27 @@ test('the display has its own address for a second screen', async ({ taleus: { p
   expect((await cliDial(link)).code).toBe(0)
   await expect(second.getByTestId('display-status')).toContainText('your tally is open')
 })
+
+test('a per-customer token: the node mints the next code and the display shows it by itself', async ({
+  taleus: { page }
+}) => {
+  await page.getByTestId('token-label').fill('Counter display')
+  await page.getByTestId('token-uses-per-customer').check()
+  await page.getByTestId('token-requirements').fill('name')
+  await page.getByTestId('token-create').click()
+  await expect(page.getByTestId('token-link')).toHaveValue(/^taleus:/)
+  const link = await page.getByTestId('token-link').inputValue()
+  await page.getByTestId('qr-fullscreen').click()
+  expect((await cliDial(link, { name: 'Ann' })).code).toBe(0)
+  await expect(page.getByTestId('display-status')).toContainText('Welcome, Ann')
+  const image = page.getByTestId('qr-display-image')
+  let next: string | undefined
+  await expect
+    .poll(async () => {
+      next = decodeQrPng(await image.screenshot())
+      return next != null && next !== link
+    })
+    .toBe(true)
+  expect((await cliDial(next!, { name: 'Bo' })).code).toBe(0)
+  await expect(page.getByTestId('display-status')).toContainText('Welcome, Bo')
+})

@@ -1,18 +1,19 @@
-/** Archived tokens: revoked or used-up tokens the operator moved out of the list (kept on the node). */
+/** Archived tokens: revoked, used-up or expired tokens moved out of the list (kept on the node). */
 import type { TaleusApi, TokenView } from '../../../preload/contract.ts'
-
-type WithArchive = { archived?: boolean }
-type ArchiveApi = { archiveTokens?: (input: { tokenIds: string[] }) => Promise<TokenView[]> }
 
 /** True when the token was archived. */
 export function isArchived(token: TokenView): boolean {
-  return (token as TokenView & WithArchive).archived === true
+  return token.archived === true
 }
 
-/** Archives tokens on the node; returns their new views. */
-export async function archiveTokens(api: TaleusApi, tokenIds: string[]): Promise<TokenView[]> {
-  const command = (api as TaleusApi & ArchiveApi).archiveTokens
-  if (command == null)
-    throw Object.assign(new Error('archiving is not available'), { code: 'unknown-command' })
-  return command({ tokenIds })
+/** True when the token may be archived (the node refuses an active one). */
+export function canArchive(token: TokenView): boolean {
+  return !isArchived(token) && token.status !== 'active'
+}
+
+/** Archives tokens on the node, one call each; returns their new views. */
+export async function archiveTokens(api: TaleusApi, tokenIds: readonly string[]): Promise<TokenView[]> {
+  const views: TokenView[] = []
+  for (const tokenId of tokenIds) views.push(await api.archiveToken({ tokenId }))
+  return views
 }

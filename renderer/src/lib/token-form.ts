@@ -5,7 +5,8 @@ import type { ApprovalPolicy, CreateTokenInput, PartyRole } from '../../../prelo
 export interface TokenFormValues {
   label: string
   role: PartyRole
-  usesKind: 'one' | 'n' | 'unlimited'
+  /** `per-customer`: a customer display, a fresh single-use code minted by the node after each customer. */
+  usesKind: 'one' | 'n' | 'unlimited' | 'per-customer'
   usesN: number | string | null | undefined
   expiresIn: string
   requirements: string
@@ -65,10 +66,11 @@ export function tokenInput(f: TokenFormValues): CreateTokenInput {
   const input: CreateTokenInput = {
     role: f.role,
     label: f.label.trim(),
-    uses: f.usesKind === 'one' ? 1 : f.usesKind === 'unlimited' ? 'unlimited' : Number(f.usesN),
+    uses: f.usesKind === 'unlimited' ? 'unlimited' : f.usesKind === 'n' ? Number(f.usesN) : 1,
     identityRequirements: [...new Set(fieldNames(f.requirements))],
     approval: f.approval
   }
+  if (f.usesKind === 'per-customer') input.mode = 'per-customer'
   if (f.expiresIn !== '') input.expiresInMs = Number(f.expiresIn)
   if (f.approval === 'operator') input.approvalTimeoutMs = Number(f.approvalSeconds) * 1000
   return input

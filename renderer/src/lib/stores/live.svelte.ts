@@ -6,6 +6,7 @@ import type {
   ApprovalView,
   ConsoleEvent,
   DialOutcome,
+  DisplayView,
   PeerView,
   SessionView,
   TaleusApi,
@@ -34,6 +35,8 @@ export class Live {
   readonly node = new NodeStore()
   readonly dials = new DialsStore()
   readonly names = new NamesStore()
+  /** Customer displays of `per-customer` tokens, by displayId (their links are secrets: memory only). */
+  displays = $state.raw(new Map<string, DisplayView>())
   status = $state<StreamStatus | 'ipc'>('connecting')
   /** Words of the last failed snapshot load, if any. */
   loadError = $state<unknown>(undefined)
@@ -80,7 +83,8 @@ export class Live {
       const [sessions, approvals, tokens, tallies, peers, info] = await Promise.all([
         this.api.listSessions(),
         this.api.listApprovals(),
-        this.api.listTokens(),
+        // Archived tokens too: the list hides them, a customer display follows its archived tokens.
+        this.api.listTokens({ archived: true }),
         this.api.listTallies(),
         this.api.listPeers(),
         this.api.getNodeInfo()
@@ -97,6 +101,16 @@ export class Live {
     } catch (err) {
       this.loadError = err
     }
+  }
+
+  /** Upserts customer displays (a newer view of a display replaces an older one). */
+  applyDisplays(views: readonly DisplayView[]): void {
+    const next = new Map(this.displays)
+    for (const v of views) {
+      const old = next.get(v.displayId)
+      if (old == null || v.updatedAt >= old.updatedAt) next.set(v.displayId, v)
+    }
+    this.displays = next
   }
 
   /** Refreshes the node's counters. */
@@ -117,6 +131,7 @@ export class Live {
     const tallies: TallyView[] = []
     const peers: PeerView[] = []
     const outcomes: DialOutcome[] = []
+    const displays: DisplayView[] = []
     for (const event of batch) {
       switch (event.kind) {
         case 'session':
@@ -140,6 +155,9 @@ export class Live {
         case 'dial-result':
           outcomes.push(event.outcome)
           break
+        case 'display':
+          displays.push(event.display)
+          break
       }
     }
     this.sessions.apply(sessions)
@@ -150,5 +168,6 @@ export class Live {
     for (const a of approvals) this.onApproval?.(a)
     this.node.applyPeers(peers)
     this.dials.apply(outcomes)
+    if (displays.length > 0) this.applyDisplays(displays)
   }
 }
