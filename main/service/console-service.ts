@@ -28,7 +28,7 @@ import type {
   TokenView
 } from '../../preload/contract.ts'
 import { ApiError } from '../api/api-error.ts'
-import { RejectedError, SessionManager, formatLink, parseLink } from '../bootstrap/index.ts'
+import { RejectedError, SessionManager, parseLink } from '../bootstrap/index.ts'
 import type { BootstrapLink, SessionManagerConfig } from '../bootstrap/types.ts'
 import { createTaleusNode, loadOrCreatePrivateKey } from '../node/index.ts'
 import { openStore } from '../store/index.ts'
@@ -41,6 +41,8 @@ import { describeFailure } from './reason-messages.ts'
 import { SessionTable } from './session-table.ts'
 import { asCadre, cadreLinkAddrs, openCadre } from './cadre.ts'
 import { OperatorDesk } from './operator-desk.ts'
+import { PeerTable } from './peer-table.ts'
+import { tokenLink } from './token-links.ts'
 import { SYSTEM_CALL } from './operations.ts'
 import type { CallContext } from './operations.ts'
 import { restoreSessions } from './session-history.ts'
@@ -108,9 +110,6 @@ export interface ConsoleService extends TaleusApi {
 /** Every interface, any free port. */
 const DEFAULT_LISTEN = ['/ip4/0.0.0.0/tcp/0']
 
-/** Most responder addresses a link carries (the link format's own limit). */
-const MAX_LINK_ADDRS = 8
-
 /** Longest our cached addresses are used without asking libp2p again (a missed change heals this fast). */
 const ADDR_CACHE_MS = 1000
 
@@ -133,7 +132,7 @@ class Service implements ConsoleService {
   private readonly desk: OperatorDesk
   private readonly sessions: SessionTable
   private readonly dials = new Map<string, Promise<DialOutcome>>()
-  private readonly peers = new Map<string, PeerView>()
+  private readonly peers = new PeerTable()
   private readonly shutdown = new AbortController()
   private readonly mdns: boolean
   private store: MerchantStore | undefined
@@ -572,7 +571,7 @@ class Service implements ConsoleService {
   }
 
   async listPeers(): Promise<PeerView[]> {
-    return [...this.peers.values()]
+    return this.peers.list()
   }
 
   private running(): { node: Libp2p; manager: SessionManager; store: MerchantStore } {
@@ -585,26 +584,7 @@ class Service implements ConsoleService {
 
   private linkFor(view: TokenView, token: string): string {
     // LAN addresses first: a customer's phone cannot reach our loopback. Fewer addresses keep the QR small.
-    const addrs = cadreLinkAddrs(this.multiaddrs(), asCadre(this.store)?.cadreAddrs() ?? [])
-    const link = {
-      token,
-      responderPeerAddrs: addrs.slice(0, MAX_LINK_ADDRS),
-      role: view.role,
-      ...(view.expiresAt === null ? {} : { tokenExpiryUtc: new Date(view.expiresAt).toISOString() }),
-      ...(view.identityRequirements.length === 0 ? {} : { identityRequirements: view.identityRequirements }),
-      // the dialer waits this much longer for our answer while an operator decides
-      ...(view.approval === 'operator' ? { approvalTimeoutMs: view.approvalTimeoutMs } : {})
-    }
-    if (link.responderPeerAddrs.length === 0)
-      throw new ApiError('not-listening', 503, 'the node has no address to put in a link')
-    for (;;) {
-      try {
-        return formatLink(link)
-      } catch (err) {
-        if (link.responderPeerAddrs.length <= 1) throw err
-        link.responderPeerAddrs = link.responderPeerAddrs.slice(0, -1)
-      }
-    }
+    return tokenLink(view, token, cadreLinkAddrs(this.multiaddrs(), asCadre(this.store)?.cadreAddrs() ?? []))
   }
 
   /** `node`: the cadre node serving the session (default: this one; none for a lowdb store). */
@@ -628,23 +608,9 @@ class Service implements ConsoleService {
     id: PeerId = peerIdFromString(peerId)
   ): void {
     if (peerId === this.peerId) return
-    const previous = this.peers.get(peerId)
     // by peer: a scan of every connection per connection event is quadratic in a rush of 1000 customers
     const connected = (this.node?.getConnections(id).length ?? 0) > 0
-    const peer: PeerView = {
-      peerId,
-      multiaddrs: [...new Set([...(previous?.multiaddrs ?? []), ...multiaddrs])].slice(-8),
-      source: previous?.source === 'mdns' ? 'mdns' : source,
-      connected,
-      lastSeen: Date.now()
-    }
-    this.peers.delete(peerId)
-    this.peers.set(peerId, peer)
-    // Many one-off customers connect over a day; keep the most recent.
-    if (this.peers.size > 1000) {
-      const oldest = this.peers.keys().next().value
-      if (oldest !== undefined) this.peers.delete(oldest)
-    }
+    const peer = this.peers.update(peerId, multiaddrs, source, connected)
     this.batcher.push({ kind: 'peer', peer })
   }
 
