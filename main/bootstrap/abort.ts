@@ -86,6 +86,18 @@ export function scopedSignal(
 }
 
 /**
+ * A signal that aborts with TimeoutError after `ms`, unless clear()ed first: a plain timer, where
+ * AbortSignal.timeout keeps its timer (and a weak reference) alive for the whole `ms` after the work
+ * is done — thousands of them during a flood of refused contacts.
+ */
+export function timeoutSignal(ms: number, message = 'ran out of time'): ScopedSignal {
+  const controller = new AbortController()
+  const timer = setTimeout(() => controller.abort(new TimeoutError(message)), ms)
+  timer.unref?.()
+  return { signal: controller.signal, clear: () => clearTimeout(timer) }
+}
+
+/**
  * A session deadline whose signal aborts with TimeoutError, and which can be pushed back — an operator
  * approval may legitimately outlast sessionTimeoutMs. It can also follow other signals (a stop, the
  * caller's), so a session needs no AbortSignal.any. Call clear() when the session ends.

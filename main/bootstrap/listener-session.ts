@@ -322,7 +322,9 @@ export class ListenerSession extends BaseSession<ListenerState> {
     if (mustAbort(error) || this.mustReset) {
       this.frames.abort(error)
     } else if (this.verdictSent) {
-      await this.frames.closeWrite({ signal: this.cleanupSignal() })
+      const scope = this.cleanupScope()
+      await this.frames.closeWrite({ signal: scope.signal })
+      scope.clear()
     } else {
       await this.tell(error.reason)
     }
@@ -357,7 +359,8 @@ export class ListenerSession extends BaseSession<ListenerState> {
 
   /** Tells the peer why: a rejection before our response, an Ack{ok:false} after it; then closes. */
   private async tell(reason: ReasonCode): Promise<void> {
-    const signal = this.cleanupSignal()
+    const scope = this.cleanupScope()
+    const { signal } = scope
     try {
       if (!this.responded) {
         await this.frames.write(
@@ -375,6 +378,8 @@ export class ListenerSession extends BaseSession<ListenerState> {
       await this.frames.closeWrite({ signal })
     } catch (err) {
       this.frames.abort(err as Error)
+    } finally {
+      scope.clear()
     }
   }
 }

@@ -184,13 +184,38 @@ export function decodeMessage(body: Uint8Array | string): Message {
 
 /** Validates an outgoing message and encodes it as a frame body; throws BadMessageError if invalid. */
 export function encodeMessage(message: Message): Uint8Array {
+  const key = refusalKey(message)
+  if (key !== undefined) {
+    const known = encodedRefusals.get(key)
+    // a copy: whoever writes it owns its bytes
+    if (known !== undefined) return known.slice()
+  }
   const schema = SCHEMAS[message.type]
   if (schema == null || !v.safeParse(schema, message).success) {
     throw new BadMessageError(`refusing to send an invalid ${String(message.type)}`)
   }
   const bytes = utf8Encoder.encode(JSON.stringify(message))
   if (bytes.byteLength > MAX_FRAME_BYTES) throw new BadMessageError('frame too large')
+  if (key !== undefined) encodedRefusals.set(key, bytes.slice())
   return bytes
+}
+
+/** Refusals, validated and encoded once per kind: a flood of refused contacts repeats a few of them. */
+const encodedRefusals = new Map<string, Uint8Array>()
+const REFUSAL_KEYS: Record<string, ReadonlySet<string>> = {
+  ProvisioningResult: new Set(['type', 'approved', 'reason', 'role']),
+  Ack: new Set(['type', 'ok', 'reason'])
+}
+
+/** The cache key of a refusal made of nothing but its type, reason (and role), or undefined. */
+function refusalKey(message: Message): string | undefined {
+  const m = message as { type: string; approved?: unknown; ok?: unknown; reason?: unknown; role?: unknown }
+  if (m.approved !== false && m.ok !== false) return undefined
+  const allowed = REFUSAL_KEYS[m.type]
+  if (allowed === undefined || typeof m.reason !== 'string') return undefined
+  for (const k of Object.keys(m)) if (!allowed.has(k)) return undefined
+  if (m.role !== undefined && typeof m.role !== 'string') return undefined
+  return `${m.type}|${m.reason}|${m.role ?? ''}`
 }
 
 /** True when `value` is a well-formed ProvisionResult (used to check what a hook returned). */

@@ -2,7 +2,7 @@
  * What both session kinds share: the state table walk with one SessionEvent per transition, step
  * deadlines as AbortSignals, hook calls raced against their signal, and error classification.
  */
-import { abortError, raceSignal, scopedSignal } from './abort.ts'
+import { abortError, raceSignal, scopedSignal, timeoutSignal } from './abort.ts'
 import type { ScopedSignal } from './abort.ts'
 import { BootstrapError, RejectedError, StreamClosedError } from './errors.ts'
 import { isTerminalState, transition } from './states.ts'
@@ -113,6 +113,11 @@ export abstract class BaseSession<S extends SessionState> {
     return AbortSignal.timeout(this.deps.config.stepTimeoutMs)
   }
 
+  /** The same as a timer that clear() stops once the cleanup is done (no timer left per refused contact). */
+  protected cleanupScope(): ScopedSignal {
+    return timeoutSignal(this.deps.config.stepTimeoutMs, 'the cleanup ran out of time')
+  }
+
   protected hookContext(signal: AbortSignal): HookContext {
     const ctx: HookContext = {
       sessionId: this.sessionId,
@@ -167,7 +172,8 @@ export abstract class BaseSession<S extends SessionState> {
 
   /** Runs a cleanup hook (release, abandon) without ever letting it fail or hang the session. */
   protected async cleanupHook(fn: (ctx: HookContext) => Promise<unknown>): Promise<void> {
-    const signal = this.cleanupSignal()
+    const scope = this.cleanupScope()
+    const { signal } = scope
     try {
       await raceSignal(
         Promise.resolve().then(() => fn(this.hookContext(signal))),
@@ -176,6 +182,8 @@ export abstract class BaseSession<S extends SessionState> {
       )
     } catch {
       // best effort: the session already failed and reports that
+    } finally {
+      scope.clear()
     }
   }
 }

@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto'
 import { TypedEventEmitter, setMaxListeners } from 'main-event'
 import type { Connection, Libp2p, Stream } from '@libp2p/interface'
 import { DialerSession } from './dialer-session.ts'
-import { Deadline } from './abort.ts'
+import { Deadline, timeoutSignal } from './abort.ts'
 import { AbuseGuard } from './abuse-guard.ts'
 import type { AbuseLimits, RefusalCounts } from './abuse-guard.ts'
 import { BootstrapError, InvalidStreamError, RejectedError, StreamClosedError } from './errors.ts'
@@ -418,7 +418,8 @@ export class SessionManager extends TypedEventEmitter<SessionManagerEvents> {
       this.dialers.delete(event.sessionId)
       this.forgetAwaiting(event.sessionId)
     }
-    this.safeDispatchEvent('session', { detail: event })
+    // no event object built when nobody listens (a library user without a watcher, a refusal flood)
+    if (this.listenerCount('session') > 0) this.safeDispatchEvent('session', { detail: event })
     const log = this.hooks.logSessionEvent
     if (log == null) return
     try {
@@ -444,12 +445,16 @@ export class SessionManager extends TypedEventEmitter<SessionManagerEvents> {
   /** Over the cap: refuse at once with `busy`, reading nothing; not a session. */
   private async refuseBusy(stream: Stream): Promise<void> {
     const frames = new FrameStream(stream)
-    const signal = AbortSignal.timeout(this.config.stepTimeoutMs)
+    // a plain timer stopped at once: a flood of busy answers leaves no timer behind (abort.ts)
+    const scope = timeoutSignal(this.config.stepTimeoutMs)
+    const { signal } = scope
     try {
       await frames.write({ type: 'ProvisioningResult', approved: false, reason: 'busy' }, { signal })
       await frames.closeWrite({ signal })
     } catch (err) {
       frames.abort(err as Error)
+    } finally {
+      scope.clear()
     }
   }
 
