@@ -5,16 +5,21 @@
  * SessionManager per peer (a wallet's side: it provisions nothing, accepts A's response). `refuse`
  * (`fresh` | `reused`) runs the bootstrap with a token A does not know, so A refuses every contact: each
  * from a fresh peer, or all over a few connections opened before the clock starts; a refusal is the
- * expected outcome there and counts as done.
+ * expected outcome there and counts as done. `tallydb`: each peer also holds a TallyDb (issue I) and opens
+ * and syncs A's new document with the grant before it says yes, as a wallet with the shared database does.
  */
 import '../main/polyfill.ts'
 import { randomBytes } from 'node:crypto'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { multiaddr } from '@multiformats/multiaddr'
 import { lpStream } from '@libp2p/utils'
 import type { Libp2p } from '@libp2p/interface'
 import { RejectedError, SessionManager, parseLink } from '../main/bootstrap/index.ts'
 import type { BootstrapLink, SessionHooks } from '../main/bootstrap/index.ts'
 import { createTaleusNode } from '../main/node/index.ts'
+import { TallyDb } from '../main/tallydb/index.ts'
 import { onMessages, send } from './lib/child.ts'
 import { BASELINE_PROTOCOL, ackFrame, contactFrame } from './lib/frames.ts'
 
@@ -36,6 +41,9 @@ const WALLET_HOOKS: SessionHooks = {
 
 let peers: Peer[] = []
 let nodes: Libp2p[] = []
+/** The peers' tally databases (tallydb runs) and their folders, closed and removed on stop. */
+const dbs: TallyDb[] = []
+const dbDirs: string[] = []
 /** `fresh` | `reused` when A is expected to refuse every contact (unknown token), else undefined. */
 let refuse: string | undefined
 /** Refusals by reason in this burst (`invalid-token` unless an abuse guard answered first). */
@@ -61,11 +69,36 @@ async function refused(run: Promise<unknown>): Promise<void> {
   throw new Error('the contact was accepted')
 }
 
+/** A wallet with the shared database: validateResponse opens A's document with the grant and syncs it. */
+async function walletWithDb(node: Libp2p): Promise<SessionHooks> {
+  const dir = await mkdtemp(join(tmpdir(), 'taleus-bench-wallet-'))
+  dbDirs.push(dir)
+  const db = await TallyDb.open({ dir, libp2p: node, grantKey: randomBytes(32), reconnectMs: 0 })
+  await db.start()
+  dbs.push(db)
+  return {
+    ...WALLET_HOOKS,
+    validateResponse: async (response, ctx) => {
+      const provision = response.provisionResult
+      if (provision === undefined) return false
+      await db.join({
+        tally: provision.tally,
+        provisionerPeerId: ctx.remotePeerId,
+        nodes: provision.dbConnectionInfo.nodes,
+        grant: provision.dbConnectionInfo.credentials,
+        signal: ctx.signal
+      })
+      return true
+    }
+  }
+}
+
 async function preparePeer(
   mode: string,
   target: string,
   link: BootstrapLink | undefined,
-  timeoutMs: number
+  timeoutMs: number,
+  tallydb: boolean
 ): Promise<Peer> {
   const node = await createTaleusNode({ listen: [] })
   if (mode === 'baseline') {
@@ -97,7 +130,8 @@ async function preparePeer(
       }
     }
   }
-  const manager = new SessionManager(WALLET_HOOKS, { maxConcurrentSessions: 4 })
+  const hooks = tallydb ? await walletWithDb(node) : WALLET_HOOKS
+  const manager = new SessionManager(hooks, { maxConcurrentSessions: 4 })
   return {
     node,
     async run() {
@@ -152,7 +186,9 @@ onMessages(async (message) => {
         const batch = Math.min(50, count - i)
         made.push(
           ...(await Promise.all(
-            Array.from({ length: batch }, () => preparePeer(mode, target, link, timeoutMs))
+            Array.from({ length: batch }, () =>
+              preparePeer(mode, target, link, timeoutMs, message.tallydb === true)
+            )
           ))
         )
       }
@@ -189,7 +225,9 @@ onMessages(async (message) => {
       break
     }
     case 'stop': {
+      await Promise.allSettled(dbs.map((db) => db.close()))
       await Promise.allSettled(nodes.map((node) => node.stop()))
+      await Promise.allSettled(dbDirs.map((dir) => rm(dir, { recursive: true, force: true })))
       send({ type: 'stopped' })
       process.exit(0)
     }

@@ -102,7 +102,9 @@ async function startBootstrap(): Promise<{ addr: string; link: string }> {
     dataDir,
     listen: ['/ip4/127.0.0.1/tcp/0'],
     mdns: false,
-    maxConcurrentSessions
+    maxConcurrentSessions,
+    // the shared tally database only where the run measures it (BENCH_TALLYDB=1; bench/run.js tallydb)
+    tallyDb: process.env.BENCH_TALLYDB === '1'
   })
   await service.start()
   // a console window is open during a rush: keep one subscriber on the live stream, as the UI does

@@ -3,7 +3,7 @@
 // Prints one table (target, measured, ratio, pass/fail) and writes bench/results/latest.json.
 // Benchmarks report; they never fail on timing (exit 0 unless something crashes).
 //
-// Knobs (environment): BENCH_ONLY=sweep,held,store,cadre,renderer,cold  BENCH_QUICK=1 (fewer sessions)
+// Knobs (environment): BENCH_ONLY=sweep,held,store,cadre,tallydb,renderer,cold  BENCH_QUICK=1 (fewer sessions)
 // BENCH_NO_BUILD=1 (use the existing out/ build)  BENCH_LEVELS=10,100 (sweep only these concurrencies).
 import { execFileSync, spawnSync } from 'node:child_process'
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
@@ -20,7 +20,7 @@ import { mean, median, round } from './lib/stats.js'
 
 const ROOT = join(import.meta.dirname, '..')
 const QUICK = process.env.BENCH_QUICK === '1'
-const ONLY = new Set((process.env.BENCH_ONLY ?? 'sweep,held,store,cadre,renderer,cold').split(','))
+const ONLY = new Set((process.env.BENCH_ONLY ?? 'sweep,held,store,cadre,tallydb,renderer,cold').split(','))
 /** Sessions held at once, and runs per side, for the held-memory measurement. */
 const HELD = { count: 1000, reps: QUICK ? 1 : 2 }
 
@@ -39,6 +39,25 @@ const SWEEP = QUICK
       { concurrency: 1000, count: 1000, reps: 2 }
     ]
 
+/**
+ * The shared tally database (issue I): the bootstrap with A's document created and synced by every dialer,
+ * against the bootstrap alone (today's figure), interleaved in the same run. Every dialer peer holds a
+ * repo of its own, so fewer sessions than the sweep.
+ */
+const TALLYDB = QUICK
+  ? [
+      { concurrency: 1, count: 20, reps: 1 },
+      { concurrency: 10, count: 60, reps: 1 },
+      { concurrency: 100, count: 200, reps: 1 }
+    ]
+  : [
+      { concurrency: 1, count: 40, reps: 2 },
+      { concurrency: 10, count: 150, reps: 2 },
+      { concurrency: 100, count: 300, reps: 2 }
+    ]
+/** Bootstrap throughput with the shared document, as a share of the bootstrap alone. */
+const TALLYDB_TARGET = 0.8
+
 const LEVELS = process.env.BENCH_LEVELS?.split(',').map(Number)
 /** Listener CPU per fresh customer on the console service at c=10 and 100 (issue K: ≤ 9× the crypto floor). */
 const SERVED_TARGET_MS = 3.8
@@ -53,6 +72,7 @@ const raw = {
   store: [],
   renderer: undefined,
   coldStartMs: [],
+  tallydb: [],
   cadre: []
 }
 
@@ -197,6 +217,55 @@ async function sweep() {
     ratio: null,
     pass: null
   })
+}
+
+async function tallydb() {
+  for (const level of TALLYDB.filter((l) => LEVELS == null || LEVELS.includes(l.concurrency))) {
+    const runs = { bootstrap: [], tallydb: [] }
+    for (let rep = 0; rep < level.reps; rep++) {
+      for (const key of ['bootstrap', 'tallydb']) {
+        log(`tallydb c=${level.concurrency} ${key} rep ${rep + 1}/${level.reps} (${level.count} sessions)`)
+        const result = await withDir('tallydb', (dataDir) =>
+          runSessions({ mode: 'bootstrap', ...level, dataDir, tallydb: key === 'tallydb' })
+        )
+        log(
+          `  ${result.throughput}/s p50 ${result.p50} ms p99 ${result.p99} ms failed ${result.failed} ` +
+            `${JSON.stringify(result.failures)} CPU/session listener ${result.listenerCpuMsPerSession} ms ` +
+            `dialers ${result.dialerCpuMsPerSession} ms`
+        )
+        runs[key].push(result)
+        raw.tallydb.push(result)
+      }
+    }
+    const c = level.concurrency
+    const boot = pick(runs.bootstrap)
+    const db = pick(runs.tallydb)
+    const ratio = db.throughput / boot.throughput
+    row(
+      `throughput with the shared document c=${c}`,
+      `≥ ${TALLYDB_TARGET} × bootstrap alone`,
+      `${db.throughput}/s vs ${boot.throughput}/s (failed ${sumFailed(runs.tallydb)} vs ${sumFailed(runs.bootstrap)})`,
+      round(ratio, 2),
+      ratio >= TALLYDB_TARGET
+    )
+    const cpuDb = median(runs.tallydb.map((r) => r.listenerCpuMsPerSession))
+    const cpuBoot = median(runs.bootstrap.map((r) => r.listenerCpuMsPerSession))
+    row(
+      `listener CPU/session with the shared document c=${c}`,
+      'info: with ÷ without',
+      `${cpuDb} ms vs ${cpuBoot} ms; dialer ${median(runs.tallydb.map((r) => r.dialerCpuMsPerSession))} ms vs ` +
+        `${median(runs.bootstrap.map((r) => r.dialerCpuMsPerSession))} ms`,
+      round(cpuDb / cpuBoot, 2),
+      null
+    )
+    row(
+      `latency with the shared document c=${c} p50/p99`,
+      'report',
+      `${db.p50}/${db.p99} ms (alone ${boot.p50}/${boot.p99})`,
+      round(db.p50 / boot.p50, 2),
+      null
+    )
+  }
 }
 
 /**
@@ -435,6 +504,7 @@ if (ONLY.has('sweep')) await sweep()
 if (ONLY.has('held')) await held()
 if (ONLY.has('store')) await storeGrowth()
 if (ONLY.has('cadre')) await storeComparison({ quick: QUICK, log, row, withDir, raw: raw.cadre })
+if (ONLY.has('tallydb')) await tallydb()
 if (ONLY.has('renderer')) await renderer()
 if (ONLY.has('cold')) await coldStart()
 const info = machine()

@@ -7,12 +7,13 @@ import { quantile, round } from './stats.js'
  * listener on `dataDir` (bootstrap only). Returns throughput, latency percentiles, failures, RSS figures.
  * `refuse` ('fresh' | 'reused', bootstrap only): every contact carries a token A never issued, from a
  * fresh peer each or over connections opened before the clock (one per concurrent contact); a refusal
- * counts as done.
+ * counts as done. `tallydb` (bootstrap only): A serves a shared document per tally and every dialer opens
+ * and syncs it before the bootstrap succeeds (issue I); without it, neither side has the database.
  */
-export async function runSessions({ mode, concurrency, count, dataDir, refuse }) {
+export async function runSessions({ mode, concurrency, count, dataDir, refuse, tallydb = false }) {
   const listener = new Child(
     'listener.ts',
-    { BENCH_MODE: mode, BENCH_DATA_DIR: dataDir ?? '' },
+    { BENCH_MODE: mode, BENCH_DATA_DIR: dataDir ?? '', BENCH_TALLYDB: tallydb ? '1' : '0' },
     process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF] : []
   )
   const dialers = []
@@ -35,6 +36,7 @@ export async function runSessions({ mode, concurrency, count, dataDir, refuse })
             target,
             count: share(count, parts, i),
             refuse,
+            tallydb,
             connections: share(concurrency, parts, i)
           },
           'prepared',
@@ -61,6 +63,7 @@ export async function runSessions({ mode, concurrency, count, dataDir, refuse })
       for (const [k, v] of Object.entries(d.refusals ?? {})) refusals[k] = (refusals[k] ?? 0) + v
     return {
       mode,
+      ...(tallydb ? { tallydb } : {}),
       ...(refuse != null ? { refuse, refusals } : {}),
       concurrency,
       count,

@@ -77,6 +77,8 @@ export interface ConsoleServiceInit {
   maxSessionRows?: number
   /** Longest an event waits before a subscriber gets it. Default 50. */
   eventIntervalMs?: number
+  /** Serve and open the shared tally documents (issue I). Default true; false: the bootstrap alone (bench). */
+  tallyDb?: boolean
   /**
    * Where the store lives: a postgres:// URL shares one store with the merchant's other nodes (a cadre,
    * see docs/architecture.md). Default: env TALEUS_STORE if it is such a URL, else the lowdb store in dataDir.
@@ -228,7 +230,7 @@ class Service implements ConsoleService {
       })
       this.node = node
       const grantKey = store.grantKey?.()
-      if (grantKey !== undefined && store.attachTallyDb !== undefined) {
+      if (this.init.tallyDb !== false && grantKey !== undefined && store.attachTallyDb !== undefined) {
         const tallyDb = await TallyDb.open({
           dir: join(this.init.dataDir, 'tallydb'),
           libp2p: node,

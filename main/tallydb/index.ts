@@ -2,7 +2,7 @@
 export { TallyDb } from './tally-db.ts'
 export type { TallyDbEvents, TallyDbInit, TallyDocumentView } from './tally-db.ts'
 export { Libp2pNetworkAdapter, TALLYDB_PROTOCOL } from './libp2p-adapter.ts'
-export type { Libp2pNetworkAdapterInit, OpenRequest } from './libp2p-adapter.ts'
+export type { Libp2pNetworkAdapterInit, Opened, OpenRequest } from './libp2p-adapter.ts'
 export { checkTerms } from './tally-document.ts'
 export type { NegotiationEntry, TallyDoc, TallyDocBody, TallyTerms, TermsProposal } from './tally-document.ts'
 export * from './errors.ts'

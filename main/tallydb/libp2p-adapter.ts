@@ -27,10 +27,21 @@ export interface OpenRequest {
   grant: string
 }
 
+/** A granted open: the document the channel now carries, and its snapshot when the provisioner sent one. */
+export interface Opened {
+  documentId: DocumentId
+  snapshot?: Uint8Array
+}
+
 /** Options of Libp2pNetworkAdapter. */
 export interface Libp2pNetworkAdapterInit {
   /** Decides an open request; the documentId to carry on this channel, or undefined to refuse. */
   authorize?(request: OpenRequest): Promise<DocumentId | undefined>
+  /**
+   * The document as it is now, sent with a granted open so the opener holds a replica after one round
+   * trip (sync messages then carry every later change). Optional: without it the opener syncs from scratch.
+   */
+  snapshot?(documentId: DocumentId): Promise<Uint8Array | undefined>
   /** Called with every document message carried (either way), for sync-state bookkeeping. */
   onTraffic?(documentId: DocumentId, remotePeer: string, direction: 'in' | 'out'): void
   /** Tests only: every document to every peer, any repo peer id. Default false. */
@@ -51,7 +62,7 @@ type Frame =
   | { t: 'hello'; peerId: string; meta?: PeerMetadata }
   | { t: 'msg'; m: Message }
   | { t: 'open'; id: number; tallyId: string; grant: string }
-  | { t: 'opened'; id: number; documentId: DocumentId }
+  | { t: 'opened'; id: number; documentId: DocumentId; doc?: Uint8Array }
   | { t: 'refused'; id: number }
 
 const DEFAULTS = {
@@ -69,7 +80,7 @@ class Channel {
   meta: PeerMetadata = {}
   /** Documents this channel carries. */
   readonly allowed = new Set<DocumentId>()
-  readonly pending = new Map<number, { resolve(id: DocumentId): void; reject(err: Error): void }>()
+  readonly pending = new Map<number, { resolve(opened: Opened): void; reject(err: Error): void }>()
   refusals = 0
   announced = false
   closed = false
@@ -225,18 +236,18 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
     return dialing
   }
 
-  /** Ask `peer` to open `tallyId` with `grant` on our channel; the documentId it carries from then on. */
+  /** Ask `peer` to open `tallyId` with `grant` on our channel; the document it carries from then on. */
   async open(
     peer: PeerId,
     addrs: Multiaddr[],
     tallyId: string,
     grant: string,
     options: { signal?: AbortSignal } = {}
-  ): Promise<DocumentId> {
+  ): Promise<Opened> {
     const ch = await this.channelTo(peer, addrs, options)
     if (ch.pending.size >= this.#init.maxPendingOpens) throw new GrantRefusedError('too many open requests')
     const id = ch.nextId()
-    const reply = new Promise<DocumentId>((resolve, reject) => {
+    const reply = new Promise<Opened>((resolve, reject) => {
       ch.pending.set(id, { resolve, reject })
     })
     const onAbort = (): void => {
@@ -368,7 +379,8 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
           return
         }
         ch.allowed.add(documentId)
-        ch.write({ t: 'opened', id: frame.id, documentId })
+        const doc = await this.#init.snapshot?.(documentId).catch(() => undefined)
+        ch.write({ t: 'opened', id: frame.id, documentId, ...(doc === undefined ? {} : { doc }) })
         return
       }
       case 'opened':
@@ -378,7 +390,10 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
         ch.pending.delete(frame.id)
         if (frame.t === 'opened' && typeof frame.documentId === 'string') {
           ch.allowed.add(frame.documentId)
-          waiting.resolve(frame.documentId)
+          waiting.resolve({
+            documentId: frame.documentId,
+            ...(frame.doc instanceof Uint8Array ? { snapshot: frame.doc } : {})
+          })
         } else waiting.reject(new GrantRefusedError())
         return
       }

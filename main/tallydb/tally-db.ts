@@ -1,5 +1,5 @@
 /**
- * The shared tally database of one node: an automerge-repo Repo (documents on disk in DIR/tallydb/docs),
+ * The shared tally database of one node: an automerge-repo Repo (documents on disk in DIR/tallydb/chunks.jsonl),
  * served and reached over libp2p (Libp2pNetworkAdapter), with the index of which document is which tally.
  *
  * The provisioner creates a tally's document and serves it; the counterparty opens it with the grant (the
@@ -12,7 +12,6 @@ import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Repo } from '@automerge/automerge-repo'
 import type { DocHandle, DocumentId, PeerId as RepoPeerId } from '@automerge/automerge-repo'
-import { NodeFSStorageAdapter } from '@automerge/automerge-repo-storage-nodefs'
 import type { Libp2p, PeerId } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
@@ -27,7 +26,9 @@ import {
   UnknownTallyDocumentError
 } from './errors.ts'
 import { deriveGrant, openGrant, sealGrant, verifyGrant } from './grant.ts'
+import { JournalStorageAdapter } from './journal-storage.ts'
 import { Libp2pNetworkAdapter } from './libp2p-adapter.ts'
+import type { Opened } from './libp2p-adapter.ts'
 import { TallyIndex } from './tally-index.ts'
 import type { IndexEntry } from './tally-index.ts'
 import {
@@ -95,13 +96,17 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
     this.#reconnect(evt.detail.toString())
   }
 
-  private constructor(init: TallyDbInit, index: TallyIndex) {
+  readonly #storage: JournalStorageAdapter
+
+  private constructor(init: TallyDbInit, index: TallyIndex, storage: JournalStorageAdapter) {
     super()
     this.#init = init
     this.#index = index
+    this.#storage = storage
     this.#now = init.now ?? Date.now
     this.#adapter = new Libp2pNetworkAdapter(init.libp2p, {
       authorize: async (req) => this.#authorize(req.remotePeer, req.tallyId, req.grant),
+      snapshot: async (documentId) => this.#repo.export(documentId),
       onTraffic: (documentId) => {
         const tallyId = this.#index.tallyOf(documentId)
         if (tallyId !== undefined) this.#lastSync.set(tallyId, this.#now())
@@ -116,19 +121,25 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
     const allows = async (peer: RepoPeerId, documentId?: DocumentId): Promise<boolean> =>
       documentId !== undefined && this.#adapter.allows(peer, documentId)
     this.#repo = new Repo({
-      storage: new NodeFSStorageAdapter(join(init.dir, 'docs')),
+      storage,
       network: [this.#adapter],
       peerId: init.libp2p.peerId.toString() as RepoPeerId,
       shareConfig: { announce: allows, access: allows },
-      enableRemoteHeadsGossiping: false
+      enableRemoteHeadsGossiping: false,
+      isEphemeral: true
     })
   }
 
   /** Open the database in `init.dir` (its index is read; documents load on demand). */
   static async open(init: TallyDbInit): Promise<TallyDb> {
-    await mkdir(join(init.dir, 'docs'), { recursive: true, mode: 0o700 })
+    await mkdir(init.dir, { recursive: true, mode: 0o700 })
     const index = await TallyIndex.open(join(init.dir, 'index.jsonl'))
-    return new TallyDb(init, index)
+    try {
+      return new TallyDb(init, index, await JournalStorageAdapter.open(join(init.dir, 'chunks.jsonl')))
+    } catch (err) {
+      await index.close()
+      throw err
+    }
   }
 
   /** Serve documents and reconnect to the provisioners of the documents this node opened. */
@@ -153,7 +164,7 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
     await Promise.allSettled([...this.#syncing.values()])
     await this.#adapter.stop()
     await this.#repo.shutdown().catch(() => {})
-    await this.#index.close()
+    await Promise.allSettled([this.#index.close(), this.#storage.close()])
   }
 
   /** True when this node created the tally's document and serves it. */
@@ -220,9 +231,19 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
     this.#assertOpen()
     const { tally, provisionerPeerId, grant, signal } = input
     if (this.#index.get(tally.tallyId) !== undefined) throw new ProposalError('tally already has a document')
-    const documentId = await this.#open(tally.tallyId, provisionerPeerId, input.nodes, grant, signal)
+    const { documentId, snapshot } = await this.#open(
+      tally.tallyId,
+      provisionerPeerId,
+      input.nodes,
+      grant,
+      signal
+    )
     if (this.#index.tallyOf(documentId) !== undefined) throw new GrantRefusedError('document already in use')
-    const handle = await this.#findRemote(documentId, provisionerPeerId, signal)
+    // the snapshot in the reply is the replica; sync messages on the channel carry every change after it
+    const handle =
+      snapshot === undefined
+        ? await this.#findRemote(documentId, provisionerPeerId, signal)
+        : this.#repo.import<TallyDoc>(snapshot, { docId: documentId as DocumentId })
     const doc = handle.doc()
     // the document must be this tally between these two parties, or the provisioner handed us another
     if (
@@ -353,7 +374,7 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
     nodes: string[],
     grant: string,
     signal?: AbortSignal
-  ): Promise<string> {
+  ): Promise<Opened> {
     let peer: PeerId
     try {
       peer = peerIdFromString(provisionerPeerId)

@@ -151,9 +151,10 @@ describe('shared tally database', () => {
         const adapter = new Libp2pNetworkAdapter(from.node)
         try {
           const addrs = provisioner.addrs().map((x) => multiaddr(x))
-          return await adapter.open(peerIdFromString(provisioner.peerId), addrs, tallyId, grant, {
+          const opened = await adapter.open(peerIdFromString(provisioner.peerId), addrs, tallyId, grant, {
             signal: AbortSignal.timeout(20_000)
           })
+          return opened.documentId
         } catch (err) {
           return (err as Error).name
         } finally {
