@@ -2,6 +2,7 @@
 // same concurrencies, interleaved. The listener child picks its store from TALEUS_STORE (as Electron
 // does); the server comes from TALEUS_BENCH_PG or TALEUS_TEST_PG (.ci/run sets the latter).
 import { randomBytes } from 'node:crypto'
+import { readFileSync, readdirSync } from 'node:fs'
 import pg from 'pg'
 import { runSessions } from './session-run.js'
 import { median, round } from './stats.js'
@@ -9,6 +10,31 @@ import { median, round } from './stats.js'
 /** The server to measure on, or undefined (the rows then say they were skipped). */
 function server() {
   return process.env.TALEUS_BENCH_PG ?? process.env.TALEUS_TEST_PG
+}
+
+/**
+ * CPU ms used so far by every local `postgres` process (Linux /proc; 0 elsewhere), so the database's own
+ * cost per session can be shown beside the listener's when the server runs on this machine.
+ */
+function postgresCpuMs() {
+  let ticks = 0
+  try {
+    for (const pid of readdirSync('/proc')) {
+      if (!/^\d+$/.test(pid)) continue
+      try {
+        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+        const close = stat.lastIndexOf(')')
+        if (stat.slice(stat.indexOf('(') + 1, close) !== 'postgres') continue
+        const fields = stat.slice(close + 2).split(' ')
+        ticks += Number(fields[11]) + Number(fields[12])
+      } catch {
+        // the process ended meanwhile
+      }
+    }
+  } catch {
+    return 0
+  }
+  return ticks * 10
 }
 
 /** Concurrency levels: a lone customer and a rush. */
@@ -72,10 +98,12 @@ export async function storeComparison({ quick, log, row, withDir, raw }) {
       for (const store of ['lowdb', 'postgres']) {
         log(`store ${store} c=${level.concurrency} rep ${rep + 1}/${level.reps} (${level.count} sessions)`)
         const run = () => withDir('cadre', (dataDir) => runSessions({ mode: 'bootstrap', ...level, dataDir }))
+        const before = postgresCpuMs()
         const result = store === 'postgres' ? await onPostgres(url, run) : await run()
+        result.serverCpuMsPerSession = round((postgresCpuMs() - before) / Math.max(1, result.ok), 2)
         log(
           `  ${result.throughput}/s p50 ${result.p50} ms p95 ${result.p95} ms failed ${result.failed} ` +
-            `CPU/session listener ${result.listenerCpuMsPerSession} ms`
+            `CPU/session listener ${result.listenerCpuMsPerSession} ms postgres ${result.serverCpuMsPerSession} ms`
         )
         runs[store].push(result)
         raw.push({ store, ...result })
@@ -102,7 +130,8 @@ export async function storeComparison({ quick, log, row, withDir, raw }) {
       `PostgreSQL store c=${c}: listener CPU/session`,
       'report',
       `${med('postgres', 'listenerCpuMsPerSession')} ms vs ${med('lowdb', 'listenerCpuMsPerSession')} ms lowdb ` +
-        `(the server's own CPU not counted; failed ${runs.postgres.reduce((n, r) => n + r.failed, 0)} vs ${runs.lowdb.reduce((n, r) => n + r.failed, 0)})`,
+        `+ ${med('postgres', 'serverCpuMsPerSession')} ms in postgres (local server; start-up included) ` +
+        `(failed ${runs.postgres.reduce((n, r) => n + r.failed, 0)} vs ${runs.lowdb.reduce((n, r) => n + r.failed, 0)})`,
       round(med('postgres', 'listenerCpuMsPerSession') / med('lowdb', 'listenerCpuMsPerSession'), 2),
       null
     )

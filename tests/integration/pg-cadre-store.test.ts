@@ -62,7 +62,7 @@ describe.skipIf(PG === undefined)('cadre stores on one PostgreSQL schema', () =>
     const { view, token } = await nodes[0]!.createToken({ role: 'stock', uses: 2 })
     // node 3 may not have had the notification yet: it looks the token up in the table
     const info = await nodes[2]!.hooks(A).validateToken(token, ctx('s1'))
-    expect(info.tokenId).toBe(view.tokenId)
+    expect(info?.tokenId).toBe(view.tokenId)
     await until(() => nodes[1]!.getToken(view.tokenId) !== undefined)
     expect(nodes[1]!.tokenSecret(view.tokenId)).toBe(token)
   })

@@ -71,7 +71,6 @@ export async function openPgStore(init: PgStoreInit): Promise<PgMerchantStore> {
   })
   // an idle client that loses its server must not crash the process; the next query reconnects
   pool.on('error', () => {})
-  let listener: pg.PoolClient | undefined
   try {
     const client = await pool.connect()
     try {
@@ -80,11 +79,8 @@ export async function openPgStore(init: PgStoreInit): Promise<PgMerchantStore> {
       client.release()
     }
     const secret = await cadreSecret(pool, 'token-secret', () => randomBytes(32))
-    listener = await pool.connect()
-    listener.on('error', () => {})
     const store = new PgMerchantStore({
       pool,
-      listener,
       schema,
       channel: channelOf(schema),
       node,
@@ -99,7 +95,6 @@ export async function openPgStore(init: PgStoreInit): Promise<PgMerchantStore> {
     await store.start()
     return store
   } catch (err) {
-    listener?.release()
     await pool.end().catch(() => {})
     throw err
   }

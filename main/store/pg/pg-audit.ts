@@ -1,6 +1,6 @@
 /**
- * The cadre's audit trail in the `audit` table. Appends are batched (one INSERT every `flushMs`, whose
- * statement also NOTIFYs the events so every node's console shows every node's sessions live); memory
+ * The cadre's audit trail in the `audit` table. Appends are batched (one INSERT every `flushMs`, then the
+ * events are announced so every node's console shows every node's sessions live); memory
  * keeps a ring of the newest events of the whole cadre for listAudit, older ones are queried.
  *
  * Seam for issue G's hash chain: the table has `prev_hash` and `hash`; until the chain's helpers are
@@ -11,6 +11,7 @@ import type { AuditQuery } from '../../../preload/contract.ts'
 import type { SessionEvent } from '../../bootstrap/types.ts'
 import { AUDIT_DEFAULT_LIMIT, AUDIT_MAX_LIMIT, AUDIT_MEMORY_EVENTS } from '../audit-log.ts'
 import { auditPayloads } from './notify.ts'
+import type { PgNotifier } from './pg-notifier.ts'
 
 /** Events waiting for the database are capped so an outage cannot eat the memory. */
 const MAX_UNWRITTEN = 50_000
@@ -42,8 +43,8 @@ export function pickEvent(event: SessionEvent): SessionEvent {
 /** Options of the trail. */
 export interface PgAuditInit {
   pool: Pool
+  notifier: PgNotifier
   node: string
-  channel: string
   flushMs?: number
   memoryEvents?: number
 }
@@ -136,16 +137,13 @@ export class PgAudit {
   }
 
   async #write(batch: SessionEvent[]): Promise<void> {
-    const { pool, node, channel } = this.#init
-    // one statement: the rows and the notifications commit together
+    const { pool, node, notifier } = this.#init
     await pool.query(
-      `WITH ins AS (
-         INSERT INTO audit (node, session_id, at, event)
-         SELECT $1, e->>'sessionId', (e->>'at')::bigint, e FROM jsonb_array_elements($2::jsonb) AS e
-       )
-       SELECT pg_notify($3, p) FROM unnest($4::text[]) AS p`,
-      [node, JSON.stringify(batch), channel, auditPayloads(node, batch)]
+      `INSERT INTO audit (node, session_id, at, event)
+       SELECT $1, e->>'sessionId', (e->>'at')::bigint, e FROM jsonb_array_elements($2::jsonb) AS e`,
+      [node, JSON.stringify(batch)]
     )
+    for (const payload of auditPayloads(node, batch)) notifier.send(payload)
   }
 }
 
