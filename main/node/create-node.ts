@@ -10,7 +10,7 @@ import { tcp } from '@libp2p/tcp'
 import { createLibp2p } from 'libp2p'
 import { keyObjectCrypto } from './noise-crypto.ts'
 import { quietLogger } from './quiet-logger.ts'
-import { coalescingEncrypter, lazyWindowYamux } from './wire.ts'
+import { coalescingEncrypter, joiningGater, lazyWindowYamux } from './wire.ts'
 import { fastPaths } from './fast-paths.ts'
 import type { Libp2pOptions } from 'libp2p'
 import type { Libp2p, PrivateKey } from '@libp2p/interface'
@@ -73,7 +73,8 @@ export async function createTaleusNode(init: TaleusNodeInit = {}): Promise<Libp2
     // errors and the connection guard instead (docs/performance.md: what is given up)
     connectionMonitor: { enabled: false },
     // without caps one host fills the table with idle connections and every customer is refused
-    connectionGater: guard.gater,
+    // (and each write one socket write from the first byte: wire.ts)
+    connectionGater: joiningGater(guard.gater),
     // identify answers peers that ask, and runs on demand (`node.services.identify.identify(connection)`),
     // not on every new connection: nothing in Taleus reads what it learns (docs/performance.md)
     // fastPaths: no peer-store write per inbound stream, getConnections() in O(n) (fast-paths.ts)

@@ -11,7 +11,13 @@
  */
 import { YamuxStream, StreamState } from '@chainsafe/libp2p-yamux/stream'
 import { Uint8ArrayList, isUint8ArrayList } from 'uint8arraylist'
-import type { AbortOptions, ConnectionEncrypter, MessageStream, StreamMuxerFactory } from '@libp2p/interface'
+import type {
+  AbortOptions,
+  ConnectionEncrypter,
+  ConnectionGater,
+  MessageStream,
+  StreamMuxerFactory
+} from '@libp2p/interface'
 
 /** What the stock streams (AbstractMessageStream) have beyond the MessageStream interface. */
 type WithWriteStatus = MessageStream & { writeStatus?: 'writable' | 'closing' | 'closed' }
@@ -66,6 +72,8 @@ export function coalesceSends(secure: WithWriteStatus, raw: MessageStream): void
   }
 }
 
+const JOINED = Symbol('taleus:joined-writes')
+
 /** Chunks in a list (Noise and Yamux carry their own copy of uint8arraylist: no instanceof). */
 function chunks(list: Uint8ArrayList): number {
   return (list as unknown as { bufs?: Uint8Array[] }).bufs?.length ?? 0
@@ -73,8 +81,30 @@ function chunks(list: Uint8ArrayList): number {
 
 /** One socket write per message: the transport writes each chunk of a list on its own. */
 export function joinChunks(raw: MessageStream): void {
+  const marked = raw as MessageStream & { [JOINED]?: true }
+  if (marked[JOINED] === true) return
+  marked[JOINED] = true
   const send: Send = raw.send.bind(raw)
   raw.send = (data) => send(isUint8ArrayList(data) && chunks(data) > 1 ? data.subarray() : data)
+}
+
+/**
+ * `gater` that also joins the chunks of every new connection's writes from its first byte on, so that
+ * multistream-select's plaintext choice of the encrypter (a varint and a line per message) is one
+ * write per message too: the gater is the one hook libp2p calls with the raw connection before that.
+ */
+export function joiningGater(gater: ConnectionGater): ConnectionGater {
+  return {
+    ...gater,
+    denyInboundConnection: (maConn) => {
+      joinChunks(maConn)
+      return gater.denyInboundConnection?.(maConn) ?? false
+    },
+    denyOutboundConnection: (peerId, maConn) => {
+      joinChunks(maConn)
+      return gater.denyOutboundConnection?.(peerId, maConn) ?? false
+    }
+  }
 }
 
 /** `encrypter` (e.g. `noise()`) whose connections coalesce their sends (see above). */

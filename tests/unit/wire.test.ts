@@ -86,6 +86,19 @@ describe('wire: coalesced sends and lazy window updates', () => {
     expect(writes / rounds).toBeLessThanOrEqual(2)
   })
 
+  it('answers a fresh connection (handshake and all) with a handful of socket writes (stock: ~24)', async () => {
+    const listener = await createTaleusNode()
+    nodes.push(listener)
+    await serveEcho(listener)
+    const dialers = await Promise.all(Array.from({ length: 5 }, () => createTaleusNode({ listen: [] })))
+    nodes.push(...dialers)
+    const writes = await listenerWrites(listener, async () => {
+      for (const dialer of dialers) await echo(dialer, listener, new Uint8Array(300))
+    })
+    // multistream (2), the Noise handshake (1), the muxer's multistream (1), the answer (1)
+    expect(writes / dialers.length).toBeLessThanOrEqual(6)
+  })
+
   it('moves megabytes both ways, with many streams at once, between Taleus and stock nodes', async () => {
     const taleus = await createTaleusNode()
     const stock = await stockNode()
