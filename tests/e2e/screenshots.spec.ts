@@ -1,6 +1,7 @@
 /**
  * Screenshots of every screen for docs/screenshots (project `screenshots`: `node tests/e2e/run.js
- * --screenshots`), taken on a real node with real dialers, 1280×800, light theme plus dark ones.
+ * --screenshots`), taken on a real node with real dialers at 1366×768 and 900×600, light and dark.
+ * Names: `<screen>.png` (1366×768 light), `<screen>-dark.png`, `<screen>-900.png`, `<screen>-900-dark.png`.
  */
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -8,6 +9,14 @@ import type { Page } from '@playwright/test'
 import { ROOT, cliDial, createTokenInUi, expect, startServe, test, type ServeNode } from './fixtures.ts'
 
 const OUT = join(ROOT, 'docs', 'screenshots')
+const SIZES = [
+  { width: 1366, height: 768, suffix: '' },
+  { width: 900, height: 600, suffix: '-900' }
+] as const
+const THEMES = [
+  { scheme: 'light', suffix: '' },
+  { scheme: 'dark', suffix: '-dark' }
+] as const
 
 let other: ServeNode | undefined
 test.afterEach(async () => {
@@ -22,52 +31,44 @@ async function shot(page: Page, name: string): Promise<void> {
     document.querySelector('.content')?.scrollTo(0, 0)
     window.scrollTo(0, 0)
   })
-  await page.mouse.move(2, 798)
+  const size = page.viewportSize()
+  await page.mouse.move(2, (size?.height ?? 600) - 2)
   await page.screenshot({ path: join(OUT, `${name}.png`), animations: 'disabled' })
 }
 
-test('screenshots of every screen', async ({ taleus: { page } }) => {
-  test.setTimeout(180_000)
+test('screenshots of every screen', async ({ taleus: { page, node } }) => {
+  test.setTimeout(600_000)
   await mkdir(OUT, { recursive: true })
 
   const counter = await createTokenInUi(page, {
     label: 'Counter 1',
     uses: 'unlimited',
-    requirements: 'email'
+    requirements: 'email, name'
   })
-  await createTokenInUi(page, {
+  // Made through the API to give it a long approval window: one customer waits through every shot.
+  if (node == null) throw new Error('screenshots are taken in the browser console')
+  const loyalty = await node.call<{ link: string }>('POST', '/api/tokens', {
+    role: 'stock',
     label: 'Loyalty desk',
     uses: 20,
-    requirements: 'email, name',
-    approval: 'operator'
+    identityRequirements: ['email', 'name'],
+    approval: 'operator',
+    approvalTimeoutMs: 1_800_000
   })
   const once = await createTokenInUi(page, { label: 'Table 4', uses: 'one' })
   const runs = await Promise.all([
-    cliDial(counter, { email: 'ann@shop.example' }),
-    cliDial(counter, { email: 'bo@shop.example' }),
-    cliDial(counter, { email: 'cy@shop.example' }),
+    cliDial(counter, { email: 'ann@shop.example', name: 'Ann Lee' }),
+    cliDial(counter, { email: 'bo@shop.example', name: 'Bo Chan' }),
+    cliDial(counter, { email: 'cy@shop.example', name: 'Cy Diaz' }),
     cliDial(once)
   ])
   for (const run of runs) expect(run.code).toBe(0)
   expect((await cliDial(once)).reason).toBe('token-used')
 
-  // Tokens: the list with a QR code shown.
-  await page.getByTestId('token-row').filter({ hasText: 'Counter 1' }).getByTestId('token-show').click()
-  await expect(page.getByTestId('token-qr')).toBeVisible()
-  await shot(page, 'tokens')
-
-  // Approvals: a customer waiting for the operator.
-  await page.getByTestId('token-row').filter({ hasText: 'Loyalty desk' }).getByTestId('token-show').click()
-  const loyalty = await page.getByTestId('token-link').inputValue()
-  const waiting = cliDial(loyalty, { email: 'dee@shop.example', name: 'Dee Moss' })
+  const waiting = cliDial(loyalty.link, { email: 'dee@shop.example', name: 'Dee Moss' })
   await expect(page.getByTestId('approvals-badge')).toHaveText('1')
-  await page.getByTestId('nav-approvals').click()
-  await expect(page.getByTestId('approval-row')).toHaveCount(1)
-  await shot(page, 'approvals')
-  await page.getByTestId('approve-button').click()
-  expect((await waiting).code).toBe(0)
 
-  // Dial: this node dials another node's link.
+  // This node dials another node's link.
   other = await startServe()
   const token = await other.call<{ link: string }>('POST', '/api/tokens', {
     role: 'foil',
@@ -79,32 +80,79 @@ test('screenshots of every screen', async ({ taleus: { page } }) => {
   await page.getByTestId('identity-name').fill('Corner Shop')
   await page.getByTestId('dial-submit').click()
   await expect(page.getByTestId('dial-result')).toHaveAttribute('data-ok', 'true')
-  await shot(page, 'dial')
 
-  // Sessions: inbound and outbound rows, one open on its timeline.
-  await page.getByTestId('nav-sessions').click()
-  const done = page.locator('[data-testid=session-row][data-state=L_DONE]')
-  await expect(done).toHaveCount(5)
-  await done.first().click()
-  await expect(page.getByTestId('timeline-event').first()).toBeVisible()
-  await shot(page, 'sessions')
+  for (const theme of THEMES) {
+    await page.emulateMedia({ colorScheme: theme.scheme })
+    for (const size of SIZES) {
+      await page.setViewportSize({ width: size.width, height: size.height })
+      const suffix = `${size.suffix}${theme.suffix}`
 
-  await page.getByTestId('nav-tallies').click()
-  await expect(page.getByTestId('tally-row')).toHaveCount(6)
-  await shot(page, 'tallies')
+      await page.getByTestId('nav-tokens').click()
+      await page.getByTestId('token-row').filter({ hasText: 'Counter 1' }).getByTestId('token-show').click()
+      await expect(page.getByTestId('token-qr')).toBeVisible()
+      await shot(page, `tokens${suffix}`)
 
-  await page.getByTestId('nav-node').click()
-  await expect(page.getByTestId('audit-row').first()).toBeVisible()
-  await expect(page.getByTestId('peer-row').first()).toBeVisible()
-  await shot(page, 'node')
+      await page.getByTestId('qr-fullscreen').click()
+      await expect(page.getByTestId('qr-display-image')).toBeVisible()
+      await shot(page, `display${suffix}`)
+      await page.keyboard.press('Escape')
+      await expect(page.getByTestId('qr-display')).toHaveCount(0)
 
-  await page.emulateMedia({ colorScheme: 'dark' })
-  await page.getByTestId('nav-tokens').click()
-  await page.getByTestId('token-row').filter({ hasText: 'Counter 1' }).getByTestId('token-show').click()
-  await expect(page.getByTestId('token-qr')).toBeVisible()
-  await shot(page, 'tokens-dark')
-  await page.getByTestId('nav-sessions').click()
-  await done.first().click()
-  await expect(page.getByTestId('timeline-event').first()).toBeVisible()
-  await shot(page, 'sessions-dark')
+      await page.getByTestId('nav-approvals').click()
+      await expect(page.getByTestId('approval-row')).toHaveCount(1)
+      await shot(page, `approvals${suffix}`)
+
+      await page.getByTestId('nav-dial').click()
+      await expect(page.getByTestId('dial-result')).toBeVisible()
+      await shot(page, `dial${suffix}`)
+
+      await page.getByTestId('nav-sessions').click()
+      const done = page.locator('[data-testid=session-row][data-state=L_DONE]')
+      await expect(done).toHaveCount(4)
+      await done.first().click()
+      await expect(page.getByTestId('timeline-event').first()).toBeVisible()
+      await shot(page, `sessions${suffix}`)
+
+      await page.getByTestId('nav-tallies').click()
+      await expect(page.getByTestId('tally-row')).toHaveCount(5)
+      await shot(page, `tallies${suffix}`)
+      await page.getByTestId('tally-row').filter({ hasText: 'Ann Lee' }).getByTestId('tally-open').click()
+      await expect(page.getByTestId('tally-page').getByTestId('timeline-event').first()).toBeVisible()
+      await shot(page, `tally${suffix}`)
+
+      await page.getByTestId('nav-node').click()
+      await expect(page.getByTestId('audit-row').first()).toBeVisible()
+      await expect(page.getByTestId('peer-row').first()).toBeVisible()
+      await shot(page, `node${suffix}`)
+
+      // The new-token form refusing empty fields.
+      await page.getByTestId('nav-tokens').click()
+      await page.getByTestId('token-uses-n').check()
+      await page.getByTestId('token-uses-count').fill('')
+      await page.getByTestId('token-approval-operator').check()
+      await page.getByTestId('token-approval-timeout').fill('')
+      await page.getByTestId('token-create').click()
+      await expect(page.getByTestId('error-approvalSeconds')).toBeVisible()
+      await shot(page, `token-form-errors${suffix}`)
+      await page.getByTestId('token-uses-count').fill('10')
+      await page.getByTestId('token-uses-one').check()
+      await page.getByTestId('token-approval-timeout').fill('120')
+      await page.getByTestId('token-approval-auto').check()
+
+      // A second tab without the key: the signed-out page.
+      {
+        const signedOut = await page.context().newPage()
+        await signedOut.emulateMedia({ colorScheme: theme.scheme })
+        await signedOut.setViewportSize({ width: size.width, height: size.height })
+        await signedOut.goto(node.api + '/')
+        await expect(signedOut.getByTestId('signed-out')).toBeVisible()
+        await shot(signedOut, `signed-out${suffix}`)
+        await signedOut.close()
+      }
+    }
+  }
+
+  await page.getByTestId('nav-approvals').click()
+  await page.getByTestId('approve-button').click()
+  expect((await waiting).code).toBe(0)
 })
