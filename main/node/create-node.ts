@@ -12,6 +12,7 @@ import { keyObjectCrypto } from './noise-crypto.ts'
 import { quietLogger } from './quiet-logger.ts'
 import { coalescingEncrypter, joiningGater, lazyWindowYamux } from './wire.ts'
 import { fastPaths } from './fast-paths.ts'
+import { signOnceEncrypter } from './noise-signature.ts'
 import type { Libp2pOptions } from 'libp2p'
 import type { Libp2p, PrivateKey } from '@libp2p/interface'
 import { ConnectionGuard } from './connection-guard.ts'
@@ -58,8 +59,9 @@ export async function createTaleusNode(init: TaleusNodeInit = {}): Promise<Libp2
     addresses: { listen: init.listen ?? ['/ip4/127.0.0.1/tcp/0'] },
     transports: [tcp()],
     // same bytes on the wire as noise()'s default; X25519 keys stay KeyObjects (docs/performance.md)
+    // its static-key signature made once (noise-signature.ts),
     // and the frames of one event-loop turn leave as one Noise message and one socket write (wire.ts)
-    connectionEncrypters: [coalescingEncrypter(noise({ crypto: keyObjectCrypto }))],
+    connectionEncrypters: [coalescingEncrypter(signOnceEncrypter(noise({ crypto: keyObjectCrypto })))],
     // a wallet may open many bootstrap streams before A's side of a fresh connection is wired up;
     // yamux's default of 10 such early streams resets the whole connection. Window updates only when
     // due (wire.ts); no keep-alive ping per connection (docs/performance.md: what it gave)
