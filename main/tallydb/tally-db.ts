@@ -10,6 +10,7 @@
 import { randomUUID } from 'node:crypto'
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
+import { saveSince } from '@automerge/automerge'
 import { Repo } from '@automerge/automerge-repo'
 import type { DocHandle, DocumentId, PeerId as RepoPeerId } from '@automerge/automerge-repo'
 import type { Libp2p, PeerId } from '@libp2p/interface'
@@ -106,7 +107,8 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
     this.#now = init.now ?? Date.now
     this.#adapter = new Libp2pNetworkAdapter(init.libp2p, {
       authorize: async (req) => this.#authorize(req.remotePeer, req.tallyId, req.grant),
-      snapshot: async (documentId) => this.#repo.export(documentId),
+      // every change, uncompressed: for a document of a few KB, deflate (save()) costs more than it saves
+      snapshot: async (documentId) => saveSince((await this.#repo.find<TallyDoc>(documentId)).doc(), []),
       onTraffic: (documentId) => {
         const tallyId = this.#index.tallyOf(documentId)
         if (tallyId !== undefined) this.#lastSync.set(tallyId, this.#now())

@@ -6,6 +6,8 @@
  */
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { Repo } from '@automerge/automerge-repo'
+import type { DocumentId, PeerId } from '@automerge/automerge-repo'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -198,20 +200,37 @@ describe('shared tally database', () => {
       // each customer holds exactly its own document
       expect(b.db.size).toBe(1)
     }
-    // customer 0's grant opens nothing for customer 1, and customer 1's own opens its own
+    // customer 0's grant opens nothing for customer 1; on the channel its own grant opened, a request for
+    // customer 0's document gets nothing (the channel carries only granted documents)
+    const mine = results[1]!
+    const other = results[0]!
+    const otherDoc = (await a.db.read(other.tally.tallyId))!.documentId as DocumentId
     const adapter = new Libp2pNetworkAdapter(customers[1]!.node)
+    const repo = new Repo({ network: [adapter], peerId: customers[1]!.peerId as PeerId })
     try {
       const addrs = a.addrs().map((x) => multiaddr(x))
-      const other = results[0]!
+      const provisioner = peerIdFromString(a.peerId)
       await expect(
-        adapter.open(
-          peerIdFromString(a.peerId),
-          addrs,
-          other.tally.tallyId,
-          other.dbConnectionInfo.credentials
-        )
+        adapter.open(provisioner, addrs, other.tally.tallyId, other.dbConnectionInfo.credentials)
       ).rejects.toMatchObject({ name: 'GrantRefusedError' })
+      const own = await adapter.open(
+        provisioner,
+        addrs,
+        mine.tally.tallyId,
+        mine.dbConnectionInfo.credentials
+      )
+      // the control: its own document syncs over the channel
+      const handle = await repo.find<{ tally: { tallyId: string } }>(own.documentId, {
+        signal: AbortSignal.timeout(20_000)
+      })
+      expect(handle.doc().tally.tallyId).toBe(mine.tally.tallyId)
+      const theirs = await repo.find(otherDoc, { signal: AbortSignal.timeout(3000) }).then(
+        () => 'found',
+        (err: Error) => err.name
+      )
+      expect(theirs).not.toBe('found')
     } finally {
+      await repo.shutdown().catch(() => {})
       await adapter.stop()
     }
   })
