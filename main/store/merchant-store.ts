@@ -22,7 +22,7 @@
  * Operator approval that reaches the token's deadline fails with RejectedError('timeout') (the wait ran
  * out of time; the operator did not reject), and 'approval-resolved' reports 'timeout'.
  */
-import { createHmac, randomUUID } from 'node:crypto'
+import { randomUUID } from 'node:crypto'
 import { mkdir } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { TypedEventEmitter } from 'main-event'
@@ -84,7 +84,7 @@ import {
   tokenInfo
 } from './hook-rules.ts'
 import { deriveToken, hashToken, loadSecret } from './token-secret.ts'
-import { deriveGrant } from '../tallydb/grant.ts'
+import { grantKeyOf, joinDocument, provisionGrant, revokeDocument } from './tally-docs.ts'
 import type { TallyDb } from '../tallydb/tally-db.ts'
 import type { TallyTerms } from '../tallydb/tally-document.ts'
 import type { LocalNode, MerchantStore, StoreEvents, TallyVerdict } from './types.ts'
@@ -166,7 +166,7 @@ export class LowdbMerchantStore extends TypedEventEmitter<StoreEvents> implement
 
   /** Additive: the key of the tally database's grants, derived from the node secret (never stored). */
   grantKey(): Buffer {
-    return createHmac('sha256', this.#secret).update('taleus/tallydb/grant-key/1', 'utf8').digest()
+    return grantKeyOf(this.#secret)
   }
 
   hooks(node: LocalNode): SessionHooks {
@@ -508,18 +508,7 @@ export class LowdbMerchantStore extends TypedEventEmitter<StoreEvents> implement
       createdAt: new Date(now).toISOString()
     }
     // the grant opens this tally's document for the counterparty only; it is re-derived, never stored
-    const grant =
-      this.#db === undefined
-        ? deriveGrant(this.grantKey(), tallyId, ctx.remotePeerId)
-        : (
-            await this.#db.provision({
-              tally,
-              counterpartyPeerId: ctx.remotePeerId,
-              counterpartyAddrs: ctx.counterparty?.cadrePeerAddrs ?? [],
-              terms: this.#termsOf(ctx),
-              signal: ctx.signal
-            })
-          ).grant
+    const grant = await provisionGrant(this.#db, this.grantKey(), tally, this.#termsOf(ctx), ctx)
     const dbConnectionInfo: DbConnectionInfo = { nodes: [...node.multiaddrs()], credentials: grant }
     // the grant is a secret: the provisioner re-derives it, the opener keeps it sealed in DIR/tallydb
     const record = this.#newRecord(node, tally, { ...dbConnectionInfo, credentials: '' }, role, ctx, now)
@@ -542,7 +531,7 @@ export class LowdbMerchantStore extends TypedEventEmitter<StoreEvents> implement
     if (verdict === 'accept') return true
     const provisionResult = verdict.record
     if (this.#tallies.has(provisionResult.tally.tallyId)) return false
-    await this.#joinDatabase(provisionResult, undefined, ctx)
+    await joinDocument(this.#db, provisionResult, undefined, ctx)
     const record = this.#newRecord(
       node,
       provisionResult.tally,
@@ -566,7 +555,7 @@ export class LowdbMerchantStore extends TypedEventEmitter<StoreEvents> implement
     if (!isProvisionResult(result, 'foil', ctx.remotePeerId, node.peerId)) return false
     if (this.#tallies.has(result.tally.tallyId)) return false
     // foil: the document is B's; our token's standing terms go into it
-    await this.#joinDatabase(result, this.#termsOf(ctx), ctx)
+    await joinDocument(this.#db, result, this.#termsOf(ctx), ctx)
     const record = this.#newRecord(
       node,
       result.tally,
@@ -590,8 +579,7 @@ export class LowdbMerchantStore extends TypedEventEmitter<StoreEvents> implement
     if (outcome === 'confirmed') ctx.signal.throwIfAborted()
     await this.#settle(tallyId, outcome)
     // an abandoned tally's grant opens nothing any more (the opener may hold it already)
-    if (outcome === 'abandoned' && this.#db?.isProvisioner(tallyId) === true)
-      await this.#db.revoke(tallyId).catch(() => {})
+    if (outcome === 'abandoned') await revokeDocument(this.#db, tallyId)
     // a confirmed bootstrap keeps its token use for good
     if (outcome === 'confirmed') this.#reservations.delete(ctx.sessionId)
   }
@@ -616,30 +604,6 @@ export class LowdbMerchantStore extends TypedEventEmitter<StoreEvents> implement
     const tokenId = ctx.direction === 'inbound' ? this.#sessionTokens.get(ctx.sessionId) : undefined
     const terms = tokenId === undefined ? undefined : this.#tokens.get(tokenId)?.terms
     return terms === undefined ? undefined : { ...terms }
-  }
-
-  /** Open the provisioner's document with the grant and hold a synced replica before saying yes. */
-  async #joinDatabase(
-    result: ProvisionResult,
-    terms: TallyTerms | undefined,
-    ctx: HookContext
-  ): Promise<void> {
-    if (this.#db === undefined) return
-    try {
-      await this.#db.join({
-        tally: result.tally,
-        provisionerPeerId: ctx.remotePeerId,
-        nodes: result.dbConnectionInfo.nodes,
-        grant: result.dbConnectionInfo.credentials,
-        ...(terms === undefined ? {} : { terms }),
-        signal: ctx.signal
-      })
-    } catch (err) {
-      ctx.signal.throwIfAborted()
-      throw new RejectedError('provision-failed', 'the shared tally database could not be opened', {
-        cause: err
-      })
-    }
   }
 
   #newRecord(

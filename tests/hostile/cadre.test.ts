@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { SessionManager, parseLink } from '../../main/bootstrap/index.ts'
 import type { BootstrapLink, BootstrapResult } from '../../main/bootstrap/index.ts'
 import type { ApprovalView, CreatedToken, SessionView, TallyView } from '../../preload/contract.ts'
+import { MIGRATIONS } from '../../main/store/pg/index.ts'
 import { ensureBuilt } from '../helpers/built-cli.ts'
 import { dropSchemas, freshSchema } from '../helpers/stores.ts'
 import { MemoryHooks } from '../integration/protocol-helpers.ts'
@@ -76,7 +77,7 @@ describe.skipIf(PG === undefined)('a cadre of three nodes on one PostgreSQL', ()
     expect(new Set(cadre.map((n) => n.peerId)).size).toBe(1)
     expect(new Set(cadre.map((n) => n.name)).size).toBe(3)
     const m = await db.query<{ id: number }>('SELECT id FROM migrations ORDER BY id')
-    expect(m.rows.map((r) => r.id)).toEqual([1, 2])
+    expect(m.rows.map((r) => r.id)).toEqual(MIGRATIONS.map((x) => x.id))
   })
 
   it('100 dialers race one single-use token across the three nodes: exactly one tally', async () => {

@@ -5,10 +5,10 @@ import * as v from 'valibot'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import type { HookContext } from '../../main/bootstrap/types.ts'
 import { INPUT_SCHEMAS } from '../../main/api/schemas.ts'
-import { openStore } from '../../main/store/index.ts'
-import type { LowdbMerchantStore } from '../../main/store/index.ts'
 import { pageOf } from '../../main/store/paging.ts'
 import { LIST_DEFAULT_LIMIT } from '../../preload/contract.ts'
+import { storeKinds } from '../helpers/stores.ts'
+import type { TestStore } from '../helpers/stores.ts'
 
 const A = { peerId: 'peer-A', multiaddrs: () => ['/ip4/127.0.0.1/tcp/4001/p2p/peer-A'] }
 
@@ -16,16 +16,17 @@ function ctx(sessionId: string): HookContext {
   return { sessionId, direction: 'inbound', remotePeerId: 'peer-B', signal: new AbortController().signal }
 }
 
-describe('paged lists', () => {
+describe.each(storeKinds())('paged lists ($name)', (kind) => {
   let dir: string
-  let store: LowdbMerchantStore
+  let store: TestStore
   let clock = 1_000
   beforeEach(async () => {
     dir = await mkdtemp(join(tmpdir(), 'taleus-paging-'))
-    store = await openStore(dir, { now: () => clock })
+    store = await kind.open(dir, { now: () => clock })
   })
   afterEach(async () => {
     await store.close()
+    await kind.cleanup()
     await rm(dir, { recursive: true, force: true })
   })
 

@@ -89,6 +89,14 @@ export const MIGRATIONS: readonly Migration[] = [
     name: 'node addresses',
     // every node's listen addresses, so any node's console can put the whole cadre in a link
     sql: `ALTER TABLE nodes ADD COLUMN addrs jsonb NOT NULL DEFAULT '[]'`
+  },
+  {
+    id: 3,
+    name: 'audit hash chain',
+    // issue G's chain, one per node: `body` is the record's text as hashed, `audit_head` the node's last
+    // hash (written with each batch, so records cut from the end of a node's chain are noticed)
+    sql: `ALTER TABLE audit ADD COLUMN body text;
+          ALTER TABLE nodes ADD COLUMN audit_head text`
   }
 ]
 

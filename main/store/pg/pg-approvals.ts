@@ -38,6 +38,7 @@ export class PgApprovals {
   #init: PgApprovalsInit
   #pending = new Map<string, NodeApproval>()
   #waiting = new Map<string, Waiter>()
+  #deciding: Promise<unknown> = Promise.resolve()
 
   constructor(init: PgApprovalsInit) {
     this.#init = init
@@ -100,8 +101,12 @@ export class PgApprovals {
   /** Apply a decision from this node's console; `applied` is false when it is not (or no longer) pending. */
   async decide(sessionId: string, decision: Decision): Promise<DecisionResult> {
     const { pool, now, node, channel } = this.#init
-    const res = await pool.query(DECIDE, [sessionId, decision, now(), node, channel])
-    const applied = res.rowCount === 1
+    // this console's decisions reach the table in the order they were made (across nodes: the table's)
+    const turn = this.#deciding.then(async () =>
+      pool.query(DECIDE, [sessionId, decision, now(), node, channel])
+    )
+    this.#deciding = turn.catch(() => undefined)
+    const applied = (await turn).rowCount === 1
     if (applied) this.#finish(sessionId, decision)
     return { sessionId, decision, applied }
   }
@@ -138,6 +143,12 @@ export class PgApprovals {
   /** End a local wait on its own terms (deadline or session end) unless a decision got there first. */
   async #close(sessionId: string, why: 'timeout' | Error): Promise<void> {
     if (!this.#waiting.has(sessionId)) return
+    // a session that ended waits no longer, whatever was decided, and its console row goes (as
+    // 'timeout': the session gave up waiting); the row in the table is settled below
+    if (why instanceof Error) {
+      this.#waiting.get(sessionId)?.settle(why)
+      this.#finish(sessionId, 'timeout')
+    }
     let outcome: ApprovalOutcome = 'timeout'
     try {
       const { pool, now, node, channel } = this.#init
@@ -153,8 +164,6 @@ export class PgApprovals {
     } catch {
       // the database is unreachable: the session still ends; the row is timed out by recovery
     }
-    // a session that ended waits no longer, whatever was decided
-    if (why instanceof Error) this.#waiting.get(sessionId)?.settle(why)
     this.#finish(sessionId, outcome)
   }
 

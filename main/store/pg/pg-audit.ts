@@ -3,13 +3,17 @@
  * events are announced so every node's console shows every node's sessions live); memory
  * keeps a ring of the newest events of the whole cadre for listAudit, older ones are queried.
  *
- * Seam for issue G's hash chain: the table has `prev_hash` and `hash`; until the chain's helpers are
- * shared by both stores they stay NULL (see docs/architecture.md).
+ * Issue G: every record (session events and operator records alike) is chained per node
+ * (pg-audit-chain.ts); operator records go to the table only, the ring holds session events.
  */
 import type { Pool } from 'pg'
 import type { AuditQuery } from '../../../preload/contract.ts'
 import type { SessionEvent } from '../../bootstrap/types.ts'
+import { chainHash } from '../audit-chain.ts'
+import type { ChainReport } from '../audit-chain.ts'
 import { AUDIT_DEFAULT_LIMIT, AUDIT_MAX_LIMIT, AUDIT_MEMORY_EVENTS } from '../audit-log.ts'
+import type { OperatorRecord } from '../audit-log.ts'
+import { chainHeadOf, verifyCadreChain } from './pg-audit-chain.ts'
 import { auditPayloads } from './notify.ts'
 import type { PgNotifier } from './pg-notifier.ts'
 
@@ -54,7 +58,10 @@ export class PgAudit {
   #init: PgAuditInit
   #ring: SessionEvent[] = []
   #cap: number
-  #pending: SessionEvent[] = []
+  /** Records waiting to be written, as the text that is hashed and stored. */
+  #pending: Array<{ sessionId: string; at: number; text: string; event?: SessionEvent }> = []
+  /** This node's last chained hash (read at the first write). */
+  #head: string | undefined
   #timer: ReturnType<typeof setTimeout> | undefined
   #writing: Promise<void> = Promise.resolve()
   /** Events dropped because the database stayed unreachable past the cap. */
@@ -69,7 +76,20 @@ export class PgAudit {
   append(event: SessionEvent): void {
     const clean = pickEvent(event)
     this.remember(clean)
-    this.#pending.push(clean)
+    this.#queue({ sessionId: clean.sessionId, at: clean.at, text: JSON.stringify(clean), event: clean })
+  }
+
+  /** Record an operator action (who did what); never throws. */
+  appendOp(record: OperatorRecord): void {
+    try {
+      this.#queue({ sessionId: record.sessionId ?? '', at: record.at, text: JSON.stringify(record) })
+    } catch {
+      // the audit never fails a command
+    }
+  }
+
+  #queue(entry: { sessionId: string; at: number; text: string; event?: SessionEvent }): void {
+    this.#pending.push(entry)
     if (this.#pending.length > MAX_UNWRITTEN) {
       this.#pending.shift()
       this.dropped++
@@ -103,11 +123,42 @@ export class PgAudit {
     const { limit, before, sessionId } = normalise(query)
     const res = await this.#init.pool.query<{ event: SessionEvent }>(
       `SELECT event FROM audit
-       WHERE ($1::text IS NULL OR session_id = $1) AND ($2::bigint IS NULL OR at < $2)
+       WHERE event ? 'state' AND ($1::text IS NULL OR session_id = $1) AND ($2::bigint IS NULL OR at < $2)
        ORDER BY at DESC, id DESC LIMIT $3`,
       [sessionId ?? null, before ?? null, limit]
     )
     return res.rows.map((r) => r.event)
+  }
+
+  /** Records of the whole cadre's trail (events and operator records), newest first, that `match` keeps. */
+  async queryRecords(
+    match: (record: Record<string, unknown>) => boolean,
+    limit: number,
+    until?: (record: Record<string, unknown>) => boolean
+  ): Promise<Array<Record<string, unknown>>> {
+    await this.flush()
+    const out: Array<Record<string, unknown>> = []
+    let before = Number.MAX_SAFE_INTEGER
+    for (;;) {
+      const res = await this.#init.pool.query<{ id: number; event: Record<string, unknown> }>(
+        'SELECT id, event FROM audit WHERE id < $1 ORDER BY id DESC LIMIT 1000',
+        [before]
+      )
+      for (const { id, event } of res.rows) {
+        before = Number(id)
+        if (until?.(event) === true) return out
+        if (!match(event)) continue
+        out.push(event)
+        if (out.length >= limit) return out
+      }
+      if (res.rows.length < 1000) return out
+    }
+  }
+
+  /** Check every node's hash chain (what this node appended so far is written first). */
+  async verify(): Promise<ChainReport> {
+    await this.flush()
+    return verifyCadreChain(this.#init.pool, this.#init.node)
   }
 
   /** Write what is pending (and wait for writes in flight). */
@@ -136,14 +187,29 @@ export class PgAudit {
     this.#timer = undefined
   }
 
-  async #write(batch: SessionEvent[]): Promise<void> {
+  async #write(
+    batch: Array<{ sessionId: string; at: number; text: string; event?: SessionEvent }>
+  ): Promise<void> {
     const { pool, node, notifier } = this.#init
+    let head = this.#head ?? (await chainHeadOf(pool, node))
+    const rows = batch.map((e) => {
+      const prev = head
+      head = chainHash(prev, e.text)
+      return { s: e.sessionId, at: e.at, body: e.text, prev, h: head }
+    })
+    // the records and the node's new head in one statement: both or neither
     await pool.query(
-      `INSERT INTO audit (node, session_id, at, event)
-       SELECT $1, e->>'sessionId', (e->>'at')::bigint, e FROM jsonb_array_elements($2::jsonb) AS e`,
-      [node, JSON.stringify(batch)]
+      `WITH ins AS (
+         INSERT INTO audit (node, session_id, at, event, body, prev_hash, hash)
+         SELECT $1, r->>'s', (r->>'at')::bigint, (r->>'body')::jsonb, r->>'body', r->>'prev', r->>'h'
+         FROM jsonb_array_elements($2::jsonb) AS r
+       )
+       UPDATE nodes SET audit_head = $3 WHERE node = $1`,
+      [node, JSON.stringify(rows), head]
     )
-    for (const payload of auditPayloads(node, batch)) notifier.send(payload)
+    this.#head = head
+    const events = batch.flatMap((e) => (e.event === undefined ? [] : [e.event]))
+    for (const payload of auditPayloads(node, events)) notifier.send(payload)
   }
 }
 

@@ -8,7 +8,7 @@
  * come from a mirror of tokens, tallies, approvals and recent audit events that every node keeps current
  * from the NOTIFYs each change sends. Rules shared with the lowdb store live in ../hook-rules.ts.
  */
-import { randomBytes, randomUUID } from 'node:crypto'
+import { randomUUID } from 'node:crypto'
 import type { Pool } from 'pg'
 import { TypedEventEmitter } from 'main-event'
 import type {
@@ -49,6 +49,11 @@ import {
   tokenInfo
 } from '../hook-rules.ts'
 import type { TallyRecord } from '../tally-book.ts'
+import { grantKeyOf, joinDocument, provisionGrant, revokeDocument } from '../tally-docs.ts'
+import type { OperatorRecord } from '../audit-log.ts'
+import type { ChainReport } from '../audit-chain.ts'
+import type { TallyDb } from '../../tallydb/tally-db.ts'
+import type { TallyTerms } from '../../tallydb/tally-document.ts'
 import { newTokenId, newTokenRecord, tokenRejection, tokenView } from '../token-book.ts'
 import { deriveToken, hashToken } from '../token-secret.ts'
 import type { LocalNode, MerchantStore, StoreEvents } from '../types.ts'
@@ -105,6 +110,8 @@ export class PgMerchantStore extends TypedEventEmitter<CadreStoreEvents> impleme
   #reservations = new Map<string, string>()
   #createdThisRun = new Set<string>()
   #staleNodeMs: number
+  /** The shared tally database of this node (issue I), when the service attached one. */
+  #db: TallyDb | undefined
   #timers: Array<ReturnType<typeof setInterval>> = []
   #closed = false
   #closing: Promise<void> | undefined
@@ -196,6 +203,16 @@ export class PgMerchantStore extends TypedEventEmitter<CadreStoreEvents> impleme
     return this.#nodes.others()
   }
 
+  /** Issue I: the tally database this node's hooks create and open documents in. */
+  attachTallyDb(db: TallyDb | undefined): void {
+    this.#db = db
+  }
+
+  /** Issue I: the key of the grants, derived from the cadre's secret, so any node re-derives any grant. */
+  grantKey(): Buffer {
+    return grantKeyOf(this.#secret)
+  }
+
   hooks(node: LocalNode): SessionHooks {
     return {
       validateToken: async (token, ctx) => this.#validateToken(token, ctx),
@@ -248,6 +265,53 @@ export class PgMerchantStore extends TypedEventEmitter<CadreStoreEvents> impleme
   /** Every node's tallies, newest first; with a query a page at a time. */
   listTallies(query?: PageQuery): TallyView[] {
     return this.#tallies.list(query)
+  }
+
+  /** A tally's view with its DraftTally and connection info (the grant is re-derived, never stored). */
+  getTally(
+    tallyId: string
+  ): (TallyView & { tally: DraftTally; dbConnectionInfo: DbConnectionInfo }) | undefined {
+    const r = this.#tallies.get(tallyId)
+    return r === undefined
+      ? undefined
+      : {
+          ...nodeTallyView(r),
+          tally: { ...r.tally },
+          dbConnectionInfo: { ...r.dbConnectionInfo, nodes: [...r.dbConnectionInfo.nodes] }
+        }
+  }
+
+  /** Hide a revoked, used-up or expired token from the default list, for the whole cadre. */
+  async archiveToken(tokenId: string): Promise<TokenView> {
+    this.#assertOpen()
+    const record = this.#tokens.get(tokenId)
+    if (record === undefined) throw new UnknownTokenError(tokenId)
+    if (tokenRejection(record, this.#now()) === undefined)
+      throw new StoreInputError('only a revoked, used-up or expired token can be archived')
+    const view = await this.#tokens.archive(tokenId)
+    if (view === undefined) throw new UnknownTokenError(tokenId)
+    return view
+  }
+
+  /** Record an operator action (who did what) in the cadre's trail; never throws. */
+  recordOperation(record: OperatorRecord): void {
+    if (!this.#closed) this.#audit.appendOp(record)
+  }
+
+  /** Records of the whole cadre's trail, newest first, that `match` keeps; stops at `until`. */
+  async queryAuditRecords(
+    match: (record: Record<string, unknown>) => boolean,
+    limit: number,
+    until?: (record: Record<string, unknown>) => boolean
+  ): Promise<Array<Record<string, unknown>>> {
+    this.#assertOpen()
+    return this.#audit.queryRecords(match, limit, until)
+  }
+
+  /** Check every node's hash chain of the cadre's trail. */
+  async verifyAudit(): Promise<ChainReport> {
+    this.#assertOpen()
+    return this.#audit.verify()
   }
 
   listAudit(query: AuditQuery = {}): SessionEvent[] {
@@ -410,11 +474,11 @@ export class PgMerchantStore extends TypedEventEmitter<CadreStoreEvents> impleme
       respondentPeerId,
       createdAt: new Date(now).toISOString()
     }
-    const dbConnectionInfo: DbConnectionInfo = {
-      nodes: [...node.multiaddrs()],
-      credentials: randomBytes(32).toString('base64url')
-    }
-    await this.#record(newTallyRecord(node, tally, dbConnectionInfo, role, ctx, now, this.#tokenOf(ctx)))
+    // the grant opens this tally's document for the counterparty only; it is re-derived, never stored
+    const grant = await provisionGrant(this.#db, this.grantKey(), tally, this.#termsOf(ctx), ctx)
+    const dbConnectionInfo: DbConnectionInfo = { nodes: [...node.multiaddrs()], credentials: grant }
+    const stored = { ...dbConnectionInfo, credentials: '' }
+    await this.#record(newTallyRecord(node, tally, stored, role, ctx, now, this.#tokenOf(ctx)))
     if (ctx.signal.aborted) {
       // the session gave up while the draft was being written: nobody will hear of it, settle it now
       await this.#tallies.settle(tallyId, 'abandoned', 'draft').catch(() => false)
@@ -433,7 +497,9 @@ export class PgMerchantStore extends TypedEventEmitter<CadreStoreEvents> impleme
     if (verdict === 'accept') return true
     const { tally, dbConnectionInfo } = verdict.record
     if (this.#tallies.has(tally.tallyId)) return false
-    return this.#recordOnce(newTallyRecord(node, tally, dbConnectionInfo, 'stock', ctx, this.#now()))
+    await joinDocument(this.#db, verdict.record, undefined, ctx)
+    const stored = { ...dbConnectionInfo, credentials: '' }
+    return this.#recordOnce(newTallyRecord(node, tally, stored, 'stock', ctx, this.#now()))
   }
 
   async #validateDatabaseResult(
@@ -446,9 +512,11 @@ export class PgMerchantStore extends TypedEventEmitter<CadreStoreEvents> impleme
     ctx.signal.throwIfAborted()
     if (!isProvisionResult(result, 'foil', ctx.remotePeerId, node.peerId)) return false
     if (this.#tallies.has(result.tally.tallyId)) return false
-    const { tally, dbConnectionInfo } = result
+    // foil: the document is B's; our token's standing terms go into it
+    await joinDocument(this.#db, result, this.#termsOf(ctx), ctx)
+    const stored = { ...result.dbConnectionInfo, credentials: '' }
     return this.#recordOnce(
-      newTallyRecord(node, tally, dbConnectionInfo, 'foil', ctx, this.#now(), this.#tokenOf(ctx))
+      newTallyRecord(node, result.tally, stored, 'foil', ctx, this.#now(), this.#tokenOf(ctx))
     )
   }
 
@@ -462,6 +530,7 @@ export class PgMerchantStore extends TypedEventEmitter<CadreStoreEvents> impleme
     // a session that is already over (its peer left) confirms nothing more: its peer asks later instead
     if (outcome === 'confirmed') ctx.signal.throwIfAborted()
     await this.#tallies.settle(tallyId, outcome, 'draft')
+    if (outcome === 'abandoned') await revokeDocument(this.#db, tallyId)
     // a confirmed bootstrap keeps its token use for good
     if (outcome === 'confirmed') this.#reservations.delete(ctx.sessionId)
   }
@@ -482,6 +551,13 @@ export class PgMerchantStore extends TypedEventEmitter<CadreStoreEvents> impleme
   #tokenOf(ctx: HookContext): { tokenId: string; label: string | undefined } | undefined {
     const tokenId = ctx.direction === 'inbound' ? this.#sessionTokens.get(ctx.sessionId) : undefined
     return tokenId === undefined ? undefined : { tokenId, label: this.#tokens.get(tokenId)?.label }
+  }
+
+  /** The standing terms of the token this (inbound) session presented (issue I). */
+  #termsOf(ctx: HookContext): TallyTerms | undefined {
+    const tokenId = ctx.direction === 'inbound' ? this.#sessionTokens.get(ctx.sessionId) : undefined
+    const terms = tokenId === undefined ? undefined : this.#tokens.get(tokenId)?.terms
+    return terms === undefined ? undefined : { ...terms }
   }
 
   async #record(record: TallyRecord): Promise<void> {

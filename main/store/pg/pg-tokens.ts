@@ -91,6 +91,17 @@ export class PgTokens {
     return row === undefined ? undefined : this.#changed(row)
   }
 
+  /** Hide a token from the default list (the caller checks it may be); undefined when there is none. */
+  async archive(tokenId: string): Promise<TokenView | undefined> {
+    const res = await this.#init.pool.query<TokenRow>(
+      `UPDATE tokens SET extra = extra || '{"archived": true}'::jsonb, rev = rev + 1
+       WHERE token_id = $1 RETURNING *`,
+      [tokenId]
+    )
+    const row = res.rows[0]
+    return row === undefined ? undefined : this.#changed(row)
+  }
+
   /**
    * Take one use; the reason it cannot when it cannot. A limited token: one statement, whichever node
    * runs it (of N racing sessions exactly `uses` win). An unlimited one: the row as committed now.
