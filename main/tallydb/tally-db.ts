@@ -7,11 +7,11 @@
  * the other is offline; Automerge merges when a channel joins them again. Only the opener dials: on
  * start, when a connection to the provisioner opens, every `reconnectMs`, and on sync().
  */
-import { randomUUID } from 'node:crypto'
+import { createHash, randomUUID } from 'node:crypto'
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
-import { saveSince } from '@automerge/automerge'
-import { Repo } from '@automerge/automerge-repo'
+import { from, init, loadIncremental, saveSince } from '@automerge/automerge'
+import { Repo, generateAutomergeUrl, parseAutomergeUrl } from '@automerge/automerge-repo'
 import type { DocHandle, DocumentId, PeerId as RepoPeerId } from '@automerge/automerge-repo'
 import type { Libp2p, PeerId } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
@@ -107,8 +107,7 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
     this.#now = init.now ?? Date.now
     this.#adapter = new Libp2pNetworkAdapter(init.libp2p, {
       authorize: async (req) => this.#authorize(req.remotePeer, req.tallyId, req.grant),
-      // every change, uncompressed: for a document of a few KB, deflate (save()) costs more than it saves
-      snapshot: async (documentId) => saveSince((await this.#repo.find<TallyDoc>(documentId)).doc(), []),
+      snapshot: async (documentId) => this.#snapshot(documentId),
       onTraffic: (documentId) => {
         const tallyId = this.#index.tallyOf(documentId)
         if (tallyId !== undefined) this.#lastSync.set(tallyId, this.#now())
@@ -199,23 +198,28 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
     const { tally, counterpartyPeerId } = input
     if (this.#index.get(tally.tallyId) !== undefined) throw new ProposalError('tally already has a document')
     const at = new Date(this.#now()).toISOString()
-    const local = this.#localPeerId()
-    const handle = this.#repo.create<TallyDoc>(initialDoc(tally, checkTerms(input.terms ?? {}), local, at))
-    await this.#repo.flush([handle.documentId])
+    const doc = from(
+      initialDoc(tally, checkTerms(input.terms ?? {}), this.#localPeerId(), at) as unknown as Record<
+        string,
+        unknown
+      >
+    )
+    const { documentId } = parseAutomergeUrl(generateAutomergeUrl())
+    // straight into storage, in the layout automerge-repo loads: the Repo takes the document up only when
+    // someone reads it or the opener syncs (a rush of bootstraps costs no DocHandle, synchronizer or snapshot)
+    await Promise.all([
+      this.#store(documentId, saveSince(doc, [])),
+      this.#index.put({
+        tallyId: tally.tallyId,
+        documentId,
+        counterpartyPeerId,
+        provisioner: true,
+        ...(input.counterpartyAddrs === undefined ? {} : { nodes: input.counterpartyAddrs.slice(0, 16) }),
+        createdAt: this.#now()
+      })
+    ])
     input.signal?.throwIfAborted()
-    await this.#index.put({
-      tallyId: tally.tallyId,
-      documentId: handle.documentId,
-      counterpartyPeerId,
-      provisioner: true,
-      ...(input.counterpartyAddrs === undefined ? {} : { nodes: input.counterpartyAddrs.slice(0, 16) }),
-      createdAt: this.#now()
-    })
-    this.#watch(tally.tallyId, handle)
-    return {
-      grant: deriveGrant(this.#init.grantKey, tally.tallyId, counterpartyPeerId),
-      documentId: handle.documentId
-    }
+    return { grant: deriveGrant(this.#init.grantKey, tally.tallyId, counterpartyPeerId), documentId }
   }
 
   /**
@@ -241,12 +245,17 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
       signal
     )
     if (this.#index.tallyOf(documentId) !== undefined) throw new GrantRefusedError('document already in use')
-    // the snapshot in the reply is the replica; sync messages on the channel carry every change after it
+    const terms = checkTerms(input.terms ?? {})
+    const withTerms = Object.keys(terms).length > 0
+    // the snapshot in the reply is the replica; sync messages on the channel carry every change after it.
+    // Kept as bytes unless we change it now (foil terms): then the Repo takes it and syncs our change back
     const handle =
       snapshot === undefined
         ? await this.#findRemote(documentId, provisionerPeerId, signal)
-        : this.#repo.import<TallyDoc>(snapshot, { docId: documentId as DocumentId })
-    const doc = handle.doc()
+        : withTerms
+          ? this.#repo.import<TallyDoc>(snapshot, { docId: documentId as DocumentId })
+          : undefined
+    const doc = handle?.doc() ?? docOf(snapshot)
     // the document must be this tally between these two parties, or the provisioner handed us another
     if (
       doc?.tally?.tallyId !== tally.tallyId ||
@@ -256,22 +265,25 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
       this.#adapter.forget(documentId as DocumentId)
       throw new GrantRefusedError('the document is not this tally')
     }
-    if (input.terms !== undefined && Object.keys(input.terms).length > 0) {
-      const terms = checkTerms(input.terms)
+    if (handle !== undefined && withTerms) {
       const at = new Date(this.#now()).toISOString()
       handle.change((d) => applyStandingTerms(d, terms, this.#localPeerId(), at))
     }
-    await this.#repo.flush([documentId as DocumentId])
-    await this.#index.put({
-      tallyId: tally.tallyId,
-      documentId,
-      counterpartyPeerId: provisionerPeerId,
-      provisioner: false,
-      nodes: input.nodes.slice(0, 16),
-      sealedGrant: sealGrant(this.#init.grantKey, tally.tallyId, grant),
-      createdAt: this.#now()
-    })
-    this.#watch(tally.tallyId, handle)
+    await Promise.all([
+      handle !== undefined
+        ? this.#repo.flush([documentId as DocumentId])
+        : this.#store(documentId, snapshot as Uint8Array),
+      this.#index.put({
+        tallyId: tally.tallyId,
+        documentId,
+        counterpartyPeerId: provisionerPeerId,
+        provisioner: false,
+        nodes: input.nodes.slice(0, 16),
+        sealedGrant: sealGrant(this.#init.grantKey, tally.tallyId, grant),
+        createdAt: this.#now()
+      })
+    ])
+    if (handle !== undefined) this.#watch(tally.tallyId, handle)
     return { documentId }
   }
 
@@ -359,6 +371,24 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
   }
 
   // --- internals ---------------------------------------------------------------------------------
+
+  /** A document's bytes as they are: from the Repo when it holds it, else its chunks in storage. */
+  async #snapshot(documentId: DocumentId): Promise<Uint8Array | undefined> {
+    const loaded = this.#repo.handles[documentId]
+    // every change, uncompressed: for a document of a few KB, deflate (save()) costs more than it saves
+    if (loaded?.isReady() === true) return saveSince(loaded.doc(), [])
+    const chunks = (await this.#storage.loadRange([documentId])).filter(
+      (c) => c.data !== undefined && (c.key[1] === 'snapshot' || c.key[1] === 'incremental')
+    )
+    if (chunks.length === 0) return undefined
+    return Buffer.concat(chunks.map((c) => c.data as Uint8Array))
+  }
+
+  /** Store a document's bytes as one chunk, the way automerge-repo keys its incremental saves. */
+  async #store(documentId: string, bytes: Uint8Array): Promise<void> {
+    const hash = createHash('sha256').update(bytes).digest('hex')
+    await this.#storage.save([documentId, 'incremental', hash], bytes)
+  }
 
   async #authorize(remotePeer: string, tallyId: string, grant: string): Promise<DocumentId | undefined> {
     if (this.#closed) return undefined
@@ -536,6 +566,16 @@ async function raceSignal<T>(promise: Promise<T>, signal?: AbortSignal): Promise
     return await Promise.race([promise, aborted])
   } finally {
     if (onAbort !== undefined) signal.removeEventListener('abort', onAbort)
+  }
+}
+
+/** The document in `bytes` (a snapshot reply), for checking what it is. */
+function docOf(bytes: Uint8Array | undefined): TallyDoc | undefined {
+  if (bytes === undefined) return undefined
+  try {
+    return loadIncremental(init<TallyDoc>(), bytes)
+  } catch {
+    return undefined
   }
 }
 
