@@ -11,7 +11,7 @@ import { createHash, randomUUID } from 'node:crypto'
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { from, init, loadIncremental, saveSince } from '@automerge/automerge'
-import { Repo, generateAutomergeUrl, parseAutomergeUrl } from '@automerge/automerge-repo'
+import { Repo, generateAutomergeUrl } from '@automerge/automerge-repo'
 import type { DocHandle, DocumentId, PeerId as RepoPeerId } from '@automerge/automerge-repo'
 import type { Libp2p, PeerId } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
@@ -204,7 +204,8 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
         unknown
       >
     )
-    const { documentId } = parseAutomergeUrl(generateAutomergeUrl())
+    // the URL's tail is the id: decoding it again (bs58check) would cost as much as making it
+    const documentId = generateAutomergeUrl().slice('automerge:'.length)
     // straight into storage, in the layout automerge-repo loads: the Repo takes the document up only when
     // someone reads it or the opener syncs (a rush of bootstraps costs no DocHandle, synchronizer or snapshot)
     await Promise.all([
