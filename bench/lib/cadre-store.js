@@ -26,7 +26,8 @@ function postgresCpuMs() {
         const close = stat.lastIndexOf(')')
         if (stat.slice(stat.indexOf('(') + 1, close) !== 'postgres') continue
         const fields = stat.slice(close + 2).split(' ')
-        ticks += Number(fields[11]) + Number(fields[12])
+        // utime + stime, and cutime + cstime: a backend that exited is counted in the postmaster's
+        ticks += Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14])
       } catch {
         // the process ended meanwhile
       }

@@ -13,6 +13,8 @@ const RELISTEN_MS = 1000
 export interface CadreListenerInit {
   pool: Pool
   channel: string
+  /** This node's name: its own notes (it applied the change already) are dropped unparsed. */
+  node: string
   /** One of the cadre's notes (a malformed payload never reaches it). */
   note(note: CadreNote): void
   /** Listening again after a loss: notes may have been missed. */
@@ -65,6 +67,7 @@ export class CadreListener {
 
   #onNotification(msg: Notification): void {
     if (msg.channel !== this.#init.channel || this.#closed) return
+    if (senderOf(msg.payload) === this.#init.node) return
     const note = parseNote(msg.payload)
     if (note === undefined) return
     try {
@@ -73,4 +76,12 @@ export class CadreListener {
       // a malformed note from an older node changes nothing
     }
   }
+}
+
+/** Every note starts with its kind and sender (`{"k":"…","n":"…"`, or json_build_object's spaced form). */
+const SENDER = /^\{"k" ?: ?"[a-z]+", ?"n" ?: ?"([^"]*)"/
+
+/** The node that sent a payload, read from its first bytes without parsing it. */
+export function senderOf(payload: string | undefined): string | undefined {
+  return payload === undefined ? undefined : SENDER.exec(payload.slice(0, 160))?.[1]
 }

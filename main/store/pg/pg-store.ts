@@ -155,6 +155,7 @@ export class PgMerchantStore extends TypedEventEmitter<CadreStoreEvents> impleme
     this.#listener = new CadreListener({
       pool: parts.pool,
       channel: parts.channel,
+      node: parts.node,
       note: (note) => this.#onNote(note),
       resumed: async () => this.reload()
     })

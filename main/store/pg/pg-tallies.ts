@@ -7,7 +7,7 @@ import type { Pool } from 'pg'
 import type { PageQuery, TallyView } from '../../../preload/contract.ts'
 import { RejectedError } from '../../bootstrap/errors.ts'
 import { pageOf } from '../paging.ts'
-import { tallyView } from '../tally-book.ts'
+import { slim, tallyView } from '../tally-book.ts'
 import type { TallyRecord } from '../tally-book.ts'
 import { MAX_PAYLOAD } from './notify.ts'
 import type { PgNotifier } from './pg-notifier.ts'
@@ -71,10 +71,11 @@ export class PgTallies {
 
   /** Insert a new tally of this node; a duplicate id fails with the database's unique violation (23505). */
   async insert(record: TallyRecord): Promise<void> {
-    const res = await this.#init.pool.query<TallyRow>(
+    // the record is ours already: only its revision comes back (no jsonb parsed per bootstrap)
+    const res = await this.#init.pool.query<{ rev: number }>(
       `INSERT INTO tallies (tally_id, status, direction, node, session_id, token_id, counterparty_peer_id,
          created_at, updated_at, record)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING ${COLUMNS}`,
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING rev`,
       [
         record.tallyId,
         record.status,
@@ -88,7 +89,16 @@ export class PgTallies {
         JSON.stringify(record)
       ]
     )
-    this.#changed(res.rows[0] as TallyRow)
+    const { node } = this.#init
+    const rev = Number(res.rows[0]?.rev ?? 0)
+    this.#changed({
+      tally_id: record.tallyId,
+      status: record.status,
+      node,
+      updated_at: record.updatedAt,
+      record,
+      rev
+    })
   }
 
   /**
@@ -104,12 +114,15 @@ export class PgTallies {
        WHERE tally_id = $1 AND status = $4
          AND ($2 <> 'confirmed' OR direction = 'outbound' OR token_id IS NULL
            OR NOT EXISTS (SELECT 1 FROM tokens k WHERE k.token_id = tallies.token_id AND k.revoked))
-       RETURNING ${COLUMNS}`,
+       RETURNING tally_id, status, node, updated_at, rev`,
       [tallyId, outcome, now(), from]
     )
-    const row = res.rows[0]
+    const row = res.rows[0] as Omit<TallyRow, 'record'> | undefined
     if (row !== undefined) {
-      this.#changed(row)
+      // the record as the table now holds it, from ours (the mirror has every tally of this node)
+      const known = this.get(tallyId)
+      if (known === undefined) await this.fetch(tallyId)
+      else this.#changed({ ...row, record: row.status === 'abandoned' ? slim(known) : known })
       return true
     }
     if (outcome !== 'confirmed' || from !== 'draft') return false

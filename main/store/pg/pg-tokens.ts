@@ -3,7 +3,7 @@
  * is one statement (checked and changed together, so it holds across nodes), and this node's mirror of
  * it, kept current by the rows each change announces (`rev` keeps the newest, whatever the order).
  *
- * An unlimited token's use count gates nothing (as in the lowdb store): a use checks the row (revoked,
+ * An unlimited token's use count gates nothing (as in the lowdb store): a use reads the row (revoked,
  * expired) without locking it, and the count is added lazily, once a second at most per node, so a rush
  * on one unlimited token does not queue every session behind one row lock and its commit.
  */
@@ -109,6 +109,7 @@ export class PgTokens {
   async use(tokenId: string): Promise<ReasonCode | undefined> {
     const { pool, now } = this.#init
     if (this.#tokens.get(tokenId)?.record.uses === 'unlimited') {
+      // the row as committed now (not the mirror): a revocation on any node is seen before this answers
       const row = (await pool.query<TokenRow>('SELECT * FROM tokens WHERE token_id = $1', [tokenId])).rows[0]
       if (row === undefined) return 'invalid-token'
       this.apply(row, true)
