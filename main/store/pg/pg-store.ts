@@ -6,9 +6,9 @@
  * approval row (pg-approvals.ts), a confirmation one conditional UPDATE that also checks the token was not
  * revoked meanwhile (pg-tallies.ts). Reads the console makes (synchronous in the MerchantStore contract)
  * come from a mirror of tokens, tallies, approvals and recent audit events that every node keeps current
- * from the NOTIFYs each change sends. Rules shared with the lowdb store live in ../hook-rules.ts.
+ * from the notes each change sends. The hooks are in pg-hooks.ts; rules shared with the lowdb store live
+ * in ../hook-rules.ts and ../tally-docs.ts.
  */
-import { randomUUID } from 'node:crypto'
 import type { Pool } from 'pg'
 import { TypedEventEmitter } from 'main-event'
 import type {
@@ -17,43 +17,22 @@ import type {
   CreateTokenInput,
   Decision,
   DecisionResult,
-  IdentityBundle,
   PageQuery,
   TallyView,
   TokenView
 } from '../../../preload/contract.ts'
-import { RejectedError } from '../../bootstrap/errors.ts'
 import type {
   DbConnectionInfo,
   DraftTally,
-  HookContext,
-  PartyRole,
-  ProvisionResult,
-  ResponseInfo,
   SessionEvent,
   SessionHooks,
-  TallySettlement,
-  TokenInfo,
-  ValidatedToken
+  TallySettlement
 } from '../../bootstrap/types.ts'
-import { StoreClosedError, StoreInputError, UnknownTokenError } from '../errors.ts'
-import {
-  MAX_TOKEN_CHARS,
-  checkIdentity,
-  copyBundle,
-  isFinalState,
-  isProvisionResult,
-  newTallyRecord,
-  remember,
-  responseVerdict,
-  tokenInfo
-} from '../hook-rules.ts'
-import type { TallyRecord } from '../tally-book.ts'
-import { grantKeyOf, joinDocument, provisionGrant, revokeDocument } from '../tally-docs.ts'
-import type { OperatorRecord } from '../audit-log.ts'
-import type { ChainReport } from '../audit-chain.ts'
 import type { TallyDb } from '../../tallydb/tally-db.ts'
-import type { TallyTerms } from '../../tallydb/tally-document.ts'
+import type { ChainReport } from '../audit-chain.ts'
+import type { OperatorRecord } from '../audit-log.ts'
+import { StoreClosedError, StoreInputError, UnknownTokenError } from '../errors.ts'
+import { grantKeyOf } from '../tally-docs.ts'
 import { newTokenId, newTokenRecord, tokenRejection, tokenView } from '../token-book.ts'
 import { deriveToken, hashToken } from '../token-secret.ts'
 import type { LocalNode, MerchantStore, StoreEvents } from '../types.ts'
@@ -62,6 +41,7 @@ import type { CadreNote } from './notify.ts'
 import { PgApprovals } from './pg-approvals.ts'
 import type { NodeApproval } from './pg-approvals.ts'
 import { PgAudit } from './pg-audit.ts'
+import { PgHooks } from './pg-hooks.ts'
 import { CadreListener } from './pg-listener.ts'
 import { PgNodes } from './pg-nodes.ts'
 import { PgNotifier } from './pg-notifier.ts'
@@ -106,9 +86,7 @@ export class PgMerchantStore extends TypedEventEmitter<CadreStoreEvents> impleme
   #audit: PgAudit
   #nodes: PgNodes
   #notifier: PgNotifier
-  #sessionTokens = new Map<string, string>()
-  #reservations = new Map<string, string>()
-  #createdThisRun = new Set<string>()
+  #hooks: PgHooks
   #staleNodeMs: number
   /** The shared tally database of this node (issue I), when the service attached one. */
   #db: TallyDb | undefined
@@ -152,6 +130,17 @@ export class PgMerchantStore extends TypedEventEmitter<CadreStoreEvents> impleme
       ...(parts.auditMemoryEvents === undefined ? {} : { memoryEvents: parts.auditMemoryEvents })
     })
     this.#nodes = new PgNodes({ ...common, staleNodeMs: parts.staleNodeMs })
+    this.#hooks = new PgHooks({
+      tokens: this.#tokens,
+      tallies: this.#tallies,
+      approvals: this.#approvals,
+      audit: this.#audit,
+      now: parts.now,
+      grantKey: () => this.grantKey(),
+      db: () => this.#db,
+      assertOpen: () => this.#assertOpen(),
+      closed: () => this.#closed
+    })
     this.#listener = new CadreListener({
       pool: parts.pool,
       channel: parts.channel,
@@ -215,20 +204,7 @@ export class PgMerchantStore extends TypedEventEmitter<CadreStoreEvents> impleme
   }
 
   hooks(node: LocalNode): SessionHooks {
-    return {
-      validateToken: async (token, ctx) => this.#validateToken(token, ctx),
-      validateIdentity: async (bundle, _requirements, ctx) => this.#validateIdentity(bundle, ctx.token, ctx),
-      markTokenUsed: async (_token, _sessionId, ctx) => this.#markTokenUsed(ctx.token, ctx),
-      releaseToken: async (_token, _sessionId, ctx) => this.#releaseToken(ctx.token, ctx),
-      provisionDatabase: async (role, initiatorPeerId, respondentPeerId, _sessionId, ctx) =>
-        this.#provisionDatabase(node, role, initiatorPeerId, respondentPeerId, ctx),
-      validateResponse: async (response, ctx) => this.#validateResponse(node, response, ctx),
-      validateDatabaseResult: async (result, ctx) => this.#validateDatabaseResult(node, result, ctx),
-      settleTally: async (tallyId, outcome, ctx) => this.#settleTally(tallyId, outcome, ctx),
-      logSessionEvent: async (sessionId, event) => {
-        this.#logSessionEvent(sessionId, event)
-      }
-    }
+    return this.#hooks.for(node)
   }
 
   async createToken(input: CreateTokenInput): Promise<{ view: TokenView; token: string }> {
@@ -344,7 +320,7 @@ export class PgMerchantStore extends TypedEventEmitter<CadreStoreEvents> impleme
    */
   async recover(): Promise<{ abandoned: number; pending: number }> {
     this.#assertOpen()
-    const changed = await this.#tallies.recover([...this.#createdThisRun], this.#staleNodeMs)
+    const changed = await this.#tallies.recover(this.#hooks.createdThisRun(), this.#staleNodeMs)
     const now = this.#now()
     const stale = await this.#pool.query<{ session_id: string }>(
       `UPDATE approvals SET status = 'timeout', decided_at = $1, decided_by = $2
@@ -405,179 +381,6 @@ export class PgMerchantStore extends TypedEventEmitter<CadreStoreEvents> impleme
 
   #assertOpen(): void {
     if (this.#closed) throw new StoreClosedError()
-  }
-
-  // --- hooks -------------------------------------------------------------------------------------
-
-  async #validateToken(token: string, ctx: HookContext): Promise<TokenInfo> {
-    this.#assertOpen()
-    if (typeof token !== 'string' || token.length > MAX_TOKEN_CHARS) throw new RejectedError('invalid-token')
-    const record = await this.#tokens.find(token)
-    if (record === undefined) throw new RejectedError('invalid-token')
-    const reason = tokenRejection(record, this.#now())
-    if (reason !== undefined) throw new RejectedError(reason)
-    remember(this.#sessionTokens, ctx.sessionId, record.tokenId)
-    return tokenInfo(record)
-  }
-
-  async #validateIdentity(bundle: IdentityBundle, info: ValidatedToken, ctx: HookContext): Promise<boolean> {
-    this.#assertOpen()
-    const record = this.#tokens.get(info.tokenId)
-    const given = checkIdentity(bundle, record?.identityRequirements ?? info.identityRequirements ?? [])
-    if (record?.approval !== 'operator') return true
-    const requestedAt = this.#now()
-    const view: ApprovalView = {
-      sessionId: ctx.sessionId,
-      tokenId: record.tokenId,
-      tokenLabel: record.label,
-      peerId: ctx.remotePeerId,
-      bundle: copyBundle(given),
-      requestedAt,
-      deadline: requestedAt + record.approvalTimeoutMs
-    }
-    const outcome = await this.#approvals.wait(view, record.approvalTimeoutMs, ctx.signal)
-    if (outcome === 'approve') return true
-    throw new RejectedError(outcome === 'reject' ? 'identity-rejected' : 'timeout')
-  }
-
-  async #markTokenUsed(info: ValidatedToken, ctx: HookContext): Promise<void> {
-    this.#assertOpen()
-    if (this.#reservations.get(ctx.sessionId) === info.tokenId) return
-    const refused = await this.#tokens.use(info.tokenId)
-    if (refused !== undefined) throw new RejectedError(refused)
-    remember(this.#reservations, ctx.sessionId, info.tokenId)
-  }
-
-  async #releaseToken(info: ValidatedToken, ctx: HookContext): Promise<void> {
-    if (this.#closed || this.#reservations.get(ctx.sessionId) !== info.tokenId) return
-    // deleted before the await: a use is given back at most once
-    this.#reservations.delete(ctx.sessionId)
-    await this.#tokens.release(info.tokenId).catch(() => {
-      // the use stays consumed: the safe side
-    })
-  }
-
-  async #provisionDatabase(
-    node: LocalNode,
-    role: PartyRole,
-    initiatorPeerId: string,
-    respondentPeerId: string,
-    ctx: HookContext
-  ): Promise<ProvisionResult> {
-    this.#assertOpen()
-    ctx.signal.throwIfAborted()
-    const now = this.#now()
-    const tallyId = randomUUID()
-    const tally: DraftTally = {
-      tallyId,
-      createdBy: role,
-      initiatorPeerId,
-      respondentPeerId,
-      createdAt: new Date(now).toISOString()
-    }
-    // the grant opens this tally's document for the counterparty only; it is re-derived, never stored
-    const grant = await provisionGrant(this.#db, this.grantKey(), tally, this.#termsOf(ctx), ctx)
-    const dbConnectionInfo: DbConnectionInfo = { nodes: [...node.multiaddrs()], credentials: grant }
-    const stored = { ...dbConnectionInfo, credentials: '' }
-    await this.#record(newTallyRecord(node, tally, stored, role, ctx, now, this.#tokenOf(ctx)))
-    if (ctx.signal.aborted) {
-      // the session gave up while the draft was being written: nobody will hear of it, settle it now
-      await this.#tallies.settle(tallyId, 'abandoned', 'draft').catch(() => false)
-      ctx.signal.throwIfAborted()
-    }
-    return {
-      tally: { ...tally },
-      dbConnectionInfo: { ...dbConnectionInfo, nodes: [...dbConnectionInfo.nodes] }
-    }
-  }
-
-  async #validateResponse(node: LocalNode, response: ResponseInfo, ctx: HookContext): Promise<boolean> {
-    this.#assertOpen()
-    const verdict = responseVerdict(node, response, ctx)
-    if (verdict === 'reject') return false
-    if (verdict === 'accept') return true
-    const { tally, dbConnectionInfo } = verdict.record
-    if (this.#tallies.has(tally.tallyId)) return false
-    await joinDocument(this.#db, verdict.record, undefined, ctx)
-    const stored = { ...dbConnectionInfo, credentials: '' }
-    return this.#recordOnce(newTallyRecord(node, tally, stored, 'stock', ctx, this.#now()))
-  }
-
-  async #validateDatabaseResult(
-    node: LocalNode,
-    result: ProvisionResult,
-    ctx: HookContext
-  ): Promise<boolean> {
-    this.#assertOpen()
-    // the dialer left: record nothing it could not learn of
-    ctx.signal.throwIfAborted()
-    if (!isProvisionResult(result, 'foil', ctx.remotePeerId, node.peerId)) return false
-    if (this.#tallies.has(result.tally.tallyId)) return false
-    // foil: the document is B's; our token's standing terms go into it
-    await joinDocument(this.#db, result, this.#termsOf(ctx), ctx)
-    const stored = { ...result.dbConnectionInfo, credentials: '' }
-    return this.#recordOnce(
-      newTallyRecord(node, result.tally, stored, 'foil', ctx, this.#now(), this.#tokenOf(ctx))
-    )
-  }
-
-  async #settleTally(tallyId: string, outcome: string, ctx: HookContext): Promise<void> {
-    this.#assertOpen()
-    if (outcome !== 'confirmed' && outcome !== 'abandoned' && outcome !== 'pending')
-      throw new StoreInputError('a tally settles as confirmed, abandoned or pending')
-    // only the dialer waits for a verdict; a listener always knows its own
-    if (outcome === 'pending' && this.#tallies.get(tallyId)?.direction !== 'outbound')
-      throw new StoreInputError('only a tally this node dialled can be pending')
-    // a session that is already over (its peer left) confirms nothing more: its peer asks later instead
-    if (outcome === 'confirmed') ctx.signal.throwIfAborted()
-    await this.#tallies.settle(tallyId, outcome, 'draft')
-    if (outcome === 'abandoned') await revokeDocument(this.#db, tallyId)
-    // a confirmed bootstrap keeps its token use for good
-    if (outcome === 'confirmed') this.#reservations.delete(ctx.sessionId)
-  }
-
-  #logSessionEvent(sessionId: string, event: SessionEvent): void {
-    try {
-      if (this.#closed || event === null || typeof event !== 'object') return
-      this.#audit.append(event.sessionId === sessionId ? event : { ...event, sessionId })
-      if (isFinalState(event.state)) {
-        this.#sessionTokens.delete(sessionId)
-        if (event.state.endsWith('_DONE')) this.#reservations.delete(sessionId)
-      }
-    } catch {
-      // the audit never fails a session
-    }
-  }
-
-  #tokenOf(ctx: HookContext): { tokenId: string; label: string | undefined } | undefined {
-    const tokenId = ctx.direction === 'inbound' ? this.#sessionTokens.get(ctx.sessionId) : undefined
-    return tokenId === undefined ? undefined : { tokenId, label: this.#tokens.get(tokenId)?.label }
-  }
-
-  /** The standing terms of the token this (inbound) session presented (issue I). */
-  #termsOf(ctx: HookContext): TallyTerms | undefined {
-    const tokenId = ctx.direction === 'inbound' ? this.#sessionTokens.get(ctx.sessionId) : undefined
-    const terms = tokenId === undefined ? undefined : this.#tokens.get(tokenId)?.terms
-    return terms === undefined ? undefined : { ...terms }
-  }
-
-  async #record(record: TallyRecord): Promise<void> {
-    // Audit first: no tally in the database whose session has no record in the trail. A draft keeps its
-    // full record (a confirmation only flips the status); abandoning slims it.
-    await this.#audit.flush().catch(() => {})
-    await this.#tallies.insert(record)
-    this.#createdThisRun.add(record.tallyId)
-  }
-
-  /** Record a tally the other party provisioned; false when its id is taken already (on any node). */
-  async #recordOnce(record: TallyRecord): Promise<boolean> {
-    try {
-      await this.#record(record)
-      return true
-    } catch (err) {
-      if ((err as { code?: string }).code === '23505') return false
-      throw err
-    }
   }
 
   // --- notifications -----------------------------------------------------------------------------

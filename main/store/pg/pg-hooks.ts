@@ -1,0 +1,264 @@
+/**
+ * The SessionHooks of a cadre node on the PostgreSQL store: the rules of ../hook-rules.ts over the cadre's
+ * tables (pg-tokens.ts, pg-tallies.ts, pg-approvals.ts, pg-audit.ts), plus this node's own bookkeeping of
+ * its sessions (which token a session presented, which use it holds).
+ */
+import { randomUUID } from 'node:crypto'
+import type { ApprovalView, IdentityBundle } from '../../../preload/contract.ts'
+import { RejectedError } from '../../bootstrap/errors.ts'
+import type {
+  DbConnectionInfo,
+  DraftTally,
+  HookContext,
+  PartyRole,
+  ProvisionResult,
+  ResponseInfo,
+  SessionEvent,
+  SessionHooks,
+  TokenInfo,
+  ValidatedToken
+} from '../../bootstrap/types.ts'
+import type { TallyDb } from '../../tallydb/tally-db.ts'
+import type { TallyTerms } from '../../tallydb/tally-document.ts'
+import { StoreInputError } from '../errors.ts'
+import {
+  MAX_TOKEN_CHARS,
+  checkIdentity,
+  copyBundle,
+  isFinalState,
+  isProvisionResult,
+  newTallyRecord,
+  remember,
+  responseVerdict,
+  tokenInfo
+} from '../hook-rules.ts'
+import type { TallyRecord } from '../tally-book.ts'
+import { joinDocument, provisionGrant, revokeDocument } from '../tally-docs.ts'
+import { tokenRejection } from '../token-book.ts'
+import type { LocalNode } from '../types.ts'
+import type { PgApprovals } from './pg-approvals.ts'
+import type { PgAudit } from './pg-audit.ts'
+import type { PgTallies } from './pg-tallies.ts'
+import type { PgTokens } from './pg-tokens.ts'
+
+/** What the hooks need from their store. */
+export interface PgHookParts {
+  tokens: PgTokens
+  tallies: PgTallies
+  approvals: PgApprovals
+  audit: PgAudit
+  now(): number
+  grantKey(): Buffer
+  db(): TallyDb | undefined
+  assertOpen(): void
+  closed(): boolean
+}
+
+/** The hooks of one store, shared by every SessionManager it backs. */
+export class PgHooks {
+  #p: PgHookParts
+  /** sessionId → tokenId of the token it presented (tally records name their token). */
+  #sessionTokens = new Map<string, string>()
+  /** sessionId → tokenId whose use the session holds (released on failure, kept on success). */
+  #reservations = new Map<string, string>()
+  /** Tallies created by this run; recover() leaves them alone. */
+  #createdThisRun = new Set<string>()
+
+  constructor(parts: PgHookParts) {
+    this.#p = parts
+  }
+
+  /** Tallies this run created (recover() leaves them alone). */
+  createdThisRun(): string[] {
+    return [...this.#createdThisRun]
+  }
+
+  /** SessionHooks for a SessionManager on `node`. */
+  for(node: LocalNode): SessionHooks {
+    return {
+      validateToken: async (token, ctx) => this.#validateToken(token, ctx),
+      validateIdentity: async (bundle, _requirements, ctx) => this.#validateIdentity(bundle, ctx.token, ctx),
+      markTokenUsed: async (_token, _sessionId, ctx) => this.#markTokenUsed(ctx.token, ctx),
+      releaseToken: async (_token, _sessionId, ctx) => this.#releaseToken(ctx.token, ctx),
+      provisionDatabase: async (role, initiatorPeerId, respondentPeerId, _sessionId, ctx) =>
+        this.#provisionDatabase(node, role, initiatorPeerId, respondentPeerId, ctx),
+      validateResponse: async (response, ctx) => this.#validateResponse(node, response, ctx),
+      validateDatabaseResult: async (result, ctx) => this.#validateDatabaseResult(node, result, ctx),
+      settleTally: async (tallyId, outcome, ctx) => this.#settleTally(tallyId, outcome, ctx),
+      logSessionEvent: async (sessionId, event) => {
+        this.#logSessionEvent(sessionId, event)
+      }
+    }
+  }
+
+  async #validateToken(token: string, ctx: HookContext): Promise<TokenInfo> {
+    this.#p.assertOpen()
+    if (typeof token !== 'string' || token.length > MAX_TOKEN_CHARS) throw new RejectedError('invalid-token')
+    const record = await this.#p.tokens.find(token)
+    if (record === undefined) throw new RejectedError('invalid-token')
+    const reason = tokenRejection(record, this.#p.now())
+    if (reason !== undefined) throw new RejectedError(reason)
+    remember(this.#sessionTokens, ctx.sessionId, record.tokenId)
+    return tokenInfo(record)
+  }
+
+  async #validateIdentity(bundle: IdentityBundle, info: ValidatedToken, ctx: HookContext): Promise<boolean> {
+    this.#p.assertOpen()
+    const record = this.#p.tokens.get(info.tokenId)
+    const given = checkIdentity(bundle, record?.identityRequirements ?? info.identityRequirements ?? [])
+    if (record?.approval !== 'operator') return true
+    const requestedAt = this.#p.now()
+    const view: ApprovalView = {
+      sessionId: ctx.sessionId,
+      tokenId: record.tokenId,
+      tokenLabel: record.label,
+      peerId: ctx.remotePeerId,
+      bundle: copyBundle(given),
+      requestedAt,
+      deadline: requestedAt + record.approvalTimeoutMs
+    }
+    const outcome = await this.#p.approvals.wait(view, record.approvalTimeoutMs, ctx.signal)
+    if (outcome === 'approve') return true
+    throw new RejectedError(outcome === 'reject' ? 'identity-rejected' : 'timeout')
+  }
+
+  async #markTokenUsed(info: ValidatedToken, ctx: HookContext): Promise<void> {
+    this.#p.assertOpen()
+    if (this.#reservations.get(ctx.sessionId) === info.tokenId) return
+    const refused = await this.#p.tokens.use(info.tokenId)
+    if (refused !== undefined) throw new RejectedError(refused)
+    remember(this.#reservations, ctx.sessionId, info.tokenId)
+  }
+
+  async #releaseToken(info: ValidatedToken, ctx: HookContext): Promise<void> {
+    if (this.#p.closed() || this.#reservations.get(ctx.sessionId) !== info.tokenId) return
+    // deleted before the await: a use is given back at most once
+    this.#reservations.delete(ctx.sessionId)
+    await this.#p.tokens.release(info.tokenId).catch(() => {
+      // the use stays consumed: the safe side
+    })
+  }
+
+  async #provisionDatabase(
+    node: LocalNode,
+    role: PartyRole,
+    initiatorPeerId: string,
+    respondentPeerId: string,
+    ctx: HookContext
+  ): Promise<ProvisionResult> {
+    this.#p.assertOpen()
+    ctx.signal.throwIfAborted()
+    const now = this.#p.now()
+    const tallyId = randomUUID()
+    const tally: DraftTally = {
+      tallyId,
+      createdBy: role,
+      initiatorPeerId,
+      respondentPeerId,
+      createdAt: new Date(now).toISOString()
+    }
+    // the grant opens this tally's document for the counterparty only; it is re-derived, never stored
+    const grant = await provisionGrant(this.#p.db(), this.#p.grantKey(), tally, this.#termsOf(ctx), ctx)
+    const dbConnectionInfo: DbConnectionInfo = { nodes: [...node.multiaddrs()], credentials: grant }
+    const stored = { ...dbConnectionInfo, credentials: '' }
+    await this.#record(newTallyRecord(node, tally, stored, role, ctx, now, this.#tokenOf(ctx)))
+    if (ctx.signal.aborted) {
+      // the session gave up while the draft was being written: nobody will hear of it, settle it now
+      await this.#p.tallies.settle(tallyId, 'abandoned', 'draft').catch(() => false)
+      ctx.signal.throwIfAborted()
+    }
+    return {
+      tally: { ...tally },
+      dbConnectionInfo: { ...dbConnectionInfo, nodes: [...dbConnectionInfo.nodes] }
+    }
+  }
+
+  async #validateResponse(node: LocalNode, response: ResponseInfo, ctx: HookContext): Promise<boolean> {
+    this.#p.assertOpen()
+    const verdict = responseVerdict(node, response, ctx)
+    if (verdict === 'reject') return false
+    if (verdict === 'accept') return true
+    const { tally, dbConnectionInfo } = verdict.record
+    if (this.#p.tallies.has(tally.tallyId)) return false
+    await joinDocument(this.#p.db(), verdict.record, undefined, ctx)
+    const stored = { ...dbConnectionInfo, credentials: '' }
+    return this.#recordOnce(newTallyRecord(node, tally, stored, 'stock', ctx, this.#p.now()))
+  }
+
+  async #validateDatabaseResult(
+    node: LocalNode,
+    result: ProvisionResult,
+    ctx: HookContext
+  ): Promise<boolean> {
+    this.#p.assertOpen()
+    // the dialer left: record nothing it could not learn of
+    ctx.signal.throwIfAborted()
+    if (!isProvisionResult(result, 'foil', ctx.remotePeerId, node.peerId)) return false
+    if (this.#p.tallies.has(result.tally.tallyId)) return false
+    // foil: the document is B's; our token's standing terms go into it
+    await joinDocument(this.#p.db(), result, this.#termsOf(ctx), ctx)
+    const stored = { ...result.dbConnectionInfo, credentials: '' }
+    return this.#recordOnce(
+      newTallyRecord(node, result.tally, stored, 'foil', ctx, this.#p.now(), this.#tokenOf(ctx))
+    )
+  }
+
+  async #settleTally(tallyId: string, outcome: string, ctx: HookContext): Promise<void> {
+    this.#p.assertOpen()
+    if (outcome !== 'confirmed' && outcome !== 'abandoned' && outcome !== 'pending')
+      throw new StoreInputError('a tally settles as confirmed, abandoned or pending')
+    // only the dialer waits for a verdict; a listener always knows its own
+    if (outcome === 'pending' && this.#p.tallies.get(tallyId)?.direction !== 'outbound')
+      throw new StoreInputError('only a tally this node dialled can be pending')
+    // a session that is already over (its peer left) confirms nothing more: its peer asks later instead
+    if (outcome === 'confirmed') ctx.signal.throwIfAborted()
+    await this.#p.tallies.settle(tallyId, outcome, 'draft')
+    if (outcome === 'abandoned') await revokeDocument(this.#p.db(), tallyId)
+    // a confirmed bootstrap keeps its token use for good
+    if (outcome === 'confirmed') this.#reservations.delete(ctx.sessionId)
+  }
+
+  #logSessionEvent(sessionId: string, event: SessionEvent): void {
+    try {
+      if (this.#p.closed() || event === null || typeof event !== 'object') return
+      this.#p.audit.append(event.sessionId === sessionId ? event : { ...event, sessionId })
+      if (isFinalState(event.state)) {
+        this.#sessionTokens.delete(sessionId)
+        if (event.state.endsWith('_DONE')) this.#reservations.delete(sessionId)
+      }
+    } catch {
+      // the audit never fails a session
+    }
+  }
+
+  #tokenOf(ctx: HookContext): { tokenId: string; label: string | undefined } | undefined {
+    const tokenId = ctx.direction === 'inbound' ? this.#sessionTokens.get(ctx.sessionId) : undefined
+    return tokenId === undefined ? undefined : { tokenId, label: this.#p.tokens.get(tokenId)?.label }
+  }
+
+  /** The standing terms of the token this (inbound) session presented (issue I). */
+  #termsOf(ctx: HookContext): TallyTerms | undefined {
+    const tokenId = ctx.direction === 'inbound' ? this.#sessionTokens.get(ctx.sessionId) : undefined
+    const terms = tokenId === undefined ? undefined : this.#p.tokens.get(tokenId)?.terms
+    return terms === undefined ? undefined : { ...terms }
+  }
+
+  async #record(record: TallyRecord): Promise<void> {
+    // Audit first: no tally in the database whose session has no record in the trail. A draft keeps its
+    // full record (a confirmation only flips the status); abandoning slims it.
+    await this.#p.audit.flush().catch(() => {})
+    await this.#p.tallies.insert(record)
+    this.#createdThisRun.add(record.tallyId)
+  }
+
+  /** Record a tally the other party provisioned; false when its id is taken already (on any node). */
+  async #recordOnce(record: TallyRecord): Promise<boolean> {
+    try {
+      await this.#record(record)
+      return true
+    } catch (err) {
+      if ((err as { code?: string }).code === '23505') return false
+      throw err
+    }
+  }
+}
