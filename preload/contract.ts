@@ -313,12 +313,18 @@ export interface TallyDetail {
   roleText: string
 }
 
-/** Input of exportRows: the filtered rows of a list, as a file. */
+/**
+ * Input of exportRows: the filtered rows of a list, as a file with the columns the screen shows
+ * (preload/export-columns.ts).
+ */
 export interface ExportInput {
-  what: 'tallies' | 'tokens'
+  what: 'tallies' | 'tokens' | 'audit'
   format: 'csv' | 'json'
-  /** The same filters as the list (TallyQuery for tallies, TokenQuery for tokens); paging ignored. */
-  query?: TallyQuery | TokenQuery
+  /**
+   * The same filters as the list: TallyQuery for tallies, TokenQuery for tokens (paging ignored), and for
+   * audit the AuditQuery of the rows the Node screen loaded (`limit`: how many, newest first; `before`).
+   */
+  query?: TallyQuery | TokenQuery | AuditQuery
 }
 
 /** A file to save: exportRows' answer (recorded in the audit trail as an `export`). */
@@ -394,7 +400,7 @@ export interface TaleusCommands {
   getTally(input: { tallyId: string }): Promise<TallyDetail>
   /** Additive: hide a revoked, used-up or expired token from the default list. */
   archiveToken(input: { tokenId: string }): Promise<TokenView>
-  /** Additive: the filtered rows of tallies or tokens as CSV or JSON (recorded in the audit trail). */
+  /** Additive: the filtered rows of tallies, tokens or the audit trail as CSV or JSON (recorded in the audit trail). */
   exportRows(input: ExportInput): Promise<ExportResult>
   /** Additive: the customer display of a `per-customer` token (`displayId` from its TokenView). */
   getDisplay(input: { displayId: string }): Promise<DisplayView>

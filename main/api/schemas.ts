@@ -112,6 +112,12 @@ const tokenFilters = {
   archived: v.optional(v.boolean('archived must be true or false'))
 }
 
+const auditFilters = {
+  limit: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(10_000))),
+  before: v.optional(v.pipe(v.number(), v.finite()))
+}
+const exportFormat = v.picklist(['csv', 'json'], 'format must be csv or json')
+
 /** Input of listTallies (TallyQuery): a page plus filters. */
 const tallyQuery = v.optional(
   v.strictObject({
@@ -175,13 +181,27 @@ export const INPUT_SCHEMAS = {
   ),
   getTally: v.strictObject({ tallyId: id }),
   archiveToken: tokenRef,
-  exportRows: v.strictObject({
-    what: v.picklist(['tallies', 'tokens'], 'what must be tallies or tokens'),
-    format: v.picklist(['csv', 'json'], 'format must be csv or json'),
-    query: v.optional(
-      v.union([v.strictObject(tallyFilters), v.strictObject(tokenFilters)], 'query: the filters of the list')
-    )
-  }),
+  exportRows: v.variant(
+    'what',
+    [
+      v.strictObject({
+        what: v.literal('tallies'),
+        format: exportFormat,
+        query: v.optional(v.strictObject(tallyFilters, 'query: the filters of the tallies list'))
+      }),
+      v.strictObject({
+        what: v.literal('tokens'),
+        format: exportFormat,
+        query: v.optional(v.strictObject(tokenFilters, 'query: the filters of the tokens list'))
+      }),
+      v.strictObject({
+        what: v.literal('audit'),
+        format: exportFormat,
+        query: v.optional(v.strictObject(auditFilters, 'query: limit and before of the audit rows'))
+      })
+    ],
+    'what must be tallies, tokens or audit'
+  ),
   getDisplay: v.strictObject({ displayId: id }),
   closeDisplay: v.strictObject({ displayId: id })
 } as const satisfies Record<CommandName, v.GenericSchema>

@@ -4,6 +4,7 @@
  * displays. console-service.ts delegates to this so that file stays about the node and its sessions.
  */
 import type {
+  AuditQuery,
   AuditVerifyResult,
   DisplayView,
   ExportInput,
@@ -16,13 +17,16 @@ import type {
   TokenQuery,
   TokenView
 } from '../../preload/contract.ts'
+import { AUDIT_COLUMNS, TOKEN_COLUMNS, tallyColumns } from '../../preload/export-columns.ts'
+import { compareTallies, compareTokens, tallyMatches } from '../../preload/list-filters.ts'
 import { ApiError } from '../api/api-error.ts'
 import { pageOf } from '../store/paging.ts'
 import type { MerchantStore } from '../store/types.ts'
 import { Displays } from './displays.ts'
 import { actorOf, toOperationView } from './operations.ts'
 import type { CallContext } from './operations.ts'
-import { exportFile, filterTokens, hasTallyFilter, tallyDetail, tallyMatches } from './tally-page.ts'
+import { exportFile } from './export-rows.ts'
+import { filterTokens, hasTallyFilter, tallyDetail } from './tally-page.ts'
 
 /** What the desk needs from the service. */
 export interface OperatorDeskInit {
@@ -35,6 +39,8 @@ export interface OperatorDeskInit {
 
 /** Most rows one export holds. */
 const MAX_EXPORT_ROWS = 100_000
+/** Most audit rows one export holds: as many as the Node screen can list (listAudit's limit). */
+const MAX_AUDIT_ROWS = 10_000
 
 /** Operator commands over the store. */
 export class OperatorDesk {
@@ -158,25 +164,41 @@ export class OperatorDesk {
   }
 
   exportRows(input: ExportInput, ctx: CallContext | undefined): ExportResult {
-    const query = (input.query ?? {}) as TallyQuery & TokenQuery
-    const rows: Array<TallyView | TokenView> =
-      input.what === 'tallies'
-        ? this.#init
-            .store()
-            .listTallies()
-            .filter((t) => tallyMatches(t, query))
-            .slice(0, MAX_EXPORT_ROWS)
-        : this.listTokens(query).slice(0, MAX_EXPORT_ROWS)
-    const result = exportFile(input.what, input.format, rows, this.#now())
+    const result = this.#exportFile(input)
     const detail: Record<string, string | number | boolean> = {
       what: input.what,
       format: input.format,
       rows: result.rows
     }
     // the filters, never anything secret (they are search words and dates)
-    for (const [k, v] of Object.entries(query))
+    for (const [k, v] of Object.entries(input.query ?? {}))
       if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') detail[`filter.${k}`] = v
     this.record('export', ctx, { detail })
     return result
+  }
+
+  /** The file of an export: the rows the screen lists, in its order, with its columns. */
+  #exportFile(input: ExportInput): ExportResult {
+    const store = this.#init.store()
+    const now = this.#now()
+    if (input.what === 'audit') {
+      const q = (input.query ?? {}) as AuditQuery
+      const query: AuditQuery = { limit: Math.min(q.limit ?? 200, MAX_AUDIT_ROWS) }
+      if (q.before !== undefined) query.before = q.before
+      return exportFile('audit', input.format, store.listAudit(query), AUDIT_COLUMNS, now)
+    }
+    if (input.what === 'tokens') {
+      const rows = this.listTokens(input.query as TokenQuery | undefined)
+        .sort(compareTokens)
+        .slice(0, MAX_EXPORT_ROWS)
+      return exportFile('tokens', input.format, rows, TOKEN_COLUMNS, now)
+    }
+    const q = (input.query ?? {}) as TallyQuery
+    const rows = store
+      .listTallies()
+      .filter((t) => tallyMatches(t, q))
+      .sort(compareTallies)
+      .slice(0, MAX_EXPORT_ROWS)
+    return exportFile('tallies', input.format, rows, tallyColumns(rows), now)
   }
 }

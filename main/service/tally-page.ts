@@ -1,10 +1,10 @@
 /**
  * A tally's page (its timeline from the audit trail, counterparty, token, status history and what the
- * other side was told), the search and date filters of the tally and token lists, and their export.
+ * other side was told) and the service's side of the list filters (shared with the screens in
+ * preload/list-filters.ts).
  */
 import type {
   Decision,
-  ExportResult,
   IdentityBundle,
   SessionEvent,
   TallyDetail,
@@ -15,6 +15,7 @@ import type {
   TokenView
 } from '../../preload/contract.ts'
 import { roleSentence } from '../../preload/contract.ts'
+import { tokenMatches } from '../../preload/list-filters.ts'
 import { ACTOR_WORDS, toOperationView } from './operations.ts'
 import { REASON_MESSAGES } from './reason-messages.ts'
 
@@ -143,25 +144,6 @@ const STATUS_WORDS: Record<string, string> = {
   abandoned: 'abandoned'
 }
 
-function matches(text: string, fields: Array<string | undefined>): boolean {
-  const needle = text.trim().toLowerCase()
-  if (needle === '') return true
-  return fields.some((f) => f !== undefined && f.toLowerCase().includes(needle))
-}
-
-function inRange(at: number, from: number | undefined, to: number | undefined): boolean {
-  return (from === undefined || at >= from) && (to === undefined || at < to)
-}
-
-/** True when a tally passes the filters of `q` (paging aside). */
-export function tallyMatches(t: TallyView, q: TallyQuery): boolean {
-  if (q.status !== undefined && t.status !== q.status) return false
-  if (!inRange(t.createdAt, q.from, q.to)) return false
-  if (q.q === undefined) return true
-  const identity = t.counterpartyIdentity === undefined ? [] : Object.values(t.counterpartyIdentity)
-  return matches(q.q, [t.tallyId, t.counterpartyPeerId, t.tokenId, t.tokenLabel, t.sessionId, ...identity])
-}
-
 /** True when a tally query has a filter (else the store's paging alone answers it). */
 export function hasTallyFilter(q: TallyQuery): boolean {
   return q.q !== undefined || q.from !== undefined || q.to !== undefined || q.status !== undefined
@@ -169,75 +151,5 @@ export function hasTallyFilter(q: TallyQuery): boolean {
 
 /** The tokens that pass `q`; archived ones only when asked for. */
 export function filterTokens(tokens: TokenView[], q: TokenQuery = {}): TokenView[] {
-  return tokens.filter(
-    (t) =>
-      (q.archived === true || t.archived !== true) &&
-      (q.status === undefined || t.status === q.status) &&
-      inRange(t.createdAt, q.from, q.to) &&
-      (q.q === undefined || matches(q.q, [t.tokenId, t.label]))
-  )
-}
-
-const TALLY_COLUMNS = [
-  'tallyId',
-  'status',
-  'role',
-  'direction',
-  'counterpartyPeerId',
-  'counterpartyName',
-  'tokenId',
-  'tokenLabel',
-  'sessionId',
-  'createdAt',
-  'updatedAt'
-] as const
-const TOKEN_COLUMNS = [
-  'tokenId',
-  'label',
-  'role',
-  'status',
-  'uses',
-  'used',
-  'approval',
-  'expiresAt',
-  'createdAt',
-  'archived'
-] as const
-
-/** A CSV cell: quoted when needed; a leading = + - @ is defused so a spreadsheet never runs it. */
-function csvCell(value: unknown): string {
-  if (value === undefined || value === null) return ''
-  let text = typeof value === 'number' || typeof value === 'boolean' ? String(value) : String(value as string)
-  if (/^[=+\-@\t\r]/.test(text) && typeof value === 'string') text = `'${text}`
-  return /[",\n\r]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text
-}
-
-/** The rows as a file to save. */
-export function exportFile(
-  what: 'tallies' | 'tokens',
-  format: 'csv' | 'json',
-  rows: Array<TallyView | TokenView>,
-  now: number
-): ExportResult {
-  const stamp = new Date(now).toISOString().replace(/[:.]/g, '-')
-  const filename = `taleus-${what}-${stamp}.${format}`
-  if (format === 'json')
-    return {
-      filename,
-      mimeType: 'application/json',
-      content: JSON.stringify(rows, null, 2) + '\n',
-      rows: rows.length
-    }
-  const columns: readonly string[] = what === 'tallies' ? TALLY_COLUMNS : TOKEN_COLUMNS
-  const lines = [columns.join(',')]
-  for (const row of rows) {
-    const r = row as unknown as Record<string, unknown>
-    lines.push(columns.map((c) => csvCell(r[c])).join(','))
-  }
-  return {
-    filename,
-    mimeType: 'text/csv; charset=utf-8',
-    content: lines.join('\r\n') + '\r\n',
-    rows: rows.length
-  }
+  return tokens.filter((t) => tokenMatches(t, q))
 }

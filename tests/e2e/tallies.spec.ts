@@ -1,7 +1,11 @@
-/** Tallies screen: the CSV and JSON exports hold exactly the rows the list shows. */
+/**
+ * Tallies screen: the CSV and JSON exports hold exactly the rows the list shows, and each export is in the
+ * audit trail with who made it (the node builds the file, issue G).
+ */
 import { readFile } from 'node:fs/promises'
 import type { Page } from '@playwright/test'
-import { cliDial, createTokenInUi, expect, test } from './fixtures.ts'
+import type { OperationView } from '../../preload/contract.ts'
+import { cliDial, createTokenInUi, expect, test, type ServeNode } from './fixtures.ts'
 
 /** Cells of a CSV written by the console (every cell quoted, CRLF lines). */
 function parseCsv(text: string): string[][] {
@@ -45,7 +49,13 @@ async function download(page: Page, testid: string): Promise<string> {
   return readFile(await file.path(), 'utf8')
 }
 
-test('export of tallies downloads what the list shows', async ({ taleus: { page } }) => {
+/** The `export` records of the node's audit trail, newest first. */
+async function exportRecords(node: ServeNode): Promise<OperationView[]> {
+  const ops = await node.call<OperationView[]>('GET', '/api/audit/operations')
+  return ops.filter((op) => op.op === 'export')
+}
+
+test('export of tallies downloads what the list shows', async ({ taleus: { page, node } }) => {
   const link = await createTokenInUi(page, { label: 'Export', uses: 'unlimited', requirements: 'email' })
   const runs = await Promise.all([
     cliDial(link, { email: 'ada@example.test', name: 'Ada Lovelace' }),
@@ -65,7 +75,17 @@ test('export of tallies downloads what the list shows', async ({ taleus: { page 
     ['bob@example.test', '']
   ])
 
+  if (node != null) expect(await exportRecords(node)).toEqual([])
   const csv = parseCsv(await download(page, 'export-tallies-csv'))
+  // the export is in the audit trail: made from the browser console, with its row count and filters
+  if (node != null) {
+    const [record, ...others] = await exportRecords(node)
+    expect(others).toEqual([])
+    expect(record).toMatchObject({
+      actor: 'browser',
+      detail: { what: 'tallies', format: 'csv', rows: shown.length }
+    })
+  }
   expect(csv[0]).toEqual([
     'Tally',
     'Status',
@@ -106,4 +126,12 @@ test('export of tallies downloads what the list shows', async ({ taleus: { page 
   await page.getByTestId('tally-filter').selectOption('confirmed')
   await expect(page.getByTestId('tally-row')).toHaveCount(2)
   expect(parseCsv(await download(page, 'export-tallies-csv')).length).toBe(3)
+  if (node != null) {
+    const records = await exportRecords(node)
+    expect(records).toHaveLength(3)
+    expect(records[0]).toMatchObject({
+      actor: 'browser',
+      detail: { what: 'tallies', format: 'csv', rows: 2, 'filter.status': 'confirmed' }
+    })
+  }
 })

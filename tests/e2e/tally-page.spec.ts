@@ -1,5 +1,6 @@
 /** A page per tally, filters on tallies and tokens, export of the filtered rows, archived tokens. */
 import { readFile } from 'node:fs/promises'
+import type { OperationView } from '../../preload/contract.ts'
 import { cliDial, createTokenInUi, expect, test } from './fixtures.ts'
 
 test('a tally has its own page; search and dates filter; the export holds the filtered rows', async ({
@@ -46,7 +47,9 @@ test('a tally has its own page; search and dates filter; the export holds the fi
   await expect(page.getByTestId('tally-row')).toHaveCount(2)
 })
 
-test('tokens: search, export and archiving of revoked and used-up tokens', async ({ taleus: { page } }) => {
+test('tokens: search, export and archiving of revoked and used-up tokens', async ({
+  taleus: { page, node }
+}) => {
   const once = await createTokenInUi(page, { label: 'Used once', uses: 'one' })
   await createTokenInUi(page, { label: 'Revoke me', uses: 'unlimited' })
   await createTokenInUi(page, { label: 'Still good', uses: 'unlimited' })
@@ -68,6 +71,17 @@ test('tokens: search, export and archiving of revoked and used-up tokens', async
   expect(csv).toContain('Still good')
   expect(csv).not.toContain('Revoke me')
   expect(csv).not.toContain('taleus:')
+  expect(csv.split('\r\n')[0]).toBe(
+    '"Token","Label","Your role","Uses","Used","Status","Archived","Approval","Identity asked","Expires","Created"'
+  )
+  expect(csv.split('\r\n').filter((line) => line !== '')).toHaveLength(2)
+  if (node != null) {
+    const ops = await node.call<OperationView[]>('GET', '/api/audit/operations')
+    expect(ops.find((op) => op.op === 'export')).toMatchObject({
+      actor: 'browser',
+      detail: { what: 'tokens', rows: 1, 'filter.q': 'good' }
+    })
+  }
   await page.getByTestId('token-search').fill('')
 
   await page.getByTestId('archive-tokens').click()

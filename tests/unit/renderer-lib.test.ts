@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest'
 import { REASON_CODES } from '../../main/bootstrap/types.ts'
 import { isTrustedRendererUrl } from '../../main/electron/trusted-url.ts'
 import { ApiCallError, toApiCallError } from '../../renderer/src/lib/api-error.ts'
-import { toCsv } from '../../renderer/src/lib/download.ts'
+import { toCsv } from '../../preload/export-columns.ts'
 import { formatCountdown, formatDuration, shortPeer } from '../../renderer/src/lib/format.ts'
 import { describeError, describeReason, REASON_WORDS } from '../../renderer/src/lib/reasons.ts'
 import { STATES, stateKind } from '../../renderer/src/lib/states.ts'
@@ -70,8 +70,8 @@ describe('toCsv', () => {
         { a: 'plain', b: undefined }
       ],
       [
-        { header: 'A', value: (r: { a: string; b?: string }) => r.a },
-        { header: 'B', value: (r: { a: string; b?: string }) => r.b }
+        { key: 'a', header: 'A', value: (r: { a: string; b?: string }) => r.a },
+        { key: 'b', header: 'B', value: (r: { a: string; b?: string }) => r.b ?? '' }
       ]
     )
     expect(csv).toBe('"A","B"\r\n"x ""y""","\'=HYPERLINK(""z"")"\r\n"plain",""\r\n')

@@ -1,4 +1,4 @@
-/** Saving files from the renderer (exports, QR images) without any server round trip. */
+/** Saving files in the renderer: QR images, and the files exportRows returns (built and recorded by the node). */
 
 /** Offers `blob` as a download named `filename`. */
 export function saveBlob(filename: string, blob: Blob): void {
@@ -17,23 +17,6 @@ export function saveBlob(filename: string, blob: Blob): void {
 /** Offers text as a download. */
 export function saveText(filename: string, text: string, type: string): void {
   saveBlob(filename, new Blob([text], { type }))
-}
-
-function csvCell(value: unknown): string {
-  const text = value == null ? '' : String(value)
-  // Quote always; neutralise leading formula characters so a spreadsheet never evaluates a cell.
-  const safe = /^[=+\-@\t\r]/.test(text) ? `'${text}` : text
-  return `"${safe.replaceAll('"', '""')}"`
-}
-
-/** CSV (RFC 4180, CRLF) of `rows` with the given columns, header first. */
-export function toCsv<T>(
-  rows: readonly T[],
-  columns: readonly { header: string; value: (row: T) => unknown }[]
-): string {
-  const lines = [columns.map((c) => csvCell(c.header)).join(',')]
-  for (const row of rows) lines.push(columns.map((c) => csvCell(c.value(row))).join(','))
-  return lines.join('\r\n') + '\r\n'
 }
 
 /** Copies text to the clipboard, falling back to a selection copy where the clipboard API is denied. */

@@ -1,14 +1,13 @@
 /** Tallies of this node. */
 import type { TallyView } from '../../../../preload/contract.ts'
+import { compareTallies } from '../../../../preload/list-filters.ts'
 import { mergeInto } from './keyed.ts'
 
 /** The tallies screen's source. */
 export class TalliesStore {
   byId = $state.raw(new Map<string, TallyView>())
   /** Newest first. */
-  list = $derived(
-    [...this.byId.values()].sort((a, b) => b.createdAt - a.createdAt || (a.tallyId < b.tallyId ? -1 : 1))
-  )
+  list = $derived([...this.byId.values()].sort(compareTallies))
 
   /** Upserts tallies; an older view never replaces a newer one. */
   apply(views: readonly TallyView[]): void {

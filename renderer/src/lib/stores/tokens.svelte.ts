@@ -1,12 +1,13 @@
 /** Tokens of this node (never their secrets; links are fetched on demand and kept by the view). */
 import type { TokenView } from '../../../../preload/contract.ts'
+import { compareTokens } from '../../../../preload/list-filters.ts'
 import { mergeInto } from './keyed.ts'
 
 /** The tokens screen's source. */
 export class TokensStore {
   byId = $state.raw(new Map<string, TokenView>())
-  /** Newest first. */
-  list = $derived([...this.byId.values()].sort((a, b) => b.createdAt - a.createdAt))
+  /** Newest first (the order of an export too). */
+  list = $derived([...this.byId.values()].sort(compareTokens))
 
   /** Replaces everything with a snapshot, keeping any update already received. */
   load(views: readonly TokenView[]): void {
