@@ -50,7 +50,10 @@ describe('reasons', () => {
   it('describes API codes, unknown codes and bad input', () => {
     expect(describeReason('unreachable')).toMatch(/not answering/)
     expect(describeReason('something-new')).toBe('Something went wrong.')
-    expect(describeError(new ApiCallError('bad-input', 'label: too long'))).toContain('label: too long')
+    // the node's own words, without the schema path a user cannot read (issue G)
+    const bad = describeError(new ApiCallError('bad-input', 'label: too long'))
+    expect(bad).toContain('too long')
+    expect(bad).not.toContain('label:')
   })
 
   it('turns a plain preload rejection back into an ApiCallError', () => {
