@@ -2,11 +2,17 @@
  * Real parts for end-to-end bootstrap tests: libp2p nodes on 127.0.0.1, each with a lowdb store in its
  * own temp folder and a SessionManager on the store's hooks. A World tracks what it started so one
  * `close()` in afterEach tears everything down (managers, nodes, stores, folders) even after a failure.
+ *
+ * With TALEUS_TEST_STORE=postgres (and TALEUS_TEST_PG) every listener (the merchant) gets a PostgreSQL
+ * store instead, on a schema of its own (the same one again when a test restarts it on its folder), so the
+ * same suites run on both stores; tallyOnDisk then reads the committed row. Dialers (customers) keep
+ * lowdb: fifty customers with a connection pool each would exceed the server's connections.
  */
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Libp2p } from '@libp2p/interface'
+import pg from 'pg'
 import { SessionManager, formatLink, parseLink } from '../../main/bootstrap/index.ts'
 import type {
   BootstrapLink,
@@ -16,6 +22,8 @@ import type {
 } from '../../main/bootstrap/index.ts'
 import { createTaleusNode } from '../../main/node/index.ts'
 import { openStore } from '../../main/store/index.ts'
+import { openPgStore } from '../../main/store/pg/index.ts'
+import { TEST_PG, dropSchemas, freshSchema } from './stores.ts'
 import type { LowdbMerchantStore, StoreInit } from '../../main/store/index.ts'
 import type { CreateTokenInput, TallyView, TokenView } from '../../preload/contract.ts'
 
@@ -50,6 +58,31 @@ export interface Party {
   stop(): Promise<void>
 }
 
+/** True when the suites run on the PostgreSQL store (TALEUS_TEST_STORE=postgres and a server). */
+export const ON_POSTGRES = process.env.TALEUS_TEST_STORE === 'postgres' && TEST_PG !== undefined
+
+/** The schema of each party's folder, so a restart on the folder finds its store again. */
+const schemaOfDir = new Map<string, string>()
+
+/** The store of a party's folder: lowdb, or PostgreSQL in postgres mode. */
+async function openPartyStore(dir: string, init: StoreInit, listen: boolean): Promise<LowdbMerchantStore> {
+  if (!ON_POSTGRES || (!listen && !schemaOfDir.has(dir))) return openStore(dir, init)
+  let schema = schemaOfDir.get(dir)
+  if (schema === undefined) {
+    schema = freshSchema()
+    schemaOfDir.set(dir, schema)
+  }
+  const store = await openPgStore({
+    url: TEST_PG as string,
+    dataDir: dir,
+    schema,
+    auditFlushMs: 10,
+    ...(init.now === undefined ? {} : { now: init.now })
+  })
+  // the suites call only what both stores have
+  return store as unknown as LowdbMerchantStore
+}
+
 /** Fast defaults for tests; each case overrides what it exercises. */
 export const TEST_CONFIG = { stepTimeoutMs: 2000, sessionTimeoutMs: 10_000 } as const
 
@@ -79,13 +112,19 @@ export class World {
   async close(): Promise<void> {
     await Promise.allSettled(this.parties.splice(0).map(async (p) => p.stop()))
     await Promise.allSettled([...this.dirs].map(async (d) => rm(d, { recursive: true, force: true })))
+    const schemas = [...this.dirs].flatMap((d) => {
+      const schema = schemaOfDir.get(d)
+      schemaOfDir.delete(d)
+      return schema === undefined ? [] : [schema]
+    })
+    if (ON_POSTGRES) await dropSchemas(TEST_PG as string, schemas).catch(() => {})
     this.dirs.clear()
   }
 
   private async party(init: PartyInit, listen: boolean): Promise<Party> {
     const dir = init.dataDir ?? (await this.tempDir())
     let skewMs = 0
-    const store = await openStore(dir, { ...init.store, now: () => Date.now() + skewMs })
+    const store = await openPartyStore(dir, { ...init.store, now: () => Date.now() + skewMs }, listen)
     const node = await createTaleusNode()
     const peerId = node.peerId.toString()
     const addrs = (): string[] =>
@@ -196,6 +235,8 @@ export async function finished(party: Party, count: number, timeoutMs = 20_000):
 
 /** A tally's latest record as written in `dir`/tallies.jsonl (the file, not the store's memory). */
 export async function tallyOnDisk(dir: string, tallyId: string): Promise<TallyView | undefined> {
+  const schema = schemaOfDir.get(dir)
+  if (ON_POSTGRES && schema !== undefined) return tallyInTable(schema, tallyId)
   const text = await readFile(join(dir, 'tallies.jsonl'), 'utf8')
   let found: TallyView | undefined
   for (const line of text.split('\n')) {
@@ -224,4 +265,20 @@ export function gate(): { promise: Promise<void>; open: () => void } {
     open = resolve
   })
   return { promise, open }
+}
+
+/** A tally as committed in `schema`'s table (postgres mode's tallyOnDisk). */
+async function tallyInTable(schema: string, tallyId: string): Promise<TallyView | undefined> {
+  const client = new pg.Client({ connectionString: TEST_PG, options: `-c search_path=${schema}` })
+  await client.connect()
+  try {
+    const res = await client.query<{ status: TallyView['status']; record: TallyView }>(
+      'SELECT status, record FROM tallies WHERE tally_id = $1',
+      [tallyId]
+    )
+    const row = res.rows[0]
+    return row === undefined ? undefined : { ...row.record, status: row.status }
+  } finally {
+    await client.end()
+  }
 }
