@@ -197,6 +197,8 @@ export class Displays {
         mode: 'per-customer',
         displayId
       }
+      // each customer's tally starts from the display's standing terms, not only the first one's
+      if (fresh.terms !== undefined) input.terms = { ...fresh.terms }
       if (fresh.expiresAt !== null) input.expiresInMs = Math.max(1000, fresh.expiresAt - fresh.createdAt)
       // the used QR leaves the token list first, so the list never shows two current ones
       await this.#init
