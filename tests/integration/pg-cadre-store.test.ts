@@ -6,6 +6,7 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import pg from 'pg'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import type { HookContext } from '../../main/bootstrap/types.ts'
 import { openPgStore } from '../../main/store/pg/index.ts'
@@ -114,6 +115,26 @@ describe.skipIf(PG === undefined)('cadre stores on one PostgreSQL schema', () =>
     const winner = results.find((r) => r.applied)!.decision
     expect(await waiting).toBe(winner === 'approve' ? 'approve' : 'identity-rejected')
     await until(() => nodes.every((n) => n.listApprovals().length === 0))
+  })
+
+  it('drafts of a node gone silent are abandoned by another node’s recover(); a live node’s are left alone', async () => {
+    const { token } = await nodes[1]!.createToken({ role: 'stock', uses: 'unlimited' })
+    const hooks = nodes[1]!.hooks(A)
+    await hooks.validateToken(token, ctx('d1'))
+    const { tally } = await hooks.provisionDatabase('stock', 'customer', 'merchant', 'd1', ctx('d1'))
+    expect(await nodes[0]!.recover()).toEqual({ abandoned: 0, pending: 0 })
+    // node 2 stops beating (killed, never restarted): its heartbeat is older than staleNodeMs (60 s)
+    const db = new pg.Client({ connectionString: PG as string, options: `-c search_path=${schema}` })
+    await db.connect()
+    try {
+      await db.query("UPDATE nodes SET seen_at = now() - interval '2 minutes' WHERE node = 'n2'")
+    } finally {
+      await db.end()
+    }
+    expect(await nodes[0]!.recover()).toEqual({ abandoned: 1, pending: 0 })
+    await until(() =>
+      nodes[2]!.listTallies().some((t) => t.tallyId === tally.tallyId && t.status === 'abandoned')
+    )
   })
 
   it('another node’s session events reach this node as remote-session, with the node that served them', async () => {
