@@ -21,6 +21,7 @@ import { NamesStore } from './names.svelte.ts'
 import { NodeStore } from './node.svelte.ts'
 import { SessionsStore } from './sessions.svelte.ts'
 import { TalliesStore } from './tallies.svelte.ts'
+import { TallyDocumentsStore, type TallyDocumentEvent } from './tally-documents.svelte.ts'
 import { TokensStore } from './tokens.svelte.ts'
 
 /** How often node counters (connections, active sessions) are refreshed, in ms. */
@@ -35,6 +36,8 @@ export class Live {
   readonly node = new NodeStore()
   readonly dials = new DialsStore()
   readonly names = new NamesStore()
+  /** Shared documents of the tallies on screen (issue I). */
+  readonly tallyDocuments = new TallyDocumentsStore(() => this.api)
   /** Customer displays of `per-customer` tokens, by displayId (their links are secrets: memory only). */
   displays = $state.raw(new Map<string, DisplayView>())
   status = $state<StreamStatus | 'ipc'>('connecting')
@@ -98,6 +101,7 @@ export class Live {
       this.node.info = info
       this.loadError = undefined
       this.loaded = true
+      this.tallyDocuments.refreshWatched()
     } catch (err) {
       this.loadError = err
     }
@@ -132,6 +136,7 @@ export class Live {
     const peers: PeerView[] = []
     const outcomes: DialOutcome[] = []
     const displays: DisplayView[] = []
+    const documents: TallyDocumentEvent[] = []
     for (const event of batch) {
       switch (event.kind) {
         case 'session':
@@ -158,6 +163,9 @@ export class Live {
         case 'display':
           displays.push(event.display)
           break
+        case 'tally-document':
+          documents.push(event)
+          break
       }
     }
     this.sessions.apply(sessions)
@@ -169,5 +177,6 @@ export class Live {
     this.node.applyPeers(peers)
     this.dials.apply(outcomes)
     if (displays.length > 0) this.applyDisplays(displays)
+    this.tallyDocuments.apply(documents)
   }
 }

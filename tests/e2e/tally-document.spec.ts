@@ -1,0 +1,110 @@
+/**
+ * The tally page's shared document (issue I): a token with standing terms, a second `taleus serve` as
+ * the counterparty dialling it, then proposals both ways, each side seeing the other's live.
+ */
+import type { DialOutcome, TallyDocumentView, TermsProposal, TokenView } from '../../preload/contract.ts'
+import { expect, startServe, test } from './fixtures.ts'
+
+test('the tally page shows the shared terms, sync state and proposals live, and proposes and accepts', async ({
+  taleus: { page, node }
+}) => {
+  test.skip(node == null, 'the counterparty dials the browser console’s own node')
+  if (node == null) return
+
+  // Standing terms on a token, checked in words before anything is sent
+  await page.getByTestId('nav-tokens').click()
+  await page.getByTestId('token-label').fill('Bakery terms')
+  await page.getByTestId('token-terms-toggle').click()
+  await page.getByTestId('token-terms-you-lend').fill('12,5')
+  await page.getByTestId('token-terms-unit').fill('CHIP')
+  await page.getByTestId('token-terms-note').fill('Settle by the 1st')
+  await page.getByTestId('token-create').click()
+  await expect(page.getByTestId('token-terms-error-youLend')).toContainText('is not an amount')
+  await expect(page.getByTestId('token-terms-you-lend')).toBeFocused()
+  expect(await node.call<TokenView[]>('GET', '/api/tokens')).toHaveLength(0)
+  await page.getByTestId('token-terms-you-lend').fill('500')
+  await expect(page.getByTestId('token-terms-error-youLend')).toHaveCount(0)
+  await page.getByTestId('token-terms-they-lend').fill('0')
+  await page.getByTestId('token-create').click()
+  await expect(page.getByTestId('token-link')).toHaveValue(/^taleus:/)
+  const link = await page.getByTestId('token-link').inputValue()
+  const [token] = await node.call<TokenView[]>('GET', '/api/tokens')
+  // this node is the stock: "you let them owe" is the stock's limit
+  expect(token?.terms).toEqual({
+    stockCreditLimit: 500,
+    foilCreditLimit: 0,
+    unit: 'CHIP',
+    note: 'Settle by the 1st'
+  })
+
+  const peer = await startServe()
+  try {
+    const { sessionId } = await peer.call<{ sessionId: string }>('POST', '/api/dial', { link })
+    const outcome = await peer.call<DialOutcome>('POST', '/api/dial/wait', { sessionId })
+    if (!outcome.ok) throw new Error(`the counterparty's dial failed: ${outcome.reason}`)
+    const { tallyId } = outcome
+    const theirDoc = async (): Promise<TallyDocumentView> =>
+      peer.call<TallyDocumentView>('GET', `/api/tallies/document?tallyId=${encodeURIComponent(tallyId)}`)
+
+    await page.getByTestId('nav-tallies').click()
+    await page.getByTestId('tally-row').first().getByTestId('tally-open').click()
+    const doc = page.getByTestId('tally-document')
+    await expect(doc.getByTestId('doc-term-stockCreditLimit')).toHaveText('500 CHIP')
+    await expect(doc.getByTestId('doc-terms')).toContainText('You let them owe up to')
+    await expect(doc.getByTestId('doc-term-foilCreditLimit')).toHaveText('0 CHIP')
+    await expect(doc.getByTestId('doc-term-note')).toHaveText('Settle by the 1st')
+    await expect(doc.getByTestId('doc-sync')).toHaveAttribute('data-sync', /^(synced|unreachable)$/)
+    await expect(doc.getByTestId('proposals-empty')).toBeVisible()
+
+    // The counterparty proposes through its own API: the operator sees it live and accepts it
+    const theirs = await peer.call<TermsProposal>('POST', '/api/tallies/propose', {
+      tallyId,
+      terms: { foilCreditLimit: 50, note: 'Settle by the 15th' }
+    })
+    const their = doc.getByTestId('proposal').and(page.locator('[data-by="them"]'))
+    await expect(their).toHaveAttribute('data-status', 'open')
+    await expect(doc.getByTestId('doc-sync')).toHaveAttribute('data-sync', 'synced')
+    await expect(doc.getByTestId('doc-last-sync')).not.toHaveText('not since this node started')
+    await expect(their).toContainText(/They let you owe up to\s*50 CHIP/)
+    await their.getByTestId('proposal-accept').click()
+    await expect(their).toHaveAttribute('data-status', 'accepted')
+    await expect(doc.getByTestId('doc-term-foilCreditLimit')).toHaveText('50 CHIP')
+    await expect(doc.getByTestId('doc-term-note')).toHaveText('Settle by the 15th')
+    await expect
+      .poll(async () => (await theirDoc()).document.proposals.find((p) => p.proposalId === theirs.proposalId))
+      .toMatchObject({ status: 'accepted', acceptedBy: node.peerId })
+
+    // The operator proposes: nothing leaves until the form is valid, then the counterparty sees it
+    await doc.getByTestId('propose-toggle').click()
+    await doc.getByTestId('propose-submit').click()
+    await expect(doc.getByTestId('propose-error-terms')).toContainText('at least one term')
+    await doc.getByTestId('propose-unit').fill('a unit name far longer than thirty-two letters')
+    await doc.getByTestId('propose-submit').click()
+    await expect(doc.getByTestId('propose-error-unit')).toContainText('Keep the unit short')
+    await expect(doc.getByTestId('propose-error-terms')).toHaveCount(0)
+    expect((await theirDoc()).document.proposals).toHaveLength(1)
+    await doc.getByTestId('propose-unit').fill('')
+    await doc.getByTestId('propose-you-lend').fill('750')
+    await expect(doc.getByTestId('propose-error-unit')).toHaveCount(0)
+    await doc.getByTestId('propose-submit').click()
+    const ours = doc.getByTestId('proposal').and(page.locator('[data-by="you"]'))
+    await expect(ours).toHaveAttribute('data-status', 'open')
+    await expect(ours).toContainText('Waiting for')
+    await expect(ours.getByTestId('proposal-accept')).toHaveCount(0)
+    await expect
+      .poll(async () =>
+        (await theirDoc()).document.proposals.find((p) => p.by === node.peerId && p.status === 'open')
+      )
+      .toMatchObject({ terms: { stockCreditLimit: 750 } })
+    const open = (await theirDoc()).document.proposals.find((p) => p.by === node.peerId)
+    await peer.call('POST', '/api/tallies/accept', { tallyId, proposalId: open?.proposalId })
+    await expect(ours).toHaveAttribute('data-status', 'accepted')
+    await expect(doc.getByTestId('doc-term-stockCreditLimit')).toHaveText('750 CHIP')
+
+    // The counterparty goes away: the page says so
+    await peer.halt()
+    await expect(doc.getByTestId('doc-sync')).toHaveAttribute('data-sync', 'unreachable')
+  } finally {
+    await peer.stop()
+  }
+})
