@@ -18,51 +18,30 @@ import type { AuditQuery } from '../../preload/contract.ts'
 import type { SessionEvent } from '../bootstrap/types.ts'
 import { ChainState, GENESIS, fileHasHash, hashOf, headerSeq, readHead } from './audit-chain.ts'
 import { Coalescer, isRejectedContact } from './audit-coalesce.ts'
-import type { AuditRecord } from './audit-coalesce.ts'
+import {
+  AUDIT_COALESCE_MS,
+  AUDIT_FILES,
+  AUDIT_HOLD_MS,
+  AUDIT_MAX_BYTES,
+  AUDIT_MEMORY_EVENTS
+} from './audit-defaults.ts'
+import type { AuditLogInit } from './audit-defaults.ts'
 import { readRotatedBackward, rotateFiles, rotatedPath } from './audit-files.ts'
+import { RecentEvents } from './audit-recent.ts'
+import { lastHashOf, normalise, parseEvent, pickEvent } from './audit-records.ts'
+import type { OperatorRecord } from './audit-records.ts'
 import { openJournal } from './journal.ts'
 import type { Journal, JournalLine } from './journal.ts'
 
-/** Default and largest number of events one query returns. */
-export const AUDIT_DEFAULT_LIMIT = 200
-export const AUDIT_MAX_LIMIT = 5000
-
-/** Events kept in memory when no size is given. */
-export const AUDIT_MEMORY_EVENTS = 10_000
-/** Default cap on the whole trail on disk (current + rotated files). */
-export const AUDIT_MAX_BYTES = 64 * 1024 * 1024
-/** Default number of files the trail keeps (the current one included). */
-export const AUDIT_FILES = 4
-/** Default window in which repeated rejected contacts of one kind become one counted record. */
-export const AUDIT_COALESCE_MS = 60_000
-/** Default longest wait of a listener session's first event for its second. */
-export const AUDIT_HOLD_MS = 1_000
+// the trail's path stays the one import for its users
+export * from './audit-defaults.ts'
+export type { Actor, OperatorRecord } from './audit-records.ts'
 
 /** Events waiting for a retry after failed writes are capped so a full disk cannot eat the memory. */
 const MAX_UNWRITTEN = 10_000
 /** Events waiting to be handed to the journal are capped the same way (written at once past this). */
 const MAX_PENDING = 50_000
 const RETRY_MS = 1_000
-
-/** Options of the audit trail. */
-export interface AuditLogInit {
-  memoryEvents?: number
-  flushMs?: number
-  /** Cap in bytes on the whole trail (current + rotated files). Default 64 MiB. */
-  maxBytes?: number
-  /** Files kept, the current one included (at least 2). Default 4. */
-  files?: number
-  /** Coalescing window of rejected contacts; 0 writes every event. Default 60 000. */
-  coalesceMs?: number
-  /** Longest a listener session's first event waits for its second. Default 1 000. */
-  holdMs?: number
-  /** When it returns true (disk low), every rejected contact is counted and none written in full. */
-  shed?: () => boolean
-  /** Told the bytes of each write (the disk guard's estimate of free space between checks). */
-  onWrite?: (bytes: number) => void
-  /** Clock of the coalescing windows (tests). Default Date.now. */
-  now?: () => number
-}
 
 interface Entry {
   text: string
@@ -72,21 +51,6 @@ interface Entry {
   sessionId?: string
   dropped: boolean
   since: number
-}
-
-/** Who did an operator action: the shell it came through (`system`: the node itself). */
-export type Actor = 'electron' | 'browser' | 'cli' | 'system'
-
-/** An operator record of the trail (never a token text or a credential). */
-export interface OperatorRecord {
-  op: string
-  actor: Actor
-  at: number
-  sessionId?: string
-  tokenId?: string
-  tallyId?: string
-  /** Short, secret-free facts (a decision, a filter, a row count). */
-  detail?: Record<string, string | number | boolean>
 }
 
 /** The append-only audit trail of one store. */
@@ -100,10 +64,7 @@ export class AuditLog {
   #shed: () => boolean
   #onWrite: (bytes: number) => void
   #coalescer: Coalescer | undefined
-  #ring: Array<SessionEvent | undefined>
-  #next = 0
-  #count = 0
-  #bySession = new Map<string, SessionEvent[]>()
+  #recent: RecentEvents
   #unwritten: string[] = []
   /** Lines appended since the last hand-over to the journal, in order; held ones may still be dropped. */
   #pending: Entry[] = []
@@ -126,7 +87,7 @@ export class AuditLog {
     this.#journal = journal
     this.#path = path
     this.#chain = new ChainState(GENESIS, 0, 2)
-    this.#ring = new Array<SessionEvent | undefined>(Math.max(1, init.memoryEvents ?? AUDIT_MEMORY_EVENTS))
+    this.#recent = new RecentEvents(init.memoryEvents ?? AUDIT_MEMORY_EVENTS)
     this.#flushMs = Math.max(0, init.flushMs ?? 100)
     this.#files = Math.max(2, Math.floor(init.files ?? AUDIT_FILES))
     this.#rotateAt = Math.max(4096, Math.floor((init.maxBytes ?? AUDIT_MAX_BYTES) / this.#files))
@@ -151,7 +112,7 @@ export class AuditLog {
     await log.#initChain()
     // a trail written before the cap existed (or with a smaller cap) starts a new file at once
     if (log.#journal.size >= log.#rotateAt) await log.#rotate().catch(() => {})
-    const capacity = log.#ring.length
+    const capacity = log.#recent.capacity
     const newest: SessionEvent[] = []
     for await (const line of log.#readBackward()) {
       const event = parseEvent(line.text)
@@ -159,7 +120,7 @@ export class AuditLog {
       newest.push(event)
       if (newest.length >= capacity) break
     }
-    for (let i = newest.length - 1; i >= 0; i--) log.#remember(newest[i] as SessionEvent)
+    for (let i = newest.length - 1; i >= 0; i--) log.#recent.remember(newest[i] as SessionEvent)
     return log
   }
 
@@ -215,7 +176,7 @@ export class AuditLog {
   /** Record an event; never throws. Durable within the flush delay (a session's first: within `holdMs`). */
   append(event: SessionEvent): void {
     const clean = pickEvent(event)
-    this.#remember(clean)
+    this.#recent.remember(clean)
     const text = JSON.stringify(clean)
     if (this.#coalescer === undefined) {
       this.#push(text)
@@ -244,28 +205,14 @@ export class AuditLog {
   /** Recent events from memory, newest first (older history: `query`). */
   list(query: AuditQuery = {}): SessionEvent[] {
     const { limit, before, sessionId } = normalise(query)
-    const out: SessionEvent[] = []
-    if (sessionId !== undefined) {
-      const events = this.#bySession.get(sessionId) ?? []
-      for (let i = events.length - 1; i >= 0 && out.length < limit; i--) {
-        const e = events[i] as SessionEvent
-        if (before === undefined || e.at < before) out.push(e)
-      }
-      return out
-    }
-    const cap = this.#ring.length
-    for (let k = 1; k <= this.#count && out.length < limit; k++) {
-      const e = this.#ring[(this.#next - k + cap) % cap] as SessionEvent
-      if (before === undefined || e.at < before) out.push(e)
-    }
-    return out
+    return this.#recent.list(limit, before, sessionId)
   }
 
   /** The whole trail (memory first, then the files backwards, rotated ones too), newest first. */
   async query(query: AuditQuery = {}): Promise<SessionEvent[]> {
     const { limit, before, sessionId } = normalise(query)
     if (sessionId !== undefined) {
-      const events = this.#bySession.get(sessionId)
+      const events = this.#recent.session(sessionId)
       // the session's first event is still in memory: memory has all of it
       if (events !== undefined && events[0]?.previousState === null) return this.list(query)
     }
@@ -466,93 +413,5 @@ export class AuditLog {
   async *#readBackward(): AsyncGenerator<JournalLine> {
     yield* this.#journal.readBackward()
     yield* readRotatedBackward(this.#path, this.#files)
-  }
-
-  #remember(event: SessionEvent): void {
-    const cap = this.#ring.length
-    const old = this.#ring[this.#next]
-    if (old !== undefined) {
-      const events = this.#bySession.get(old.sessionId)
-      // the ring drops events oldest first, so the evicted one is its session's first
-      events?.shift()
-      if (events !== undefined && events.length === 0) this.#bySession.delete(old.sessionId)
-    }
-    this.#ring[this.#next] = event
-    this.#next = (this.#next + 1) % cap
-    this.#count = Math.min(this.#count + 1, cap)
-    const events = this.#bySession.get(event.sessionId)
-    if (events === undefined) this.#bySession.set(event.sessionId, [event])
-    else events.push(event)
-  }
-}
-
-function normalise(query: AuditQuery): {
-  limit: number
-  before: number | undefined
-  sessionId: string | undefined
-} {
-  const raw = query.limit ?? AUDIT_DEFAULT_LIMIT
-  const limit = Number.isFinite(raw)
-    ? Math.min(AUDIT_MAX_LIMIT, Math.max(1, Math.floor(raw)))
-    : AUDIT_DEFAULT_LIMIT
-  return { limit, before: query.before, sessionId: query.sessionId }
-}
-
-const EVENT_KEYS = [
-  'sessionId',
-  'direction',
-  'state',
-  'previousState',
-  'at',
-  'peerId',
-  'tokenId',
-  'tallyId',
-  'role',
-  'reason'
-] as const
-
-/** Keep only the fields a SessionEvent has, so nothing else (never a token) reaches the disk. */
-function pickEvent(event: SessionEvent): SessionEvent {
-  const out: Record<string, unknown> = {}
-  for (const key of EVENT_KEYS) {
-    const value = event[key]
-    if (value !== undefined) out[key] = value
-  }
-  if (out.previousState === undefined) out.previousState = null
-  return out as unknown as SessionEvent
-}
-
-/** The hash of the last chained record of a rotated file (undefined: none). */
-async function lastHashOf(file: string): Promise<string | undefined> {
-  let journal
-  try {
-    ;({ journal } = await openJournal(file))
-  } catch {
-    return undefined
-  }
-  try {
-    for await (const line of journal.readBackward()) return hashOf(line.text)
-    return undefined
-  } finally {
-    await journal.close()
-  }
-}
-
-function parseEvent(text: string): AuditRecord | undefined {
-  try {
-    const v = JSON.parse(text) as (Partial<AuditRecord> & { h?: unknown }) | null
-    if (
-      v === null ||
-      typeof v !== 'object' ||
-      typeof v.sessionId !== 'string' ||
-      typeof v.at !== 'number' ||
-      typeof v.state !== 'string'
-    ) {
-      return undefined
-    }
-    delete v.h
-    return v as AuditRecord
-  } catch {
-    return undefined
   }
 }
