@@ -107,11 +107,12 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
     this.#now = init.now ?? Date.now
     this.#adapter = new Libp2pNetworkAdapter(init.libp2p, {
       authorize: async (req) => this.#authorize(req.remotePeer, req.tallyId, req.grant),
-      snapshot: async (documentId) => this.#snapshot(documentId),
-      onTraffic: (documentId) => {
-        const tallyId = this.#index.tallyOf(documentId)
-        if (tallyId !== undefined) this.#lastSync.set(tallyId, this.#now())
-      }
+      snapshot: async (documentId) => {
+        // the opener receives the whole document with this reply: that is a sync too (lastSyncAt)
+        this.#synced(documentId)
+        return this.#snapshot(documentId)
+      },
+      onTraffic: (documentId) => this.#synced(documentId)
     })
     this.#adapter.on('peer-candidate', ({ peerId }) => {
       this.#channelChanged(peerId, true)
@@ -285,6 +286,7 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
       })
     ])
     if (handle !== undefined) this.#watch(tally.tallyId, handle)
+    this.#lastSync.set(tally.tallyId, this.#now())
     return { documentId }
   }
 
@@ -372,6 +374,12 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
   }
 
   // --- internals ---------------------------------------------------------------------------------
+
+  /** A sync message (or the whole document) went either way for this document now. */
+  #synced(documentId: string): void {
+    const tallyId = this.#index.tallyOf(documentId)
+    if (tallyId !== undefined) this.#lastSync.set(tallyId, this.#now())
+  }
 
   /** A document's bytes as they are: from the Repo when it holds it, else its chunks in storage. */
   async #snapshot(documentId: DocumentId): Promise<Uint8Array | undefined> {
