@@ -5,7 +5,8 @@
  */
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
-import type { Page } from '@playwright/test'
+import type { Locator, Page } from '@playwright/test'
+import type { TallyView, TermsProposal } from '../../preload/contract.ts'
 import { ROOT, cliDial, createTokenInUi, expect, startServe, test, type ServeNode } from './fixtures.ts'
 
 const OUT = join(ROOT, 'docs', 'screenshots')
@@ -24,13 +25,14 @@ test.afterEach(async () => {
   other = undefined
 })
 
-async function shot(page: Page, name: string): Promise<void> {
+async function shot(page: Page, name: string, show?: Locator): Promise<void> {
   // No caret, focus ring or hover in the pictures, and each screen from its top.
   await page.evaluate(() => {
     ;(document.activeElement as HTMLElement | null)?.blur()
     document.querySelector('.content')?.scrollTo(0, 0)
     window.scrollTo(0, 0)
   })
+  await show?.scrollIntoViewIfNeeded()
   const size = page.viewportSize()
   await page.mouse.move(2, (size?.height ?? 600) - 2)
   await page.screenshot({ path: join(OUT, `${name}.png`), animations: 'disabled' })
@@ -73,13 +75,39 @@ test('screenshots of every screen', async ({ taleus: { page, node } }) => {
   const token = await other.call<{ link: string }>('POST', '/api/tokens', {
     role: 'foil',
     label: 'Market stall',
-    identityRequirements: ['name']
+    identityRequirements: ['name'],
+    terms: { stockCreditLimit: 200, foilCreditLimit: 1000, unit: 'CHIP', note: 'Settle every month' }
   })
   await page.getByTestId('nav-dial').click()
   await page.getByTestId('dial-input').fill(token.link)
   await page.getByTestId('identity-name').fill('Corner Shop')
   await page.getByTestId('dial-submit').click()
   await expect(page.getByTestId('dial-result')).toHaveAttribute('data-ok', 'true')
+  // Its tally's shared document: one proposal each way, ours accepted, theirs open.
+  const stall = (await node.call<TallyView[]>('GET', '/api/tallies')).find((t) => t.direction === 'outbound')
+  if (stall == null) throw new Error('the dialled tally is missing')
+  const ours = await node.call<TermsProposal>('POST', '/api/tallies/propose', {
+    tallyId: stall.tallyId,
+    terms: { stockCreditLimit: 300 }
+  })
+  await expect
+    .poll(async () => {
+      try {
+        return (
+          await other?.call<TermsProposal>('POST', '/api/tallies/accept', {
+            tallyId: stall.tallyId,
+            proposalId: ours.proposalId
+          })
+        )?.status
+      } catch {
+        return undefined
+      }
+    })
+    .toBe('accepted')
+  await other.call('POST', '/api/tallies/propose', {
+    tallyId: stall.tallyId,
+    terms: { foilCreditLimit: 1500, note: 'Settle every Friday' }
+  })
 
   for (const theme of THEMES) {
     await page.emulateMedia({ colorScheme: theme.scheme })
@@ -119,6 +147,13 @@ test('screenshots of every screen', async ({ taleus: { page, node } }) => {
       await page.getByTestId('tally-row').filter({ hasText: 'Ann Lee' }).getByTestId('tally-open').click()
       await expect(page.getByTestId('tally-page').getByTestId('timeline-event').first()).toBeVisible()
       await shot(page, `tally${suffix}`)
+
+      await page.evaluate((id) => (location.hash = `#/tally/${id}`), stall.tallyId)
+      const doc = page.getByTestId('tally-document')
+      await expect(doc.getByTestId('proposal')).toHaveCount(2)
+      await expect(doc.getByTestId('doc-sync')).toHaveAttribute('data-sync', 'synced')
+      // the document from its top: beside the page's facts at 1366 px, under them at 900 px
+      await shot(page, `tally-document${suffix}`, doc)
 
       await page.getByTestId('nav-node').click()
       await expect(page.getByTestId('audit-row').first()).toBeVisible()
