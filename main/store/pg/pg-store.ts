@@ -35,40 +35,24 @@ import { StoreClosedError, StoreInputError, UnknownTokenError } from '../errors.
 import { grantKeyOf } from '../tally-docs.ts'
 import { newTokenId, newTokenRecord, tokenRejection, tokenView } from '../token-book.ts'
 import { deriveToken, hashToken } from '../token-secret.ts'
-import type { LocalNode, MerchantStore, StoreEvents } from '../types.ts'
+import type { LocalNode, MerchantStore } from '../types.ts'
 import { cadreSecret } from './cadre-secret.ts'
 import type { CadreNote } from './notify.ts'
+import { applyCadreNote, reloadMirror } from './pg-mirror.ts'
+import type { CadreMirror } from './pg-mirror.ts'
 import { PgApprovals } from './pg-approvals.ts'
-import type { NodeApproval } from './pg-approvals.ts'
 import { PgAudit } from './pg-audit.ts'
 import { PgHooks } from './pg-hooks.ts'
 import { CadreListener } from './pg-listener.ts'
 import { PgNodes } from './pg-nodes.ts'
 import { PgNotifier } from './pg-notifier.ts'
+import { pendingTalliesOf, timeOutStaleApprovals, verdictOf } from './pg-settlement.ts'
+import type { CadreStoreEvents, PgStoreParts } from './pg-store-parts.ts'
 import { PgTallies, nodeTallyView } from './pg-tallies.ts'
 import { PgTokens } from './pg-tokens.ts'
 
 export { nodeTallyView }
-
-/** Events beyond StoreEvents: another node's session transitions, for the cadre's one console. */
-export interface CadreStoreEvents extends StoreEvents {
-  'remote-session': CustomEvent<SessionEvent & { node: string }>
-}
-
-/** What the store was opened with (see openPgStore). */
-export interface PgStoreParts {
-  pool: Pool
-  schema: string
-  channel: string
-  node: string
-  dataDir: string
-  secret: Buffer
-  now: () => number
-  auditFlushMs?: number
-  auditMemoryEvents?: number
-  staleNodeMs: number
-  heartbeatMs: number
-}
+export type { CadreStoreEvents, PgStoreParts }
 
 /** The PostgreSQL-backed MerchantStore of one cadre node. Open with openPgStore. */
 export class PgMerchantStore extends TypedEventEmitter<CadreStoreEvents> implements MerchantStore {
@@ -162,16 +146,7 @@ export class PgMerchantStore extends TypedEventEmitter<CadreStoreEvents> impleme
 
   /** Read tokens, tallies, pending approvals and recent audit events again. */
   async reload(): Promise<void> {
-    await this.#tokens.load()
-    await this.#tallies.load()
-    const approvals = await this.#pool.query<{ view: ApprovalView; node: string }>(
-      "SELECT view, node FROM approvals WHERE status = 'pending'"
-    )
-    this.#approvals.load(approvals.rows.map((r) => ({ ...r.view, node: r.node })))
-    const audit = await this.#pool.query<{ event: SessionEvent }>(
-      'SELECT event FROM audit ORDER BY id DESC LIMIT 2000'
-    )
-    for (const r of audit.rows.reverse()) this.#audit.remember(r.event)
+    await reloadMirror(this.#mirror())
   }
 
   /**
@@ -321,24 +296,14 @@ export class PgMerchantStore extends TypedEventEmitter<CadreStoreEvents> impleme
   async recover(): Promise<{ abandoned: number; pending: number }> {
     this.#assertOpen()
     const changed = await this.#tallies.recover(this.#hooks.createdThisRun(), this.#staleNodeMs)
-    const now = this.#now()
-    const stale = await this.#pool.query<{ session_id: string }>(
-      `UPDATE approvals SET status = 'timeout', decided_at = $1, decided_by = $2
-       WHERE status = 'pending' AND deadline < $1 RETURNING session_id`,
-      [now, this.node]
-    )
-    for (const r of stale.rows) this.#approvals.noteDecided(r.session_id, 'timeout')
+    await timeOutStaleApprovals(this.#pool, this.#approvals, this.#now(), this.node)
     const pending = changed.filter((t) => (t.status as string) === 'pending').length
     return { abandoned: changed.length - pending, pending }
   }
 
   /** Tallies of this node waiting for their counterparty's verdict (issue H), oldest first. */
   pendingTallies(): TallyView[] {
-    return this.#tallies
-      .records()
-      .filter((r) => (r.status as string) === 'pending' && r.node === this.node)
-      .sort((a, b) => a.createdAt - b.createdAt)
-      .map(nodeTallyView)
+    return pendingTalliesOf(this.#tallies, this.node)
   }
 
   /**
@@ -346,10 +311,7 @@ export class PgMerchantStore extends TypedEventEmitter<CadreStoreEvents> impleme
    * its mirror. undefined when that peer is not its counterparty (or no such tally).
    */
   verdictFor(tallyId: string, remotePeerId: string): 'confirmed' | 'abandoned' | 'unsettled' | undefined {
-    if (typeof tallyId !== 'string' || typeof remotePeerId !== 'string') return undefined
-    const r = this.#tallies.get(tallyId)
-    if (r === undefined || r.counterpartyPeerId !== remotePeerId) return undefined
-    return r.status === 'confirmed' || r.status === 'abandoned' ? r.status : 'unsettled'
+    return verdictOf(this.#tallies, tallyId, remotePeerId)
   }
 
   /** Settle a pending tally with the verdict its counterparty gave (issue H); false when nothing changed. */
@@ -379,6 +341,18 @@ export class PgMerchantStore extends TypedEventEmitter<CadreStoreEvents> impleme
     await this.#pool.end().catch(() => {})
   }
 
+  #mirror(): CadreMirror {
+    return {
+      pool: this.#pool,
+      node: this.node,
+      tokens: this.#tokens,
+      tallies: this.#tallies,
+      approvals: this.#approvals,
+      nodes: this.#nodes,
+      audit: this.#audit
+    }
+  }
+
   #assertOpen(): void {
     if (this.#closed) throw new StoreClosedError()
   }
@@ -386,29 +360,8 @@ export class PgMerchantStore extends TypedEventEmitter<CadreStoreEvents> impleme
   // --- notifications -----------------------------------------------------------------------------
 
   #onNote(note: CadreNote): void {
-    switch (note.k) {
-      case 'token':
-        this.#tokens.apply(note.row, true)
-        return
-      case 'tally':
-        if (note.row !== undefined) this.#tallies.apply(note.row, true)
-        else if (note.id !== undefined) void this.#tallies.fetch(note.id)
-        return
-      case 'approval':
-        if (note.n !== this.node) this.#approvals.noteRequested(note.view as NodeApproval)
-        return
-      case 'decided':
-        this.#approvals.noteDecided(note.sessionId, note.decision)
-        return
-      case 'node':
-        this.#nodes.note(note.n, note.addrs)
-        return
-      case 'audit':
-        if (note.n === this.node) return
-        for (const event of note.events) {
-          this.#audit.remember(event)
-          this.safeDispatchEvent('remote-session', { detail: { ...event, node: note.n } })
-        }
-    }
+    applyCadreNote(this.#mirror(), note, (event, node) =>
+      this.safeDispatchEvent('remote-session', { detail: { ...event, node } })
+    )
   }
 }
