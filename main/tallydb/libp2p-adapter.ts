@@ -100,10 +100,10 @@ class Channel {
     return this.#nextId++
   }
 
-  /** Queue a frame; writes keep their order, a failed write resets the stream. */
-  write(frame: Frame): void {
+  /** Queue a frame (or its encoding); writes keep their order, a failed write resets the stream. */
+  write(frame: Frame | Uint8Array): void {
     if (this.closed) return
-    const body = cbor.encode(frame)
+    const body = frame instanceof Uint8Array ? frame : cbor.encode(frame)
     this.#writes = this.#writes
       .then(async () => {
         if (!this.closed) await this.lp.write(body)
@@ -126,6 +126,8 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
   #handling = false
   #stopped = false
   #ready = false
+  /** Our hello, encoded once per connect(): it is the same on every channel. */
+  #hello: Uint8Array | undefined
   #readyResolve: (() => void) | undefined
   readonly #readyPromise: Promise<void>
 
@@ -169,6 +171,7 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
   connect(peerId: RepoPeerId, peerMetadata?: PeerMetadata): void {
     this.peerId = peerId
     this.peerMetadata = peerMetadata ?? {}
+    this.#hello = undefined
     this.#connected = true
     this.#ready = true
     this.#readyResolve?.()
@@ -319,7 +322,13 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
 
   #greet(ch: Channel): void {
     if (this.peerId === undefined) return
-    ch.write({ t: 'hello', peerId: this.peerId, meta: this.peerMetadata ?? {} })
+    // automerge-repo's cbor.encode builds a new Encoder per call: a fresh customer's channel skips it
+    this.#hello ??= cbor.encode({
+      t: 'hello',
+      peerId: this.peerId,
+      meta: this.peerMetadata ?? {}
+    } satisfies Frame)
+    ch.write(this.#hello)
     this.#announce(ch)
   }
 

@@ -31,6 +31,7 @@ import { JournalStorageAdapter } from './journal-storage.ts'
 import { Libp2pNetworkAdapter } from './libp2p-adapter.ts'
 import type { Opened } from './libp2p-adapter.ts'
 import { TallyIndex } from './tally-index.ts'
+import { warmDocumentEngine } from './warm-up.ts'
 import type { IndexEntry } from './tally-index.ts'
 import {
   acceptProposal,
@@ -51,6 +52,12 @@ export interface TallyDbInit {
   grantKey: Uint8Array
   /** How often the opener retries documents whose provisioner is not connected. Default 30 000; 0: never. */
   reconnectMs?: number
+  /**
+   * Warm the document engine in the background at start (once per process), so that a serving node's first
+   * hundred tallies do not pay V8's WebAssembly tier-up. Default false: a wallet that opens one document
+   * would pay more for the warm-up than for one cold document.
+   */
+  warmUp?: boolean
   now?: () => number
 }
 
@@ -92,6 +99,7 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
   readonly #watched = new Set<string>()
   readonly #syncing = new Map<string, Promise<boolean>>()
   #timer: ReturnType<typeof setInterval> | undefined
+  readonly #warmAbort = new AbortController()
   #closed = false
   readonly #onPeerConnect = (evt: CustomEvent<PeerId>): void => {
     this.#reconnect(evt.detail.toString())
@@ -155,6 +163,7 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
       this.#timer.unref()
     }
     this.#reconnect()
+    if (this.#init.warmUp === true) void warmDocumentEngine(this.#warmAbort.signal)
   }
 
   /** Stop serving, write every document and close the index. */
@@ -162,6 +171,7 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
     if (this.#closed) return
     this.#closed = true
     if (this.#timer !== undefined) clearInterval(this.#timer)
+    this.#warmAbort.abort()
     this.#init.libp2p.removeEventListener('peer:connect', this.#onPeerConnect)
     await Promise.allSettled([...this.#syncing.values()])
     await this.#adapter.stop()
