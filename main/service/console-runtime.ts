@@ -126,13 +126,7 @@ export abstract class ConsoleRuntime {
         privateKey: this.privateKey
       })
       this.node = node
-      const grantKey = store.grantKey?.()
-      if (this.init.tallyDb !== false && grantKey !== undefined && store.attachTallyDb !== undefined) {
-        const tallyDb = await openTallyDocuments(this.init.dataDir, node, grantKey)
-        this.tallyDb = tallyDb
-        store.attachTallyDb(tallyDb)
-        watchTallyDocuments(tallyDb, this.listen, (event) => this.batcher.push(event))
-      }
+      // before anything slow: the node runs already, and mDNS answers heard now are not heard again
       this.listen(node, 'self:peer:update', () => {
         this.addrs.invalidate()
       })
@@ -143,6 +137,13 @@ export abstract class ConsoleRuntime {
         listen: this.listen,
         push: (peer) => this.batcher.push({ kind: 'peer', peer })
       })
+      const grantKey = store.grantKey?.()
+      if (this.init.tallyDb !== false && grantKey !== undefined && store.attachTallyDb !== undefined) {
+        const tallyDb = await openTallyDocuments(this.init.dataDir, node, grantKey)
+        this.tallyDb = tallyDb
+        store.attachTallyDb(tallyDb)
+        watchTallyDocuments(tallyDb, this.listen, (event) => this.batcher.push(event))
+      }
 
       const config: Partial<SessionManagerConfig> = { cadrePeerAddrs: () => this.multiaddrs() }
       if (this.init.sessionTimeoutMs !== undefined) config.sessionTimeoutMs = this.init.sessionTimeoutMs
