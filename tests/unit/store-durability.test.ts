@@ -85,7 +85,12 @@ describe('store durability', () => {
     expect(second.listTallies()).toEqual([
       expect.objectContaining({ tallyId: p.tally.tallyId, status: 'confirmed', tokenId: view.tokenId })
     ])
-    expect(second.getTally(p.tally.tallyId)?.dbConnectionInfo).toEqual(p.dbConnectionInfo)
+    // the grant itself is never in tallies.jsonl (issue I: re-derived or sealed in the tally database)
+    expect(second.getTally(p.tally.tallyId)?.dbConnectionInfo).toEqual({
+      nodes: p.dbConnectionInfo.nodes,
+      credentials: ''
+    })
+    expect(await readFile(join(dir, 'tallies.jsonl'), 'utf8')).not.toContain(p.dbConnectionInfo.credentials)
     expect(second.listAudit({ sessionId: 's1' }).map((e) => e.state)).toEqual([
       'L_SEND_RESPONSE',
       'L_PROCESS_CONTACT'
