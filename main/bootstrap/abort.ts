@@ -139,6 +139,16 @@ export class Deadline {
     this.unfollow.push(() => signal.removeEventListener('abort', onAbort))
   }
 
+  /**
+   * Aborts now with `reason` (the peer left, a revoke, an eviction): one controller per session does for
+   * the deadline, the stop and these, instead of a second controller followed by the deadline.
+   */
+  abort(reason: unknown): void {
+    if (this.signal.aborted) return
+    clearTimeout(this.timer)
+    this.controller.abort(reason)
+  }
+
   /** Stops the timer and stops following other signals. */
   clear(): void {
     clearTimeout(this.timer)

@@ -135,7 +135,7 @@ export class ListenerSession extends BaseSession<ListenerState> {
 
   private async run(): Promise<BootstrapResult> {
     const { hooks } = this.deps
-    const contact = await this.step((signal) => this.frames.read(['InboundContact'], { signal }))
+    const contact = await this.readStep((signal) => this.frames.read(['InboundContact'], { signal }))
     this.contactRead = true
     if (this.onContact?.() === false) throw new RejectedError('busy')
     if (contact.partyId !== this.remotePeerId) throw new RejectedError('party-mismatch')

@@ -145,6 +145,23 @@ export abstract class BaseSession<S extends SessionState> {
   }
 
   /**
+   * step() for a frame read: lpStream's read already races its signal (race-signal in @libp2p/utils), so
+   * no second race and its promise and listener per read — a refused contact is mostly this one read.
+   */
+  protected async readStep<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    const scope = this.stepSignal()
+    const { signal } = scope
+    try {
+      return await fn(signal)
+    } catch (err) {
+      if (signal.aborted) throw abortError(signal, stoppedError)
+      throw err
+    } finally {
+      scope.clear()
+    }
+  }
+
+  /**
    * Calls a hook under a step deadline. RejectedError passes through with its reason; any other
    * throw becomes `failReason`; a hook that ignores its signal is abandoned when the signal fires.
    */

@@ -251,13 +251,11 @@ export class SessionManager extends TypedEventEmitter<SessionManagerEvents> {
     const deadline = new Deadline(this.config.sessionTimeoutMs)
     // the session ends as soon as the peer is gone: a reset or closed stream, or a closed connection,
     // also while a hook or the operator is being waited for (no ghost session, no ghost approval)
-    const own = new AbortController()
-    const left = (): void => own.abort(new StreamClosedError('the other party left'))
+    const left = (): void => deadline.abort(new StreamClosedError('the other party left'))
     stream.addEventListener('close', left, { once: true })
     connection.addEventListener('close', left, { once: true })
-    deadline.follow(own.signal)
     const deps = this.deps(this.sessionSignal(deadline), deadline)
-    deps.abort = (reason) => own.abort(reason)
+    deps.abort = (reason) => deadline.abort(reason)
     const session: ListenerSession = new ListenerSession(
       {
         sessionId,
@@ -397,7 +395,7 @@ export class SessionManager extends TypedEventEmitter<SessionManagerEvents> {
   private sessionSignal(deadline: Deadline, callerSignal?: AbortSignal): AbortSignal {
     deadline.follow(this.stopController.signal)
     if (callerSignal != null) deadline.follow(callerSignal)
-    setMaxListeners(Infinity, deadline.signal)
+    // no setMaxListeners: only the step in progress listens to a deadline (hooks get the step's signal)
     return deadline.signal
   }
 
