@@ -1,0 +1,341 @@
+/**
+ * The SessionHooks a merchant store backs: token checks and uses, operator approval, provisioning and
+ * joining tally documents, settling tallies and the audit of session events.
+ */
+import { randomUUID } from 'node:crypto'
+import type { TypedEventEmitter } from 'main-event'
+import type { ApprovalView, IdentityBundle } from '../../preload/contract.ts'
+import { RejectedError } from '../bootstrap/errors.ts'
+import type {
+  DbConnectionInfo,
+  DraftTally,
+  HookContext,
+  PartyRole,
+  ProvisionResult,
+  ResponseInfo,
+  SessionEvent,
+  SessionHooks,
+  TallyOutcome,
+  TokenInfo,
+  ValidatedToken
+} from '../bootstrap/types.ts'
+import type { ApprovalDesk } from './approval-desk.ts'
+import type { AuditLog } from './audit-log.ts'
+import type { DiskGuard } from './disk-guard.ts'
+import { StoreClosedError, StoreInputError } from './errors.ts'
+import {
+  MAX_TOKEN_CHARS,
+  checkIdentity,
+  copyBundle,
+  isFinalState,
+  isProvisionResult,
+  newTallyRecord,
+  remember,
+  responseVerdict,
+  tokenInfo
+} from './hook-rules.ts'
+import type { TallyBook, TallyRecord } from './tally-book.ts'
+import { joinDocument, provisionGrant, revokeDocument } from './tally-docs.ts'
+import type { TallyLedger } from './tally-ledger.ts'
+import type { TokenBook } from './token-book.ts'
+import { tokenRejection, tokenView } from './token-book.ts'
+import type { TallyDb } from '../tallydb/tally-db.ts'
+import type { TallyTerms } from '../tallydb/tally-document.ts'
+import type { LocalNode, StoreEvents } from './types.ts'
+
+/** What StoreHooks uses of its store (the store's own parts, shared, not copies). */
+export interface StoreHooksParts {
+  tokens: TokenBook
+  tallies: TallyBook
+  ledger: TallyLedger
+  audit: AuditLog
+  approvals: ApprovalDesk
+  disk: DiskGuard
+  events: TypedEventEmitter<StoreEvents>
+  now: () => number
+  /** The shared tally database, attached after the store opens (or never). */
+  db: () => TallyDb | undefined
+  grantKey: () => Buffer
+  isClosed: () => boolean
+}
+
+/** The implementation of the SessionHooks of a LowdbMerchantStore and the per-session state they keep. */
+export class StoreHooks {
+  #tokens: TokenBook
+  #tallies: TallyBook
+  #ledger: TallyLedger
+  #audit: AuditLog
+  #approvals: ApprovalDesk
+  #disk: DiskGuard
+  #events: TypedEventEmitter<StoreEvents>
+  #now: () => number
+  #db: () => TallyDb | undefined
+  #grantKey: () => Buffer
+  #isClosed: () => boolean
+  /** sessionId → tokenId of the token it presented (tally records name their token). */
+  #sessionTokens = new Map<string, string>()
+  /** sessionId → tokenId whose use the session holds (released on failure, kept on success). */
+  #reservations = new Map<string, string>()
+
+  constructor(parts: StoreHooksParts) {
+    this.#tokens = parts.tokens
+    this.#tallies = parts.tallies
+    this.#ledger = parts.ledger
+    this.#audit = parts.audit
+    this.#approvals = parts.approvals
+    this.#disk = parts.disk
+    this.#events = parts.events
+    this.#now = parts.now
+    this.#db = parts.db
+    this.#grantKey = parts.grantKey
+    this.#isClosed = parts.isClosed
+  }
+
+  /** SessionHooks for a SessionManager on `node`. */
+  hooks(node: LocalNode): SessionHooks {
+    return {
+      validateToken: async (token, ctx) => this.#validateToken(token, ctx),
+      // the library hands these the token it validated (ctx.token): the store looks records up by tokenId
+      validateIdentity: async (bundle, _requirements, ctx) => this.#validateIdentity(bundle, ctx.token, ctx),
+      markTokenUsed: async (_token, _sessionId, ctx) => this.#markTokenUsed(ctx.token, ctx),
+      releaseToken: async (_token, _sessionId, ctx) => this.#releaseToken(ctx.token, ctx),
+      provisionDatabase: async (role, initiatorPeerId, respondentPeerId, _sessionId, ctx) =>
+        this.#provisionDatabase(node, role, initiatorPeerId, respondentPeerId, ctx),
+      validateResponse: async (response, ctx) => this.#validateResponse(node, response, ctx),
+      validateDatabaseResult: async (result, ctx) => this.#validateDatabaseResult(node, result, ctx),
+      settleTally: async (tallyId, outcome, ctx) => this.#settleTally(tallyId, outcome, ctx),
+      logSessionEvent: async (sessionId, event) => {
+        this.#logSessionEvent(sessionId, event)
+      }
+    }
+  }
+
+  #assertOpen(): void {
+    if (this.#isClosed()) throw new StoreClosedError()
+  }
+
+  async #validateToken(token: string, ctx: HookContext): Promise<TokenInfo> {
+    this.#assertOpen()
+    // disk under the reserve: refuse new sessions cleanly; the reserve is for settling existing ones
+    if (this.#disk.low) throw new RejectedError('busy')
+    const record =
+      typeof token === 'string' && token.length <= MAX_TOKEN_CHARS ? this.#tokens.find(token) : undefined
+    if (record === undefined) throw new RejectedError('invalid-token')
+    const reason = tokenRejection(record, this.#now())
+    if (reason !== undefined) throw new RejectedError(reason)
+    remember(this.#sessionTokens, ctx.sessionId, record.tokenId)
+    return tokenInfo(record)
+  }
+
+  async #validateIdentity(bundle: IdentityBundle, info: ValidatedToken, ctx: HookContext): Promise<boolean> {
+    this.#assertOpen()
+    const record = this.#tokens.get(info.tokenId)
+    const given = checkIdentity(bundle, record?.identityRequirements ?? info.identityRequirements ?? [])
+    if (record?.approval !== 'operator') return true
+    const requestedAt = this.#now()
+    const view: ApprovalView = {
+      sessionId: ctx.sessionId,
+      tokenId: record.tokenId,
+      tokenLabel: record.label,
+      peerId: ctx.remotePeerId,
+      bundle: copyBundle(given),
+      requestedAt,
+      deadline: requestedAt + record.approvalTimeoutMs
+    }
+    const outcome = await this.#approvals.wait(view, record.approvalTimeoutMs, ctx.signal)
+    if (outcome === 'approve') return true
+    throw new RejectedError(outcome === 'reject' ? 'identity-rejected' : 'timeout')
+  }
+
+  async #markTokenUsed(info: ValidatedToken, ctx: HookContext): Promise<void> {
+    this.#assertOpen()
+    const record = this.#tokens.get(info.tokenId)
+    if (record === undefined) throw new RejectedError('invalid-token')
+    if (this.#reservations.get(ctx.sessionId) === record.tokenId) return
+    const reason = tokenRejection(record, this.#now())
+    if (reason !== undefined) throw new RejectedError(reason)
+    // check above and increment here run with no await between: this is what makes a use atomic
+    if (record.uses === 'unlimited') {
+      // the count of an unlimited token gates nothing: no fsync'ed rewrite on the session's path
+      this.#tokens.changeLazily(() => {
+        record.used++
+        remember(this.#reservations, ctx.sessionId, record.tokenId)
+      })
+      this.#events.safeDispatchEvent('token', { detail: tokenView(record, this.#now()) })
+      return
+    }
+    await this.#tokens.change(
+      () => {
+        record.used++
+        remember(this.#reservations, ctx.sessionId, record.tokenId)
+      },
+      () => {
+        record.used = Math.max(0, record.used - 1)
+        this.#reservations.delete(ctx.sessionId)
+      }
+    )
+    this.#events.safeDispatchEvent('token', { detail: tokenView(record, this.#now()) })
+  }
+
+  async #releaseToken(info: ValidatedToken, ctx: HookContext): Promise<void> {
+    if (this.#isClosed() || this.#reservations.get(ctx.sessionId) !== info.tokenId) return
+    const record = this.#tokens.get(info.tokenId)
+    this.#reservations.delete(ctx.sessionId)
+    if (record === undefined) return
+    if (record.uses === 'unlimited') {
+      this.#tokens.changeLazily(() => {
+        record.used = Math.max(0, record.used - 1)
+      })
+      this.#events.safeDispatchEvent('token', { detail: tokenView(record, this.#now()) })
+      return
+    }
+    try {
+      await this.#tokens.change(
+        () => {
+          record.used = Math.max(0, record.used - 1)
+        },
+        () => {}
+      )
+    } catch {
+      // the use stays given back in memory and reaches the disk with the next write; after a crash
+      // it stays consumed, the safe side
+    }
+    this.#events.safeDispatchEvent('token', { detail: tokenView(record, this.#now()) })
+  }
+
+  async #provisionDatabase(
+    node: LocalNode,
+    role: PartyRole,
+    initiatorPeerId: string,
+    respondentPeerId: string,
+    ctx: HookContext
+  ): Promise<ProvisionResult> {
+    this.#assertOpen()
+    ctx.signal.throwIfAborted()
+    const now = this.#now()
+    const tallyId = randomUUID()
+    const tally: DraftTally = {
+      tallyId,
+      createdBy: role,
+      initiatorPeerId,
+      respondentPeerId,
+      createdAt: new Date(now).toISOString()
+    }
+    // the grant opens this tally's document for the counterparty only; it is re-derived, never stored
+    const grant = await provisionGrant(this.#db(), this.#grantKey(), tally, this.#termsOf(ctx), ctx)
+    const dbConnectionInfo: DbConnectionInfo = { nodes: [...node.multiaddrs()], credentials: grant }
+    // the grant is a secret: the provisioner re-derives it, the opener keeps it sealed in DIR/tallydb
+    const record = this.#newRecord(node, tally, { ...dbConnectionInfo, credentials: '' }, role, ctx, now)
+    await this.#ledger.record(record)
+    if (ctx.signal.aborted) {
+      // the session gave up while the draft was being written: nobody will hear of it, settle it now
+      await this.#ledger.settle(tallyId, 'abandoned').catch(() => {})
+      ctx.signal.throwIfAborted()
+    }
+    return {
+      tally: { ...tally },
+      dbConnectionInfo: { ...dbConnectionInfo, nodes: [...dbConnectionInfo.nodes] }
+    }
+  }
+
+  async #validateResponse(node: LocalNode, response: ResponseInfo, ctx: HookContext): Promise<boolean> {
+    this.#assertOpen()
+    const verdict = responseVerdict(node, response, ctx)
+    if (verdict === 'reject') return false
+    if (verdict === 'accept') return true
+    const provisionResult = verdict.record
+    if (this.#tallies.has(provisionResult.tally.tallyId)) return false
+    await joinDocument(this.#db(), provisionResult, undefined, ctx)
+    const record = this.#newRecord(
+      node,
+      provisionResult.tally,
+      { ...provisionResult.dbConnectionInfo, credentials: '' },
+      'stock',
+      ctx,
+      this.#now()
+    )
+    await this.#ledger.record(record)
+    return true
+  }
+
+  async #validateDatabaseResult(
+    node: LocalNode,
+    result: ProvisionResult,
+    ctx: HookContext
+  ): Promise<boolean> {
+    this.#assertOpen()
+    // the dialer left: record nothing it could not learn of (it would ask about a tally we just made)
+    ctx.signal.throwIfAborted()
+    if (!isProvisionResult(result, 'foil', ctx.remotePeerId, node.peerId)) return false
+    if (this.#tallies.has(result.tally.tallyId)) return false
+    // foil: the document is B's; our token's standing terms go into it
+    await joinDocument(this.#db(), result, this.#termsOf(ctx), ctx)
+    const record = this.#newRecord(
+      node,
+      result.tally,
+      { ...result.dbConnectionInfo, credentials: '' },
+      'foil',
+      ctx,
+      this.#now()
+    )
+    await this.#ledger.record(record)
+    return true
+  }
+
+  async #settleTally(tallyId: string, outcome: TallyOutcome, ctx: HookContext): Promise<void> {
+    this.#assertOpen()
+    if (outcome !== 'confirmed' && outcome !== 'abandoned' && outcome !== 'pending')
+      throw new StoreInputError('a tally settles as confirmed, abandoned or pending')
+    // only the dialer waits for a verdict; a listener always knows its own
+    if (outcome === 'pending' && this.#tallies.get(tallyId)?.direction !== 'outbound')
+      throw new StoreInputError('only a tally this node dialled can be pending')
+    // a session that is already over (its peer left) confirms nothing more: its peer asks later instead
+    if (outcome === 'confirmed') ctx.signal.throwIfAborted()
+    await this.#ledger.settle(tallyId, outcome)
+    // an abandoned tally's grant opens nothing any more (the opener may hold it already)
+    if (outcome === 'abandoned') await revokeDocument(this.#db(), tallyId)
+    // a confirmed bootstrap keeps its token use for good
+    if (outcome === 'confirmed') this.#reservations.delete(ctx.sessionId)
+  }
+
+  #logSessionEvent(sessionId: string, event: SessionEvent): void {
+    try {
+      if (this.#isClosed() || event === null || typeof event !== 'object') return
+      this.#audit.append(event.sessionId === sessionId ? event : { ...event, sessionId })
+      if (isFinalState(event.state)) {
+        this.#sessionTokens.delete(sessionId)
+        if (event.state.endsWith('_DONE')) this.#reservations.delete(sessionId)
+      }
+    } catch {
+      // the audit never fails a session
+    }
+  }
+
+  /** The standing terms of the token this (inbound) session presented. */
+  #termsOf(ctx: HookContext): TallyTerms | undefined {
+    const tokenId = ctx.direction === 'inbound' ? this.#sessionTokens.get(ctx.sessionId) : undefined
+    const terms = tokenId === undefined ? undefined : this.#tokens.get(tokenId)?.terms
+    return terms === undefined ? undefined : { ...terms }
+  }
+
+  #newRecord(
+    node: LocalNode,
+    tally: DraftTally,
+    db: DbConnectionInfo,
+    role: PartyRole,
+    ctx: HookContext,
+    now: number
+  ): TallyRecord {
+    const tokenId = ctx.direction === 'inbound' ? this.#sessionTokens.get(ctx.sessionId) : undefined
+    const label = tokenId === undefined ? undefined : this.#tokens.get(tokenId)?.label
+    return newTallyRecord(
+      node,
+      tally,
+      db,
+      role,
+      ctx,
+      now,
+      tokenId === undefined ? undefined : { tokenId, label }
+    )
+  }
+}
