@@ -7,31 +7,24 @@
  * the other is offline; Automerge merges when a channel joins them again. Only the opener dials: on
  * start, when a connection to the provisioner opens, every `reconnectMs`, and on sync().
  */
-import { createHash, randomUUID } from 'node:crypto'
+import { randomUUID } from 'node:crypto'
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
-import { from, init, loadIncremental, saveSince } from '@automerge/automerge'
+import { from, saveSince } from '@automerge/automerge'
 import { Repo, generateAutomergeUrl } from '@automerge/automerge-repo'
 import type { DocHandle, DocumentId, PeerId as RepoPeerId } from '@automerge/automerge-repo'
-import type { Libp2p, PeerId } from '@libp2p/interface'
-import { peerIdFromString } from '@libp2p/peer-id'
-import { multiaddr } from '@multiformats/multiaddr'
-import type { Multiaddr } from '@multiformats/multiaddr'
+import type { PeerId } from '@libp2p/interface'
 import { TypedEventEmitter } from 'main-event'
 import type { DraftTally } from '../bootstrap/types.ts'
-import {
-  GrantRefusedError,
-  ProposalError,
-  TallyDbClosedError,
-  TallyDbUnreachableError,
-  UnknownTallyDocumentError
-} from './errors.ts'
+import { GrantRefusedError, ProposalError, TallyDbClosedError, UnknownTallyDocumentError } from './errors.ts'
 import { deriveGrant, openGrant, sealGrant, verifyGrant } from './grant.ts'
 import { JournalStorageAdapter } from './journal-storage.ts'
 import { Libp2pNetworkAdapter } from './libp2p-adapter.ts'
-import type { Opened } from './libp2p-adapter.ts'
 import { TallyIndex } from './tally-index.ts'
 import { warmDocumentEngine } from './warm-up.ts'
+import { docOf, snapshotOf, storeChunk } from './doc-bytes.ts'
+import { findRemote, invite, openAt } from './counterparty-reach.ts'
+import type { TallyDbEvents, TallyDbInit, TallyDocumentView } from './tally-db-types.ts'
 import type { IndexEntry } from './tally-index.ts'
 import {
   acceptProposal,
@@ -41,48 +34,9 @@ import {
   docView,
   initialDoc
 } from './tally-document.ts'
-import type { TallyDoc, TallyDocBody, TallyTerms, TermsProposal } from './tally-document.ts'
+import type { TallyDoc, TallyTerms, TermsProposal } from './tally-document.ts'
 
-/** Options of TallyDb.open. */
-export interface TallyDbInit {
-  /** Folder of the database (created, 0700), e.g. DIR/tallydb. */
-  dir: string
-  libp2p: Libp2p
-  /** Key of the grants (derived from the node secret; never stored here). */
-  grantKey: Uint8Array
-  /** How often the opener retries documents whose provisioner is not connected. Default 30 000; 0: never. */
-  reconnectMs?: number
-  /**
-   * Warm the document engine in the background at start (once per process), so that a serving node's first
-   * hundred tallies do not pay V8's WebAssembly tier-up. Default false: a wallet that opens one document
-   * would pay more for the warm-up than for one cold document.
-   */
-  warmUp?: boolean
-  now?: () => number
-}
-
-/** A tally's document as the API shows it, with its sync state. */
-export interface TallyDocumentView {
-  tallyId: string
-  documentId: string
-  /** True: this node created and serves the document; false: it holds a replica opened with a grant. */
-  provisioner: boolean
-  counterpartyPeerId: string
-  revoked: boolean
-  /** A channel to the counterparty carries this document now. */
-  connected: boolean
-  /** Epoch ms of the last sync message exchanged with the counterparty, null when none this run. */
-  lastSyncAt: number | null
-  document: TallyDocBody
-}
-
-/** Events of TallyDb. */
-export interface TallyDbEvents {
-  /** A document changed, locally or from the counterparty. */
-  change: CustomEvent<{ tallyId: string }>
-  /** A document's channel opened or closed. */
-  sync: CustomEvent<{ tallyId: string; connected: boolean }>
-}
+export type { TallyDbEvents, TallyDbInit, TallyDocumentView } from './tally-db-types.ts'
 
 const DEFAULT_RECONNECT_MS = 30_000
 /** Opener documents reconnected at once (a restart with many tallies must not dial them all together). */
@@ -118,7 +72,7 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
       snapshot: async (documentId) => {
         // the opener receives the whole document with this reply: that is a sync too (lastSyncAt)
         this.#synced(documentId)
-        return this.#snapshot(documentId)
+        return snapshotOf(this.#repo, this.#storage, documentId)
       },
       onTraffic: (documentId) => this.#synced(documentId)
     })
@@ -220,7 +174,7 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
     // straight into storage, in the layout automerge-repo loads: the Repo takes the document up only when
     // someone reads it or the opener syncs (a rush of bootstraps costs no DocHandle, synchronizer or snapshot)
     await Promise.all([
-      this.#store(documentId, saveSince(doc, [])),
+      storeChunk(this.#storage, documentId, saveSince(doc, [])),
       this.#index.put({
         tallyId: tally.tallyId,
         documentId,
@@ -249,7 +203,8 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
     this.#assertOpen()
     const { tally, provisionerPeerId, grant, signal } = input
     if (this.#index.get(tally.tallyId) !== undefined) throw new ProposalError('tally already has a document')
-    const { documentId, snapshot } = await this.#open(
+    const { documentId, snapshot } = await openAt(
+      this.#adapter,
       tally.tallyId,
       provisionerPeerId,
       input.nodes,
@@ -263,7 +218,7 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
     // Kept as bytes unless we change it now (foil terms): then the Repo takes it and syncs our change back
     const handle =
       snapshot === undefined
-        ? await this.#findRemote(documentId, provisionerPeerId, signal)
+        ? await findRemote(this.#repo, this.#adapter, documentId, provisionerPeerId, signal)
         : withTerms
           ? this.#repo.import<TallyDoc>(snapshot, { docId: documentId as DocumentId })
           : undefined
@@ -284,7 +239,7 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
     await Promise.all([
       handle !== undefined
         ? this.#repo.flush([documentId as DocumentId])
-        : this.#store(documentId, snapshot as Uint8Array),
+        : storeChunk(this.#storage, documentId, snapshot as Uint8Array),
       this.#index.put({
         tallyId: tally.tallyId,
         documentId,
@@ -365,7 +320,9 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
     let running = this.#syncing.get(tallyId)
     if (running === undefined) {
       running = (
-        entry.provisioner ? this.#invite(entry, options.signal) : this.#reopen(entry, options.signal)
+        entry.provisioner
+          ? invite(this.#adapter, entry, () => this.#closed, options.signal)
+          : this.#reopen(entry, options.signal)
       )
         .catch(() => false)
         .finally(() => this.#syncing.delete(tallyId))
@@ -391,24 +348,6 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
     if (tallyId !== undefined) this.#lastSync.set(tallyId, this.#now())
   }
 
-  /** A document's bytes as they are: from the Repo when it holds it, else its chunks in storage. */
-  async #snapshot(documentId: DocumentId): Promise<Uint8Array | undefined> {
-    const loaded = this.#repo.handles[documentId]
-    // every change, uncompressed: for a document of a few KB, deflate (save()) costs more than it saves
-    if (loaded?.isReady() === true) return saveSince(loaded.doc(), [])
-    const chunks = (await this.#storage.loadRange([documentId])).filter(
-      (c) => c.data !== undefined && (c.key[1] === 'snapshot' || c.key[1] === 'incremental')
-    )
-    if (chunks.length === 0) return undefined
-    return Buffer.concat(chunks.map((c) => c.data as Uint8Array))
-  }
-
-  /** Store a document's bytes as one chunk, the way automerge-repo keys its incremental saves. */
-  async #store(documentId: string, bytes: Uint8Array): Promise<void> {
-    const hash = createHash('sha256').update(bytes).digest('hex')
-    await this.#storage.save([documentId, 'incremental', hash], bytes)
-  }
-
   async #authorize(remotePeer: string, tallyId: string, grant: string): Promise<DocumentId | undefined> {
     if (this.#closed) return undefined
     const entry = this.#index.get(tallyId)
@@ -419,62 +358,6 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
     return entry.documentId as DocumentId
   }
 
-  async #open(
-    tallyId: string,
-    provisionerPeerId: string,
-    nodes: string[],
-    grant: string,
-    signal?: AbortSignal
-  ): Promise<Opened> {
-    let peer: PeerId
-    try {
-      peer = peerIdFromString(provisionerPeerId)
-    } catch (err) {
-      throw new TallyDbUnreachableError('bad provisioner peer id', { cause: err })
-    }
-    const addrs = peerAddrs(provisionerPeerId, nodes)
-    try {
-      return await this.#adapter.open(peer, addrs, tallyId, grant, signal === undefined ? {} : { signal })
-    } catch (err) {
-      if (err instanceof GrantRefusedError || signal?.aborted === true) throw err
-      throw new TallyDbUnreachableError(undefined, { cause: err })
-    }
-  }
-
-  /** Find a document that only the provisioner has yet: wait until the repo knows the peer, then ask it. */
-  async #findRemote(documentId: string, peer: string, signal?: AbortSignal): Promise<DocHandle<TallyDoc>> {
-    for (;;) {
-      signal?.throwIfAborted()
-      if (this.#repo.peers.includes(peer as RepoPeerId)) {
-        try {
-          // not find's own signal: automerge-repo then rejects a promise nobody awaits
-          return await raceSignal(this.#repo.find<TallyDoc>(documentId as DocumentId), signal)
-        } catch (err) {
-          if (signal?.aborted === true || !this.#adapter.isOpen(peer, documentId as DocumentId)) throw err
-          // unavailable: the peer joined the repo a moment after we asked; ask again
-          await this.#repo.removeFromCache(documentId as DocumentId).catch(() => {})
-        }
-      }
-      await delay(5, signal)
-    }
-  }
-
-  /** Provisioner: open a channel to the opener, then wait (until `signal`) for it to open the document. */
-  async #invite(entry: IndexEntry, signal?: AbortSignal): Promise<boolean> {
-    if (entry.revoked === true) return false
-    const addrs = peerAddrs(entry.counterpartyPeerId, entry.nodes ?? [])
-    await this.#adapter.channelTo(
-      peerIdFromString(entry.counterpartyPeerId),
-      addrs,
-      signal === undefined ? {} : { signal }
-    )
-    while (!this.#adapter.isOpen(entry.counterpartyPeerId, entry.documentId as DocumentId)) {
-      if (signal === undefined || signal.aborted || this.#closed) return false
-      await delay(20, signal).catch(() => undefined)
-    }
-    return true
-  }
-
   async #reopen(entry: IndexEntry, signal?: AbortSignal): Promise<boolean> {
     const grant =
       entry.sealedGrant === undefined
@@ -482,7 +365,7 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
         : openGrant(this.#init.grantKey, entry.tallyId, entry.sealedGrant)
     if (grant === undefined) return false
     try {
-      await this.#open(entry.tallyId, entry.counterpartyPeerId, entry.nodes ?? [], grant, signal)
+      await openAt(this.#adapter, entry.tallyId, entry.counterpartyPeerId, entry.nodes ?? [], grant, signal)
     } catch {
       return false
     }
@@ -553,61 +436,4 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
   #assertOpen(): void {
     if (this.#closed) throw new TallyDbClosedError()
   }
-}
-
-/** The multiaddrs of `peerId` among `nodes` (at most 16): a dbConnectionInfo cannot point us at someone else. */
-function peerAddrs(peerId: string, nodes: string[]): Multiaddr[] {
-  const addrs: Multiaddr[] = []
-  for (const n of nodes.slice(0, 16)) {
-    try {
-      const ma = multiaddr(n)
-      const p2p = ma.getComponents().find((c) => c.name === 'p2p')?.value
-      if (p2p === undefined) addrs.push(ma.encapsulate(`/p2p/${peerId}`))
-      else if (p2p === peerId) addrs.push(ma)
-    } catch {
-      // not a multiaddr: skip it
-    }
-  }
-  return addrs
-}
-
-/** `promise`, or the abort of `signal` first (the promise's own failure is then ignored). */
-async function raceSignal<T>(promise: Promise<T>, signal?: AbortSignal): Promise<T> {
-  if (signal === undefined) return promise
-  promise.catch(() => {})
-  signal.throwIfAborted()
-  let onAbort: (() => void) | undefined
-  const aborted = new Promise<never>((_resolve, reject) => {
-    onAbort = () => reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'))
-    signal.addEventListener('abort', onAbort, { once: true })
-  })
-  try {
-    return await Promise.race([promise, aborted])
-  } finally {
-    if (onAbort !== undefined) signal.removeEventListener('abort', onAbort)
-  }
-}
-
-/** The document in `bytes` (a snapshot reply), for checking what it is. */
-function docOf(bytes: Uint8Array | undefined): TallyDoc | undefined {
-  if (bytes === undefined) return undefined
-  try {
-    return loadIncremental(init<TallyDoc>(), bytes)
-  } catch {
-    return undefined
-  }
-}
-
-function delay(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort)
-      resolve()
-    }, ms)
-    const onAbort = (): void => {
-      clearTimeout(timer)
-      reject(signal?.reason instanceof Error ? signal.reason : new Error('aborted'))
-    }
-    signal?.addEventListener('abort', onAbort, { once: true })
-  })
 }

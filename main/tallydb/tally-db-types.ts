@@ -1,0 +1,44 @@
+/** The options, views and events of TallyDb. */
+import type { Libp2p } from '@libp2p/interface'
+import type { TallyDocBody } from './tally-document.ts'
+
+/** Options of TallyDb.open. */
+export interface TallyDbInit {
+  /** Folder of the database (created, 0700), e.g. DIR/tallydb. */
+  dir: string
+  libp2p: Libp2p
+  /** Key of the grants (derived from the node secret; never stored here). */
+  grantKey: Uint8Array
+  /** How often the opener retries documents whose provisioner is not connected. Default 30 000; 0: never. */
+  reconnectMs?: number
+  /**
+   * Warm the document engine in the background at start (once per process), so that a serving node's first
+   * hundred tallies do not pay V8's WebAssembly tier-up. Default false: a wallet that opens one document
+   * would pay more for the warm-up than for one cold document.
+   */
+  warmUp?: boolean
+  now?: () => number
+}
+
+/** A tally's document as the API shows it, with its sync state. */
+export interface TallyDocumentView {
+  tallyId: string
+  documentId: string
+  /** True: this node created and serves the document; false: it holds a replica opened with a grant. */
+  provisioner: boolean
+  counterpartyPeerId: string
+  revoked: boolean
+  /** A channel to the counterparty carries this document now. */
+  connected: boolean
+  /** Epoch ms of the last sync message exchanged with the counterparty, null when none this run. */
+  lastSyncAt: number | null
+  document: TallyDocBody
+}
+
+/** Events of TallyDb. */
+export interface TallyDbEvents {
+  /** A document changed, locally or from the counterparty. */
+  change: CustomEvent<{ tallyId: string }>
+  /** A document's channel opened or closed. */
+  sync: CustomEvent<{ tallyId: string; connected: boolean }>
+}
