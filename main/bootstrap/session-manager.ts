@@ -6,12 +6,11 @@ import { randomUUID } from 'node:crypto'
 import { TypedEventEmitter, setMaxListeners } from 'main-event'
 import type { Connection, Libp2p, Stream } from '@libp2p/interface'
 import { DialerSession } from './dialer-session.ts'
-import { Deadline, timeoutSignal } from './abort.ts'
+import { Deadline } from './abort.ts'
 import { AbuseGuard } from './abuse-guard.ts'
 import type { AbuseLimits, RefusalCounts } from './abuse-guard.ts'
-import { BootstrapError, InvalidStreamError, RejectedError, StreamClosedError } from './errors.ts'
+import { BootstrapError, InvalidStreamError, StreamClosedError } from './errors.ts'
 import { FairSlots } from './fair-slots.ts'
-import { FrameStream } from './frames.ts'
 import { linkPeerId } from './link.ts'
 import { ListenerSession } from './listener-session.ts'
 import { LIMITS } from './messages.ts'
@@ -23,86 +22,37 @@ import { PROTOCOL_ID } from './types.ts'
 import type {
   BootstrapLink,
   BootstrapResult,
-  IdentityBundle,
   SessionEvent,
   SessionHooks,
   SessionManagerConfig
 } from './types.ts'
+import { PendingContacts } from './pending-contacts.ts'
+import { incomingStream, refuseBusy } from './session-manager-inbound.ts'
+import type { IncomingStreamData } from './session-manager-inbound.ts'
+import {
+  DEFAULT_SESSION_CONFIG,
+  MAX_INBOUND_STREAMS,
+  MAX_PENDING_CONTACTS
+} from './session-manager-config.ts'
+import type {
+  InitiateBootstrapOptions,
+  SessionFilter,
+  SessionManagerEvents,
+  SessionManagerInit
+} from './session-manager-config.ts'
 
-/** Defaults of SessionManagerConfig, filled once in the constructor. */
-export const DEFAULT_SESSION_CONFIG = {
-  sessionTimeoutMs: 30_000,
-  stepTimeoutMs: 5_000,
-  maxConcurrentSessions: 100
-} as const satisfies Partial<SessionManagerConfig>
-
-/** Inbound bootstrap streams accepted per connection (libp2p's default of 32 breaks a rush). */
-export const MAX_INBOUND_STREAMS = 2048
-
-/**
- * Inbound streams that have not sent their contact yet, kept beside (not inside) maxConcurrentSessions;
- * past this many the oldest such stream is reset, so idle streams (a slowloris) never lock customers out.
- */
-export const MAX_PENDING_CONTACTS = 1024
-
-/** SessionManager options: the config plus, when handleNewStream is wired by hand, this node's peer id. */
-export interface SessionManagerInit extends Partial<SessionManagerConfig> {
-  /** This node's peer id; taken from the node given to start() when omitted. */
-  localPeerId?: string
-  /** Additive: inbound streams still waiting for their contact frame; default MAX_PENDING_CONTACTS. */
-  maxPendingContacts?: number
-  /** Additive: per-peer, per-IP and per-token bounds on abuse; defaults in DEFAULT_ABUSE_LIMITS. */
-  abuseLimits?: Partial<AbuseLimits>
-}
-
-/** Which running sessions abortSessions ends. */
-export interface SessionFilter {
-  /** Listener sessions whose contact presented this token. */
-  tokenId?: string
-}
-
-/** Events a SessionManager emits. */
-export interface SessionManagerEvents {
-  /** One transition of one session (never holds a token). */
-  session: CustomEvent<SessionEvent>
-  /** handleNewStream was called wrongly (no stream, no connection, or before the local peer id is known). */
-  'stream-error': CustomEvent<InvalidStreamError>
-}
-
-/** What libp2p 2 (and the seed's usage) hand a protocol handler: `{ stream, connection }`. */
-export interface IncomingStreamData {
-  stream: Stream
-  connection: Connection
-}
-
-/** Options of initiateBootstrap. */
-export interface InitiateBootstrapOptions {
-  /** Identity presented to A; defaults to config.identityBundle, then {}. */
-  identityBundle?: IdentityBundle
-  /** Use this session id instead of a random one. */
-  sessionId?: string
-  /** Aborts the session (it ends D_FAILED). */
-  signal?: AbortSignal
-}
-
-/** The (stream, connection) of a handler call in either form; throws InvalidStreamError otherwise. */
-function incomingStream(
-  first: Stream | IncomingStreamData | undefined,
-  connection: Connection | undefined
-): IncomingStreamData {
-  const data = first as Partial<IncomingStreamData> | undefined
-  // the seed's `({ stream }) => handleNewStream(stream)` under libp2p 3 passes `stream.stream`: undefined
-  if (first == null) throw new InvalidStreamError('handleNewStream was called without a stream')
-  if (data?.stream != null && data.connection != null && connection == null) {
-    return { stream: data.stream, connection: data.connection }
-  }
-  if (connection == null || connection.remotePeer == null) {
-    throw new InvalidStreamError(
-      'handleNewStream needs the connection too: pass (stream, connection) as libp2p 3 gives them'
-    )
-  }
-  return { stream: first as Stream, connection }
-}
+export {
+  DEFAULT_SESSION_CONFIG,
+  MAX_INBOUND_STREAMS,
+  MAX_PENDING_CONTACTS
+} from './session-manager-config.ts'
+export type {
+  InitiateBootstrapOptions,
+  SessionFilter,
+  SessionManagerEvents,
+  SessionManagerInit
+} from './session-manager-config.ts'
+export type { IncomingStreamData } from './session-manager-inbound.ts'
 
 /** Coordinates listener and dialer sessions of one node. */
 export class SessionManager extends TypedEventEmitter<SessionManagerEvents> {
@@ -116,10 +66,8 @@ export class SessionManager extends TypedEventEmitter<SessionManagerEvents> {
   private readonly dialers = new Map<string, DialerSession>()
   private readonly running = new Set<Promise<unknown>>()
   private readonly pendingLogs = new Set<Promise<unknown>>()
-  /** Listener sessions whose contact has not arrived yet, oldest first (not counted as engaged). */
-  private readonly awaitingContact = new Map<string, { stream: Stream; peer: string }>()
-  /** The same, counted per remote peer: the peer holding most of them is the one cut back. */
-  private readonly awaitingByPeer = new Map<string, number>()
+  /** Listener sessions whose contact has not arrived yet (not counted as engaged). */
+  private readonly pending = new PendingContacts()
   private readonly maxPendingContacts: number
   private readonly guard: AbuseGuard
   /** Listener sessions past their contact, per remote peer. */
@@ -243,10 +191,10 @@ export class SessionManager extends TypedEventEmitter<SessionManagerEvents> {
         : undefined)
     if (refusal != null) {
       this.guard.refused(refusal)
-      await this.track(this.refuseBusy(stream))
+      await this.track(refuseBusy(stream, this.config.stepTimeoutMs))
       return
     }
-    if (this.awaitingContact.size >= this.maxPendingContacts) this.evictIdleStream()
+    if (this.pending.size >= this.maxPendingContacts) this.pending.evictIdle((id) => this.listeners.get(id))
     const sessionId = randomUUID()
     const deadline = new Deadline(this.config.sessionTimeoutMs)
     // the session ends as soon as the peer is gone: a reset or closed stream, or a closed connection,
@@ -266,7 +214,7 @@ export class SessionManager extends TypedEventEmitter<SessionManagerEvents> {
         // the session takes a slot only once its contact came: checked again here, since the streams
         // that were idle when it arrived may all have sent theirs since
         onContact: () => {
-          this.forgetAwaiting(sessionId)
+          this.pending.forget(sessionId)
           return this.engage(sessionId, peer)
         },
         onToken: (info) => {
@@ -279,8 +227,7 @@ export class SessionManager extends TypedEventEmitter<SessionManagerEvents> {
       deps
     )
     this.listeners.set(sessionId, session)
-    this.awaitingContact.set(sessionId, { stream, peer })
-    this.awaitingByPeer.set(peer, (this.awaitingByPeer.get(peer) ?? 0) + 1)
+    this.pending.add(sessionId, stream, peer)
     try {
       await this.track(session.execute())
     } finally {
@@ -288,7 +235,7 @@ export class SessionManager extends TypedEventEmitter<SessionManagerEvents> {
       connection.removeEventListener('close', left)
       deadline.clear()
       this.listeners.delete(sessionId)
-      this.forgetAwaiting(sessionId)
+      this.pending.forget(sessionId)
       this.slots.remove(peer, sessionId)
       this.guard.settle(peer, ip, session.outcome, session.admittedToken)
     }
@@ -350,45 +297,12 @@ export class SessionManager extends TypedEventEmitter<SessionManagerEvents> {
     return this.listeners.size + this.dialers.size
   }
 
-  private forgetAwaiting(sessionId: string): void {
-    const entry = this.awaitingContact.get(sessionId)
-    if (entry == null) return
-    this.awaitingContact.delete(sessionId)
-    const left = (this.awaitingByPeer.get(entry.peer) ?? 1) - 1
-    if (left > 0) this.awaitingByPeer.set(entry.peer, left)
-    else this.awaitingByPeer.delete(entry.peer)
-  }
-
-  /**
-   * Ends the oldest contact-less stream of the peer that holds the most (a customer has one or two),
-   * telling it `busy` (load, not a fault: the customer may try again).
-   */
-  private evictIdleStream(): void {
-    let worst: string | undefined
-    let most = 0
-    for (const [peer, n] of this.awaitingByPeer) {
-      if (n > most) {
-        most = n
-        worst = peer
-      }
-    }
-    for (const [sessionId, entry] of this.awaitingContact) {
-      if (entry.peer !== worst) continue
-      this.forgetAwaiting(sessionId)
-      const session = this.listeners.get(sessionId)
-      if (session?.abort(new RejectedError('busy', 'too many streams waiting for a contact')) !== true) {
-        entry.stream.abort(new BootstrapError('busy', 'too many streams waiting for a contact'))
-      }
-      return
-    }
-  }
-
   /**
    * Sessions that hold a slot of maxConcurrentSessions: all but listeners still waiting for a contact
    * and those already told to make room.
    */
   private engagedCount(): number {
-    return this.activeCount() - this.awaitingContact.size - this.slots.releasingCount
+    return this.activeCount() - this.pending.size - this.slots.releasingCount
   }
 
   /** The session's signal: its deadline, which also follows a stop and the caller (no AbortSignal.any). */
@@ -414,7 +328,7 @@ export class SessionManager extends TypedEventEmitter<SessionManagerEvents> {
     if (isTerminalState(event.state)) {
       this.listeners.delete(event.sessionId)
       this.dialers.delete(event.sessionId)
-      this.forgetAwaiting(event.sessionId)
+      this.pending.forget(event.sessionId)
     }
     // no event object built when nobody listens (a library user without a watcher, a refusal flood)
     if (this.listenerCount('session') > 0) this.safeDispatchEvent('session', { detail: event })
@@ -437,22 +351,6 @@ export class SessionManager extends TypedEventEmitter<SessionManagerEvents> {
         .slice(0, LIMITS.cadreAddrs)
     } catch {
       return []
-    }
-  }
-
-  /** Over the cap: refuse at once with `busy`, reading nothing; not a session. */
-  private async refuseBusy(stream: Stream): Promise<void> {
-    const frames = new FrameStream(stream)
-    // a plain timer stopped at once: a flood of busy answers leaves no timer behind (abort.ts)
-    const scope = timeoutSignal(this.config.stepTimeoutMs)
-    const { signal } = scope
-    try {
-      await frames.write({ type: 'ProvisioningResult', approved: false, reason: 'busy' }, { signal })
-      await frames.closeWrite({ signal })
-    } catch (err) {
-      frames.abort(err as Error)
-    } finally {
-      scope.clear()
     }
   }
 
