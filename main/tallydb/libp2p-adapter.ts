@@ -11,107 +11,23 @@
 import { NetworkAdapter, cbor } from '@automerge/automerge-repo/slim'
 import type { DocumentId, Message, PeerId as RepoPeerId, PeerMetadata } from '@automerge/automerge-repo/slim'
 import type { Connection, Libp2p, PeerId, Stream } from '@libp2p/interface'
-import { lpStream } from '@libp2p/utils'
-import type { LengthPrefixedStream } from '@libp2p/utils'
 import { isMultiaddr } from '@multiformats/multiaddr'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { GrantRefusedError, TallyDbClosedError } from './errors.ts'
+import { Channel, isMeta } from './adapter-channel.ts'
+import type { Frame } from './adapter-channel.ts'
+import type { Libp2pNetworkAdapterInit, Opened } from './adapter-types.ts'
+
+export type { Libp2pNetworkAdapterInit, OpenRequest, Opened } from './adapter-types.ts'
 
 /** Our libp2p protocol for the shared tally database. */
 export const TALLYDB_PROTOCOL = '/taleus/tallydb/1.0.0'
-
-/** What `authorize` is asked: may `remotePeer` (authenticated) open `tallyId` with `grant`? */
-export interface OpenRequest {
-  remotePeer: string
-  tallyId: string
-  grant: string
-}
-
-/** A granted open: the document the channel now carries, and its snapshot when the provisioner sent one. */
-export interface Opened {
-  documentId: DocumentId
-  snapshot?: Uint8Array
-}
-
-/** Options of Libp2pNetworkAdapter. */
-export interface Libp2pNetworkAdapterInit {
-  /** Decides an open request; the documentId to carry on this channel, or undefined to refuse. */
-  authorize?(request: OpenRequest): Promise<DocumentId | undefined>
-  /**
-   * The document as it is now, sent with a granted open so the opener holds a replica after one round
-   * trip (sync messages then carry every later change). Optional: without it the opener syncs from scratch.
-   */
-  snapshot?(documentId: DocumentId): Promise<Uint8Array | undefined>
-  /** Called with every document message carried (either way), for sync-state bookkeeping. */
-  onTraffic?(documentId: DocumentId, remotePeer: string, direction: 'in' | 'out'): void
-  /** Tests only: every document to every peer, any repo peer id. Default false. */
-  openAccess?: boolean
-  /** Peers (or their addresses) to open a channel to on connect(): the acceptance tests. */
-  dialPeers?: Array<PeerId | Multiaddr>
-  /** Largest frame in bytes. Default 16 MiB (a whole document's first sync). */
-  maxFrameBytes?: number
-  /** Streams of this protocol one connection may open to us. Default 8 (one is used). */
-  maxInboundStreams?: number
-  /** Open requests in flight per channel. Default 256. */
-  maxPendingOpens?: number
-  /** Refused opens after which a channel is reset. Default 32. */
-  maxRefusals?: number
-}
-
-type Frame =
-  | { t: 'hello'; peerId: string; meta?: PeerMetadata }
-  | { t: 'msg'; m: Message }
-  | { t: 'open'; id: number; tallyId: string; grant: string }
-  | { t: 'opened'; id: number; documentId: DocumentId; doc?: Uint8Array }
-  | { t: 'refused'; id: number }
 
 const DEFAULTS = {
   maxFrameBytes: 16 * 1024 * 1024,
   maxInboundStreams: 8,
   maxPendingOpens: 256,
   maxRefusals: 32
-}
-
-/** One stream with one remote peer. */
-class Channel {
-  readonly lp: LengthPrefixedStream<Stream>
-  /** The remote repo's peer id, once its hello arrived. */
-  repoPeerId: RepoPeerId | undefined
-  meta: PeerMetadata = {}
-  /** Documents this channel carries. */
-  readonly allowed = new Set<DocumentId>()
-  readonly pending = new Map<number, { resolve(opened: Opened): void; reject(err: Error): void }>()
-  refusals = 0
-  announced = false
-  closed = false
-  #nextId = 1
-  #writes: Promise<void> = Promise.resolve()
-
-  constructor(
-    readonly stream: Stream,
-    readonly remotePeer: string,
-    readonly outbound: boolean,
-    maxFrameBytes: number
-  ) {
-    this.lp = lpStream(stream, { maxDataLength: maxFrameBytes })
-  }
-
-  nextId(): number {
-    return this.#nextId++
-  }
-
-  /** Queue a frame (or its encoding); writes keep their order, a failed write resets the stream. */
-  write(frame: Frame | Uint8Array): void {
-    if (this.closed) return
-    const body = frame instanceof Uint8Array ? frame : cbor.encode(frame)
-    this.#writes = this.#writes
-      .then(async () => {
-        if (!this.closed) await this.lp.write(body)
-      })
-      .catch((err: unknown) => {
-        this.stream.abort(err instanceof Error ? err : new Error(String(err)))
-      })
-  }
 }
 
 /** automerge-repo NetworkAdapter carrying the repo's sync messages over libp2p streams. */
@@ -439,10 +355,6 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
     }
     if (ch.announced && ch.repoPeerId !== undefined) this.emit('peer-disconnected', { peerId: ch.repoPeerId })
   }
-}
-
-function isMeta(v: unknown): v is PeerMetadata {
-  return v !== null && typeof v === 'object' && !Array.isArray(v)
 }
 
 function stripUndefined<T extends object>(o: T): T {

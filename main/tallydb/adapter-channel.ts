@@ -1,0 +1,62 @@
+/** One TALLYDB_PROTOCOL stream with one remote peer, and the frames it carries. */
+import { cbor } from '@automerge/automerge-repo/slim'
+import type { DocumentId, Message, PeerId as RepoPeerId, PeerMetadata } from '@automerge/automerge-repo/slim'
+import type { Stream } from '@libp2p/interface'
+import { lpStream } from '@libp2p/utils'
+import type { LengthPrefixedStream } from '@libp2p/utils'
+import type { Opened } from './adapter-types.ts'
+
+/** A frame on a channel: the hellos, automerge-repo's messages, and open requests and their answers. */
+export type Frame =
+  | { t: 'hello'; peerId: string; meta?: PeerMetadata }
+  | { t: 'msg'; m: Message }
+  | { t: 'open'; id: number; tallyId: string; grant: string }
+  | { t: 'opened'; id: number; documentId: DocumentId; doc?: Uint8Array }
+  | { t: 'refused'; id: number }
+
+/** One stream with one remote peer. */
+export class Channel {
+  readonly lp: LengthPrefixedStream<Stream>
+  /** The remote repo's peer id, once its hello arrived. */
+  repoPeerId: RepoPeerId | undefined
+  meta: PeerMetadata = {}
+  /** Documents this channel carries. */
+  readonly allowed = new Set<DocumentId>()
+  readonly pending = new Map<number, { resolve(opened: Opened): void; reject(err: Error): void }>()
+  refusals = 0
+  announced = false
+  closed = false
+  #nextId = 1
+  #writes: Promise<void> = Promise.resolve()
+
+  constructor(
+    readonly stream: Stream,
+    readonly remotePeer: string,
+    readonly outbound: boolean,
+    maxFrameBytes: number
+  ) {
+    this.lp = lpStream(stream, { maxDataLength: maxFrameBytes })
+  }
+
+  nextId(): number {
+    return this.#nextId++
+  }
+
+  /** Queue a frame (or its encoding); writes keep their order, a failed write resets the stream. */
+  write(frame: Frame | Uint8Array): void {
+    if (this.closed) return
+    const body = frame instanceof Uint8Array ? frame : cbor.encode(frame)
+    this.#writes = this.#writes
+      .then(async () => {
+        if (!this.closed) await this.lp.write(body)
+      })
+      .catch((err: unknown) => {
+        this.stream.abort(err instanceof Error ? err : new Error(String(err)))
+      })
+  }
+}
+
+/** True when `v` can be a peer's metadata (a plain object). */
+export function isMeta(v: unknown): v is PeerMetadata {
+  return v !== null && typeof v === 'object' && !Array.isArray(v)
+}

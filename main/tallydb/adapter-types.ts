@@ -1,0 +1,42 @@
+/** The options of Libp2pNetworkAdapter and what its open requests ask and answer. */
+import type { DocumentId } from '@automerge/automerge-repo/slim'
+import type { PeerId } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
+
+/** What `authorize` is asked: may `remotePeer` (authenticated) open `tallyId` with `grant`? */
+export interface OpenRequest {
+  remotePeer: string
+  tallyId: string
+  grant: string
+}
+
+/** A granted open: the document the channel now carries, and its snapshot when the provisioner sent one. */
+export interface Opened {
+  documentId: DocumentId
+  snapshot?: Uint8Array
+}
+
+/** Options of Libp2pNetworkAdapter. */
+export interface Libp2pNetworkAdapterInit {
+  /** Decides an open request; the documentId to carry on this channel, or undefined to refuse. */
+  authorize?(request: OpenRequest): Promise<DocumentId | undefined>
+  /**
+   * The document as it is now, sent with a granted open so the opener holds a replica after one round
+   * trip (sync messages then carry every later change). Optional: without it the opener syncs from scratch.
+   */
+  snapshot?(documentId: DocumentId): Promise<Uint8Array | undefined>
+  /** Called with every document message carried (either way), for sync-state bookkeeping. */
+  onTraffic?(documentId: DocumentId, remotePeer: string, direction: 'in' | 'out'): void
+  /** Tests only: every document to every peer, any repo peer id. Default false. */
+  openAccess?: boolean
+  /** Peers (or their addresses) to open a channel to on connect(): the acceptance tests. */
+  dialPeers?: Array<PeerId | Multiaddr>
+  /** Largest frame in bytes. Default 16 MiB (a whole document's first sync). */
+  maxFrameBytes?: number
+  /** Streams of this protocol one connection may open to us. Default 8 (one is used). */
+  maxInboundStreams?: number
+  /** Open requests in flight per channel. Default 256. */
+  maxPendingOpens?: number
+  /** Refused opens after which a channel is reset. Default 32. */
+  maxRefusals?: number
+}
