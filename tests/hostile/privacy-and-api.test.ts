@@ -107,7 +107,8 @@ describe('cadre privacy: A sends nothing of its own in any rejection', () => {
     const asked = new Promise<string>((res) =>
       store.addEventListener('approval', (e) => res(e.detail.sessionId), { once: true })
     )
-    const rejected = rawSend(raw, A.addr(), [contact(operator)])
+    // B keeps its side open while the operator looks (a half-close there means B left: the session ends)
+    const rejected = rawSend(raw, A.addr(), [contact(operator)], { halfClose: false })
     await store.decide(await asked, 'reject')
     expectPrivate(await rejected, A, 'identity-rejected')
 
@@ -117,7 +118,7 @@ describe('cadre privacy: A sends nothing of its own in any rejection', () => {
       approval: 'operator',
       approvalTimeoutMs: 50
     })
-    expectPrivate(await rawSend(raw, A.addr(), [contact(slowOperator)]), A, 'timeout')
+    expectPrivate(await rawSend(raw, A.addr(), [contact(slowOperator)], { halfClose: false }), A, 'timeout')
 
     const good = await mk({ role: 'stock', uses: 'unlimited' })
     expectPrivate(await rawSend(raw, A.addr(), [contact(good, { partyId: A.peerId })]), A, 'party-mismatch')
