@@ -84,9 +84,9 @@ describe.each(storeKinds())('store operator features ($name)', (kind) => {
     expect(full?.dbConnectionInfo.credentials).toBe('')
   })
 
-  it.runIf(kind.name === 'postgres')(
-    'a record altered in the table breaks the chain at that record',
-    async () => {
+  // the table's own tamper case; lowdb's files are tampered with in audit-chain.test.ts
+  if (kind.name === 'postgres')
+    it('a record altered in the table breaks the chain at that record', async () => {
       const hooks = store.hooks(A)
       for (let i = 0; i < 3; i++)
         await hooks.logSessionEvent!(`s${i}`, {
@@ -109,6 +109,5 @@ describe.each(storeKinds())('store operator features ($name)', (kind) => {
       const report = await store.verifyAudit!()
       expect(report.ok).toBe(false)
       expect(report.firstBreak).toMatchObject({ line: 2, reason: 'the record was altered' })
-    }
-  )
+    })
 })
