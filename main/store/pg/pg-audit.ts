@@ -13,36 +13,13 @@ import { chainHash } from '../audit-chain.ts'
 import type { ChainReport } from '../audit-chain.ts'
 import { AUDIT_DEFAULT_LIMIT, AUDIT_MAX_LIMIT, AUDIT_MEMORY_EVENTS } from '../audit-log.ts'
 import type { OperatorRecord } from '../audit-log.ts'
+import { pickEvent } from '../audit-records.ts'
 import { chainHeadOf, verifyCadreChain } from './pg-audit-chain.ts'
 import { auditPayloads } from './notify.ts'
 import type { PgNotifier } from './pg-notifier.ts'
 
 /** Events waiting for the database are capped so an outage cannot eat the memory. */
 const MAX_UNWRITTEN = 50_000
-
-const EVENT_KEYS = [
-  'sessionId',
-  'direction',
-  'state',
-  'previousState',
-  'at',
-  'peerId',
-  'tokenId',
-  'tallyId',
-  'role',
-  'reason'
-] as const
-
-/** Keep only the fields a SessionEvent has (as the lowdb trail does), so nothing else (never a token) is stored. */
-export function pickEvent(event: SessionEvent): SessionEvent {
-  const out: Record<string, unknown> = {}
-  for (const key of EVENT_KEYS) {
-    const value = event[key]
-    if (value !== undefined) out[key] = value
-  }
-  if (out.previousState === undefined) out.previousState = null
-  return out as unknown as SessionEvent
-}
 
 /** Options of the trail. */
 export interface PgAuditInit {
