@@ -40,6 +40,8 @@ const WALLET_HOOKS: SessionHooks = {
 }
 
 let peers: Peer[] = []
+/** Peers already run by earlier `go` messages of this preparation. */
+let started = 0
 let nodes: Libp2p[] = []
 /** The peers' tally databases (tallydb runs) and their folders, closed and removed on stop. */
 const dbs: TallyDb[] = []
@@ -178,6 +180,7 @@ onMessages(async (message) => {
       const made: Peer[] = []
       if (refuse === 'reused') {
         peers = await prepareReused(link!, count, message.connections as number)
+        started = 0
         send({ type: 'prepared', rss: process.memoryUsage.rss() })
         break
       }
@@ -193,6 +196,7 @@ onMessages(async (message) => {
         )
       }
       peers = made
+      started = 0
       nodes = made.map((p) => p.node)
       send({ type: 'prepared', rss: process.memoryUsage.rss() })
       break
@@ -202,11 +206,14 @@ onMessages(async (message) => {
       const latencies: number[] = []
       const failures: Record<string, number> = {}
       refusals = {}
-      let next = 0
+      // `take`: only the next so many peers (a warm-up burst before the measured one); default: all left
+      const end = Math.min(peers.length, started + ((message.take as number | undefined) ?? peers.length))
+      let next = started
+      started = end
       const cpuBefore = process.cpuUsage()
       const start = performance.now()
       const worker = async (): Promise<void> => {
-        while (next < peers.length) {
+        while (next < end) {
           const peer = peers[next++]!
           const t0 = performance.now()
           try {
@@ -218,7 +225,7 @@ onMessages(async (message) => {
           }
         }
       }
-      await Promise.all(Array.from({ length: Math.min(concurrency, peers.length) }, worker))
+      await Promise.all(Array.from({ length: Math.min(concurrency, end - next) }, worker))
       const wallMs = performance.now() - start
       const cpu = process.cpuUsage(cpuBefore)
       send({ type: 'done', latencies, failures, refusals, wallMs, cpuMs: (cpu.user + cpu.system) / 1000 })

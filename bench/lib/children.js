@@ -1,5 +1,5 @@
 // Forked benchmark children (TypeScript run through bench/register.js) with a message-based request API.
-import { fork } from 'node:child_process'
+import { execFileSync, fork } from 'node:child_process'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 
@@ -18,6 +18,13 @@ export class Child {
       env: { ...process.env, ...env },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc']
     })
+    // BENCH_PIN=1 (profiling): the listener on CPU 0, everything else on CPU 1, so a wall-clock profile
+    // of the listener is not its preemptions by the dialers
+    if (process.env.BENCH_PIN === '1') {
+      execFileSync('taskset', ['-p', '-c', file === 'listener.ts' ? '0' : '1', String(this.proc.pid)], {
+        stdio: 'ignore'
+      })
+    }
     this.proc.on('message', (message) => {
       this.inbox.push(message)
       this.#deliver()

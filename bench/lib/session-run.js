@@ -10,7 +10,15 @@ import { quantile, round } from './stats.js'
  * counts as done. `tallydb` (bootstrap only): A serves a shared document per tally and every dialer opens
  * and syncs it before the bootstrap succeeds (issue I); without it, neither side has the database.
  */
-export async function runSessions({ mode, concurrency, count, dataDir, refuse, tallydb = false }) {
+export async function runSessions({
+  mode,
+  concurrency,
+  count,
+  dataDir,
+  refuse,
+  tallydb = false,
+  warm = Number(process.env.BENCH_WARM ?? 0)
+}) {
   const listener = new Child(
     'listener.ts',
     { BENCH_MODE: mode, BENCH_DATA_DIR: dataDir ?? '', BENCH_TALLYDB: tallydb ? '1' : '0' },
@@ -34,7 +42,7 @@ export async function runSessions({ mode, concurrency, count, dataDir, refuse, t
             type: 'prepare',
             mode,
             target,
-            count: share(count, parts, i),
+            count: share(count, parts, i) + share(warm, parts, i),
             refuse,
             tallydb,
             connections: share(concurrency, parts, i)
@@ -44,6 +52,18 @@ export async function runSessions({ mode, concurrency, count, dataDir, refuse, t
         )
       )
     )
+    if (warm > 0) {
+      // a burst before the clock, not measured: the listener's code is compiled and its caches filled
+      await Promise.all(
+        dialers.map((d, i) =>
+          d.request(
+            { type: 'go', concurrency: share(concurrency, parts, i), take: share(warm, parts, i) },
+            'done',
+            600_000
+          )
+        )
+      )
+    }
     const marked = await listener.request({ type: 'mark' }, 'marked', 60_000)
     const start = performance.now()
     const done = await Promise.all(

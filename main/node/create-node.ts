@@ -28,6 +28,8 @@ export interface TaleusNodeInit {
   privateKey?: PrivateKey
   /** Per-peer and per-IP caps, idle reaping and room for new peers (see connection-guard.ts). */
   connectionGuard?: ConnectionGuardInit
+  /** Record the protocols of each peer's streams in the peer store, as stock libp2p does. Default false (fast-paths.ts). */
+  recordStreamProtocols?: boolean
 }
 
 /** Connection-manager limits for a rush of customers (see shared notes: defaults are 5/s and 10 pending). */
@@ -79,11 +81,11 @@ export async function createTaleusNode(init: TaleusNodeInit = {}): Promise<Libp2
     connectionGater: joiningGater(guard.gater),
     // identify answers peers that ask, and runs on demand (`node.services.identify.identify(connection)`),
     // not on every new connection: nothing in Taleus reads what it learns (docs/performance.md)
-    // fastPaths: no peer-store write per inbound stream, getConnections() in O(n) (fast-paths.ts)
+    // fastPaths: no peer-store record per customer's streams, getConnections() in O(n) (fast-paths.ts)
     services: {
       identify: identify({ runOnConnectionOpen: false }),
       connectionGuard: guard.service,
-      fastPaths: fastPaths()
+      fastPaths: fastPaths({ recordStreamProtocols: init.recordStreamProtocols === true })
     }
   })
 }

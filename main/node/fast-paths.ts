@@ -2,11 +2,14 @@
  * Two libp2p costs per stream and per connection that grow with a rush, cut from outside libp2p (a
  * service that wraps two methods of its components; no patch to node_modules):
  *
- * - libp2p merges the negotiated protocol into the peer store on **every** inbound stream (connection.js
- *   `onIncomingStream`): a per-peer lock, a datastore read, protobuf decode and encode and a write, for
- *   a protocol the peer store already lists from the peer's previous stream. Here a merge of protocols
- *   alone that were already merged for a connected peer returns the peer as that merge left it. Any
- *   change to the peer (its `peer:update`), a delete, its disconnect, or a minute forgets it.
+ * - libp2p merges the negotiated protocol into the peer store on **every** stream (connection.js
+ *   `onIncomingStream` and `newStream`): a per-peer lock, a datastore read, protobuf decode and encode, a
+ *   write and a `peer:update` event. For a merchant every fresh customer is a new peer, so that was a new
+ *   peer-store record per customer, kept for hours, that nothing in Taleus reads (no topology, no
+ *   identify on connection open, the merchant never dials a customer back). By default such a merge
+ *   (protocols alone, another peer) is not written at all; `recordStreamProtocols: true` writes it once
+ *   per protocol of a connected peer instead (a repeat returns the peer as that merge left it; its
+ *   `peer:update`, a delete, its disconnect or a minute forgets it).
  * - `connectionManager.getConnections()` without a peer concatenates the table peer by peer
  *   (`conns = conns.concat(c)`: O(n²) copies) and runs twice per inbound connection (the inbound
  *   check and the pruner on `connection:open`). Here it is one O(n) pass.
@@ -15,6 +18,7 @@ import type { Connection, Libp2pEvents, Peer, PeerData, PeerId, TypedEventTarget
 
 /** What the service needs from libp2p (a service's components). */
 export interface FastPathsComponents {
+  peerId: PeerId
   events: TypedEventTarget<Libp2pEvents>
   peerStore: {
     merge(id: PeerId, data: PeerData, options?: unknown): Promise<Peer>
@@ -31,6 +35,16 @@ export const MERGE_CACHE_MS = 60_000
 /** Peers remembered at most (a connected peer each; the oldest is forgotten past this). */
 export const MERGE_CACHE_PEERS = 10_000
 
+/** Options of fastPaths(). */
+export interface FastPathsInit {
+  /**
+   * Record in the peer store which protocols a peer opened or answered streams for (stock libp2p does,
+   * on every stream). Default false: only identify, discovery and explicit writes fill the peer store,
+   * so a third-party topology that waits for a peer to gain a protocol through its streams needs true.
+   */
+  recordStreamProtocols?: boolean
+}
+
 interface Merged {
   protocols: Set<string>
   peer: Peer
@@ -44,12 +58,25 @@ export class FastPaths {
   /** Merges answered from the cache (tests, diagnostics). */
   skippedMerges = 0
 
-  constructor(private readonly components: FastPathsComponents) {
+  /** Stream-protocol merges not written (recordStreamProtocols false). */
+  unrecordedMerges = 0
+
+  constructor(
+    private readonly components: FastPathsComponents,
+    init: FastPathsInit = {}
+  ) {
     const { peerStore, connectionManager, events } = components
+    const record = init.recordStreamProtocols === true
     const merge = peerStore.merge.bind(peerStore)
     peerStore.merge = async (id, data, options) => {
       const protocols = onlyProtocols(data)
-      if (protocols == null) return merge(id, data, options)
+      // our own record (the registrar's protocols) is always written
+      if (protocols == null || id.equals(components.peerId)) return merge(id, data, options)
+      if (!record) {
+        this.unrecordedMerges++
+        // what this merge says about the peer; libp2p's stream code discards the value
+        return { id, addresses: [], protocols, metadata: new Map(), tags: new Map() }
+      }
       const key = id.toString()
       const known = this.merged.get(key)
       if (
@@ -105,6 +132,6 @@ function onlyProtocols(data: PeerData): string[] | undefined {
 }
 
 /** The libp2p service factory. */
-export function fastPaths(): (components: FastPathsComponents) => FastPaths {
-  return (components) => new FastPaths(components)
+export function fastPaths(init: FastPathsInit = {}): (components: FastPathsComponents) => FastPaths {
+  return (components) => new FastPaths(components, init)
 }

@@ -11,6 +11,7 @@
  */
 import { YamuxStream, StreamState } from '@chainsafe/libp2p-yamux/stream'
 import { Uint8ArrayList, isUint8ArrayList } from 'uint8arraylist'
+import { quietNoiseDecoder } from './noise-decoder.ts'
 import type {
   AbortOptions,
   ConnectionEncrypter,
@@ -118,12 +119,14 @@ export function coalescingEncrypter<C, E extends ConnectionEncrypter>(
     outer.secureInbound = async (connection, options) => {
       joinChunks(connection)
       const secured = await inner.secureInbound(connection, options)
+      quietNoiseDecoder(secured.connection)
       coalesceSends(secured.connection, connection)
       return secured
     }
     outer.secureOutbound = async (connection, options) => {
       joinChunks(connection)
       const secured = await inner.secureOutbound(connection, options)
+      quietNoiseDecoder(secured.connection)
       coalesceSends(secured.connection, connection)
       return secured
     }

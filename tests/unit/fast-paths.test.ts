@@ -45,8 +45,27 @@ describe('fast paths: peer-store merges and the connection table', () => {
     await Promise.allSettled(nodes.splice(0).map((n) => n.stop()))
   })
 
-  it('writes the peer store once per protocol of a connected peer, not once per inbound stream', async () => {
+  it('by default keeps no peer-store record of a peer for its streams, and still records its own protocols', async () => {
     const listener = await createTaleusNode()
+    const dialer = await createTaleusNode({ listen: [] })
+    nodes.push(listener, dialer)
+    await serve(listener, PING)
+    const counter = countPuts(listener)
+    // stock libp2p: one write per stream (21), and a record of the customer kept for hours
+    for (let i = 0; i < 21; i++) await roundTrip(dialer, listener)
+    expect(counter.puts).toBe(0)
+    await expect(listener.peerStore.get(dialer.peerId)).rejects.toHaveProperty('name', 'NotFoundError')
+    expect((await listener.peerStore.get(listener.peerId)).protocols).toContain(PING)
+    // a merge with more than protocols (identify, discovery) is written as before
+    await listener.peerStore.merge(dialer.peerId, {
+      protocols: [PING],
+      metadata: { seen: new Uint8Array([1]) }
+    })
+    expect((await listener.peerStore.get(dialer.peerId)).protocols).toContain(PING)
+  })
+
+  it('writes the peer store once per protocol of a connected peer, not once per stream, when asked to record', async () => {
+    const listener = await createTaleusNode({ recordStreamProtocols: true })
     const dialer = await createTaleusNode({ listen: [] })
     nodes.push(listener, dialer)
     await serve(listener, PING)
@@ -64,7 +83,7 @@ describe('fast paths: peer-store merges and the connection table', () => {
   })
 
   it('records the protocol again after the peer was changed or deleted', async () => {
-    const listener = await createTaleusNode()
+    const listener = await createTaleusNode({ recordStreamProtocols: true })
     const dialer = await createTaleusNode({ listen: [] })
     nodes.push(listener, dialer)
     await serve(listener, PING)

@@ -98,6 +98,19 @@ describe('keyObjectCrypto (Noise X25519 as node:crypto KeyObjects)', () => {
     }
   })
 
+  it('derives the same HKDF outputs as the default (node:crypto instead of @noble/hashes)', () => {
+    for (let i = 0; i < 50; i++) {
+      const ck = randomBytes(32)
+      const ikm = randomBytes(i % 2 === 0 ? 32 : 0)
+      const ours = keyObjectCrypto.getHKDF(ck, ikm)
+      const theirs = pureJsCrypto.getHKDF(ck, ikm)
+      expect(ours.map((k) => Buffer.from(k).toString('hex'))).toEqual(
+        theirs.map((k) => Buffer.from(k).toString('hex'))
+      )
+      expect(ours.map((k) => k.byteLength)).toEqual([32, 32, 32])
+    }
+  })
+
   it('rejects a low-order public key like the default does', () => {
     const a = keyObjectCrypto.generateX25519KeyPair()
     const zero = new Uint8Array(32)
