@@ -15,7 +15,7 @@ function noiseLikeStream(maxBufferSize = 16 * 1024 * 1024): {
     lengthDecoder: (): number => {
       throw new Error('the stock length decoder was called')
     },
-    *decode(): Iterable<Uint8ArrayList> {
+    decode(): Iterable<Uint8ArrayList> {
       throw new Error('the stock decode was called')
     }
   }
