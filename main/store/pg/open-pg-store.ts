@@ -25,6 +25,8 @@ export interface PgStoreInit {
   node?: string
   /** Connections in the pool. Default 10. */
   poolSize?: number
+  /** Give up connecting to the server after this long. Default 5000 ms. */
+  connectTimeoutMs?: number
   /** Longest delay before audit events are written. Default 100 ms. */
   auditFlushMs?: number
   auditMemoryEvents?: number
@@ -62,6 +64,8 @@ export async function openPgStore(init: PgStoreInit): Promise<PgMerchantStore> {
   const pool = new pg.Pool({
     connectionString: url.toString(),
     max: init.poolSize ?? 10,
+    // a server that does not answer (a dropped network) fails a hook with `busy` instead of hanging it
+    connectionTimeoutMillis: init.connectTimeoutMs ?? 5000,
     options: `-c search_path=${schema}`,
     // epoch milliseconds are bigint columns: numbers, not strings
     types: {
