@@ -18,7 +18,8 @@ const SOCKET_CODES = new Set([
 ])
 
 /** What node-postgres says (without a code) when it lost, or could not get, a connection. */
-const DRIVER_MESSAGES = /Connection terminated|timeout exceeded when trying to connect|connection error|Client was closed/
+const DRIVER_MESSAGES =
+  /Connection terminated|timeout exceeded when trying to connect|connection error|Client was closed/
 
 /**
  * True when `err` means the cadre's database is unavailable rather than that we asked something wrong:
@@ -38,8 +39,7 @@ export function isUnavailable(err: unknown): boolean {
 
 /** Rethrows `err`, as RejectedError `busy` when the database is unavailable (the session ends cleanly). */
 export function busyWhenUnavailable(err: unknown): never {
-  if (isUnavailable(err))
-    throw new RejectedError('busy', 'the cadre database is unavailable', { cause: err })
+  if (isUnavailable(err)) throw new RejectedError('busy', 'the cadre database is unavailable', { cause: err })
   throw err
 }
 
