@@ -348,10 +348,18 @@ export class SecretWatch {
 }
 
 /**
- * Files that hold a secret on purpose: the node secret, the peer key, the local API secret (all 0600),
- * and tallies.jsonl, whose dbConnectionInfo.credentials are the tally's own database credentials.
+ * Files that hold a secret on purpose: the node secret, the peer key, the local API secret, the saved
+ * PostgreSQL password (all 0600), and tallies.jsonl, whose dbConnectionInfo.credentials are the tally's
+ * own database credentials.
  */
-export const SECRET_FILES = ['secret', 'peer.key', 'api-secret', 'tallies.jsonl', '.lock'] as const
+export const SECRET_FILES = [
+  'secret',
+  'peer.key',
+  'api-secret',
+  'store-password',
+  'tallies.jsonl',
+  '.lock'
+] as const
 
 /** A real garbage collector: --expose-gc when given, else enabled at run time. */
 export function gc(): () => void {
