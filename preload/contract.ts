@@ -158,6 +158,33 @@ export interface TallyView {
   nextCheckAt?: number
 }
 
+/** Where a node keeps its data (issue J): its own folder (lowdb, the default) or a PostgreSQL server. */
+export type StoreKind = 'lowdb' | 'postgres'
+
+/** A store choice as the console sees it: the URL never holds the password. */
+export interface StoreChoice {
+  kind: StoreKind
+  /** postgres://user@host:port/database?schema=…, without the password. */
+  url?: string
+  /** A password is saved for this URL (it is never sent back). */
+  passwordSaved?: boolean
+}
+
+/** The store setting: what runs now, what the next start uses, and whether a restart is needed. */
+export interface StoreSettingView {
+  /** The store of the running node and what chose it: `--store`, TALEUS_STORE, the setting, or the default. */
+  running: StoreChoice & { source: 'flag' | 'env' | 'setting' | 'default' }
+  /** The saved setting (DATADIR/store.json), applied at the next start. */
+  saved: StoreChoice
+  /** The saved setting is not what runs: it applies once the node restarts. */
+  restartNeeded: boolean
+  /** A `--store` flag or TALEUS_STORE decides instead of the saved setting, also at the next start. */
+  overriddenBy?: 'flag' | 'env'
+}
+
+/** Input of setStoreSetting: the folder, or a PostgreSQL URL (the password apart; kept when omitted). */
+export type StoreSettingInput = { kind: 'lowdb' } | { kind: 'postgres'; url: string; password?: string }
+
 /** This node. */
 export interface NodeInfo {
   peerId: string
@@ -406,6 +433,13 @@ export interface TaleusCommands {
   getDisplay(input: { displayId: string }): Promise<DisplayView>
   /** Additive: end a customer display (its current token is revoked). */
   closeDisplay(input: { displayId: string }): Promise<DisplayView>
+  /** Additive (issue J): the store setting, what runs now and what the next start uses. */
+  getStoreSetting(): Promise<StoreSettingView>
+  /**
+   * Additive (issue J): check a store by connecting to it (a PostgreSQL URL: reachable, the password
+   * accepted, a database we may create our tables in) and save it for the next start.
+   */
+  setStoreSetting(input: StoreSettingInput): Promise<StoreSettingView>
 }
 
 /** The whole API: commands plus the event stream. */
@@ -442,7 +476,9 @@ export const ROUTES = {
   archiveToken: { method: 'POST', path: '/api/tokens/archive' },
   exportRows: { method: 'POST', path: '/api/export' },
   getDisplay: { method: 'GET', path: '/api/display' },
-  closeDisplay: { method: 'POST', path: '/api/display/close' }
+  closeDisplay: { method: 'POST', path: '/api/display/close' },
+  getStoreSetting: { method: 'GET', path: '/api/settings/store' },
+  setStoreSetting: { method: 'POST', path: '/api/settings/store' }
 } as const satisfies Record<CommandName, { method: 'GET' | 'POST'; path: string }>
 
 /** Every command of TaleusCommands through one transport call: the preload (IPC) and the web bridge (HTTP) share it. */

@@ -203,7 +203,27 @@ export const INPUT_SCHEMAS = {
     'what must be tallies, tokens or audit'
   ),
   getDisplay: v.strictObject({ displayId: id }),
-  closeDisplay: v.strictObject({ displayId: id })
+  closeDisplay: v.strictObject({ displayId: id }),
+  getStoreSetting: noInput,
+  setStoreSetting: v.variant(
+    'kind',
+    [
+      v.strictObject({ kind: v.literal('lowdb') }),
+      v.strictObject({
+        kind: v.literal('postgres'),
+        url: v.pipe(
+          v.string('url must be text'),
+          v.maxLength(2048, 'url is too long'),
+          v.regex(/^postgres(ql)?:\/\/[^\s]+$/, 'url must start with postgres:// and hold no spaces')
+        ),
+        // never echoed: a message about it names the field, not its value
+        password: v.optional(
+          v.pipe(v.string('password must be text'), v.maxLength(1000, 'password is too long'))
+        )
+      })
+    ],
+    'kind must be lowdb or postgres'
+  )
 } as const satisfies Record<CommandName, v.GenericSchema>
 
 /** Query-string keys that carry numbers (GET inputs); everything else stays text unless it is JSON. */

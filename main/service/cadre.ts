@@ -7,6 +7,7 @@ import { privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/key
 import type { PrivateKey } from '@libp2p/interface'
 import { isPostgresUrl, openPgStore } from '../store/pg/index.ts'
 import type { MerchantStore } from '../store/types.ts'
+import type { StoreTarget } from './store-setting.ts'
 
 /** The cadre side of a store: its node name, its published addresses and the other nodes' ones. */
 export interface CadreSide {
@@ -24,17 +25,21 @@ export function asCadre(store: MerchantStore | undefined): CadreSide | undefined
 }
 
 /**
- * Open the cadre store `url` names (TALEUS_STORE when `url` is undefined) and the key to run with: the
- * cadre's shared key, or `local` when this node is the first. Nothing opened when it is not a postgres:// URL.
+ * Open the cadre store `target` names (resolveStoreTarget: `--store`, TALEUS_STORE or the saved setting)
+ * and the key to run with: the cadre's shared key, or `local` when this node is the first. Nothing opened
+ * when it names no postgres:// URL.
  */
 export async function openCadre(
-  url: string | undefined,
+  target: StoreTarget,
   dataDir: string,
   local: PrivateKey
 ): Promise<{ key: PrivateKey; store?: MerchantStore }> {
-  const target = url ?? process.env.TALEUS_STORE
-  if (!isPostgresUrl(target)) return { key: local }
-  const store = await openPgStore({ url: target, dataDir })
+  if (!isPostgresUrl(target.url)) return { key: local }
+  const store = await openPgStore({
+    url: target.url,
+    dataDir,
+    ...(target.password === undefined ? {} : { password: target.password })
+  })
   try {
     const key = privateKeyFromProtobuf(await store.sharedPeerKey(privateKeyToProtobuf(local)))
     return { key, store }

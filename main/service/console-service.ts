@@ -29,10 +29,20 @@ import { pageOf } from '../store/paging.ts'
 import { injectSessionEvents, injectSyntheticSessions } from './bench-api.ts'
 import type { SyntheticSessionsInput } from './bench-sessions.ts'
 import { openCadre } from './cadre.ts'
+import {
+  checkStore,
+  readStoreSetting,
+  resolveStoreTarget,
+  saveStoreSetting,
+  storeSettingView
+} from './store-setting.ts'
+import type { StoreTarget } from './store-setting.ts'
 import type { CallContext } from './operations.ts'
 import type {
   AuditVerifyResult,
   DisplayView,
+  StoreSettingInput,
+  StoreSettingView,
   ExportInput,
   ExportResult,
   OperationView,
@@ -55,12 +65,22 @@ export async function createConsoleService(init: ConsoleServiceInit): Promise<Co
   await mkdir(init.dataDir, { recursive: true, mode: 0o700 })
   const local = await loadOrCreatePrivateKey(join(init.dataDir, 'peer.key'))
   // a cadre store comes first: it holds the merchant's key every node of the cadre presents
-  const { key, store } = await openCadre(init.store, init.dataDir, local)
-  return new Service(init, key, store)
+  const target = resolveStoreTarget(
+    init.store,
+    process.env.TALEUS_STORE,
+    await readStoreSetting(init.dataDir)
+  )
+  const { key, store } = await openCadre(target, init.dataDir, local)
+  const service = new Service(init, key, store)
+  service.storeTarget = target
+  return service
 }
 
 /** The TaleusApi over the running node. */
 class Service extends ConsoleRuntime implements ConsoleService {
+  /** The store this node started on and what chose it (createConsoleService sets it). */
+  storeTarget: StoreTarget = { source: 'default' }
+
   subscribe(onBatch: (events: ConsoleEvent[]) => void): () => void {
     return this.batcher.subscribe(onBatch)
   }
@@ -233,6 +253,19 @@ class Service extends ConsoleRuntime implements ConsoleService {
   async closeDisplay(input: { displayId: string }, ctx?: CallContext): Promise<DisplayView> {
     this.running()
     return this.desk.displays.close(input.displayId, (tokenId) => this.revokeToken({ tokenId }, ctx))
+  }
+  async getStoreSetting(): Promise<StoreSettingView> {
+    return storeSettingView(this.storeTarget, await readStoreSetting(this.init.dataDir))
+  }
+
+  /** Checked by connecting, then saved for the next start (the running store stays until then). */
+  async setStoreSetting(input: StoreSettingInput, ctx?: CallContext): Promise<StoreSettingView> {
+    const kept = await readStoreSetting(this.init.dataDir).catch(() => undefined)
+    const saved = await checkStore(input, kept)
+    await saveStoreSetting(this.init.dataDir, saved)
+    // who changed where the node keeps its data; the URL's host and the password stay out of the trail
+    this.desk.record('store-setting', ctx, { detail: { kind: saved.kind } })
+    return storeSettingView(this.storeTarget, saved)
   }
 
   async listPeers(): Promise<PeerView[]> {

@@ -21,6 +21,26 @@ for (const built of ['out/lib/cli.js', 'out/renderer/index.html']) {
   }
 }
 if (!existsSync('/usr/bin/chromium')) installChromium()
+startPostgres()
+
+/**
+ * The store-settings spec needs a PostgreSQL server: as root, start Debian's (scripts/test-postgres.sh, as
+ * vitest's global set-up does); otherwise that spec says it was skipped.
+ */
+function startPostgres() {
+  if (process.env.TALEUS_TEST_PG !== undefined || process.env.TALEUS_NO_PG === '1') return
+  if (process.getuid?.() !== 0) {
+    console.log('e2e: not root, so no PostgreSQL is started; set TALEUS_TEST_PG to run the store spec')
+    return
+  }
+  const run = spawnSync('bash', [join(root, 'scripts/test-postgres.sh')], {
+    encoding: 'utf8',
+    timeout: 300_000
+  })
+  const url = run.stdout.trim().split('\n').pop()
+  if (run.status === 0 && url !== undefined && url.startsWith('postgres://')) process.env.TALEUS_TEST_PG = url
+  else console.log('e2e: could not start PostgreSQL; the store spec is skipped')
+}
 
 /** Debian's Chromium runs the UI specs (no browser download exists here); as root, install it on the spot. */
 function installChromium() {

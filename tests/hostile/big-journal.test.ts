@@ -3,6 +3,7 @@
  * identity bundle and cadre, as an attacker's flood left them, ~1 GB by default (TALEUS_BIG_JOURNAL_MB).
  * A child process with a 256 MiB heap must open it and report the right counts: the open streams the
  * file, and abandoned tallies are kept small.
+ * Lowdb only by nature: a local journal file read at start; a PostgreSQL node loads rows, not a journal.
  */
 import { spawn } from 'node:child_process'
 import { createWriteStream } from 'node:fs'

@@ -3,6 +3,7 @@
  * stream, no token) from one peer identity, then from 40, while 50 real customers (distinct peers, on
  * 127.0.0.1) bootstrap. At least 95 % of them succeed, the attacker never holds more than its per-peer /
  * per-IP share of A's connection table, and A's heap during the attack stays within a stated bound.
+ * Lowdb only: the attack is on libp2p's connection table, refused before any session or store hook.
  */
 import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'

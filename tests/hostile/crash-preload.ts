@@ -13,6 +13,7 @@ import { DEFAULT_SESSION_CONFIG } from '../../main/bootstrap/session-manager.ts'
 import type { HookContext, SessionHooks } from '../../main/bootstrap/types.ts'
 import { DEFAULT_VERDICT_RETRY } from '../../main/service/verdict-recovery.ts'
 import { LowdbMerchantStore } from '../../main/store/merchant-store.ts'
+import { PgMerchantStore } from '../../main/store/pg/pg-store.ts'
 import type { LocalNode } from '../../main/store/types.ts'
 
 /** What the test asks of this child. */
@@ -61,10 +62,8 @@ if (plan !== undefined) {
     await reach(`sent-${message.type}${ok}`, this.stream)
   }
 
-  // store steps: a tally recorded or settled
-  const hooks = LowdbMerchantStore.prototype.hooks
-  LowdbMerchantStore.prototype.hooks = function (this: LowdbMerchantStore, node: LocalNode): SessionHooks {
-    const h = hooks.call(this, node)
+  // store steps: a tally recorded or settled, on either store
+  const withSteps = (h: SessionHooks): SessionHooks => {
     const key = (ctx: HookContext): string => ctx.sessionId
     return {
       ...h,
@@ -89,5 +88,13 @@ if (plan !== undefined) {
         if (outcome === 'confirmed') await reach('confirmed', key(ctx))
       }
     }
+  }
+  const lowdbHooks = LowdbMerchantStore.prototype.hooks
+  LowdbMerchantStore.prototype.hooks = function (this: LowdbMerchantStore, node: LocalNode): SessionHooks {
+    return withSteps(lowdbHooks.call(this, node))
+  }
+  const pgHooks = PgMerchantStore.prototype.hooks
+  PgMerchantStore.prototype.hooks = function (this: PgMerchantStore, node: LocalNode): SessionHooks {
+    return withSteps(pgHooks.call(this, node))
   }
 }

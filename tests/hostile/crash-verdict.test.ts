@@ -17,7 +17,9 @@ import { join, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { afterAll, describe, expect, it } from 'vitest'
 import type { CreatedToken, TallyView } from '../../preload/contract.ts'
-import { removeDir, tempDir } from './helpers.ts'
+import { TEST_PG, dropSchemas, freshSchema } from '../helpers/stores.ts'
+import { storeTarget } from './cadre-process.ts'
+import { hostileStores, removeDir, tempDir } from './helpers.ts'
 
 const ROOT = resolve(import.meta.dirname, '../..')
 const SESSIONS = 100
@@ -53,8 +55,11 @@ async function freePort(): Promise<number> {
 async function serve(
   dir: string,
   port: number,
-  plan?: { steps: readonly string[]; quota: number }
+  plan?: { steps: readonly string[]; quota: number },
+  schema?: string
 ): Promise<Child> {
+  // on PostgreSQL the password goes in PGPASSWORD, never in argv
+  const store = schema === undefined ? undefined : storeTarget(TEST_PG as string, schema)
   const child = spawn(
     process.execPath,
     [
@@ -70,12 +75,17 @@ async function serve(
       `/ip4/127.0.0.1/tcp/${port}`,
       '--no-mdns',
       '--max-sessions',
-      '1000'
+      '1000',
+      ...(store === undefined ? [] : ['--store', store.url])
     ],
     {
       cwd: ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, TALEUS_CRASH_PLAN: plan === undefined ? '' : JSON.stringify(plan) }
+      env: {
+        ...process.env,
+        TALEUS_CRASH_PLAN: plan === undefined ? '' : JSON.stringify(plan),
+        ...(store === undefined ? {} : { PGPASSWORD: store.password })
+      }
     }
   )
   let out = ''
@@ -138,18 +148,25 @@ async function until<T>(what: string, guardMs: number, fn: () => Promise<T | und
 const summary: string[] = []
 const children: Child[] = []
 const dirs: string[] = []
+const schemas: string[] = []
 
 afterAll(async () => {
   for (const c of children)
     if (c.child.exitCode === null && c.child.signalCode === null) c.child.kill('SIGKILL')
   await Promise.all(dirs.map((d) => removeDir(d)))
+  if (schemas.length > 0) await dropSchemas(TEST_PG as string, schemas)
   if (summary.length > 0) console.info(`crash-verdict:\n${summary.join('\n')}`)
 })
 
 describe('kill -9 at every step of both flows, then restart and reconcile: both sides agree', () => {
-  for (const victim of ['A', 'B'] as const) {
+  // the merchant's store decides what A recovers; B's (a customer's) is lowdb in every case
+  const cases = [
+    ...hostileStores().map((k) => ({ victim: 'A' as const, store: k.name })),
+    { victim: 'B' as const, store: 'lowdb' as const }
+  ]
+  for (const { victim, store } of cases) {
     for (const flow of ['stock', 'foil'] as const) {
-      it(`kill -9 of ${victim} (${victim === 'A' ? 'listener' : 'dialer'}), ${flow} flow, ${SESSIONS} concurrent bootstraps`, async () => {
+      it(`kill -9 of ${victim} (${victim === 'A' ? 'listener' : 'dialer'}), ${flow} flow, A on ${store}, ${SESSIONS} concurrent bootstraps`, async () => {
         const steps = STEPS[victim][flow]
         // every step holds `quota` sessions at the kill; the rest run to their end
         const quota = Math.floor(SESSIONS / (steps.length + 1))
@@ -159,8 +176,10 @@ describe('kill -9 at every step of both flows, then restart and reconcile: both 
         const portA = await freePort()
         const portB = await freePort()
         const plan = { steps, quota }
+        const schema = store === 'postgres' ? freshSchema() : undefined
+        if (schema !== undefined) schemas.push(schema)
         let [a, b] = await Promise.all([
-          serve(dirA, portA, victim === 'A' ? plan : undefined),
+          serve(dirA, portA, victim === 'A' ? plan : undefined, schema),
           serve(dirB, portB, victim === 'B' ? plan : undefined)
         ])
         children.push(a, b)
@@ -183,7 +202,12 @@ describe('kill -9 at every step of both flows, then restart and reconcile: both 
         for (const step of steps) expect(dead.stderr()).toContain(`crash-plan: ${step} ${quota}/${quota}`)
 
         // restart the victim on the same folder (and, for A, the same address its dialers know)
-        const again = await serve(victim === 'A' ? dirA : dirB, victim === 'A' ? portA : portB)
+        const again = await serve(
+          victim === 'A' ? dirA : dirB,
+          victim === 'A' ? portA : portB,
+          undefined,
+          victim === 'A' ? schema : undefined
+        )
         children.push(again)
         if (victim === 'A') a = again
         else b = again
@@ -213,7 +237,7 @@ describe('kill -9 at every step of both flows, then restart and reconcile: both 
         const before = [...pendingOnB].filter((id) => statusA.get(id) === 'confirmed').length
         const settledByVerdict = pendingOnB.size
         summary.push(
-          `  kill -9 of ${victim}, ${flow}: ${ids.size} tallies, ${confirmed} confirmed on both, ${abandoned} abandoned on both ` +
+          `  kill -9 of ${victim}, ${flow}, A on ${store}: ${ids.size} tallies, ${confirmed} confirmed on both, ${abandoned} abandoned on both ` +
             `(or absent on one side), ${disagree.length} disagree; ${settledByVerdict} were pending on B and settled by a ` +
             `verdict query; the old code would have left ${before} confirmed by A and abandoned by B`
         )

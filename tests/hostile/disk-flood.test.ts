@@ -8,6 +8,7 @@
  * file takes the disk under the guard's reserve while the flood runs: a customer gets a clean `busy`,
  * creating a token a clear 507 `disk-full`, tokens and tallies stay listed and intact, revoking works,
  * the volume never fills, and serve restarts on it; once space is freed, customers bootstrap again.
+ * Lowdb only by nature: it fills the node's local volume; a PostgreSQL server's full disk is pg-outage.test.ts.
  */
 import { spawn, spawnSync } from 'node:child_process'
 import { mkdir, readFile, readdir, rm, stat, statfs, writeFile } from 'node:fs/promises'

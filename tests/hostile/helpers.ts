@@ -13,8 +13,22 @@ import type { Libp2p, Stream } from '@libp2p/interface'
 import { PROTOCOL_ID, SessionManager, isTerminalState } from '../../main/bootstrap/index.ts'
 import type { SessionEvent, SessionManagerInit } from '../../main/bootstrap/index.ts'
 import { createTaleusNode } from '../../main/node/index.ts'
+import pg from 'pg'
 import { openStore } from '../../main/store/index.ts'
 import type { LowdbMerchantStore, StoreInit } from '../../main/store/merchant-store.ts'
+import type { PgMerchantStore } from '../../main/store/pg/index.ts'
+import { TEST_PG, storeKinds } from '../helpers/stores.ts'
+import type { StoreKind } from '../helpers/stores.ts'
+
+export type { StoreKind }
+
+/**
+ * The stores a store-level hostile case runs on: lowdb, and PostgreSQL when TALEUS_TEST_PG names a server
+ * (`npm test` starts one as root; otherwise the PostgreSQL runs are skipped and say so once).
+ */
+export function hostileStores(): StoreKind[] {
+  return storeKinds()
+}
 
 /** A fresh folder under the OS temp dir; remove it with `removeDir`. */
 export function tempDir(prefix: string): Promise<string> {
@@ -29,6 +43,9 @@ export async function removeDir(dir: string): Promise<void> {
 /** A listener (party A) on 127.0.0.1 with the real store, and a cadre we can look for in A's bytes. */
 export interface StoreListener {
   dir: string
+  /** Which store it runs on. */
+  kind: StoreKind['name']
+  /** The store; on PostgreSQL a PgMerchantStore seen through what both stores have. */
   store: LowdbMerchantStore
   node: Libp2p
   manager: SessionManager
@@ -44,13 +61,23 @@ export interface StoreListener {
   close(): Promise<void>
 }
 
-/** Starts A: node + store in `dir` (a fresh temp dir when omitted) + SessionManager. */
+/**
+ * Starts A: node + store in `dir` (a fresh temp dir when omitted) + SessionManager; on `kind` (lowdb when
+ * omitted; a PostgreSQL kind gets a schema of its own, dropped by the kind's cleanup).
+ */
 export async function startStoreListener(
-  init: SessionManagerInit & { dir?: string; storeInit?: StoreInit } = {}
+  init: SessionManagerInit & { dir?: string; storeInit?: StoreInit; kind?: StoreKind } = {}
 ): Promise<StoreListener> {
-  const { dir: givenDir, storeInit, ...config } = init
+  const { dir: givenDir, storeInit, kind, ...config } = init
   const dir = givenDir ?? (await tempDir('listener'))
-  const store = await openStore(dir, { auditFlushMs: 10, ...storeInit })
+  const store =
+    kind === undefined || kind.name === 'lowdb'
+      ? await openStore(dir, { auditFlushMs: 10, ...storeInit })
+      : // the hostile cases call only what both stores have
+        ((await kind.open(
+          dir,
+          storeInit?.now === undefined ? {} : { now: storeInit.now }
+        )) as unknown as LowdbMerchantStore)
   const node = await createTaleusNode()
   const peerId = node.peerId.toString()
   const cadre = [`/dns4/cadre-a-${peerId.slice(-8)}.example/tcp/4001/p2p/${peerId}`]
@@ -68,6 +95,7 @@ export async function startStoreListener(
   await manager.start(node)
   return {
     dir,
+    kind: kind?.name ?? 'lowdb',
     store,
     node,
     manager,
@@ -81,8 +109,47 @@ export async function startStoreListener(
       await node.stop()
       await store.close()
       if (givenDir === undefined) await removeDir(dir)
+      await kind?.cleanup()
     }
   }
+}
+
+/** The PostgreSQL store of a listener started on the postgres kind (its schema, the cadre's API). */
+export function pgStoreOf(A: StoreListener): PgMerchantStore {
+  if (A.kind !== 'postgres') throw new Error('not a PostgreSQL listener')
+  return A.store as unknown as PgMerchantStore
+}
+
+/** Runs `fn` with a client on `schema` of the test server (the tests read committed rows through it). */
+export async function withSchema<T>(schema: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: TEST_PG, options: `-c search_path=${schema}` })
+  await client.connect()
+  try {
+    return await fn(client)
+  } finally {
+    await client.end()
+  }
+}
+
+/**
+ * Every row of every table of `schema` as JSON text, table by table, except `cadre_secrets` (the cadre's
+ * token secret and peer key: the database's counterpart of DIR/secret and DIR/peer.key). The tallies table
+ * is included: unlike tallies.jsonl its rows hold no grant (the cadre re-derives it).
+ */
+export async function schemaTexts(schema: string): Promise<Array<{ source: string; text: string }>> {
+  return withSchema(schema, async (client) => {
+    const tables = await client.query<{ table_name: string }>(
+      "SELECT table_name FROM information_schema.tables WHERE table_schema = $1 AND table_type = 'BASE TABLE'",
+      [schema]
+    )
+    const out: Array<{ source: string; text: string }> = []
+    for (const { table_name: table } of tables.rows) {
+      if (table === 'cadre_secrets') continue
+      const rows = await client.query<{ j: string }>(`SELECT row_to_json(t)::text AS j FROM "${table}" t`)
+      out.push({ source: `${schema}.${table}`, text: rows.rows.map((r) => r.j).join('\n') })
+    }
+    return out
+  })
 }
 
 /** Resolves once `manager` runs no session (event-driven). */
@@ -252,6 +319,16 @@ export class SecretWatch {
     }
   }
 
+  /**
+   * Adds what `A`'s store keeps: its folder's files (lowdb), or its schema's rows and its folder
+   * (PostgreSQL). Call after the store closed, so everything is written.
+   */
+  async store(A: StoreListener): Promise<void> {
+    await this.folder(A.dir)
+    if (A.kind === 'postgres')
+      for (const t of await schemaTexts(pgStoreOf(A).schema)) this.text(t.source, t.text)
+  }
+
   /** Adds every file of `dir` except the files that hold secrets by design (noted in docs/reliability.md). */
   async folder(dir: string, except: readonly string[] = SECRET_FILES): Promise<void> {
     for (const name of await readdir(dir).catch(() => [] as string[])) {
@@ -271,10 +348,18 @@ export class SecretWatch {
 }
 
 /**
- * Files that hold a secret on purpose: the node secret, the peer key, the local API secret (all 0600),
- * and tallies.jsonl, whose dbConnectionInfo.credentials are the tally's own database credentials.
+ * Files that hold a secret on purpose: the node secret, the peer key, the local API secret, the saved
+ * PostgreSQL password (all 0600), and tallies.jsonl, whose dbConnectionInfo.credentials are the tally's
+ * own database credentials.
  */
-export const SECRET_FILES = ['secret', 'peer.key', 'api-secret', 'tallies.jsonl', '.lock'] as const
+export const SECRET_FILES = [
+  'secret',
+  'peer.key',
+  'api-secret',
+  'store-password',
+  'tallies.jsonl',
+  '.lock'
+] as const
 
 /** A real garbage collector: --expose-gc when given, else enabled at run time. */
 export function gc(): () => void {

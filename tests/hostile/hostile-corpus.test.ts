@@ -2,7 +2,8 @@
  * Hostile corpus against a listener backed by the real store: hand-written and generated (fast-check)
  * frames, each answered by a `bad-message` rejection (or the reason its case names) or a reset, with
  * nothing but audit records written, no token use taken, A's cadre and peer id never sent, and the
- * active session count back to 0 after each input.
+ * active session count back to 0 after each input. On lowdb and on PostgreSQL: what a hostile input may
+ * write (nothing but its audit records) is read from the files, or from the schema's tables.
  */
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -17,11 +18,14 @@ import {
   containsText,
   dialerNodes,
   frame,
+  hostileStores,
+  pgStoreOf,
   rawSend,
   startStoreListener,
   varint
 } from './helpers.ts'
 import type { RawOutcome, StoreListener } from './helpers.ts'
+import { withSchema } from './helpers.ts'
 
 /** Fixed by default so CI is reproducible; set TALEUS_FUZZ_SEED to explore. */
 const SEED = Number(process.env['TALEUS_FUZZ_SEED'] ?? 20261125)
@@ -36,7 +40,7 @@ interface Case {
 
 const text = (s: string): Uint8Array => new TextEncoder().encode(s)
 
-describe('hostile corpus', () => {
+describe.each(hostileStores())('hostile corpus on $name', (kind) => {
   let A: StoreListener
   let attacker: Libp2p
   let tokenId: string
@@ -49,6 +53,7 @@ describe('hostile corpus', () => {
     // one stranger sends hundreds of bad inputs here on purpose: the rejected-contact limits (which would
     // answer most of them `busy`) are off, so each input reaches the parser it is meant to test
     A = await startStoreListener({
+      kind,
       stepTimeoutMs: 1000,
       abuseLimits: { rejectedPerPeer: NO_RATE_LIMIT, rejectedPerIp: NO_RATE_LIMIT }
     })
@@ -340,14 +345,27 @@ describe('hostile corpus', () => {
     expect(A.store.listTallies()).toEqual([])
     expect(A.store.getToken(tokenId)?.used).toBe(0)
     await A.store.close()
-    const tallies = await readFile(join(A.dir, 'tallies.jsonl'), 'utf8')
-    expect(tallies).toBe('')
-    const audit = (await readFile(join(A.dir, 'audit.jsonl'), 'utf8'))
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l) as { sessionId: string; state: string; count?: number; chain?: string })
-      // the hash chain's file header is not an event
-      .filter((e) => e.chain === undefined)
+    type AuditRow = { sessionId: string; state: string; count?: number; chain?: string }
+    let audit: AuditRow[]
+    if (A.kind === 'postgres') {
+      const rows = await withSchema(pgStoreOf(A).schema, async (db) => ({
+        tallies: (await db.query('SELECT 1 FROM tallies')).rowCount,
+        audit: (
+          await db.query<{ event: AuditRow }>("SELECT event FROM audit WHERE event ? 'state' ORDER BY id")
+        ).rows
+      }))
+      expect(rows.tallies).toBe(0)
+      audit = rows.audit.map((r) => r.event)
+    } else {
+      const tallies = await readFile(join(A.dir, 'tallies.jsonl'), 'utf8')
+      expect(tallies).toBe('')
+      audit = (await readFile(join(A.dir, 'audit.jsonl'), 'utf8'))
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as AuditRow)
+        // the hash chain's file header is not an event
+        .filter((e) => e.chain === undefined)
+    }
     // repeated rejections of one peer are one counted record (two events each: contact and refusal)
     const counted = audit.reduce((n, e) => n + (e.count ?? 0), 0)
     const full = audit.filter((e) => e.count === undefined)
@@ -360,7 +378,7 @@ describe('hostile corpus', () => {
     ).toBe(true)
     // every emitted event reached the audit, in full or counted
     expect(full.length + 2 * counted).toBe(A.events.length)
-    await watch.folder(A.dir)
+    await watch.store(A)
     for (const e of A.events) watch.text('event', JSON.stringify(e))
     expect(watch.leaks()).toEqual([])
     console.info(`hostile corpus: ${inputs} inputs, outcomes ${JSON.stringify(outcomes)}`)

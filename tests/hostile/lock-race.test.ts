@@ -2,6 +2,7 @@
  * Stale-lock takeover race (issue E.5): a crash leaves `.lock` naming a dead pid, then several processes
  * open the folder at the same moment. Each worker is its own Node process holding what it acquired until
  * every worker of the trial has answered, so two "owner" answers in one trial are two owners at once.
+ * Lowdb only by nature: the data folder's lock; PostgreSQL nodes share a schema on purpose (cadre.test.ts).
  */
 import { spawn } from 'node:child_process'
 import type { ChildProcessWithoutNullStreams } from 'node:child_process'

@@ -1,7 +1,8 @@
 /**
  * Cadre privacy on every rejection path (bytes captured on the dialer side with a raw client), and the
  * local API's refusals: no bearer secret → 401, a foreign Origin → 403, a non-loopback address → no
- * connection at all.
+ * connection at all. The rejection paths run on lowdb and on PostgreSQL (where the rows of every table but
+ * the cadre's secrets are searched for tokens and grants too).
  */
 import { connect } from 'node:net'
 import { networkInterfaces } from 'node:os'
@@ -19,6 +20,7 @@ import {
   containsText,
   dialerNodes,
   frame,
+  hostileStores,
   rawSend,
   removeDir,
   startStoreListener,
@@ -26,115 +28,119 @@ import {
 } from './helpers.ts'
 import type { RawOutcome, StoreListener } from './helpers.ts'
 
-describe('cadre privacy: A sends nothing of its own in any rejection', () => {
-  let A: StoreListener
-  let busyA: StoreListener
-  let raw: Libp2p
-  let clock = Date.now()
-  const watch = new SecretWatch()
-  const seen: Record<string, number> = {}
+describe.each(hostileStores())(
+  'cadre privacy on $name: A sends nothing of its own in any rejection',
+  (kind) => {
+    let A: StoreListener
+    let busyA: StoreListener
+    let raw: Libp2p
+    let clock = Date.now()
+    const watch = new SecretWatch()
+    const seen: Record<string, number> = {}
 
-  beforeAll(async () => {
-    A = await startStoreListener({ stepTimeoutMs: 1000, storeInit: { now: () => clock } })
-    busyA = await startStoreListener({ maxConcurrentSessions: 0 })
-    raw = (await dialerNodes(1))[0]!
-  })
-  afterAll(async () => {
-    await raw?.stop()
-    await A?.close()
-    await busyA?.close()
-  })
-
-  const contact = (token: string, extra: Record<string, unknown> = {}): Uint8Array =>
-    frame({
-      type: 'InboundContact',
-      token,
-      partyId: raw.peerId.toString(),
-      identityBundle: {},
-      cadrePeerAddrs: ['/dns4/cadre-b.example/tcp/1'],
-      ...extra
+    beforeAll(async () => {
+      A = await startStoreListener({ kind, stepTimeoutMs: 1000, storeInit: { now: () => clock } })
+      // refused by the manager before any hook: its store is not what is tested
+      busyA = await startStoreListener({ maxConcurrentSessions: 0 })
+      raw = (await dialerNodes(1))[0]!
+    })
+    afterAll(async () => {
+      await raw?.stop()
+      await busyA?.close()
+      await A?.close()
     })
 
-  function expectPrivate(out: RawOutcome, listener: StoreListener, expected: string | 'reset'): void {
-    if (expected === 'reset') {
-      expect(out.frames).toEqual([])
-      expect(out.end).toBe('reset')
-    } else {
-      expect(out.frames).toHaveLength(1)
-      expect(out.frames[0]).toMatchObject({ type: 'ProvisioningResult', approved: false, reason: expected })
+    const contact = (token: string, extra: Record<string, unknown> = {}): Uint8Array =>
+      frame({
+        type: 'InboundContact',
+        token,
+        partyId: raw.peerId.toString(),
+        identityBundle: {},
+        cadrePeerAddrs: ['/dns4/cadre-b.example/tcp/1'],
+        ...extra
+      })
+
+    function expectPrivate(out: RawOutcome, listener: StoreListener, expected: string | 'reset'): void {
+      if (expected === 'reset') {
+        expect(out.frames).toEqual([])
+        expect(out.end).toBe('reset')
+      } else {
+        expect(out.frames).toHaveLength(1)
+        expect(out.frames[0]).toMatchObject({ type: 'ProvisioningResult', approved: false, reason: expected })
+      }
+      expect(out.received.length > 0 || expected === 'reset').toBe(true)
+      expect(containsText(out.received, listener.peerId)).toBe(false)
+      for (const addr of listener.cadre) expect(containsText(out.received, addr)).toBe(false)
+      for (const addr of listener.node.getMultiaddrs())
+        expect(containsText(out.received, addr.toString())).toBe(false)
+      watch.text(`A's bytes (${expected})`, Buffer.from(out.received).toString('latin1'))
+      seen[expected] = (seen[expected] ?? 0) + 1
     }
-    expect(out.received.length > 0 || expected === 'reset').toBe(true)
-    expect(containsText(out.received, listener.peerId)).toBe(false)
-    for (const addr of listener.cadre) expect(containsText(out.received, addr)).toBe(false)
-    for (const addr of listener.node.getMultiaddrs())
-      expect(containsText(out.received, addr.toString())).toBe(false)
-    watch.text(`A's bytes (${expected})`, Buffer.from(out.received).toString('latin1'))
-    seen[expected] = (seen[expected] ?? 0) + 1
+
+    it('every reason A can refuse with before approval, and a reset, carry no cadre and no partyId', async () => {
+      const store = A.store
+      const mk = async (input: Parameters<typeof store.createToken>[0]): Promise<string> =>
+        watch.secret((await store.createToken(input)).token)
+
+      expectPrivate(await rawSend(raw, A.addr(), [contact('no-such-token-anywhere')]), A, 'invalid-token')
+      expectPrivate(await rawSend(raw, A.addr(), [frame('{"type":"InboundContact"}')]), A, 'bad-message')
+
+      const expiring = await mk({ role: 'stock', expiresInMs: 60_000 })
+      clock += 120_000
+      expectPrivate(await rawSend(raw, A.addr(), [contact(expiring)]), A, 'token-expired')
+
+      const revoked = await mk({ role: 'stock' })
+      await store.revokeToken(store.listTokens().find((t) => t.status === 'active')!.tokenId)
+      expectPrivate(await rawSend(raw, A.addr(), [contact(revoked)]), A, 'token-revoked')
+
+      const single = await mk({ role: 'stock', uses: 1 })
+      await new SessionManager(new MemoryHooks('B'), {}).initiateBootstrap(
+        { token: single, role: 'stock', responderPeerAddrs: [A.addr()] },
+        raw
+      )
+      expectPrivate(await rawSend(raw, A.addr(), [contact(single)]), A, 'token-used')
+
+      const needsEmail = await mk({ role: 'stock', uses: 'unlimited', identityRequirements: ['email'] })
+      expectPrivate(await rawSend(raw, A.addr(), [contact(needsEmail)]), A, 'identity-required')
+
+      const operator = await mk({
+        role: 'stock',
+        uses: 'unlimited',
+        approval: 'operator',
+        approvalTimeoutMs: 60_000
+      })
+      const asked = new Promise<string>((res) =>
+        store.addEventListener('approval', (e) => res(e.detail.sessionId), { once: true })
+      )
+      // B keeps its side open while the operator looks (a half-close there means B left: the session ends)
+      const rejected = rawSend(raw, A.addr(), [contact(operator)], { halfClose: false })
+      await store.decide(await asked, 'reject')
+      expectPrivate(await rejected, A, 'identity-rejected')
+
+      const slowOperator = await mk({
+        role: 'foil',
+        uses: 'unlimited',
+        approval: 'operator',
+        approvalTimeoutMs: 50
+      })
+      expectPrivate(await rawSend(raw, A.addr(), [contact(slowOperator)], { halfClose: false }), A, 'timeout')
+
+      const good = await mk({ role: 'stock', uses: 'unlimited' })
+      expectPrivate(await rawSend(raw, A.addr(), [contact(good, { partyId: A.peerId })]), A, 'party-mismatch')
+
+      expectPrivate(await rawSend(raw, busyA.addr(), [contact(good)]), busyA, 'busy')
+      // silence: A resets at its step timeout, having sent nothing at all
+      expectPrivate(await rawSend(raw, A.addr(), [], { halfClose: false }), A, 'reset')
+
+      await A.idle()
+      for (const e of A.events) watch.text('event', JSON.stringify(e))
+      await store.close()
+      await watch.store(A)
+      expect(watch.leaks()).toEqual([])
+      console.info(`cadre privacy: rejection paths checked ${JSON.stringify(seen)}`)
+    })
   }
-
-  it('every reason A can refuse with before approval, and a reset, carry no cadre and no partyId', async () => {
-    const store = A.store
-    const mk = async (input: Parameters<typeof store.createToken>[0]): Promise<string> =>
-      watch.secret((await store.createToken(input)).token)
-
-    expectPrivate(await rawSend(raw, A.addr(), [contact('no-such-token-anywhere')]), A, 'invalid-token')
-    expectPrivate(await rawSend(raw, A.addr(), [frame('{"type":"InboundContact"}')]), A, 'bad-message')
-
-    const expiring = await mk({ role: 'stock', expiresInMs: 60_000 })
-    clock += 120_000
-    expectPrivate(await rawSend(raw, A.addr(), [contact(expiring)]), A, 'token-expired')
-
-    const revoked = await mk({ role: 'stock' })
-    await store.revokeToken(store.listTokens().find((t) => t.status === 'active')!.tokenId)
-    expectPrivate(await rawSend(raw, A.addr(), [contact(revoked)]), A, 'token-revoked')
-
-    const single = await mk({ role: 'stock', uses: 1 })
-    await new SessionManager(new MemoryHooks('B'), {}).initiateBootstrap(
-      { token: single, role: 'stock', responderPeerAddrs: [A.addr()] },
-      raw
-    )
-    expectPrivate(await rawSend(raw, A.addr(), [contact(single)]), A, 'token-used')
-
-    const needsEmail = await mk({ role: 'stock', uses: 'unlimited', identityRequirements: ['email'] })
-    expectPrivate(await rawSend(raw, A.addr(), [contact(needsEmail)]), A, 'identity-required')
-
-    const operator = await mk({
-      role: 'stock',
-      uses: 'unlimited',
-      approval: 'operator',
-      approvalTimeoutMs: 60_000
-    })
-    const asked = new Promise<string>((res) =>
-      store.addEventListener('approval', (e) => res(e.detail.sessionId), { once: true })
-    )
-    // B keeps its side open while the operator looks (a half-close there means B left: the session ends)
-    const rejected = rawSend(raw, A.addr(), [contact(operator)], { halfClose: false })
-    await store.decide(await asked, 'reject')
-    expectPrivate(await rejected, A, 'identity-rejected')
-
-    const slowOperator = await mk({
-      role: 'foil',
-      uses: 'unlimited',
-      approval: 'operator',
-      approvalTimeoutMs: 50
-    })
-    expectPrivate(await rawSend(raw, A.addr(), [contact(slowOperator)], { halfClose: false }), A, 'timeout')
-
-    const good = await mk({ role: 'stock', uses: 'unlimited' })
-    expectPrivate(await rawSend(raw, A.addr(), [contact(good, { partyId: A.peerId })]), A, 'party-mismatch')
-
-    expectPrivate(await rawSend(raw, busyA.addr(), [contact(good)]), busyA, 'busy')
-    // silence: A resets at its step timeout, having sent nothing at all
-    expectPrivate(await rawSend(raw, A.addr(), [], { halfClose: false }), A, 'reset')
-
-    await A.idle()
-    for (const e of A.events) watch.text('event', JSON.stringify(e))
-    await store.close()
-    await watch.folder(A.dir)
-    expect(watch.leaks()).toEqual([])
-    console.info(`cadre privacy: rejection paths checked ${JSON.stringify(seen)}`)
-  })
-})
+)
 
 describe('local API refusals', () => {
   let dir: string

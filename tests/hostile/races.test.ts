@@ -1,17 +1,18 @@
 /**
  * Races against the real store: 100 dialers on one single-use token (exactly one tally), and two
  * operators deciding the same waiting session at once (exactly one decision applied, and it is the
- * one the session ended with and the audit recorded).
+ * one the session ended with and the audit recorded). Both on lowdb and, when a server is there, on the
+ * PostgreSQL store (where the single use is one conditional UPDATE and a decision one conditional UPDATE).
  */
 import type { Libp2p } from '@libp2p/interface'
 import { afterEach, describe, expect, it } from 'vitest'
 import { SessionManager } from '../../main/bootstrap/index.ts'
 import type { BootstrapResult } from '../../main/bootstrap/index.ts'
 import { MemoryHooks } from '../integration/protocol-helpers.ts'
-import { SecretWatch, dialerNodes, startStoreListener } from './helpers.ts'
+import { SecretWatch, dialerNodes, hostileStores, startStoreListener } from './helpers.ts'
 import type { StoreListener } from './helpers.ts'
 
-describe('races', () => {
+describe.each(hostileStores())('races on $name', (kind) => {
   let A: StoreListener | undefined
   const nodes: Libp2p[] = []
   afterEach(async () => {
@@ -22,6 +23,7 @@ describe('races', () => {
 
   it('100 dialers on one single-use token: exactly one tally, 99 token-used, one use consumed', async () => {
     A = await startStoreListener({
+      kind,
       stepTimeoutMs: 15_000,
       sessionTimeoutMs: 30_000,
       maxConcurrentSessions: 200
@@ -50,12 +52,12 @@ describe('races', () => {
     expect(tallies.map((t) => [t.tallyId, t.status])).toEqual([[won[0]!.value.tally.tallyId, 'confirmed']])
     expect(A.store.getToken(view.tokenId)?.used).toBe(1)
     await A.store.close()
-    await watch.folder(A.dir)
+    await watch.store(A)
     expect(watch.leaks()).toEqual([])
   })
 
   it('two operators approve and reject the same session at once: one decision wins and is recorded', async () => {
-    A = await startStoreListener({ stepTimeoutMs: 15_000, sessionTimeoutMs: 30_000 })
+    A = await startStoreListener({ kind, stepTimeoutMs: 15_000, sessionTimeoutMs: 30_000 })
     const store = A.store
     const { token } = await store.createToken({ role: 'stock', uses: 'unlimited', approval: 'operator' })
     const [b] = await dialerNodes(1)

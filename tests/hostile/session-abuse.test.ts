@@ -8,6 +8,9 @@
  * - farming a single-use token with never-Ack attempts from fresh identities;
  * - a flood of rejected contacts: answered `busy` with no hook call, per peer and per IP;
  * - a revoked token's session in flight ends `token-revoked`; a dead address ends `unreachable`.
+ * The cases about what the store keeps (approvals, abandoned drafts, token uses, revocation) run on lowdb
+ * and on PostgreSQL; the rejected-contact flood and the dead address are answered before any store hook
+ * (the abuse guard, the dialer), so they run once, on lowdb.
  */
 import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
@@ -21,7 +24,7 @@ import type { BootstrapLink, SessionEvent } from '../../main/bootstrap/index.ts'
 import { ROOT } from '../helpers/built-cli.ts'
 import { MemoryHooks } from '../integration/protocol-helpers.ts'
 import type { AttackConfig, AttackStats } from './session-attacker.ts'
-import { dialerNodes, startStoreListener } from './helpers.ts'
+import { dialerNodes, hostileStores, startStoreListener } from './helpers.ts'
 import type { StoreListener } from './helpers.ts'
 
 const CUSTOMERS = 50
@@ -126,7 +129,7 @@ function until(A: StoreListener, check: () => boolean, guardMs = 60_000): Promis
   })
 }
 
-describe('session abuse', () => {
+describe.each(hostileStores())('session abuse on $name', (kind) => {
   let A: StoreListener | undefined
   let attack: Attack | undefined
   const nodes: Libp2p[] = []
@@ -139,7 +142,7 @@ describe('session abuse', () => {
   })
 
   it('approval pinning: 100 contacts on an operator token, then the attacker leaves: customers served, no ghost', async () => {
-    A = await startStoreListener({ stepTimeoutMs: 5000, sessionTimeoutMs: 30_000 })
+    A = await startStoreListener({ kind, stepTimeoutMs: 5000, sessionTimeoutMs: 30_000 })
     const pinned = await A.store.createToken({
       role: 'stock',
       uses: 'unlimited',
@@ -188,7 +191,7 @@ describe('session abuse', () => {
   })
 
   it('never-Ack on the customers’ own multi-use token: customers served, abandoned attempts bounded per peer', async () => {
-    A = await startStoreListener({ stepTimeoutMs: 3000, sessionTimeoutMs: 30_000 })
+    A = await startStoreListener({ kind, stepTimeoutMs: 3000, sessionTimeoutMs: 30_000 })
     const { token, view } = await A.store.createToken({ role: 'stock', uses: 'unlimited' })
     const identities = 4
     attack = startAttack({
@@ -230,7 +233,7 @@ describe('session abuse', () => {
   })
 
   it('a single-use token cannot be farmed by never-Ack attempts from fresh identities', async () => {
-    A = await startStoreListener({ stepTimeoutMs: 3000, sessionTimeoutMs: 30_000 })
+    A = await startStoreListener({ kind, stepTimeoutMs: 3000, sessionTimeoutMs: 30_000 })
     const { token, view } = await A.store.createToken({ role: 'stock', uses: 1 })
     const t0 = Date.now()
     attack = startAttack({
@@ -257,6 +260,44 @@ describe('session abuse', () => {
     expect(stats.replies['busy'] ?? 0).toBeGreaterThan(0)
     // the token is still good for its one real customer once the attacker is gone
     expect(A.store.getToken(view.tokenId)?.used).toBe(0)
+  })
+
+  it('revoking a token ends its sessions in flight with token-revoked', async () => {
+    A = await startStoreListener({ kind, stepTimeoutMs: 5000, sessionTimeoutMs: 30_000 })
+    const { token, view } = await A.store.createToken({
+      role: 'stock',
+      uses: 'unlimited',
+      approval: 'operator',
+      approvalTimeoutMs: 60_000
+    })
+    const [b] = await dialerNodes(1)
+    nodes.push(b!)
+    const dialing = new SessionManager(new MemoryHooks('B'), { stepTimeoutMs: 5000 }).initiateBootstrap(
+      { token, role: 'stock', responderPeerAddrs: [A.addr()], approvalTimeoutMs: 60_000 },
+      b!
+    )
+    dialing.catch(() => {})
+    await until(A, () => A!.store.listApprovals().length === 1)
+    await A.store.revokeToken(view.tokenId)
+    expect(A.manager.abortSessions({ tokenId: view.tokenId }, new RejectedError('token-revoked'))).toBe(1)
+    await expect(dialing).rejects.toMatchObject({ name: 'RejectedError', reason: 'token-revoked' })
+    await A.idle()
+    expect(A.store.listApprovals()).toEqual([])
+    expect(A.events.at(-1)).toMatchObject({ state: 'L_FAILED', reason: 'token-revoked' })
+    expect(A.store.listTallies().filter((t) => t.status === 'confirmed')).toEqual([])
+  })
+})
+
+describe('session abuse answered before any store hook (once, on lowdb)', () => {
+  let A: StoreListener | undefined
+  let attack: Attack | undefined
+  const nodes: Libp2p[] = []
+  afterEach(async () => {
+    if (attack !== undefined && attack.child.exitCode === null) attack.child.kill('SIGKILL')
+    attack = undefined
+    await Promise.all(nodes.splice(0).map((n) => n.stop()))
+    await A?.close()
+    A = undefined
   })
 
   it('a flood of rejected contacts is answered busy before any hook, per peer and per IP', async () => {
@@ -320,31 +361,6 @@ describe('session abuse', () => {
       c!
     )
     expect(result.tally.tallyId).toBeTypeOf('string')
-  })
-
-  it('revoking a token ends its sessions in flight with token-revoked', async () => {
-    A = await startStoreListener({ stepTimeoutMs: 5000, sessionTimeoutMs: 30_000 })
-    const { token, view } = await A.store.createToken({
-      role: 'stock',
-      uses: 'unlimited',
-      approval: 'operator',
-      approvalTimeoutMs: 60_000
-    })
-    const [b] = await dialerNodes(1)
-    nodes.push(b!)
-    const dialing = new SessionManager(new MemoryHooks('B'), { stepTimeoutMs: 5000 }).initiateBootstrap(
-      { token, role: 'stock', responderPeerAddrs: [A.addr()], approvalTimeoutMs: 60_000 },
-      b!
-    )
-    dialing.catch(() => {})
-    await until(A, () => A!.store.listApprovals().length === 1)
-    await A.store.revokeToken(view.tokenId)
-    expect(A.manager.abortSessions({ tokenId: view.tokenId }, new RejectedError('token-revoked'))).toBe(1)
-    await expect(dialing).rejects.toMatchObject({ name: 'RejectedError', reason: 'token-revoked' })
-    await A.idle()
-    expect(A.store.listApprovals()).toEqual([])
-    expect(A.events.at(-1)).toMatchObject({ state: 'L_FAILED', reason: 'token-revoked' })
-    expect(A.store.listTallies().filter((t) => t.status === 'confirmed')).toEqual([])
   })
 
   it('a node that cannot be reached ends the dial with reason unreachable', async () => {

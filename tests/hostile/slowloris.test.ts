@@ -10,6 +10,7 @@
  * succeeded under 2× CPU contention; 0 of 50 at load 12), and its idle streams ended before the last
  * customers even started, so a slow run tested less. Now the idle streams outlive the customers' rush,
  * and A still has to cut every one of them by itself.
+ * Lowdb only: the attack is on the session table and streams, answered before any store hook runs.
  */
 import { multiaddr } from '@multiformats/multiaddr'
 import type { Libp2p, Stream } from '@libp2p/interface'

@@ -97,6 +97,8 @@ function recordingApi(): {
     exportRows: record('exportRows', { filename: 'f', mimeType: 'text/csv', content: '', rows: 0 }),
     getDisplay: record('getDisplay', {}),
     closeDisplay: record('closeDisplay', {}),
+    getStoreSetting: record('getStoreSetting', {}),
+    setStoreSetting: record('setStoreSetting', {}),
     subscribe(onBatch) {
       subscribers.add(onBatch)
       return () => subscribers.delete(onBatch)

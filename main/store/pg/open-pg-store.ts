@@ -19,12 +19,16 @@ export interface PgStoreInit {
   url: string
   /** Local folder of this node (its node name file); created if missing. */
   dataDir: string
+  /** The server's password when it is not in the URL (a saved setting); else PGPASSWORD or ~/.pgpass. */
+  password?: string
   /** Schema of the cadre's tables (overrides the URL's). Lower-case letters, digits and `_`. */
   schema?: string
   /** This node's name in the cadre. Default: kept in DATADIR/node-name, `hostname-random` at first start. */
   node?: string
   /** Connections in the pool. Default 10. */
   poolSize?: number
+  /** Give up connecting to the server after this long. Default 5000 ms. */
+  connectTimeoutMs?: number
   /** Longest delay before audit events are written. Default 100 ms. */
   auditFlushMs?: number
   auditMemoryEvents?: number
@@ -39,7 +43,8 @@ export class PgStoreConfigError extends Error {
   override name = 'PgStoreConfigError'
 }
 
-const SCHEMA = /^[a-z_][a-z0-9_]{0,40}$/
+/** What a schema name may be. */
+export const SCHEMA = /^[a-z_][a-z0-9_]{0,40}$/
 const NODE = /^[A-Za-z0-9._:-]{1,64}$/
 
 /** True when `store` names a PostgreSQL server rather than a folder. */
@@ -52,6 +57,8 @@ export async function openPgStore(init: PgStoreInit): Promise<PgMerchantStore> {
   const url = new URL(init.url)
   const schema = init.schema ?? url.searchParams.get('schema') ?? 'taleus'
   url.searchParams.delete('schema')
+  // in memory only: pg lets a connection string's (missing) password override a `password` option
+  if (init.password !== undefined) url.password = encodeURIComponent(init.password)
   if (!SCHEMA.test(schema))
     throw new PgStoreConfigError(`schema "${schema}": lower-case letters, digits and _`)
   const dataDir = resolve(init.dataDir)
@@ -62,6 +69,8 @@ export async function openPgStore(init: PgStoreInit): Promise<PgMerchantStore> {
   const pool = new pg.Pool({
     connectionString: url.toString(),
     max: init.poolSize ?? 10,
+    // a server that does not answer (a dropped network) fails a hook with `busy` instead of hanging it
+    connectionTimeoutMillis: init.connectTimeoutMs ?? 5000,
     options: `-c search_path=${schema}`,
     // epoch milliseconds are bigint columns: numbers, not strings
     types: {

@@ -40,6 +40,7 @@ import type { PgApprovals } from './pg-approvals.ts'
 import type { PgAudit } from './pg-audit.ts'
 import type { PgTallies } from './pg-tallies.ts'
 import type { PgTokens } from './pg-tokens.ts'
+import { DeferredSettlements, busyWhenUnavailable, isUnavailable } from './pg-unavailable.ts'
 
 /** What the hooks need from their store. */
 export interface PgHookParts {
@@ -63,9 +64,12 @@ export class PgHooks {
   #reservations = new Map<string, string>()
   /** Tallies created by this run; recover() leaves them alone. */
   #createdThisRun = new Set<string>()
+  /** Drafts of failed sessions whose abandonment waits for the database to come back. */
+  readonly deferred: DeferredSettlements
 
   constructor(parts: PgHookParts) {
     this.#p = parts
+    this.deferred = new DeferredSettlements(async (tallyId) => this.#abandon(tallyId))
   }
 
   /** Tallies this run created (recover() leaves them alone). */
@@ -73,18 +77,28 @@ export class PgHooks {
     return [...this.#createdThisRun]
   }
 
-  /** SessionHooks for a SessionManager on `node`. */
+  /**
+   * SessionHooks for a SessionManager on `node`. A database that is away (or refuses writes) fails the
+   * session with `busy`, not `internal-error`: the customer may try again, here or at another node.
+   */
   for(node: LocalNode): SessionHooks {
     return {
-      validateToken: async (token, ctx) => this.#validateToken(token, ctx),
-      validateIdentity: async (bundle, _requirements, ctx) => this.#validateIdentity(bundle, ctx.token, ctx),
-      markTokenUsed: async (_token, _sessionId, ctx) => this.#markTokenUsed(ctx.token, ctx),
+      validateToken: async (token, ctx) => this.#validateToken(token, ctx).catch(busyWhenUnavailable),
+      validateIdentity: async (bundle, _requirements, ctx) =>
+        this.#validateIdentity(bundle, ctx.token, ctx).catch(busyWhenUnavailable),
+      markTokenUsed: async (_token, _sessionId, ctx) =>
+        this.#markTokenUsed(ctx.token, ctx).catch(busyWhenUnavailable),
       releaseToken: async (_token, _sessionId, ctx) => this.#releaseToken(ctx.token, ctx),
       provisionDatabase: async (role, initiatorPeerId, respondentPeerId, _sessionId, ctx) =>
-        this.#provisionDatabase(node, role, initiatorPeerId, respondentPeerId, ctx),
-      validateResponse: async (response, ctx) => this.#validateResponse(node, response, ctx),
-      validateDatabaseResult: async (result, ctx) => this.#validateDatabaseResult(node, result, ctx),
-      settleTally: async (tallyId, outcome, ctx) => this.#settleTally(tallyId, outcome, ctx),
+        this.#provisionDatabase(node, role, initiatorPeerId, respondentPeerId, ctx).catch(
+          busyWhenUnavailable
+        ),
+      validateResponse: async (response, ctx) =>
+        this.#validateResponse(node, response, ctx).catch(busyWhenUnavailable),
+      validateDatabaseResult: async (result, ctx) =>
+        this.#validateDatabaseResult(node, result, ctx).catch(busyWhenUnavailable),
+      settleTally: async (tallyId, outcome, ctx) =>
+        this.#settleTally(tallyId, outcome, ctx).catch(busyWhenUnavailable),
       logSessionEvent: async (sessionId, event) => {
         this.#logSessionEvent(sessionId, event)
       }
@@ -164,7 +178,7 @@ export class PgHooks {
     await this.#record(newTallyRecord(node, tally, stored, role, ctx, now, this.#tokenOf(ctx)))
     if (ctx.signal.aborted) {
       // the session gave up while the draft was being written: nobody will hear of it, settle it now
-      await this.#p.tallies.settle(tallyId, 'abandoned', 'draft').catch(() => false)
+      await this.#abandonOrDefer(tallyId)
       ctx.signal.throwIfAborted()
     }
     return {
@@ -212,8 +226,8 @@ export class PgHooks {
       throw new StoreInputError('only a tally this node dialled can be pending')
     // a session that is already over (its peer left) confirms nothing more: its peer asks later instead
     if (outcome === 'confirmed') ctx.signal.throwIfAborted()
-    await this.#p.tallies.settle(tallyId, outcome, 'draft')
-    if (outcome === 'abandoned') await revokeDocument(this.#p.db(), tallyId)
+    if (outcome === 'abandoned') await this.#abandonOrDefer(tallyId)
+    else await this.#p.tallies.settle(tallyId, outcome, 'draft')
     // a confirmed bootstrap keeps its token use for good
     if (outcome === 'confirmed') this.#reservations.delete(ctx.sessionId)
   }
@@ -228,6 +242,25 @@ export class PgHooks {
       }
     } catch {
       // the audit never fails a session
+    }
+  }
+
+  /** draft → abandoned, and its document's grant revoked. */
+  async #abandon(tallyId: string): Promise<void> {
+    await this.#p.tallies.settle(tallyId, 'abandoned', 'draft')
+    await revokeDocument(this.#p.db(), tallyId)
+  }
+
+  /**
+   * Abandon now, or, with the database away, as soon as it is back: a failed session's draft must not
+   * stay a draft (answered `unsettled` to its dialer) until this node restarts.
+   */
+  async #abandonOrDefer(tallyId: string): Promise<void> {
+    try {
+      await this.#abandon(tallyId)
+    } catch (err) {
+      if (!isUnavailable(err)) throw err
+      this.deferred.add(tallyId)
     }
   }
 

@@ -335,6 +335,9 @@ export class PgMerchantStore extends TypedEventEmitter<CadreStoreEvents> impleme
       new StoreClosedError('the store closed while the session waited for an operator')
     )
     await this.#audit.close().catch(() => {})
+    // a last try for the abandonments an outage held back; whatever is left, the next start recovers
+    await this.#hooks.deferred.retry()
+    this.#hooks.deferred.close()
     await this.#tokens.settled().catch(() => {})
     await this.#notifier.flush()
     this.#listener.close()

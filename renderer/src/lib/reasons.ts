@@ -34,6 +34,15 @@ const API_WORDS: Record<string, string> = {
   'http-error': 'The Taleus node answered with an error.'
 }
 
+/** Codes of a failed store check (setStoreSetting): the node's message names what is wrong. */
+const STORE_CHECK_CODES: ReadonlySet<string> = new Set([
+  'store-unreachable',
+  'store-auth',
+  'store-no-database',
+  'store-not-migratable',
+  'store-check-failed'
+])
+
 /** Short label of a reason for table cells. */
 export const REASON_SHORT: Record<ReasonCode, string> = {
   'invalid-token': 'Invalid link',
@@ -72,6 +81,8 @@ export function describeError(err: unknown): string {
     const words = e.message.replace(/^[\w$.[\]-]+:\s*/, '').trim()
     return words === '' ? describeReason(e.code) : `Some of the details are not valid: ${words}.`
   }
+  // A store check says what is wrong with the server in words of its own (host, user, database named).
+  if (STORE_CHECK_CODES.has(e.code) && e.message !== '') return e.message
   // A command that fails as unreachable is this console losing its own node, not another node.
   if (e.code === 'unreachable') return API_WORDS['unreachable'] ?? ''
   return describeReason(e.code)
