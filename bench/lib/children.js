@@ -14,7 +14,15 @@ export class Child {
     this.waiters = []
     this.exited = false
     this.proc = fork(join(BENCH_DIR, file), [], {
-      execArgv: ['--import', REGISTER, '--expose-gc', '--max-old-space-size=4096', ...execArgv],
+      execArgv: [
+        '--import',
+        REGISTER,
+        '--expose-gc',
+        '--max-old-space-size=4096',
+        ...execArgv,
+        // BENCH_LISTENER_ARGS: V8/Node flags for the listener alone (experiments)
+        ...(file === 'listener.ts' ? (process.env.BENCH_LISTENER_ARGS?.split(' ').filter(Boolean) ?? []) : [])
+      ],
       env: { ...process.env, ...env },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc']
     })

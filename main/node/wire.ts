@@ -35,9 +35,9 @@ type Send = MessageStream['send']
 
 /**
  * Queues what is sent on `secure` during this turn and hands it over as one chunk on the next tick; the
- * queue is flushed first when either layer closes, so nothing sent before a close is lost.
+ * queue is flushed first when it or a layer under it (`under`) closes, so nothing sent before a close is lost.
  */
-export function coalesceSends(secure: WithWriteStatus, raw: MessageStream): void {
+export function coalesceSends(secure: WithWriteStatus, ...under: MessageStream[]): void {
   // another implementation of MessageStream: leave it as it is
   if (typeof secure.writeStatus !== 'string') return
   const send: Send = secure.send.bind(secure)
@@ -64,7 +64,7 @@ export function coalesceSends(secure: WithWriteStatus, raw: MessageStream): void
     pending.append(data)
     return !secure.writableNeedsDrain
   }
-  for (const stream of [secure, raw]) {
+  for (const stream of [secure, ...under]) {
     const close = stream.close.bind(stream)
     stream.close = async (options?: AbortOptions) => {
       flush()
@@ -80,13 +80,17 @@ function chunks(list: Uint8ArrayList): number {
   return (list as unknown as { bufs?: Uint8Array[] }).bufs?.length ?? 0
 }
 
-/** One socket write per message: the transport writes each chunk of a list on its own. */
+/**
+ * One socket write per turn of the event loop: the transport writes each chunk of a list on its own, and
+ * multistream-select's plaintext choice of the encrypter answers its two lines with two sends.
+ */
 export function joinChunks(raw: MessageStream): void {
   const marked = raw as MessageStream & { [JOINED]?: true }
   if (marked[JOINED] === true) return
   marked[JOINED] = true
   const send: Send = raw.send.bind(raw)
   raw.send = (data) => send(isUint8ArrayList(data) && chunks(data) > 1 ? data.subarray() : data)
+  coalesceSends(raw)
 }
 
 /**
