@@ -17,7 +17,15 @@ import { createTaleusNode } from '../main/node/index.ts'
 import { createConsoleService } from '../main/service/index.ts'
 import type { ConsoleService } from '../main/service/index.ts'
 import { MAX_INBOUND_STREAMS } from '../main/bootstrap/index.ts'
-import { RssSampler, collectGarbage, onMessages, send, settledMemory, sleep } from './lib/child.ts'
+import {
+  RssSampler,
+  collectGarbage,
+  onMessages,
+  send,
+  settledMemory,
+  sleep,
+  threadCpuMs
+} from './lib/child.ts'
 import { BASELINE_PROTOCOL, provisioningFrame } from './lib/frames.ts'
 
 const mode = process.env.BENCH_MODE as 'baseline' | 'bootstrap'
@@ -37,6 +45,7 @@ let activeCount: () => Promise<number> = async () => 0
 let stop: () => Promise<void> = async () => {}
 let rssBefore = 0
 let cpuBefore = process.cpuUsage()
+let threadsBefore = threadCpuMs()
 /** Sessions parked right now (baseline: streams held after the contact; bootstrap: pending approvals). */
 let heldCount: () => Promise<number> = async () => 0
 /** Lets every held session go on (baseline: reply; bootstrap: the operator rejects them all). */
@@ -150,6 +159,7 @@ onMessages(async (message) => {
         await profiler.post('Profiler.start')
       }
       cpuBefore = process.cpuUsage()
+      threadsBefore = threadCpuMs()
       for (const key of Object.keys(outcomes)) delete outcomes[key]
       send({ type: 'marked', rss: rssBefore })
       break
@@ -179,6 +189,7 @@ onMessages(async (message) => {
     case 'report': {
       const peakRss = sampler.peak
       const cpu = process.cpuUsage(cpuBefore)
+      const threads = threadCpuMs()
       if (profiler != null) {
         const { profile } = await profiler.post('Profiler.stop')
         await writeFile(
@@ -201,6 +212,13 @@ onMessages(async (message) => {
         rssBefore,
         peakRss,
         cpuMs: (cpu.user + cpu.system) / 1000,
+        // the main thread's share, and the rest: V8's compiler and GC helpers, libuv's pool (fs writes)
+        ...(threads !== undefined && threadsBefore !== undefined
+          ? {
+              mainCpuMs: threads.main - threadsBefore.main,
+              otherCpuMs: threads.others - threadsBefore.others
+            }
+          : {}),
         active,
         outcomes: { ...outcomes }
       })

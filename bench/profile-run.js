@@ -23,6 +23,7 @@ for (let rep = 0; rep < Number(repsArg); rep++) {
     })
     console.log(
       `${variant} c=${r.concurrency} n=${r.ok}/${r.count} failed=${r.failed} listener ${r.listenerCpuMsPerSession} ms/session ` +
+        `(main thread ${r.listenerMainCpuMsPerSession}, other threads ${r.listenerOtherCpuMsPerSession}) ` +
         `dialers ${r.dialerCpuMsPerSession} ms ${r.throughput}/s` +
         (refuse ? ` ${JSON.stringify(r.refusals)} ${JSON.stringify(r.failures)}` : '')
     )

@@ -125,7 +125,7 @@ async function sweep() {
         log(
           `  ${result.throughput}/s p50 ${result.p50} ms p99 ${result.p99} ms failed ${result.failed} ` +
             `peak ${result.peakRssMiB} MiB active after ${result.activeAfter} ` +
-            `CPU/session listener ${result.listenerCpuMsPerSession} ms dialers ${result.dialerCpuMsPerSession} ms` +
+            `CPU/session listener ${result.listenerCpuMsPerSession} ms (main thread ${result.listenerMainCpuMsPerSession}) dialers ${result.dialerCpuMsPerSession} ms` +
             (refuse
               ? ` refusals ${JSON.stringify(result.refusals)} failures ${JSON.stringify(result.failures)}`
               : '')

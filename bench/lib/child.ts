@@ -1,4 +1,5 @@
 /** IPC helpers of the benchmark child processes (forked by bench/run.js). */
+import { readFileSync, readdirSync } from 'node:fs'
 
 /** Any message between run.js and a child: `type` plus fields. */
 export type BenchMessage = { type: string } & Record<string, unknown>
@@ -94,5 +95,26 @@ export async function settledMemory(samples = 5, intervalMs = 100): Promise<Memo
     heapUsed: mid('heapUsed'),
     external: mid('external'),
     arrayBuffers: mid('arrayBuffers')
+  }
+}
+
+/**
+ * CPU time (ms) of this process's main thread and of all its other threads (V8's compiler and GC helpers,
+ * libuv's thread pool), from /proc/self/task; undefined where there is no /proc (not Linux).
+ */
+export function threadCpuMs(): { main: number; others: number } | undefined {
+  try {
+    const tick = 1000 / 100 // USER_HZ: 100 on Linux
+    let main = 0
+    let others = 0
+    for (const tid of readdirSync('/proc/self/task')) {
+      const fields = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8').split(') ')[1]!.split(' ')
+      const ms = (Number(fields[11]) + Number(fields[12])) * tick
+      if (Number(tid) === process.pid) main += ms
+      else others += ms
+    }
+    return { main, others }
+  } catch {
+    return undefined
   }
 }

@@ -97,6 +97,13 @@ export async function runSessions({
       p99: round(quantile(latencies, 0.99)),
       // listener CPU per completed session: robust to other load on the machine, unlike wall time
       listenerCpuMsPerSession: round(report.cpuMs / Math.max(1, latencies.length), 2),
+      // its split (Linux, 10 ms ticks): the event loop's thread, and V8's compiler/GC and libuv's threads
+      ...(report.mainCpuMs !== undefined
+        ? {
+            listenerMainCpuMsPerSession: round(report.mainCpuMs / Math.max(1, latencies.length), 2),
+            listenerOtherCpuMsPerSession: round(report.otherCpuMs / Math.max(1, latencies.length), 2)
+          }
+        : {}),
       // the dialers share the same 2 cores: their CPU also bounds the throughput
       dialerCpuMsPerSession: round(
         done.reduce((n, d) => n + (d.cpuMs ?? 0), 0) / Math.max(1, latencies.length),
