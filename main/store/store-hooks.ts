@@ -35,7 +35,7 @@ import {
   tokenInfo
 } from './hook-rules.ts'
 import type { TallyBook, TallyRecord } from './tally-book.ts'
-import { joinDocument, provisionGrant, revokeDocument } from './tally-docs.ts'
+import { documentHandedOver, joinDocument, provisionDocument, revokeDocument } from './tally-docs.ts'
 import type { TallyLedger } from './tally-ledger.ts'
 import type { TokenBook } from './token-book.ts'
 import { tokenRejection, tokenView } from './token-book.ts'
@@ -222,8 +222,8 @@ export class StoreHooks {
       createdAt: new Date(now).toISOString()
     }
     // the grant opens this tally's document for the counterparty only; it is re-derived, never stored
-    const grant = await provisionGrant(this.#db(), this.#grantKey(), tally, this.#termsOf(ctx), ctx)
-    const dbConnectionInfo: DbConnectionInfo = { nodes: [...node.multiaddrs()], credentials: grant }
+    const provisioned = await provisionDocument(this.#db(), this.#grantKey(), tally, this.#termsOf(ctx), ctx)
+    const dbConnectionInfo: DbConnectionInfo = { nodes: [...node.multiaddrs()], ...provisioned }
     // the grant is a secret: the provisioner re-derives it, the opener keeps it sealed in DIR/tallydb
     const record = this.#newRecord(node, tally, { ...dbConnectionInfo, credentials: '' }, role, ctx, now)
     await this.#ledger.record(record)
@@ -294,8 +294,11 @@ export class StoreHooks {
     await this.#ledger.settle(tallyId, outcome)
     // an abandoned tally's grant opens nothing any more (the opener may hold it already)
     if (outcome === 'abandoned') await revokeDocument(this.#db(), tallyId)
-    // a confirmed bootstrap keeps its token use for good
-    if (outcome === 'confirmed') this.#reservations.delete(ctx.sessionId)
+    if (outcome === 'confirmed') {
+      documentHandedOver(this.#db(), tallyId)
+      // a confirmed bootstrap keeps its token use for good
+      this.#reservations.delete(ctx.sessionId)
+    }
   }
 
   #logSessionEvent(sessionId: string, event: SessionEvent): void {

@@ -1,9 +1,20 @@
 /** A tally document's bytes: as stored in the journal, as sent in a snapshot reply, and read back. */
 import { createHash } from 'node:crypto'
-import { init, loadIncremental, saveSince } from '@automerge/automerge'
+import { free, from, init, loadIncremental, saveSince } from '@automerge/automerge'
 import type { DocumentId, Repo } from '@automerge/automerge-repo'
+import type { DraftTally } from '../bootstrap/types.ts'
 import type { JournalStorageAdapter } from './journal-storage.ts'
-import type { TallyDoc } from './tally-document.ts'
+import { initialDoc } from './tally-document.ts'
+import type { TallyDoc, TallyTerms } from './tally-document.ts'
+
+/** A new tally's document as bytes: every change, uncompressed (deflate costs more than it saves here). */
+export function newDocumentBytes(tally: DraftTally, terms: TallyTerms, by: string, at: string): Uint8Array {
+  const doc = from(initialDoc(tally, terms, by, at) as unknown as Record<string, unknown>)
+  const bytes = saveSince(doc, [])
+  // the bytes are all we keep: give the engine's memory back now rather than at the next GC
+  free(doc)
+  return bytes
+}
 
 /** A document's bytes as they are: from the Repo when it holds it, else its chunks in storage. */
 export async function snapshotOf(
@@ -31,7 +42,16 @@ export async function storeChunk(
   await storage.save([documentId, 'incremental', hash], bytes)
 }
 
-/** The document in `bytes` (a snapshot reply), for checking what it is. */
+/** True when `doc` is the document of `tally` between its two parties. */
+export function isDocOf(doc: TallyDoc | undefined, tally: DraftTally): boolean {
+  return (
+    doc?.tally?.tallyId === tally.tallyId &&
+    doc.tally.initiatorPeerId === tally.initiatorPeerId &&
+    doc.tally.respondentPeerId === tally.respondentPeerId
+  )
+}
+
+/** The document in `bytes` (a snapshot reply or a bootstrap frame), for checking what it is. */
 export function docOf(bytes: Uint8Array | undefined): TallyDoc | undefined {
   if (bytes === undefined) return undefined
   try {

@@ -29,11 +29,13 @@ export class TallyIndex {
   readonly #journal: Journal
   readonly #entries: Map<string, IndexEntry>
   readonly #byDocument = new Map<string, string>()
+  /** tallyIds by counterparty PeerId: a connection's events look up its own tallies, not every tally. */
+  readonly #byCounterparty = new Map<string, Set<string>>()
 
   private constructor(journal: Journal, entries: Map<string, IndexEntry>) {
     this.#journal = journal
     this.#entries = entries
-    for (const e of entries.values()) this.#byDocument.set(e.documentId, e.tallyId)
+    for (const e of entries.values()) this.#indexed(e)
   }
 
   /** Open (creating) the index at `path`. */
@@ -62,6 +64,17 @@ export class TallyIndex {
     return this.#entries.values()
   }
 
+  /** Every entry whose counterparty is `peer`. */
+  withCounterparty(peer: string): IndexEntry[] {
+    return [...(this.#byCounterparty.get(peer) ?? [])].map((id) => this.#entries.get(id)!)
+  }
+
+  /** The entries this node opened (not provisioned): all, or those provisioned by `peer`. */
+  opened(peer?: string): IndexEntry[] {
+    const entries = peer === undefined ? [...this.#entries.values()] : this.withCounterparty(peer)
+    return entries.filter((e) => !e.provisioner)
+  }
+
   get size(): number {
     return this.#entries.size
   }
@@ -70,7 +83,14 @@ export class TallyIndex {
   async put(entry: IndexEntry): Promise<void> {
     await this.#journal.append([JSON.stringify(entry)])
     this.#entries.set(entry.tallyId, entry)
+    this.#indexed(entry)
+  }
+
+  #indexed(entry: IndexEntry): void {
     this.#byDocument.set(entry.documentId, entry.tallyId)
+    let ids = this.#byCounterparty.get(entry.counterpartyPeerId)
+    if (ids === undefined) this.#byCounterparty.set(entry.counterpartyPeerId, (ids = new Set()))
+    ids.add(entry.tallyId)
   }
 
   async close(): Promise<void> {
