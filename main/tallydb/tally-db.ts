@@ -16,14 +16,28 @@ import type { DocHandle, DocumentId, PeerId as RepoPeerId } from '@automerge/aut
 import type { PeerId } from '@libp2p/interface'
 import { TypedEventEmitter } from 'main-event'
 import type { DraftTally } from '../bootstrap/types.ts'
-import { GrantRefusedError, ProposalError, TallyDbClosedError, UnknownTallyDocumentError } from './errors.ts'
+import {
+  ForeignDocumentError,
+  GrantRefusedError,
+  ProposalError,
+  TallyDbClosedError,
+  UnknownTallyDocumentError
+} from './errors.ts'
 import { ChannelKeeper } from './channel-keeper.ts'
 import { deriveGrant, sealGrant, verifyGrant } from './grant.ts'
 import { JournalStorageAdapter } from './journal-storage.ts'
 import { Libp2pNetworkAdapter } from './libp2p-adapter.ts'
 import { TallyIndex } from './tally-index.ts'
 import { warmDocumentEngine } from './warm-up.ts'
-import { docOf, isDocOf, newDocumentBytes, snapshotOf, storeChunk } from './doc-bytes.ts'
+import {
+  docOf,
+  isAutomergeChunks,
+  isDocBetween,
+  isDocOf,
+  newDocumentBytes,
+  snapshotOf,
+  storeChunk
+} from './doc-bytes.ts'
 import { findRemote, openAt } from './counterparty-reach.ts'
 import type { TallyDbEvents, TallyDbInit, TallyDocumentView } from './tally-db-types.ts'
 import type { IndexEntry } from './tally-index.ts'
@@ -43,6 +57,8 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
   readonly #now: () => number
   readonly #lastSync = new Map<string, number>()
   readonly #watched = new Set<string>()
+  /** Tallies whose document was found to be theirs since this process loaded it. */
+  readonly #checked = new Set<string>()
   #timer: ReturnType<typeof setInterval> | undefined
   /** Aborted on close: the warm-up and every background sync stop with it. */
   readonly #closing = new AbortController()
@@ -195,6 +211,9 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
    * Opener: hold a replica of the tally's document (on disk on return): the `document` the provisioner's
    * bootstrap frame carried, else opened at the provisioner with `grant` (a 1.0.0 peer). `terms`: standing
    * terms this side brings (foil: the listener's token), set where unset and offered to the provisioner.
+   * A handed-over document is checked whole here (id, chunks and checksums) and for being this tally when
+   * it is first loaded (at once when terms are set; else at its first read, change or sync): the
+   * bootstrap does not pay for the document engine (ForeignDocumentError then).
    */
   async join(input: {
     tally: DraftTally
@@ -211,8 +230,8 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
     if (this.#index.get(tally.tallyId) !== undefined) throw new ProposalError('tally already has a document')
     // handed over in the frame: no channel, no round trip; libp2p carries only the changes after it
     const handed = input.document
-    if (handed !== undefined && !isValidDocumentId(handed.id))
-      throw new GrantRefusedError('not a document id')
+    if (handed !== undefined && (!isValidDocumentId(handed.id) || !isAutomergeChunks(handed.bytes)))
+      throw new GrantRefusedError('not a document')
     const { documentId, snapshot } =
       handed !== undefined
         ? { documentId: handed.id, snapshot: handed.bytes }
@@ -228,9 +247,9 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
         : withTerms
           ? this.#repo.import<TallyDoc>(snapshot, { docId: documentId as DocumentId })
           : undefined
-    const doc = handle?.doc() ?? docOf(snapshot)
     // the document must be this tally between these two parties, or the provisioner handed us another
-    if (!isDocOf(doc, tally)) {
+    // (checked now where it is loaded anyway; bytes from the frame at their first load)
+    if ((handle !== undefined || handed === undefined) && !isDocOf(handle?.doc() ?? docOf(snapshot), tally)) {
       this.#adapter.forget(documentId as DocumentId)
       throw new GrantRefusedError('the document is not this tally')
     }
@@ -356,6 +375,11 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
 
   async #handle(entry: IndexEntry): Promise<DocHandle<TallyDoc>> {
     const handle = await this.#repo.find<TallyDoc>(entry.documentId as DocumentId)
+    if (!this.#checked.has(entry.tallyId)) {
+      if (!isDocBetween(handle.doc(), entry.tallyId, this.#localPeerId(), entry.counterpartyPeerId))
+        throw new ForeignDocumentError()
+      this.#checked.add(entry.tallyId)
+    }
     this.#watch(entry.tallyId, handle)
     return handle
   }

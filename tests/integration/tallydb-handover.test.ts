@@ -2,7 +2,8 @@
  * The bootstrap hands the tally's document over in its own frame (bootstrap 1.1.0, dbConnectionInfo.document):
  * the opener holds its replica when the bootstrap reports success with no tallydb stream opened; a listener
  * that speaks only 1.0.0 gets no such field and the opener falls back to opening the document over
- * /taleus/tallydb/1.0.0; a handed-over document that is not the tally, or not a document, is refused.
+ * /taleus/tallydb/1.0.0; a handed-over document that is not whole is refused, one of another tally is
+ * found out when it is first loaded.
  */
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -108,7 +109,7 @@ describe('the tally document handed over in the bootstrap frame', () => {
     }
   )
 
-  it('a handed-over document of another tally, garbage bytes or a bad id: the opener refuses', async () => {
+  it("a handed-over document that is not whole or has a bad id is refused; another tally's is found out", async () => {
     const a = await world.party()
     const b = await world.party()
     const hooks = a.store.hooks({ peerId: a.peerId, multiaddrs: a.addrs })
@@ -130,16 +131,23 @@ describe('the tally document handed over in the bootstrap frame', () => {
     )
     const link = await linkOf(a, 'stock')
     // the control: handed over as provisioned
-    await b.manager.initiateBootstrap(link, b.node)
-    expect(b.db.size).toBe(1)
+    const first = await b.manager.initiateBootstrap(link, b.node)
+    expect((await b.db.read(first.tally.tallyId))?.document.tally.tallyId).toBe(first.tally.tallyId)
 
-    const cases: Array<(d: { id: string; data: string }) => { id: string; data: string }> = [
-      // the previous tally's document (its own id would clash: a fresh id, the other tally's bytes)
-      (d) => ({ id: d.id, data: previous!.data }),
+    const bytes = (d: { data: string }): Buffer => Buffer.from(d.data, 'base64')
+    const refused: Array<(d: { id: string; data: string }) => { id: string; data: string }> = [
       (d) => ({ id: d.id, data: Buffer.from('not an automerge document').toString('base64') }),
+      // one bit flipped: the chunk's checksum no longer matches
+      (d) => {
+        const flipped = bytes(d)
+        flipped[flipped.length - 1]! ^= 1
+        return { id: d.id, data: flipped.toString('base64') }
+      },
+      // cut short
+      (d) => ({ id: d.id, data: bytes(d).subarray(0, 100).toString('base64') }),
       (d) => ({ id: 'NotADocumentId', data: d.data })
     ]
-    for (const c of cases) {
+    for (const c of refused) {
       swap = c
       await expect(b.manager.initiateBootstrap(link, b.node)).rejects.toMatchObject({
         name: 'RejectedError',
@@ -147,5 +155,14 @@ describe('the tally document handed over in the bootstrap frame', () => {
       })
     }
     expect(b.db.size).toBe(1)
+
+    // the previous tally's bytes under this tally's id: whole and valid, so stored unread; its first load
+    // finds it is another tally's
+    swap = (d) => ({ id: d.id, data: previous!.data })
+    const foreign = await b.manager.initiateBootstrap(link, b.node)
+    await expect(b.db.read(foreign.tally.tallyId)).rejects.toMatchObject({ name: 'ForeignDocumentError' })
+    await expect(b.db.propose(foreign.tally.tallyId, { note: 'x' })).rejects.toMatchObject({
+      name: 'ForeignDocumentError'
+    })
   })
 })
