@@ -109,6 +109,23 @@ describe('the tally document handed over in the bootstrap frame', () => {
     }
   )
 
+  it('a provision whose document cannot be made leaves no draft behind: it is settled abandoned', async () => {
+    const a = await world.party()
+    const b = await world.party()
+    const hooks = a.store.hooks({ peerId: a.peerId, multiaddrs: a.addrs })
+    await a.db.close()
+    const ctx = {
+      sessionId: 's1',
+      direction: 'inbound' as const,
+      remotePeerId: b.peerId,
+      signal: new AbortController().signal
+    }
+    await expect(hooks.provisionDatabase('stock', b.peerId, a.peerId, 's1', ctx)).rejects.toMatchObject({
+      name: 'TallyDbClosedError'
+    })
+    expect(a.store.listTallies().map((t) => t.status)).toEqual(['abandoned'])
+  })
+
   it("a handed-over document that is not whole or has a bad id is refused; another tally's is found out", async () => {
     const a = await world.party()
     const b = await world.party()
