@@ -1,4 +1,4 @@
-/** A tally document's bytes: as stored in the journal, as sent in a snapshot reply, and read back. */
+/** A tally document's bytes: as made, as checked when handed over, as sent in a snapshot reply, and read back. */
 import { createHash } from 'node:crypto'
 import { free, getBackend, init, loadIncremental, saveSince } from '@automerge/automerge'
 import type { DocumentId, Repo } from '@automerge/automerge-repo'
@@ -75,16 +75,6 @@ export async function snapshotOf(
   )
   if (chunks.length === 0) return undefined
   return Buffer.concat(chunks.map((c) => c.data as Uint8Array))
-}
-
-/** Store a document's bytes as one chunk, the way automerge-repo keys its incremental saves. */
-export async function storeChunk(
-  storage: JournalStorageAdapter,
-  documentId: string,
-  bytes: Uint8Array
-): Promise<void> {
-  const hash = createHash('sha256').update(bytes).digest('hex')
-  await storage.save([documentId, 'incremental', hash], bytes)
 }
 
 /** True when `doc` is the document of `tally` between its two parties. */

@@ -29,15 +29,7 @@ import { JournalStorageAdapter } from './journal-storage.ts'
 import { Libp2pNetworkAdapter } from './libp2p-adapter.ts'
 import { TallyIndex } from './tally-index.ts'
 import { warmDocumentEngine } from './warm-up.ts'
-import {
-  docOf,
-  isAutomergeChunks,
-  isDocBetween,
-  isDocOf,
-  newDocumentBytes,
-  snapshotOf,
-  storeChunk
-} from './doc-bytes.ts'
+import { docOf, isAutomergeChunks, isDocBetween, isDocOf, newDocumentBytes, snapshotOf } from './doc-bytes.ts'
 import { findRemote, openAt } from './counterparty-reach.ts'
 import type { TallyDbEvents, TallyDbInit, TallyDocumentView } from './tally-db-types.ts'
 import type { IndexEntry } from './tally-index.ts'
@@ -119,7 +111,10 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
     await mkdir(init.dir, { recursive: true, mode: 0o700 })
     const index = await TallyIndex.open(join(init.dir, 'index.jsonl'))
     try {
-      return new TallyDb(init, index, await JournalStorageAdapter.open(join(init.dir, 'chunks.jsonl')))
+      const storage = await JournalStorageAdapter.open(join(init.dir, 'chunks.jsonl'), (documentId) =>
+        index.firstState(documentId)
+      )
+      return new TallyDb(init, index, storage)
     } catch (err) {
       await index.close()
       throw err
@@ -186,19 +181,18 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
     const document = newDocumentBytes(tally, checkTerms(input.terms ?? {}), this.#localPeerId(), at)
     // the URL's tail is the id: decoding it again (bs58check) would cost as much as making it
     const documentId = generateAutomergeUrl().slice('automerge:'.length)
-    // straight into storage, in the layout automerge-repo loads: the Repo takes the document up only when
-    // someone reads it or the opener syncs (a rush of bootstraps costs no DocHandle, synchronizer or snapshot)
-    await Promise.all([
-      storeChunk(this.#storage, documentId, document),
-      this.#index.put({
-        tallyId: tally.tallyId,
-        documentId,
-        counterpartyPeerId,
-        provisioner: true,
-        ...(input.counterpartyAddrs === undefined ? {} : { nodes: input.counterpartyAddrs.slice(0, 16) }),
-        createdAt: this.#now()
-      })
-    ])
+    // into its index entry, which the storage shows automerge-repo as the document's first chunk: one
+    // durable write, and the Repo takes the document up only when someone reads it or the opener syncs (a
+    // rush of bootstraps costs no DocHandle, synchronizer or snapshot)
+    await this.#index.put({
+      tallyId: tally.tallyId,
+      documentId,
+      counterpartyPeerId,
+      provisioner: true,
+      ...(input.counterpartyAddrs === undefined ? {} : { nodes: input.counterpartyAddrs.slice(0, 16) }),
+      doc: Buffer.from(document).toString('base64'),
+      createdAt: this.#now()
+    })
     input.signal?.throwIfAborted()
     return {
       grant: deriveGrant(this.#init.grantKey, tally.tallyId, counterpartyPeerId),
@@ -257,10 +251,9 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
       const at = new Date(this.#now()).toISOString()
       handle.change((d) => applyStandingTerms(d, terms, this.#localPeerId(), at))
     }
+    // as bytes: in the index entry, one durable write (as the provisioner keeps it); changed: the Repo's
     await Promise.all([
-      handle !== undefined
-        ? this.#repo.flush([documentId as DocumentId])
-        : storeChunk(this.#storage, documentId, snapshot as Uint8Array),
+      handle !== undefined ? this.#repo.flush([documentId as DocumentId]) : undefined,
       this.#index.put({
         tallyId: tally.tallyId,
         documentId,
@@ -268,6 +261,7 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
         provisioner: false,
         nodes: input.nodes.slice(0, 16),
         sealedGrant: sealGrant(this.#init.grantKey, tally.tallyId, grant),
+        ...(handle === undefined ? { doc: Buffer.from(snapshot as Uint8Array).toString('base64') } : {}),
         createdAt: this.#now()
       })
     ])

@@ -21,6 +21,11 @@ export interface IndexEntry {
   sealedGrant?: string
   /** Provisioner: the grant no longer opens the document. */
   revoked?: boolean
+  /**
+   * The document's first state (Automerge bytes, base64), written with this entry: a new tally costs one
+   * durable write. The storage shows it as a chunk (journal-storage.ts).
+   */
+  doc?: string
   createdAt: number
 }
 
@@ -53,6 +58,13 @@ export class TallyIndex {
 
   get(tallyId: string): IndexEntry | undefined {
     return this.#entries.get(tallyId)
+  }
+
+  /** The first state of `documentId` kept in its entry, if any. */
+  firstState(documentId: string): Uint8Array | undefined {
+    const tallyId = this.#byDocument.get(documentId)
+    const doc = tallyId === undefined ? undefined : this.#entries.get(tallyId)?.doc
+    return doc === undefined ? undefined : new Uint8Array(Buffer.from(doc, 'base64'))
   }
 
   /** The tallyId whose document is `documentId`. */
@@ -108,7 +120,8 @@ function parseEntry(text: string): IndexEntry | undefined {
       typeof e.documentId !== 'string' ||
       typeof e.counterpartyPeerId !== 'string' ||
       typeof e.provisioner !== 'boolean' ||
-      typeof e.createdAt !== 'number'
+      typeof e.createdAt !== 'number' ||
+      (e.doc !== undefined && typeof e.doc !== 'string')
     )
       return undefined
     return e as IndexEntry
