@@ -5,12 +5,14 @@
  * SessionManager per peer (a wallet's side: it provisions nothing, accepts A's response). `refuse`
  * (`fresh` | `reused`) runs the bootstrap with a token A does not know, so A refuses every contact: each
  * from a fresh peer, or all over a few connections opened before the clock starts; a refusal is the
- * expected outcome there and counts as done. `tallydb`: each peer also holds a TallyDb (issue I) and opens
- * and syncs A's new document with the grant before it says yes, as a wallet with the shared database does.
+ * expected outcome there and counts as done. `tallydb`: each peer also holds a TallyDb (issue I) and stores
+ * A's new document (handed over in the ProvisioningResult) before it says yes, as a wallet with the shared
+ * database does.
  */
 import '../main/polyfill.ts'
 import { randomBytes } from 'node:crypto'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { Session } from 'node:inspector/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { multiaddr } from '@multiformats/multiaddr'
@@ -19,6 +21,7 @@ import type { Libp2p } from '@libp2p/interface'
 import { RejectedError, SessionManager, parseLink } from '../main/bootstrap/index.ts'
 import type { BootstrapLink, SessionHooks } from '../main/bootstrap/index.ts'
 import { createTaleusNode } from '../main/node/index.ts'
+import { joinDocument } from '../main/store/tally-docs.ts'
 import { TallyDb } from '../main/tallydb/index.ts'
 import { onMessages, send } from './lib/child.ts'
 import { BASELINE_PROTOCOL, ackFrame, contactFrame } from './lib/frames.ts'
@@ -38,6 +41,9 @@ const WALLET_HOOKS: SessionHooks = {
   },
   validateResponse: async () => true
 }
+
+/** BENCH_BURST_PROF=DIR: a CPU profile of each dialer's burst alone (go to done), as the listener writes. */
+const burstProfDir = process.env.BENCH_BURST_PROF
 
 let peers: Peer[] = []
 /** Peers already run by earlier `go` messages of this preparation. */
@@ -71,7 +77,10 @@ async function refused(run: Promise<unknown>): Promise<void> {
   throw new Error('the contact was accepted')
 }
 
-/** A wallet with the shared database: validateResponse opens A's document with the grant and syncs it. */
+/**
+ * A wallet with the shared database: validateResponse stores A's document as the stores' hooks do
+ * (joinDocument: from the ProvisioningResult itself, or opened with the grant from a 1.0.0 listener).
+ */
 async function walletWithDb(node: Libp2p): Promise<SessionHooks> {
   const dir = await mkdtemp(join(tmpdir(), 'taleus-bench-wallet-'))
   dbDirs.push(dir)
@@ -83,13 +92,7 @@ async function walletWithDb(node: Libp2p): Promise<SessionHooks> {
     validateResponse: async (response, ctx) => {
       const provision = response.provisionResult
       if (provision === undefined) return false
-      await db.join({
-        tally: provision.tally,
-        provisionerPeerId: ctx.remotePeerId,
-        nodes: provision.dbConnectionInfo.nodes,
-        grant: provision.dbConnectionInfo.credentials,
-        signal: ctx.signal
-      })
+      await joinDocument(db, provision, undefined, ctx)
       return true
     }
   }
@@ -210,6 +213,14 @@ onMessages(async (message) => {
       const end = Math.min(peers.length, started + ((message.take as number | undefined) ?? peers.length))
       let next = started
       started = end
+      // a warm-up burst's profile is replaced by the measured burst's (same file)
+      let profiler: Session | undefined
+      if (burstProfDir != null && burstProfDir !== '') {
+        profiler = new Session()
+        profiler.connect()
+        await profiler.post('Profiler.enable')
+        await profiler.post('Profiler.start')
+      }
       const cpuBefore = process.cpuUsage()
       const start = performance.now()
       const worker = async (): Promise<void> => {
@@ -228,6 +239,14 @@ onMessages(async (message) => {
       await Promise.all(Array.from({ length: Math.min(concurrency, end - next) }, worker))
       const wallMs = performance.now() - start
       const cpu = process.cpuUsage(cpuBefore)
+      if (profiler !== undefined) {
+        const { profile } = await profiler.post('Profiler.stop')
+        await writeFile(
+          join(burstProfDir!, `burst-dialer-${process.pid}.cpuprofile`),
+          JSON.stringify(profile)
+        )
+        profiler.disconnect()
+      }
       send({ type: 'done', latencies, failures, refusals, wallMs, cpuMs: (cpu.user + cpu.system) / 1000 })
       break
     }

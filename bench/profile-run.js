@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // One variant of the sweep, repeated, for profiling and A/B checks of listener CPU per session:
-// node bench/profile-run.js [bootstrap|baseline|fresh|reused] [count] [concurrency] [reps]
-// (fresh/reused: contacts A refuses, see session-run.js). With BENCH_BURST_PROF=DIR each listener writes
-// a CPU profile of its burst alone (summarise: node bench/profile-summary.js DIR/burst-*.cpuprofile).
+// node bench/profile-run.js [bootstrap|baseline|fresh|reused|tallydb] [count] [concurrency] [reps]
+// (fresh/reused: contacts A refuses, see session-run.js; tallydb: the bootstrap with the shared tally
+// document). With BENCH_BURST_PROF=DIR the listener and each dialer write a CPU profile of the burst alone
+// (summarise: node bench/profile-summary.js DIR/burst-bootstrap-*.cpuprofile, or DIR/burst-dialer-*).
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -11,6 +12,7 @@ import { runSessions } from './lib/session-run.js'
 const [variant = 'reused', countArg = '1000', concurrencyArg = '10', repsArg = '3'] = process.argv.slice(2)
 const refuse = variant === 'fresh' || variant === 'reused' ? variant : undefined
 const mode = variant === 'baseline' ? 'baseline' : 'bootstrap'
+const tallydb = variant === 'tallydb'
 for (let rep = 0; rep < Number(repsArg); rep++) {
   const dataDir = await mkdtemp(join(tmpdir(), 'taleus-prof-'))
   try {
@@ -19,7 +21,8 @@ for (let rep = 0; rep < Number(repsArg); rep++) {
       concurrency: Number(concurrencyArg),
       count: Number(countArg),
       dataDir,
-      refuse
+      refuse,
+      tallydb
     })
     console.log(
       `${variant} c=${r.concurrency} n=${r.ok}/${r.count} failed=${r.failed} listener ${r.listenerCpuMsPerSession} ms/session ` +

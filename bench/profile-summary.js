@@ -23,7 +23,7 @@ function area(url) {
   const m = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url)
   if (m) return m[1]
   if (url.startsWith('node:')) return 'node:' + url.slice(5).split('/')[0]
-  const p = /\/work\/main\/(main\/[^/]+)/.exec(url)
+  const p = /\/work\/[^/]+\/((?:main|bench)\/[^/]+)/.exec(url)
   if (p) return p[1]
   return url.replace(/^file:\/\//, '')
 }

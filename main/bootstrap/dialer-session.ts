@@ -13,7 +13,7 @@ import type { ApprovedProvisioningResult } from './messages.ts'
 import { BaseSession, SessionStoppedError, mustAbort, toBootstrapError } from './session-base.ts'
 import type { SessionDeps } from './session-base.ts'
 import { DIALER_INITIAL_STATE, DIALER_TRANSITIONS } from './states.ts'
-import { PROTOCOL_ID } from './types.ts'
+import { PROTOCOL_IDS } from './types.ts'
 import type {
   BootstrapLink,
   BootstrapResult,
@@ -209,7 +209,7 @@ export class DialerSession extends BaseSession<DialerState> {
         'dialling ran out of time'
       )
       try {
-        return await this.init.node.dialProtocol(multiaddr(addr), PROTOCOL_ID, {
+        return await this.init.node.dialProtocol(multiaddr(addr), [...PROTOCOL_IDS], {
           signal: scope.signal,
           maxOutboundStreams: MAX_OUTBOUND_STREAMS
         })

@@ -6,9 +6,9 @@ import { lpStream } from '@libp2p/utils'
 import type { LengthPrefixedStream } from '@libp2p/utils'
 import type { AbortOptions, Stream } from '@libp2p/interface'
 import { BadMessageError, StreamClosedError } from './errors.ts'
-import { decodeMessage, encodeMessage } from './messages.ts'
+import { carriesDocument, decodeMessage, encodeMessage, withoutDocument } from './messages.ts'
 import type { Message, MessageOf, MessageType } from './messages.ts'
-import { MAX_FRAME_BYTES } from './types.ts'
+import { MAX_FRAME_BYTES, PROTOCOL_ID_V1_0 } from './types.ts'
 
 const OVERSIZE_ERRORS = new Set([
   'InvalidDataLengthError',
@@ -21,9 +21,12 @@ export class FrameStream {
   private readonly lp: LengthPrefixedStream<Stream>
   /** The peer closed its writing side on this stream (a FIN), as opposed to the connection dying. */
   private remoteClosedWrite = false
+  /** Negotiated as 1.0.0: that version's frames have no `dbConnectionInfo.document`, either way. */
+  private readonly v1_0: boolean
 
   constructor(readonly stream: Stream) {
     this.lp = lpStream(stream, { maxDataLength: MAX_FRAME_BYTES })
+    this.v1_0 = stream.protocol === PROTOCOL_ID_V1_0
     stream.addEventListener(
       'remoteCloseWrite',
       () => {
@@ -61,15 +64,16 @@ export class FrameStream {
       throw this.translate(err, options)
     }
     const message = decodeMessage(body.subarray())
+    if (this.v1_0 && carriesDocument(message)) throw new BadMessageError('a 1.0.0 frame carries no document')
     if (!(expected as readonly string[]).includes(message.type)) {
       throw new BadMessageError(`unexpected ${message.type}`)
     }
     return message as MessageOf<T>
   }
 
-  /** Validates and writes one message. */
+  /** Validates and writes one message (to a 1.0.0 peer without the fields that version lacks). */
   async write(message: Message, options: AbortOptions): Promise<void> {
-    const body = encodeMessage(message)
+    const body = encodeMessage(this.v1_0 ? withoutDocument(message) : message)
     try {
       await this.lp.write(body, options)
     } catch (err) {

@@ -18,7 +18,10 @@ export const LIMITS = {
   tallyId: 128,
   timestamp: 64,
   dbNodes: 16,
-  credentials: 4096
+  credentials: 4096,
+  documentId: 64,
+  /** Base64 characters (24 KiB of bytes): the rest of the largest frame still fits in MAX_FRAME_BYTES. */
+  documentData: 32768
 } as const
 
 const peerIdSchema = v.pipe(v.string(), v.minLength(1), v.maxLength(LIMITS.peerId), v.regex(/^[A-Za-z0-9]+$/))
@@ -48,10 +51,23 @@ export const DraftTallySchema = v.strictObject({
   createdAt: v.pipe(v.string(), v.minLength(1), v.maxLength(LIMITS.timestamp))
 })
 
+/** A database's initial state of one tally (1.1.0): an id and base64 bytes. */
+export const DbDocumentSchema = v.strictObject({
+  id: v.pipe(v.string(), v.minLength(1), v.maxLength(LIMITS.documentId), v.regex(/^[A-Za-z0-9]+$/)),
+  data: v.pipe(
+    v.string(),
+    v.minLength(4),
+    v.maxLength(LIMITS.documentData),
+    v.regex(/^[A-Za-z0-9+/]+={0,2}$/),
+    v.check((s) => s.length % 4 === 0, 'base64 with padding')
+  )
+})
+
 /** How to reach the shared database. */
 export const DbConnectionInfoSchema = v.strictObject({
   nodes: v.pipe(v.array(addrSchema), v.maxLength(LIMITS.dbNodes)),
-  credentials: v.pipe(v.string(), v.maxLength(LIMITS.credentials))
+  credentials: v.pipe(v.string(), v.maxLength(LIMITS.credentials)),
+  document: v.optional(DbDocumentSchema)
 })
 
 /** A provisioned database (what provisionDatabase returns). */
@@ -216,6 +232,32 @@ function refusalKey(message: Message): string | undefined {
   for (const k of Object.keys(m)) if (!allowed.has(k)) return undefined
   if (m.role !== undefined && typeof m.role !== 'string') return undefined
   return `${m.type}|${m.reason}|${m.role ?? ''}`
+}
+
+/** The dbConnectionInfo a message carries (stock ProvisioningResult, DatabaseResult), if any. */
+function dbInfoOf(message: Message): { document?: unknown } | undefined {
+  if (message.type === 'DatabaseResult') return message.dbConnectionInfo
+  if (message.type === 'ProvisioningResult' && message.approved)
+    return message.provisionResult?.dbConnectionInfo
+  return undefined
+}
+
+/** True when `message` carries a `dbConnectionInfo.document` (a 1.1.0 field). */
+export function carriesDocument(message: Message): boolean {
+  return dbInfoOf(message)?.document !== undefined
+}
+
+/** `message` without its `dbConnectionInfo.document`: what a 1.0.0 peer is sent. */
+export function withoutDocument(message: Message): Message {
+  if (!carriesDocument(message)) return message
+  if (message.type === 'DatabaseResult') {
+    const { document: _, ...dbConnectionInfo } = message.dbConnectionInfo
+    return { ...message, dbConnectionInfo }
+  }
+  if (message.type !== 'ProvisioningResult' || !message.approved || message.provisionResult == null)
+    return message
+  const { document: _, ...dbConnectionInfo } = message.provisionResult.dbConnectionInfo
+  return { ...message, provisionResult: { ...message.provisionResult, dbConnectionInfo } }
 }
 
 /** True when `value` is a well-formed ProvisionResult (used to check what a hook returned). */

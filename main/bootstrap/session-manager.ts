@@ -18,7 +18,7 @@ import { ipKey } from './rate-limit.ts'
 import { SessionStoppedError } from './session-base.ts'
 import type { SessionDeps } from './session-base.ts'
 import { isTerminalState } from './states.ts'
-import { PROTOCOL_ID } from './types.ts'
+import { PROTOCOL_IDS } from './types.ts'
 import type {
   BootstrapLink,
   BootstrapResult,
@@ -89,10 +89,10 @@ export class SessionManager extends TypedEventEmitter<SessionManagerEvents> {
     setMaxListeners(Infinity, this.stopController.signal)
   }
 
-  /** Registers the protocol handler on `node` (with raised stream caps). */
+  /** Registers the protocol handler on `node` for every version it speaks (with raised stream caps). */
   async start(node: Libp2p): Promise<void> {
     this.node = node
-    await node.handle(PROTOCOL_ID, (stream, connection) => this.handleNewStream(stream, connection), {
+    await node.handle([...PROTOCOL_IDS], (stream, connection) => this.handleNewStream(stream, connection), {
       maxInboundStreams: MAX_INBOUND_STREAMS,
       maxOutboundStreams: MAX_INBOUND_STREAMS
     })
@@ -103,7 +103,7 @@ export class SessionManager extends TypedEventEmitter<SessionManagerEvents> {
     const node = this.node
     if (node != null) {
       try {
-        await node.unhandle(PROTOCOL_ID)
+        await node.unhandle([...PROTOCOL_IDS])
       } catch {
         // the node may already be stopped
       }

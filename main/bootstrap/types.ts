@@ -7,8 +7,14 @@ import type { IdentityRequirements } from './identity-requirements.ts'
 
 export type { IdentityRequirements } from './identity-requirements.ts'
 
-/** Wire protocol id; one stream carries every frame of one bootstrap. */
-export const PROTOCOL_ID = '/taleus/bootstrap/1.0.0'
+/** Wire protocol id of this version; one stream carries every frame of one bootstrap. */
+export const PROTOCOL_ID = '/taleus/bootstrap/1.1.0'
+
+/** The first version: the same frames without `dbConnectionInfo.document` (docs/protocol.md, Versions). */
+export const PROTOCOL_ID_V1_0 = '/taleus/bootstrap/1.0.0'
+
+/** Every version this library speaks, newest first: what a dialer offers and a listener handles. */
+export const PROTOCOL_IDS: readonly string[] = [PROTOCOL_ID, PROTOCOL_ID_V1_0]
 
 /** Largest frame body accepted or sent, in bytes. */
 export const MAX_FRAME_BYTES = 64 * 1024
@@ -87,6 +93,18 @@ export interface ValidatedToken extends TokenInfo {
 export interface DbConnectionInfo {
   nodes: string[]
   credentials: string
+  /**
+   * Since 1.1.0, optional: the tally's document as provisioned, so the other party stores its replica
+   * from this frame (no second stream, no round trip). Never sent to a 1.0.0 peer.
+   */
+  document?: DbDocument
+}
+
+/** A database's initial state of one tally: its document id and bytes (opaque to this library). */
+export interface DbDocument {
+  id: string
+  /** The bytes, base64 (RFC 4648 with padding). */
+  data: string
 }
 
 /** The minimal draft tally a bootstrap creates. */

@@ -35,7 +35,7 @@ import {
   tokenInfo
 } from './hook-rules.ts'
 import type { TallyBook, TallyRecord } from './tally-book.ts'
-import { joinDocument, provisionGrant, revokeDocument } from './tally-docs.ts'
+import { documentHandedOver, joinDocument, provisionDocument, revokeDocument } from './tally-docs.ts'
 import type { TallyLedger } from './tally-ledger.ts'
 import type { TokenBook } from './token-book.ts'
 import { tokenRejection, tokenView } from './token-book.ts'
@@ -221,12 +221,27 @@ export class StoreHooks {
       respondentPeerId,
       createdAt: new Date(now).toISOString()
     }
-    // the grant opens this tally's document for the counterparty only; it is re-derived, never stored
-    const grant = await provisionGrant(this.#db(), this.#grantKey(), tally, this.#termsOf(ctx), ctx)
-    const dbConnectionInfo: DbConnectionInfo = { nodes: [...node.multiaddrs()], credentials: grant }
+    const nodes = [...node.multiaddrs()]
     // the grant is a secret: the provisioner re-derives it, the opener keeps it sealed in DIR/tallydb
-    const record = this.#newRecord(node, tally, { ...dbConnectionInfo, credentials: '' }, role, ctx, now)
-    await this.#ledger.record(record)
+    const record = this.#newRecord(node, tally, { nodes, credentials: '' }, role, ctx, now)
+    // the draft and the tally's document go to disk side by side (two files): one wait, not two in a row
+    const recorded = this.#ledger.record(record)
+    let provisioned: Awaited<ReturnType<typeof provisionDocument>>
+    try {
+      ;[provisioned] = await Promise.all([
+        // the grant opens this tally's document for the counterparty only; it is re-derived, never stored
+        provisionDocument(this.#db(), this.#grantKey(), tally, this.#termsOf(ctx), ctx),
+        recorded
+      ])
+    } catch (err) {
+      // one of the two failed: nobody will hear of this tally, settle what was written of it now
+      await Promise.allSettled([
+        recorded.then(async () => this.#ledger.settle(tallyId, 'abandoned')),
+        revokeDocument(this.#db(), tallyId)
+      ])
+      throw err
+    }
+    const dbConnectionInfo: DbConnectionInfo = { nodes, ...provisioned }
     if (ctx.signal.aborted) {
       // the session gave up while the draft was being written: nobody will hear of it, settle it now
       await this.#ledger.settle(tallyId, 'abandoned').catch(() => {})
@@ -294,8 +309,11 @@ export class StoreHooks {
     await this.#ledger.settle(tallyId, outcome)
     // an abandoned tally's grant opens nothing any more (the opener may hold it already)
     if (outcome === 'abandoned') await revokeDocument(this.#db(), tallyId)
-    // a confirmed bootstrap keeps its token use for good
-    if (outcome === 'confirmed') this.#reservations.delete(ctx.sessionId)
+    if (outcome === 'confirmed') {
+      documentHandedOver(this.#db(), tallyId)
+      // a confirmed bootstrap keeps its token use for good
+      this.#reservations.delete(ctx.sessionId)
+    }
   }
 
   #logSessionEvent(sessionId: string, event: SessionEvent): void {

@@ -1,12 +1,14 @@
 /**
  * The shared tally database (issue I) as both stores' hooks use it: the grant a provisioner hands out
- * (derived, never stored), joining the provisioner's document before saying yes, and revoking the grant
- * of a tally that ended abandoned. Without an attached TallyDb the grant is still derived, so a tally's
+ * (derived, never stored) with the document it provisioned (carried in the bootstrap's frame), storing
+ * that document (or opening it at a 1.0.0 provisioner) before saying yes, and revoking the grant of a
+ * tally that ended abandoned. Without an attached TallyDb the grant is still derived, so a tally's
  * credentials stay the same whether or not documents are on.
  */
 import { createHmac } from 'node:crypto'
 import { RejectedError } from '../bootstrap/errors.ts'
-import type { DraftTally, HookContext, ProvisionResult } from '../bootstrap/types.ts'
+import { LIMITS } from '../bootstrap/messages.ts'
+import type { DbConnectionInfo, DraftTally, HookContext, ProvisionResult } from '../bootstrap/types.ts'
 import { deriveGrant } from '../tallydb/grant.ts'
 import type { TallyDb } from '../tallydb/tally-db.ts'
 import type { TallyTerms } from '../tallydb/tally-document.ts'
@@ -16,15 +18,19 @@ export function grantKeyOf(secret: Buffer): Buffer {
   return createHmac('sha256', secret).update('taleus/tallydb/grant-key/1', 'utf8').digest()
 }
 
-/** Provision `tally`'s document (when a TallyDb is attached) and return the grant for the counterparty. */
-export async function provisionGrant(
+/**
+ * Provision `tally`'s document (when a TallyDb is attached): the grant for the counterparty
+ * (`credentials`) and the document to hand over in the frame (left out if it is beyond the frame's bound:
+ * the counterparty then opens it with the grant).
+ */
+export async function provisionDocument(
   db: TallyDb | undefined,
   grantKey: Buffer,
   tally: DraftTally,
   terms: TallyTerms | undefined,
   ctx: HookContext
-): Promise<string> {
-  if (db === undefined) return deriveGrant(grantKey, tally.tallyId, ctx.remotePeerId)
+): Promise<Pick<DbConnectionInfo, 'credentials' | 'document'>> {
+  if (db === undefined) return { credentials: deriveGrant(grantKey, tally.tallyId, ctx.remotePeerId) }
   const provisioned = await db.provision({
     tally,
     counterpartyPeerId: ctx.remotePeerId,
@@ -32,10 +38,12 @@ export async function provisionGrant(
     terms,
     signal: ctx.signal
   })
-  return provisioned.grant
+  const data = Buffer.from(provisioned.document).toString('base64')
+  if (data.length > LIMITS.documentData) return { credentials: provisioned.grant }
+  return { credentials: provisioned.grant, document: { id: provisioned.documentId, data } }
 }
 
-/** Open the provisioner's document with the grant and hold a synced replica before saying yes. */
+/** Hold a replica of the provisioner's document (from the frame, else opened with the grant) before saying yes. */
 export async function joinDocument(
   db: TallyDb | undefined,
   result: ProvisionResult,
@@ -43,12 +51,16 @@ export async function joinDocument(
   ctx: HookContext
 ): Promise<void> {
   if (db === undefined) return
+  const handed = result.dbConnectionInfo.document
   try {
     await db.join({
       tally: result.tally,
       provisionerPeerId: ctx.remotePeerId,
       nodes: result.dbConnectionInfo.nodes,
       grant: result.dbConnectionInfo.credentials,
+      ...(handed === undefined
+        ? {}
+        : { document: { id: handed.id, bytes: Buffer.from(handed.data, 'base64') } }),
       ...(terms === undefined ? {} : { terms }),
       signal: ctx.signal
     })
@@ -58,6 +70,11 @@ export async function joinDocument(
       cause: err
     })
   }
+}
+
+/** The counterparty confirmed a tally we provisioned: it holds our document as of now (lastSyncAt). */
+export function documentHandedOver(db: TallyDb | undefined, tallyId: string): void {
+  db?.handedOver(tallyId)
 }
 
 /** An abandoned tally's grant opens nothing any more (the opener may hold it already). */

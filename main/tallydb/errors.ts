@@ -16,6 +16,17 @@ export class UnknownTallyDocumentError extends Error {
   }
 }
 
+/**
+ * The document held for a tally is not that tally between its two parties (found when it is first loaded:
+ * a document handed over in a bootstrap frame is stored as bytes, unread).
+ */
+export class ForeignDocumentError extends Error {
+  override name = 'ForeignDocumentError'
+  constructor(message = 'the document held for this tally is not this tally', options?: ErrorOptions) {
+    super(message, options)
+  }
+}
+
 /** The provisioner could not be reached on any of its addresses. */
 export class TallyDbUnreachableError extends Error {
   override name = 'TallyDbUnreachableError'

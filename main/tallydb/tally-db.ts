@@ -2,45 +2,43 @@
  * The shared tally database of one node: an automerge-repo Repo (documents on disk in DIR/tallydb/chunks.jsonl),
  * served and reached over libp2p (Libp2pNetworkAdapter), with the index of which document is which tally.
  *
- * The provisioner creates a tally's document and serves it; the counterparty opens it with the grant (the
- * dbConnectionInfo credentials) and keeps a replica. Either side reads and changes its own replica while
- * the other is offline; Automerge merges when a channel joins them again. Only the opener dials: on
- * start, when a connection to the provisioner opens, every `reconnectMs`, and on sync().
+ * The provisioner creates a tally's document and serves it; the counterparty keeps a replica: from the
+ * bootstrap's own frame (dbConnectionInfo.document, bootstrap 1.1.0), else opened over libp2p with the grant
+ * (the dbConnectionInfo credentials). Either side reads and changes its own replica while the other is
+ * offline; Automerge merges when a channel joins them again. The opener opens a channel on start, when a
+ * connection to the provisioner opens, every `reconnectMs`, on sync(), and after a local change.
  */
 import { randomUUID } from 'node:crypto'
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
-import { from, saveSince } from '@automerge/automerge'
-import { Repo, generateAutomergeUrl } from '@automerge/automerge-repo'
+import { Repo, generateAutomergeUrl, isValidDocumentId } from '@automerge/automerge-repo'
 import type { DocHandle, DocumentId, PeerId as RepoPeerId } from '@automerge/automerge-repo'
 import type { PeerId } from '@libp2p/interface'
 import { TypedEventEmitter } from 'main-event'
 import type { DraftTally } from '../bootstrap/types.ts'
-import { GrantRefusedError, ProposalError, TallyDbClosedError, UnknownTallyDocumentError } from './errors.ts'
-import { deriveGrant, openGrant, sealGrant, verifyGrant } from './grant.ts'
+import {
+  ForeignDocumentError,
+  GrantRefusedError,
+  ProposalError,
+  TallyDbClosedError,
+  UnknownTallyDocumentError
+} from './errors.ts'
+import { ChannelKeeper } from './channel-keeper.ts'
+import { deriveGrant, sealGrant, verifyGrant } from './grant.ts'
 import { JournalStorageAdapter } from './journal-storage.ts'
 import { Libp2pNetworkAdapter } from './libp2p-adapter.ts'
 import { TallyIndex } from './tally-index.ts'
 import { warmDocumentEngine } from './warm-up.ts'
-import { docOf, snapshotOf, storeChunk } from './doc-bytes.ts'
-import { findRemote, invite, openAt } from './counterparty-reach.ts'
+import { docOf, isAutomergeChunks, isDocBetween, isDocOf, newDocumentBytes, snapshotOf } from './doc-bytes.ts'
+import { findRemote, openAt } from './counterparty-reach.ts'
 import type { TallyDbEvents, TallyDbInit, TallyDocumentView } from './tally-db-types.ts'
 import type { IndexEntry } from './tally-index.ts'
-import {
-  acceptProposal,
-  addProposal,
-  applyStandingTerms,
-  checkTerms,
-  docView,
-  initialDoc
-} from './tally-document.ts'
+import { acceptProposal, addProposal, applyStandingTerms, checkTerms, docView } from './tally-document.ts'
 import type { TallyDoc, TallyTerms, TermsProposal } from './tally-document.ts'
 
 export type { TallyDbEvents, TallyDbInit, TallyDocumentView } from './tally-db-types.ts'
 
 const DEFAULT_RECONNECT_MS = 30_000
-/** Opener documents reconnected at once (a restart with many tallies must not dial them all together). */
-const RECONNECT_CONCURRENCY = 4
 
 /** The shared tally database of one node. Open with TallyDb.open, then start(). */
 export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
@@ -51,15 +49,18 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
   readonly #now: () => number
   readonly #lastSync = new Map<string, number>()
   readonly #watched = new Set<string>()
-  readonly #syncing = new Map<string, Promise<boolean>>()
+  /** Tallies whose document was found to be theirs since this process loaded it. */
+  readonly #checked = new Set<string>()
   #timer: ReturnType<typeof setInterval> | undefined
-  readonly #warmAbort = new AbortController()
+  /** Aborted on close: the warm-up and every background sync stop with it. */
+  readonly #closing = new AbortController()
   #closed = false
   readonly #onPeerConnect = (evt: CustomEvent<PeerId>): void => {
-    this.#reconnect(evt.detail.toString())
+    this.#channels.reconnect(evt.detail.toString())
   }
 
   readonly #storage: JournalStorageAdapter
+  readonly #channels: ChannelKeeper
 
   private constructor(init: TallyDbInit, index: TallyIndex, storage: JournalStorageAdapter) {
     super()
@@ -79,7 +80,7 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
     this.#adapter.on('peer-candidate', ({ peerId }) => {
       this.#channelChanged(peerId, true)
       // the provisioner came to us (a restart, a sync): open our documents of it on that channel
-      this.#reconnect(peerId)
+      this.#channels.reconnect(peerId)
     })
     this.#adapter.on('peer-disconnected', ({ peerId }) => this.#channelChanged(peerId, false))
     const allows = async (peer: RepoPeerId, documentId?: DocumentId): Promise<boolean> =>
@@ -92,6 +93,17 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
       enableRemoteHeadsGossiping: false,
       isEphemeral: true
     })
+    this.#channels = new ChannelKeeper({
+      adapter: this.#adapter,
+      index,
+      grantKey: init.grantKey,
+      closing: this.#closing.signal,
+      opened: async (entry) => {
+        // the repo only announces a document to a peer once its share policy is asked again
+        this.#repo.shareConfigChanged()
+        await this.#handle(entry).catch(() => undefined)
+      }
+    })
   }
 
   /** Open the database in `init.dir` (its index is read; documents load on demand). */
@@ -99,7 +111,10 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
     await mkdir(init.dir, { recursive: true, mode: 0o700 })
     const index = await TallyIndex.open(join(init.dir, 'index.jsonl'))
     try {
-      return new TallyDb(init, index, await JournalStorageAdapter.open(join(init.dir, 'chunks.jsonl')))
+      const storage = await JournalStorageAdapter.open(join(init.dir, 'chunks.jsonl'), (documentId) =>
+        index.firstState(documentId)
+      )
+      return new TallyDb(init, index, storage)
     } catch (err) {
       await index.close()
       throw err
@@ -113,11 +128,11 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
     this.#init.libp2p.addEventListener('peer:connect', this.#onPeerConnect)
     const every = this.#init.reconnectMs ?? DEFAULT_RECONNECT_MS
     if (every > 0) {
-      this.#timer = setInterval(() => this.#reconnect(), every)
+      this.#timer = setInterval(() => this.#channels.reconnect(), every)
       this.#timer.unref()
     }
-    this.#reconnect()
-    if (this.#init.warmUp === true) void warmDocumentEngine(this.#warmAbort.signal)
+    this.#channels.reconnect()
+    if (this.#init.warmUp === true) void warmDocumentEngine(this.#closing.signal)
   }
 
   /** Stop serving, write every document and close the index. */
@@ -125,9 +140,9 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
     if (this.#closed) return
     this.#closed = true
     if (this.#timer !== undefined) clearInterval(this.#timer)
-    this.#warmAbort.abort()
+    this.#closing.abort()
     this.#init.libp2p.removeEventListener('peer:connect', this.#onPeerConnect)
-    await Promise.allSettled([...this.#syncing.values()])
+    await this.#channels.settled()
     await this.#adapter.stop()
     await this.#repo.shutdown().catch(() => {})
     await Promise.allSettled([this.#index.close(), this.#storage.close()])
@@ -149,7 +164,7 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
 
   /**
    * Provisioner: create the tally's document (on disk on return) and the grant that opens it for
-   * `counterpartyPeerId` only.
+   * `counterpartyPeerId` only. `document`: its bytes, for the bootstrap's frame (the opener's replica).
    */
   async provision(input: {
     tally: DraftTally
@@ -158,59 +173,63 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
     counterpartyAddrs?: string[]
     terms?: TallyTerms
     signal?: AbortSignal
-  }): Promise<{ grant: string; documentId: string }> {
+  }): Promise<{ grant: string; documentId: string; document: Uint8Array }> {
     this.#assertOpen()
     const { tally, counterpartyPeerId } = input
     if (this.#index.get(tally.tallyId) !== undefined) throw new ProposalError('tally already has a document')
     const at = new Date(this.#now()).toISOString()
-    const doc = from(
-      initialDoc(tally, checkTerms(input.terms ?? {}), this.#localPeerId(), at) as unknown as Record<
-        string,
-        unknown
-      >
-    )
+    const document = newDocumentBytes(tally, checkTerms(input.terms ?? {}), this.#localPeerId(), at)
     // the URL's tail is the id: decoding it again (bs58check) would cost as much as making it
     const documentId = generateAutomergeUrl().slice('automerge:'.length)
-    // straight into storage, in the layout automerge-repo loads: the Repo takes the document up only when
-    // someone reads it or the opener syncs (a rush of bootstraps costs no DocHandle, synchronizer or snapshot)
-    await Promise.all([
-      storeChunk(this.#storage, documentId, saveSince(doc, [])),
-      this.#index.put({
-        tallyId: tally.tallyId,
-        documentId,
-        counterpartyPeerId,
-        provisioner: true,
-        ...(input.counterpartyAddrs === undefined ? {} : { nodes: input.counterpartyAddrs.slice(0, 16) }),
-        createdAt: this.#now()
-      })
-    ])
+    // into its index entry, which the storage shows automerge-repo as the document's first chunk: one
+    // durable write, and the Repo takes the document up only when someone reads it or the opener syncs (a
+    // rush of bootstraps costs no DocHandle, synchronizer or snapshot)
+    await this.#index.put({
+      tallyId: tally.tallyId,
+      documentId,
+      counterpartyPeerId,
+      provisioner: true,
+      ...(input.counterpartyAddrs === undefined ? {} : { nodes: input.counterpartyAddrs.slice(0, 16) }),
+      doc: Buffer.from(document).toString('base64'),
+      createdAt: this.#now()
+    })
     input.signal?.throwIfAborted()
-    return { grant: deriveGrant(this.#init.grantKey, tally.tallyId, counterpartyPeerId), documentId }
+    return {
+      grant: deriveGrant(this.#init.grantKey, tally.tallyId, counterpartyPeerId),
+      documentId,
+      document
+    }
   }
 
   /**
-   * Opener: open the tally's document at the provisioner with `grant` and hold a synced replica (on disk
-   * on return). `terms`: standing terms this side brings (foil: the listener's token), set where unset.
+   * Opener: hold a replica of the tally's document (on disk on return): the `document` the provisioner's
+   * bootstrap frame carried, else opened at the provisioner with `grant` (a 1.0.0 peer). `terms`: standing
+   * terms this side brings (foil: the listener's token), set where unset and offered to the provisioner.
+   * A handed-over document is checked whole here (id, chunks and checksums) and for being this tally when
+   * it is first loaded (at once when terms are set; else at its first read, change or sync): the
+   * bootstrap does not pay for the document engine (ForeignDocumentError then).
    */
   async join(input: {
     tally: DraftTally
     provisionerPeerId: string
     nodes: string[]
     grant: string
+    /** The document as the provisioner handed it over in the bootstrap (its id and bytes). */
+    document?: { id: string; bytes: Uint8Array }
     terms?: TallyTerms
     signal?: AbortSignal
   }): Promise<{ documentId: string }> {
     this.#assertOpen()
     const { tally, provisionerPeerId, grant, signal } = input
     if (this.#index.get(tally.tallyId) !== undefined) throw new ProposalError('tally already has a document')
-    const { documentId, snapshot } = await openAt(
-      this.#adapter,
-      tally.tallyId,
-      provisionerPeerId,
-      input.nodes,
-      grant,
-      signal
-    )
+    // handed over in the frame: no channel, no round trip; libp2p carries only the changes after it
+    const handed = input.document
+    if (handed !== undefined && (!isValidDocumentId(handed.id) || !isAutomergeChunks(handed.bytes)))
+      throw new GrantRefusedError('not a document')
+    const { documentId, snapshot } =
+      handed !== undefined
+        ? { documentId: handed.id, snapshot: handed.bytes }
+        : await openAt(this.#adapter, tally.tallyId, provisionerPeerId, input.nodes, grant, signal)
     if (this.#index.tallyOf(documentId) !== undefined) throw new GrantRefusedError('document already in use')
     const terms = checkTerms(input.terms ?? {})
     const withTerms = Object.keys(terms).length > 0
@@ -222,13 +241,9 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
         : withTerms
           ? this.#repo.import<TallyDoc>(snapshot, { docId: documentId as DocumentId })
           : undefined
-    const doc = handle?.doc() ?? docOf(snapshot)
     // the document must be this tally between these two parties, or the provisioner handed us another
-    if (
-      doc?.tally?.tallyId !== tally.tallyId ||
-      doc.tally.initiatorPeerId !== tally.initiatorPeerId ||
-      doc.tally.respondentPeerId !== tally.respondentPeerId
-    ) {
+    // (checked now where it is loaded anyway; bytes from the frame at their first load)
+    if ((handle !== undefined || handed === undefined) && !isDocOf(handle?.doc() ?? docOf(snapshot), tally)) {
       this.#adapter.forget(documentId as DocumentId)
       throw new GrantRefusedError('the document is not this tally')
     }
@@ -236,10 +251,9 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
       const at = new Date(this.#now()).toISOString()
       handle.change((d) => applyStandingTerms(d, terms, this.#localPeerId(), at))
     }
+    // as bytes: in the index entry, one durable write (as the provisioner keeps it); changed: the Repo's
     await Promise.all([
-      handle !== undefined
-        ? this.#repo.flush([documentId as DocumentId])
-        : storeChunk(this.#storage, documentId, snapshot as Uint8Array),
+      handle !== undefined ? this.#repo.flush([documentId as DocumentId]) : undefined,
       this.#index.put({
         tallyId: tally.tallyId,
         documentId,
@@ -247,12 +261,24 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
         provisioner: false,
         nodes: input.nodes.slice(0, 16),
         sealedGrant: sealGrant(this.#init.grantKey, tally.tallyId, grant),
+        ...(handle === undefined ? { doc: Buffer.from(snapshot as Uint8Array).toString('base64') } : {}),
         createdAt: this.#now()
       })
     ])
     if (handle !== undefined) this.#watch(tally.tallyId, handle)
     this.#lastSync.set(tally.tallyId, this.#now())
+    // our terms reach the provisioner once a channel carries the document (over the frame, none does yet)
+    if (handed !== undefined && withTerms) this.#channels.offer(this.#entry(tally.tallyId))
     return { documentId }
+  }
+
+  /**
+   * Provisioner: the counterparty confirmed the bootstrap that handed it this document (in the frame, or
+   * opened over libp2p before it confirmed), so both held the same document then: that is a sync too.
+   */
+  handedOver(tallyId: string): void {
+    if (this.#closed || this.#index.get(tallyId)?.provisioner !== true) return
+    this.#lastSync.set(tallyId, this.#now())
   }
 
   /** The document of a tally and its sync state; undefined when this node has none. */
@@ -264,46 +290,25 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
     return this.#view(entry, handle)
   }
 
-  /** Propose a change of the terms; both replicas see it as soon as they are connected. */
+  /** Propose a change of the terms; the counterparty sees it once connected (a channel opens for it). */
   async propose(tallyId: string, terms: TallyTerms): Promise<TermsProposal> {
     const entry = this.#entry(tallyId)
-    const checked = checkTerms(terms)
-    const handle = await this.#handle(entry)
     const proposal: TermsProposal = {
       proposalId: randomUUID(),
       by: this.#localPeerId(),
       at: new Date(this.#now()).toISOString(),
-      terms: checked,
+      terms: checkTerms(terms),
       status: 'open'
     }
-    let failure: unknown
-    handle.change((d) => {
-      try {
-        addProposal(d, proposal)
-      } catch (err) {
-        failure = err
-      }
-    })
-    if (failure !== undefined) throw failure
-    await this.#repo.flush([handle.documentId])
+    await this.#change(entry, (d) => addProposal(d, proposal))
     return proposal
   }
 
   /** Accept the counterparty's open proposal: its terms become the tally's. */
   async accept(tallyId: string, proposalId: string): Promise<TermsProposal> {
     const entry = this.#entry(tallyId)
-    const handle = await this.#handle(entry)
     const at = new Date(this.#now()).toISOString()
-    let failure: unknown
-    handle.change((d) => {
-      try {
-        acceptProposal(d, proposalId, this.#localPeerId(), at)
-      } catch (err) {
-        failure = err
-      }
-    })
-    if (failure !== undefined) throw failure
-    await this.#repo.flush([handle.documentId])
+    const handle = await this.#change(entry, (d) => acceptProposal(d, proposalId, this.#localPeerId(), at))
     const accepted = docView(handle.doc()).proposals.find((p) => p.proposalId === proposalId)
     if (accepted === undefined) throw new ProposalError('no such proposal')
     return accepted
@@ -315,20 +320,7 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
    * opener, seeing the channel, opens its documents on it. Resolves true when a channel carries it.
    */
   async sync(tallyId: string, options: { signal?: AbortSignal } = {}): Promise<boolean> {
-    const entry = this.#entry(tallyId)
-    if (this.#adapter.isOpen(entry.counterpartyPeerId, entry.documentId as DocumentId)) return true
-    let running = this.#syncing.get(tallyId)
-    if (running === undefined) {
-      running = (
-        entry.provisioner
-          ? invite(this.#adapter, entry, () => this.#closed, options.signal)
-          : this.#reopen(entry, options.signal)
-      )
-        .catch(() => false)
-        .finally(() => this.#syncing.delete(tallyId))
-      this.#syncing.set(tallyId, running)
-    }
-    return running
+    return this.#channels.sync(this.#entry(tallyId), options.signal)
   }
 
   /** Provisioner: the grant of this tally opens nothing any more; a channel carrying it stops at once. */
@@ -341,6 +333,23 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
   }
 
   // --- internals ---------------------------------------------------------------------------------
+
+  /** Change the document by `fn` (its error thrown as it is), on disk on return, offered to the counterparty. */
+  async #change(entry: IndexEntry, fn: (doc: TallyDoc) => void): Promise<DocHandle<TallyDoc>> {
+    const handle = await this.#handle(entry)
+    let failure: unknown
+    handle.change((d) => {
+      try {
+        fn(d)
+      } catch (err) {
+        failure = err
+      }
+    })
+    if (failure !== undefined) throw failure
+    await this.#repo.flush([handle.documentId])
+    this.#channels.offer(entry)
+    return handle
+  }
 
   /** A sync message (or the whole document) went either way for this document now. */
   #synced(documentId: string): void {
@@ -358,41 +367,13 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
     return entry.documentId as DocumentId
   }
 
-  async #reopen(entry: IndexEntry, signal?: AbortSignal): Promise<boolean> {
-    const grant =
-      entry.sealedGrant === undefined
-        ? undefined
-        : openGrant(this.#init.grantKey, entry.tallyId, entry.sealedGrant)
-    if (grant === undefined) return false
-    try {
-      await openAt(this.#adapter, entry.tallyId, entry.counterpartyPeerId, entry.nodes ?? [], grant, signal)
-    } catch {
-      return false
-    }
-    // the repo only announces a document to a peer once its share policy is asked again
-    this.#repo.shareConfigChanged()
-    await this.#handle(entry).catch(() => undefined)
-    return true
-  }
-
-  /** Reconnect opener documents (all, or those of one provisioner), a few at a time, in the background. */
-  #reconnect(peer?: string): void {
-    if (this.#closed) return
-    const due = [...this.#index.values()].filter(
-      (e) =>
-        !e.provisioner &&
-        (peer === undefined || e.counterpartyPeerId === peer) &&
-        !this.#adapter.isOpen(e.counterpartyPeerId, e.documentId as DocumentId)
-    )
-    const next = async (): Promise<void> => {
-      for (let e = due.shift(); e !== undefined && !this.#closed; e = due.shift())
-        await this.sync(e.tallyId).catch(() => false)
-    }
-    for (let i = 0; i < RECONNECT_CONCURRENCY; i++) void next()
-  }
-
   async #handle(entry: IndexEntry): Promise<DocHandle<TallyDoc>> {
     const handle = await this.#repo.find<TallyDoc>(entry.documentId as DocumentId)
+    if (!this.#checked.has(entry.tallyId)) {
+      if (!isDocBetween(handle.doc(), entry.tallyId, this.#localPeerId(), entry.counterpartyPeerId))
+        throw new ForeignDocumentError()
+      this.#checked.add(entry.tallyId)
+    }
     this.#watch(entry.tallyId, handle)
     return handle
   }
@@ -404,9 +385,8 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
   }
 
   #channelChanged(peer: string, connected: boolean): void {
-    for (const e of this.#index.values())
-      if (e.counterpartyPeerId === peer)
-        this.safeDispatchEvent('sync', { detail: { tallyId: e.tallyId, connected } })
+    for (const e of this.#index.withCounterparty(peer))
+      this.safeDispatchEvent('sync', { detail: { tallyId: e.tallyId, connected } })
   }
 
   #view(entry: IndexEntry, handle: DocHandle<TallyDoc>): TallyDocumentView {
@@ -416,7 +396,7 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
       provisioner: entry.provisioner,
       counterpartyPeerId: entry.counterpartyPeerId,
       revoked: entry.revoked === true,
-      connected: this.#adapter.isOpen(entry.counterpartyPeerId, entry.documentId as DocumentId),
+      connected: this.#channels.isOpen(entry),
       lastSyncAt: this.#lastSync.get(entry.tallyId) ?? null,
       document: docView(handle.doc())
     }

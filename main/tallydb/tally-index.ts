@@ -21,6 +21,11 @@ export interface IndexEntry {
   sealedGrant?: string
   /** Provisioner: the grant no longer opens the document. */
   revoked?: boolean
+  /**
+   * The document's first state (Automerge bytes, base64), written with this entry: a new tally costs one
+   * durable write. The storage shows it as a chunk (journal-storage.ts).
+   */
+  doc?: string
   createdAt: number
 }
 
@@ -29,11 +34,13 @@ export class TallyIndex {
   readonly #journal: Journal
   readonly #entries: Map<string, IndexEntry>
   readonly #byDocument = new Map<string, string>()
+  /** tallyIds by counterparty PeerId: a connection's events look up its own tallies, not every tally. */
+  readonly #byCounterparty = new Map<string, Set<string>>()
 
   private constructor(journal: Journal, entries: Map<string, IndexEntry>) {
     this.#journal = journal
     this.#entries = entries
-    for (const e of entries.values()) this.#byDocument.set(e.documentId, e.tallyId)
+    for (const e of entries.values()) this.#indexed(e)
   }
 
   /** Open (creating) the index at `path`. */
@@ -53,6 +60,13 @@ export class TallyIndex {
     return this.#entries.get(tallyId)
   }
 
+  /** The first state of `documentId` kept in its entry, if any. */
+  firstState(documentId: string): Uint8Array | undefined {
+    const tallyId = this.#byDocument.get(documentId)
+    const doc = tallyId === undefined ? undefined : this.#entries.get(tallyId)?.doc
+    return doc === undefined ? undefined : new Uint8Array(Buffer.from(doc, 'base64'))
+  }
+
   /** The tallyId whose document is `documentId`. */
   tallyOf(documentId: string): string | undefined {
     return this.#byDocument.get(documentId)
@@ -60,6 +74,17 @@ export class TallyIndex {
 
   values(): IterableIterator<IndexEntry> {
     return this.#entries.values()
+  }
+
+  /** Every entry whose counterparty is `peer`. */
+  withCounterparty(peer: string): IndexEntry[] {
+    return [...(this.#byCounterparty.get(peer) ?? [])].map((id) => this.#entries.get(id)!)
+  }
+
+  /** The entries this node opened (not provisioned): all, or those provisioned by `peer`. */
+  opened(peer?: string): IndexEntry[] {
+    const entries = peer === undefined ? [...this.#entries.values()] : this.withCounterparty(peer)
+    return entries.filter((e) => !e.provisioner)
   }
 
   get size(): number {
@@ -70,7 +95,14 @@ export class TallyIndex {
   async put(entry: IndexEntry): Promise<void> {
     await this.#journal.append([JSON.stringify(entry)])
     this.#entries.set(entry.tallyId, entry)
+    this.#indexed(entry)
+  }
+
+  #indexed(entry: IndexEntry): void {
     this.#byDocument.set(entry.documentId, entry.tallyId)
+    let ids = this.#byCounterparty.get(entry.counterpartyPeerId)
+    if (ids === undefined) this.#byCounterparty.set(entry.counterpartyPeerId, (ids = new Set()))
+    ids.add(entry.tallyId)
   }
 
   async close(): Promise<void> {
@@ -88,7 +120,8 @@ function parseEntry(text: string): IndexEntry | undefined {
       typeof e.documentId !== 'string' ||
       typeof e.counterpartyPeerId !== 'string' ||
       typeof e.provisioner !== 'boolean' ||
-      typeof e.createdAt !== 'number'
+      typeof e.createdAt !== 'number' ||
+      (e.doc !== undefined && typeof e.doc !== 'string')
     )
       return undefined
     return e as IndexEntry

@@ -5,8 +5,8 @@
  * node that serves a rush pays that once, in the background at start, instead of in its first customers'
  * bootstraps.
  */
-import { free, from, init, loadIncremental, saveSince } from '@automerge/automerge'
-import { initialDoc } from './tally-document.ts'
+import { free, init, loadIncremental } from '@automerge/automerge'
+import { newDocumentBytes } from './doc-bytes.ts'
 
 /** Rounds of create, save and load: enough for V8 to optimise the functions a bootstrap uses. */
 const ROUNDS = 200
@@ -28,7 +28,7 @@ async function run(signal?: AbortSignal): Promise<void> {
     // one round per macrotask: a node's own work goes first
     await new Promise((resolve) => setImmediate(resolve))
     const at = new Date().toISOString()
-    const body = initialDoc(
+    const bytes = newDocumentBytes(
       {
         tallyId: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
         createdBy: 'stock',
@@ -40,9 +40,6 @@ async function run(signal?: AbortSignal): Promise<void> {
       SAMPLE_PEER,
       at
     )
-    const doc = from(body as unknown as Record<string, unknown>)
-    const bytes = saveSince(doc, [])
-    free(doc)
     free(loadIncremental(init(), bytes))
   }
 }

@@ -33,7 +33,7 @@ import {
   tokenInfo
 } from '../hook-rules.ts'
 import type { TallyRecord } from '../tally-book.ts'
-import { joinDocument, provisionGrant, revokeDocument } from '../tally-docs.ts'
+import { documentHandedOver, joinDocument, provisionDocument, revokeDocument } from '../tally-docs.ts'
 import { tokenRejection } from '../token-book.ts'
 import type { LocalNode } from '../types.ts'
 import type { PgApprovals } from './pg-approvals.ts'
@@ -172,8 +172,14 @@ export class PgHooks {
       createdAt: new Date(now).toISOString()
     }
     // the grant opens this tally's document for the counterparty only; it is re-derived, never stored
-    const grant = await provisionGrant(this.#p.db(), this.#p.grantKey(), tally, this.#termsOf(ctx), ctx)
-    const dbConnectionInfo: DbConnectionInfo = { nodes: [...node.multiaddrs()], credentials: grant }
+    const provisioned = await provisionDocument(
+      this.#p.db(),
+      this.#p.grantKey(),
+      tally,
+      this.#termsOf(ctx),
+      ctx
+    )
+    const dbConnectionInfo: DbConnectionInfo = { nodes: [...node.multiaddrs()], ...provisioned }
     const stored = { ...dbConnectionInfo, credentials: '' }
     await this.#record(newTallyRecord(node, tally, stored, role, ctx, now, this.#tokenOf(ctx)))
     if (ctx.signal.aborted) {
@@ -228,8 +234,11 @@ export class PgHooks {
     if (outcome === 'confirmed') ctx.signal.throwIfAborted()
     if (outcome === 'abandoned') await this.#abandonOrDefer(tallyId)
     else await this.#p.tallies.settle(tallyId, outcome, 'draft')
-    // a confirmed bootstrap keeps its token use for good
-    if (outcome === 'confirmed') this.#reservations.delete(ctx.sessionId)
+    if (outcome === 'confirmed') {
+      documentHandedOver(this.#p.db(), tallyId)
+      // a confirmed bootstrap keeps its token use for good
+      this.#reservations.delete(ctx.sessionId)
+    }
   }
 
   #logSessionEvent(sessionId: string, event: SessionEvent): void {

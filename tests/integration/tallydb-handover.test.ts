@@ -1,0 +1,185 @@
+/**
+ * The bootstrap hands the tally's document over in its own frame (bootstrap 1.1.0, dbConnectionInfo.document):
+ * the opener holds its replica when the bootstrap reports success with no tallydb stream opened; a listener
+ * that speaks only 1.0.0 gets no such field and the opener falls back to opening the document over
+ * /taleus/tallydb/1.0.0; a handed-over document that is not whole is refused, one of another tally is
+ * found out when it is first loaded.
+ */
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import type { Libp2p } from '@libp2p/interface'
+import {
+  MAX_INBOUND_STREAMS,
+  PROTOCOL_ID,
+  PROTOCOL_ID_V1_0,
+  SessionManager,
+  formatLink,
+  parseLink
+} from '../../main/bootstrap/index.ts'
+import type { PartyRole, SessionHooks } from '../../main/bootstrap/index.ts'
+import { TALLYDB_PROTOCOL } from '../../main/tallydb/index.ts'
+import { TEST_CONFIG } from '../helpers/bootstrap-world.ts'
+import { DbWorld } from '../helpers/tallydb-party.ts'
+import type { DbParty } from '../helpers/tallydb-party.ts'
+
+/** Streams of the tally database's protocol open on `node` now (a channel keeps its stream open). */
+function tallyDbStreams(node: Libp2p): number {
+  return node
+    .getConnections()
+    .flatMap((c) => c.streams)
+    .filter((s) => s.protocol === TALLYDB_PROTOCOL).length
+}
+
+/** A listens with `hooks` in place of its store's, for the protocol versions in `protocols`. */
+async function listenWith(a: DbParty, hooks: SessionHooks, protocols: string[]): Promise<SessionManager> {
+  const manager = new SessionManager(hooks, {
+    ...TEST_CONFIG,
+    cadrePeerAddrs: a.addrs,
+    localPeerId: a.peerId
+  })
+  await a.node.handle(protocols, (stream, connection) => manager.handleNewStream(stream, connection), {
+    maxInboundStreams: MAX_INBOUND_STREAMS
+  })
+  return manager
+}
+
+async function linkOf(a: DbParty, role: PartyRole): Promise<ReturnType<typeof parseLink>> {
+  const { view, token } = await a.store.createToken({ role, uses: 'unlimited' })
+  return parseLink(formatLink({ token, role: view.role, responderPeerAddrs: a.addrs() }))
+}
+
+describe('the tally document handed over in the bootstrap frame', () => {
+  const world = new DbWorld()
+  afterEach(async () => world.close())
+
+  it.each<PartyRole>(['stock', 'foil'])(
+    '%s: the opener holds the document when the bootstrap succeeds, and no tallydb stream was opened',
+    async (role) => {
+      const a = await world.party({ listen: true })
+      const b = await world.party()
+      const { link } = await a.createToken({ role, uses: 'unlimited' })
+      const result = await b.manager.initiateBootstrap(link, b.node)
+      const tallyId = result.tally.tallyId
+      expect(result.dbConnectionInfo.document?.id).toMatch(/^[1-9A-HJ-NP-Za-km-z]+$/)
+      expect(tallyDbStreams(a.node) + tallyDbStreams(b.node)).toBe(0)
+      const provisioner = role === 'stock' ? a : b
+      const opener = role === 'stock' ? b : a
+      const mine = await opener.db.read(tallyId)
+      const theirs = await provisioner.db.read(tallyId)
+      expect(mine?.connected).toBe(false)
+      expect(mine?.documentId).toBe(theirs?.documentId)
+      expect(mine?.document).toEqual(theirs?.document)
+      expect(mine?.document.tally.tallyId).toBe(tallyId)
+      // the document is not kept in the tally records (tallies.jsonl), only in DIR/tallydb
+      for (const p of [a, b])
+        expect(await readFile(join(p.dir, 'tallies.jsonl'), 'utf8')).not.toContain(
+          result.dbConnectionInfo.document?.data
+        )
+
+      // a later change opens the channel and reaches the other side
+      const proposal = await provisioner.db.propose(tallyId, { note: 'hello' })
+      await expect
+        .poll(async () => (await opener.db.read(tallyId))?.document.proposals[0]?.proposalId, {
+          timeout: 20_000
+        })
+        .toBe(proposal.proposalId)
+      expect(tallyDbStreams(opener.node)).toBe(1)
+    }
+  )
+
+  it.each<PartyRole>(['stock', 'foil'])(
+    '%s: with a listener that speaks only 1.0.0, the document is opened over the tallydb protocol',
+    async (role) => {
+      const a = await world.party()
+      const b = await world.party()
+      await listenWith(a, a.store.hooks({ peerId: a.peerId, multiaddrs: a.addrs }), [PROTOCOL_ID_V1_0])
+      const result = await b.manager.initiateBootstrap(await linkOf(a, role), b.node)
+      const tallyId = result.tally.tallyId
+      // nothing of 1.1.0 travelled (in foil B's own result keeps it: B provisioned it): the opener opened
+      // the document with its grant, on a channel
+      if (role === 'stock') expect(result.dbConnectionInfo.document).toBeUndefined()
+      expect(tallyDbStreams(a.node)).toBe(1)
+      const opener = role === 'stock' ? b : a
+      const provisioner = role === 'stock' ? a : b
+      expect((await opener.db.read(tallyId))?.connected).toBe(true)
+      expect((await opener.db.read(tallyId))?.document.tally).toEqual(
+        (await provisioner.db.read(tallyId))?.document.tally
+      )
+    }
+  )
+
+  it('a provision whose document cannot be made leaves no draft behind: it is settled abandoned', async () => {
+    const a = await world.party()
+    const b = await world.party()
+    const hooks = a.store.hooks({ peerId: a.peerId, multiaddrs: a.addrs })
+    await a.db.close()
+    const ctx = {
+      sessionId: 's1',
+      direction: 'inbound' as const,
+      remotePeerId: b.peerId,
+      signal: new AbortController().signal
+    }
+    await expect(hooks.provisionDatabase('stock', b.peerId, a.peerId, 's1', ctx)).rejects.toMatchObject({
+      name: 'TallyDbClosedError'
+    })
+    expect(a.store.listTallies().map((t) => t.status)).toEqual(['abandoned'])
+  })
+
+  it("a handed-over document that is not whole or has a bad id is refused; another tally's is found out", async () => {
+    const a = await world.party()
+    const b = await world.party()
+    const hooks = a.store.hooks({ peerId: a.peerId, multiaddrs: a.addrs })
+    let swap: ((d: { id: string; data: string }) => { id: string; data: string }) | undefined
+    let previous: { id: string; data: string } | undefined
+    await listenWith(
+      a,
+      {
+        ...hooks,
+        provisionDatabase: async (...args) => {
+          const result = await hooks.provisionDatabase(...args)
+          const document = result.dbConnectionInfo.document!
+          const handed = swap?.(document) ?? document
+          previous = document
+          return { ...result, dbConnectionInfo: { ...result.dbConnectionInfo, document: handed } }
+        }
+      },
+      [PROTOCOL_ID]
+    )
+    const link = await linkOf(a, 'stock')
+    // the control: handed over as provisioned
+    const first = await b.manager.initiateBootstrap(link, b.node)
+    expect((await b.db.read(first.tally.tallyId))?.document.tally.tallyId).toBe(first.tally.tallyId)
+
+    const bytes = (d: { data: string }): Buffer => Buffer.from(d.data, 'base64')
+    const refused: Array<(d: { id: string; data: string }) => { id: string; data: string }> = [
+      (d) => ({ id: d.id, data: Buffer.from('not an automerge document').toString('base64') }),
+      // one bit flipped: the chunk's checksum no longer matches
+      (d) => {
+        const flipped = bytes(d)
+        flipped[flipped.length - 1]! ^= 1
+        return { id: d.id, data: flipped.toString('base64') }
+      },
+      // cut short
+      (d) => ({ id: d.id, data: bytes(d).subarray(0, 100).toString('base64') }),
+      (d) => ({ id: 'NotADocumentId', data: d.data })
+    ]
+    for (const c of refused) {
+      swap = c
+      await expect(b.manager.initiateBootstrap(link, b.node)).rejects.toMatchObject({
+        name: 'RejectedError',
+        reason: 'provision-failed'
+      })
+    }
+    expect(b.db.size).toBe(1)
+
+    // the previous tally's bytes under this tally's id: whole and valid, so stored unread; its first load
+    // finds it is another tally's
+    swap = (d) => ({ id: d.id, data: previous!.data })
+    const foreign = await b.manager.initiateBootstrap(link, b.node)
+    await expect(b.db.read(foreign.tally.tallyId)).rejects.toMatchObject({ name: 'ForeignDocumentError' })
+    await expect(b.db.propose(foreign.tally.tallyId, { note: 'x' })).rejects.toMatchObject({
+      name: 'ForeignDocumentError'
+    })
+  })
+})
