@@ -2,13 +2,13 @@
 import { createHash } from 'node:crypto'
 import { init, loadIncremental, saveSince } from '@automerge/automerge'
 import type { DocumentId, Repo } from '@automerge/automerge-repo'
-import type { JournalStorageAdapter } from './journal-storage.ts'
+import type { TallyStorage } from './backend-types.ts'
 import type { TallyDoc } from './tally-document.ts'
 
 /** A document's bytes as they are: from the Repo when it holds it, else its chunks in storage. */
 export async function snapshotOf(
   repo: Repo,
-  storage: JournalStorageAdapter,
+  storage: TallyStorage,
   documentId: DocumentId
 ): Promise<Uint8Array | undefined> {
   const loaded = repo.handles[documentId]
@@ -23,7 +23,7 @@ export async function snapshotOf(
 
 /** Store a document's bytes as one chunk, the way automerge-repo keys its incremental saves. */
 export async function storeChunk(
-  storage: JournalStorageAdapter,
+  storage: TallyStorage,
   documentId: string,
   bytes: Uint8Array
 ): Promise<void> {

@@ -21,6 +21,8 @@ import { deriveGrant, openGrant, sealGrant, verifyGrant } from './grant.ts'
 import { JournalStorageAdapter } from './journal-storage.ts'
 import { Libp2pNetworkAdapter } from './libp2p-adapter.ts'
 import { TallyIndex } from './tally-index.ts'
+import type { SharedChanges, TallyIndexStore, TallyStorage } from './backend-types.ts'
+import { mergeAllStored, mergeStoredChunk } from './shared-merge.ts'
 import { warmDocumentEngine } from './warm-up.ts'
 import { docOf, snapshotOf, storeChunk } from './doc-bytes.ts'
 import { findRemote, invite, openAt } from './counterparty-reach.ts'
@@ -45,7 +47,7 @@ const RECONNECT_CONCURRENCY = 4
 /** The shared tally database of one node. Open with TallyDb.open, then start(). */
 export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
   readonly #init: TallyDbInit
-  readonly #index: TallyIndex
+  readonly #index: TallyIndexStore
   readonly #adapter: Libp2pNetworkAdapter
   readonly #repo: Repo
   readonly #now: () => number
@@ -59,9 +61,9 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
     this.#reconnect(evt.detail.toString())
   }
 
-  readonly #storage: JournalStorageAdapter
+  readonly #storage: TallyStorage
 
-  private constructor(init: TallyDbInit, index: TallyIndex, storage: JournalStorageAdapter) {
+  private constructor(init: TallyDbInit, index: TallyIndexStore, storage: TallyStorage) {
     super()
     this.#init = init
     this.#index = index
@@ -96,6 +98,12 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
 
   /** Open the database in `init.dir` (its index is read; documents load on demand). */
   static async open(init: TallyDbInit): Promise<TallyDb> {
+    // a shared backend (the cadre's PostgreSQL) instead of DIR/tallydb: other nodes change it too
+    if (init.backend !== undefined) {
+      const db = new TallyDb(init, init.backend.index, init.backend.storage)
+      init.backend.follow(db.#sharedChanges())
+      return db
+    }
     await mkdir(init.dir, { recursive: true, mode: 0o700 })
     const index = await TallyIndex.open(join(init.dir, 'index.jsonl'))
     try {
@@ -350,7 +358,8 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
 
   async #authorize(remotePeer: string, tallyId: string, grant: string): Promise<DocumentId | undefined> {
     if (this.#closed) return undefined
-    const entry = this.#index.get(tallyId)
+    // a shared index answers as it is now: a tally another node provisioned, a grant another node revoked
+    const entry = this.#index.load === undefined ? this.#index.get(tallyId) : await this.#index.load(tallyId)
     // every refusal looks the same to the asker: unknown tally, not ours to serve, revoked, wrong peer, wrong grant
     if (entry === undefined || !entry.provisioner || entry.revoked === true) return undefined
     if (remotePeer !== entry.counterpartyPeerId) return undefined
@@ -435,5 +444,22 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
 
   #assertOpen(): void {
     if (this.#closed) throw new TallyDbClosedError()
+  }
+
+  /** What this node does when another node of its shared backend changes a document or an entry. */
+  #sharedChanges(): SharedChanges {
+    return {
+      chunk: (documentId, key, data) => {
+        if (!this.#closed)
+          void mergeStoredChunk(this.#repo, this.#storage, documentId, key, data).catch(() => {})
+      },
+      entry: (entry) => {
+        // revoked on another node: no channel of this node carries the document any more
+        if (entry.revoked === true) this.#adapter.forget(entry.documentId as DocumentId)
+      },
+      resumed: () => {
+        if (!this.#closed) void mergeAllStored(this.#repo, this.#storage).catch(() => {})
+      }
+    }
   }
 }
