@@ -53,7 +53,8 @@ function recorder(): SharedChanges & {
   return {
     chunks,
     entries,
-    chunk: (documentId, key, data) => chunks.push({ documentId, key, ...(data === undefined ? {} : { data }) }),
+    chunk: (documentId, key, data) =>
+      chunks.push({ documentId, key, ...(data === undefined ? {} : { data }) }),
     entry: (entry) => entries.push(entry),
     resumed: () => {}
   }
