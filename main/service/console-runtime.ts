@@ -152,7 +152,7 @@ export abstract class ConsoleRuntime {
         watchTallyDocuments(tallyDb, this.listen, (event) => this.batcher.push(event))
       }
 
-      const config: Partial<SessionManagerConfig> = { cadrePeerAddrs: () => this.multiaddrs() }
+      const config: Partial<SessionManagerConfig> = { cadrePeerAddrs: () => this.servingAddrs() }
       if (this.init.sessionTimeoutMs !== undefined) config.sessionTimeoutMs = this.init.sessionTimeoutMs
       if (this.init.stepTimeoutMs !== undefined) config.stepTimeoutMs = this.init.stepTimeoutMs
       if (this.init.maxConcurrentSessions !== undefined)
@@ -225,13 +225,17 @@ export abstract class ConsoleRuntime {
   }
 
   /**
-   * Where a tally's document is served (dbConnectionInfo.nodes): this node, and on a cadre the other live
-   * nodes too (two addresses each), so the counterparty reaches the document while this node is down.
+   * Where the merchant is reached (its cadre addresses in the bootstrap, dbConnectionInfo.nodes): this
+   * node, and on a cadre the other live nodes too (two addresses each), so the counterparty reaches the
+   * tally's document, and asks for a verdict, while this node is down.
    */
   private servingAddrs(): string[] {
     const cadre = asCadre(this.store)
     if (cadre === undefined) return this.multiaddrs()
-    return cadreLinkAddrs(this.multiaddrs(), cadre.cadreAddrs()).slice(0, LIMITS.dbNodes)
+    return cadreLinkAddrs(this.multiaddrs(), cadre.cadreAddrs()).slice(
+      0,
+      Math.min(LIMITS.dbNodes, LIMITS.cadreAddrs)
+    )
   }
 
   /** A pending tally's view says when its counterparty is asked next. */

@@ -58,7 +58,7 @@ export async function startCadreDbNode(url: string, schema: string, dir: string)
     const serving = (): string[] => cadreLinkAddrs(addrs(), store.cadreAddrs())
     const manager = new SessionManager(store.hooks({ peerId, multiaddrs: serving }), {
       ...TEST_CONFIG,
-      cadrePeerAddrs: addrs
+      cadrePeerAddrs: serving
     })
     await manager.start(node)
     await store.announce(addrs)

@@ -10,6 +10,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { formatLink, parseLink } from '../../main/bootstrap/index.ts'
+import type { PartyRole } from '../../main/bootstrap/index.ts'
 import { createConsoleService } from '../../main/service/index.ts'
 import type { ConsoleService } from '../../main/service/index.ts'
 import { Libp2pNetworkAdapter } from '../../main/tallydb/index.ts'
@@ -81,67 +82,77 @@ describe.skipIf(PG === undefined)('tally documents shared by a cadre', () => {
     return dir
   }
 
-  it('the console: bootstrapped through node 1, synced through node 2 while node 1 is down; each console shows the other’s changes; restarts keep the document', async () => {
-    const [d1, d2] = [await newDir('s1'), await newDir('s2')]
-    let s1 = await service(d1)
-    let s2 = await service(d2)
-    expect(s2.peerId).toBe(s1.peerId)
-    // node 1 knows node 2's addresses before the customer comes (a tally's document is served by both)
-    const created = await s1.createToken({ role: 'stock', uses: 'unlimited', terms: TERMS })
-    await until(async () => {
+  it.each<PartyRole>(['stock', 'foil'])(
+    '%s, the console: bootstrapped through node 1, synced through node 2 while node 1 is down; each console shows the other’s changes; restarts keep the document',
+    async (role) => {
+      const [d1, d2] = [await newDir('s1'), await newDir('s2')]
+      let s1 = await service(d1)
+      let s2 = await service(d2)
+      expect(s2.peerId).toBe(s1.peerId)
+      // node 1 knows node 2's addresses before the customer comes (a tally's document is served by both)
+      const created = await s1.createToken({ role, uses: 'unlimited', terms: TERMS })
+      await until(async () => {
+        const { link } = await s1.getTokenLink({ tokenId: created.tokenId })
+        return s2.multiaddrs().some((a) => parseLink(link).responderPeerAddrs.includes(a)) ? true : undefined
+      }, WAIT_MS)
       const { link } = await s1.getTokenLink({ tokenId: created.tokenId })
-      return s2.multiaddrs().some((a) => parseLink(link).responderPeerAddrs.includes(a)) ? true : undefined
-    }, WAIT_MS)
-    const { link } = await s1.getTokenLink({ tokenId: created.tokenId })
 
-    const customer = await world.party()
-    const result = await customer.manager.initiateBootstrap(parseLink(link), customer.node)
-    const tallyId = result.tally.tallyId
-    expect(result.dbConnectionInfo.nodes.some((a) => s2.multiaddrs().includes(a))).toBe(true)
-    // node 2 serves the document node 1 created: it is in the cadre's database
-    const onTwo = await s2.getTallyDocument({ tallyId })
-    expect(onTwo).toMatchObject({ provisioner: true, counterpartyPeerId: customer.peerId })
-    expect(onTwo.document.terms).toEqual(TERMS)
+      const customer = await world.party()
+      const result = await customer.manager.initiateBootstrap(parseLink(link), customer.node)
+      const tallyId = result.tally.tallyId
+      // the customer learnt node 2's addresses too: where the document is served (stock), where the
+      // merchant is reached (both roles)
+      expect(result.remoteCadrePeerAddrs.some((a) => s2.multiaddrs().includes(a))).toBe(true)
+      if (role === 'stock')
+        expect(result.dbConnectionInfo.nodes.some((a) => s2.multiaddrs().includes(a))).toBe(true)
+      // node 2 serves (stock) or holds (foil) the document node 1 created or joined: it is in the cadre's database
+      const onTwo = await s2.getTallyDocument({ tallyId })
+      expect(onTwo).toMatchObject({ provisioner: role === 'stock', counterpartyPeerId: customer.peerId })
+      expect(onTwo.document.terms).toEqual(TERMS)
 
-    // node 1 goes down; the customer's change reaches the cadre through node 2
-    await stopService(s1)
-    const fromCustomer = await customer.db.propose(tallyId, { note: 'net 10' })
-    expect(await customer.db.sync(tallyId, { signal: AbortSignal.timeout(WAIT_MS) })).toBe(true)
-    await until(async () => {
-      const view = await s2.getTallyDocument({ tallyId })
-      return view.document.proposals.some((p) => p.proposalId === fromCustomer.proposalId) ? true : undefined
-    }, WAIT_MS)
-    // node 2's console proposes: the customer sees it
-    const fromTwo = await s2.proposeTerms({ tallyId, terms: { unit: 'EUR' } })
-    await until(async () => {
-      const view = await customer.db.read(tallyId)
-      return view?.document.proposals.some((p) => p.proposalId === fromTwo.proposalId) === true
-        ? true
-        : undefined
-    }, WAIT_MS)
+      // node 1 goes down; the customer's change reaches the cadre through node 2
+      await stopService(s1)
+      const fromCustomer = await customer.db.propose(tallyId, { note: 'net 10' })
+      expect(await customer.db.sync(tallyId, { signal: AbortSignal.timeout(WAIT_MS) })).toBe(true)
+      await until(async () => {
+        const view = await s2.getTallyDocument({ tallyId })
+        return view.document.proposals.some((p) => p.proposalId === fromCustomer.proposalId)
+          ? true
+          : undefined
+      }, WAIT_MS)
+      // node 2's console proposes: the customer sees it
+      const fromTwo = await s2.proposeTerms({ tallyId, terms: { unit: 'EUR' } })
+      await until(async () => {
+        const view = await customer.db.read(tallyId)
+        return view?.document.proposals.some((p) => p.proposalId === fromTwo.proposalId) === true
+          ? true
+          : undefined
+      }, WAIT_MS)
 
-    // node 1 back: its console shows both
-    s1 = await service(d1)
-    const back = await s1.getTallyDocument({ tallyId })
-    expect(back.document.proposals.map((p) => p.proposalId)).toEqual(
-      expect.arrayContaining([fromCustomer.proposalId, fromTwo.proposalId])
-    )
+      // node 1 back: its console shows both
+      s1 = await service(d1)
+      const back = await s1.getTallyDocument({ tallyId })
+      expect(back.document.proposals.map((p) => p.proposalId)).toEqual(
+        expect.arrayContaining([fromCustomer.proposalId, fromTwo.proposalId])
+      )
 
-    // the customer away: node 2 accepts, and node 1, which holds the document open, sees it from the database
-    await customer.stop()
-    await s2.acceptProposal({ tallyId, proposalId: fromCustomer.proposalId })
-    await until(async () => {
-      const view = await s1.getTallyDocument({ tallyId })
-      return view.document.terms.note === 'net 10' ? true : undefined
-    }, WAIT_MS)
+      // the customer away: node 2 accepts, and node 1, which holds the document open, sees it from the database
+      await customer.stop()
+      await s2.acceptProposal({ tallyId, proposalId: fromCustomer.proposalId })
+      await until(async () => {
+        const view = await s1.getTallyDocument({ tallyId })
+        return view.document.terms.note === 'net 10' ? true : undefined
+      }, WAIT_MS)
 
-    // both restart: the document is all there
-    await Promise.all([stopService(s1), stopService(s2)])
-    s2 = await service(d2)
-    const again = await s2.getTallyDocument({ tallyId })
-    expect(again.document.terms).toEqual({ ...TERMS, note: 'net 10' })
-    expect(again.document.proposals).toHaveLength(2)
-  }, 180_000)
+      // both restart: the document is all there
+      await Promise.all([stopService(s1), stopService(s2)])
+      s2 = await service(d2)
+      const again = await s2.getTallyDocument({ tallyId })
+      expect(again.document.terms).toEqual({ ...TERMS, note: 'net 10' })
+      expect(again.document.proposals).toHaveLength(2)
+    },
+    180_000
+  )
 
   it('grants on node 2: refused for a third peer, tampered, for another tally; revoked on node 1, refused on node 2', async () => {
     const [d1, d2] = [await newDir('n1'), await newDir('n2')]
