@@ -37,12 +37,13 @@ export class PgTallyDocs implements TallyDbBackend {
 
   follow(changes: SharedChanges): void {
     this.#changes = changes
+    this.index.follow((entry) => changes.entry(entry))
   }
 
   /** Another node's note about the documents (its own notes never come back: the listener drops them). */
   note(note: Extract<CadreNote, { k: 'tdoc' | 'tidx' }>): void {
     if (note.k === 'tidx') {
-      if (this.index.apply(note.entry, note.rev)) this.#changes?.entry(note.entry)
+      this.index.apply(note.entry, note.rev)
       return
     }
     const key = note.key
@@ -53,7 +54,7 @@ export class PgTallyDocs implements TallyDbBackend {
 
   /** Notes may have been missed: read the index again and merge the open documents' chunks. */
   async resumed(): Promise<void> {
-    for (const entry of await this.index.reload()) this.#changes?.entry(entry)
+    await this.index.reload()
     this.#changes?.resumed()
   }
 }

@@ -28,17 +28,24 @@ export class PgTallyIndex implements TallyIndexStore {
   readonly #init: PgTallyIndexInit
   readonly #entries = new Map<string, { entry: IndexEntry; rev: number }>()
   readonly #byDocument = new Map<string, string>()
+  /** Told of every entry the mirror took from another node: by a note, a reload or a load(). */
+  #changed: ((entry: IndexEntry) => void) | undefined
 
   constructor(init: PgTallyIndexInit) {
     this.#init = init
   }
 
-  /** Read the whole table into the mirror (at start, and after notes may have been missed); the entries that changed. */
-  async reload(): Promise<IndexEntry[]> {
+  /** Tell `changed` of each entry another node wrote, whichever way this node learnt it first. */
+  follow(changed: (entry: IndexEntry) => void): void {
+    this.#changed = changed
+  }
+
+  /** Read the whole table into the mirror (at start, and after notes may have been missed). */
+  async reload(): Promise<void> {
     const r = await this.#init.pool.query<{ entry: IndexEntry; rev: number }>(
       `SELECT ${ENTRY_SQL} FROM tally_docs`
     )
-    return r.rows.filter((row) => this.apply(row.entry, row.rev)).map((row) => row.entry)
+    for (const row of r.rows) this.apply(row.entry, row.rev)
   }
 
   get(tallyId: string): IndexEntry | undefined {
@@ -68,7 +75,8 @@ export class PgTallyIndex implements TallyIndexStore {
       [entry.tallyId, entry.documentId, revoked === true, JSON.stringify(rest)]
     )
     const row = r.rows[0]!
-    this.apply(row.entry, row.rev)
+    // our own write: the TallyDb that made it acts on it itself
+    this.#mirror(row.entry, row.rev)
     const note = JSON.stringify({ k: 'tidx', n: this.#init.node, entry: row.entry, rev: row.rev })
     // an entry is small (at most 16 addresses); one that is not is found by load() when it is asked for
     if (note.length <= MAX_PAYLOAD) this.#init.notifier.send(note)
@@ -86,8 +94,13 @@ export class PgTallyIndex implements TallyIndexStore {
     return this.get(tallyId)
   }
 
-  /** Mirror `entry` at `rev` unless the mirror holds a newer one; true when it changed the mirror. */
-  apply(entry: IndexEntry, rev: number): boolean {
+  /** Mirror another node's `entry` at `rev` unless the mirror holds it or a newer one (then the follower is told). */
+  apply(entry: IndexEntry, rev: number): void {
+    if (this.#mirror(entry, rev)) this.#changed?.(entry)
+  }
+
+  /** True when `entry` at `rev` changed the mirror. */
+  #mirror(entry: IndexEntry, rev: number): boolean {
     if (!isEntry(entry)) return false
     const held = this.#entries.get(entry.tallyId)
     if (held !== undefined && held.rev >= rev) return false
