@@ -8,6 +8,7 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { SessionEvent, TallyView, TokenView } from '../../preload/contract.ts'
 import { ApiError } from '../api/api-error.ts'
 import { RejectedError, SessionManager } from '../bootstrap/index.ts'
+import { LIMITS } from '../bootstrap/messages.ts'
 import type { SessionManagerConfig } from '../bootstrap/types.ts'
 import { createTaleusNode, loadOrCreatePrivateKey } from '../node/index.ts'
 import { openStore } from '../store/index.ts'
@@ -96,7 +97,7 @@ export abstract class ConsoleRuntime {
   }
 
   private async doStart(): Promise<void> {
-    const store = this.opened ?? (await openStore(this.init.dataDir))
+    const store: MerchantStore = this.opened ?? (await openStore(this.init.dataDir))
     this.store = store
     try {
       await store.recover()
@@ -139,19 +140,25 @@ export abstract class ConsoleRuntime {
       })
       const grantKey = store.grantKey?.()
       if (this.init.tallyDb !== false && grantKey !== undefined && store.attachTallyDb !== undefined) {
-        const tallyDb = await openTallyDocuments(this.init.dataDir, node, grantKey)
+        // a cadre keeps the documents in its database: any of its nodes serves any tally's document
+        const tallyDb = await openTallyDocuments(
+          this.init.dataDir,
+          node,
+          grantKey,
+          await store.tallyBackend?.()
+        )
         this.tallyDb = tallyDb
         store.attachTallyDb(tallyDb)
         watchTallyDocuments(tallyDb, this.listen, (event) => this.batcher.push(event))
       }
 
-      const config: Partial<SessionManagerConfig> = { cadrePeerAddrs: () => this.multiaddrs() }
+      const config: Partial<SessionManagerConfig> = { cadrePeerAddrs: () => this.servingAddrs() }
       if (this.init.sessionTimeoutMs !== undefined) config.sessionTimeoutMs = this.init.sessionTimeoutMs
       if (this.init.stepTimeoutMs !== undefined) config.stepTimeoutMs = this.init.stepTimeoutMs
       if (this.init.maxConcurrentSessions !== undefined)
         config.maxConcurrentSessions = this.init.maxConcurrentSessions
       const manager = new SessionManager(
-        store.hooks({ peerId: this.peerId, multiaddrs: () => this.multiaddrs() }),
+        store.hooks({ peerId: this.peerId, multiaddrs: () => this.servingAddrs() }),
         config
       )
       this.manager = manager
@@ -215,6 +222,20 @@ export abstract class ConsoleRuntime {
 
   multiaddrs(): string[] {
     return this.addrs.get(this.node)
+  }
+
+  /**
+   * Where the merchant is reached (its cadre addresses in the bootstrap, dbConnectionInfo.nodes): this
+   * node, and on a cadre the other live nodes too (two addresses each), so the counterparty reaches the
+   * tally's document, and asks for a verdict, while this node is down.
+   */
+  private servingAddrs(): string[] {
+    const cadre = asCadre(this.store)
+    if (cadre === undefined) return this.multiaddrs()
+    return cadreLinkAddrs(this.multiaddrs(), cadre.cadreAddrs()).slice(
+      0,
+      Math.min(LIMITS.dbNodes, LIMITS.cadreAddrs)
+    )
   }
 
   /** A pending tally's view says when its counterparty is asked next. */

@@ -4,7 +4,7 @@ import type { Libp2p } from '@libp2p/interface'
 import type { ConsoleEvent } from '../../preload/contract.ts'
 import { ApiError } from '../api/api-error.ts'
 import { ProposalError, TallyDb, UnknownTallyDocumentError } from '../tallydb/index.ts'
-import type { TallyDocumentView, TallyTerms, TermsProposal } from '../tallydb/index.ts'
+import type { TallyDbBackend, TallyDocumentView, TallyTerms, TermsProposal } from '../tallydb/index.ts'
 
 /** Longest an API call waits to reach a tally's counterparty before answering from the local replica. */
 const TALLY_SYNC_WAIT_MS = 3000
@@ -17,10 +17,16 @@ function tallyDbError(err: unknown): never {
   throw err
 }
 
-/** Open the tally database of the node's data folder, served over `node`. */
-export async function openTallyDocuments(dataDir: string, node: Libp2p, grantKey: Buffer): Promise<TallyDb> {
+/** Open the tally database of the node's data folder (or of the cadre's `backend`), served over `node`. */
+export async function openTallyDocuments(
+  dataDir: string,
+  node: Libp2p,
+  grantKey: Buffer,
+  backend?: TallyDbBackend
+): Promise<TallyDb> {
   return TallyDb.open({
     dir: join(dataDir, 'tallydb'),
+    ...(backend === undefined ? {} : { backend }),
     libp2p: node,
     grantKey,
     // a long-running node: its first customers should not pay the document engine's warm-up

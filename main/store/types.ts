@@ -7,6 +7,7 @@ import type { SessionEvent, SessionHooks } from '../bootstrap/types.ts'
 import type { ChainReport } from './audit-chain.ts'
 import type { OperatorRecord } from './audit-log.ts'
 import type { TallyDb } from '../tallydb/tally-db.ts'
+import type { TallyDbBackend } from '../tallydb/backend-types.ts'
 import type {
   ApprovalView,
   AuditQuery,
@@ -66,6 +67,11 @@ export interface MerchantStore extends TypedEventTarget<StoreEvents> {
   applyVerdict(tallyId: string, verdict: 'confirmed' | 'abandoned', remotePeerId: string): Promise<boolean>
   /** Additive (issue I): the shared tally database the hooks create and open documents in. */
   attachTallyDb?(db: TallyDb | undefined): void
+  /**
+   * Additive (issues I and J): where the tally database keeps its documents and index when not in the
+   * node's folder (the cadre's PostgreSQL, shared by its nodes). Absent: DIR/tallydb.
+   */
+  tallyBackend?(): Promise<TallyDbBackend>
   /** Additive (issue I): the key of the tally database's grants, derived from the node secret. */
   grantKey?(): Buffer
   /** Record an operator action (who did what) in the audit trail; never throws. Optional (a store without a trail). */

@@ -8,7 +8,8 @@ import type { DocumentId } from '@automerge/automerge-repo'
 import { invite, openAt } from './counterparty-reach.ts'
 import { openGrant } from './grant.ts'
 import type { Libp2pNetworkAdapter } from './libp2p-adapter.ts'
-import type { IndexEntry, TallyIndex } from './tally-index.ts'
+import type { IndexEntry } from './tally-index.ts'
+import type { TallyIndexStore } from './backend-types.ts'
 
 /** Opener documents reconnected at once (a restart with many tallies must not dial them all together). */
 const RECONNECT_CONCURRENCY = 4
@@ -18,7 +19,7 @@ const OFFER_WAIT_MS = 10_000
 /** What the keeper uses of its TallyDb. */
 export interface ChannelKeeperParts {
   adapter: Libp2pNetworkAdapter
-  index: TallyIndex
+  index: TallyIndexStore
   grantKey: Uint8Array
   /** Aborted when the database closes. */
   closing: AbortSignal

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto'
 import { free, getBackend, init, loadIncremental, saveSince } from '@automerge/automerge'
 import type { DocumentId, Repo } from '@automerge/automerge-repo'
 import type { DraftTally } from '../bootstrap/types.ts'
-import type { JournalStorageAdapter } from './journal-storage.ts'
+import type { TallyStorage } from './backend-types.ts'
 import { initialDoc } from './tally-document.ts'
 import type { TallyDoc, TallyTerms } from './tally-document.ts'
 
@@ -64,7 +64,7 @@ export function isAutomergeChunks(bytes: Uint8Array): boolean {
 /** A document's bytes as they are: from the Repo when it holds it, else its chunks in storage. */
 export async function snapshotOf(
   repo: Repo,
-  storage: JournalStorageAdapter,
+  storage: TallyStorage,
   documentId: DocumentId
 ): Promise<Uint8Array | undefined> {
   const loaded = repo.handles[documentId]
@@ -75,6 +75,16 @@ export async function snapshotOf(
   )
   if (chunks.length === 0) return undefined
   return Buffer.concat(chunks.map((c) => c.data as Uint8Array))
+}
+
+/** Store a document's bytes as one chunk, the way automerge-repo keys its incremental saves (shared storage). */
+export async function storeChunk(
+  storage: TallyStorage,
+  documentId: string,
+  bytes: Uint8Array
+): Promise<void> {
+  const hash = createHash('sha256').update(bytes).digest('hex')
+  await storage.save([documentId, 'incremental', hash], bytes)
 }
 
 /** True when `doc` is the document of `tally` between its two parties. */

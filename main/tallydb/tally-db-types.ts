@@ -1,11 +1,14 @@
 /** The options, views and events of TallyDb. */
 import type { Libp2p } from '@libp2p/interface'
 import type { TallyDocBody } from './tally-document.ts'
+import type { TallyDbBackend } from './backend-types.ts'
 
 /** Options of TallyDb.open. */
 export interface TallyDbInit {
-  /** Folder of the database (created, 0700), e.g. DIR/tallydb. */
+  /** Folder of the database (created, 0700), e.g. DIR/tallydb; unused with a `backend`. */
   dir: string
+  /** Documents and index kept elsewhere and shared with other nodes (a cadre's PostgreSQL). Default: `dir`. */
+  backend?: TallyDbBackend
   libp2p: Libp2p
   /** Key of the grants (derived from the node secret; never stored here). */
   grantKey: Uint8Array

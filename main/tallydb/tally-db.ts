@@ -28,8 +28,18 @@ import { deriveGrant, sealGrant, verifyGrant } from './grant.ts'
 import { JournalStorageAdapter } from './journal-storage.ts'
 import { Libp2pNetworkAdapter } from './libp2p-adapter.ts'
 import { TallyIndex } from './tally-index.ts'
+import type { SharedChanges, TallyIndexStore, TallyStorage } from './backend-types.ts'
+import { mergeAllStored, mergeStoredChunk } from './shared-merge.ts'
 import { warmDocumentEngine } from './warm-up.ts'
-import { docOf, isAutomergeChunks, isDocBetween, isDocOf, newDocumentBytes, snapshotOf } from './doc-bytes.ts'
+import {
+  docOf,
+  isAutomergeChunks,
+  isDocBetween,
+  isDocOf,
+  newDocumentBytes,
+  snapshotOf,
+  storeChunk
+} from './doc-bytes.ts'
 import { findRemote, openAt } from './counterparty-reach.ts'
 import type { TallyDbEvents, TallyDbInit, TallyDocumentView } from './tally-db-types.ts'
 import type { IndexEntry } from './tally-index.ts'
@@ -43,7 +53,7 @@ const DEFAULT_RECONNECT_MS = 30_000
 /** The shared tally database of one node. Open with TallyDb.open, then start(). */
 export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
   readonly #init: TallyDbInit
-  readonly #index: TallyIndex
+  readonly #index: TallyIndexStore
   readonly #adapter: Libp2pNetworkAdapter
   readonly #repo: Repo
   readonly #now: () => number
@@ -59,10 +69,10 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
     this.#channels.reconnect(evt.detail.toString())
   }
 
-  readonly #storage: JournalStorageAdapter
+  readonly #storage: TallyStorage
   readonly #channels: ChannelKeeper
 
-  private constructor(init: TallyDbInit, index: TallyIndex, storage: JournalStorageAdapter) {
+  private constructor(init: TallyDbInit, index: TallyIndexStore, storage: TallyStorage) {
     super()
     this.#init = init
     this.#index = index
@@ -108,6 +118,12 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
 
   /** Open the database in `init.dir` (its index is read; documents load on demand). */
   static async open(init: TallyDbInit): Promise<TallyDb> {
+    // a shared backend (the cadre's PostgreSQL) instead of DIR/tallydb: other nodes change it too
+    if (init.backend !== undefined) {
+      const db = new TallyDb(init, init.backend.index, init.backend.storage)
+      init.backend.follow(db.#sharedChanges())
+      return db
+    }
     await mkdir(init.dir, { recursive: true, mode: 0o700 })
     const index = await TallyIndex.open(join(init.dir, 'index.jsonl'))
     try {
@@ -184,15 +200,20 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
     // into its index entry, which the storage shows automerge-repo as the document's first chunk: one
     // durable write, and the Repo takes the document up only when someone reads it or the opener syncs (a
     // rush of bootstraps costs no DocHandle, synchronizer or snapshot)
-    await this.#index.put({
-      tallyId: tally.tallyId,
-      documentId,
-      counterpartyPeerId,
-      provisioner: true,
-      ...(input.counterpartyAddrs === undefined ? {} : { nodes: input.counterpartyAddrs.slice(0, 16) }),
-      doc: Buffer.from(document).toString('base64'),
-      createdAt: this.#now()
-    })
+    // (a shared backend: as a chunk of its storage beside the entry, which every node of it reads)
+    const shared = this.#init.backend !== undefined
+    await Promise.all([
+      this.#index.put({
+        tallyId: tally.tallyId,
+        documentId,
+        counterpartyPeerId,
+        provisioner: true,
+        ...(input.counterpartyAddrs === undefined ? {} : { nodes: input.counterpartyAddrs.slice(0, 16) }),
+        ...(shared ? {} : { doc: Buffer.from(document).toString('base64') }),
+        createdAt: this.#now()
+      }),
+      shared ? storeChunk(this.#storage, documentId, document) : undefined
+    ])
     input.signal?.throwIfAborted()
     return {
       grant: deriveGrant(this.#init.grantKey, tally.tallyId, counterpartyPeerId),
@@ -252,8 +273,13 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
       handle.change((d) => applyStandingTerms(d, terms, this.#localPeerId(), at))
     }
     // as bytes: in the index entry, one durable write (as the provisioner keeps it); changed: the Repo's
+    const keepBytes = handle === undefined && this.#init.backend === undefined
     await Promise.all([
       handle !== undefined ? this.#repo.flush([documentId as DocumentId]) : undefined,
+      // a shared backend keeps the bytes as a chunk of its storage (every node of it reads them there)
+      handle === undefined && !keepBytes
+        ? storeChunk(this.#storage, documentId, snapshot as Uint8Array)
+        : undefined,
       this.#index.put({
         tallyId: tally.tallyId,
         documentId,
@@ -261,7 +287,7 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
         provisioner: false,
         nodes: input.nodes.slice(0, 16),
         sealedGrant: sealGrant(this.#init.grantKey, tally.tallyId, grant),
-        ...(handle === undefined ? { doc: Buffer.from(snapshot as Uint8Array).toString('base64') } : {}),
+        ...(keepBytes ? { doc: Buffer.from(snapshot as Uint8Array).toString('base64') } : {}),
         createdAt: this.#now()
       })
     ])
@@ -359,7 +385,8 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
 
   async #authorize(remotePeer: string, tallyId: string, grant: string): Promise<DocumentId | undefined> {
     if (this.#closed) return undefined
-    const entry = this.#index.get(tallyId)
+    // a shared index answers as it is now: a tally another node provisioned, a grant another node revoked
+    const entry = this.#index.load === undefined ? this.#index.get(tallyId) : await this.#index.load(tallyId)
     // every refusal looks the same to the asker: unknown tally, not ours to serve, revoked, wrong peer, wrong grant
     if (entry === undefined || !entry.provisioner || entry.revoked === true) return undefined
     if (remotePeer !== entry.counterpartyPeerId) return undefined
@@ -415,5 +442,22 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
 
   #assertOpen(): void {
     if (this.#closed) throw new TallyDbClosedError()
+  }
+
+  /** What this node does when another node of its shared backend changes a document or an entry. */
+  #sharedChanges(): SharedChanges {
+    return {
+      chunk: (documentId, key, data) => {
+        if (!this.#closed)
+          void mergeStoredChunk(this.#repo, this.#storage, documentId, key, data).catch(() => {})
+      },
+      entry: (entry) => {
+        // revoked on another node: no channel of this node carries the document any more
+        if (entry.revoked === true) this.#adapter.forget(entry.documentId as DocumentId)
+      },
+      resumed: () => {
+        if (!this.#closed) void mergeAllStored(this.#repo, this.#storage).catch(() => {})
+      }
+    }
   }
 }

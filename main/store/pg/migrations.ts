@@ -97,6 +97,30 @@ export const MIGRATIONS: readonly Migration[] = [
     // hash (written with each batch, so records cut from the end of a node's chain are noticed)
     sql: `ALTER TABLE audit ADD COLUMN body text;
           ALTER TABLE nodes ADD COLUMN audit_head text`
+  },
+  {
+    id: 4,
+    name: 'tally documents',
+    // issue I's documents and their index, shared by the cadre so any node serves any tally's document:
+    // `tally_docs` is the index (the entry as jsonb; `revoked` is its own column, and once true stays
+    // true), `tally_chunks` automerge-repo's storage (`key` the storage key, `doc` its first part, the
+    // document id, for loadRange; `seq` keeps the order chunks were first saved in)
+    sql: `
+      CREATE TABLE tally_docs (
+        tally_id text PRIMARY KEY,
+        document_id text NOT NULL UNIQUE,
+        revoked boolean NOT NULL DEFAULT false,
+        entry jsonb NOT NULL,
+        rev bigint NOT NULL DEFAULT 0
+      );
+      CREATE TABLE tally_chunks (
+        key text[] PRIMARY KEY,
+        doc text NOT NULL,
+        data bytea NOT NULL,
+        seq bigserial NOT NULL
+      );
+      CREATE INDEX tally_chunks_doc ON tally_chunks (doc, seq);
+    `
   }
 ]
 

@@ -5,6 +5,7 @@
  */
 import type { ApprovalView, Decision } from '../../../preload/contract.ts'
 import type { SessionEvent } from '../../bootstrap/types.ts'
+import type { IndexEntry } from '../../tallydb/tally-index.ts'
 import type { TallyRow, TokenRow } from './pg-rows.ts'
 
 /** Largest payload we send (PostgreSQL refuses 8000 bytes and more). */
@@ -18,6 +19,10 @@ export type CadreNote =
   | { k: 'decided'; n: string; sessionId: string; decision: Decision | 'timeout' }
   | { k: 'audit'; n: string; events: SessionEvent[] }
   | { k: 'node'; n: string; addrs: string[] }
+  /** A chunk of a tally document was stored: its key, and its bytes (base64) when they fit. */
+  | { k: 'tdoc'; n: string; key: string[]; d?: string }
+  /** A tally document's index entry was written (`rev`: the row's, newest wins). */
+  | { k: 'tidx'; n: string; entry: IndexEntry; rev: number }
 
 /** The channel of `schema`. */
 export function channelOf(schema: string): string {

@@ -28,6 +28,7 @@ import type {
   SessionHooks,
   TallySettlement
 } from '../../bootstrap/types.ts'
+import type { TallyDbBackend } from '../../tallydb/backend-types.ts'
 import type { TallyDb } from '../../tallydb/tally-db.ts'
 import type { ChainReport } from '../audit-chain.ts'
 import type { OperatorRecord } from '../audit-log.ts'
@@ -49,6 +50,7 @@ import { PgNotifier } from './pg-notifier.ts'
 import { pendingTalliesOf, timeOutStaleApprovals, verdictOf } from './pg-settlement.ts'
 import type { CadreStoreEvents, PgStoreParts } from './pg-store-parts.ts'
 import { PgTallies, nodeTallyView } from './pg-tallies.ts'
+import { PgTallyDocs } from './pg-tally-docs.ts'
 import { PgTokens } from './pg-tokens.ts'
 
 export { nodeTallyView }
@@ -74,6 +76,8 @@ export class PgMerchantStore extends TypedEventEmitter<CadreStoreEvents> impleme
   #staleNodeMs: number
   /** The shared tally database of this node (issue I), when the service attached one. */
   #db: TallyDb | undefined
+  /** The tally documents and their index in the database (opened by tallyBackend()). */
+  #tallyDocs: PgTallyDocs | undefined
   #timers: Array<ReturnType<typeof setInterval>> = []
   #closed = false
   #closing: Promise<void> | undefined
@@ -144,9 +148,10 @@ export class PgMerchantStore extends TypedEventEmitter<CadreStoreEvents> impleme
     await this.reload()
   }
 
-  /** Read tokens, tallies, pending approvals and recent audit events again. */
+  /** Read tokens, tallies, pending approvals and recent audit events again (and the tally documents' index). */
   async reload(): Promise<void> {
     await reloadMirror(this.#mirror())
+    await this.#tallyDocs?.resumed()
   }
 
   /**
@@ -171,6 +176,20 @@ export class PgMerchantStore extends TypedEventEmitter<CadreStoreEvents> impleme
   /** Issue I: the tally database this node's hooks create and open documents in. */
   attachTallyDb(db: TallyDb | undefined): void {
     this.#db = db
+  }
+
+  /**
+   * Issue I on the cadre: the tally documents and their index live in the database, so every node serves
+   * every tally's document and merges the others' changes into the documents it holds open.
+   */
+  async tallyBackend(): Promise<TallyDbBackend> {
+    this.#assertOpen()
+    this.#tallyDocs ??= await PgTallyDocs.open({
+      pool: this.#pool,
+      notifier: this.#notifier,
+      node: this.node
+    })
+    return this.#tallyDocs
   }
 
   /** Issue I: the key of the grants, derived from the cadre's secret, so any node re-derives any grant. */
@@ -363,6 +382,10 @@ export class PgMerchantStore extends TypedEventEmitter<CadreStoreEvents> impleme
   // --- notifications -----------------------------------------------------------------------------
 
   #onNote(note: CadreNote): void {
+    if (note.k === 'tdoc' || note.k === 'tidx') {
+      this.#tallyDocs?.note(note)
+      return
+    }
     applyCadreNote(this.#mirror(), note, (event, node) =>
       this.safeDispatchEvent('remote-session', { detail: { ...event, node } })
     )
