@@ -26,6 +26,8 @@ export class Channel {
   refusals = 0
   announced = false
   closed = false
+  /** When the stream was adopted (performance.now()): two channels this close together were opened at once. */
+  readonly openedAt = performance.now()
   #nextId = 1
   #writes: Promise<void> = Promise.resolve()
 

@@ -1,6 +1,18 @@
 /** Errors of the shared tally database; each has its own `name` (tests assert the name). */
 
 /** The provisioner refused to open the document: wrong grant, wrong peer, unknown or revoked tally. */
+/**
+ * The channel an open request went on lost to one both peers opened at the same moment (the other is kept
+ * on both sides); the request is sent again on the kept channel.
+ */
+export class ChannelSupersededError extends Error {
+  override name = 'ChannelSupersededError'
+  constructor(message = 'the channel was replaced by one opened at the same time', options?: ErrorOptions) {
+    super(message, options)
+  }
+}
+
+/** The provisioner refused the grant (or the channel closed before it answered). */
 export class GrantRefusedError extends Error {
   override name = 'GrantRefusedError'
   constructor(message = 'the tally database refused this grant', options?: ErrorOptions) {

@@ -13,7 +13,7 @@ import type { DocumentId, Message, PeerId as RepoPeerId, PeerMetadata } from '@a
 import type { Connection, Libp2p, PeerId, Stream } from '@libp2p/interface'
 import { isMultiaddr } from '@multiformats/multiaddr'
 import type { Multiaddr } from '@multiformats/multiaddr'
-import { GrantRefusedError, TallyDbClosedError } from './errors.ts'
+import { ChannelSupersededError, GrantRefusedError, TallyDbClosedError } from './errors.ts'
 import { Channel, isMeta } from './adapter-channel.ts'
 import type { Frame } from './adapter-channel.ts'
 import type { Libp2pNetworkAdapterInit, Opened } from './adapter-types.ts'
@@ -22,6 +22,11 @@ export type { Libp2pNetworkAdapterInit, OpenRequest, Opened } from './adapter-ty
 
 /** Our libp2p protocol for the shared tally database. */
 export const TALLYDB_PROTOCOL = '/taleus/tallydb/1.0.0'
+
+/** Two channels with one peer opened less than this apart were opened at once (both peers dialled). */
+const SIMULTANEOUS_MS = 5_000
+/** Times an open request is sent again after its channel lost to one opened at the same moment. */
+const SUPERSEDED_RETRIES = 2
 
 const DEFAULTS = {
   maxFrameBytes: 16 * 1024 * 1024,
@@ -163,6 +168,23 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
     grant: string,
     options: { signal?: AbortSignal } = {}
   ): Promise<Opened> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.#openOnce(peer, addrs, tallyId, grant, options)
+      } catch (err) {
+        // its channel lost to the one the peer opened at the same moment: ask again on the kept one
+        if (!(err instanceof ChannelSupersededError) || attempt >= SUPERSEDED_RETRIES) throw err
+      }
+    }
+  }
+
+  async #openOnce(
+    peer: PeerId,
+    addrs: Multiaddr[],
+    tallyId: string,
+    grant: string,
+    options: { signal?: AbortSignal }
+  ): Promise<Opened> {
     const ch = await this.channelTo(peer, addrs, options)
     if (ch.pending.size >= this.#init.maxPendingOpens) throw new GrantRefusedError('too many open requests')
     const id = ch.nextId()
@@ -217,16 +239,18 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
   #adopt(stream: Stream, remotePeer: string, outbound: boolean): Channel {
     const previous = this.#channels.get(remotePeer)
     if (previous !== undefined && !previous.closed) {
-      // An established channel loses to a new stream: the peer opened another because it lost the old one
-      // (a restart we have not noticed yet). Two streams dialled at once: the one dialled by the smaller
-      // PeerId wins, on both sides alike.
+      // Two streams opened at about the same time (both peers dialled, e.g. each on the other's connect):
+      // the one dialled by the smaller PeerId wins, on both sides alike, whichever arrived first or has
+      // exchanged its hellos. An older channel loses to a new stream: the peer opened another because it
+      // lost the old one (a restart we have not noticed yet).
       const local = this.#libp2p.peerId.toString()
-      const keepNew = previous.announced || (outbound ? local < remotePeer : remotePeer < local)
-      if (!keepNew) {
+      const atOnce = performance.now() - previous.openedAt < SIMULTANEOUS_MS
+      const newDialledBySmaller = outbound ? local < remotePeer : remotePeer < local
+      if (atOnce && !newDialledBySmaller) {
         stream.abort(new Error('duplicate channel'))
         return previous
       }
-      this.#close(previous)
+      this.#close(previous, atOnce)
     }
     const ch = new Channel(stream, remotePeer, outbound, this.#init.maxFrameBytes)
     this.#channels.set(remotePeer, ch)
@@ -341,11 +365,13 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
     return undefined
   }
 
-  #close(ch: Channel): void {
+  /** Close `ch`; `superseded`: it lost to a channel opened at the same time (its open requests go again). */
+  #close(ch: Channel, superseded = false): void {
     if (ch.closed) return
     ch.closed = true
     if (this.#channels.get(ch.remotePeer) === ch) this.#channels.delete(ch.remotePeer)
-    for (const p of ch.pending.values()) p.reject(new GrantRefusedError('the channel closed'))
+    for (const p of ch.pending.values())
+      p.reject(superseded ? new ChannelSupersededError() : new GrantRefusedError('the channel closed'))
     ch.pending.clear()
     ch.allowed.clear()
     try {
