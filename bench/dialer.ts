@@ -190,13 +190,23 @@ onMessages(async (message) => {
       // a few at a time: key generation and node start are CPU work
       for (let i = 0; i < count; i += 50) {
         const batch = Math.min(50, count - i)
+        let ready = 0
+        // a batch that takes this long is stuck somewhere: say where, for the next one to find it
+        const watchdog = setTimeout(() => {
+          process.stderr.write(
+            `bench dialer: peers ${i}–${i + batch} of ${count} still not ready after 30 s (${ready} of ${batch} are)\n`
+          )
+        }, 30_000)
         made.push(
           ...(await Promise.all(
-            Array.from({ length: batch }, () =>
-              preparePeer(mode, target, link, timeoutMs, message.tallydb === true)
-            )
+            Array.from({ length: batch }, async () => {
+              const peer = await preparePeer(mode, target, link, timeoutMs, message.tallydb === true)
+              ready++
+              return peer
+            })
           ))
         )
+        clearTimeout(watchdog)
       }
       peers = made
       started = 0

@@ -500,13 +500,32 @@ function printTable() {
 const started = new Date()
 const wall = performance.now()
 build()
-if (ONLY.has('sweep')) await sweep()
-if (ONLY.has('held')) await held()
-if (ONLY.has('store')) await storeGrowth()
-if (ONLY.has('cadre')) await storeComparison({ quick: QUICK, log, row, withDir, raw: raw.cadre })
-if (ONLY.has('tallydb')) await tallydb()
-if (ONLY.has('renderer')) await renderer()
-if (ONLY.has('cold')) await coldStart()
+const SECTIONS = {
+  sweep,
+  held,
+  store: storeGrowth,
+  cadre: () => storeComparison({ quick: QUICK, log, row, withDir, raw: raw.cadre }),
+  tallydb,
+  renderer,
+  cold: coldStart
+}
+for (const [name, run] of Object.entries(SECTIONS)) {
+  if (!ONLY.has(name)) continue
+  try {
+    await run()
+  } catch (err) {
+    // one section failing (a child that hung, a crash) is reported; the others still run and print
+    log(`${name} failed: ${err instanceof Error ? err.message : String(err)}`)
+    row(
+      `${name}: section`,
+      'runs to the end',
+      `failed: ${err instanceof Error ? err.message : String(err)}`,
+      '',
+      'ERROR'
+    )
+    process.exitCode = 1
+  }
+}
 const info = machine()
 console.log(
   `Taleus benchmarks ${started.toISOString()} · ${info.nproc} × ${info.cpuModel} · ${info.ramGiB} GiB · ` +

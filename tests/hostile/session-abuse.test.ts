@@ -42,11 +42,22 @@ interface Attack {
   end(line?: string): Promise<AttackStats>
 }
 
+/** Every attacker process started and not yet exited: a test that starts several stops them all. */
+const running = new Set<ChildProcess>()
+
+/** Kills every attacker process still running (afterEach: none outlives its test). */
+function killAttackers(): void {
+  for (const child of running) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+  running.clear()
+}
+
 function startAttack(config: AttackConfig): Attack {
   const child = spawn(process.execPath, ['--import', REGISTER, ATTACKER, JSON.stringify(config)], {
     cwd: ROOT,
     stdio: ['pipe', 'pipe', 'pipe']
   })
+  running.add(child)
+  child.once('exit', () => running.delete(child))
   let out = ''
   let err = ''
   child.stderr!.on('data', (d: Buffer) => {
@@ -134,7 +145,7 @@ describe.each(hostileStores())('session abuse on $name', (kind) => {
   let attack: Attack | undefined
   const nodes: Libp2p[] = []
   afterEach(async () => {
-    if (attack !== undefined && attack.child.exitCode === null) attack.child.kill('SIGKILL')
+    killAttackers()
     attack = undefined
     await Promise.all(nodes.splice(0).map((n) => n.stop()))
     await A?.close()
@@ -293,7 +304,7 @@ describe('session abuse answered before any store hook (once, on lowdb)', () => 
   let attack: Attack | undefined
   const nodes: Libp2p[] = []
   afterEach(async () => {
-    if (attack !== undefined && attack.child.exitCode === null) attack.child.kill('SIGKILL')
+    killAttackers()
     attack = undefined
     await Promise.all(nodes.splice(0).map((n) => n.stop()))
     await A?.close()
