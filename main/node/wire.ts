@@ -6,6 +6,8 @@
  *
  * - `coalescingEncrypter`: the frames a connection sends in one turn of the event loop go out as one
  *   Noise message, and every message as one socket write. Same bytes to the peer's Yamux.
+ * - `joiningGater` / `joinChunks`: the raw connection's sends of one turn leave as one write from its first
+ *   byte, so multistream-select's plaintext choice of the encrypter (two lines) is one write too.
  * - `lazyWindowYamux`: a stream's receive window is topped up only once half of it is used (go-yamux's
  *   rule) and its ACK rides on its first frame, instead of a window-update frame after every data frame.
  */
