@@ -1,7 +1,7 @@
 /** One TALLYDB_PROTOCOL stream with one remote peer, and the frames it carries. */
 import { cbor } from '@automerge/automerge-repo/slim'
 import type { DocumentId, Message, PeerId as RepoPeerId, PeerMetadata } from '@automerge/automerge-repo/slim'
-import type { Stream } from '@libp2p/interface'
+import type { Connection, Stream } from '@libp2p/interface'
 import { lpStream } from '@libp2p/utils'
 import type { LengthPrefixedStream } from '@libp2p/utils'
 import type { Opened } from './adapter-types.ts'
@@ -31,12 +31,17 @@ export class Channel {
   #nextId = 1
   #writes: Promise<void> = Promise.resolve()
 
+  /** The remote peer's PeerId (the connection's, authenticated). */
+  readonly remotePeer: string
+
   constructor(
     readonly stream: Stream,
-    readonly remotePeer: string,
+    /** The connection the stream runs on. */
+    readonly connection: Pick<Connection, 'status' | 'remotePeer'>,
     readonly outbound: boolean,
     maxFrameBytes: number
   ) {
+    this.remotePeer = connection.remotePeer.toString()
     this.lp = lpStream(stream, { maxDataLength: maxFrameBytes })
   }
 

@@ -219,7 +219,7 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
           maxOutboundStreams: this.#init.maxInboundStreams
         })
         // the connection's authenticated remote PeerId, whatever the address claimed
-        return this.#adopt(stream, connection.remotePeer.toString(), true)
+        return this.#adopt(stream, connection, true)
       } catch (err) {
         lastError = err
         if (signal?.aborted === true) break
@@ -233,10 +233,11 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
       stream.abort(new Error('closed'))
       return
     }
-    this.#adopt(stream, connection.remotePeer.toString(), false)
+    this.#adopt(stream, connection, false)
   }
 
-  #adopt(stream: Stream, remotePeer: string, outbound: boolean): Channel {
+  #adopt(stream: Stream, connection: Connection, outbound: boolean): Channel {
+    const remotePeer = connection.remotePeer.toString()
     const previous = this.#channels.get(remotePeer)
     if (previous !== undefined && !previous.closed) {
       // Two streams opened at about the same time (both peers dialled, e.g. each on the other's connect):
@@ -244,7 +245,9 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
       // exchanged its hellos. An older channel loses to a new stream: the peer opened another because it
       // lost the old one (a restart we have not noticed yet).
       const local = this.#libp2p.peerId.toString()
-      const atOnce = performance.now() - previous.openedAt < SIMULTANEOUS_MS
+      // (a channel whose connection is closing is on its way out whatever its age: the new one stays)
+      const atOnce =
+        previous.connection.status === 'open' && performance.now() - previous.openedAt < SIMULTANEOUS_MS
       const newDialledBySmaller = outbound ? local < remotePeer : remotePeer < local
       if (atOnce && !newDialledBySmaller) {
         stream.abort(new Error('duplicate channel'))
@@ -252,7 +255,7 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
       }
       this.#close(previous, atOnce)
     }
-    const ch = new Channel(stream, remotePeer, outbound, this.#init.maxFrameBytes)
+    const ch = new Channel(stream, connection, outbound, this.#init.maxFrameBytes)
     this.#channels.set(remotePeer, ch)
     stream.addEventListener('close', () => this.#close(ch), { once: true })
     if (this.#connected) this.#greet(ch)
