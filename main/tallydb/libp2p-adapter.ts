@@ -246,8 +246,12 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
       // lost the old one (a restart we have not noticed yet).
       const local = this.#libp2p.peerId.toString()
       // (a channel whose connection is closing is on its way out whatever its age: the new one stays)
+      // (only two streams on one connection: a cadre's nodes share one PeerId, so a stream on another
+      // connection may be another node of it, and the newer one is kept as before)
       const atOnce =
-        previous.connection.status === 'open' && performance.now() - previous.openedAt < SIMULTANEOUS_MS
+        previous.connection === connection &&
+        previous.connection.status === 'open' &&
+        performance.now() - previous.openedAt < SIMULTANEOUS_MS
       const newDialledBySmaller = outbound ? local < remotePeer : remotePeer < local
       if (atOnce && !newDialledBySmaller) {
         stream.abort(new Error('duplicate channel'))
