@@ -19,65 +19,67 @@ const pause = async (ms: number): Promise<void> => new Promise((resolve) => setT
 // Known open problem (closing note): on a loaded machine a round can still hang (about 1 run in 3 with
 // two suites and two CPU burners beside it, once in a plain parallel `npm test`). On a quiet machine it
 // passes, and fails 2 of 2 without the tie-break. TALEUS_STRESS=1 runs it; `npm test` leaves it out.
-describe.runIf(process.env.TALEUS_STRESS === '1')(
-  'tally database channels opened by both peers at once',
-  () => {
-    const nodes: Libp2p[] = []
-    const adapters: Libp2pNetworkAdapter[] = []
-    afterEach(async () => {
-      await Promise.allSettled(adapters.splice(0).map(async (a) => a.stop()))
-      await Promise.allSettled(nodes.splice(0).map(async (n) => n.stop()))
-    })
+const STRESS = process.env.TALEUS_STRESS === '1'
+if (!STRESS) {
+  process.stderr.write(
+    'SKIPPED: simultaneous tally-channel opens (a known hang under load, see docs/performance.md; TALEUS_STRESS=1 runs it)\n'
+  )
+}
 
-    it(
-      'keeps one channel on both sides, and the open request sent meanwhile is answered',
-      { timeout: 300_000 },
-      async () => {
-        const provisioner = await createTaleusNode()
-        const opener = await createTaleusNode()
-        nodes.push(provisioner, opener)
-        const served = new Libp2pNetworkAdapter(provisioner, {
-          authorize: async (req) =>
-            req.tallyId === 'tally' && req.grant === 'grant' && req.remotePeer === opener.peerId.toString()
-              ? DOC
-              : undefined
-        })
-        const joining = new Libp2pNetworkAdapter(opener)
-        adapters.push(served, joining)
-        served.connect(provisioner.peerId.toString() as RepoPeerId)
-        joining.connect(opener.peerId.toString() as RepoPeerId)
-        await Promise.all([served.start(), joining.start()])
-        const addr = provisioner.getMultiaddrs()[0]!
+describe.runIf(STRESS)('tally database channels opened by both peers at once', () => {
+  const nodes: Libp2p[] = []
+  const adapters: Libp2pNetworkAdapter[] = []
+  afterEach(async () => {
+    await Promise.allSettled(adapters.splice(0).map(async (a) => a.stop()))
+    await Promise.allSettled(nodes.splice(0).map(async (n) => n.stop()))
+  })
 
-        for (let round = 0; round < 8; round++) {
-          // a fresh connection each round, then both sides open a channel on it at nearly the same time
-          await opener.dial(addr, guard())
-          // the provisioner's side of the connection too (it dials back over it, by PeerId)
-          const open = (): boolean =>
-            provisioner.getConnections(opener.peerId).some((c) => c.status === 'open')
-          for (let i = 0; i < 2500 && !open(); i++) await pause(2)
-          const lag = round % 4
-          const [opened] = await Promise.all([
-            (async () => {
-              if (round % 2 === 0) await pause(lag)
-              return joining.open(provisioner.peerId, [addr], 'tally', 'grant', guard())
-            })(),
-            (async () => {
-              if (round % 2 === 1) await pause(lag)
-              return served.channelTo(opener.peerId, [], guard())
-            })()
-          ])
-          expect(opened.documentId).toBe(DOC)
-          // both sides' channel for the other is the one that carries the document
-          await pause(50)
-          expect(joining.isOpen(provisioner.peerId.toString(), DOC)).toBe(true)
-          expect(served.isOpen(opener.peerId.toString(), DOC)).toBe(true)
-          await opener.hangUp(provisioner.peerId, guard())
-          // the next round on a new connection (a closing one may still be listed for a moment)
-          for (let i = 0; i < 500 && provisioner.getConnections(opener.peerId).length > 0; i++)
-            await pause(10)
-        }
+  it(
+    'keeps one channel on both sides, and the open request sent meanwhile is answered',
+    { timeout: 300_000 },
+    async () => {
+      const provisioner = await createTaleusNode()
+      const opener = await createTaleusNode()
+      nodes.push(provisioner, opener)
+      const served = new Libp2pNetworkAdapter(provisioner, {
+        authorize: async (req) =>
+          req.tallyId === 'tally' && req.grant === 'grant' && req.remotePeer === opener.peerId.toString()
+            ? DOC
+            : undefined
+      })
+      const joining = new Libp2pNetworkAdapter(opener)
+      adapters.push(served, joining)
+      served.connect(provisioner.peerId.toString() as RepoPeerId)
+      joining.connect(opener.peerId.toString() as RepoPeerId)
+      await Promise.all([served.start(), joining.start()])
+      const addr = provisioner.getMultiaddrs()[0]!
+
+      for (let round = 0; round < 8; round++) {
+        // a fresh connection each round, then both sides open a channel on it at nearly the same time
+        await opener.dial(addr, guard())
+        // the provisioner's side of the connection too (it dials back over it, by PeerId)
+        const open = (): boolean => provisioner.getConnections(opener.peerId).some((c) => c.status === 'open')
+        for (let i = 0; i < 2500 && !open(); i++) await pause(2)
+        const lag = round % 4
+        const [opened] = await Promise.all([
+          (async () => {
+            if (round % 2 === 0) await pause(lag)
+            return joining.open(provisioner.peerId, [addr], 'tally', 'grant', guard())
+          })(),
+          (async () => {
+            if (round % 2 === 1) await pause(lag)
+            return served.channelTo(opener.peerId, [], guard())
+          })()
+        ])
+        expect(opened.documentId).toBe(DOC)
+        // both sides' channel for the other is the one that carries the document
+        await pause(50)
+        expect(joining.isOpen(provisioner.peerId.toString(), DOC)).toBe(true)
+        expect(served.isOpen(opener.peerId.toString(), DOC)).toBe(true)
+        await opener.hangUp(provisioner.peerId, guard())
+        // the next round on a new connection (a closing one may still be listed for a moment)
+        for (let i = 0; i < 500 && provisioner.getConnections(opener.peerId).length > 0; i++) await pause(10)
       }
-    )
-  }
-)
+    }
+  )
+})
