@@ -186,6 +186,9 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
     options: { signal?: AbortSignal }
   ): Promise<Opened> {
     const ch = await this.channelTo(peer, addrs, options)
+    // it may have lost to a channel the peer opened at the same moment while we waited for it: a request
+    // on a closed channel would never be sent nor answered, so ask again (open() does) on the kept one
+    if (ch.closed) throw new ChannelSupersededError()
     if (ch.pending.size >= this.#init.maxPendingOpens) throw new GrantRefusedError('too many open requests')
     const id = ch.nextId()
     const reply = new Promise<Opened>((resolve, reject) => {

@@ -16,17 +16,7 @@ const guard = (): { signal: AbortSignal } => ({ signal: AbortSignal.timeout(60_0
 /** Resolves after `ms` (0: the next macrotask). */
 const pause = async (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
-// Known open problem (closing note): on a loaded machine a round can still hang (about 1 run in 3 with
-// two suites and two CPU burners beside it, once in a plain parallel `npm test`). On a quiet machine it
-// passes, and fails 2 of 2 without the tie-break. TALEUS_STRESS=1 runs it; `npm test` leaves it out.
-const STRESS = process.env.TALEUS_STRESS === '1'
-if (!STRESS) {
-  process.stderr.write(
-    'SKIPPED: simultaneous tally-channel opens (a known hang under load, see docs/performance.md; TALEUS_STRESS=1 runs it)\n'
-  )
-}
-
-describe.runIf(STRESS)('tally database channels opened by both peers at once', () => {
+describe('tally database channels opened by both peers at once', () => {
   const nodes: Libp2p[] = []
   const adapters: Libp2pNetworkAdapter[] = []
   afterEach(async () => {
@@ -54,7 +44,7 @@ describe.runIf(STRESS)('tally database channels opened by both peers at once', (
       await Promise.all([served.start(), joining.start()])
       const addr = provisioner.getMultiaddrs()[0]!
 
-      for (let round = 0; round < 8; round++) {
+      for (let round = 0; round < 12; round++) {
         // a fresh connection each round, then both sides open a channel on it at nearly the same time
         await opener.dial(addr, guard())
         // the provisioner's side of the connection too (it dials back over it, by PeerId)
