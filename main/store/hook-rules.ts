@@ -118,11 +118,15 @@ export function responseVerdict(
   return { record: provisionResult }
 }
 
-/** The draft record a session writes for its tally (`token`: the token an inbound session presented). */
+/**
+ * The draft record a session writes for its tally (`token`: the token an inbound session presented). Of the
+ * database's connection info it keeps where the database is: never the grant (a secret, re-derived or kept
+ * sealed by the tally database) nor a handed-over document (the tally database holds it).
+ */
 export function newTallyRecord(
   node: LocalNode,
   tally: DraftTally,
-  db: DbConnectionInfo,
+  db: Pick<DbConnectionInfo, 'nodes'>,
   role: PartyRole,
   ctx: HookContext,
   now: number,
@@ -145,7 +149,7 @@ export function newTallyRecord(
       respondentPeerId: tally.respondentPeerId,
       createdAt: tally.createdAt
     },
-    dbConnectionInfo: { nodes: [...db.nodes], credentials: db.credentials }
+    dbConnectionInfo: { nodes: [...db.nodes], credentials: '' }
   }
   if (token !== undefined && ctx.direction === 'inbound') {
     record.tokenId = token.tokenId

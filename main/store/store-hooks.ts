@@ -223,7 +223,7 @@ export class StoreHooks {
     }
     const nodes = [...node.multiaddrs()]
     // the grant is a secret: the provisioner re-derives it, the opener keeps it sealed in DIR/tallydb
-    const record = this.#newRecord(node, tally, { nodes, credentials: '' }, role, ctx, now)
+    const record = this.#newRecord(node, tally, { nodes }, role, ctx, now)
     // the draft and the tally's document go to disk side by side (two files): one wait, not two in a row
     const recorded = this.#ledger.record(record)
     let provisioned: Awaited<ReturnType<typeof provisionDocument>>
@@ -260,17 +260,7 @@ export class StoreHooks {
     if (verdict === 'accept') return true
     const provisionResult = verdict.record
     if (this.#tallies.has(provisionResult.tally.tallyId)) return false
-    await joinDocument(this.#db(), provisionResult, undefined, ctx)
-    const record = this.#newRecord(
-      node,
-      provisionResult.tally,
-      { ...provisionResult.dbConnectionInfo, credentials: '' },
-      'stock',
-      ctx,
-      this.#now()
-    )
-    await this.#ledger.record(record)
-    return true
+    return this.#joinAndRecord(node, provisionResult, 'stock', undefined, ctx)
   }
 
   async #validateDatabaseResult(
@@ -284,16 +274,21 @@ export class StoreHooks {
     if (!isProvisionResult(result, 'foil', ctx.remotePeerId, node.peerId)) return false
     if (this.#tallies.has(result.tally.tallyId)) return false
     // foil: the document is B's; our token's standing terms go into it
-    await joinDocument(this.#db(), result, this.#termsOf(ctx), ctx)
-    const record = this.#newRecord(
-      node,
-      result.tally,
-      { ...result.dbConnectionInfo, credentials: '' },
-      'foil',
-      ctx,
-      this.#now()
+    return this.#joinAndRecord(node, result, 'foil', this.#termsOf(ctx), ctx)
+  }
+
+  /** The opener's side: hold the tally's document, then record the tally (stock: B; foil: A). */
+  async #joinAndRecord(
+    node: LocalNode,
+    result: ProvisionResult,
+    role: PartyRole,
+    terms: TallyTerms | undefined,
+    ctx: HookContext
+  ): Promise<boolean> {
+    await joinDocument(this.#db(), result, terms, ctx)
+    await this.#ledger.record(
+      this.#newRecord(node, result.tally, result.dbConnectionInfo, role, ctx, this.#now())
     )
-    await this.#ledger.record(record)
     return true
   }
 
@@ -339,7 +334,7 @@ export class StoreHooks {
   #newRecord(
     node: LocalNode,
     tally: DraftTally,
-    db: DbConnectionInfo,
+    db: Pick<DbConnectionInfo, 'nodes'>,
     role: PartyRole,
     ctx: HookContext,
     now: number

@@ -180,8 +180,7 @@ export class PgHooks {
       ctx
     )
     const dbConnectionInfo: DbConnectionInfo = { nodes: [...node.multiaddrs()], ...provisioned }
-    const stored = { ...dbConnectionInfo, credentials: '' }
-    await this.#record(newTallyRecord(node, tally, stored, role, ctx, now, this.#tokenOf(ctx)))
+    await this.#record(newTallyRecord(node, tally, dbConnectionInfo, role, ctx, now, this.#tokenOf(ctx)))
     if (ctx.signal.aborted) {
       // the session gave up while the draft was being written: nobody will hear of it, settle it now
       await this.#abandonOrDefer(tallyId)
@@ -201,8 +200,7 @@ export class PgHooks {
     const { tally, dbConnectionInfo } = verdict.record
     if (this.#p.tallies.has(tally.tallyId)) return false
     await joinDocument(this.#p.db(), verdict.record, undefined, ctx)
-    const stored = { ...dbConnectionInfo, credentials: '' }
-    return this.#recordOnce(newTallyRecord(node, tally, stored, 'stock', ctx, this.#p.now()))
+    return this.#recordOnce(newTallyRecord(node, tally, dbConnectionInfo, 'stock', ctx, this.#p.now()))
   }
 
   async #validateDatabaseResult(
@@ -217,9 +215,16 @@ export class PgHooks {
     if (this.#p.tallies.has(result.tally.tallyId)) return false
     // foil: the document is B's; our token's standing terms go into it
     await joinDocument(this.#p.db(), result, this.#termsOf(ctx), ctx)
-    const stored = { ...result.dbConnectionInfo, credentials: '' }
     return this.#recordOnce(
-      newTallyRecord(node, result.tally, stored, 'foil', ctx, this.#p.now(), this.#tokenOf(ctx))
+      newTallyRecord(
+        node,
+        result.tally,
+        result.dbConnectionInfo,
+        'foil',
+        ctx,
+        this.#p.now(),
+        this.#tokenOf(ctx)
+      )
     )
   }
 
