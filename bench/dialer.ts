@@ -260,6 +260,13 @@ onMessages(async (message) => {
       send({ type: 'done', latencies, failures, refusals, wallMs, cpuMs: (cpu.user + cpu.system) / 1000 })
       break
     }
+    case 'retire': {
+      // the warm-up's peers are done: hang up, so the listener's table holds only the measured burst's
+      // connections (a reused-connection run keeps its few connections for the burst)
+      if (refuse !== 'reused') await Promise.allSettled(peers.slice(0, started).map((p) => p.node.stop()))
+      send({ type: 'retired' })
+      break
+    }
     case 'stop': {
       await Promise.allSettled(dbs.map((db) => db.close()))
       await Promise.allSettled(nodes.map((node) => node.stop()))

@@ -8,6 +8,8 @@
  * stream after the contact frame, until run.js sends `release`.
  */
 import '../main/polyfill.ts'
+import { spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { writeFile } from 'node:fs/promises'
 import { Session } from 'node:inspector/promises'
 import { join } from 'node:path'
@@ -37,6 +39,13 @@ const hold = process.env.BENCH_HOLD === '1'
 /** BENCH_BURST_PROF=DIR: a CPU profile of the burst alone (mark to report), without start-up and stop. */
 const burstProfDir = process.env.BENCH_BURST_PROF
 let profiler: Session | undefined
+/**
+ * BENCH_PERF=DIR: `perf record` of this process (every thread, kernel included) during the burst alone;
+ * start the listener with BENCH_LISTENER_ARGS=--perf-basic-prof-only-functions for JS names. Where the
+ * V8 profile shows wall time (a thread preempted in a syscall counts there), this shows CPU.
+ */
+const perfDir = process.env.BENCH_PERF
+let perf: ChildProcess | undefined
 /** Long enough for 1000 fresh handshakes, the GC and the samples: a held session must not time out. */
 const HOLD_MS = 120_000
 
@@ -152,7 +161,9 @@ onMessages(async (message) => {
       // the service warms the document engine once, in the background, at start (about 0.5 s of CPU): a
       // merchant's first customer comes after that, so the burst does too (the call joins that warm-up)
       if (mode === 'bootstrap' && process.env.BENCH_TALLYDB === '1') await warmDocumentEngine()
-      collectGarbage()
+      if (message.gc !== false) collectGarbage()
+      // BENCH_MARK_LOG=1: a line where the clock starts, to split a --trace-opt/--trace-deopt log
+      if (process.env.BENCH_MARK_LOG === '1') console.log('=== MARK')
       await sleep(50)
       sampler.reset()
       rssBefore = sampler.sample()
@@ -161,6 +172,24 @@ onMessages(async (message) => {
         profiler.connect()
         await profiler.post('Profiler.enable')
         await profiler.post('Profiler.start')
+      }
+      if (perfDir != null && perfDir !== '') {
+        perf = spawn(
+          'perf',
+          [
+            'record',
+            '-q',
+            '-F',
+            '1999',
+            '-g',
+            '-p',
+            String(process.pid),
+            '-o',
+            join(perfDir, `perf-${mode}-${process.pid}.data`)
+          ],
+          { stdio: 'ignore' }
+        )
+        await sleep(300)
       }
       cpuBefore = process.cpuUsage()
       threadsBefore = threadCpuMs()
@@ -194,6 +223,12 @@ onMessages(async (message) => {
       const peakRss = sampler.peak
       const cpu = process.cpuUsage(cpuBefore)
       const threads = threadCpuMs()
+      if (perf !== undefined) {
+        const exited = new Promise((resolve) => perf!.once('exit', resolve))
+        perf.kill('SIGINT')
+        await exited
+        perf = undefined
+      }
       if (profiler != null) {
         const { profile } = await profiler.post('Profiler.stop')
         await writeFile(

@@ -4,6 +4,9 @@
 // (fresh/reused: contacts A refuses, see session-run.js; tallydb: the bootstrap with the shared tally
 // document). With BENCH_BURST_PROF=DIR the listener and each dialer write a CPU profile of the burst alone
 // (summarise: node bench/profile-summary.js DIR/burst-bootstrap-*.cpuprofile, or DIR/burst-dialer-*).
+// BENCH_PERF=DIR with BENCH_LISTENER_ARGS=--perf-basic-prof-only-functions: a `perf record` of the listener's
+// burst (CPU of every thread, where the V8 profile shows wall time). BENCH_WARM=N: N customers before the
+// clock (what `npm run bench` does, 1000); 0 measures a freshly started listener.
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'

@@ -24,21 +24,31 @@ const ONLY = new Set((process.env.BENCH_ONLY ?? 'sweep,held,store,cadre,tallydb,
 /** Sessions held at once, and runs per side, for the held-memory measurement. */
 const HELD = { count: 1000, reps: QUICK ? 1 : 2 }
 
+/**
+ * Customers served before the clock in every measured run (the listener's and the dialers' code compiled,
+ * as in a node that has served a day's customers): a freshly started process keeps compiling hot code for
+ * its first thousand or so customers, up to a third more CPU each, which no later customer pays. The cold figure stays in
+ * the table as one info row per judged level (`cold`, no warm-up).
+ */
+const WARM = Number(process.env.BENCH_WARM ?? 1000)
+
 /** Sessions and repetitions per concurrency: fewer repetitions where one run already takes seconds. */
 const SWEEP = QUICK
   ? [
-      { concurrency: 1, count: 20, reps: 1 },
-      { concurrency: 10, count: 60, reps: 1 },
-      { concurrency: 100, count: 200, reps: 1 },
-      { concurrency: 1000, count: 1000, reps: 1 }
+      { concurrency: 1, count: 20, reps: 1, warm: 60 },
+      { concurrency: 10, count: 60, reps: 1, warm: 100 },
+      { concurrency: 100, count: 200, reps: 1, warm: 100 },
+      { concurrency: 1000, count: 1000, reps: 1, warm: 100 }
     ]
   : [
-      { concurrency: 1, count: 50, reps: 3 },
-      { concurrency: 10, count: 200, reps: 3 },
-      { concurrency: 100, count: 500, reps: 2 },
-      { concurrency: 1000, count: 1000, reps: 2 }
+      { concurrency: 1, count: 50, reps: 3, warm: WARM },
+      { concurrency: 10, count: 200, reps: 3, warm: WARM },
+      { concurrency: 100, count: 500, reps: 2, warm: WARM },
+      { concurrency: 1000, count: 1000, reps: 2, warm: WARM }
     ]
 
+/** Fewer customers before the clock than the sweep's: each dialer peer there holds a tally database. */
+const TALLYDB_WARM = Math.min(WARM, 300)
 /**
  * The shared tally database (issue I): the bootstrap with A's document created and synced by every dialer,
  * against the bootstrap alone (today's figure), interleaved in the same run. Every dialer peer holds a
@@ -46,14 +56,14 @@ const SWEEP = QUICK
  */
 const TALLYDB = QUICK
   ? [
-      { concurrency: 1, count: 20, reps: 1 },
-      { concurrency: 10, count: 60, reps: 1 },
-      { concurrency: 100, count: 200, reps: 1 }
+      { concurrency: 1, count: 20, reps: 1, warm: 60 },
+      { concurrency: 10, count: 60, reps: 1, warm: 60 },
+      { concurrency: 100, count: 200, reps: 1, warm: 60 }
     ]
   : [
-      { concurrency: 1, count: 40, reps: 2 },
-      { concurrency: 10, count: 150, reps: 2 },
-      { concurrency: 100, count: 300, reps: 2 }
+      { concurrency: 1, count: 40, reps: 2, warm: TALLYDB_WARM },
+      { concurrency: 10, count: 150, reps: 2, warm: TALLYDB_WARM },
+      { concurrency: 100, count: 300, reps: 2, warm: TALLYDB_WARM }
     ]
 /** Bootstrap throughput with the shared document, as a share of the bootstrap alone. */
 const TALLYDB_TARGET = 0.8
@@ -102,7 +112,9 @@ const VARIANTS = [
   { key: 'baseline', mode: 'baseline' },
   { key: 'bootstrap', mode: 'bootstrap' },
   { key: 'refusedFresh', mode: 'bootstrap', refuse: 'fresh' },
-  { key: 'refusedReused', mode: 'bootstrap', refuse: 'reused' }
+  { key: 'refusedReused', mode: 'bootstrap', refuse: 'reused' },
+  // a freshly started listener (no customers before the clock), at the judged levels only: info
+  { key: 'bootstrapCold', mode: 'bootstrap', cold: true }
 ]
 
 /** The crypto floor of one fresh customer (node:crypto), measured before and after the sweep. */
@@ -115,13 +127,17 @@ function floor() {
 async function sweep() {
   const floors = [floor()]
   for (const level of SWEEP.filter((l) => LEVELS == null || LEVELS.includes(l.concurrency))) {
-    const runs = { baseline: [], bootstrap: [], refusedFresh: [], refusedReused: [] }
+    const runs = { baseline: [], bootstrap: [], refusedFresh: [], refusedReused: [], bootstrapCold: [] }
+    const judged = level.concurrency === 10 || level.concurrency === 100
     // interleaved, so drift of the machine hits every variant alike
     for (let rep = 0; rep < level.reps; rep++) {
-      for (const { key, mode, refuse } of VARIANTS) {
-        const label = refuse ? `refused (${refuse} connection)` : mode
+      for (const { key, mode, refuse, cold } of VARIANTS) {
+        if (cold && !judged) continue
+        const label = refuse ? `refused (${refuse} connection)` : cold ? `${mode} (cold process)` : mode
         log(`sweep c=${level.concurrency} ${label} rep ${rep + 1}/${level.reps} (${level.count} sessions)`)
-        const result = await withDir('sweep', (dataDir) => runSessions({ mode, ...level, dataDir, refuse }))
+        const result = await withDir('sweep', (dataDir) =>
+          runSessions({ mode, ...level, ...(cold ? { warm: 0 } : {}), dataDir, refuse })
+        )
         log(
           `  ${result.throughput}/s p50 ${result.p50} ms p99 ${result.p99} ms failed ${result.failed} ` +
             `peak ${result.peakRssMiB} MiB active after ${result.activeAfter} ` +
@@ -148,6 +164,16 @@ async function sweep() {
     const cpuBoot = median(runs.bootstrap.map((r) => r.listenerCpuMsPerSession))
     const cpuBase = median(runs.baseline.map((r) => r.listenerCpuMsPerSession))
     cpuRows(c, floors[0].ms, cpuBoot, runs)
+    if (runs.bootstrapCold.length > 0) {
+      const cold = median(runs.bootstrapCold.map((r) => r.listenerCpuMsPerSession))
+      row(
+        `listener CPU/fresh customer c=${c}, cold process`,
+        'info: first customers of a fresh node',
+        `${cold} ms = ${round(cold / floors[0].ms, 1)}× the crypto floor (JIT warm-up included; ${pick(runs.bootstrapCold).throughput}/s)`,
+        round(cold / cpuBoot, 2),
+        null
+      )
+    }
     // wall-clock throughput moves with whatever else runs on the machine; listener CPU per session does not
     row(
       `listener CPU/session c=${c}`,

@@ -38,16 +38,16 @@ function postgresCpuMs() {
   return ticks * 10
 }
 
-/** Concurrency levels: a lone customer and a rush. */
+/** Concurrency levels: a lone customer and a rush, each after customers served before the clock (as the sweep). */
 function levels(quick) {
   return quick
     ? [
-        { concurrency: 1, count: 20, reps: 1 },
-        { concurrency: 100, count: 200, reps: 1 }
+        { concurrency: 1, count: 20, reps: 1, warm: 60 },
+        { concurrency: 100, count: 200, reps: 1, warm: 60 }
       ]
     : [
-        { concurrency: 1, count: 50, reps: 2 },
-        { concurrency: 100, count: 300, reps: 2 }
+        { concurrency: 1, count: 50, reps: 2, warm: 300 },
+        { concurrency: 100, count: 300, reps: 2, warm: 300 }
       ]
 }
 
@@ -98,8 +98,13 @@ export async function storeComparison({ quick, log, row, withDir, raw }) {
     for (let rep = 0; rep < level.reps; rep++) {
       for (const store of ['lowdb', 'postgres']) {
         log(`store ${store} c=${level.concurrency} rep ${rep + 1}/${level.reps} (${level.count} sessions)`)
-        const run = () => withDir('cadre', (dataDir) => runSessions({ mode: 'bootstrap', ...level, dataDir }))
-        const before = postgresCpuMs()
+        // the server's CPU from the clock on (the warm-up's customers are not counted)
+        let before = 0
+        const onMark = () => {
+          before = postgresCpuMs()
+        }
+        const run = () =>
+          withDir('cadre', (dataDir) => runSessions({ mode: 'bootstrap', ...level, dataDir, onMark }))
         const result = store === 'postgres' ? await onPostgres(url, run) : await run()
         result.serverCpuMsPerSession = round((postgresCpuMs() - before) / Math.max(1, result.ok), 2)
         log(

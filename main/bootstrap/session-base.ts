@@ -1,8 +1,8 @@
 /**
  * What both session kinds share: the state table walk with one SessionEvent per transition, step
- * deadlines as AbortSignals, hook calls raced against their signal, and error classification.
+ * deadlines on the session's signal, hook calls raced against it, and error classification.
  */
-import { abortError, raceSignal, scopedSignal, timeoutSignal } from './abort.ts'
+import { abortError, raceSignal, timeoutSignal } from './abort.ts'
 import type { ScopedSignal } from './abort.ts'
 import { BootstrapError, RejectedError, StreamClosedError } from './errors.ts'
 import { isTerminalState, transition } from './states.ts'
@@ -31,6 +31,10 @@ export interface SessionDeps {
   extendDeadline?(ms: number): void
   /** Additive: aborts the session's signal with `reason` (the peer left, its token was revoked, …). */
   abort?(reason: Error): void
+  /** Arms the current step's deadline: `signal` aborts with TimeoutError after `ms` unless the returned clear runs first. */
+  armStep(ms: number): () => void
+  /** Rejects with `signal`'s reason once it aborts: what a step races. */
+  readonly aborted: Promise<never>
 }
 
 /** A session was cut because its SessionManager stopped (or the caller aborted it). */
@@ -103,11 +107,6 @@ export abstract class BaseSession<S extends SessionState> {
     this.deps.onEvent(event)
   }
 
-  /** A signal for one step: the session's, bounded by `timeoutMs` (default stepTimeoutMs); clear() it after. */
-  protected stepSignal(timeoutMs: number = this.deps.config.stepTimeoutMs): ScopedSignal {
-    return scopedSignal(this.deps.signal, timeoutMs)
-  }
-
   /** A signal for cleanup hooks after a failure: not tied to the (maybe aborted) session signal. */
   protected cleanupSignal(): AbortSignal {
     return AbortSignal.timeout(this.deps.config.stepTimeoutMs)
@@ -130,34 +129,43 @@ export abstract class BaseSession<S extends SessionState> {
     return ctx
   }
 
+  /**
+   * Arms a step's deadline (default stepTimeoutMs) on the session's own signal: a step that runs out of
+   * time ends the session, so it needs no signal of its own. Call the result when the step is over.
+   */
+  private armStep(timeoutMs: number = this.deps.config.stepTimeoutMs): () => void {
+    return this.deps.armStep(timeoutMs)
+  }
+
   /** Runs one read/write under a step deadline; an abort becomes TimeoutError / the stop error. */
   protected async step<T>(fn: (signal: AbortSignal) => Promise<T>, timeoutMs?: number): Promise<T> {
-    const scope = this.stepSignal(timeoutMs)
-    const { signal } = scope
+    const clear = this.armStep(timeoutMs)
+    const { signal } = this.deps
     try {
-      return await raceSignal(fn(signal), signal, (s) => abortError(s, stoppedError))
+      // a callee that ignores its signal cannot hang the session: the race ends with the abort
+      return await Promise.race([fn(signal), this.deps.aborted])
     } catch (err) {
       if (signal.aborted) throw abortError(signal, stoppedError)
       throw err
     } finally {
-      scope.clear()
+      clear()
     }
   }
 
   /**
    * step() for a frame read: lpStream's read already races its signal (race-signal in @libp2p/utils), so
-   * no second race and its promise and listener per read — a refused contact is mostly this one read.
+   * no second race — a refused contact is mostly this one read.
    */
   protected async readStep<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
-    const scope = this.stepSignal()
-    const { signal } = scope
+    const clear = this.armStep()
+    const { signal } = this.deps
     try {
       return await fn(signal)
     } catch (err) {
       if (signal.aborted) throw abortError(signal, stoppedError)
       throw err
     } finally {
-      scope.clear()
+      clear()
     }
   }
 
@@ -170,20 +178,19 @@ export abstract class BaseSession<S extends SessionState> {
     failReason: 'internal-error' | 'provision-failed' = 'internal-error',
     timeoutMs?: number
   ): Promise<T> {
-    const scope = this.stepSignal(timeoutMs)
-    const { signal } = scope
+    const clear = this.armStep(timeoutMs)
+    const { signal } = this.deps
     try {
-      return await raceSignal(
+      return await Promise.race([
         Promise.resolve().then(() => fn(this.hookContext(signal))),
-        signal,
-        (s) => abortError(s, stoppedError)
-      )
+        this.deps.aborted
+      ])
     } catch (err) {
       if (signal.aborted) throw abortError(signal, stoppedError)
       if (err instanceof RejectedError) throw err
       throw new BootstrapError(failReason, 'a hook failed', { cause: err })
     } finally {
-      scope.clear()
+      clear()
     }
   }
 

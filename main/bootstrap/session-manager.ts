@@ -309,7 +309,8 @@ export class SessionManager extends TypedEventEmitter<SessionManagerEvents> {
   private sessionSignal(deadline: Deadline, callerSignal?: AbortSignal): AbortSignal {
     deadline.follow(this.stopController.signal)
     if (callerSignal != null) deadline.follow(callerSignal)
-    // no setMaxListeners: only the step in progress listens to a deadline (hooks get the step's signal)
+    // no setMaxListeners: only the step in progress listens to it (steps and hooks of one session run one
+    // at a time, and each callee removes its listener when it returns)
     return deadline.signal
   }
 
@@ -319,7 +320,12 @@ export class SessionManager extends TypedEventEmitter<SessionManagerEvents> {
       config: this.config,
       signal,
       onEvent: (event) => this.onEvent(event),
-      extendDeadline: (ms) => deadline.extend(ms)
+      extendDeadline: (ms) => deadline.extend(ms),
+      armStep: (ms) => deadline.step(ms),
+      // made on first use: a contact refused at its first read never races anything
+      get aborted() {
+        return deadline.aborted
+      }
     }
   }
 

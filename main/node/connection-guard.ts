@@ -237,11 +237,20 @@ export class ConnectionGuard implements Startable {
       t.conn.streams.length === 0 &&
       t.idleSince !== undefined &&
       now - t.idleSince >= this.config.evictIdleMs
+    // no peer can beat one holding the most of all: stop at the first (the oldest) such, so a rush of
+    // one-connection customers behind one address costs a step or two per new connection, not the table
+    const most = this.peerLoad.maxCount
     for (const ip of this.ipLoad.heaviest()) {
       let best: Tracked | undefined
+      let bestLoad = 0
       for (const t of this.byIp.get(ip) ?? []) {
-        if (evictable(t) && (best === undefined || this.peerLoad.get(t.peer) > this.peerLoad.get(best.peer)))
+        if (!evictable(t)) continue
+        const load = this.peerLoad.get(t.peer)
+        if (best === undefined || load > bestLoad) {
           best = t
+          bestLoad = load
+          if (load >= most) break
+        }
       }
       if (best !== undefined) return best
     }

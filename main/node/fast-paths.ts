@@ -12,9 +12,12 @@
  *   `peer:update`, a delete, its disconnect or a minute forgets it).
  * - `connectionManager.getConnections()` without a peer concatenates the table peer by peer
  *   (`conns = conns.concat(c)`: O(n²) copies) and runs twice per inbound connection (the inbound
- *   check and the pruner on `connection:open`). Here it is one O(n) pass.
+ *   check and the pruner on `connection:open`). Here it copies one list kept in step with the table
+ *   (connection-list.ts): no walk of the table per new connection.
  */
 import type { Connection, Libp2pEvents, Peer, PeerData, PeerId, TypedEventTarget } from '@libp2p/interface'
+import { ConnectionList } from './connection-list.ts'
+import type { ConnectionTable } from './connection-list.ts'
 
 /** What the service needs from libp2p (a service's components). */
 export interface FastPathsComponents {
@@ -26,7 +29,8 @@ export interface FastPathsComponents {
   }
   connectionManager: {
     getConnections(peerId?: PeerId): Connection[]
-    getConnectionsMap(): { values(): Iterable<Connection[]> }
+    getConnectionsMap(): unknown
+    openConnection(...args: unknown[]): Promise<Connection>
   }
 }
 
@@ -60,6 +64,9 @@ export class FastPaths {
 
   /** Stream-protocol merges not written (recordStreamProtocols false). */
   unrecordedMerges = 0
+
+  /** libp2p's connection table as one list (getConnections() without a peer). */
+  readonly connections = new ConnectionList()
 
   constructor(
     private readonly components: FastPathsComponents,
@@ -97,15 +104,18 @@ export class FastPaths {
       this.merged.delete(id.toString())
       await remove(id, options)
     }
+    const table = connectionManager.getConnectionsMap() as ConnectionTable
+    const resync = this.connections.follow(table)
+    const openConnection = connectionManager.openConnection.bind(connectionManager)
+    connectionManager.openConnection = async (...args) => {
+      const conn = await openConnection(...args)
+      // an outbound connection may be pushed into the peer's array without a write the list sees
+      resync(conn.remotePeer)
+      return conn
+    }
     connectionManager.getConnections = (peerId) => {
-      const map = connectionManager.getConnectionsMap() as {
-        get?(id: PeerId): Connection[] | undefined
-        values(): Iterable<Connection[]>
-      }
-      if (peerId != null) return map.get?.(peerId) ?? []
-      const all: Connection[] = []
-      for (const list of map.values()) for (const conn of list) all.push(conn)
-      return all
+      if (peerId != null) return table.get(peerId) ?? []
+      return this.connections.snapshot()
     }
     const forget = (id: PeerId): void => {
       this.merged.delete(id.toString())

@@ -25,6 +25,11 @@ export class LoadIndex<K> {
     while (this.max > 0 && (this.buckets.get(this.max)?.size ?? 0) === 0) this.max--
   }
 
+  /** The highest count (0 when empty). */
+  get maxCount(): number {
+    return this.max
+  }
+
   /** Keys with the highest count, or an empty list. */
   heaviest(): Iterable<K> {
     return this.buckets.get(this.max) ?? []
