@@ -116,6 +116,9 @@ describe('wire messages', () => {
       '{"type":"InboundContact","token":"t","partyId":"B1","identityBundle":{"constructor":"x"},"cadrePeerAddrs":[]}'
     )
     badMessage('{"type":"Ack","ok":true,"prototype":1}')
+    // spelt with escapes, which JSON.parse turns into the same key
+    badMessage('{"type":"Ack","ok":true,"\\u005f_proto__":{"x":1}}')
+    badMessage('{"type":"Ack","ok":true,"proto\\u0074ype":1}')
   })
 
   it('bounds every string and array', () => {
