@@ -46,6 +46,10 @@ const WALLET_HOOKS: SessionHooks = {
 const burstProfDir = process.env.BENCH_BURST_PROF
 
 let peers: Peer[] = []
+/** The first peers of `peers`, served before the clock (their nodes stop once that is done). */
+let warmPeers: Peer[] = []
+/** A reused-connection run: opens its few connections to A (on `retire`, right before the burst). */
+let connectReused: (() => Promise<void>) | undefined
 /** Peers already run by earlier `go` messages of this preparation. */
 let started = 0
 let nodes: Libp2p[] = []
@@ -103,7 +107,8 @@ async function preparePeer(
   target: string,
   link: BootstrapLink | undefined,
   timeoutMs: number,
-  tallydb: boolean
+  tallydb: boolean,
+  refuseThis: boolean
 ): Promise<Peer> {
   const node = await createTaleusNode({ listen: [] })
   if (mode === 'baseline') {
@@ -140,7 +145,7 @@ async function preparePeer(
   return {
     node,
     async run() {
-      if (refuse != null) await refused(manager.initiateBootstrap(unknownToken(link!), node))
+      if (refuseThis) await refused(manager.initiateBootstrap(unknownToken(link!), node))
       else await manager.initiateBootstrap(link!, node)
     }
   }
@@ -150,19 +155,27 @@ async function preparePeer(
  * `count` contacts spread over `connections` peers, each connected to A before the clock starts: what a
  * refusal costs A when no handshake is part of it.
  */
-async function prepareReused(link: BootstrapLink, count: number, connections: number): Promise<Peer[]> {
+async function prepareReused(
+  link: BootstrapLink,
+  count: number,
+  connections: number
+): Promise<{ peers: Peer[]; connect(): Promise<void> }> {
   const made = await Promise.all(
     Array.from({ length: Math.max(1, Math.min(count, connections)) }, async () => {
       const node = await createTaleusNode({ listen: [] })
-      await node.dial(multiaddr(link.responderPeerAddrs[0]!))
       return { node, manager: new SessionManager(WALLET_HOOKS, { maxConcurrentSessions: 4096 }) }
     })
   )
-  nodes = made.map((m) => m.node)
-  return Array.from({ length: count }, (_, i) => {
-    const { node, manager } = made[i % made.length]!
-    return { node, run: () => refused(manager.initiateBootstrap(unknownToken(link), node)) }
-  })
+  return {
+    peers: Array.from({ length: count }, (_, i) => {
+      const { node, manager } = made[i % made.length]!
+      return { node, run: () => refused(manager.initiateBootstrap(unknownToken(link), node)) }
+    }),
+    // dialled right before the burst: A closes a connection left idle for a few seconds (a warm-up)
+    connect: async () => {
+      await Promise.all(made.map(({ node }) => node.dial(multiaddr(link.responderPeerAddrs[0]!))))
+    }
+  }
 }
 
 function failureName(err: unknown): string {
@@ -176,31 +189,43 @@ onMessages(async (message) => {
       const mode = message.mode as string
       const target = message.target as string
       const link = mode === 'bootstrap' ? parseLink(target) : undefined
+      // `warm` of `count` are served before the clock: always real bootstraps from fresh peers, also in a
+      // refuse run (a thousand refusals from one address would trip A's abuse guard, and the burst would
+      // then measure its cheaper `busy` answers)
       const count = message.count as number
+      const warm = Math.min(count, (message.warm as number | undefined) ?? 0)
       refuse = message.refuse as string | undefined
       // the held-memory run keeps every baseline stream waiting for A's reply far longer than a burst
       const timeoutMs = (message.timeoutMs as number | undefined) ?? 30_000
       const made: Peer[] = []
-      if (refuse === 'reused') {
-        peers = await prepareReused(link!, count, message.connections as number)
-        started = 0
-        send({ type: 'prepared', rss: process.memoryUsage.rss() })
-        break
-      }
+      const reused =
+        refuse === 'reused'
+          ? await prepareReused(link!, count - warm, message.connections as number)
+          : undefined
+      connectReused = reused?.connect
       // a few at a time: key generation and node start are CPU work
-      for (let i = 0; i < count; i += 50) {
-        const batch = Math.min(50, count - i)
+      const fresh = reused !== undefined ? warm : count
+      for (let i = 0; i < fresh; i += 50) {
+        const batch = Math.min(50, fresh - i)
         let ready = 0
         // a batch that takes this long is stuck somewhere: say where, for the next one to find it
         const watchdog = setTimeout(() => {
           process.stderr.write(
-            `bench dialer: peers ${i}–${i + batch} of ${count} still not ready after 30 s (${ready} of ${batch} are)\n`
+            `bench dialer: peers ${i}–${i + batch} of ${fresh} still not ready after 30 s (${ready} of ${batch} are)\n`
           )
         }, 30_000)
         made.push(
           ...(await Promise.all(
-            Array.from({ length: batch }, async () => {
-              const peer = await preparePeer(mode, target, link, timeoutMs, message.tallydb === true)
+            Array.from({ length: batch }, async (_, j) => {
+              const refuseThis = refuse != null && i + j >= warm
+              const peer = await preparePeer(
+                mode,
+                target,
+                link,
+                timeoutMs,
+                message.tallydb === true,
+                refuseThis
+              )
               ready++
               return peer
             })
@@ -208,9 +233,10 @@ onMessages(async (message) => {
         )
         clearTimeout(watchdog)
       }
-      peers = made
+      peers = [...made, ...(reused?.peers ?? [])]
       started = 0
-      nodes = made.map((p) => p.node)
+      nodes = [...new Set(peers.map((p) => p.node))]
+      warmPeers = made.slice(0, warm)
       send({ type: 'prepared', rss: process.memoryUsage.rss() })
       break
     }
@@ -261,9 +287,10 @@ onMessages(async (message) => {
       break
     }
     case 'retire': {
-      // the warm-up's peers are done: hang up, so the listener's table holds only the measured burst's
-      // connections (a reused-connection run keeps its few connections for the burst)
-      if (refuse !== 'reused') await Promise.allSettled(peers.slice(0, started).map((p) => p.node.stop()))
+      // before the burst: the warm-up's peers hang up, so the listener's table holds only the measured
+      // burst's connections; a reused-connection run opens its connections now
+      await Promise.allSettled(warmPeers.map((p) => p.node.stop()))
+      await connectReused?.()
       send({ type: 'retired' })
       break
     }

@@ -44,6 +44,7 @@ export async function runSessions({
             mode,
             target,
             count: share(count, parts, i) + share(warm, parts, i),
+            warm: share(warm, parts, i),
             refuse,
             tallydb,
             connections: share(concurrency, parts, i)
@@ -65,11 +66,9 @@ export async function runSessions({
         )
       )
     }
-    if (warm > 0) {
-      await Promise.all(dialers.map((d) => d.request({ type: 'retire' }, 'retired', 60_000)))
-      // the listener sees the hang-ups close
-      await new Promise((resolve) => setTimeout(resolve, 300))
-    }
+    await Promise.all(dialers.map((d) => d.request({ type: 'retire' }, 'retired', 60_000)))
+    // the listener sees the hang-ups close
+    if (warm > 0) await new Promise((resolve) => setTimeout(resolve, 300))
     // a warmed listener is measured as it runs in a rush: without the forced GC before the clock, which
     // throws away optimised code and costs the burst hundreds of recompilations (docs/performance.md)
     onMark?.()
