@@ -1,5 +1,6 @@
 // Forked benchmark children (TypeScript run through bench/register.js) with a message-based request API.
 import { execFileSync, fork } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 
@@ -47,6 +48,25 @@ export class Child {
     })
   }
 
+  /**
+   * Where a child that does not answer is (Linux): its main thread's state, kernel wait channel and
+   * system call, and CPU seconds so far — a child stuck in a blocking call looks different from one that
+   * is busy or waiting on a promise that never settles.
+   */
+  #where() {
+    try {
+      const pid = this.proc.pid
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      const cpuS = (Number(fields[11]) + Number(fields[12])) / 100
+      const wchan = readFileSync(`/proc/${pid}/wchan`, 'utf8')
+      const syscall = readFileSync(`/proc/${pid}/syscall`, 'utf8').split(' ')[0]
+      return ` (pid ${pid}: main thread ${fields[0]}, wchan ${wchan || '-'}, syscall ${syscall}, CPU ${cpuS} s)`
+    } catch {
+      return ''
+    }
+  }
+
   send(message) {
     if (!this.exited) this.proc.send(message)
   }
@@ -56,7 +76,7 @@ export class Child {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiters = this.waiters.filter((w) => w !== waiter)
-        reject(new Error(`${this.name}: no '${type}' within ${timeoutMs} ms`))
+        reject(new Error(`${this.name}: no '${type}' within ${timeoutMs} ms${this.#where()}`))
       }, timeoutMs)
       const waiter = { type, resolve, reject, timer }
       this.waiters.push(waiter)

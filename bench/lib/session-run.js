@@ -1,4 +1,5 @@
 // One measured run: a listener child, 1–2 dialer children with pre-created fresh peers, one burst.
+import { mkdir, rm } from 'node:fs/promises'
 import { Child } from './children.js'
 import { quantile, round } from './stats.js'
 
@@ -10,7 +11,7 @@ import { quantile, round } from './stats.js'
  * counts as done. `tallydb` (bootstrap only): A serves a shared document per tally and every dialer opens
  * and syncs it before the bootstrap succeeds (issue I); without it, neither side has the database.
  */
-export async function runSessions({
+async function runSessionsOnce({
   mode,
   concurrency,
   count,
@@ -129,6 +130,38 @@ export async function runSessions({
   }
 }
 
+/**
+ * A dialer process has (rarely, in large runs) stopped answering while it prepares its peers, idle and
+ * without its watchdog firing; the error says where its main thread was. Such a run is repeated once
+ * with new processes, so one stuck child does not cost the whole section.
+ */
+async function retryStuckPreparation(label, dataDir, run) {
+  try {
+    return await run()
+  } catch (err) {
+    if (!/no 'prepared' within/.test(err?.message ?? '')) throw err
+    process.stderr.write(`bench: ${label}: ${err.message}; running it again\n`)
+    // the stopped listener's store (and its lock) must not carry over into the repeat
+    if (dataDir) {
+      await rm(dataDir, { recursive: true, force: true })
+      await mkdir(dataDir, { recursive: true })
+    }
+    return await run()
+  }
+}
+
+/** One measured run (see runSessionsOnce), repeated once if a dialer gets stuck preparing. */
+export function runSessions(options) {
+  return retryStuckPreparation(`${options.mode} c=${options.concurrency}`, options.dataDir, () =>
+    runSessionsOnce(options)
+  )
+}
+
+/** The held-memory run (see runHeldOnce), repeated once if a dialer gets stuck preparing. */
+export function runHeld(options) {
+  return retryStuckPreparation(`held ${options.mode}`, options.dataDir, () => runHeldOnce(options))
+}
+
 function share(total, parts, index) {
   return Math.floor(total / parts) + (index < total % parts ? 1 : 0)
 }
@@ -142,7 +175,7 @@ const MEMORY_FIELDS = ['rss', 'heapTotal', 'heapUsed', 'external', 'arrayBuffers
  * full GC (median of a few readings); per session = (held − idle) ÷ sessions held, in KiB per field. Then
  * releases them (bootstrap: rejected by the operator; baseline: replied to) and checks they all end.
  */
-export async function runHeld({ mode, count, dataDir }) {
+async function runHeldOnce({ mode, count, dataDir }) {
   const listener = new Child('listener.ts', {
     BENCH_MODE: mode,
     BENCH_DATA_DIR: dataDir ?? '',
