@@ -122,6 +122,9 @@ async function startBootstrap(): Promise<{ addr: string; link: string }> {
     listen: ['/ip4/127.0.0.1/tcp/0'],
     mdns: false,
     maxConcurrentSessions,
+    // the held run parks every session waiting for the operator on one token: above the guard's default
+    // of 16 waiting per token (issue E), as a merchant expecting such a queue configures it
+    ...(hold ? { abuseLimits: { maxApprovalsPerToken: maxConcurrentSessions } } : {}),
     // the shared tally database only where the run measures it (BENCH_TALLYDB=1; bench/run.js tallydb)
     tallyDb: process.env.BENCH_TALLYDB === '1'
   })

@@ -514,7 +514,7 @@ function printTable() {
     r.target,
     r.measured,
     r.ratio == null || Number.isNaN(r.ratio) ? '' : String(r.ratio),
-    r.pass == null ? 'info' : r.pass ? 'PASS' : 'FAIL'
+    r.pass == null ? 'info' : r.pass === 'ERROR' ? 'ERROR' : r.pass ? 'PASS' : 'FAIL'
   ])
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)))
   const fmt = (cells) => '| ' + cells.map((c, i) => c.padEnd(widths[i])).join(' | ') + ' |'

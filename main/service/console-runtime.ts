@@ -159,7 +159,7 @@ export abstract class ConsoleRuntime {
         config.maxConcurrentSessions = this.init.maxConcurrentSessions
       const manager = new SessionManager(
         store.hooks({ peerId: this.peerId, multiaddrs: () => this.servingAddrs() }),
-        config
+        this.init.abuseLimits !== undefined ? { ...config, abuseLimits: this.init.abuseLimits } : config
       )
       this.manager = manager
       this.listen(manager, 'session', (event: SessionEvent) => this.onSessionEvent(event))

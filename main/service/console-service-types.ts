@@ -1,5 +1,6 @@
 /** What the console service is created with, and what it offers: the TaleusApi plus its lifecycle. */
 import type { Actor, SessionEvent, TaleusApi, TallyView } from '../../preload/contract.ts'
+import type { AbuseLimits } from '../bootstrap/index.ts'
 import type { SyntheticSessionsInput } from './bench-sessions.ts'
 
 /** Options of createConsoleService. */
@@ -13,6 +14,11 @@ export interface ConsoleServiceInit {
   sessionTimeoutMs?: number
   stepTimeoutMs?: number
   maxConcurrentSessions?: number
+  /**
+   * Limits of the SessionManager's abuse guard (taleus/bootstrap's AbuseLimits; unset fields keep their
+   * defaults), e.g. a merchant whose approval token has more than 16 customers waiting at once.
+   */
+  abuseLimits?: Partial<AbuseLimits>
   /** Finished session rows kept in the live table. Default 5000. */
   maxSessionRows?: number
   /** Longest an event waits before a subscriber gets it. Default 50. */
