@@ -115,7 +115,14 @@ describe.each(storeKinds())('store hooks ($name)', (kind) => {
   })
 
   it('operator approval: reject → identity-rejected; deadline → timeout; session end → its abort reason', async () => {
+    // the decided and the cut waits get an hour: only the one meant to time out may, on a loaded machine
     const { token } = await store.createToken({
+      role: 'stock',
+      uses: 'unlimited',
+      approval: 'operator',
+      approvalTimeoutMs: 3_600_000
+    })
+    const { token: hasty } = await store.createToken({
       role: 'stock',
       uses: 'unlimited',
       approval: 'operator',
@@ -123,6 +130,7 @@ describe.each(storeKinds())('store hooks ($name)', (kind) => {
     })
     const hooks = store.hooks(A)
     const info = await hooks.validateToken(token, ctx('r'))
+    const hastyInfo = await hooks.validateToken(hasty, ctx('h'))
     const resolvedEvents: Array<{ sessionId: string; decision: string }> = []
     store.addEventListener('approval-resolved', (e) => resolvedEvents.push(e.detail))
 
@@ -132,10 +140,12 @@ describe.each(storeKinds())('store hooks ($name)', (kind) => {
     expect((await store.decide('rej', 'reject')).applied).toBe(true)
     expect(await rejection(rejected)).toEqual({ name: 'RejectedError', reason: 'identity-rejected' })
 
-    expect(await rejection(hooks.validateIdentity!({}, undefined, tokenCtx(ctx('late'), info)))).toEqual({
-      name: 'RejectedError',
-      reason: 'timeout'
-    })
+    expect(await rejection(hooks.validateIdentity!({}, undefined, tokenCtx(ctx('late'), hastyInfo)))).toEqual(
+      {
+        name: 'RejectedError',
+        reason: 'timeout'
+      }
+    )
     expect((await store.decide('late', 'approve')).applied).toBe(false)
 
     const controller = new AbortController()
