@@ -50,6 +50,9 @@ export type { TallyDbEvents, TallyDbInit, TallyDocumentView } from './tally-db-t
 
 const DEFAULT_RECONNECT_MS = 30_000
 
+/** How long after start the document engine's warm-up begins (a merchant's first customer comes later). */
+const WARM_UP_AFTER_MS = 1000
+
 /** The shared tally database of one node. Open with TallyDb.open, then start(). */
 export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
   readonly #init: TallyDbInit
@@ -148,7 +151,8 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
       this.#timer.unref()
     }
     this.#channels.reconnect()
-    if (this.#init.warmUp === true) void warmDocumentEngine(this.#closing.signal)
+    // after the node is up: its start (API server, ready line) must not wait behind ~0.5 s of warm-up
+    if (this.#init.warmUp === true) void warmDocumentEngine(this.#closing.signal, WARM_UP_AFTER_MS)
   }
 
   /** Stop serving, write every document and close the index. */

@@ -14,15 +14,31 @@ const SAMPLE_PEER = '12D3KooWQm1aZc5x3DWu3Dm8WgRd4R2QPbbgdrGfvm2mXJbEPR8W'
 
 let warming: Promise<void> | undefined
 
-/** Warm the engine once per process, in the background (a round per macrotask); resolves when done. */
-export function warmDocumentEngine(signal?: AbortSignal): Promise<void> {
-  warming ??= run(signal).catch(() => {
+/**
+ * Warm the engine once per process, in the background (a round per macrotask), starting `afterMs` from
+ * now; resolves when done (a later call joins the warm-up already scheduled).
+ */
+export function warmDocumentEngine(signal?: AbortSignal, afterMs = 0): Promise<void> {
+  warming ??= run(signal, afterMs).catch(() => {
     warming = undefined
   })
   return warming
 }
 
-async function run(signal?: AbortSignal): Promise<void> {
+async function run(signal: AbortSignal | undefined, afterMs: number): Promise<void> {
+  if (afterMs > 0) {
+    await new Promise<void>((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer)
+        signal?.removeEventListener('abort', done)
+        resolve()
+      }
+      // a pending warm-up never keeps a process alive, and a close ends the wait
+      const timer = setTimeout(done, afterMs)
+      timer.unref()
+      signal?.addEventListener('abort', done, { once: true })
+    })
+  }
   for (let i = 0; i < ROUNDS; i++) {
     signal?.throwIfAborted()
     // one round per macrotask: a node's own work goes first
