@@ -9,7 +9,7 @@ import type { SessionEvent, TallyView, TokenView } from '../../preload/contract.
 import { ApiError } from '../api/api-error.ts'
 import { RejectedError, SessionManager } from '../bootstrap/index.ts'
 import { LIMITS } from '../bootstrap/messages.ts'
-import type { SessionManagerConfig } from '../bootstrap/types.ts'
+import type { SessionManagerInit } from '../bootstrap/index.ts'
 import { createTaleusNode, loadOrCreatePrivateKey } from '../node/index.ts'
 import { openStore } from '../store/index.ts'
 import type { MerchantStore } from '../store/types.ts'
@@ -152,14 +152,15 @@ export abstract class ConsoleRuntime {
         watchTallyDocuments(tallyDb, this.listen, (event) => this.batcher.push(event))
       }
 
-      const config: Partial<SessionManagerConfig> = { cadrePeerAddrs: () => this.servingAddrs() }
+      const config: SessionManagerInit = { cadrePeerAddrs: () => this.servingAddrs() }
       if (this.init.sessionTimeoutMs !== undefined) config.sessionTimeoutMs = this.init.sessionTimeoutMs
       if (this.init.stepTimeoutMs !== undefined) config.stepTimeoutMs = this.init.stepTimeoutMs
       if (this.init.maxConcurrentSessions !== undefined)
         config.maxConcurrentSessions = this.init.maxConcurrentSessions
+      if (this.init.abuseLimits !== undefined) config.abuseLimits = this.init.abuseLimits
       const manager = new SessionManager(
         store.hooks({ peerId: this.peerId, multiaddrs: () => this.servingAddrs() }),
-        this.init.abuseLimits !== undefined ? { ...config, abuseLimits: this.init.abuseLimits } : config
+        config
       )
       this.manager = manager
       this.listen(manager, 'session', (event: SessionEvent) => this.onSessionEvent(event))

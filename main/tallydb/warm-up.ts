@@ -5,6 +5,7 @@
  * node that serves a rush pays that once, in the background at start, instead of in its first customers'
  * bootstraps.
  */
+import { setTimeout as delay } from 'node:timers/promises'
 import { free, init, loadIncremental } from '@automerge/automerge'
 import { newDocumentBytes } from './doc-bytes.ts'
 
@@ -26,19 +27,8 @@ export function warmDocumentEngine(signal?: AbortSignal, afterMs = 0): Promise<v
 }
 
 async function run(signal: AbortSignal | undefined, afterMs: number): Promise<void> {
-  if (afterMs > 0) {
-    await new Promise<void>((resolve) => {
-      const done = (): void => {
-        clearTimeout(timer)
-        signal?.removeEventListener('abort', done)
-        resolve()
-      }
-      // a pending warm-up never keeps a process alive, and a close ends the wait
-      const timer = setTimeout(done, afterMs)
-      timer.unref()
-      signal?.addEventListener('abort', done, { once: true })
-    })
-  }
+  // a pending warm-up never keeps a process alive, and a close ends the wait (the loop then stops)
+  if (afterMs > 0) await delay(afterMs, undefined, { ref: false, signal }).catch(() => {})
   for (let i = 0; i < ROUNDS; i++) {
     signal?.throwIfAborted()
     // one round per macrotask: a node's own work goes first
