@@ -250,6 +250,10 @@ describe('content security policy', () => {
   })
 
   const builtHtml = join(root, 'out/renderer/index.html')
+  if (!existsSync(builtHtml))
+    process.stderr.write(
+      'SKIPPED the built renderer CSP check: out/renderer/index.html is not built (npm run build)\n'
+    )
   it.skipIf(!existsSync(builtHtml))('the built out/renderer/index.html carries it too', () => {
     const policy = metaPolicy(readFileSync(builtHtml, 'utf8'))
     expect(policy).toBeDefined()
