@@ -7,6 +7,8 @@ export default defineConfig({
     globalSetup: ['./tests/global-postgres.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
-    pool: 'forks'
+    pool: 'forks',
+    // the watchdog prints what still runs when nothing finishes for minutes, and ends a hung run
+    reporters: ['default', './tests/watchdog-reporter.ts']
   }
 })

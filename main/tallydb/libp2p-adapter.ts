@@ -15,6 +15,7 @@ import { isMultiaddr } from '@multiformats/multiaddr'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { ChannelSupersededError, GrantRefusedError, TallyDbClosedError } from './errors.ts'
 import { Channel, isMeta } from './adapter-channel.ts'
+import { Readiness } from './adapter-readiness.ts'
 import type { Frame } from './adapter-channel.ts'
 import type { Libp2pNetworkAdapterInit, Opened } from './adapter-types.ts'
 
@@ -25,6 +26,8 @@ export const TALLYDB_PROTOCOL = '/taleus/tallydb/1.0.0'
 
 /** Two channels with one peer opened less than this apart were opened at once (both peers dialled). */
 const SIMULTANEOUS_MS = 5_000
+/** Longest connect() waits for the hellos on the channels it starts with before it says it is ready. */
+const READY_WAIT_MS = 1_000
 /** Times an open request is sent again after its channel lost to one opened at the same moment. */
 const SUPERSEDED_RETRIES = 2
 
@@ -46,19 +49,14 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
   #connected = false
   #handling = false
   #stopped = false
-  #ready = false
   /** Our hello, encoded once per connect(): it is the same on every channel. */
   #hello: Uint8Array | undefined
-  #readyResolve: (() => void) | undefined
-  readonly #readyPromise: Promise<void>
+  readonly #readiness = new Readiness<Channel>()
 
   constructor(libp2p: Libp2p, init: Libp2pNetworkAdapterInit = {}) {
     super()
     this.#libp2p = libp2p
     this.#init = { ...DEFAULTS, ...stripUndefined(init) }
-    this.#readyPromise = new Promise((resolve) => {
-      this.#readyResolve = resolve
-    })
   }
 
   /** Register the protocol handler (before connect(): inbound streams wait for it). */
@@ -82,11 +80,11 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
   }
 
   isReady(): boolean {
-    return this.#ready
+    return this.#readiness.ready
   }
 
   whenReady(): Promise<void> {
-    return this.#readyPromise
+    return this.#readiness.promise
   }
 
   connect(peerId: RepoPeerId, peerMetadata?: PeerMetadata): void {
@@ -94,14 +92,16 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
     this.peerMetadata = peerMetadata ?? {}
     this.#hello = undefined
     this.#connected = true
-    this.#ready = true
-    this.#readyResolve?.()
     for (const ch of this.#channels.values()) this.#greet(ch)
-    void this.start()
-      .then(async () => {
-        await Promise.allSettled((this.#init.dialPeers ?? []).map(async (p) => this.channelTo(p)))
-      })
-      .catch(() => {})
+    const dialPeers = this.#init.dialPeers ?? []
+    // nothing to greet: ready at once (the handler is registered meanwhile, as before)
+    if (this.#channels.size === 0 && dialPeers.length === 0) this.#readiness.markReady()
+    const initial = [...this.#channels.values()].map(async (ch) => this.#readiness.greeted(ch))
+    const dials = this.start().then(async () => {
+      const greeted = dialPeers.map(async (p) => this.#readiness.greeted(await this.channelTo(p)))
+      await Promise.allSettled([...initial, ...greeted])
+    })
+    this.#readiness.after(dials, READY_WAIT_MS)
   }
 
   disconnect(): void {
@@ -287,6 +287,7 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
     if (ch.announced || ch.closed || ch.repoPeerId === undefined || !this.#connected) return
     ch.announced = true
     this.emit('peer-candidate', { peerId: ch.repoPeerId, peerMetadata: ch.meta })
+    this.#readiness.wake(ch)
   }
 
   async #readLoop(ch: Channel): Promise<void> {
@@ -379,6 +380,7 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
   #close(ch: Channel, superseded = false): void {
     if (ch.closed) return
     ch.closed = true
+    this.#readiness.wake(ch)
     if (this.#channels.get(ch.remotePeer) === ch) this.#channels.delete(ch.remotePeer)
     for (const p of ch.pending.values())
       p.reject(superseded ? new ChannelSupersededError() : new GrantRefusedError('the channel closed'))

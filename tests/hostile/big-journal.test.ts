@@ -1,21 +1,22 @@
 /**
  * A journal grown by abandoned attempts (issue E.3): draft + abandoned line pairs carrying the largest
- * identity bundle and cadre, as an attacker's flood left them, ~1 GB by default (TALEUS_BIG_JOURNAL_MB).
- * A child process with a 256 MiB heap must open it and report the right counts: the open streams the
- * file, and abandoned tallies are kept small.
+ * identity bundle and cadre, as an attacker's flood left them, 256 MB by default (TALEUS_BIG_JOURNAL_MB).
+ * A child process with a 64 MiB heap must open it and report the right counts: the open streams the file,
+ * and abandoned tallies are kept small. The journal is four times the heap, as it was at 1 GB and 256 MiB;
+ * the smaller pair leaves the disk to the tests beside it (a CI machine's disk can be small).
  * Lowdb only by nature: a local journal file read at start; a PostgreSQL node loads rows, not a journal.
  */
 import { spawn } from 'node:child_process'
-import { createWriteStream } from 'node:fs'
-import { mkdtemp, rm, stat } from 'node:fs/promises'
+import { createWriteStream, type WriteStream } from 'node:fs'
+import { mkdtemp, rm, stat, statfs } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { sealLine } from '../../main/store/journal.ts'
 import { sourceUrl, tsLoader } from '../helpers/ts-child.ts'
 
-const MB = Number(process.env.TALEUS_BIG_JOURNAL_MB ?? 1024)
-const HEAP_MB = 256
+const MB = Number(process.env.TALEUS_BIG_JOURNAL_MB ?? 256)
+const HEAP_MB = 64
 
 const BUNDLE = Object.fromEntries(Array.from({ length: 16 }, (_, i) => [`field${i}`, 'x'.repeat(1024)]))
 const CADRE = Array.from({ length: 16 }, (_, i) => `/ip4/10.0.0.${i}/tcp/1/p2p/${'p'.repeat(480)}`)
@@ -46,6 +47,20 @@ function record(i: number, status: 'draft' | 'abandoned'): string {
   })
 }
 
+/** Resolves on 'drain', rejects on the stream's error (a full disk must fail the test, not hang it). */
+function drained(out: WriteStream): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const done = (err?: Error): void => {
+      out.off('drain', done)
+      out.off('error', done)
+      if (err) reject(err)
+      else resolve()
+    }
+    out.once('drain', done)
+    out.once('error', done)
+  })
+}
+
 /** Write pairs until `bytes`: the first half as written before checksums, the rest sealed. */
 async function writeJournal(path: string, bytes: number): Promise<number> {
   const out = createWriteStream(path)
@@ -58,7 +73,7 @@ async function writeJournal(path: string, bytes: number): Promise<number> {
       '\n'
     written += Buffer.byteLength(text)
     pairs++
-    if (!out.write(text)) await new Promise<void>((resolve) => out.once('drain', () => resolve()))
+    if (!out.write(text)) await drained(out)
   }
   await new Promise<void>((resolve, reject) =>
     out.end((err?: Error | null) => (err ? reject(err) : resolve()))
@@ -95,13 +110,22 @@ describe('a large journal of abandoned attempts', () => {
 
   it(`opens a ${MB} MB journal in a child with a ${HEAP_MB} MiB heap, with the right counts`, async () => {
     const path = join(dir, 'tallies.jsonl')
+    const fs = await statfs(dir)
+    const freeMb = (fs.bavail * fs.bsize) / 2 ** 20
+    // filling the disk would break every other test running beside this one, so refuse up front
+    if (freeMb < MB + 256)
+      throw new Error(
+        `needs ${MB + 256} MiB free in ${tmpdir()}, has ${freeMb.toFixed(0)} (TALEUS_BIG_JOURNAL_MB)`
+      )
     const pairs = await writeJournal(path, MB * 1024 * 1024)
     const size = (await stat(path)).size
     const child = spawn(
       process.execPath,
       [`--max-old-space-size=${HEAP_MB}`, ...loader.execArgv, '--input-type=module', '-e', CHILD, dir],
-      { stdio: ['ignore', 'pipe', 'pipe'] }
+      // killed if the test runs out of time, so a stuck child cannot keep the worker alive
+      { stdio: ['ignore', 'pipe', 'pipe'], signal: AbortSignal.timeout(540_000) }
     )
+    child.on('error', () => {})
     let out = ''
     let err = ''
     child.stdout.on('data', (d: Buffer) => (out += d.toString()))
