@@ -15,6 +15,8 @@ export default defineConfig({
   fullyParallel: false,
   retries: 0,
   timeout: 120_000,
+  // a hung run fails with what was running instead of running into CI's limit (a whole run takes ~4 min)
+  globalTimeout: 30 * 60_000,
   expect: { timeout: 20_000 },
   reporter: [['list']],
   use: { actionTimeout: 20_000 },
