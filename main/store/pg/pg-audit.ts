@@ -175,15 +175,16 @@ export class PgAudit {
       return { s: e.sessionId, at: e.at, body: e.text, prev, h: head }
     })
     // the records and the node's new head in one statement: both or neither
-    await pool.query(
-      `WITH ins AS (
+    await pool.query({
+      name: 'taleus-audit-append',
+      text: `WITH ins AS (
          INSERT INTO audit (node, session_id, at, event, body, prev_hash, hash)
          SELECT $1, r->>'s', (r->>'at')::bigint, (r->>'body')::jsonb, r->>'body', r->>'prev', r->>'h'
          FROM jsonb_array_elements($2::jsonb) AS r
        )
        UPDATE nodes SET audit_head = $3 WHERE node = $1`,
-      [node, JSON.stringify(rows), head]
-    )
+      values: [node, JSON.stringify(rows), head]
+    })
     this.#head = head
     const events = batch.flatMap((e) => (e.event === undefined ? [] : [e.event]))
     for (const payload of auditPayloads(node, events)) notifier.send(payload)

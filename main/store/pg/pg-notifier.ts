@@ -8,6 +8,9 @@
  */
 import type { Pool } from 'pg'
 
+/** Named (prepared once per pooled connection): the server does not parse it again for every batch. */
+const NOTIFY = 'SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p'
+
 /** Notes sent in one statement at most. */
 const MAX_BATCH = 200
 
@@ -41,7 +44,7 @@ export class PgNotifier {
       const batch = this.#queue.splice(0, MAX_BATCH)
       this.#sending = this.#sending.then(async () => {
         await this.#pool
-          .query('SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p', [this.#channel, batch])
+          .query({ name: 'taleus-notify', text: NOTIFY, values: [this.#channel, batch] })
           .catch(() => {})
       })
     }

@@ -72,11 +72,12 @@ export class PgTallies {
   /** Insert a new tally of this node; a duplicate id fails with the database's unique violation (23505). */
   async insert(record: TallyRecord): Promise<void> {
     // the record is ours already: only its revision comes back (no jsonb parsed per bootstrap)
-    const res = await this.#init.pool.query<{ rev: number }>(
-      `INSERT INTO tallies (tally_id, status, direction, node, session_id, token_id, counterparty_peer_id,
+    const res = await this.#init.pool.query<{ rev: number }>({
+      name: 'taleus-tally-insert',
+      text: `INSERT INTO tallies (tally_id, status, direction, node, session_id, token_id, counterparty_peer_id,
          created_at, updated_at, record)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING rev`,
-      [
+      values: [
         record.tallyId,
         record.status,
         record.direction,
@@ -88,7 +89,7 @@ export class PgTallies {
         record.updatedAt,
         JSON.stringify(record)
       ]
-    )
+    })
     const { node } = this.#init
     const rev = Number(res.rows[0]?.rev ?? 0)
     this.#changed({
@@ -108,15 +109,16 @@ export class PgTallies {
    */
   async settle(tallyId: string, outcome: string, from: 'draft' | 'pending'): Promise<boolean> {
     const { pool, now } = this.#init
-    const res = await pool.query<TallyRow>(
-      `UPDATE tallies SET status = $2, updated_at = $3, rev = rev + 1,
+    const res = await pool.query<TallyRow>({
+      name: 'taleus-tally-settle',
+      text: `UPDATE tallies SET status = $2, updated_at = $3, rev = rev + 1,
          record = CASE WHEN $2 = 'abandoned' THEN ${SLIM_SQL} ELSE record END
        WHERE tally_id = $1 AND status = $4
          AND ($2 <> 'confirmed' OR direction = 'outbound' OR token_id IS NULL
            OR NOT EXISTS (SELECT 1 FROM tokens k WHERE k.token_id = tallies.token_id AND k.revoked))
        RETURNING tally_id, status, node, updated_at, rev`,
-      [tallyId, outcome, now(), from]
-    )
+      values: [tallyId, outcome, now(), from]
+    })
     const row = res.rows[0] as Omit<TallyRow, 'record'> | undefined
     if (row !== undefined) {
       // the record as the table now holds it, from ours (the mirror has every tally of this node)

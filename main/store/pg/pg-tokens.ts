@@ -17,6 +17,13 @@ import type { PgNotifier } from './pg-notifier.ts'
 import { tokenFromRow, tokenParams } from './pg-rows.ts'
 import type { TokenRow } from './pg-rows.ts'
 
+// The statements every bootstrap runs are named (pg prepares each once per pooled connection), so the
+// server parses and plans them once instead of at every bootstrap, as in pg-tallies.ts and pg-audit.ts.
+// They name their columns: a prepared `*` fails once another cadre node's migration adds a column.
+const TOKEN_COLUMNS = `token_id, token_hash, label, role, uses, used, expires_at, revoked, identity_requirements,
+  approval, approval_timeout_ms, created_at, extra, rev`
+const TOKEN_ROW = `SELECT ${TOKEN_COLUMNS} FROM tokens WHERE token_id = $1`
+
 /** What the token table needs from its store. */
 export interface PgTokensInit {
   pool: Pool
@@ -110,27 +117,31 @@ export class PgTokens {
     const { pool, now } = this.#init
     if (this.#tokens.get(tokenId)?.record.uses === 'unlimited') {
       // the row as committed now (not the mirror): a revocation on any node is seen before this answers
-      const row = (await pool.query<TokenRow>('SELECT * FROM tokens WHERE token_id = $1', [tokenId])).rows[0]
+      const row = (
+        await pool.query<TokenRow>({ name: 'taleus-token-row', text: TOKEN_ROW, values: [tokenId] })
+      ).rows[0]
       if (row === undefined) return 'invalid-token'
       this.apply(row, true)
       const reason = tokenRejection(tokenFromRow(row), now())
       if (reason === undefined) this.#countLazily(tokenId, 1)
       return reason
     }
-    const res = await pool.query<TokenRow>(
-      `UPDATE tokens SET used = used + 1, rev = rev + 1
+    const res = await pool.query<TokenRow>({
+      name: 'taleus-token-use',
+      text: `UPDATE tokens SET used = used + 1, rev = rev + 1
        WHERE token_id = $1 AND NOT revoked AND (uses IS NULL OR used < uses)
          AND (expires_at IS NULL OR expires_at > $2)
-       RETURNING *`,
-      [tokenId, now()]
-    )
+       RETURNING ${TOKEN_COLUMNS}`,
+      values: [tokenId, now()]
+    })
     const row = res.rows[0]
     if (row !== undefined) {
       this.#changed(row)
       return undefined
     }
-    const current = (await pool.query<TokenRow>('SELECT * FROM tokens WHERE token_id = $1', [tokenId]))
-      .rows[0]
+    const current = (
+      await pool.query<TokenRow>({ name: 'taleus-token-row', text: TOKEN_ROW, values: [tokenId] })
+    ).rows[0]
     if (current === undefined) return 'invalid-token'
     this.apply(current, false)
     return tokenRejection(tokenFromRow(current), now()) ?? 'token-used'
