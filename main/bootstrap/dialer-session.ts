@@ -82,6 +82,7 @@ export class DialerSession extends BaseSession<DialerState> {
     const responseWaitMs = this.responseWait()
     const frames = new FrameStream(await this.dial())
     this.frames = frames
+    this.protocol = frames.stream.protocol
     await this.step((signal) =>
       frames.write(
         {

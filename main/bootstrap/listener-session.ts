@@ -92,6 +92,7 @@ export class ListenerSession extends BaseSession<ListenerState> {
   constructor(init: ListenerSessionInit, deps: SessionDeps) {
     super(init.sessionId, 'inbound', LISTENER_TRANSITIONS, LISTENER_INITIAL_STATE, init.remotePeerId, deps)
     this.frames = new FrameStream(init.stream)
+    this.protocol = init.stream.protocol
     this.localPeerId = init.localPeerId
     this.cadrePeerAddrs = init.cadrePeerAddrs
     if (init.onContact != null) this.onContact = init.onContact

@@ -60,6 +60,8 @@ export abstract class BaseSession<S extends SessionState> {
   protected counterparty?: Counterparty
   /** Listener: the token validateToken accepted, handed to the hooks that follow it. */
   protected validatedToken?: ValidatedToken
+  /** The protocol id the bootstrap's stream negotiated, once it is open (the hooks see it). */
+  protected protocol?: string
 
   constructor(
     readonly sessionId: string,
@@ -126,6 +128,7 @@ export abstract class BaseSession<S extends SessionState> {
     }
     if (this.counterparty != null) ctx.counterparty = this.counterparty
     if (this.validatedToken != null) ctx.token = this.validatedToken
+    if (this.protocol !== undefined) ctx.protocol = this.protocol
     return ctx
   }
 

@@ -7,14 +7,21 @@ import type { IdentityRequirements } from './identity-requirements.ts'
 
 export type { IdentityRequirements } from './identity-requirements.ts'
 
-/** Wire protocol id of this version; one stream carries every frame of one bootstrap. */
-export const PROTOCOL_ID = '/taleus/bootstrap/1.1.0'
+/**
+ * Wire protocol id of this version; one stream carries every frame of one bootstrap. 1.2.0 has the frames
+ * of 1.1.0; what it adds is that both parties read a tally document whose strings are scalars, so the
+ * provisioner writes them so (docs/protocol.md, Versions).
+ */
+export const PROTOCOL_ID = '/taleus/bootstrap/1.2.0'
+
+/** The frames of 1.2.0; the tally document's strings are Automerge text. */
+export const PROTOCOL_ID_V1_1 = '/taleus/bootstrap/1.1.0'
 
 /** The first version: the same frames without `dbConnectionInfo.document` (docs/protocol.md, Versions). */
 export const PROTOCOL_ID_V1_0 = '/taleus/bootstrap/1.0.0'
 
 /** Every version this library speaks, newest first: what a dialer offers and a listener handles. */
-export const PROTOCOL_IDS: readonly string[] = [PROTOCOL_ID, PROTOCOL_ID_V1_0]
+export const PROTOCOL_IDS: readonly string[] = [PROTOCOL_ID, PROTOCOL_ID_V1_1, PROTOCOL_ID_V1_0]
 
 /** Largest frame body accepted or sent, in bytes. */
 export const MAX_FRAME_BYTES = 64 * 1024
@@ -193,6 +200,8 @@ export interface HookContext {
   counterparty?: Counterparty
   /** Listener: the token validateToken accepted, set from the identity check on (tokenId always filled). */
   token?: ValidatedToken
+  /** The bootstrap protocol id the stream negotiated (one of PROTOCOL_IDS), set once the stream is open. */
+  protocol?: string
 }
 
 /** The context of the listener's hooks that run after validateToken: the accepted token is always there. */

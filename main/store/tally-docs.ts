@@ -11,6 +11,7 @@ import { LIMITS } from '../bootstrap/messages.ts'
 import type { DbConnectionInfo, DraftTally, HookContext, ProvisionResult } from '../bootstrap/types.ts'
 import { deriveGrant } from '../tallydb/grant.ts'
 import type { TallyDb } from '../tallydb/tally-db.ts'
+import { stringFormFor } from '../tallydb/tally-document.ts'
 import type { TallyTerms } from '../tallydb/tally-document.ts'
 
 /** The key of the tally database's grants, derived from a node's (or cadre's) secret. */
@@ -36,6 +37,8 @@ export async function provisionDocument(
     counterpartyPeerId: ctx.remotePeerId,
     counterpartyAddrs: ctx.counterparty?.cadrePeerAddrs ?? [],
     terms,
+    // strings as scalars only when the counterparty's version reads them (docs/protocol.md, Versions)
+    stringForm: stringFormFor(ctx.protocol),
     signal: ctx.signal
   })
   const data = Buffer.from(provisioned.document).toString('base64')

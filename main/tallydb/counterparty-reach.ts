@@ -7,7 +7,7 @@ import type { Multiaddr } from '@multiformats/multiaddr'
 import { GrantRefusedError, TallyDbUnreachableError } from './errors.ts'
 import type { Libp2pNetworkAdapter, Opened } from './libp2p-adapter.ts'
 import type { IndexEntry } from './tally-index.ts'
-import type { TallyDoc } from './tally-document.ts'
+import type { StoredTallyDoc } from './tally-document.ts'
 import { delay, raceSignal } from './wait-signal.ts'
 
 /** Open `tallyId` at its provisioner with `grant`; a failure to reach it is TallyDbUnreachableError. */
@@ -41,13 +41,13 @@ export async function findRemote(
   documentId: string,
   peer: string,
   signal?: AbortSignal
-): Promise<DocHandle<TallyDoc>> {
+): Promise<DocHandle<StoredTallyDoc>> {
   for (;;) {
     signal?.throwIfAborted()
     if (repo.peers.includes(peer as RepoPeerId)) {
       try {
         // not find's own signal: automerge-repo then rejects a promise nobody awaits
-        return await raceSignal(repo.find<TallyDoc>(documentId as DocumentId), signal)
+        return await raceSignal(repo.find<StoredTallyDoc>(documentId as DocumentId), signal)
       } catch (err) {
         if (signal?.aborted === true || !adapter.isOpen(peer, documentId as DocumentId)) throw err
         // unavailable: the peer joined the repo a moment after we asked; ask again

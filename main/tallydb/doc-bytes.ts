@@ -4,8 +4,8 @@ import { free, getBackend, init, loadIncremental, saveSince } from '@automerge/a
 import type { DocumentId, Repo } from '@automerge/automerge-repo'
 import type { DraftTally } from '../bootstrap/types.ts'
 import type { TallyStorage } from './backend-types.ts'
-import { initialDoc } from './tally-document.ts'
-import type { TallyDoc, TallyTerms } from './tally-document.ts'
+import { initialDoc, str } from './tally-document.ts'
+import type { StoredTallyDoc, StringForm, TallyTerms } from './tally-document.ts'
 
 /** Automerge's chunk header: magic bytes, then a 4-byte checksum, a type byte and a LEB128 length. */
 const CHUNK_MAGIC = [0x85, 0x6f, 0x4a, 0x83]
@@ -18,11 +18,17 @@ const CHANGE_CHUNK = 1
  * more than it saves here). Made on the engine itself, without from()'s JavaScript copy of the document
  * (nobody reads it: only the bytes are kept), which costs a provisioner a third less.
  */
-export function newDocumentBytes(tally: DraftTally, terms: TallyTerms, by: string, at: string): Uint8Array {
+export function newDocumentBytes(
+  tally: DraftTally,
+  terms: TallyTerms,
+  by: string,
+  at: string,
+  form: StringForm = 'scalar'
+): Uint8Array {
   const doc = init()
   try {
     const engine = getBackend(doc)
-    engine.initRootFromHydrate(initialDoc(tally, terms, by, at))
+    engine.initRootFromHydrate(initialDoc(tally, terms, by, at, form))
     engine.commit(null, Math.floor(Date.parse(at) / 1000))
     return engine.saveSince([])
   } finally {
@@ -88,29 +94,32 @@ export async function storeChunk(
 }
 
 /** True when `doc` is the document of `tally` between its two parties. */
-export function isDocOf(doc: TallyDoc | undefined, tally: DraftTally): boolean {
+export function isDocOf(doc: StoredTallyDoc | undefined, tally: DraftTally): boolean {
+  const t = doc?.tally
   return (
-    doc?.tally?.tallyId === tally.tallyId &&
-    doc.tally.initiatorPeerId === tally.initiatorPeerId &&
-    doc.tally.respondentPeerId === tally.respondentPeerId
+    str(t?.tallyId) === tally.tallyId &&
+    str(t?.initiatorPeerId) === tally.initiatorPeerId &&
+    str(t?.respondentPeerId) === tally.respondentPeerId
   )
 }
 
 /** True when `doc` is the document of `tallyId` between `a` and `b` (in either role). */
-export function isDocBetween(doc: TallyDoc | undefined, tallyId: string, a: string, b: string): boolean {
+export function isDocBetween(
+  doc: StoredTallyDoc | undefined,
+  tallyId: string,
+  a: string,
+  b: string
+): boolean {
   const t = doc?.tally
-  return (
-    t?.tallyId === tallyId &&
-    ((t.initiatorPeerId === a && t.respondentPeerId === b) ||
-      (t.initiatorPeerId === b && t.respondentPeerId === a))
-  )
+  const [from, to] = [str(t?.initiatorPeerId), str(t?.respondentPeerId)]
+  return str(t?.tallyId) === tallyId && ((from === a && to === b) || (from === b && to === a))
 }
 
 /** The document in `bytes` (a snapshot reply or a bootstrap frame), for checking what it is. */
-export function docOf(bytes: Uint8Array | undefined): TallyDoc | undefined {
+export function docOf(bytes: Uint8Array | undefined): StoredTallyDoc | undefined {
   if (bytes === undefined) return undefined
   try {
-    return loadIncremental(init<TallyDoc>(), bytes)
+    return loadIncremental(init<StoredTallyDoc>(), bytes)
   } catch {
     return undefined
   }

@@ -4,6 +4,16 @@ export type { TallyDbEvents, TallyDbInit, TallyDocumentView } from './tally-db.t
 export type { SharedChanges, TallyDbBackend, TallyIndexStore, TallyStorage } from './backend-types.ts'
 export { Libp2pNetworkAdapter, TALLYDB_PROTOCOL } from './libp2p-adapter.ts'
 export type { Libp2pNetworkAdapterInit, Opened, OpenRequest } from './libp2p-adapter.ts'
-export { checkTerms } from './tally-document.ts'
-export type { NegotiationEntry, TallyDoc, TallyDocBody, TallyTerms, TermsProposal } from './tally-document.ts'
+export { checkTerms, str, stringFormFor, stringFormOf } from './tally-document.ts'
+export type {
+  DocString,
+  NegotiationEntry,
+  Stored,
+  StoredTallyDoc,
+  StringForm,
+  TallyDoc,
+  TallyDocBody,
+  TallyTerms,
+  TermsProposal
+} from './tally-document.ts'
 export * from './errors.ts'

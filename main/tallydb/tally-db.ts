@@ -44,7 +44,7 @@ import { findRemote, openAt } from './counterparty-reach.ts'
 import type { TallyDbEvents, TallyDbInit, TallyDocumentView } from './tally-db-types.ts'
 import type { IndexEntry } from './tally-index.ts'
 import { acceptProposal, addProposal, applyStandingTerms, checkTerms, docView } from './tally-document.ts'
-import type { TallyDoc, TallyTerms, TermsProposal } from './tally-document.ts'
+import type { StoredTallyDoc, StringForm, TallyTerms, TermsProposal } from './tally-document.ts'
 
 export type { TallyDbEvents, TallyDbInit, TallyDocumentView } from './tally-db-types.ts'
 
@@ -192,13 +192,21 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
     /** Where the counterparty said it listens (its cadre): sync() dials it there. */
     counterpartyAddrs?: string[]
     terms?: TallyTerms
+    /** How its strings are written: what the counterparty reads (stringFormFor its bootstrap version). */
+    stringForm?: StringForm
     signal?: AbortSignal
   }): Promise<{ grant: string; documentId: string; document: Uint8Array }> {
     this.#assertOpen()
     const { tally, counterpartyPeerId } = input
     if (this.#index.get(tally.tallyId) !== undefined) throw new ProposalError('tally already has a document')
     const at = new Date(this.#now()).toISOString()
-    const document = newDocumentBytes(tally, checkTerms(input.terms ?? {}), this.#localPeerId(), at)
+    const document = newDocumentBytes(
+      tally,
+      checkTerms(input.terms ?? {}),
+      this.#localPeerId(),
+      at,
+      input.stringForm ?? 'scalar'
+    )
     // the URL's tail is the id: decoding it again (bs58check) would cost as much as making it
     const documentId = generateAutomergeUrl().slice('automerge:'.length)
     // into its index entry, which the storage shows automerge-repo as the document's first chunk: one
@@ -264,7 +272,7 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
       snapshot === undefined
         ? await findRemote(this.#repo, this.#adapter, documentId, provisionerPeerId, signal)
         : withTerms
-          ? this.#repo.import<TallyDoc>(snapshot, { docId: documentId as DocumentId })
+          ? this.#repo.import<StoredTallyDoc>(snapshot, { docId: documentId as DocumentId })
           : undefined
     // the document must be this tally between these two parties, or the provisioner handed us another
     // (checked now where it is loaded anyway; bytes from the frame at their first load)
@@ -365,7 +373,7 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
   // --- internals ---------------------------------------------------------------------------------
 
   /** Change the document by `fn` (its error thrown as it is), on disk on return, offered to the counterparty. */
-  async #change(entry: IndexEntry, fn: (doc: TallyDoc) => void): Promise<DocHandle<TallyDoc>> {
+  async #change(entry: IndexEntry, fn: (doc: StoredTallyDoc) => void): Promise<DocHandle<StoredTallyDoc>> {
     const handle = await this.#handle(entry)
     let failure: unknown
     handle.change((d) => {
@@ -398,8 +406,8 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
     return entry.documentId as DocumentId
   }
 
-  async #handle(entry: IndexEntry): Promise<DocHandle<TallyDoc>> {
-    const handle = await this.#repo.find<TallyDoc>(entry.documentId as DocumentId)
+  async #handle(entry: IndexEntry): Promise<DocHandle<StoredTallyDoc>> {
+    const handle = await this.#repo.find<StoredTallyDoc>(entry.documentId as DocumentId)
     if (!this.#checked.has(entry.tallyId)) {
       if (!isDocBetween(handle.doc(), entry.tallyId, this.#localPeerId(), entry.counterpartyPeerId))
         throw new ForeignDocumentError()
@@ -409,7 +417,7 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
     return handle
   }
 
-  #watch(tallyId: string, handle: DocHandle<TallyDoc>): void {
+  #watch(tallyId: string, handle: DocHandle<StoredTallyDoc>): void {
     if (this.#watched.has(tallyId)) return
     this.#watched.add(tallyId)
     handle.on('change', () => this.safeDispatchEvent('change', { detail: { tallyId } }))
@@ -420,7 +428,7 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
       this.safeDispatchEvent('sync', { detail: { tallyId: e.tallyId, connected } })
   }
 
-  #view(entry: IndexEntry, handle: DocHandle<TallyDoc>): TallyDocumentView {
+  #view(entry: IndexEntry, handle: DocHandle<StoredTallyDoc>): TallyDocumentView {
     return {
       tallyId: entry.tallyId,
       documentId: entry.documentId,

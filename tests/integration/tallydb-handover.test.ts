@@ -13,12 +13,15 @@ import {
   MAX_INBOUND_STREAMS,
   PROTOCOL_ID,
   PROTOCOL_ID_V1_0,
+  PROTOCOL_ID_V1_1,
   SessionManager,
   formatLink,
   parseLink
 } from '../../main/bootstrap/index.ts'
 import type { PartyRole, SessionHooks } from '../../main/bootstrap/index.ts'
 import { TALLYDB_PROTOCOL } from '../../main/tallydb/index.ts'
+import { docOf } from '../../main/tallydb/doc-bytes.ts'
+import { stringFormOf } from '../../main/tallydb/tally-document.ts'
 import { TEST_CONFIG } from '../helpers/bootstrap-world.ts'
 import { DbWorld } from '../helpers/tallydb-party.ts'
 import type { DbParty } from '../helpers/tallydb-party.ts'
@@ -106,6 +109,39 @@ describe('the tally document handed over in the bootstrap frame', () => {
       expect((await opener.db.read(tallyId))?.document.tally).toEqual(
         (await provisioner.db.read(tallyId))?.document.tally
       )
+    }
+  )
+
+  it.each<PartyRole>(['stock', 'foil'])(
+    '%s: the document holds its strings as scalars between 1.2.0 peers and as text with a 1.1.0 listener',
+    async (role) => {
+      const a = await world.party()
+      const b = await world.party()
+      const formWith = async (protocols: string[]): Promise<string> => {
+        const manager = await listenWith(
+          a,
+          a.store.hooks({ peerId: a.peerId, multiaddrs: a.addrs }),
+          protocols
+        )
+        try {
+          const result = await b.manager.initiateBootstrap(await linkOf(a, role), b.node)
+          const handed = result.dbConnectionInfo.document
+          expect(handed).toBeDefined()
+          const doc = docOf(Buffer.from(handed!.data, 'base64'))
+          expect(doc).toBeDefined()
+          // both replicas read it the same whichever form it has
+          const opener = role === 'stock' ? b : a
+          expect((await opener.db.read(result.tally.tallyId))?.document.tally.tallyId).toBe(
+            result.tally.tallyId
+          )
+          return stringFormOf(doc!)
+        } finally {
+          await a.node.unhandle(protocols)
+          await manager.stop()
+        }
+      }
+      expect(await formWith([PROTOCOL_ID_V1_1])).toBe('text')
+      expect(await formWith([PROTOCOL_ID, PROTOCOL_ID_V1_1])).toBe('scalar')
     }
   )
 

@@ -223,7 +223,8 @@ describe('shared tally database', () => {
       const handle = await repo.find<{ tally: { tallyId: string } }>(own.documentId, {
         signal: AbortSignal.timeout(20_000)
       })
-      expect(handle.doc().tally.tallyId).toBe(mine.tally.tallyId)
+      // its strings are scalars (ImmutableString): String() reads them, as an integrator's repo would
+      expect(String(handle.doc().tally.tallyId)).toBe(mine.tally.tallyId)
       const theirs = await repo.find(otherDoc, { signal: AbortSignal.timeout(3000) }).then(
         () => 'found',
         (err: Error) => err.name

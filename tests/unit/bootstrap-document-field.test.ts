@@ -13,7 +13,13 @@ import {
   withoutDocument
 } from '../../main/bootstrap/messages.ts'
 import type { Message } from '../../main/bootstrap/messages.ts'
-import { MAX_FRAME_BYTES, PROTOCOL_ID, PROTOCOL_ID_V1_0, PROTOCOL_IDS } from '../../main/bootstrap/types.ts'
+import {
+  MAX_FRAME_BYTES,
+  PROTOCOL_ID,
+  PROTOCOL_ID_V1_0,
+  PROTOCOL_ID_V1_1,
+  PROTOCOL_IDS
+} from '../../main/bootstrap/types.ts'
 
 const tally = {
   tallyId: 't1',
@@ -50,7 +56,7 @@ describe('dbConnectionInfo.document', () => {
       expect(decodeMessage(encodeMessage(m))).toEqual(m)
       expect(carriesDocument(m)).toBe(true)
     }
-    expect(PROTOCOL_IDS).toEqual([PROTOCOL_ID, PROTOCOL_ID_V1_0])
+    expect(PROTOCOL_IDS).toEqual([PROTOCOL_ID, PROTOCOL_ID_V1_1, PROTOCOL_ID_V1_0])
   })
 
   it('refuses a bad id, bad base64, an unknown key and data beyond its bound', () => {
@@ -111,11 +117,13 @@ describe('dbConnectionInfo.document', () => {
     expect(withoutDocument(ack)).toBe(ack)
   })
 
-  it('a 1.1.0 stream carries it; a 1.0.0 stream sends it stripped and refuses a frame with it', async () => {
-    const [l1, r1] = await streamPair()
-    l1.protocol = r1.protocol = PROTOCOL_ID
-    await new FrameStream(l1).write(stock, opts())
-    expect(await new FrameStream(r1).read(['ProvisioningResult'], opts())).toEqual(stock)
+  it('a 1.2.0 and a 1.1.0 stream carry it; a 1.0.0 stream sends it stripped and refuses a frame with it', async () => {
+    for (const protocol of [PROTOCOL_ID, PROTOCOL_ID_V1_1]) {
+      const [l1, r1] = await streamPair()
+      l1.protocol = r1.protocol = protocol
+      await new FrameStream(l1).write(stock, opts())
+      expect(await new FrameStream(r1).read(['ProvisioningResult'], opts())).toEqual(stock)
+    }
 
     const [l2, r2] = await streamPair()
     l2.protocol = r2.protocol = PROTOCOL_ID_V1_0

@@ -3,10 +3,19 @@
  * and the opener's check of handed-over bytes (whole Automerge chunks, checksums right) without the engine.
  */
 import { describe, expect, it } from 'vitest'
-import { change, from, load, save, saveSince } from '@automerge/automerge'
+import { change, from, isImmutableString, load, save, saveSince } from '@automerge/automerge'
+import { PROTOCOL_ID, PROTOCOL_ID_V1_0, PROTOCOL_ID_V1_1 } from '../../main/bootstrap/types.ts'
 import { docOf, isAutomergeChunks, isDocBetween, newDocumentBytes } from '../../main/tallydb/doc-bytes.ts'
-import { initialDoc } from '../../main/tallydb/tally-document.ts'
-import type { TallyDoc } from '../../main/tallydb/tally-document.ts'
+import {
+  acceptProposal,
+  addProposal,
+  docView,
+  initialDoc,
+  scalars,
+  stringFormFor,
+  stringFormOf
+} from '../../main/tallydb/tally-document.ts'
+import type { StoredTallyDoc } from '../../main/tallydb/tally-document.ts'
 
 const A = '12D3KooWQm1aZc5x3DWu3Dm8WgRd4R2QPbbgdrGfvm2mXJbEPR8W'
 const B = '12D3KooWJWoaqZhDaoEFshF7Rh1bpY9ohihFhzcW6d69Lr2NASuq'
@@ -23,7 +32,7 @@ describe('tally document bytes', () => {
   it('newDocumentBytes loads as the initial document, as from() would make it', () => {
     const bytes = newDocumentBytes(tally, terms, A, tally.createdAt)
     const expected = initialDoc(tally, terms, A, tally.createdAt)
-    expect(JSON.parse(JSON.stringify(docOf(bytes)))).toEqual(expected)
+    expect(JSON.parse(JSON.stringify(docOf(bytes)))).toEqual(JSON.parse(JSON.stringify(expected)))
     expect(saveSince(from(expected as unknown as Record<string, unknown>), []).length).toBe(bytes.length)
     expect(isDocBetween(docOf(bytes), tally.tallyId, A, B)).toBe(true)
     expect(isDocBetween(docOf(bytes), tally.tallyId, B, A)).toBe(true)
@@ -34,8 +43,8 @@ describe('tally document bytes', () => {
   it('isAutomergeChunks: changes and whole documents pass; cut, flipped, foreign or empty bytes do not', () => {
     const bytes = newDocumentBytes(tally, terms, A, tally.createdAt)
     expect(isAutomergeChunks(bytes)).toBe(true)
-    const doc = change(load<TallyDoc>(bytes), (d) => {
-      d.terms.unit = 'EUR'
+    const doc = change(load<StoredTallyDoc>(bytes), (d) => {
+      d.terms.unit = scalars('EUR')
     })
     expect(isAutomergeChunks(saveSince(doc, []))).toBe(true)
     expect(isAutomergeChunks(save(doc))).toBe(true)
@@ -49,5 +58,56 @@ describe('tally document bytes', () => {
       expect(isAutomergeChunks(flipped)).toBe(false)
     }
     expect(isAutomergeChunks(Buffer.from('not an automerge document at all'))).toBe(false)
+  })
+
+  it('every string of a new document is a scalar: one op per string, not one per character', () => {
+    const doc = load<StoredTallyDoc>(newDocumentBytes(tally, terms, A, tally.createdAt))
+    for (const v of [
+      doc.schema,
+      doc.tally.tallyId,
+      doc.tally.initiatorPeerId,
+      doc.terms.note,
+      doc.log[0]?.by
+    ])
+      expect(isImmutableString(v)).toBe(true)
+    const proposed = change(doc, (d) =>
+      addProposal(d, {
+        proposalId: 'p1',
+        by: B,
+        at: tally.createdAt,
+        terms: { note: 'net 60' },
+        status: 'open'
+      })
+    )
+    const accepted = change(proposed, (d) => acceptProposal(d, 'p1', A, tally.createdAt))
+    expect(isImmutableString(accepted.terms.note)).toBe(true)
+    expect(isImmutableString(accepted.proposals.p1?.status)).toBe(true)
+    expect(docView(accepted).terms.note).toBe('net 60')
+  })
+
+  it('a document written before scalars (text strings) still reads, is recognised and negotiates', () => {
+    const old = load<StoredTallyDoc>(newDocumentBytes(tally, terms, A, tally.createdAt, 'text'))
+    expect(isImmutableString(old.tally.tallyId)).toBe(false)
+    expect(isDocBetween(old, tally.tallyId, A, B)).toBe(true)
+    const proposed = change(old, (d) =>
+      addProposal(d, { proposalId: 'p1', by: B, at: tally.createdAt, terms: { unit: 'EUR' }, status: 'open' })
+    )
+    expect(() => change(proposed, (d) => acceptProposal(d, 'p1', B, tally.createdAt))).toThrow(/own proposal/)
+    const accepted = change(proposed, (d) => acceptProposal(d, 'p1', A, tally.createdAt))
+    // it stays text: the older peer that made it compares its strings with plain ones
+    expect(stringFormOf(accepted)).toBe('text')
+    expect(isImmutableString(accepted.proposals.p1?.status)).toBe(false)
+    expect(isImmutableString(accepted.terms.unit)).toBe(false)
+    const view = docView(accepted)
+    expect(view.terms).toEqual({ ...terms, unit: 'EUR' })
+    expect(view.proposals[0]).toMatchObject({ proposalId: 'p1', status: 'accepted', acceptedBy: A })
+    expect(view.log.map((e) => e.kind)).toEqual(['created', 'proposed', 'accepted'])
+  })
+
+  it('the form follows the bootstrap version: scalars from 1.2.0 on, text with a 1.1.0 or 1.0.0 peer', () => {
+    expect(stringFormFor(PROTOCOL_ID)).toBe('scalar')
+    expect(stringFormFor(PROTOCOL_ID_V1_1)).toBe('text')
+    expect(stringFormFor(PROTOCOL_ID_V1_0)).toBe('text')
+    expect(stringFormFor(undefined)).toBe('text')
   })
 })
