@@ -6,7 +6,7 @@
  * Issue G: every record (session events and operator records alike) is chained per node
  * (pg-audit-chain.ts); operator records go to the table only, the ring holds session events.
  */
-import type { Pool } from 'pg'
+import type { Pool, QueryConfig, QueryResult, QueryResultRow } from 'pg'
 import type { AuditQuery } from '../../../preload/contract.ts'
 import type { SessionEvent } from '../../bootstrap/types.ts'
 import { chainHash } from '../audit-chain.ts'
@@ -157,6 +157,47 @@ export class PgAudit {
     await this.#writing
   }
 
+  /**
+   * Write what is pending and run `then` in the same statement (the records as data-modifying CTEs before
+   * it, their parameters after its own): one round trip and one commit instead of two, and the records are
+   * in the trail whenever `then`'s row is. `then` must be a named statement of one INSERT or UPDATE. If
+   * the statement fails with records in it, the records go back to the queue and `then` runs alone, so a
+   * batch the database refuses cannot fail the bootstrap that carries it (the trail is best effort here).
+   */
+  async flushWith<R extends QueryResultRow>(
+    then: QueryConfig & { name: string; values: unknown[] }
+  ): Promise<QueryResult<R>> {
+    clearTimeout(this.#timer)
+    this.#timer = undefined
+    const { pool, node } = this.#init
+    const run = this.#writing.then(async () => {
+      const batch = this.#pending.splice(0)
+      if (batch.length === 0) return pool.query<R>(then)
+      let head = this.#head
+      try {
+        head ??= await chainHeadOf(pool, node)
+        const { rows, head: next } = chained(head, batch)
+        const n = then.values.length
+        const res = await pool.query<R>({
+          name: `${then.name}+audit`,
+          text: `WITH audit_rows AS (${auditInsert(n + 1)}), audit_head AS (${headUpdate(n + 1, n + 3)}) ${then.text}`,
+          values: [...then.values, node, JSON.stringify(rows), next]
+        })
+        this.#written(next, batch)
+        return res
+      } catch {
+        this.#pending.unshift(...batch)
+        this.#timer ??= setTimeout(() => void this.flush(), 1000)
+        return pool.query<R>(then)
+      }
+    })
+    this.#writing = run.then(
+      () => undefined,
+      () => undefined
+    )
+    return run
+  }
+
   /** Stop the timer and write the rest. */
   async close(): Promise<void> {
     await this.flush()
@@ -167,28 +208,48 @@ export class PgAudit {
   async #write(
     batch: Array<{ sessionId: string; at: number; text: string; event?: SessionEvent }>
   ): Promise<void> {
-    const { pool, node, notifier } = this.#init
-    let head = this.#head ?? (await chainHeadOf(pool, node))
-    const rows = batch.map((e) => {
-      const prev = head
-      head = chainHash(prev, e.text)
-      return { s: e.sessionId, at: e.at, body: e.text, prev, h: head }
-    })
+    const { pool, node } = this.#init
+    const { rows, head } = chained(this.#head ?? (await chainHeadOf(pool, node)), batch)
     // the records and the node's new head in one statement: both or neither
     await pool.query({
       name: 'taleus-audit-append',
-      text: `WITH ins AS (
-         INSERT INTO audit (node, session_id, at, event, body, prev_hash, hash)
-         SELECT $1, r->>'s', (r->>'at')::bigint, (r->>'body')::jsonb, r->>'body', r->>'prev', r->>'h'
-         FROM jsonb_array_elements($2::jsonb) AS r
-       )
-       UPDATE nodes SET audit_head = $3 WHERE node = $1`,
+      text: `WITH ins AS (${auditInsert(1)}) ${headUpdate(1, 3)}`,
       values: [node, JSON.stringify(rows), head]
     })
+    this.#written(head, batch)
+  }
+
+  /** `batch` is in the table and `head` is the node's head: announce its events. */
+  #written(head: string, batch: Array<{ event?: SessionEvent }>): void {
     this.#head = head
     const events = batch.flatMap((e) => (e.event === undefined ? [] : [e.event]))
-    for (const payload of auditPayloads(node, events)) notifier.send(payload)
+    for (const payload of auditPayloads(this.#init.node, events)) this.#init.notifier.send(payload)
   }
+}
+
+/** `batch` chained on from `head`, as the rows the audit INSERT takes, and the new head. */
+function chained(
+  head: string,
+  batch: Array<{ sessionId: string; at: number; text: string }>
+): { rows: Array<Record<string, unknown>>; head: string } {
+  const rows = batch.map((e) => {
+    const prev = head
+    head = chainHash(prev, e.text)
+    return { s: e.sessionId, at: e.at, body: e.text, prev, h: head }
+  })
+  return { rows, head }
+}
+
+/** INSERT of a batch's rows; its node is parameter $first, the rows (jsonb) $first+1. */
+function auditInsert(first: number): string {
+  return `INSERT INTO audit (node, session_id, at, event, body, prev_hash, hash)
+    SELECT $${first}, r->>'s', (r->>'at')::bigint, (r->>'body')::jsonb, r->>'body', r->>'prev', r->>'h'
+    FROM jsonb_array_elements($${first + 1}::jsonb) AS r`
+}
+
+/** UPDATE of the node's chain head; the node is parameter $node, the head $head. */
+function headUpdate(node: number, head: number): string {
+  return `UPDATE nodes SET audit_head = $${head} WHERE node = $${node}`
 }
 
 function normalise(query: AuditQuery): {

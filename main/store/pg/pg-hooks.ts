@@ -291,10 +291,10 @@ export class PgHooks {
   }
 
   async #record(record: TallyRecord): Promise<void> {
-    // Audit first: no tally in the database whose session has no record in the trail. A draft keeps its
-    // full record (a confirmation only flips the status); abandoning slims it.
-    await this.#p.audit.flush().catch(() => {})
-    await this.#p.tallies.insert(record)
+    // Audit first: no tally in the database whose session has no record in the trail (the records go in
+    // the insert's own statement: one round trip, one commit). A draft keeps its full record (a
+    // confirmation only flips the status); abandoning slims it.
+    await this.#p.tallies.insert(record, async (q) => this.#p.audit.flushWith(q))
     this.#createdThisRun.add(record.tallyId)
   }
 

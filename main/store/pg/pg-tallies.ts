@@ -3,7 +3,7 @@
  * row is then announced to the other nodes (without the counterparty's database credentials; by id alone
  * when the row is too big for a payload), and this node's mirror of every node's tallies.
  */
-import type { Pool } from 'pg'
+import type { Pool, QueryConfig, QueryResult } from 'pg'
 import type { PageQuery, TallyView } from '../../../preload/contract.ts'
 import { RejectedError } from '../../bootstrap/errors.ts'
 import { pageOf } from '../paging.ts'
@@ -69,10 +69,18 @@ export class PgTallies {
     ).map(nodeTallyView)
   }
 
-  /** Insert a new tally of this node; a duplicate id fails with the database's unique violation (23505). */
-  async insert(record: TallyRecord): Promise<void> {
+  /**
+   * Insert a new tally of this node; a duplicate id fails with the database's unique violation (23505).
+   * `run` sends the statement (the audit trail's flushWith: the session's records go in the same one).
+   */
+  async insert(
+    record: TallyRecord,
+    run: (
+      q: QueryConfig & { name: string; values: unknown[] }
+    ) => Promise<QueryResult<{ rev: number }>> = async (q) => this.#init.pool.query<{ rev: number }>(q)
+  ): Promise<void> {
     // the record is ours already: only its revision comes back (no jsonb parsed per bootstrap)
-    const res = await this.#init.pool.query<{ rev: number }>({
+    const res = await run({
       name: 'taleus-tally-insert',
       text: `INSERT INTO tallies (tally_id, status, direction, node, session_id, token_id, counterparty_peer_id,
          created_at, updated_at, record)

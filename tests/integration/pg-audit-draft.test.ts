@@ -1,0 +1,92 @@
+/**
+ * On PostgreSQL a draft carries its session's pending audit records in its own INSERT (one round trip and
+ * one commit): the records and the tally row are written by the same transaction, and a batch the
+ * database refuses does not fail the draft. Needs TALEUS_TEST_PG; skipped (and says so) without it.
+ */
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import pg from 'pg'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import type { HookContext, SessionEvent } from '../../main/bootstrap/types.ts'
+import { openPgStore } from '../../main/store/pg/index.ts'
+import type { PgMerchantStore } from '../../main/store/pg/index.ts'
+import { tokenCtx } from '../helpers/hook-context.ts'
+import { dropSchemas, freshSchema } from '../helpers/stores.ts'
+
+const PG = process.env.TALEUS_TEST_PG
+if (PG === undefined)
+  process.stderr.write('SKIPPED tests/integration/pg-audit-draft.test.ts: TALEUS_TEST_PG is not set\n')
+
+const A = { peerId: 'merchant', multiaddrs: () => ['/ip4/127.0.0.1/tcp/4001/p2p/merchant'] }
+
+function ctx(sessionId: string): HookContext {
+  return { sessionId, direction: 'inbound', remotePeerId: 'customer', signal: new AbortController().signal }
+}
+
+function event(sessionId: string, state: string, previousState: string | null, at: number): SessionEvent {
+  return { sessionId, direction: 'inbound', state, previousState, at } as unknown as SessionEvent
+}
+
+describe.skipIf(PG === undefined)('a draft and its audit records on PostgreSQL', () => {
+  let schema: string
+  let dir: string
+  let store: PgMerchantStore
+  let client: pg.Client
+
+  beforeEach(async () => {
+    schema = freshSchema()
+    dir = await mkdtemp(join(tmpdir(), 'taleus-pgad-'))
+    // the timer would flush on its own after a minute: what is in the table came with the draft
+    store = await openPgStore({ url: PG as string, dataDir: dir, schema, node: 'n1', auditFlushMs: 60_000 })
+    client = new pg.Client({ connectionString: PG })
+    await client.connect()
+    await client.query(`SET search_path TO "${schema}"`)
+  })
+
+  afterEach(async () => {
+    await client.end()
+    await store.close()
+    await dropSchemas(PG as string, [schema])
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  async function draft(sessionId: string): Promise<string> {
+    const { token } = await store.createToken({ role: 'stock', uses: 'unlimited' })
+    const hooks = store.hooks(A)
+    hooks.logSessionEvent?.(sessionId, event(sessionId, 'L_LISTENING', null, 1))
+    const info = await hooks.validateToken(token, ctx(sessionId))
+    hooks.logSessionEvent?.(sessionId, event(sessionId, 'L_PROVISIONING', 'L_LISTENING', 2))
+    const { tally } = await hooks.provisionDatabase(
+      'stock',
+      'customer',
+      'merchant',
+      sessionId,
+      tokenCtx(ctx(sessionId), info)
+    )
+    return tally.tallyId
+  }
+
+  it("the session's records are written by the draft's own transaction, and the chain holds", async () => {
+    const tallyId = await draft('s1')
+    const row = await client.query<{ xmin: string }>('SELECT xmin FROM tallies WHERE tally_id = $1', [
+      tallyId
+    ])
+    const audit = await client.query<{ xmin: string }>(
+      'SELECT DISTINCT xmin FROM audit WHERE session_id = $1',
+      ['s1']
+    )
+    expect(audit.rows.map((r) => r.xmin)).toEqual([row.rows[0]?.xmin])
+    // a second draft chains on from the first one's head
+    await draft('s2')
+    expect((await store.verifyAudit()).ok).toBe(true)
+  })
+
+  it('a batch the database refuses does not fail the draft, and stays queued', async () => {
+    // jsonb cannot hold \u0000: the whole batch is refused
+    store.recordOperation({ op: 'test', actor: { kind: 'cli' }, at: 1, detail: { bad: 'a\u0000b' } } as never)
+    const tallyId = await draft('s3')
+    expect((await client.query('SELECT 1 FROM tallies WHERE tally_id = $1', [tallyId])).rowCount).toBe(1)
+    expect((await client.query("SELECT 1 FROM audit WHERE session_id = 's3'")).rowCount).toBe(0)
+  })
+})
