@@ -75,6 +75,11 @@ function secs(ms: number): string {
   return `${Math.round(ms / 1000)} s`
 }
 
+/** A command line with a URL's password and a link's token blanked (tests pass both in argv). */
+export function redact(line: string): string {
+  return line.replace(/(:\/\/[^:@\s/]+:)[^@\s]+@/g, '$1***@').replace(/([?&]t=)[^&\s]+/g, '$1***')
+}
+
 /** The process tree with state, wait channel and CPU time, so a stuck child shows what it waits in. */
 function processes(): string {
   try {
@@ -83,7 +88,7 @@ function processes(): string {
       timeout: 5000
     })
       .split('\n')
-      .map((l) => l.slice(0, 220))
+      .map((l) => redact(l).slice(0, 220))
       .join('\n')
   } catch (e) {
     return `(ps failed: ${(e as Error).message})`
