@@ -11,7 +11,7 @@
  * of the native one in a rush). Hashes and ChaCha20-Poly1305 are the default's.
  */
 import { createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, hkdfSync } from 'node:crypto'
-import type { KeyObject } from 'node:crypto'
+import type { JsonWebKey, KeyObject } from 'node:crypto'
 import { defaultCrypto } from '@chainsafe/libp2p-noise/crypto'
 import type { ICryptoInterface, KeyPair } from '@chainsafe/libp2p-noise'
 
@@ -39,7 +39,8 @@ function fromBase64url(text: string | undefined): Uint8Array {
 }
 
 function keyPairOf(privateKey: KeyObject): KeyPair {
-  // one JWK export gives both halves (~1 µs; a DER export of the public key costs ~70 µs)
+  // one JWK export gives both halves (~1 µs; a DER export of the public key costs ~70 µs); only for keys
+  // this module imported (see generateX25519KeyPair for why not for generated ones)
   const jwk = privateKey.export({ format: 'jwk' })
   const pair = { publicKey: fromBase64url(jwk.x), privateKey: fromBase64url(jwk.d) }
   privateKeys.set(pair.privateKey, privateKey)
@@ -68,6 +69,12 @@ function publicKeyObject(publicKey: KeyBytes): KeyObject {
   return key
 }
 
+/** Both halves of a generated pair as JWKs, encoded by the key-generation job itself. */
+const JWK_ENCODING = {
+  publicKeyEncoding: { type: 'spki', format: 'jwk' },
+  privateKeyEncoding: { type: 'pkcs8', format: 'jwk' }
+} as const
+
 /** Noise's HKDF info is empty: HKDF-SHA256(salt = ck, ikm) → 3 × 32 bytes. */
 const NO_INFO = new Uint8Array(0)
 
@@ -79,7 +86,19 @@ export const keyObjectCrypto: ICryptoInterface = {
     return [okm.subarray(0, 32), okm.subarray(32, 64), okm.subarray(64, 96)]
   },
   generateX25519KeyPair(): KeyPair {
-    return keyPairOf(generateKeyPairSync('x25519').privateKey)
+    // Never export a key that generateKeyPairSync returned as a KeyObject: on Node 20 that export holds
+    // the key's mutex while it allocates, a GC during it finalises the finished key-generation job, and
+    // the job's destructor takes the same mutex: the main thread deadlocks (seen under load; a plain
+    // loop of generate-then-export hangs within seconds). The job encodes the JWKs itself while it is
+    // alive, and the private key is imported from its JWK (cheap, unlike PKCS8).
+    // (@types/node does not list 'jwk' as an encoding format, though Node supports it)
+    const { publicKey, privateKey } = generateKeyPairSync('x25519', JWK_ENCODING as never) as unknown as {
+      publicKey: JsonWebKey
+      privateKey: JsonWebKey
+    }
+    const pair = { publicKey: fromBase64url(publicKey.x), privateKey: fromBase64url(privateKey.d) }
+    privateKeys.set(pair.privateKey, createPrivateKey({ key: privateKey, format: 'jwk' }))
+    return pair
   },
   generateX25519KeyPairFromSeed(seed: Uint8Array): KeyPair {
     const pair = keyPairOf(privateKeyObject(seed))
