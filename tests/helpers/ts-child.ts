@@ -1,4 +1,5 @@
 /** Node flags that let a child process import the project's TypeScript sources (Node 20 has no type stripping). */
+import { spawn } from 'node:child_process'
 import { mkdtemp, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
@@ -36,4 +37,34 @@ export async function load(url, context, next) {
     `import { register } from 'node:module'\nregister(${JSON.stringify(pathToFileURL(join(dir, 'hooks.mjs')).href)})\n`
   )
   return { dir, execArgv: ['--import', pathToFileURL(join(dir, 'register.mjs')).href] }
+}
+
+/**
+ * Run `code` (an ES module that may import the repo's TypeScript) in a child Node with `flags` before the
+ * loader's and `args` after it; killed after `timeoutMs`, so a stuck child cannot keep a test worker alive.
+ */
+export async function runTsChild(
+  loader: { execArgv: string[] },
+  code: string,
+  options: { flags?: string[]; args?: string[]; timeoutMs: number }
+): Promise<{ code: number | null; out: string; err: string }> {
+  const child = spawn(
+    process.execPath,
+    [
+      ...(options.flags ?? []),
+      ...loader.execArgv,
+      '--input-type=module',
+      '-e',
+      code,
+      ...(options.args ?? [])
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'], signal: AbortSignal.timeout(options.timeoutMs) }
+  )
+  child.on('error', () => {})
+  let out = ''
+  let err = ''
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()))
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()))
+  const exit = await new Promise<number | null>((resolve) => child.on('exit', resolve))
+  return { code: exit, out, err }
 }

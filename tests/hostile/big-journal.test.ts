@@ -6,14 +6,13 @@
  * the smaller pair leaves the disk to the tests beside it (a CI machine's disk can be small).
  * Lowdb only by nature: a local journal file read at start; a PostgreSQL node loads rows, not a journal.
  */
-import { spawn } from 'node:child_process'
 import { createWriteStream, type WriteStream } from 'node:fs'
 import { mkdtemp, rm, stat, statfs } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { sealLine } from '../../main/store/journal.ts'
-import { sourceUrl, tsLoader } from '../helpers/ts-child.ts'
+import { runTsChild, sourceUrl, tsLoader } from '../helpers/ts-child.ts'
 
 const MB = Number(process.env.TALEUS_BIG_JOURNAL_MB ?? 256)
 const HEAP_MB = 64
@@ -119,18 +118,11 @@ describe('a large journal of abandoned attempts', () => {
       )
     const pairs = await writeJournal(path, MB * 1024 * 1024)
     const size = (await stat(path)).size
-    const child = spawn(
-      process.execPath,
-      [`--max-old-space-size=${HEAP_MB}`, ...loader.execArgv, '--input-type=module', '-e', CHILD, dir],
-      // killed if the test runs out of time, so a stuck child cannot keep the worker alive
-      { stdio: ['ignore', 'pipe', 'pipe'], signal: AbortSignal.timeout(540_000) }
-    )
-    child.on('error', () => {})
-    let out = ''
-    let err = ''
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()))
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()))
-    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve))
+    const { code, out, err } = await runTsChild(loader, CHILD, {
+      flags: [`--max-old-space-size=${HEAP_MB}`],
+      args: [dir],
+      timeoutMs: 540_000
+    })
     expect(err.slice(-2000), 'child stderr').not.toMatch(/heap out of memory/i)
     expect(code).toBe(0)
     const result = JSON.parse(out.trim()) as {

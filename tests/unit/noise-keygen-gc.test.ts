@@ -5,10 +5,9 @@
  * customers froze: its main thread waited on that mutex forever. The pairs are made in a child (a
  * deadlock there cannot freeze this worker) with a small young generation, so GCs come often.
  */
-import { spawn } from 'node:child_process'
 import { rm } from 'node:fs/promises'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { sourceUrl, tsLoader } from '../helpers/ts-child.ts'
+import { runTsChild, sourceUrl, tsLoader } from '../helpers/ts-child.ts'
 
 const PAIRS = 60_000
 const CHILD = `
@@ -31,17 +30,10 @@ describe('ephemeral X25519 pairs under GC', () => {
 
   it(`${PAIRS} pairs and their DH in a child with a 1 MB young generation finish (no deadlock)`, async () => {
     const started = performance.now()
-    const child = spawn(
-      process.execPath,
-      ['--max-semi-space-size=1', ...loader.execArgv, '--input-type=module', '-e', CHILD],
-      { stdio: ['ignore', 'pipe', 'pipe'], signal: AbortSignal.timeout(45_000) }
-    )
-    child.on('error', () => {})
-    let out = ''
-    let err = ''
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()))
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()))
-    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve))
+    const { code, out, err } = await runTsChild(loader, CHILD, {
+      flags: ['--max-semi-space-size=1'],
+      timeoutMs: 45_000
+    })
     process.stdout.write(
       `noise keygen under GC: ${PAIRS} pairs, exit ${code}, ${((performance.now() - started) / 1000).toFixed(1)} s\n`
     )
