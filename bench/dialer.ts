@@ -108,7 +108,8 @@ async function preparePeer(
   link: BootstrapLink | undefined,
   timeoutMs: number,
   tallydb: boolean,
-  refuseThis: boolean
+  refuseThis: boolean,
+  warmRefusal = false
 ): Promise<Peer> {
   const node = await createTaleusNode({ listen: [] })
   if (mode === 'baseline') {
@@ -147,6 +148,9 @@ async function preparePeer(
     async run() {
       if (refuseThis) await refused(manager.initiateBootstrap(unknownToken(link!), node))
       else await manager.initiateBootstrap(link!, node)
+      // a warm-up peer of a refuse run: then one refused contact on its open connection, so the
+      // listener's refusal path is as warm as its served path when the clock starts
+      if (warmRefusal) await refused(manager.initiateBootstrap(unknownToken(link!), node))
     }
   }
 }
@@ -189,9 +193,8 @@ onMessages(async (message) => {
       const mode = message.mode as string
       const target = message.target as string
       const link = mode === 'bootstrap' ? parseLink(target) : undefined
-      // `warm` of `count` are served before the clock: always real bootstraps from fresh peers, also in a
-      // refuse run (a thousand refusals from one address would trip A's abuse guard, and the burst would
-      // then measure its cheaper `busy` answers)
+      // `warm` of `count` are served before the clock: real bootstraps from fresh peers; in a refuse run
+      // each then makes one refused contact too (one per peer: A's per-peer abuse bucket stays full)
       const count = message.count as number
       const warm = Math.min(count, (message.warm as number | undefined) ?? 0)
       refuse = message.refuse as string | undefined
@@ -224,7 +227,8 @@ onMessages(async (message) => {
                 link,
                 timeoutMs,
                 message.tallydb === true,
-                refuseThis
+                refuseThis,
+                refuse != null && i + j < warm
               )
               ready++
               return peer

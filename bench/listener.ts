@@ -36,6 +36,8 @@ const dataDir = process.env.BENCH_DATA_DIR ?? ''
 /** Sessions allowed in flight: above the sweep's largest concurrency, so the cap never answers `busy`. */
 const maxConcurrentSessions = Number(process.env.BENCH_MAX_SESSIONS ?? 4096)
 const hold = process.env.BENCH_HOLD === '1'
+/** BENCH_REFUSE=1: a run where every measured contact is refused (bench/run.js sweep, refuse variants). */
+const refuseRun = process.env.BENCH_REFUSE === '1'
 /** BENCH_BURST_PROF=DIR: a CPU profile of the burst alone (mark to report), without start-up and stop. */
 const burstProfDir = process.env.BENCH_BURST_PROF
 let profiler: Session | undefined
@@ -125,6 +127,11 @@ async function startBootstrap(): Promise<{ addr: string; link: string }> {
     // the held run parks every session waiting for the operator on one token: above the guard's default
     // of 16 waiting per token (issue E), as a merchant expecting such a queue configures it
     ...(hold ? { abuseLimits: { maxApprovalsPerToken: maxConcurrentSessions } } : {}),
+    // a refuse run measures the flood of many addresses (each contact an `invalid-token` session), not
+    // the per-IP bucket's cheaper `busy`: every bench dialer shares 127.0.0.1 (docs/performance.md)
+    ...(refuseRun
+      ? { abuseLimits: { rejectedPerIp: { burst: Number.MAX_SAFE_INTEGER, perSecond: 0 } } }
+      : {}),
     // the shared tally database only where the run measures it (BENCH_TALLYDB=1; bench/run.js tallydb)
     tallyDb: process.env.BENCH_TALLYDB === '1'
   })

@@ -23,7 +23,12 @@ async function runSessionsOnce({
 }) {
   const listener = new Child(
     'listener.ts',
-    { BENCH_MODE: mode, BENCH_DATA_DIR: dataDir ?? '', BENCH_TALLYDB: tallydb ? '1' : '0' },
+    {
+      BENCH_MODE: mode,
+      BENCH_DATA_DIR: dataDir ?? '',
+      BENCH_TALLYDB: tallydb ? '1' : '0',
+      BENCH_REFUSE: refuse != null ? '1' : '0'
+    },
     process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF] : []
   )
   const dialers = []

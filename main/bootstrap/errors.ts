@@ -17,6 +17,21 @@ export class RejectedError extends BootstrapError {
   override name = 'RejectedError'
 }
 
+/**
+ * A RejectedError without a stack trace, for the verdicts a stranger can make A give by the thousand
+ * (an unknown token, `busy`): capturing a stack, async frames included, was the costliest part of
+ * building one (docs/performance.md). A hook that throws RejectedError itself still gets its stack.
+ */
+export function refusal(reason: ReasonCode): RejectedError {
+  const limit = Error.stackTraceLimit
+  Error.stackTraceLimit = 0
+  try {
+    return new RejectedError(reason)
+  } finally {
+    Error.stackTraceLimit = limit
+  }
+}
+
 /** A step or the whole session ran out of time. */
 export class TimeoutError extends BootstrapError {
   override name = 'TimeoutError'

@@ -2,10 +2,10 @@
  * One bootstrap's frames over one libp2p stream: unsigned-varint length + UTF-8 JSON (lpStream),
  * at most MAX_FRAME_BYTES each, each read expecting the message types its state allows.
  */
-import { lpStream } from '@libp2p/utils'
 import type { LengthPrefixedStream } from '@libp2p/utils'
 import type { AbortOptions, Stream } from '@libp2p/interface'
 import { BadMessageError, StreamClosedError } from './errors.ts'
+import { lengthPrefixed } from './length-prefix.ts'
 import { carriesDocument, decodeMessage, encodeMessage, withoutDocument } from './messages.ts'
 import type { Message, MessageOf, MessageType } from './messages.ts'
 import { MAX_FRAME_BYTES, PROTOCOL_ID_V1_0 } from './types.ts'
@@ -25,7 +25,7 @@ export class FrameStream {
   private readonly v1_0: boolean
 
   constructor(readonly stream: Stream) {
-    this.lp = lpStream(stream, { maxDataLength: MAX_FRAME_BYTES })
+    this.lp = lengthPrefixed(stream, MAX_FRAME_BYTES)
     this.v1_0 = stream.protocol === PROTOCOL_ID_V1_0
     stream.addEventListener(
       'remoteCloseWrite',

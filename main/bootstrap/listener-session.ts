@@ -3,7 +3,7 @@
  * final Ack and A's clean close. See LISTENER_TRANSITIONS and docs/protocol.md.
  */
 import type { Stream } from '@libp2p/interface'
-import { BadMessageError, RejectedError, StreamClosedError } from './errors.ts'
+import { BadMessageError, RejectedError, StreamClosedError, refusal } from './errors.ts'
 import type { BootstrapError } from './errors.ts'
 import type { ListenerOutcome } from './abuse-guard.ts'
 import { FrameStream } from './frames.ts'
@@ -138,7 +138,7 @@ export class ListenerSession extends BaseSession<ListenerState> {
     const { hooks } = this.deps
     const contact = await this.readStep((signal) => this.frames.read(['InboundContact'], { signal }))
     this.contactRead = true
-    if (this.onContact?.() === false) throw new RejectedError('busy')
+    if (this.onContact?.() === false) throw refusal('busy')
     if (contact.partyId !== this.remotePeerId) throw new RejectedError('party-mismatch')
     // copies: a hook keeping the context must not see later changes, nor change what we send
     this.counterparty = {
@@ -150,7 +150,7 @@ export class ListenerSession extends BaseSession<ListenerState> {
       hooks.validateToken(contact.token, ctx)
     )
     // null: the seed's "no such token"
-    if (returned == null) throw new RejectedError('invalid-token')
+    if (returned == null) throw refusal('invalid-token')
     const tokenInfo = toValidatedToken(returned, contact.token)
     if (tokenInfo === undefined) throw new RejectedError('internal-error', 'validateToken returned garbage')
     this.tokenText = contact.token
@@ -160,7 +160,7 @@ export class ListenerSession extends BaseSession<ListenerState> {
     this.role = tokenInfo.role
     if (this.onToken != null && !this.onToken(tokenInfo)) {
       this.tokenBusy = true
-      throw new RejectedError('busy')
+      throw refusal('busy')
     }
     this.admittedToken = tokenInfo
 

@@ -6,7 +6,7 @@
  */
 import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { lpStream } from '@libp2p/utils'
+import { lengthPrefixed } from './length-prefix.ts'
 import type { AbortOptions, Connection, Libp2p, Stream } from '@libp2p/interface'
 import { raceSignal } from './abort.ts'
 import { BadMessageError } from './errors.ts'
@@ -124,7 +124,7 @@ export class VerdictService {
 
   private async answer(stream: Stream, asker: string): Promise<void> {
     const signal = this.signal()
-    const lp = lpStream(stream, { maxDataLength: MAX_VERDICT_FRAME_BYTES })
+    const lp = lengthPrefixed(stream, MAX_VERDICT_FRAME_BYTES)
     try {
       const query = decodeVerdictMessage((await lp.read({ signal })).subarray())
       if (query.type !== 'VerdictQuery') throw new BadMessageError(`unexpected ${query.type}`)
@@ -155,7 +155,7 @@ export class VerdictService {
   ): Promise<VerdictAnswer> {
     const signal = this.signal(options.signal)
     const stream = await this.open(node, target, signal)
-    const lp = lpStream(stream, { maxDataLength: MAX_VERDICT_FRAME_BYTES })
+    const lp = lengthPrefixed(stream, MAX_VERDICT_FRAME_BYTES)
     try {
       await lp.write(encodeVerdictMessage({ type: 'VerdictQuery', tallyId }), { signal })
       await stream.close({ signal })

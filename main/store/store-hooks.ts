@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto'
 import type { TypedEventEmitter } from 'main-event'
 import type { ApprovalView, IdentityBundle } from '../../preload/contract.ts'
-import { RejectedError } from '../bootstrap/errors.ts'
+import { RejectedError, refusal } from '../bootstrap/errors.ts'
 import type {
   DbConnectionInfo,
   DraftTally,
@@ -117,10 +117,10 @@ export class StoreHooks {
   async #validateToken(token: string, ctx: HookContext): Promise<TokenInfo> {
     this.#assertOpen()
     // disk under the reserve: refuse new sessions cleanly; the reserve is for settling existing ones
-    if (this.#disk.low) throw new RejectedError('busy')
+    if (this.#disk.low) throw refusal('busy')
     const record =
       typeof token === 'string' && token.length <= MAX_TOKEN_CHARS ? this.#tokens.find(token) : undefined
-    if (record === undefined) throw new RejectedError('invalid-token')
+    if (record === undefined) throw refusal('invalid-token')
     const reason = tokenRejection(record, this.#now())
     if (reason !== undefined) throw new RejectedError(reason)
     remember(this.#sessionTokens, ctx.sessionId, record.tokenId)
@@ -150,7 +150,7 @@ export class StoreHooks {
   async #markTokenUsed(info: ValidatedToken, ctx: HookContext): Promise<void> {
     this.#assertOpen()
     const record = this.#tokens.get(info.tokenId)
-    if (record === undefined) throw new RejectedError('invalid-token')
+    if (record === undefined) throw refusal('invalid-token')
     if (this.#reservations.get(ctx.sessionId) === record.tokenId) return
     const reason = tokenRejection(record, this.#now())
     if (reason !== undefined) throw new RejectedError(reason)

@@ -2,7 +2,7 @@
 import { cbor } from '@automerge/automerge-repo/slim'
 import type { DocumentId, Message, PeerId as RepoPeerId, PeerMetadata } from '@automerge/automerge-repo/slim'
 import type { Connection, Stream } from '@libp2p/interface'
-import { lpStream } from '@libp2p/utils'
+import { lengthPrefixed } from '../bootstrap/length-prefix.ts'
 import type { LengthPrefixedStream } from '@libp2p/utils'
 import type { Opened } from './adapter-types.ts'
 
@@ -42,7 +42,7 @@ export class Channel {
     maxFrameBytes: number
   ) {
     this.remotePeer = connection.remotePeer.toString()
-    this.lp = lpStream(stream, { maxDataLength: maxFrameBytes })
+    this.lp = lengthPrefixed(stream, maxFrameBytes)
   }
 
   nextId(): number {

@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto'
 import type { ApprovalView, IdentityBundle } from '../../../preload/contract.ts'
-import { RejectedError } from '../../bootstrap/errors.ts'
+import { RejectedError, refusal } from '../../bootstrap/errors.ts'
 import type {
   DbConnectionInfo,
   DraftTally,
