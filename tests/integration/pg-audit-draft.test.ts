@@ -82,6 +82,56 @@ describe.skipIf(PG === undefined)('a draft and its audit records on PostgreSQL',
     expect((await store.verifyAudit()).ok).toBe(true)
   })
 
+  it('drafts queued behind a write in flight go as one statement, with the records', async () => {
+    const ids = await Promise.all(Array.from({ length: 12 }, async (_, i) => draft(`q${i}`)))
+    const rows = await client.query<{ xmin: string }>(
+      'SELECT DISTINCT xmin FROM tallies WHERE tally_id = ANY($1)',
+      [ids]
+    )
+    expect(rows.rowCount).toBeLessThan(ids.length)
+    expect((await client.query('SELECT 1 FROM tallies WHERE tally_id = ANY($1)', [ids])).rowCount).toBe(12)
+    expect((await store.verifyAudit()).ok).toBe(true)
+  })
+
+  it('a duplicate id among drafts queued together fails its own session only', async () => {
+    const B = { peerId: 'customer', multiaddrs: () => [] }
+    const hooks = store.hooks(B)
+    const response = (tallyId: string): unknown => ({
+      approved: true,
+      role: 'stock',
+      partyId: 'merchant',
+      cadrePeerAddrs: [],
+      provisionResult: {
+        tally: {
+          tallyId,
+          createdBy: 'stock',
+          initiatorPeerId: 'customer',
+          respondentPeerId: 'merchant',
+          createdAt: new Date().toISOString()
+        },
+        dbConnectionInfo: { nodes: ['/ip4/127.0.0.1/tcp/1'], credentials: 'grant' }
+      }
+    })
+    const outbound = (sessionId: string): HookContext => ({
+      sessionId,
+      direction: 'outbound',
+      remotePeerId: 'merchant',
+      signal: new AbortController().signal
+    })
+    // a first draft holds the chain; the three below queue behind it and go as one statement
+    const first = draft('d0')
+    const results = await Promise.all([
+      hooks.validateResponse!(response('T-dup') as never, outbound('o1')),
+      hooks.validateResponse!(response('T-dup') as never, outbound('o2')),
+      hooks.validateResponse!(response('T-ok') as never, outbound('o3'))
+    ])
+    await first
+    expect(results[0] !== results[1]).toBe(true)
+    expect(results[2]).toBe(true)
+    const held = await client.query("SELECT tally_id FROM tallies WHERE tally_id IN ('T-dup', 'T-ok')")
+    expect(held.rowCount).toBe(2)
+  })
+
   it('a batch the database refuses does not fail the draft, and stays queued', async () => {
     // jsonb cannot hold \u0000: the whole batch is refused
     store.recordOperation({ op: 'test', actor: { kind: 'cli' }, at: 1, detail: { bad: 'a\u0000b' } } as never)

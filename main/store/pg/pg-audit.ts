@@ -6,7 +6,7 @@
  * Issue G: every record (session events and operator records alike) is chained per node
  * (pg-audit-chain.ts); operator records go to the table only, the ring holds session events.
  */
-import type { Pool, QueryConfig, QueryResult, QueryResultRow } from 'pg'
+import type { Pool } from 'pg'
 import type { AuditQuery } from '../../../preload/contract.ts'
 import type { SessionEvent } from '../../bootstrap/types.ts'
 import { chainHash } from '../audit-chain.ts'
@@ -17,6 +17,19 @@ import { pickEvent } from '../audit-records.ts'
 import { chainHeadOf, verifyCadreChain } from './pg-audit-chain.ts'
 import { auditPayloads } from './notify.ts'
 import type { PgNotifier } from './pg-notifier.ts'
+
+/** A named statement whose rows are its one parameter, a jsonb array: calls of one name combine. */
+export interface RowsStatement {
+  name: string
+  /** The statement, its rows as `$1::jsonb` (further parameters follow it in the combined form). */
+  text: string
+  rows: unknown[]
+}
+
+interface Carried {
+  then: RowsStatement
+  done: { resolve: () => void; reject: (err: unknown) => void }
+}
 
 /** Events waiting for the database are capped so an outage cannot eat the memory. */
 const MAX_UNWRITTEN = 50_000
@@ -41,6 +54,8 @@ export class PgAudit {
   #head: string | undefined
   #timer: ReturnType<typeof setTimeout> | undefined
   #writing: Promise<void> = Promise.resolve()
+  /** flushWith calls waiting for the next write. */
+  #carried: Carried[] = []
   /** Events dropped because the database stayed unreachable past the cap. */
   dropped = 0
 
@@ -159,43 +174,63 @@ export class PgAudit {
 
   /**
    * Write what is pending and run `then` in the same statement (the records as data-modifying CTEs before
-   * it, their parameters after its own): one round trip and one commit instead of two, and the records are
-   * in the trail whenever `then`'s row is. `then` must be a named statement of one INSERT or UPDATE. If
-   * the statement fails with records in it, the records go back to the queue and `then` runs alone, so a
-   * batch the database refuses cannot fail the bootstrap that carries it (the trail is best effort here).
+   * it): one round trip and one commit instead of two, and the records are in the trail whenever `then`'s
+   * rows are. `then` is a named INSERT or UPDATE that takes its rows as one jsonb array ($1): the calls
+   * queued while a write is in flight go as one statement, their rows together (in a rush dozens of
+   * drafts wait behind each commit, measured in docs/performance.md). If that statement fails, the records
+   * go back to the queue and each call's rows run alone, so a batch the database refuses, or a row of
+   * another session (a duplicate id), fails no bootstrap but its own.
    */
-  async flushWith<R extends QueryResultRow>(
-    then: QueryConfig & { name: string; values: unknown[] }
-  ): Promise<QueryResult<R>> {
-    clearTimeout(this.#timer)
-    this.#timer = undefined
-    const { pool, node } = this.#init
-    const run = this.#writing.then(async () => {
-      const batch = this.#pending.splice(0)
-      if (batch.length === 0) return pool.query<R>(then)
-      let head = this.#head
-      try {
-        head ??= await chainHeadOf(pool, node)
-        const { rows, head: next } = chained(head, batch)
-        const n = then.values.length
-        const res = await pool.query<R>({
-          name: `${then.name}+audit`,
-          text: `WITH audit_rows AS (${auditInsert(n + 1)}), audit_head AS (${headUpdate(n + 1, n + 3)}) ${then.text}`,
-          values: [...then.values, node, JSON.stringify(rows), next]
-        })
-        this.#written(next, batch)
-        return res
-      } catch {
-        this.#pending.unshift(...batch)
-        this.#timer ??= setTimeout(() => void this.flush(), 1000)
-        return pool.query<R>(then)
-      }
+  async flushWith(then: RowsStatement): Promise<void> {
+    let done: Carried['done'] | undefined
+    const promise = new Promise<void>((resolve, reject) => {
+      done = { resolve, reject }
     })
-    this.#writing = run.then(
-      () => undefined,
-      () => undefined
-    )
-    return run
+    this.#carried.push({ then, done: done! })
+    if (this.#carried.length === 1) {
+      clearTimeout(this.#timer)
+      this.#timer = undefined
+      // one link of the chain takes every call queued by the time it runs
+      this.#writing = this.#writing.then(async () => this.#writeCarried())
+    }
+    return promise
+  }
+
+  async #writeCarried(): Promise<void> {
+    const calls = this.#carried.splice(0)
+    const { pool, node } = this.#init
+    const byName = new Map<string, Carried[]>()
+    for (const c of calls) byName.set(c.then.name, [...(byName.get(c.then.name) ?? []), c])
+    for (const [name, group] of byName) {
+      const { text } = group[0]!.then
+      const rows = JSON.stringify(group.flatMap((c) => c.then.rows))
+      const batch = this.#pending.splice(0)
+      try {
+        if (batch.length === 0) {
+          await pool.query({ name, text, values: [rows] })
+        } else {
+          const { rows: records, head } = chained(this.#head ?? (await chainHeadOf(pool, node)), batch)
+          await pool.query({
+            name: `${name}+audit`,
+            text: `WITH audit_rows AS (${auditInsert(2)}), audit_head AS (${headUpdate(2, 4)}) ${text}`,
+            values: [rows, node, JSON.stringify(records), head]
+          })
+          this.#written(head, batch)
+        }
+        for (const c of group) c.done.resolve()
+      } catch {
+        if (batch.length > 0) {
+          this.#pending.unshift(...batch)
+          this.#timer ??= setTimeout(() => void this.flush(), 1000)
+        }
+        for (const c of group) {
+          await pool.query({ name, text, values: [JSON.stringify(c.then.rows)] }).then(
+            () => c.done.resolve(),
+            (err: unknown) => c.done.reject(err)
+          )
+        }
+      }
+    }
   }
 
   /** Stop the timer and write the rest. */

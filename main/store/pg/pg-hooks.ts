@@ -107,9 +107,9 @@ export class PgHooks {
 
   async #validateToken(token: string, ctx: HookContext): Promise<TokenInfo> {
     this.#p.assertOpen()
-    if (typeof token !== 'string' || token.length > MAX_TOKEN_CHARS) throw new RejectedError('invalid-token')
+    if (typeof token !== 'string' || token.length > MAX_TOKEN_CHARS) throw refusal('invalid-token')
     const record = await this.#p.tokens.find(token)
-    if (record === undefined) throw new RejectedError('invalid-token')
+    if (record === undefined) throw refusal('invalid-token')
     const reason = tokenRejection(record, this.#p.now())
     if (reason !== undefined) throw new RejectedError(reason)
     remember(this.#sessionTokens, ctx.sessionId, record.tokenId)

@@ -3,7 +3,8 @@
  * row is then announced to the other nodes (without the counterparty's database credentials; by id alone
  * when the row is too big for a payload), and this node's mirror of every node's tallies.
  */
-import type { Pool, QueryConfig, QueryResult } from 'pg'
+import type { Pool } from 'pg'
+import type { RowsStatement } from './pg-audit.ts'
 import type { PageQuery, TallyView } from '../../../preload/contract.ts'
 import { RejectedError } from '../../bootstrap/errors.ts'
 import { pageOf } from '../paging.ts'
@@ -19,6 +20,31 @@ const SLIM_SQL = `(record - 'counterpartyIdentity' - 'counterpartyCadre')
   || '{"dbConnectionInfo": {"nodes": [], "credentials": ""}}'::jsonb`
 
 const COLUMNS = 'tally_id, status, node, updated_at, record, rev'
+
+/** New drafts, from a jsonb array of draftRow objects ($1): one statement for any number of them. */
+const INSERT_DRAFTS = `INSERT INTO tallies (tally_id, status, direction, node, session_id, token_id,
+    counterparty_peer_id, created_at, updated_at, record)
+  SELECT tally_id, status, direction, node, session_id, token_id, counterparty_peer_id, created_at,
+    updated_at, record
+  FROM jsonb_to_recordset($1::jsonb) AS d(tally_id text, status text, direction text, node text,
+    session_id text, token_id text, counterparty_peer_id text, created_at bigint, updated_at bigint,
+    record jsonb)`
+
+/** A draft as one element of INSERT_DRAFTS' array. */
+function draftRow(record: TallyRecord, node: string): Record<string, unknown> {
+  return {
+    tally_id: record.tallyId,
+    status: record.status,
+    direction: record.direction,
+    node,
+    session_id: record.sessionId,
+    token_id: record.tokenId ?? null,
+    counterparty_peer_id: record.counterpartyPeerId,
+    created_at: record.createdAt,
+    updated_at: record.updatedAt,
+    record
+  }
+}
 
 /** What the tally table needs from its store. */
 export interface PgTalliesInit {
@@ -71,42 +97,25 @@ export class PgTallies {
 
   /**
    * Insert a new tally of this node; a duplicate id fails with the database's unique violation (23505).
-   * `run` sends the statement (the audit trail's flushWith: the session's records go in the same one).
+   * `run` sends the statement (the audit trail's flushWith: the session's records go in the same one,
+   * and drafts queued together go as one statement).
    */
   async insert(
     record: TallyRecord,
-    run: (
-      q: QueryConfig & { name: string; values: unknown[] }
-    ) => Promise<QueryResult<{ rev: number }>> = async (q) => this.#init.pool.query<{ rev: number }>(q)
+    run: (statement: RowsStatement) => Promise<void> = async ({ name, text, rows }) => {
+      await this.#init.pool.query({ name, text, values: [JSON.stringify(rows)] })
+    }
   ): Promise<void> {
-    // the record is ours already: only its revision comes back (no jsonb parsed per bootstrap)
-    const res = await run({
-      name: 'taleus-tally-insert',
-      text: `INSERT INTO tallies (tally_id, status, direction, node, session_id, token_id, counterparty_peer_id,
-         created_at, updated_at, record)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING rev`,
-      values: [
-        record.tallyId,
-        record.status,
-        record.direction,
-        this.#init.node,
-        record.sessionId,
-        record.tokenId ?? null,
-        record.counterpartyPeerId,
-        record.createdAt,
-        record.updatedAt,
-        JSON.stringify(record)
-      ]
-    })
     const { node } = this.#init
-    const rev = Number(res.rows[0]?.rev ?? 0)
+    await run({ name: 'taleus-tally-insert', text: INSERT_DRAFTS, rows: [draftRow(record, node)] })
+    // a new row's rev is the column's default: nothing comes back (no row to parse per bootstrap)
     this.#changed({
       tally_id: record.tallyId,
       status: record.status,
       node,
       updated_at: record.updatedAt,
       record,
-      rev
+      rev: 0
     })
   }
 

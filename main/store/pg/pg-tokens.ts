@@ -3,9 +3,12 @@
  * is one statement (checked and changed together, so it holds across nodes), and this node's mirror of
  * it, kept current by the rows each change announces (`rev` keeps the newest, whatever the order).
  *
- * An unlimited token's use count gates nothing (as in the lowdb store): a use reads the row (revoked,
- * expired) without locking it, and the count is added lazily, once a second at most per node, so a rush
- * on one unlimited token does not queue every session behind one row lock and its commit.
+ * An unlimited token's use count gates nothing (as in the lowdb store): a use is checked against the
+ * mirror, with no statement at all, and the count is added lazily, once a second at most per node, so a
+ * rush on one unlimited token does not queue every session behind one row lock and its commit. A
+ * revocation the mirror has not heard of yet still stops such a session: confirming its tally is one
+ * statement that checks the token (PgTallies.settle), so no tally is confirmed once the revocation is
+ * committed, whichever node serves it.
  */
 import type { Pool } from 'pg'
 import type { TokenView } from '../../../preload/contract.ts'
@@ -111,18 +114,14 @@ export class PgTokens {
 
   /**
    * Take one use; the reason it cannot when it cannot. A limited token: one statement, whichever node
-   * runs it (of N racing sessions exactly `uses` win). An unlimited one: the row as committed now.
+   * runs it (of N racing sessions exactly `uses` win). An unlimited one: the mirror, no statement (a
+   * revocation it has not heard of yet fails the session at its confirmation, see above).
    */
   async use(tokenId: string): Promise<ReasonCode | undefined> {
     const { pool, now } = this.#init
-    if (this.#tokens.get(tokenId)?.record.uses === 'unlimited') {
-      // the row as committed now (not the mirror): a revocation on any node is seen before this answers
-      const row = (
-        await pool.query<TokenRow>({ name: 'taleus-token-row', text: TOKEN_ROW, values: [tokenId] })
-      ).rows[0]
-      if (row === undefined) return 'invalid-token'
-      this.apply(row, true)
-      const reason = tokenRejection(tokenFromRow(row), now())
+    const mirrored = this.#tokens.get(tokenId)?.record
+    if (mirrored?.uses === 'unlimited') {
+      const reason = tokenRejection(mirrored, now())
       if (reason === undefined) this.#countLazily(tokenId, 1)
       return reason
     }
