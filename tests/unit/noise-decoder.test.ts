@@ -61,3 +61,26 @@ describe('quietNoiseDecoder: Noise messages split without a thrown RangeError pe
     expect(stream).toEqual({})
   })
 })
+
+describe('the carried libp2p-noise patch (patches/, applied by `npm ci` through patch-package)', () => {
+  it('uint16BEDecode answers "not enough bytes" with one shared RangeError, no stack captured per call', async () => {
+    // a path import: the package's exports map does not list its encoder
+    const { uint16BEDecode } =
+      (await import('../../node_modules/@chainsafe/libp2p-noise/dist/src/encoder.js')) as {
+        uint16BEDecode: (data: Uint8Array | Uint8ArrayList) => number
+      }
+    const thrown = (data: Uint8Array | Uint8ArrayList): unknown => {
+      try {
+        uint16BEDecode(data)
+      } catch (err) {
+        return err
+      }
+      return undefined
+    }
+    const first = thrown(new Uint8ArrayList(Uint8Array.of(1)))
+    expect(first).toBeInstanceOf(RangeError)
+    expect(thrown(new Uint8Array(0))).toBe(first)
+    expect(uint16BEDecode(Uint8Array.of(1, 2))).toBe(258)
+    expect(uint16BEDecode(new Uint8ArrayList(Uint8Array.of(1), Uint8Array.of(2)))).toBe(258)
+  })
+})
