@@ -26,11 +26,13 @@ const HELD = { count: 1000, reps: QUICK ? 1 : 2 }
 
 /**
  * Customers served before the clock in every measured run (the listener's and the dialers' code compiled,
- * as in a node that has served a day's customers): a freshly started process keeps compiling hot code for
- * its first thousand or so customers, up to a third more CPU each, which no later customer pays. The cold figure stays in
- * the table as one info row per judged level (`cold`, no warm-up).
+ * as in a node that has served a day's customers): a freshly started process keeps compiling code that
+ * runs once per customer until it has served about 3000 (146 TurboFan compilations in a burst of 600 after
+ * 1000 served, 23 after 3000; listener CPU per customer at c=10 3.3–3.5 ms after 1000, 2.2–2.5 after 3000
+ * and 6000: docs/performance.md), which no later customer pays. The cold figure stays in the table as one
+ * info row per judged level (`cold`, no warm-up).
  */
-const WARM = Number(process.env.BENCH_WARM ?? 1000)
+const WARM = Number(process.env.BENCH_WARM ?? 3000)
 
 /** Sessions and repetitions per concurrency: fewer repetitions where one run already takes seconds. */
 const SWEEP = QUICK
