@@ -226,7 +226,10 @@ onMessages(async (message) => {
                 target,
                 link,
                 timeoutMs,
-                message.tallydb === true,
+                // a tallydb run: the measured peers and the last `dbWarm` of the warm-up hold a tally
+                // database; the earlier warm-up peers take A's document and keep nothing (A's side of it,
+                // the part measured, is the same), so a long warm-up costs no thousands of folders
+                message.tallydb === true && i + j >= warm - ((message.dbWarm as number | undefined) ?? warm),
                 refuseThis,
                 refuse != null && i + j < warm
               )

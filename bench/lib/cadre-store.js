@@ -38,8 +38,8 @@ function postgresCpuMs() {
   return ticks * 10
 }
 
-/** Concurrency levels: a lone customer and a rush, each after customers served before the clock (as the sweep). */
-function levels(quick) {
+/** Concurrency levels: a lone customer and a rush, each after `warm` customers served before the clock (as the sweep). */
+function levels(quick, warm) {
   return quick
     ? [
         { concurrency: 1, count: 20, reps: 1, warm: 60 },
@@ -47,8 +47,8 @@ function levels(quick) {
       ]
     : [
         // three reps, judged on the middle one (two made the verdict the slower rep's)
-        { concurrency: 1, count: 50, reps: 3, warm: 300 },
-        { concurrency: 100, count: 300, reps: 3, warm: 300 }
+        { concurrency: 1, count: 50, reps: 3, warm },
+        { concurrency: 100, count: 300, reps: 3, warm }
       ]
 }
 
@@ -82,7 +82,7 @@ function restore(key, value) {
  * Adds the rows: per concurrency, throughput (target: PostgreSQL ≥ 0.8 × lowdb), latency and listener
  * CPU per session of both stores. `withDir(tag, fn)` runs fn in a fresh data folder.
  */
-export async function storeComparison({ quick, log, row, withDir, raw }) {
+export async function storeComparison({ quick, log, row, withDir, raw, warm }) {
   const url = server()
   if (url === undefined) {
     row(
@@ -94,7 +94,7 @@ export async function storeComparison({ quick, log, row, withDir, raw }) {
     )
     return
   }
-  for (const level of levels(quick)) {
+  for (const level of levels(quick, warm)) {
     const runs = { lowdb: [], postgres: [] }
     for (let rep = 0; rep < level.reps; rep++) {
       for (const store of ['lowdb', 'postgres']) {

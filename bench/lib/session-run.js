@@ -10,6 +10,7 @@ import { quantile, round } from './stats.js'
  * fresh peer each or over connections opened before the clock (one per concurrent contact); a refusal
  * counts as done. `tallydb` (bootstrap only): A serves a shared document per tally and every dialer opens
  * and syncs it before the bootstrap succeeds (issue I); without it, neither side has the database.
+ * `dbWarm`: in a tallydb run, only the last so many warm-up peers hold a database of their own.
  */
 async function runSessionsOnce({
   mode,
@@ -19,6 +20,7 @@ async function runSessionsOnce({
   refuse,
   tallydb = false,
   warm = Number(process.env.BENCH_WARM ?? 0),
+  dbWarm,
   onMark
 }) {
   const listener = new Child(
@@ -53,6 +55,7 @@ async function runSessionsOnce({
             warm: share(warm, parts, i),
             refuse,
             tallydb,
+            ...(dbWarm !== undefined ? { dbWarm: share(dbWarm, parts, i) } : {}),
             connections: share(concurrency, parts, i)
           },
           'prepared',
