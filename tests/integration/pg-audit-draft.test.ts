@@ -51,20 +51,59 @@ describe.skipIf(PG === undefined)('a draft and its audit records on PostgreSQL',
     await rm(dir, { recursive: true, force: true })
   })
 
-  async function draft(sessionId: string): Promise<string> {
+  /** A session past its token check, ready to provision its draft. */
+  async function prepared(sessionId: string): Promise<() => Promise<string>> {
     const { token } = await store.createToken({ role: 'stock', uses: 'unlimited' })
     const hooks = store.hooks(A)
     hooks.logSessionEvent?.(sessionId, event(sessionId, 'L_LISTENING', null, 1))
     const info = await hooks.validateToken(token, ctx(sessionId))
     hooks.logSessionEvent?.(sessionId, event(sessionId, 'L_PROVISIONING', 'L_LISTENING', 2))
-    const { tally } = await hooks.provisionDatabase(
-      'stock',
-      'customer',
-      'merchant',
-      sessionId,
-      tokenCtx(ctx(sessionId), info)
-    )
-    return tally.tallyId
+    return async () => {
+      const { tally } = await hooks.provisionDatabase(
+        'stock',
+        'customer',
+        'merchant',
+        sessionId,
+        tokenCtx(ctx(sessionId), info)
+      )
+      return tally.tallyId
+    }
+  }
+
+  async function draft(sessionId: string): Promise<string> {
+    return (await prepared(sessionId))()
+  }
+
+  /**
+   * Runs `first`, holds its INSERT in flight with a lock on the tallies table (a second connection) until
+   * it waits on that lock, then starts `rest` (they queue behind it) and releases: the order the test
+   * needs, whatever the machine's load.
+   */
+  async function behindOneInFlight<T>(first: () => Promise<T>, rest: Array<() => Promise<T>>): Promise<T[]> {
+    const locker = new pg.Client({ connectionString: PG })
+    await locker.connect()
+    await locker.query(`SET search_path TO "${schema}"`)
+    await locker.query('BEGIN')
+    await locker.query('LOCK TABLE tallies IN EXCLUSIVE MODE')
+    try {
+      const head = first()
+      const waiting = async (): Promise<number> =>
+        (
+          await client.query<{ n: number }>(
+            'SELECT count(*)::int AS n FROM pg_locks WHERE relation = $1::regclass AND NOT granted',
+            [`"${schema}".tallies`]
+          )
+        ).rows[0]!.n
+      for (let i = 0; i < 1500 && (await waiting()) === 0; i++) await new Promise((r) => setTimeout(r, 20))
+      expect(await waiting()).toBe(1)
+      const tail = rest.map((run) => run())
+      // the rest reach the queue after a few hooks' turns (no I/O before it)
+      await new Promise((r) => setTimeout(r, 300))
+      await locker.query('COMMIT')
+      return await Promise.all([head, ...tail])
+    } finally {
+      await locker.end()
+    }
   }
 
   it("the session's records are written by the draft's own transaction, and the chain holds", async () => {
@@ -83,12 +122,14 @@ describe.skipIf(PG === undefined)('a draft and its audit records on PostgreSQL',
   })
 
   it('drafts queued behind a write in flight go as one statement, with the records', async () => {
-    const ids = await Promise.all(Array.from({ length: 12 }, async (_, i) => draft(`q${i}`)))
+    const runs = await Promise.all(Array.from({ length: 12 }, async (_, i) => prepared(`q${i}`)))
+    const ids = await behindOneInFlight(runs[0]!, runs.slice(1))
     const rows = await client.query<{ xmin: string }>(
       'SELECT DISTINCT xmin FROM tallies WHERE tally_id = ANY($1)',
       [ids]
     )
-    expect(rows.rowCount).toBeLessThan(ids.length)
+    // the first alone, the eleven queued behind it together
+    expect(rows.rowCount).toBe(2)
     expect((await client.query('SELECT 1 FROM tallies WHERE tally_id = ANY($1)', [ids])).rowCount).toBe(12)
     expect((await store.verifyAudit()).ok).toBe(true)
   })
@@ -118,16 +159,21 @@ describe.skipIf(PG === undefined)('a draft and its audit records on PostgreSQL',
       remotePeerId: 'merchant',
       signal: new AbortController().signal
     })
-    // a first draft holds the chain; the three below queue behind it and go as one statement
-    const first = draft('d0')
-    const results = await Promise.all([
-      hooks.validateResponse!(response('T-dup') as never, outbound('o1')),
-      hooks.validateResponse!(response('T-dup') as never, outbound('o2')),
-      hooks.validateResponse!(response('T-ok') as never, outbound('o3'))
+    // a first draft in flight; the three below queue behind it and go as one statement, which the
+    // duplicate makes fail: each then runs alone
+    const first = await prepared('d0')
+    const [, ...results] = await behindOneInFlight<unknown>(first, [
+      async () => hooks.validateResponse!(response('T-dup') as never, outbound('o1')),
+      async () => hooks.validateResponse!(response('T-dup') as never, outbound('o2')),
+      async () => hooks.validateResponse!(response('T-ok') as never, outbound('o3'))
     ])
-    await first
     expect(results[0] !== results[1]).toBe(true)
     expect(results[2]).toBe(true)
+    // T-ok was written by its own statement after the combined one failed, not with the first draft
+    const xmins = await client.query(
+      "SELECT DISTINCT xmin FROM tallies WHERE tally_id IN ('T-dup', 'T-ok') OR session_id = 'd0'"
+    )
+    expect(xmins.rowCount).toBe(3)
     const held = await client.query("SELECT tally_id FROM tallies WHERE tally_id IN ('T-dup', 'T-ok')")
     expect(held.rowCount).toBe(2)
   })

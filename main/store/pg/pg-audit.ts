@@ -200,7 +200,11 @@ export class PgAudit {
     const calls = this.#carried.splice(0)
     const { pool, node } = this.#init
     const byName = new Map<string, Carried[]>()
-    for (const c of calls) byName.set(c.then.name, [...(byName.get(c.then.name) ?? []), c])
+    for (const c of calls) {
+      const group = byName.get(c.then.name)
+      if (group === undefined) byName.set(c.then.name, [c])
+      else group.push(c)
+    }
     for (const [name, group] of byName) {
       const { text } = group[0]!.then
       const rows = JSON.stringify(group.flatMap((c) => c.then.rows))
@@ -218,10 +222,14 @@ export class PgAudit {
           this.#written(head, batch)
         }
         for (const c of group) c.done.resolve()
-      } catch {
+      } catch (err) {
         if (batch.length > 0) {
           this.#pending.unshift(...batch)
           this.#timer ??= setTimeout(() => void this.flush(), 1000)
+        } else if (group.length === 1) {
+          // that was this call alone already: running it again would only repeat the answer
+          group[0]!.done.reject(err)
+          continue
         }
         for (const c of group) {
           await pool.query({ name, text, values: [JSON.stringify(c.then.rows)] }).then(

@@ -100,12 +100,7 @@ export class PgTallies {
    * `run` sends the statement (the audit trail's flushWith: the session's records go in the same one,
    * and drafts queued together go as one statement).
    */
-  async insert(
-    record: TallyRecord,
-    run: (statement: RowsStatement) => Promise<void> = async ({ name, text, rows }) => {
-      await this.#init.pool.query({ name, text, values: [JSON.stringify(rows)] })
-    }
-  ): Promise<void> {
+  async insert(record: TallyRecord, run: (statement: RowsStatement) => Promise<void>): Promise<void> {
     const { node } = this.#init
     await run({ name: 'taleus-tally-insert', text: INSERT_DRAFTS, rows: [draftRow(record, node)] })
     // a new row's rev is the column's default: nothing comes back (no row to parse per bootstrap)
