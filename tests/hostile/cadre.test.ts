@@ -41,9 +41,15 @@ describe.skipIf(PG === undefined)('a cadre of three nodes on one PostgreSQL', ()
       cadre.map(async (n) =>
         parseLink(
           (
-            await eventually(async () =>
-              n.api<{ link: string }>('GET', `/api/tokens/link?tokenId=${encodeURIComponent(tokenId)}`)
-            )
+            await eventually(async () => {
+              const got = await n.api<{ link: string }>(
+                'GET',
+                `/api/tokens/link?tokenId=${encodeURIComponent(tokenId)}`
+              )
+              // a node learns of the others from their notes and its heartbeat: wait until it knows all
+              // three (bounded by eventually), then the test asserts what the link holds
+              return parseLink(got.link).responderPeerAddrs.length >= cadre.length ? got : undefined
+            })
           ).link
         )
       )

@@ -19,6 +19,8 @@ export class PgNodes {
   #addrs: () => string[] = () => []
   /** The other live nodes' addresses, by node. */
   #cadre = new Map<string, string[]>()
+  /** Notes that arrived while a heartbeat's read was in flight: newer than its snapshot. */
+  #notedDuringRead: Map<string, string[]> | undefined
 
   constructor(init: PgNodesInit) {
     this.#init = init
@@ -39,12 +41,16 @@ export class PgNodes {
 
   /** Another node announced its addresses. */
   note(node: string, addrs: unknown): void {
-    if (node !== this.#init.node) this.#cadre.set(node, textList(addrs))
+    if (node === this.#init.node) return
+    this.#cadre.set(node, textList(addrs))
+    this.#notedDuringRead?.set(node, textList(addrs))
   }
 
   /** Say this node is alive (with its addresses) and read which others are. */
   async heartbeat(): Promise<void> {
     const { pool, node, staleNodeMs } = this.#init
+    const noted = new Map<string, string[]>()
+    this.#notedDuringRead = noted
     const res = await pool.query<{ node: string; addrs: unknown }>(
       `WITH me AS (
          INSERT INTO nodes (node, peer_id, addrs, seen_at) VALUES ($1, '', $2, now())
@@ -55,7 +61,9 @@ export class PgNodes {
        ORDER BY node`,
       [node, JSON.stringify(this.#addrs()), staleNodeMs]
     )
-    this.#cadre = new Map(res.rows.map((r) => [r.node, textList(r.addrs)]))
+    if (this.#notedDuringRead === noted) this.#notedDuringRead = undefined
+    // a node that announced itself while the read ran may be missing from its snapshot: keep its note
+    this.#cadre = new Map([...res.rows.map((r): [string, string[]] => [r.node, textList(r.addrs)]), ...noted])
   }
 }
 
