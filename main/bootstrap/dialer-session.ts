@@ -265,7 +265,7 @@ export class DialerSession extends BaseSession<DialerState> {
     const frames = this.frames
     if (frames != null) {
       if (mustAbort(error) || !this.contactSent) frames.abort(error)
-      else if (this.verdictSent) await frames.closeWrite({ signal: this.cleanupSignal() })
+      else if (this.verdictSent) await this.closeWrite(frames)
       else await this.tell(frames, error.reason)
     }
     const { hooks } = this.deps
@@ -281,12 +281,25 @@ export class DialerSession extends BaseSession<DialerState> {
 
   /** Tells A why we refuse its response (Ack{ok:false}), then ends our side. */
   private async tell(frames: FrameStream, reason: ReasonCode): Promise<void> {
-    const signal = this.cleanupSignal()
+    const scope = this.cleanupScope()
+    const { signal } = scope
     try {
       await frames.write({ type: 'Ack', ok: false, reason }, { signal })
       await frames.closeWrite({ signal })
     } catch (err) {
       frames.abort(err as Error)
+    } finally {
+      scope.clear()
+    }
+  }
+
+  /** Ends our side after the verdict is on the wire (a refusal we heard, or our last word). */
+  private async closeWrite(frames: FrameStream): Promise<void> {
+    const scope = this.cleanupScope()
+    try {
+      await frames.closeWrite({ signal: scope.signal })
+    } finally {
+      scope.clear()
     }
   }
 }

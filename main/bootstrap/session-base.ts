@@ -109,12 +109,10 @@ export abstract class BaseSession<S extends SessionState> {
     this.deps.onEvent(event)
   }
 
-  /** A signal for cleanup hooks after a failure: not tied to the (maybe aborted) session signal. */
-  protected cleanupSignal(): AbortSignal {
-    return AbortSignal.timeout(this.deps.config.stepTimeoutMs)
-  }
-
-  /** The same as a timer that clear() stops once the cleanup is done (no timer left per refused contact). */
+  /**
+   * A deadline for cleanup after a failure, not tied to the (maybe aborted) session signal: a timer that
+   * clear() stops once the cleanup is done (an AbortSignal.timeout would fire later for every failure).
+   */
   protected cleanupScope(): ScopedSignal {
     return timeoutSignal(this.deps.config.stepTimeoutMs, 'the cleanup ran out of time')
   }

@@ -279,7 +279,18 @@ export class ConnectionGuard implements Startable {
     t.closing = true
     this.closing++
     this.log?.('closing connection %s from %p: %s', t.conn.id, t.conn.remotePeer, why)
-    t.conn.close({ signal: AbortSignal.timeout(CLOSE_TIMEOUT_MS) }).catch((err: Error) => t.conn.abort(err))
+    // a timer stopped once the close settles: an AbortSignal.timeout that close() left a listener on
+    // fired a second later for every connection closed, building a DOMException each
+    const deadline = new AbortController()
+    const timer = setTimeout(
+      () => deadline.abort(new DOMException('the connection did not close in time', 'TimeoutError')),
+      CLOSE_TIMEOUT_MS
+    )
+    timer.unref?.()
+    t.conn
+      .close({ signal: deadline.signal })
+      .catch((err: Error) => t.conn.abort(err))
+      .finally(() => clearTimeout(timer))
   }
 
   private requireComponents(): ConnectionGuardComponents {

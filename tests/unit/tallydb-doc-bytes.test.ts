@@ -3,7 +3,16 @@
  * and the opener's check of handed-over bytes (whole Automerge chunks, checksums right) without the engine.
  */
 import { describe, expect, it } from 'vitest'
-import { change, from, isImmutableString, load, save, saveSince } from '@automerge/automerge'
+import {
+  change,
+  decodeChange,
+  from,
+  getAllChanges,
+  isImmutableString,
+  load,
+  save,
+  saveSince
+} from '@automerge/automerge'
 import { PROTOCOL_ID, PROTOCOL_ID_V1_0, PROTOCOL_ID_V1_1 } from '../../main/bootstrap/types.ts'
 import { docOf, isAutomergeChunks, isDocBetween, newDocumentBytes } from '../../main/tallydb/doc-bytes.ts'
 import {
@@ -12,6 +21,7 @@ import {
   docView,
   initialDoc,
   scalars,
+  str,
   stringFormFor,
   stringFormOf
 } from '../../main/tallydb/tally-document.ts'
@@ -38,6 +48,20 @@ describe('tally document bytes', () => {
     expect(isDocBetween(docOf(bytes), tally.tallyId, B, A)).toBe(true)
     expect(isDocBetween(docOf(bytes), tally.tallyId, A, A)).toBe(false)
     expect(isDocBetween(docOf(bytes), 'another', A, B)).toBe(false)
+  })
+
+  it('each new document is one change by an actor of its own (forks of one empty engine share nothing)', () => {
+    const docs = [0, 1, 2].map(() => load<StoredTallyDoc>(newDocumentBytes(tally, terms, A, tally.createdAt)))
+    for (const doc of docs) expect(getAllChanges(doc).map((c) => decodeChange(c).seq)).toEqual([1])
+    const actors = docs.map((d) => decodeChange(getAllChanges(d)[0]!).actor)
+    expect(new Set(actors).size).toBe(3)
+    // a change to one reaches neither the others nor the next new document
+    const changed = change(docs[0]!, (d) => {
+      d.terms.unit = scalars('EUR')
+    })
+    expect(str(changed.terms.unit)).toBe('EUR')
+    expect(str(docs[1]!.terms.unit)).toBe('CHIP')
+    expect(getAllChanges(load(newDocumentBytes(tally, terms, A, tally.createdAt)))).toHaveLength(1)
   })
 
   it('isAutomergeChunks: changes and whole documents pass; cut, flipped, foreign or empty bytes do not', () => {

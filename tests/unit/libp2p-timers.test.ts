@@ -1,0 +1,80 @@
+/**
+ * No AbortSignal.timeout left behind per customer: the carried libp2p patch (patches/, applied by `npm ci`
+ * through patch-package) and the connection guard's close use timers that stop when the work is done.
+ * An AbortSignal.timeout outlives its work and fires seconds later, building a DOMException each time.
+ */
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import type { Libp2p } from '@libp2p/interface'
+import { createTaleusNode } from '../../main/node/index.ts'
+
+const PROTOCOL = '/taleus-test/timers/1.0.0'
+
+/** Call sites of AbortSignal.timeout (the function names on each stack) while `fn` runs. */
+async function timeoutCallers(fn: () => Promise<void>): Promise<string[]> {
+  const original = AbortSignal.timeout.bind(AbortSignal)
+  const callers: string[] = []
+  const spy = vi.spyOn(AbortSignal, 'timeout').mockImplementation((ms: number) => {
+    callers.push(new Error().stack ?? '')
+    return original(ms)
+  })
+  try {
+    await fn()
+  } finally {
+    spy.mockRestore()
+  }
+  return callers
+}
+
+function disconnected(node: Libp2p, from: Libp2p): Promise<void> {
+  return new Promise((resolve) => {
+    const on = (evt: CustomEvent): void => {
+      if (evt.detail.equals(from.peerId)) {
+        node.removeEventListener('peer:disconnect', on)
+        resolve()
+      }
+    }
+    node.addEventListener('peer:disconnect', on)
+  })
+}
+
+describe('per-connection timers (carried libp2p patch, connection guard)', () => {
+  const nodes: Libp2p[] = []
+  afterEach(async () => {
+    await Promise.all(nodes.splice(0).map((n) => n.stop()))
+  })
+
+  it('an inbound connection, its stream and its disconnect create no AbortSignal.timeout', async () => {
+    const listener = await createTaleusNode()
+    const dialer = await createTaleusNode({ listen: [] })
+    nodes.push(listener, dialer)
+    await listener.handle(PROTOCOL, async (stream) => {
+      for await (const chunk of stream) stream.send(chunk)
+      await stream.close()
+    })
+    const callers = await timeoutCallers(async () => {
+      const signal = new AbortController().signal
+      const stream = await dialer.dialProtocol(listener.getMultiaddrs()[0]!, PROTOCOL, { signal })
+      stream.send(new TextEncoder().encode('hello'))
+      await stream.close({ signal })
+      const gone = disconnected(listener, dialer)
+      await dialer.hangUp(listener.peerId, { signal })
+      await gone
+    })
+    const onListener = callers.filter((s) =>
+      /onIncomingStream|createInboundAbortSignal|upgradeInbound|_onDisconnect/.test(s)
+    )
+    expect(onListener).toEqual([])
+  })
+
+  it('an idle connection the guard reaps is closed without an AbortSignal.timeout', async () => {
+    const listener = await createTaleusNode({ connectionGuard: { idleGraceMs: 100, sweepIntervalMs: 50 } })
+    const dialer = await createTaleusNode({ listen: [] })
+    nodes.push(listener, dialer)
+    const callers = await timeoutCallers(async () => {
+      const gone = disconnected(listener, dialer)
+      await dialer.dial(listener.getMultiaddrs()[0]!, { signal: new AbortController().signal })
+      await gone
+    })
+    expect(callers.filter((s) => /ConnectionGuard/.test(s))).toEqual([])
+  })
+})
