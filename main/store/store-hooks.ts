@@ -277,7 +277,10 @@ export class StoreHooks {
     return this.#joinAndRecord(node, result, 'foil', this.#termsOf(ctx), ctx)
   }
 
-  /** The opener's side: hold the tally's document, then record the tally (stock: B; foil: A). */
+  /**
+   * The opener's side: hold the tally's document and record the tally (stock: B; foil: A), both durable
+   * before the yes. Side by side (two files): one wait, not two in a row.
+   */
   async #joinAndRecord(
     node: LocalNode,
     result: ProvisionResult,
@@ -285,10 +288,16 @@ export class StoreHooks {
     terms: TallyTerms | undefined,
     ctx: HookContext
   ): Promise<boolean> {
-    await joinDocument(this.#db(), result, terms, ctx)
-    await this.#ledger.record(
+    const recorded = this.#ledger.record(
       this.#newRecord(node, result.tally, result.dbConnectionInfo, role, ctx, this.#now())
     )
+    try {
+      await Promise.all([joinDocument(this.#db(), result, terms, ctx), recorded])
+    } catch (err) {
+      // the session says no (or fails) and no verdict will name this tally: what was recorded of it ends now
+      await recorded.then(async () => this.#ledger.settle(result.tally.tallyId, 'abandoned')).catch(() => {})
+      throw err
+    }
     return true
   }
 

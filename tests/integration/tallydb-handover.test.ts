@@ -208,6 +208,13 @@ describe('the tally document handed over in the bootstrap frame', () => {
       })
     }
     expect(b.db.size).toBe(1)
+    // the tally record went to disk beside the refused document (one wait, not two): each ended abandoned
+    expect(
+      b.store
+        .listTallies()
+        .filter((t) => t.tallyId !== first.tally.tallyId)
+        .map((t) => t.status)
+    ).toEqual(refused.map(() => 'abandoned'))
 
     // the previous tally's bytes under this tally's id: whole and valid, so stored unread; its first load
     // finds it is another tally's
