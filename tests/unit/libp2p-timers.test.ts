@@ -3,8 +3,13 @@
  * through patch-package) and the connection guard's close use timers that stop when the work is done.
  * An AbortSignal.timeout outlives its work and fires seconds later, building a DOMException each time.
  */
+import { connect } from 'node:net'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import type { Libp2p } from '@libp2p/interface'
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { tcp } from '@libp2p/tcp'
+import type { Libp2p, Stream } from '@libp2p/interface'
+import { createLibp2p } from 'libp2p'
 import { createTaleusNode } from '../../main/node/index.ts'
 
 const PROTOCOL = '/taleus-test/timers/1.0.0'
@@ -77,4 +82,40 @@ describe('per-connection timers (carried libp2p patch, connection guard)', () =>
     })
     expect(callers.filter((s) => /ConnectionGuard/.test(s))).toEqual([])
   })
+
+  it('the patched deadlines still fire: a stream that never negotiates, a socket that never handshakes', async () => {
+    // a stock libp2p node with short deadlines: the patch is in libp2p itself, whatever the options
+    const listener = await createLibp2p({
+      addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+      transports: [tcp()],
+      connectionEncrypters: [noise()],
+      streamMuxers: [yamux()],
+      connectionManager: { inboundStreamProtocolNegotiationTimeout: 300, inboundUpgradeTimeout: 300 }
+    })
+    const dialer = await createTaleusNode({ listen: [] })
+    nodes.push(listener, dialer)
+    const addr = listener.getMultiaddrs()[0]!
+
+    // a muxed stream on which the dialer never says which protocol it wants
+    const conn = await dialer.dial(addr)
+    const muxer = (conn as unknown as { muxer: { createStream(): Promise<Stream> } }).muxer
+    const raw = await muxer.createStream()
+    await until(() => raw.status !== 'open', 10_000)
+    expect(raw.status).not.toBe('open')
+    expect(conn.status).toBe('open')
+
+    // a TCP socket that never starts the Noise handshake
+    const port = Number(addr.toString().split('/tcp/')[1]!.split('/')[0])
+    const socket = connect(port, '127.0.0.1')
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()))
+    socket.on('error', () => {})
+    await Promise.race([closed, until(() => false, 10_000)])
+    expect(socket.destroyed).toBe(true)
+  })
 })
+
+/** Polls `ok` until it is true or `ms` pass (a bound against hangs, not a timing assertion). */
+async function until(ok: () => boolean, ms: number): Promise<void> {
+  const end = Date.now() + ms
+  while (!ok() && Date.now() < end) await new Promise((resolve) => setTimeout(resolve, 20))
+}
