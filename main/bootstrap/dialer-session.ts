@@ -293,11 +293,16 @@ export class DialerSession extends BaseSession<DialerState> {
     }
   }
 
-  /** Ends our side after the verdict is on the wire (a refusal we heard, or our last word). */
+  /**
+   * Ends our side after the verdict is on the wire (a refusal we heard, or our last word). A failure here
+   * resets the stream: it must not replace the error the session ends with.
+   */
   private async closeWrite(frames: FrameStream): Promise<void> {
     const scope = this.cleanupScope()
     try {
       await frames.closeWrite({ signal: scope.signal })
+    } catch (err) {
+      frames.abort(err as Error)
     } finally {
       scope.clear()
     }

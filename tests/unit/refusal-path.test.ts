@@ -110,4 +110,40 @@ describe('a refused contact', () => {
     }
     expect(fromListener).toBe(0)
   })
+
+  it('leaves no AbortSignal.timeout behind on the dialer either, and ends with the refusal it heard', async () => {
+    const refuse = {
+      validateToken: async () => null,
+      provisionDatabase: async () => {
+        throw new Error('never reached')
+      }
+    } as unknown as SessionHooks
+    const listener = await createTaleusNode()
+    const dialer = await createTaleusNode({ listen: [] })
+    nodes.push(listener, dialer)
+    const a = new SessionManager(refuse, {
+      abuseLimits: { rejectedPerPeer: NO_RATE_LIMIT, rejectedPerIp: NO_RATE_LIMIT }
+    })
+    const b = new SessionManager({ ...refuse, validateResponse: async () => true })
+    managers.push(a, b)
+    await a.start(listener)
+    const timeout = AbortSignal.timeout.bind(AbortSignal)
+    let fromSessions = 0
+    vi.spyOn(AbortSignal, 'timeout').mockImplementation((ms: number) => {
+      if (/dialer-session|session-manager|session-base/.test(new Error().stack ?? '')) fromSessions++
+      return timeout(ms)
+    })
+    const link = {
+      token: 'not-a-token-of-a',
+      role: 'stock' as const,
+      responderPeerAddrs: [listener.getMultiaddrs()[0]!.toString()]
+    }
+    for (let i = 0; i < 3; i++) {
+      await expect(b.initiateBootstrap(link, dialer)).rejects.toMatchObject({
+        name: 'RejectedError',
+        reason: 'invalid-token'
+      })
+    }
+    expect(fromSessions).toBe(0)
+  })
 })
