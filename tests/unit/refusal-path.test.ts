@@ -62,6 +62,26 @@ describe('encodeMessage of refusals', () => {
   })
 })
 
+/** Hooks of a listener that knows no token. */
+const REFUSING: SessionHooks = {
+  validateToken: async () => null,
+  provisionDatabase: async () => {
+    throw new Error('never reached')
+  },
+  validateResponse: async () => true
+}
+
+/** Counts AbortSignal.timeout calls made from files whose names match `from` (restored after each test). */
+function countTimeouts(from: RegExp): () => number {
+  const timeout = AbortSignal.timeout.bind(AbortSignal)
+  let count = 0
+  vi.spyOn(AbortSignal, 'timeout').mockImplementation((ms: number) => {
+    if (from.test(new Error().stack ?? '')) count++
+    return timeout(ms)
+  })
+  return () => count
+}
+
 describe('a refused contact', () => {
   const nodes: Libp2p[] = []
   const managers: SessionManager[] = []
@@ -71,27 +91,22 @@ describe('a refused contact', () => {
     await Promise.allSettled(nodes.splice(0).map((n) => n.stop()))
   })
 
-  it('leaves no AbortSignal.timeout behind on the listener (its timer would live 5 s per refusal)', async () => {
-    const hooks = {
-      validateToken: async () => null,
-      provisionDatabase: async () => {
-        throw new Error('never reached')
-      }
-    } as unknown as SessionHooks
+  /** A listening node that refuses every token, and a dialer node. */
+  async function pair(): Promise<{ listener: Libp2p; dialer: Libp2p }> {
     const listener = await createTaleusNode()
     const dialer = await createTaleusNode({ listen: [] })
     nodes.push(listener, dialer)
-    const manager = new SessionManager(hooks, {
+    const manager = new SessionManager(REFUSING, {
       abuseLimits: { rejectedPerPeer: NO_RATE_LIMIT, rejectedPerIp: NO_RATE_LIMIT }
     })
     managers.push(manager)
     await manager.start(listener)
-    const timeout = AbortSignal.timeout.bind(AbortSignal)
-    let fromListener = 0
-    vi.spyOn(AbortSignal, 'timeout').mockImplementation((ms: number) => {
-      if (/listener-session|session-manager|session-base/.test(new Error().stack ?? '')) fromListener++
-      return timeout(ms)
-    })
+    return { listener, dialer }
+  }
+
+  it('leaves no AbortSignal.timeout behind on the listener (its timer would live 5 s per refusal)', async () => {
+    const { listener, dialer } = await pair()
+    const fromListener = countTimeouts(/listener-session|session-manager|session-base/)
     const contact = encodeMessage({
       type: 'InboundContact',
       token: 'not-a-token',
@@ -108,31 +123,14 @@ describe('a refused contact', () => {
       expect(reply).toEqual({ type: 'ProvisioningResult', approved: false, reason: 'invalid-token' })
       await stream.close(options)
     }
-    expect(fromListener).toBe(0)
+    expect(fromListener()).toBe(0)
   })
 
   it('leaves no AbortSignal.timeout behind on the dialer either, and ends with the refusal it heard', async () => {
-    const refuse = {
-      validateToken: async () => null,
-      provisionDatabase: async () => {
-        throw new Error('never reached')
-      }
-    } as unknown as SessionHooks
-    const listener = await createTaleusNode()
-    const dialer = await createTaleusNode({ listen: [] })
-    nodes.push(listener, dialer)
-    const a = new SessionManager(refuse, {
-      abuseLimits: { rejectedPerPeer: NO_RATE_LIMIT, rejectedPerIp: NO_RATE_LIMIT }
-    })
-    const b = new SessionManager({ ...refuse, validateResponse: async () => true })
-    managers.push(a, b)
-    await a.start(listener)
-    const timeout = AbortSignal.timeout.bind(AbortSignal)
-    let fromSessions = 0
-    vi.spyOn(AbortSignal, 'timeout').mockImplementation((ms: number) => {
-      if (/dialer-session|session-manager|session-base/.test(new Error().stack ?? '')) fromSessions++
-      return timeout(ms)
-    })
+    const { listener, dialer } = await pair()
+    const b = new SessionManager(REFUSING)
+    managers.push(b)
+    const fromSessions = countTimeouts(/dialer-session|session-manager|session-base/)
     const link = {
       token: 'not-a-token-of-a',
       role: 'stock' as const,
@@ -144,6 +142,6 @@ describe('a refused contact', () => {
         reason: 'invalid-token'
       })
     }
-    expect(fromSessions).toBe(0)
+    expect(fromSessions()).toBe(0)
   })
 })
