@@ -4,31 +4,16 @@
  * An AbortSignal.timeout outlives its work and fires seconds later, building a DOMException each time.
  */
 import { connect } from 'node:net'
-import { afterEach, describe, expect, it, vi } from 'vitest'
+import { afterEach, describe, expect, it } from 'vitest'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { tcp } from '@libp2p/tcp'
 import type { Libp2p, Stream } from '@libp2p/interface'
 import { createLibp2p } from 'libp2p'
 import { createTaleusNode } from '../../main/node/index.ts'
+import { timeoutStacks } from '../helpers/timeout-spy.ts'
 
 const PROTOCOL = '/taleus-test/timers/1.0.0'
-
-/** Call sites of AbortSignal.timeout (the function names on each stack) while `fn` runs. */
-async function timeoutCallers(fn: () => Promise<void>): Promise<string[]> {
-  const original = AbortSignal.timeout.bind(AbortSignal)
-  const callers: string[] = []
-  const spy = vi.spyOn(AbortSignal, 'timeout').mockImplementation((ms: number) => {
-    callers.push(new Error().stack ?? '')
-    return original(ms)
-  })
-  try {
-    await fn()
-  } finally {
-    spy.mockRestore()
-  }
-  return callers
-}
 
 function disconnected(node: Libp2p, from: Libp2p): Promise<void> {
   return new Promise((resolve) => {
@@ -56,7 +41,7 @@ describe('per-connection timers (carried libp2p patch, connection guard)', () =>
       for await (const chunk of stream) stream.send(chunk)
       await stream.close()
     })
-    const callers = await timeoutCallers(async () => {
+    const callers = await timeoutStacks(async () => {
       const signal = new AbortController().signal
       const stream = await dialer.dialProtocol(listener.getMultiaddrs()[0]!, PROTOCOL, { signal })
       stream.send(new TextEncoder().encode('hello'))
@@ -75,7 +60,7 @@ describe('per-connection timers (carried libp2p patch, connection guard)', () =>
     const listener = await createTaleusNode({ connectionGuard: { idleGraceMs: 100, sweepIntervalMs: 50 } })
     const dialer = await createTaleusNode({ listen: [] })
     nodes.push(listener, dialer)
-    const callers = await timeoutCallers(async () => {
+    const callers = await timeoutStacks(async () => {
       const gone = disconnected(listener, dialer)
       await dialer.dial(listener.getMultiaddrs()[0]!, { signal: new AbortController().signal })
       await gone

@@ -8,6 +8,7 @@ import type { Message } from '../../main/bootstrap/messages.ts'
 import { NO_RATE_LIMIT, PROTOCOL_ID, SessionManager } from '../../main/bootstrap/index.ts'
 import type { SessionHooks } from '../../main/bootstrap/index.ts'
 import { createTaleusNode } from '../../main/node/index.ts'
+import { timeoutStacks } from '../helpers/timeout-spy.ts'
 
 /** A fresh guard against hangs per call (never a timed assertion). */
 const guard = (): { signal: AbortSignal } => ({ signal: AbortSignal.timeout(30_000) })
@@ -71,17 +72,6 @@ const REFUSING: SessionHooks = {
   validateResponse: async () => true
 }
 
-/** Counts AbortSignal.timeout calls made from files whose names match `from` (restored after each test). */
-function countTimeouts(from: RegExp): () => number {
-  const timeout = AbortSignal.timeout.bind(AbortSignal)
-  let count = 0
-  vi.spyOn(AbortSignal, 'timeout').mockImplementation((ms: number) => {
-    if (from.test(new Error().stack ?? '')) count++
-    return timeout(ms)
-  })
-  return () => count
-}
-
 describe('a refused contact', () => {
   const nodes: Libp2p[] = []
   const managers: SessionManager[] = []
@@ -106,7 +96,6 @@ describe('a refused contact', () => {
 
   it('leaves no AbortSignal.timeout behind on the listener (its timer would live 5 s per refusal)', async () => {
     const { listener, dialer } = await pair()
-    const fromListener = countTimeouts(/listener-session|session-manager|session-base/)
     const contact = encodeMessage({
       type: 'InboundContact',
       token: 'not-a-token',
@@ -114,34 +103,37 @@ describe('a refused contact', () => {
       identityBundle: {},
       cadrePeerAddrs: []
     })
-    for (let i = 0; i < 5; i++) {
-      const options = guard()
-      const stream = await dialer.dialProtocol(listener.getMultiaddrs()[0]!, PROTOCOL_ID, options)
-      const lp = lpStream(stream)
-      await lp.write(contact, options)
-      const reply = decodeMessage((await lp.read(options)).subarray())
-      expect(reply).toEqual({ type: 'ProvisioningResult', approved: false, reason: 'invalid-token' })
-      await stream.close(options)
-    }
-    expect(fromListener()).toBe(0)
+    const stacks = await timeoutStacks(async () => {
+      for (let i = 0; i < 5; i++) {
+        const options = guard()
+        const stream = await dialer.dialProtocol(listener.getMultiaddrs()[0]!, PROTOCOL_ID, options)
+        const lp = lpStream(stream)
+        await lp.write(contact, options)
+        const reply = decodeMessage((await lp.read(options)).subarray())
+        expect(reply).toEqual({ type: 'ProvisioningResult', approved: false, reason: 'invalid-token' })
+        await stream.close(options)
+      }
+    })
+    expect(stacks.filter((s) => /listener-session|session-manager|session-base/.test(s))).toEqual([])
   })
 
   it('leaves no AbortSignal.timeout behind on the dialer either, and ends with the refusal it heard', async () => {
     const { listener, dialer } = await pair()
     const b = new SessionManager(REFUSING)
     managers.push(b)
-    const fromSessions = countTimeouts(/dialer-session|session-manager|session-base/)
     const link = {
       token: 'not-a-token-of-a',
       role: 'stock' as const,
       responderPeerAddrs: [listener.getMultiaddrs()[0]!.toString()]
     }
-    for (let i = 0; i < 3; i++) {
-      await expect(b.initiateBootstrap(link, dialer)).rejects.toMatchObject({
-        name: 'RejectedError',
-        reason: 'invalid-token'
-      })
-    }
-    expect(fromSessions()).toBe(0)
+    const stacks = await timeoutStacks(async () => {
+      for (let i = 0; i < 3; i++) {
+        await expect(b.initiateBootstrap(link, dialer)).rejects.toMatchObject({
+          name: 'RejectedError',
+          reason: 'invalid-token'
+        })
+      }
+    })
+    expect(stacks.filter((s) => /dialer-session|session-manager|session-base/.test(s))).toEqual([])
   })
 })
