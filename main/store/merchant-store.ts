@@ -338,7 +338,8 @@ export class LowdbMerchantStore extends TypedEventEmitter<StoreEvents> implement
    */
   verdictFor(tallyId: string, remotePeerId: string): TallyVerdict | undefined {
     if (typeof tallyId !== 'string' || typeof remotePeerId !== 'string') return undefined
-    const r = this.#tallies.get(tallyId)
+    // a draft still being written is a live session's: unsettled, as it will be once on disk
+    const r = this.#tallies.get(tallyId) ?? this.#ledger.recording(tallyId)
     if (r === undefined || r.counterpartyPeerId !== remotePeerId) return undefined
     return r.status === 'confirmed' || r.status === 'abandoned' ? r.status : 'unsettled'
   }

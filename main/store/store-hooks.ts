@@ -76,6 +76,8 @@ export class StoreHooks {
   #sessionTokens = new Map<string, string>()
   /** sessionId → tokenId whose use the session holds (released on failure, kept on success). */
   #reservations = new Map<string, string>()
+  /** tallyId → the write of a draft a listener answered with before it reached the disk. */
+  #writing = new Map<string, Promise<void>>()
 
   constructor(parts: StoreHooksParts) {
     this.#tokens = parts.tokens
@@ -224,33 +226,61 @@ export class StoreHooks {
     const nodes = [...node.multiaddrs()]
     // the grant is a secret: the provisioner re-derives it, the opener keeps it sealed in DIR/tallydb
     const record = this.#newRecord(node, tally, { nodes }, role, ctx, now)
-    // the draft and the tally's document go to disk side by side (two files): one wait, not two in a row
-    const recorded = this.#ledger.record(record)
-    let provisioned: Awaited<ReturnType<typeof provisionDocument>>
-    try {
-      ;[provisioned] = await Promise.all([
-        // the grant opens this tally's document for the counterparty only; it is re-derived, never stored
-        provisionDocument(this.#db(), this.#grantKey(), tally, this.#termsOf(ctx), ctx),
-        recorded
-      ])
-    } catch (err) {
-      // one of the two failed: nobody will hear of this tally, settle what was written of it now
-      await Promise.allSettled([
-        recorded.then(async () => this.#ledger.settle(tallyId, 'abandoned')),
-        revokeDocument(this.#db(), tallyId)
-      ])
-      throw err
+    // the grant opens this tally's document for the counterparty only; it is re-derived, never stored
+    const { stored, ...provisioned } = provisionDocument(
+      this.#db(),
+      this.#grantKey(),
+      tally,
+      this.#termsOf(ctx),
+      ctx
+    )
+    const written = this.#write(record, stored)
+    // A listener confirms nothing before both are on disk (settleTally waits for them), so its answer need
+    // not wait: a crash before then leaves the dialer a tally we never heard of, which it ends abandoned
+    // when we refuse its verdict query. A dialer (foil) waits: the listener confirms on its word alone. So
+    // does a listener whose counterparty opens the document over libp2p (1.0.0, or too big for the frame).
+    if (ctx.direction === 'outbound' || provisioned.document === undefined) await written
+    else {
+      // its failure reaches the session through settleTally; it is no unhandled rejection meanwhile
+      written.catch(() => {})
+      this.#writing.set(tallyId, written)
     }
-    const dbConnectionInfo: DbConnectionInfo = { nodes, ...provisioned }
     if (ctx.signal.aborted) {
-      // the session gave up while the draft was being written: nobody will hear of it, settle it now
-      await this.#ledger.settle(tallyId, 'abandoned').catch(() => {})
+      // the session gave up meanwhile: nobody will hear of this tally, settle it now
+      await this.#abandon(tallyId)
       ctx.signal.throwIfAborted()
     }
+    const dbConnectionInfo: DbConnectionInfo = { nodes, ...provisioned }
     return {
       tally: { ...tally },
       dbConnectionInfo: { ...dbConnectionInfo, nodes: [...dbConnectionInfo.nodes] }
     }
+  }
+
+  /**
+   * A provisioner's draft and its document go to disk side by side (two files): one wait, not two in a
+   * row. If either fails, what was written of the tally is settled at once: nobody will hear of it.
+   */
+  async #write(record: TallyRecord, stored: Promise<void>): Promise<void> {
+    const recorded = this.#ledger.record(record)
+    try {
+      await Promise.all([recorded, stored])
+    } catch (err) {
+      await Promise.allSettled([
+        recorded.then(async () => this.#ledger.settle(record.tallyId, 'abandoned')),
+        stored.then(async () => revokeDocument(this.#db(), record.tallyId))
+      ])
+      throw err
+    } finally {
+      this.#writing.delete(record.tallyId)
+    }
+  }
+
+  /** Settle a tally we provisioned as abandoned once what was written of it is on disk. */
+  async #abandon(tallyId: string): Promise<void> {
+    await this.#writing.get(tallyId)?.catch(() => {})
+    await this.#ledger.settle(tallyId, 'abandoned').catch(() => {})
+    await revokeDocument(this.#db(), tallyId)
   }
 
   async #validateResponse(node: LocalNode, response: ResponseInfo, ctx: HookContext): Promise<boolean> {
@@ -310,6 +340,12 @@ export class StoreHooks {
       throw new StoreInputError('only a tally this node dialled can be pending')
     // a session that is already over (its peer left) confirms nothing more: its peer asks later instead
     if (outcome === 'confirmed') ctx.signal.throwIfAborted()
+    // a draft we answered before it was on disk: confirmed only once it is (a failed write fails this)
+    const writing = this.#writing.get(tallyId)
+    if (writing !== undefined) {
+      if (outcome === 'confirmed') await writing
+      else await writing.catch(() => {})
+    }
     await this.#ledger.settle(tallyId, outcome)
     // an abandoned tally's grant opens nothing any more (the opener may hold it already)
     if (outcome === 'abandoned') await revokeDocument(this.#db(), tallyId)

@@ -8,6 +8,7 @@
 import { createHmac } from 'node:crypto'
 import { RejectedError } from '../bootstrap/errors.ts'
 import { LIMITS } from '../bootstrap/messages.ts'
+import { PROTOCOL_ID_V1_0 } from '../bootstrap/types.ts'
 import type { DbConnectionInfo, DraftTally, HookContext, ProvisionResult } from '../bootstrap/types.ts'
 import { deriveGrant } from '../tallydb/grant.ts'
 import type { TallyDb } from '../tallydb/tally-db.ts'
@@ -19,20 +20,27 @@ export function grantKeyOf(secret: Buffer): Buffer {
   return createHmac('sha256', secret).update('taleus/tallydb/grant-key/1', 'utf8').digest()
 }
 
+/** A provisioned document: what the frame carries, and when it is on disk. */
+export interface DocumentProvision extends Pick<DbConnectionInfo, 'credentials' | 'document'> {
+  /** Settles once the document is on disk (at once without a TallyDb). */
+  stored: Promise<void>
+}
+
 /**
  * Provision `tally`'s document (when a TallyDb is attached): the grant for the counterparty
- * (`credentials`) and the document to hand over in the frame (left out if it is beyond the frame's bound:
- * the counterparty then opens it with the grant).
+ * (`credentials`) and the document to hand over in the frame (left out if it is beyond the frame's bound or
+ * the counterparty speaks 1.0.0: it then opens it with the grant, so it must be `stored` before we answer).
  */
-export async function provisionDocument(
+export function provisionDocument(
   db: TallyDb | undefined,
   grantKey: Buffer,
   tally: DraftTally,
   terms: TallyTerms | undefined,
   ctx: HookContext
-): Promise<Pick<DbConnectionInfo, 'credentials' | 'document'>> {
-  if (db === undefined) return { credentials: deriveGrant(grantKey, tally.tallyId, ctx.remotePeerId) }
-  const provisioned = await db.provision({
+): DocumentProvision {
+  if (db === undefined)
+    return { credentials: deriveGrant(grantKey, tally.tallyId, ctx.remotePeerId), stored: Promise.resolve() }
+  const { stored, ...provisioned } = db.prepare({
     tally,
     counterpartyPeerId: ctx.remotePeerId,
     counterpartyAddrs: ctx.counterparty?.cadrePeerAddrs ?? [],
@@ -42,8 +50,9 @@ export async function provisionDocument(
     signal: ctx.signal
   })
   const data = Buffer.from(provisioned.document).toString('base64')
-  if (data.length > LIMITS.documentData) return { credentials: provisioned.grant }
-  return { credentials: provisioned.grant, document: { id: provisioned.documentId, data } }
+  if (data.length > LIMITS.documentData || ctx.protocol === PROTOCOL_ID_V1_0)
+    return { credentials: provisioned.grant, stored }
+  return { credentials: provisioned.grant, document: { id: provisioned.documentId, data }, stored }
 }
 
 /** Hold a replica of the provisioner's document (from the frame, else opened with the grant) before saying yes. */

@@ -20,6 +20,8 @@ export class TallyLedger {
   readonly createdThisRun = new Set<string>()
   /** The status change of a tally being written, so changes of one tally never overlap. */
   #settling = new Map<string, Promise<void>>()
+  /** New records being written, by tallyId. */
+  #recording = new Map<string, TallyRecord>()
 
   constructor(parts: {
     tallies: TallyBook
@@ -33,14 +35,31 @@ export class TallyLedger {
     this.#now = parts.now
   }
 
-  /** Record a new tally; refuses an id already recorded. */
+  /** Record a new tally; refuses an id already recorded. A change of it waits until it is on disk. */
   async record(record: TallyRecord): Promise<void> {
-    if (this.#tallies.has(record.tallyId)) throw new StoreInputError('tally id already recorded')
-    // Audit first: a crash must never leave a tally on disk whose session has no record in the trail.
-    await this.#audit.flush().catch(() => {})
-    await this.#tallies.put([record])
-    this.createdThisRun.add(record.tallyId)
-    this.#events.safeDispatchEvent('tally', { detail: tallyView(record) })
+    const { tallyId } = record
+    if (this.#tallies.has(tallyId) || this.#recording.has(tallyId))
+      throw new StoreInputError('tally id already recorded')
+    this.#recording.set(tallyId, record)
+    const run = (async () => {
+      // Audit first: a crash must never leave a tally on disk whose session has no record in the trail.
+      await this.#audit.flush().catch(() => {})
+      await this.#tallies.put([record])
+      this.createdThisRun.add(tallyId)
+      this.#events.safeDispatchEvent('tally', { detail: tallyView(record) })
+    })()
+    this.#settling.set(tallyId, run)
+    try {
+      await run
+    } finally {
+      this.#recording.delete(tallyId)
+      if (this.#settling.get(tallyId) === run) this.#settling.delete(tallyId)
+    }
+  }
+
+  /** A new record still on its way to disk (a listener answers before its draft is written). */
+  recording(tallyId: string): TallyRecord | undefined {
+    return this.#recording.get(tallyId)
   }
 
   /**

@@ -1,6 +1,12 @@
 /** The shared tally database (issue I): one Automerge document per tally, served over libp2p. */
 export { TallyDb } from './tally-db.ts'
-export type { TallyDbEvents, TallyDbInit, TallyDocumentView } from './tally-db.ts'
+export type {
+  ProvisionInput,
+  ProvisionedDocument,
+  TallyDbEvents,
+  TallyDbInit,
+  TallyDocumentView
+} from './tally-db-types.ts'
 export type { SharedChanges, TallyDbBackend, TallyIndexStore, TallyStorage } from './backend-types.ts'
 export { Libp2pNetworkAdapter, TALLYDB_PROTOCOL } from './libp2p-adapter.ts'
 export type { Libp2pNetworkAdapterInit, Opened, OpenRequest } from './libp2p-adapter.ts'

@@ -1,6 +1,7 @@
 /** The options, views and events of TallyDb. */
 import type { Libp2p } from '@libp2p/interface'
-import type { TallyDocBody } from './tally-document.ts'
+import type { DraftTally } from '../bootstrap/types.ts'
+import type { StringForm, TallyDocBody, TallyTerms } from './tally-document.ts'
 import type { TallyDbBackend } from './backend-types.ts'
 
 /** Options of TallyDb.open. */
@@ -44,4 +45,23 @@ export interface TallyDbEvents {
   change: CustomEvent<{ tallyId: string }>
   /** A document's channel opened or closed. */
   sync: CustomEvent<{ tallyId: string; connected: boolean }>
+}
+
+/** What TallyDb.provision and prepare make a tally's document from. */
+export interface ProvisionInput {
+  tally: DraftTally
+  counterpartyPeerId: string
+  /** Where the counterparty said it listens (its cadre): sync() dials it there. */
+  counterpartyAddrs?: string[]
+  terms?: TallyTerms
+  /** How its strings are written: what the counterparty reads (stringFormFor its bootstrap version). */
+  stringForm?: StringForm
+  signal?: AbortSignal
+}
+
+/** A provisioned document: the grant that opens it for the counterparty, its id and its first state. */
+export interface ProvisionedDocument {
+  grant: string
+  documentId: string
+  document: Uint8Array
 }

@@ -41,10 +41,16 @@ import {
   storeChunk
 } from './doc-bytes.ts'
 import { findRemote, openAt } from './counterparty-reach.ts'
-import type { TallyDbEvents, TallyDbInit, TallyDocumentView } from './tally-db-types.ts'
+import type {
+  ProvisionInput,
+  ProvisionedDocument,
+  TallyDbEvents,
+  TallyDbInit,
+  TallyDocumentView
+} from './tally-db-types.ts'
 import type { IndexEntry } from './tally-index.ts'
 import { acceptProposal, addProposal, applyStandingTerms, checkTerms, docView } from './tally-document.ts'
-import type { StoredTallyDoc, StringForm, TallyTerms, TermsProposal } from './tally-document.ts'
+import type { StoredTallyDoc, TallyTerms, TermsProposal } from './tally-document.ts'
 
 export type { TallyDbEvents, TallyDbInit, TallyDocumentView } from './tally-db-types.ts'
 
@@ -186,16 +192,19 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
    * Provisioner: create the tally's document (on disk on return) and the grant that opens it for
    * `counterpartyPeerId` only. `document`: its bytes, for the bootstrap's frame (the opener's replica).
    */
-  async provision(input: {
-    tally: DraftTally
-    counterpartyPeerId: string
-    /** Where the counterparty said it listens (its cadre): sync() dials it there. */
-    counterpartyAddrs?: string[]
-    terms?: TallyTerms
-    /** How its strings are written: what the counterparty reads (stringFormFor its bootstrap version). */
-    stringForm?: StringForm
-    signal?: AbortSignal
-  }): Promise<{ grant: string; documentId: string; document: Uint8Array }> {
+  async provision(input: ProvisionInput): Promise<ProvisionedDocument> {
+    const { stored, ...made } = this.prepare(input)
+    await stored
+    input.signal?.throwIfAborted()
+    return made
+  }
+
+  /**
+   * Provisioner: provision() without waiting for the disk: the document, its grant and `stored`, which
+   * settles once the document is on disk (until then it is served to nobody). For a listener that hands
+   * the document over in its frame and confirms the tally only once `stored` has resolved.
+   */
+  prepare(input: ProvisionInput): ProvisionedDocument & { stored: Promise<void> } {
     this.#assertOpen()
     const { tally, counterpartyPeerId } = input
     if (this.#index.get(tally.tallyId) !== undefined) throw new ProposalError('tally already has a document')
@@ -214,7 +223,7 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
     // rush of bootstraps costs no DocHandle, synchronizer or snapshot)
     // (a shared backend: as a chunk of its storage beside the entry, which every node of it reads)
     const shared = this.#init.backend !== undefined
-    await Promise.all([
+    const stored = Promise.all([
       this.#index.put({
         tallyId: tally.tallyId,
         documentId,
@@ -225,12 +234,12 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
         createdAt: this.#now()
       }),
       shared ? storeChunk(this.#storage, documentId, document) : undefined
-    ])
-    input.signal?.throwIfAborted()
+    ]).then(() => {})
     return {
       grant: deriveGrant(this.#init.grantKey, tally.tallyId, counterpartyPeerId),
       documentId,
-      document
+      document,
+      stored
     }
   }
 

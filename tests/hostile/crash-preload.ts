@@ -13,6 +13,8 @@ import { DEFAULT_SESSION_CONFIG } from '../../main/bootstrap/session-manager.ts'
 import type { HookContext, SessionHooks } from '../../main/bootstrap/types.ts'
 import { DEFAULT_VERDICT_RETRY } from '../../main/service/verdict-recovery.ts'
 import { LowdbMerchantStore } from '../../main/store/merchant-store.ts'
+import { TallyLedger } from '../../main/store/tally-ledger.ts'
+import type { TallyRecord } from '../../main/store/tally-book.ts'
 import { PgMerchantStore } from '../../main/store/pg/pg-store.ts'
 import type { LocalNode } from '../../main/store/types.ts'
 
@@ -54,10 +56,25 @@ if (plan !== undefined) {
     await never
   }
 
+  /** Count a session at `step` without holding it (it goes on); kill when every step holds its quota. */
+  const count = (step: string): void => {
+    held.set(step, (held.get(step) ?? 0) + 1)
+    process.stderr.write(`crash-plan: ${step} ${held.get(step)}/${plan.quota}\n`)
+    if ([...held.values()].every((c) => c >= plan.quota)) {
+      process.stderr.write('crash-plan: every step holds its quota: SIGKILL\n')
+      process.kill(process.pid, 'SIGKILL')
+    }
+  }
+
   // protocol steps: a frame of this type was written to the other party
   const write = FrameStream.prototype.write
   FrameStream.prototype.write = async function (this: FrameStream, message: Message, options) {
     await write.call(this, message, options)
+    const tallyId =
+      message.type === 'ProvisioningResult' && message.approved
+        ? message.provisionResult?.tally.tallyId
+        : undefined
+    if (tallyId !== undefined && unwritten.has(tallyId)) return
     const ok = message.type === 'Ack' ? (message.ok ? '-ok' : '-refused') : ''
     await reach(`sent-${message.type}${ok}`, this.stream)
   }
@@ -83,11 +100,35 @@ if (plan !== undefined) {
         return ok
       },
       settleTally: async (tallyId, outcome, ctx) => {
+        if (outcome === 'confirmed' && unwritten.has(tallyId)) {
+          const settling = h.settleTally!(tallyId, outcome, ctx)
+          count('draft-unwritten')
+          return settling
+        }
         if (outcome === 'confirmed') await reach('confirming', key(ctx))
         await h.settleTally!(tallyId, outcome, ctx)
         if (outcome === 'confirmed') await reach('confirmed', key(ctx))
       }
     }
+  }
+  // A lowdb listener answers before its draft is on disk. The first `quota` such drafts never reach it:
+  // their sessions go on (answer sent, Ack received) and are counted once A confirms them, which it must
+  // not do before the write; the kill then finds each of them waiting for it.
+  const unwritten = new Set<string>()
+  const record = TallyLedger.prototype.record
+  TallyLedger.prototype.record = async function (this: TallyLedger, r: TallyRecord): Promise<void> {
+    if (
+      held.has('draft-unwritten') &&
+      r.direction === 'inbound' &&
+      r.role === 'stock' &&
+      unwritten.size < plan.quota
+    ) {
+      unwritten.add(r.tallyId)
+      // no other step holds these sessions: they must reach their confirmation
+      holding.add(r.sessionId)
+      return never
+    }
+    return record.call(this, r)
   }
   const lowdbHooks = LowdbMerchantStore.prototype.hooks
   LowdbMerchantStore.prototype.hooks = function (this: LowdbMerchantStore, node: LocalNode): SessionHooks {

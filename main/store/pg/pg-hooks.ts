@@ -172,13 +172,15 @@ export class PgHooks {
       createdAt: new Date(now).toISOString()
     }
     // the grant opens this tally's document for the counterparty only; it is re-derived, never stored
-    const provisioned = await provisionDocument(
+    const { stored, ...provisioned } = provisionDocument(
       this.#p.db(),
       this.#p.grantKey(),
       tally,
       this.#termsOf(ctx),
       ctx
     )
+    // the document first, then the draft's INSERT: a row of the shared table is served by every node
+    await stored
     const dbConnectionInfo: DbConnectionInfo = { nodes: [...node.multiaddrs()], ...provisioned }
     await this.#record(newTallyRecord(node, tally, dbConnectionInfo, role, ctx, now, this.#tokenOf(ctx)))
     if (ctx.signal.aborted) {

@@ -1,0 +1,112 @@
+/**
+ * A listener answers with a new tally before its draft and document reach the disk, and confirms it only
+ * once they have: the response does not wait for two durable writes, and a crash in between leaves a tally
+ * nobody confirmed (the dialer's verdict query is refused; it ends the tally abandoned). A dialer that
+ * provisions (foil), and a listener whose counterparty opens the document over libp2p, still wait.
+ */
+import { afterEach, describe, expect, it } from 'vitest'
+import { PROTOCOL_ID, PROTOCOL_ID_V1_0 } from '../../main/bootstrap/index.ts'
+import type { Direction, HookContext, ProvisionResult } from '../../main/bootstrap/index.ts'
+import type { TallyDb } from '../../main/tallydb/index.ts'
+import { DbWorld } from '../helpers/tallydb-party.ts'
+import type { DbParty } from '../helpers/tallydb-party.ts'
+
+function ctxOf(
+  sessionId: string,
+  direction: Direction,
+  remotePeerId: string,
+  protocol = PROTOCOL_ID
+): HookContext {
+  return { sessionId, direction, remotePeerId, protocol, signal: new AbortController().signal }
+}
+
+/** The provisioning hooks of `a`'s store, as its SessionManager calls them for a session with `peer`. */
+function hooksOf(a: DbParty): ReturnType<DbParty['store']['hooks']> {
+  return a.store.hooks({ peerId: a.peerId, multiaddrs: a.addrs })
+}
+
+/** A (listening, stock) provisions the tally of its session `s1` with B. */
+async function answerAsListener(
+  hooks: ReturnType<DbParty['store']['hooks']>,
+  a: DbParty,
+  b: DbParty
+): Promise<ProvisionResult> {
+  return hooks.provisionDatabase('stock', b.peerId, a.peerId, 's1', ctxOf('s1', 'inbound', b.peerId))
+}
+
+/** `db`'s next document write fails as a full disk would (the document is still made). */
+function failNextStore(db: TallyDb): void {
+  const prepare = db.prepare.bind(db)
+  db.prepare = (input) => {
+    db.prepare = prepare
+    const made = prepare(input)
+    // the real write still runs; what the hooks see is its failure
+    const stored = made.stored.then(() => {
+      throw Object.assign(new Error('no space left on device'), { name: 'DiskFullError' })
+    })
+    return { ...made, stored }
+  }
+}
+
+describe('a listener answers before its draft is on disk', () => {
+  const world = new DbWorld()
+  afterEach(async () => world.close())
+
+  it('answers with the document in hand, says "unsettled" meanwhile, and confirms once both are on disk', async () => {
+    const a = await world.party()
+    const b = await world.party()
+    const hooks = hooksOf(a)
+    const result = await answerAsListener(hooks, a, b)
+    const { tallyId } = result.tally
+    expect(result.dbConnectionInfo.document).toBeDefined()
+    // the answer left before the disk had either: no record and no document yet
+    expect(a.store.listTallies()).toEqual([])
+    expect(a.db.has(tallyId)).toBe(false)
+    // a verdict query meanwhile: ask again later (never a refusal, which would end the dialer's tally)
+    expect(a.store.verdictFor(tallyId, b.peerId)).toBe('unsettled')
+    expect(a.store.verdictFor(tallyId, a.peerId)).toBeUndefined()
+    await hooks.settleTally!(tallyId, 'confirmed', ctxOf('s1', 'inbound', b.peerId))
+    expect(a.store.listTallies().map((t) => t.status)).toEqual(['confirmed'])
+    expect(a.db.has(tallyId)).toBe(true)
+    expect(a.store.verdictFor(tallyId, b.peerId)).toBe('confirmed')
+  })
+
+  it('a dialer that provisions (foil) and a listener whose counterparty opens the document over libp2p wait', async () => {
+    const a = await world.party()
+    const b = await world.party()
+    const foil = await hooksOf(b).provisionDatabase(
+      'foil',
+      b.peerId,
+      a.peerId,
+      'f1',
+      ctxOf('f1', 'outbound', a.peerId)
+    )
+    expect(b.store.listTallies().map((t) => t.tallyId)).toEqual([foil.tally.tallyId])
+    expect(b.db.has(foil.tally.tallyId)).toBe(true)
+    const old = await hooksOf(a).provisionDatabase(
+      'stock',
+      b.peerId,
+      a.peerId,
+      'o1',
+      ctxOf('o1', 'inbound', b.peerId, PROTOCOL_ID_V1_0)
+    )
+    expect(old.dbConnectionInfo.document).toBeUndefined()
+    expect(a.store.listTallies().map((t) => t.tallyId)).toEqual([old.tally.tallyId])
+    expect(a.db.has(old.tally.tallyId)).toBe(true)
+  })
+
+  it('a draft whose write fails is never confirmed: the confirmation fails and the tally ends abandoned', async () => {
+    const a = await world.party()
+    const b = await world.party()
+    const hooks = hooksOf(a)
+    failNextStore(a.db)
+    const result = await answerAsListener(hooks, a, b)
+    const { tallyId } = result.tally
+    const confirming = hooks.settleTally!(tallyId, 'confirmed', ctxOf('s1', 'inbound', b.peerId))
+    await expect(confirming).rejects.toMatchObject({ name: 'DiskFullError' })
+    // the session's cleanup abandons it too: nothing changes any more
+    await hooks.settleTally!(tallyId, 'abandoned', ctxOf('s1', 'inbound', b.peerId))
+    expect(a.store.listTallies().map((t) => t.status)).toEqual(['abandoned'])
+    expect(a.store.verdictFor(tallyId, b.peerId)).toBe('abandoned')
+  })
+})
