@@ -43,7 +43,9 @@ const SWEEP = QUICK
       { concurrency: 1000, count: 1000, reps: 1, warm: 100 }
     ]
   : [
-      { concurrency: 1, count: 50, reps: 3, warm: WARM },
+      // c=1: 300 one after another (~2 s); 50 were ~0.3 s, in which one GC or a neighbour's burst moved
+      // the ratio by 0.2 from one rep to the next
+      { concurrency: 1, count: 300, reps: 3, warm: WARM },
       { concurrency: 10, count: 200, reps: 3, warm: WARM },
       { concurrency: 100, count: 500, reps: 2, warm: WARM },
       { concurrency: 1000, count: 1000, reps: 2, warm: WARM }
@@ -68,7 +70,7 @@ const TALLYDB = QUICK
   : [
       // three reps, judged on the middle one: a listener's CPU per session swings by ~1 ms from one
       // process to the next here, and two reps made the verdict the slower rep's
-      { concurrency: 1, count: 40, reps: 3, warm: WARM, dbWarm: TALLYDB_WARM },
+      { concurrency: 1, count: 300, reps: 3, warm: WARM, dbWarm: TALLYDB_WARM },
       { concurrency: 10, count: 150, reps: 3, warm: WARM, dbWarm: TALLYDB_WARM },
       { concurrency: 100, count: 300, reps: 3, warm: WARM, dbWarm: TALLYDB_WARM }
     ]
