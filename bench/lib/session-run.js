@@ -67,7 +67,7 @@ async function runSessionsOnce({
       // a burst before the clock, not measured: the listener's code is compiled and its caches filled
       // (at c=1 ten at a time: thousands of lone customers would take minutes and compile the same code)
       const warmConcurrency = Math.max(concurrency, 10)
-      await Promise.all(
+      const warmed = await Promise.all(
         dialers.map((d, i) =>
           d.request(
             { type: 'go', concurrency: share(warmConcurrency, parts, i), take: share(warm, parts, i) },
@@ -76,6 +76,12 @@ async function runSessionsOnce({
           )
         )
       )
+      // not measured, but said: a warm-up that lost sessions leaves the listener's abuse guard holding
+      // them against the token, and the measured burst may then meet `busy`
+      const lost = {}
+      for (const d of warmed) for (const [k, v] of Object.entries(d.failures)) lost[k] = (lost[k] ?? 0) + v
+      if (Object.keys(lost).length > 0)
+        process.stderr.write(`bench: the warm-up lost sessions: ${JSON.stringify(lost)}\n`)
     }
     await Promise.all(dialers.map((d) => d.request({ type: 'retire' }, 'retired', 60_000)))
     // the listener sees the hang-ups close
