@@ -343,8 +343,11 @@ export class StoreHooks {
     // a draft we answered before it was on disk: confirmed only once it is (a failed write fails this)
     const writing = this.#writing.get(tallyId)
     if (writing !== undefined) {
-      if (outcome === 'confirmed') await writing
-      else await writing.catch(() => {})
+      if (outcome === 'confirmed') {
+        await writing
+        // the peer may have left while we waited: as above
+        ctx.signal.throwIfAborted()
+      } else await writing.catch(() => {})
     }
     await this.#ledger.settle(tallyId, outcome)
     // an abandoned tally's grant opens nothing any more (the opener may hold it already)

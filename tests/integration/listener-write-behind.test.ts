@@ -48,6 +48,19 @@ function failNextStore(db: TallyDb): void {
   }
 }
 
+/** `db`'s next document reaches the disk only once `release` is called. */
+function holdNextStore(db: TallyDb): () => void {
+  const prepare = db.prepare.bind(db)
+  let release!: () => void
+  const released = new Promise<void>((resolve) => (release = resolve))
+  db.prepare = (input) => {
+    db.prepare = prepare
+    const made = prepare(input)
+    return { ...made, stored: Promise.all([made.stored, released]).then(() => {}) }
+  }
+  return () => release()
+}
+
 describe('a listener answers before its draft is on disk', () => {
   const world = new DbWorld()
   afterEach(async () => world.close())
@@ -108,5 +121,25 @@ describe('a listener answers before its draft is on disk', () => {
     await hooks.settleTally!(tallyId, 'abandoned', ctxOf('s1', 'inbound', b.peerId))
     expect(a.store.listTallies().map((t) => t.status)).toEqual(['abandoned'])
     expect(a.store.verdictFor(tallyId, b.peerId)).toBe('abandoned')
+  })
+
+  it('a peer that leaves while the confirmation waits for the disk gets no confirmation', async () => {
+    const a = await world.party()
+    const b = await world.party()
+    const hooks = hooksOf(a)
+    const release = holdNextStore(a.db)
+    const result = await answerAsListener(hooks, a, b)
+    const { tallyId } = result.tally
+    const session = new AbortController()
+    const confirming = hooks.settleTally!(tallyId, 'confirmed', {
+      ...ctxOf('s1', 'inbound', b.peerId),
+      signal: session.signal
+    })
+    session.abort(Object.assign(new Error('the other party left'), { name: 'StreamClosedError' }))
+    release()
+    await expect(confirming).rejects.toMatchObject({ name: 'StreamClosedError' })
+    expect(a.store.listTallies().map((t) => t.status)).toEqual(['draft'])
+    await hooks.settleTally!(tallyId, 'abandoned', ctxOf('s1', 'inbound', b.peerId))
+    expect(a.store.listTallies().map((t) => t.status)).toEqual(['abandoned'])
   })
 })
