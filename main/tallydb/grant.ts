@@ -21,8 +21,10 @@ export function deriveGrant(key: Uint8Array, tallyId: string, counterpartyPeerId
 /** True when `grant` is the grant of `tallyId` for `peerId` (constant time). */
 export function verifyGrant(key: Uint8Array, tallyId: string, peerId: string, grant: unknown): boolean {
   if (typeof grant !== 'string' || grant.length === 0 || grant.length > 128) return false
-  const expected = Buffer.from(deriveGrant(key, tallyId, peerId), 'base64url')
-  const given = Buffer.from(grant, 'base64url')
+  // compared as text: base64url decoding ignores the last character's spare bits, and a grant has one
+  // spelling (a flipped last character must not open the document)
+  const expected = Buffer.from(deriveGrant(key, tallyId, peerId), 'utf8')
+  const given = Buffer.from(grant, 'utf8')
   return given.length === expected.length && timingSafeEqual(given, expected)
 }
 
