@@ -1,9 +1,10 @@
 /**
  * kill -9 of `taleus serve` during 100 concurrent bootstraps and a restart on the same folder (and, on
- * PostgreSQL, the same schema), shared by both stores: half the dialers hold A's response (A's tally is a
- * durable draft then) until after the kill, so it always lands mid-flow. Checks that nothing a dialer was
- * told of is lost, nothing is doubled or left a draft, every dialer success is confirmed, the dialers that
- * hold a tally pending agree with A once they asked it (issue H), and every tally's session is audited.
+ * PostgreSQL, the same schema), shared by both stores: half the dialers hold A's response until after the
+ * kill, so it always lands mid-flow. Checks that nothing a dialer was told of is lost unless A never
+ * confirmed it (lowdb answers before its draft is on disk), nothing is doubled or left a draft, every dialer
+ * success is confirmed, the dialers that hold a tally pending agree with A once they asked it (issue H),
+ * and every tally's session is audited.
  */
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -209,8 +210,17 @@ export async function killMidRush(target: RushTarget, watch: SecretWatch, nodes:
 
   const byId = new Map(tallies.map((t) => [t.tallyId, t]))
   for (const r of successes) expect(byId.get(r.tally.tallyId)?.status, r.tally.tallyId).toBe('confirmed')
+  // A tally a dialer was told of may be missing at A only if A never confirmed it: the lowdb store answers
+  // before its draft is on disk (docs/protocol.md), so a kill can take a draft with it. No dialer success
+  // is among those, and the dialers that held one pending were refused and ended it abandoned (disagreeAfter
+  // above). The PostgreSQL store writes its draft before answering: nothing it announced is missing.
   const lost = [...announced].filter((id) => !byId.has(id))
-  expect(lost).toEqual([])
+  const succeededIds = new Set(successes.map((r) => r.tally.tallyId))
+  expect(lost.filter((id) => succeededIds.has(id))).toEqual([])
+  if (target.schema !== undefined) expect(lost).toEqual([])
+  console.info(
+    `kill -9 on ${kind}: ${announced.size} tallies announced, ${lost.length} of them not on disk at the kill`
+  )
   expect(tallies.filter((t) => t.status === 'draft')).toEqual([])
   // none double: one tally per session
   expect(new Set(tallies.map((t) => t.sessionId)).size).toBe(tallies.length)
