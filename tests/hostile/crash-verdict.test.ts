@@ -53,6 +53,25 @@ async function freePort(): Promise<number> {
 }
 
 /** `taleus serve` from the sources with the crash preload (and a plan when given). */
+/**
+ * serve() on a port freePort() gave, and on another if that one was taken before serve listened on it
+ * (a suite running beside this one, or another test file's node on an ephemeral port).
+ */
+async function serveOnFreePort(
+  dir: string,
+  plan?: { steps: readonly string[]; quota: number },
+  schema?: string
+): Promise<[Child, number]> {
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort()
+    try {
+      return [await serve(dir, port, plan, schema), port]
+    } catch (err) {
+      if (attempt >= 3 || !String(err).includes('UnsupportedListenAddressesError')) throw err
+    }
+  }
+}
+
 async function serve(
   dir: string,
   port: number,
@@ -178,15 +197,14 @@ describe('kill -9 at every step of both flows, then restart and reconcile: both 
         const dirA = await tempDir(`crashA-${flow}`)
         const dirB = await tempDir(`crashB-${flow}`)
         dirs.push(dirA, dirB)
-        const portA = await freePort()
-        const portB = await freePort()
         const plan = { steps, quota }
         const schema = store === 'postgres' ? freshSchema() : undefined
         if (schema !== undefined) schemas.push(schema)
-        let [a, b] = await Promise.all([
-          serve(dirA, portA, victim === 'A' ? plan : undefined, schema),
-          serve(dirB, portB, victim === 'B' ? plan : undefined)
+        const [[firstA, portA], [firstB, portB]] = await Promise.all([
+          serveOnFreePort(dirA, victim === 'A' ? plan : undefined, schema),
+          serveOnFreePort(dirB, victim === 'B' ? plan : undefined)
         ])
+        let [a, b] = [firstA, firstB]
         children.push(a, b)
         const token = await a.api<CreatedToken>('POST', '/api/tokens', { role: flow, uses: 'unlimited' })
         const dead = victim === 'A' ? a : b
