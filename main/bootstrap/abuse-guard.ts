@@ -16,7 +16,7 @@ export interface AbuseLimits {
   rejectedPerIp: RateLimit
   /** Attempts of one peer that ended abandoned: its token accepted, then it left or never finished. */
   abandonedPerPeer: RateLimit
-  /** Abandoned attempts on one unlimited token (a public QR), whoever made them. */
+  /** Abandoned attempts on one unlimited token (a public QR), whoever made them; each tally made on it pays one back. */
   abandonedPerToken: RateLimit
   /** Abandoned attempts on one token with a use limit: a single-use token cannot be farmed. */
   abandonedPerLimitedToken: RateLimit
@@ -128,6 +128,11 @@ export class AbuseGuard {
     } else if (outcome === 'abandoned') {
       this.abandonedByPeer.take(peer)
       if (info != null) this.tokenBuckets(info).take(info.tokenId)
+    } else if (outcome === 'done' && info != null) {
+      // a tally made on the token pays back one abandoned attempt: customers who gave up in a rush the
+      // node was slow to serve do not lock its QR for the rest, and a holder of the QR still abandons no
+      // faster than the bucket's rate plus the tallies actually made on it
+      this.tokenBuckets(info).give(info.tokenId)
     }
   }
 

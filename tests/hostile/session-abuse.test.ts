@@ -6,6 +6,8 @@
  * - never-Ack: contacts on the customers' own multi-use token that take the approved response and never
  *   send the Ack;
  * - farming a single-use token with never-Ack attempts from fresh identities;
+ * - a rush where customers give up (take A's answer, send no Ack) more often than the token's burst, with
+ *   tallies made in between: the public QR stays open;
  * - a flood of rejected contacts: answered `busy` with no hook call, per peer and per IP;
  * - a revoked token's session in flight ends `token-revoked`; a dead address ends `unreachable`.
  * The cases about what the store keeps (approvals, abandoned drafts, token uses, revocation) run on lowdb
@@ -271,6 +273,44 @@ describe.each(hostileStores())('session abuse on $name', (kind) => {
     expect(stats.replies['busy'] ?? 0).toBeGreaterThan(0)
     // the token is still good for its one real customer once the attacker is gone
     expect(A.store.getToken(view.tokenId)?.used).toBe(0)
+  })
+
+  it('customers who give up in a rush do not lock the public QR: each tally made on it pays one back', async () => {
+    A = await startStoreListener({ kind, stepTimeoutMs: 3000, sessionTimeoutMs: 30_000 })
+    const { token } = await A.store.createToken({ role: 'stock', uses: 'unlimited' })
+    const link: BootstrapLink = { token, role: 'stock', responderPeerAddrs: [A.addr()] }
+    const nodesC = await dialerNodes(CUSTOMERS)
+    nodes.push(...nodesC)
+    const { burst } = DEFAULT_ABUSE_LIMITS.abandonedPerToken
+    // customers who take A's answer and leave without their Ack, each a fresh identity: to A, a rush's
+    // customers giving up on a slow node
+    const giveUp = async (attempts: number, localAddress: string): Promise<AttackStats> => {
+      attack = startAttack({
+        mode: 'farm',
+        target: A!.addr(),
+        token,
+        identities: attempts,
+        maxAttempts: attempts,
+        localAddress
+      })
+      const stats = await attack.next('done')
+      await A!.idle()
+      return stats
+    }
+    const first = await giveUp(burst - 20, '127.0.0.4')
+    const servedBetween = await customers(nodesC, link)
+    // more gave up in all than the token's burst, but the tallies made in between paid most of them back
+    const second = await giveUp(CUSTOMERS, '127.0.0.5')
+    const servedAfter = await customers(nodesC, link)
+    console.info(
+      `rush with customers giving up: ${first.approved} + ${second.approved} gave up (burst ${burst}), ` +
+        `${servedBetween.ok} and ${servedAfter.ok}/${CUSTOMERS} served; refusals ${JSON.stringify(A.manager.getRefusalCounts())}`
+    )
+    expect(first.approved).toBe(burst - 20)
+    expect(servedBetween.ok, servedBetween.failures.join(',')).toBe(CUSTOMERS)
+    expect(second.approved).toBe(CUSTOMERS)
+    expect(servedAfter.ok, servedAfter.failures.join(',')).toBeGreaterThanOrEqual(Math.ceil(CUSTOMERS * 0.95))
+    expect(A.manager.getRefusalCounts()['token-abandoned']).toBe(0)
   })
 
   it('revoking a token ends its sessions in flight with token-revoked', async () => {

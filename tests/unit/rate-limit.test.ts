@@ -110,6 +110,27 @@ describe('AbuseGuard', () => {
     expect(g.admitToken(info({ tokenId: 'open' }))).toBeUndefined()
   })
 
+  it('a tally made on a token pays back one abandoned attempt of it (a rush where some customers gave up)', () => {
+    const c = clock()
+    const g = new AbuseGuard({ abandonedPerToken: { burst: 10, perSecond: 0 } }, c.now)
+    const open = info({ tokenId: 'qr' })
+    const rush = (abandoned: number, done: number): void => {
+      for (let i = 0; i < abandoned; i++) g.settle(`gave-up-${i}`, 'ip', 'abandoned', open)
+      for (let i = 0; i < done; i++) g.settle(`served-${i}`, 'ip', 'done', open)
+    }
+    rush(8, 8)
+    rush(8, 0)
+    // 16 abandoned in all, more than the burst, but 8 tallies were made in between
+    expect(g.admitToken(open)).toBeUndefined()
+    rush(8, 0)
+    expect(g.admitToken(open)).toBe('token-abandoned')
+    // never above the burst: tallies made before the abandoned attempts bank nothing
+    const g2 = new AbuseGuard({ abandonedPerToken: { burst: 10, perSecond: 0 } }, c.now)
+    for (let i = 0; i < 50; i++) g2.settle(`served-${i}`, 'ip', 'done', open)
+    for (let i = 0; i < 10; i++) g2.settle(`gave-up-${i}`, 'ip', 'abandoned', open)
+    expect(g2.admitToken(open)).toBe('token-abandoned')
+  })
+
   it('caps sessions per peer and pending approvals per token, freeing them as sessions end', () => {
     const g = new AbuseGuard({ maxSessionsPerPeer: 2, maxApprovalsPerToken: 2 })
     expect(g.checkStream('p', 'ip', 2)).toBe('peer-sessions')
