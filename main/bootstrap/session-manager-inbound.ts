@@ -29,6 +29,14 @@ export function incomingStream(
   return { stream: first as Stream, connection }
 }
 
+/** The stream in a handler's arguments, whatever their shape (so a call we cannot serve can still be refused). */
+export function streamIn(first: Stream | IncomingStreamData | undefined): Stream | undefined {
+  const isStream = (s: unknown): s is Stream => typeof (s as Partial<Stream> | null)?.abort === 'function'
+  if (isStream(first)) return first
+  const inner = (first as Partial<IncomingStreamData> | undefined)?.stream
+  return isStream(inner) ? inner : undefined
+}
+
 /** Over the cap: refuse at once with `busy`, reading nothing; not a session. */
 export async function refuseBusy(stream: Stream, stepTimeoutMs: number): Promise<void> {
   const frames = new FrameStream(stream)

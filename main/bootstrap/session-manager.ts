@@ -27,7 +27,7 @@ import type {
   SessionManagerConfig
 } from './types.ts'
 import { PendingContacts } from './pending-contacts.ts'
-import { incomingStream, refuseBusy } from './session-manager-inbound.ts'
+import { incomingStream, refuseBusy, streamIn } from './session-manager-inbound.ts'
 import type { IncomingStreamData } from './session-manager-inbound.ts'
 import {
   DEFAULT_SESSION_CONFIG,
@@ -155,10 +155,10 @@ export class SessionManager extends TypedEventEmitter<SessionManagerEvents> {
    * the stream (if there is one) and emits `stream-error`.
    */
   async handleNewStream(streamOrData: Stream | IncomingStreamData, connection?: Connection): Promise<void> {
-    let stream: Stream | undefined
+    // known before the arguments are checked: a call we cannot serve still refuses its stream
+    const stream = streamIn(streamOrData)
     try {
       const incoming = incomingStream(streamOrData, connection)
-      stream = incoming.stream
       const localPeerId = this.node?.peerId.toString() ?? this.localPeerId
       if (localPeerId == null) {
         throw new InvalidStreamError(

@@ -175,6 +175,12 @@ describe('the seed usage', () => {
       'InvalidStreamError'
     ])
     await expect.poll(() => s2.status, { timeout: 10_000 }).not.toBe('open')
+    // a stream without its connection, alone: refused too (B is not left waiting for its step timeout)
+    await a.unhandle(PROTOCOL_ID)
+    await a.handle(PROTOCOL_ID, (stream) => manager.handleNewStream(stream))
+    const s3 = await b.dialProtocol(a.getMultiaddrs()[0]!, PROTOCOL_ID)
+    await expect.poll(() => errors.length, { timeout: 10_000 }).toBe(4)
+    await expect.poll(() => s3.status, { timeout: 2000 }).not.toBe('open')
     s1.abort(new Error('done'))
     expect(unhandled).toEqual([])
   })
