@@ -158,14 +158,14 @@ export class Deadline {
     this.timer = this.arm()
   }
 
-  /** Aborts this deadline's signal (with the same reason) when `signal` aborts, until clear(). */
-  follow(signal: AbortSignal): void {
+  /** Aborts this deadline's signal when `signal` aborts (with its reason, or what `reasonOf` makes of it), until clear(). */
+  follow(signal: AbortSignal, reasonOf: (reason: unknown) => unknown = (reason) => reason): void {
     if (this.signal.aborted) return
     if (signal.aborted) {
-      this.abort(signal.reason)
+      this.abort(reasonOf(signal.reason))
       return
     }
-    const onAbort = (): void => this.abort(signal.reason)
+    const onAbort = (): void => this.abort(reasonOf(signal.reason))
     signal.addEventListener('abort', onAbort, { once: true })
     this.unfollow.push(() => signal.removeEventListener('abort', onAbort))
   }

@@ -6,6 +6,7 @@
 import { multiaddr } from '@multiformats/multiaddr'
 import type { Libp2p, Stream } from '@libp2p/interface'
 import { abortError, scopedSignal } from './abort.ts'
+import { DEFAULT_SESSION_CONFIG } from './session-manager-config.ts'
 import { BadMessageError, DialFailedError, RejectedError, StreamClosedError } from './errors.ts'
 import { FrameStream } from './frames.ts'
 import { isProvisionResult } from './messages.ts'
@@ -28,7 +29,7 @@ import type {
 export const MAX_OUTBOUND_STREAMS = 2048
 
 /** Default deadline of one responder address; see SessionManagerConfig.dialTimeoutMs. */
-export const DEFAULT_DIAL_TIMEOUT_MS = 20_000
+export const DEFAULT_DIAL_TIMEOUT_MS: number = DEFAULT_SESSION_CONFIG.dialTimeoutMs
 
 /** Init of one DialerSession. */
 export interface DialerSessionInit {

@@ -32,6 +32,11 @@ export function refusal(reason: ReasonCode): RejectedError {
   }
 }
 
+/** One of our own hooks threw something other than a RejectedError (what it threw is the `cause`). */
+export class HookFailedError extends BootstrapError {
+  override name = 'HookFailedError'
+}
+
 /** A step or the whole session ran out of time. */
 export class TimeoutError extends BootstrapError {
   override name = 'TimeoutError'

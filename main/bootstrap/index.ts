@@ -18,7 +18,7 @@ export {
 export * from './states.ts'
 export { identityFields } from './identity-requirements.ts'
 export { deriveTokenId } from './token-info.ts'
-export { SessionStoppedError } from './session-base.ts'
+export { SessionAbortedError, SessionStoppedError } from './session-base.ts'
 export { ListenerSession } from './listener-session.ts'
 export type { ListenerSessionInit } from './listener-session.ts'
 export { DialerSession, MAX_OUTBOUND_STREAMS } from './dialer-session.ts'

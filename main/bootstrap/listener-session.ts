@@ -9,7 +9,7 @@ import type { ListenerOutcome } from './abuse-guard.ts'
 import { FrameStream } from './frames.ts'
 import { isProvisionResult } from './messages.ts'
 import type { InboundContact } from './messages.ts'
-import { toValidatedToken } from './token-info.ts'
+import { isExpired, toValidatedToken } from './token-info.ts'
 import { BaseSession, mustAbort, toBootstrapError } from './session-base.ts'
 import type { SessionDeps } from './session-base.ts'
 import { LISTENER_INITIAL_STATE, LISTENER_TRANSITIONS } from './states.ts'
@@ -74,6 +74,8 @@ export class ListenerSession extends BaseSession<ListenerState> {
   private tokenBusy = false
   /** Ended from outside (revoked token, eviction, stop): not the peer's doing. */
   private abortedFromOutside = false
+  /** Nobody decided on the identity in time: A's own doing, not the peer's. */
+  private approvalLapsed = false
   private tokenInfo?: ValidatedToken
   /** The token text B presented (secret): markTokenUsed and releaseToken take it as the seed writes them. */
   private tokenText = ''
@@ -153,6 +155,7 @@ export class ListenerSession extends BaseSession<ListenerState> {
     if (returned == null) throw refusal('invalid-token')
     const tokenInfo = toValidatedToken(returned, contact.token)
     if (tokenInfo === undefined) throw new RejectedError('internal-error', 'validateToken returned garbage')
+    if (isExpired(tokenInfo)) throw new RejectedError('token-expired')
     this.tokenText = contact.token
     this.tokenInfo = tokenInfo
     this.validatedToken = tokenInfo
@@ -261,6 +264,7 @@ export class ListenerSession extends BaseSession<ListenerState> {
       timeoutMs != null
         ? this.frames.onRemoteClose(() => this.deps.abort?.(new StreamClosedError('the other party left')))
         : () => {}
+    const lapse = this.approvalLapse(tokenInfo)
     let ok: boolean
     try {
       ok = await this.hook(
@@ -270,6 +274,7 @@ export class ListenerSession extends BaseSession<ListenerState> {
       )
     } finally {
       off()
+      clearTimeout(lapse)
     }
     if (typeof ok !== 'boolean')
       throw new RejectedError('internal-error', 'validateIdentity returned garbage')
@@ -287,6 +292,24 @@ export class ListenerSession extends BaseSession<ListenerState> {
     const { stepTimeoutMs } = this.deps.config
     this.deps.extendDeadline?.(approvalMs + stepTimeoutMs)
     return Math.max(stepTimeoutMs, approvalMs + stepTimeoutMs)
+  }
+
+  /**
+   * Nobody decided within the approval wait (a hook with no timer of its own, waiting on its signal): B is
+   * told `timeout` and the hook's signal aborts, before the step's deadline would reset the stream. Half a
+   * step after the wait, so a store's own approval timer (at the wait) answers first.
+   */
+  private approvalLapse(tokenInfo: ValidatedToken): ReturnType<typeof setTimeout> | undefined {
+    const approvalMs = tokenInfo.approvalTimeoutMs
+    const abort = this.deps.abort
+    if (approvalMs == null || abort == null) return undefined
+    return setTimeout(
+      () => {
+        this.approvalLapsed = true
+        abort(new RejectedError('timeout', 'nobody decided in time'))
+      },
+      approvalMs + this.deps.config.stepTimeoutMs / 2
+    )
   }
 
   /** The tally names B as initiator, A as respondent, and the listener's role. */
@@ -347,7 +370,7 @@ export class ListenerSession extends BaseSession<ListenerState> {
    * failure, a stop, an eviction or a revoke.
    */
   private classify(error: BootstrapError): ListenerOutcome {
-    if (this.abortedFromOutside || error.name === 'SessionStoppedError') return 'other'
+    if (this.abortedFromOutside || this.approvalLapsed || error.name === 'SessionStoppedError') return 'other'
     if (!this.contactRead) return error.name === 'BadMessageError' ? 'rejected' : 'idle'
     const peerLeft = error.name === 'StreamClosedError'
     if (this.admittedToken != null && (this.responded || peerLeft)) return 'abandoned'

@@ -4,7 +4,7 @@
  */
 import { abortError, raceSignal, timeoutSignal } from './abort.ts'
 import type { ScopedSignal } from './abort.ts'
-import { BootstrapError, RejectedError, StreamClosedError } from './errors.ts'
+import { BootstrapError, HookFailedError, RejectedError, StreamClosedError } from './errors.ts'
 import { isTerminalState, transition } from './states.ts'
 import type {
   Counterparty,
@@ -37,10 +37,18 @@ export interface SessionDeps {
   readonly aborted: Promise<never>
 }
 
-/** A session was cut because its SessionManager stopped (or the caller aborted it). */
+/** A session was cut because its SessionManager stopped. */
 export class SessionStoppedError extends BootstrapError {
   override name = 'SessionStoppedError'
   constructor(message = 'the bootstrap service stopped', options?: ErrorOptions) {
+    super('internal-error', message, options)
+  }
+}
+
+/** The caller aborted `initiateBootstrap` through its `signal`; `cause` is the signal's reason. */
+export class SessionAbortedError extends BootstrapError {
+  override name = 'SessionAbortedError'
+  constructor(message = 'the bootstrap was cancelled', options?: ErrorOptions) {
     super('internal-error', message, options)
   }
 }
@@ -189,7 +197,7 @@ export abstract class BaseSession<S extends SessionState> {
     } catch (err) {
       if (signal.aborted) throw abortError(signal, stoppedError)
       if (err instanceof RejectedError) throw err
-      throw new BootstrapError(failReason, 'a hook failed', { cause: err })
+      throw new HookFailedError(failReason, 'a hook failed', { cause: err })
     } finally {
       clear()
     }

@@ -7,7 +7,9 @@ import type { IdentityBundle, SessionEvent, SessionManagerConfig } from './types
 export const DEFAULT_SESSION_CONFIG = {
   sessionTimeoutMs: 30_000,
   stepTimeoutMs: 5_000,
-  maxConcurrentSessions: 100
+  maxConcurrentSessions: 100,
+  // bounded by libp2p's own connectionManager.addressDialTimeout (6 s by default): raise that too
+  dialTimeoutMs: 20_000
 } as const satisfies Partial<SessionManagerConfig>
 
 /** Inbound bootstrap streams accepted per connection (libp2p's default of 32 breaks a rush). */

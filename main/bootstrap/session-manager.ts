@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto'
 import { TypedEventEmitter, setMaxListeners } from 'main-event'
 import type { Connection, Libp2p, Stream } from '@libp2p/interface'
 import { DialerSession } from './dialer-session.ts'
-import { Deadline } from './abort.ts'
+import { Deadline, isTimeoutReason } from './abort.ts'
 import { AbuseGuard } from './abuse-guard.ts'
 import type { AbuseLimits, RefusalCounts } from './abuse-guard.ts'
 import { BootstrapError, InvalidStreamError, StreamClosedError } from './errors.ts'
@@ -15,7 +15,7 @@ import { linkPeerId } from './link.ts'
 import { ListenerSession } from './listener-session.ts'
 import { LIMITS } from './messages.ts'
 import { ipKey } from './rate-limit.ts'
-import { SessionStoppedError } from './session-base.ts'
+import { SessionAbortedError, SessionStoppedError } from './session-base.ts'
 import type { SessionDeps } from './session-base.ts'
 import { isTerminalState } from './states.ts'
 import { PROTOCOL_IDS } from './types.ts'
@@ -84,7 +84,9 @@ export class SessionManager extends TypedEventEmitter<SessionManagerEvents> {
       ...config,
       sessionTimeoutMs: config.sessionTimeoutMs ?? DEFAULT_SESSION_CONFIG.sessionTimeoutMs,
       stepTimeoutMs: config.stepTimeoutMs ?? DEFAULT_SESSION_CONFIG.stepTimeoutMs,
-      maxConcurrentSessions: config.maxConcurrentSessions ?? DEFAULT_SESSION_CONFIG.maxConcurrentSessions
+      maxConcurrentSessions: config.maxConcurrentSessions ?? DEFAULT_SESSION_CONFIG.maxConcurrentSessions,
+      dialTimeoutMs: config.dialTimeoutMs ?? DEFAULT_SESSION_CONFIG.dialTimeoutMs,
+      identityBundle: config.identityBundle ?? {}
     }
     setMaxListeners(Infinity, this.stopController.signal)
   }
@@ -308,7 +310,13 @@ export class SessionManager extends TypedEventEmitter<SessionManagerEvents> {
   /** The session's signal: its deadline, which also follows a stop and the caller (no AbortSignal.any). */
   private sessionSignal(deadline: Deadline, callerSignal?: AbortSignal): AbortSignal {
     deadline.follow(this.stopController.signal)
-    if (callerSignal != null) deadline.follow(callerSignal)
+    // the caller's own reason stays the cause; a timeout of theirs is a timeout like ours
+    if (callerSignal != null)
+      deadline.follow(callerSignal, (reason) =>
+        reason instanceof BootstrapError || isTimeoutReason(reason)
+          ? reason
+          : new SessionAbortedError(undefined, { cause: reason })
+      )
     // no setMaxListeners: only the step in progress listens to it (steps and hooks of one session run one
     // at a time, and each callee removes its listener when it returns)
     return deadline.signal

@@ -12,6 +12,11 @@ export function deriveTokenId(token: string): string {
   return `h-${createHash('sha256').update(token, 'utf8').digest('base64url').slice(0, 22)}`
 }
 
+/** True when the token's `expiryUtc` has passed (a hook need not check it itself). */
+export function isExpired(info: TokenInfo, now = Date.now()): boolean {
+  return info.expiryUtc != null && Date.parse(info.expiryUtc) <= now
+}
+
 /** The validated token, or undefined when `value` is not a well-formed TokenInfo. */
 export function toValidatedToken(value: unknown, token: string): ValidatedToken | undefined {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return undefined
@@ -29,5 +34,10 @@ export function toValidatedToken(value: unknown, token: string): ValidatedToken 
   )
     return undefined
   if (info.uses != null && !(Number.isSafeInteger(info.uses) && info.uses > 0)) return undefined
+  if (
+    info.expiryUtc != null &&
+    (typeof info.expiryUtc !== 'string' || Number.isNaN(Date.parse(info.expiryUtc)))
+  )
+    return undefined
   return { ...info, tokenId: info.tokenId ?? deriveTokenId(token), identityRequirements: fields }
 }

@@ -139,8 +139,8 @@ describe('bootstrap failures with the real store', () => {
       const { view, link } = await a.createToken({ role, uses: 1 })
       const { error } = await outcome(b.manager.initiateBootstrap(link, b.node))
       expect(error?.reason).toBe(reason)
-      // A's refusal reaches B as a RejectedError; B's own broken hook is B's BootstrapError
-      expect(error?.name).toBe(side === 'A' ? 'RejectedError' : 'BootstrapError')
+      // A's refusal reaches B as a RejectedError; B's own broken hook is B's HookFailedError
+      expect(error?.name).toBe(side === 'A' ? 'RejectedError' : 'HookFailedError')
       const [endA] = await finished(a, 1)
       expect(endA).toMatchObject({ state: 'L_FAILED', reason })
       // a settleTally that throws cannot record its own abandonment: that draft is left for recover()

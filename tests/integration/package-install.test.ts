@@ -86,6 +86,9 @@ describe('taleus as an installed package', () => {
     expect(files).toContain('package/out/lib/bootstrap.js')
     expect(files).toContain('package/out/lib/cli.js')
     expect(files).toContain('package/out/types/bootstrap/index.d.ts')
+    // library.md's links to the wire protocol resolve inside the package
+    expect(files).toContain('package/docs/library.md')
+    expect(files).toContain('package/docs/protocol.md')
     expect(files.some((f) => f.startsWith('package/main/'))).toBe(false)
     expect(files.some((f) => f.startsWith('package/tests/'))).toBe(false)
     for (const consoleOnly of ['electron', 'svelte', 'lowdb', 'commander', 'qrcode', 'vite']) {

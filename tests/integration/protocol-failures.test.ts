@@ -26,6 +26,16 @@ async function settled<T>(promise: Promise<T>): Promise<{ value?: T; error?: Boo
   }
 }
 
+/** A validateIdentity that opens `entered` and then decides nothing until its signal aborts. */
+function undecided(entered: { open(): void }) {
+  return (_b: unknown, _t: unknown, ctx: { signal: AbortSignal }): Promise<boolean> => {
+    entered.open()
+    return new Promise((_resolve, reject) =>
+      ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason))
+    )
+  }
+}
+
 async function expectIdle(pair: Pair): Promise<void> {
   // A may record its last transition just after B returned: wait for it, then check both counts
   await whenIdle(pair.managerA)
@@ -249,8 +259,8 @@ describe('bootstrap failures', () => {
     ;(side === 'A' ? pair.hooksA : pair.hooksB).override[hook] = impl
     const endA = nextTerminal(pair.managerA)
     const { error } = await settled(pair.managerB.initiateBootstrap(pair.link('hook-token-1', role), pair.b))
-    // a refusal (A's, or B's own verdict) is a RejectedError; B's own hook crashing is a plain BootstrapError
-    expect(error?.name).toBe(side === 'B' && impl === boom ? 'BootstrapError' : 'RejectedError')
+    // a refusal (A's, or B's own verdict) is a RejectedError; B's own hook crashing is a HookFailedError
+    expect(error?.name).toBe(side === 'B' && impl === boom ? 'HookFailedError' : 'RejectedError')
     expect(error?.reason).toBe(reason)
     const a = await endA
     expect(a.state).toBe('L_FAILED')
@@ -346,16 +356,78 @@ describe('bootstrap failures', () => {
     await expectIdle(pair)
   })
 
+  it("the caller's signal: an abort is SessionAbortedError with the caller's reason, a timeout TimeoutError, a stop SessionStoppedError", async () => {
+    pair = await makePair()
+    pair.hooksA.addToken('abort-token', 'stock', {}, 10)
+    const entered = gate()
+    pair.hooksA.override.validateIdentity = undecided(entered)
+    const link = pair.link('abort-token', 'stock')
+    const cancel = new AbortController()
+    const cancelled = settled(pair.managerB.initiateBootstrap(link, pair.b, { signal: cancel.signal }))
+    await entered.promise
+    const why = new Error('the customer pressed cancel')
+    cancel.abort(why)
+    const { error } = await cancelled
+    expect(error?.name).toBe('SessionAbortedError')
+    expect(error?.cause).toBe(why)
+    // aborted before it starts: the same, with the signal's own reason
+    const before = new AbortController()
+    before.abort()
+    const early = await settled(pair.managerB.initiateBootstrap(link, pair.b, { signal: before.signal }))
+    expect(early.error?.name).toBe('SessionAbortedError')
+    expect((early.error?.cause as Error).name).toBe('AbortError')
+    const timedOut = await settled(
+      pair.managerB.initiateBootstrap(link, pair.b, { signal: AbortSignal.timeout(300) })
+    )
+    expect(timedOut.error?.name).toBe('TimeoutError')
+    const stopping = settled(pair.managerB.initiateBootstrap(link, pair.b))
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    await pair.managerB.stop()
+    expect((await stopping).error?.name).toBe('SessionStoppedError')
+    await expectIdle(pair)
+  })
+
+  it('an approval nobody decides (a hook waiting on its signal): B is told timeout, A ends failed, the hook is released', async () => {
+    pair = await makePair({ stepTimeoutMs: 400 }, { stepTimeoutMs: 400 })
+    pair.hooksA.addToken('wait-token', 'stock', { approvalTimeoutMs: 600 }, 1)
+    let released: unknown
+    pair.hooksA.override.validateIdentity = (_b: unknown, _t: unknown, ctx: { signal: AbortSignal }) =>
+      new Promise((_resolve, reject) =>
+        ctx.signal.addEventListener('abort', () => {
+          released = ctx.signal.reason
+          reject(ctx.signal.reason)
+        })
+      )
+    const endA = nextTerminal(pair.managerA)
+    const { error } = await settled(
+      pair.managerB.initiateBootstrap(pair.link('wait-token', 'stock', { approvalTimeoutMs: 600 }), pair.b)
+    )
+    expect(error?.name).toBe('RejectedError')
+    expect(error?.reason).toBe('timeout')
+    expect(await endA).toMatchObject({ state: 'L_FAILED', reason: 'timeout' })
+    expect((released as Error).name).toBe('RejectedError')
+    await expectIdle(pair)
+  })
+
+  it('a token whose expiryUtc has passed is refused token-expired, whatever the hook says; a malformed one is garbage', async () => {
+    pair = await makePair()
+    pair.hooksA.addToken('old-token', 'stock', { expiryUtc: new Date(Date.now() - 1000).toISOString() })
+    pair.hooksA.addToken('odd-token', 'stock', { expiryUtc: 'next tuesday' })
+    pair.hooksA.addToken('new-token', 'stock', { expiryUtc: new Date(Date.now() + 60_000).toISOString() })
+    const old = await settled(pair.managerB.initiateBootstrap(pair.link('old-token', 'stock'), pair.b))
+    expect(old.error).toMatchObject({ name: 'RejectedError', reason: 'token-expired' })
+    const odd = await settled(pair.managerB.initiateBootstrap(pair.link('odd-token', 'stock'), pair.b))
+    expect(odd.error).toMatchObject({ name: 'RejectedError', reason: 'internal-error' })
+    const ok = await pair.managerB.initiateBootstrap(pair.link('new-token', 'stock'), pair.b)
+    expect(ok.role).toBe('stock')
+    await expectIdle(pair)
+  })
+
   it('listener stopping mid-flow: A ends failed, B sees the reset, nothing hangs', async () => {
     pair = await makePair()
     pair.hooksA.addToken('stop-token', 'stock', {}, 1)
     const entered = gate()
-    pair.hooksA.override.validateIdentity = (_b: unknown, _t: unknown, ctx: { signal: AbortSignal }) => {
-      entered.open()
-      return new Promise((_resolve, reject) =>
-        ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason))
-      )
-    }
+    pair.hooksA.override.validateIdentity = undecided(entered)
     const endA = nextTerminal(pair.managerA)
     const dial = settled(pair.managerB.initiateBootstrap(pair.link('stop-token', 'stock'), pair.b))
     await entered.promise
