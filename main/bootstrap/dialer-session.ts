@@ -7,7 +7,8 @@ import { multiaddr } from '@multiformats/multiaddr'
 import type { Libp2p, Stream } from '@libp2p/interface'
 import { abortError, scopedSignal } from './abort.ts'
 import { DEFAULT_SESSION_CONFIG } from './session-manager-config.ts'
-import { BadMessageError, DialFailedError, RejectedError, StreamClosedError } from './errors.ts'
+import { dialFailed } from './dial-failure.ts'
+import { BadMessageError, RejectedError, StreamClosedError } from './errors.ts'
 import { FrameStream } from './frames.ts'
 import { isProvisionResult } from './messages.ts'
 import type { ApprovedProvisioningResult } from './messages.ts'
@@ -203,7 +204,7 @@ export class DialerSession extends BaseSession<DialerState> {
 
   /** Tries every responder address in order; the first that opens a protocol stream wins. */
   private async dial(): Promise<Stream> {
-    const errors: unknown[] = []
+    const failures: Array<{ addr: string; error: unknown }> = []
     for (const addr of this.init.link.responderPeerAddrs) {
       const scope = scopedSignal(
         this.deps.signal,
@@ -217,12 +218,12 @@ export class DialerSession extends BaseSession<DialerState> {
         })
       } catch (err) {
         if (this.deps.signal.aborted) throw abortError(this.deps.signal, () => new SessionStoppedError())
-        errors.push(err)
+        failures.push({ addr, error: err })
       } finally {
         scope.clear()
       }
     }
-    throw new DialFailedError(undefined, { cause: new AggregateError(errors) })
+    throw dialFailed(failures)
   }
 
   /** Stock responses must carry A's database (naming us and A); foil responses must not. */

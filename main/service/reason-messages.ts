@@ -1,3 +1,4 @@
+import { dialFailureWords } from '../bootstrap/dial-failure.ts'
 import type { ReasonCode } from '../bootstrap/types.ts'
 
 /** A sentence a merchant understands for each reason a bootstrap can fail. */
@@ -31,18 +32,25 @@ export const REFUSAL_REASONS: ReadonlySet<ReasonCode> = new Set<ReasonCode>([
   'busy'
 ])
 
-/** Fixed, secret-free words for failures whose reason code alone says too little. */
-const FAILURE_BY_NAME: Record<string, string> = {
-  DialFailedError: 'could not reach the other node',
-  StreamClosedError: 'the other node closed the connection',
-  InvalidLinkError: 'this is not a Taleus link'
+/** Secret-free words for failures whose reason code alone says too little. */
+const FAILURE_BY_NAME: Record<string, (err: unknown) => string> = {
+  DialFailedError: (err) => {
+    // what went wrong at each address, never the address or anything of the link
+    const tried = (err as { cause?: { errors?: unknown } }).cause?.errors
+    const words = Array.isArray(tried) ? [...new Set(tried.map(dialFailureWords))] : []
+    return words.length === 0
+      ? 'could not reach the other node'
+      : `could not reach the other node: ${words.join('; ')}`
+  },
+  StreamClosedError: () => 'the other node closed the connection',
+  InvalidLinkError: () => 'this is not a Taleus link'
 }
 
 /** Reason code and user-readable message of any error thrown by a bootstrap; never the error's own text. */
 export function describeFailure(err: unknown): { reason: ReasonCode; message: string } {
   const reason = reasonOf(err)
   const name = err instanceof Error ? err.name : ''
-  return { reason, message: FAILURE_BY_NAME[name] ?? REASON_MESSAGES[reason] }
+  return { reason, message: FAILURE_BY_NAME[name]?.(err) ?? REASON_MESSAGES[reason] }
 }
 
 function reasonOf(err: unknown): ReasonCode {

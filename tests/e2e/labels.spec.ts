@@ -39,6 +39,8 @@ test('a node that is not there is "Could not reach the other node", not an inter
   await page.getByTestId('dial-submit').click()
   await expect(page.getByTestId('dial-result')).toHaveAttribute('data-ok', 'false', { timeout: 60_000 })
   await expect(page.getByTestId('dial-reason')).toContainText('Could not reach the other node')
+  // and why, in words: the node's port is closed now
+  await expect(page.getByTestId('dial-reason')).toContainText('nothing is listening there')
   await page.getByTestId('nav-sessions').click()
   await expect(page.getByTestId('session-result').first()).toHaveText('Could not reach the other node')
   await expect(page.locator('body')).not.toContainText('Internal error')

@@ -6,6 +6,7 @@ import {
   RejectedError
 } from '../../main/bootstrap/index.ts'
 import type { ProvisionResult } from '../../main/bootstrap/index.ts'
+import { createTaleusNode } from '../../main/node/index.ts'
 import {
   bytes,
   deadPort,
@@ -353,6 +354,43 @@ describe('bootstrap failures', () => {
     link.responderPeerAddrs = [dead, ...link.responderPeerAddrs]
     const result = await pair.managerB.initiateBootstrap(link, pair.b)
     expect(result.role).toBe('stock')
+    await expectIdle(pair)
+  })
+
+  it('an unreachable link says why, per address, in words a customer can act on (and never the token)', async () => {
+    pair = await makePair({}, { dialTimeoutMs: 1500 })
+    pair.hooksA.addToken('why-token', 'stock')
+    const { createServer } = await import('node:net')
+    const closer = createServer((socket) => socket.destroy())
+    await new Promise<void>((resolve) => closer.listen(0, '127.0.0.1', resolve))
+    const closerPort = (closer.address() as { port: number }).port
+    // another node listening where the link says A is
+    const other = await createTaleusNode()
+    const a = pair.a.peerId.toString()
+    const otherAddr = other.getMultiaddrs()[0]!.toString().split('/p2p/')[0]!
+    const addrs = [
+      `/ip4/127.0.0.1/tcp/${await deadPort()}/p2p/${a}`,
+      `/ip4/127.0.0.1/tcp/${closerPort}/p2p/${a}`,
+      `${otherAddr}/p2p/${a}`
+    ]
+    try {
+      const { error } = await settled(
+        pair.managerB.initiateBootstrap(
+          { ...pair.link('why-token', 'stock'), responderPeerAddrs: addrs },
+          pair.b
+        )
+      )
+      expect(error?.name).toBe('DialFailedError')
+      expect(error?.reason).toBe('unreachable')
+      expect(error?.message).toContain('nothing is listening there')
+      expect(error?.message).toContain('closed the connection while it was being set up')
+      expect(error?.message).toContain('another node answers there')
+      expect(error?.message).not.toContain('why-token')
+      expect((error?.cause as AggregateError).errors).toHaveLength(3)
+    } finally {
+      closer.close()
+      await other.stop()
+    }
     await expectIdle(pair)
   })
 
