@@ -124,14 +124,14 @@ export async function startApiServer(init: ApiServerInit): Promise<ApiServer> {
       sendError(res, new ApiError('forbidden', 403, 'requests from other web pages are refused'))
       return
     }
-    const secret = typeof init.secret === 'function' ? init.secret() : init.secret
+    const secret = currentSecret()
     if (!checkBearer(req.headers.authorization, secret)) {
       sendError(res, new ApiError('unauthorized', 401, 'the console secret is missing or wrong'))
       return
     }
     if (url.pathname === EVENTS_PATH) {
       if (req.method !== 'GET') throw new ApiError('method-not-allowed', 405, 'use GET')
-      openEventStream(req, res)
+      openEventStream(req, res, secret)
       return
     }
     if (injectSessions !== undefined && url.pathname === BENCH_SESSIONS_PATH) {
@@ -159,7 +159,12 @@ export async function startApiServer(init: ApiServerInit): Promise<ApiServer> {
     sendJson(res, 200, result ?? null)
   }
 
-  function openEventStream(req: IncomingMessage, res: ServerResponse): void {
+  /** The secret now; a stream opened with another one (rotated since) carries nothing more. */
+  function currentSecret(): string {
+    return typeof init.secret === 'function' ? init.secret() : init.secret
+  }
+
+  function openEventStream(req: IncomingMessage, res: ServerResponse, openedWith: string): void {
     res.writeHead(200, {
       ...BASE_HEADERS,
       'content-type': 'text/event-stream; charset=utf-8',
@@ -169,6 +174,11 @@ export async function startApiServer(init: ApiServerInit): Promise<ApiServer> {
     res.write(': connected\n\n')
     streams.add(res)
     const send = (chunk: string): void => {
+      // a rotated secret signs every open tab out: its reconnect gets 401 and the sign-in page
+      if (currentSecret() !== openedWith) {
+        res.end()
+        return
+      }
       if (res.writableLength > MAX_SSE_BACKLOG) {
         res.destroy()
         return
@@ -180,8 +190,14 @@ export async function startApiServer(init: ApiServerInit): Promise<ApiServer> {
     )
     const timer = setInterval(() => send(': keep-alive\n\n'), keepAliveMs)
     timer.unref()
+    // a rotation is noticed within a second (the secret file is watched as often) even on a quiet node
+    const rotation = setInterval(() => {
+      if (currentSecret() !== openedWith) res.end()
+    }, 1000)
+    rotation.unref()
     const end = (): void => {
       clearInterval(timer)
+      clearInterval(rotation)
       unsubscribe()
       streams.delete(res)
     }

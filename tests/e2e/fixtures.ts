@@ -142,9 +142,22 @@ export interface DialRun {
   reason?: string
 }
 
+/** Run a `taleus` command to its end: its exit code and output (callers never print it). */
+export async function runCli(
+  args: string[]
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d))
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d))
+  const code = await new Promise<number | null>((res) => child.once('exit', (c) => res(c)))
+  return { code, stdout, stderr }
+}
+
 /** Run `taleus dial` as a separate dialer node (its own temp folder) and wait for it to end. */
 export async function cliDial(link: string, identity?: Record<string, string>): Promise<DialRun> {
-  const args = [CLI, 'dial', link, '--json']
+  const args = ['dial', link, '--json']
   if (identity !== undefined) {
     args.push(
       '--identity',
@@ -153,12 +166,7 @@ export async function cliDial(link: string, identity?: Record<string, string>): 
         .join(',')
     )
   }
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d))
-  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d))
-  const code = await new Promise<number | null>((res) => child.once('exit', (c) => res(c)))
+  const { code, stdout, stderr } = await runCli(args)
   const run: DialRun = { code }
   const last = stdout.trim().split('\n').at(-1)
   if (code === 0 && last !== undefined && last !== '') run.result = JSON.parse(last) as DialRun['result']

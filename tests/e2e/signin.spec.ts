@@ -1,5 +1,14 @@
 /** Signing in: a clear signed-out page, the address pasted or put in the URL, and a node that goes away. */
-import { CHROMIUM, CHROMIUM_ARGS, VIEWPORT, createTokenInUi, expect, startServe, test } from './fixtures.ts'
+import {
+  CHROMIUM,
+  CHROMIUM_ARGS,
+  VIEWPORT,
+  createTokenInUi,
+  expect,
+  runCli,
+  startServe,
+  test
+} from './fixtures.ts'
 
 test('signed out: paste the console address, or change the URL of the open tab', async ({ playwright }) => {
   test.skip(test.info().project.name === 'electron', 'the browser console only')
@@ -31,6 +40,27 @@ test('signed out: paste the console address, or change the URL of the open tab',
     await page.evaluate((s) => (location.hash = `#secret=${s}`), secret)
     await expect(page.getByTestId('stream-status')).toHaveAttribute('data-status', 'open')
     await expect(page.getByTestId('screen-tokens')).toBeVisible()
+  } finally {
+    await browser.close()
+    await node.stop()
+  }
+})
+
+test('the secret is rotated: the open tab stops getting data and shows the sign-in page', async ({
+  playwright
+}) => {
+  test.skip(test.info().project.name === 'electron', 'the browser console only')
+  const node = await startServe()
+  const browser = await playwright.chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS })
+  try {
+    const page = await (await browser.newContext({ viewport: VIEWPORT })).newPage()
+    await page.goto(node.consoleUrl)
+    await expect(page.getByTestId('stream-status')).toHaveAttribute('data-status', 'open')
+    const rotate = await runCli(['console', '--rotate', '--data-dir', node.dataDir])
+    expect(rotate.code).toBe(0)
+    // without a reload or a click: the live stream ends and its reconnect is refused
+    await expect(page.getByTestId('signed-out')).toBeVisible({ timeout: 15_000 })
+    await expect(page.getByTestId('signed-out')).toContainText('no longer accepts the key')
   } finally {
     await browser.close()
     await node.stop()

@@ -184,6 +184,14 @@ describe('taleus CLI for an operator (issue G)', () => {
     expect(api).toBe(before.url)
     expect((await readFile(join(dir, 'api-secret'), 'utf8')).trim()).toBe(secret)
 
+    // a tab's live event stream, opened with the old secret
+    const live = await fetch(`${api}/api/events`, { headers: { authorization: `Bearer ${secret}` } })
+    expect(live.status).toBe(200)
+    const reader = live.body!.getReader()
+    const streamEnded = (async (): Promise<number> => {
+      for (;;) if ((await reader.read()).done) return Date.now()
+    })()
+
     const rotated = await taleus(['console', '--rotate', '--data-dir', dir])
     expect(rotated.code).toBe(0)
     const fresh = (await readFile(join(dir, 'api-secret'), 'utf8')).trim()
@@ -198,6 +206,13 @@ describe('taleus CLI for an operator (issue G)', () => {
     )
     const ok = await fetch(`${api}/api/node`, { headers: { authorization: `Bearer ${fresh}` } })
     expect(ok.status).toBe(200)
+    // ...carries nothing more: it ends (the tab's reconnect then gets 401 and its sign-in page)
+    const noticed = Date.now()
+    const endedAt = await Promise.race([
+      streamEnded,
+      new Promise<number>((resolve) => setTimeout(() => resolve(Number.POSITIVE_INFINITY), 10_000))
+    ])
+    expect(endedAt - noticed).toBeLessThan(10_000)
   })
 
   it('audit verify: OK on a clean trail, the first broken record (file, line) and exit 1 after an edit', async () => {

@@ -159,7 +159,12 @@ export function createWebBridge(init: WebBridgeInit): TaleusApi {
     } catch {
       throw new ApiCallError('unreachable', 'the Taleus node is not answering')
     }
-    if (!res.ok) throw await errorOf(res)
+    if (!res.ok) {
+      const err = await errorOf(res)
+      // the key this tab holds is no longer accepted (rotated): the whole tab signs out, not one action
+      if (err.code === 'unauthorized') init.onStatus?.('unauthorized')
+      throw err
+    }
     return res.json()
   }
 
