@@ -25,7 +25,8 @@ const API_WORDS: Record<string, string> = {
   'bad-input': 'Some of the details are not valid.',
   'invalid-link': 'This is not a Taleus link.',
   'not-found': 'It no longer exists on this node.',
-  unauthorized: 'This console is not signed in: run taleus console on the node’s computer to open it signed in.',
+  unauthorized:
+    'This console is not signed in: run taleus console on the node’s computer to open it signed in.',
   'forbidden-sender': 'This window may not use the console.',
   'bad-request': 'The request was malformed.',
   'unknown-command': 'This node does not know that action. Is it up to date?',
