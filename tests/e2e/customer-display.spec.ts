@@ -27,6 +27,8 @@ test('a used-up code is not shown again; a fresh one comes up by itself for the 
       return next != null && next !== link
     })
     .toBe(true)
+  // the next customer does not read the last one's name under their code
+  await expect(page.getByTestId('display-status')).not.toContainText('Ann')
   const second = await cliDial(next!, { name: 'Bo' })
   expect(second.code).toBe(0)
   await expect(page.getByTestId('display-status')).toContainText('Welcome, Bo')
@@ -58,6 +60,10 @@ test('the display has its own address for a second screen', async ({ taleus: { p
   await expect.poll(async () => decodeQrPng(await image.screenshot()) === link).toBe(true)
   expect((await cliDial(link)).code).toBe(0)
   await expect(second.getByTestId('display-status')).toContainText('your tally is open')
+  // it faces customers: nothing on it leads into the signed-in console
+  await expect(second.getByTestId('qr-display-image')).toBeVisible()
+  await expect(second.getByTestId('qr-display-close')).toHaveCount(0)
+  await expect(second.getByRole('button', { name: /console/i })).toHaveCount(0)
 })
 
 test('a per-customer token: the node mints the next code and the display shows it by itself', async ({
