@@ -37,6 +37,9 @@ export type TallyStatus = 'draft' | 'pending' | 'confirmed' | 'abandoned'
 /** An operator's decision on a waiting session. */
 export type Decision = 'approve' | 'reject'
 
+/** How a wait for the operator ended: a decision, nobody deciding in time, or the customer leaving first. */
+export type ApprovalEnd = Decision | 'timeout' | 'left'
+
 /** Input of createToken. */
 export interface CreateTokenInput {
   role: PartyRole
@@ -108,6 +111,8 @@ export interface SessionView {
   tokenLabel?: string
   tallyId?: string
   reason?: ReasonCode
+  /** Additive: it ended because the other party left (closed or reset the stream) before the end. */
+  peerLeft?: true
   /** Additive: the cadre node serving the session (PostgreSQL store only). */
   node?: string
 }
@@ -222,7 +227,7 @@ export type DialOutcome =
 export type ConsoleEvent =
   | { kind: 'session'; session: SessionView; event: SessionEvent }
   | { kind: 'approval'; approval: ApprovalView }
-  | { kind: 'approval-resolved'; sessionId: string; decision: Decision | 'timeout' }
+  | { kind: 'approval-resolved'; sessionId: string; decision: ApprovalEnd }
   | { kind: 'token'; token: TokenView }
   | { kind: 'tally'; tally: TallyView }
   | { kind: 'peer'; peer: PeerView }

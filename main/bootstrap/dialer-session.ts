@@ -277,7 +277,11 @@ export class DialerSession extends BaseSession<DialerState> {
       const outcome = this.committed ? 'pending' : 'abandoned'
       await this.cleanupHook((ctx) => hooks.settleTally!(tallyId, outcome, ctx))
     }
-    this.enter(error.name === 'TimeoutError' ? 'D_TIMEOUT' : 'D_FAILED', error.reason)
+    this.enter(
+      error.name === 'TimeoutError' ? 'D_TIMEOUT' : 'D_FAILED',
+      error.reason,
+      error.name === 'StreamClosedError'
+    )
     return error
   }
 

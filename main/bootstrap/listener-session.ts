@@ -361,7 +361,11 @@ export class ListenerSession extends BaseSession<ListenerState> {
       const token = this.tokenText
       await this.cleanupHook((ctx) => hooks.releaseToken!(token, ctx.sessionId, ctx as TokenHookContext))
     }
-    this.enter(error.name === 'TimeoutError' ? 'L_TIMEOUT' : 'L_FAILED', error.reason)
+    this.enter(
+      error.name === 'TimeoutError' ? 'L_TIMEOUT' : 'L_FAILED',
+      error.reason,
+      error.name === 'StreamClosedError'
+    )
   }
 
   /**

@@ -93,15 +93,15 @@ export abstract class BaseSession<S extends SessionState> {
   }
 
   /** Moves to `to` (throws IllegalTransitionError when the table forbids it) and emits the event. */
-  protected enter(to: S, reason?: ReasonCode): void {
+  protected enter(to: S, reason?: ReasonCode, peerLeft = false): void {
     const from = this.state
     transition(this.table, from, to)
     this.previous = from
     this.state = to
-    this.emit(reason)
+    this.emit(reason, peerLeft)
   }
 
-  private emit(reason?: ReasonCode): void {
+  private emit(reason?: ReasonCode, peerLeft = false): void {
     const event: SessionEvent = {
       sessionId: this.sessionId,
       direction: this.direction,
@@ -114,6 +114,7 @@ export abstract class BaseSession<S extends SessionState> {
     if (this.tallyId != null) event.tallyId = this.tallyId
     if (this.role != null) event.role = this.role
     if (reason != null) event.reason = reason
+    if (peerLeft) event.peerLeft = true
     this.deps.onEvent(event)
   }
 

@@ -175,6 +175,8 @@ export interface SessionEvent {
   tallyId?: string
   role?: PartyRole
   reason?: ReasonCode
+  /** Additive, terminal events only: the other party closed or reset the stream (it left) before the end. */
+  peerLeft?: true
 }
 
 /** Additive: what the remote party disclosed about itself; never put in a SessionEvent or a log. */

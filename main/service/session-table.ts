@@ -40,6 +40,7 @@ export class SessionTable {
     }
     const servedBy = node ?? previous?.node
     if (servedBy !== undefined) row.node = servedBy
+    if (event.peerLeft === true) row.peerLeft = true
     if (row.role === undefined) delete row.role
     for (const key of ['tokenId', 'tokenLabel', 'tallyId', 'reason'] as const) {
       if (row[key] === undefined) delete row[key]

@@ -2,7 +2,7 @@
 import type {
   ApprovalView,
   ConsoleEvent,
-  Decision,
+  ApprovalEnd,
   SessionEvent,
   TallyView,
   TokenView
@@ -43,7 +43,7 @@ export function watchStore(
     push({ kind: 'approval', approval: detail })
     approval(detail)
   })
-  listen(store, 'approval-resolved', (detail: { sessionId: string; decision: Decision | 'timeout' }) =>
+  listen(store, 'approval-resolved', (detail: { sessionId: string; decision: ApprovalEnd }) =>
     push({
       kind: 'approval-resolved',
       sessionId: detail.sessionId,

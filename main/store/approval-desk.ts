@@ -2,10 +2,15 @@
  * Sessions waiting for an operator's identity decision. The first of approve, reject, the token's
  * approval deadline or the session's end settles a waiting session; anything later is not applied.
  */
-import type { ApprovalView, Decision, DecisionResult } from '../../preload/contract.ts'
+import type { ApprovalEnd, ApprovalView, Decision, DecisionResult } from '../../preload/contract.ts'
 
 /** How a wait ended. */
-export type ApprovalOutcome = Decision | 'timeout'
+export type ApprovalOutcome = ApprovalEnd
+
+/** A wait cut by its session's end: the customer left (their stream closed), else it ran out of time. */
+export function endedBy(err: Error): ApprovalOutcome {
+  return err.name === 'StreamClosedError' ? 'left' : 'timeout'
+}
 
 interface Waiting {
   view: ApprovalView
@@ -29,7 +34,7 @@ export class ApprovalDesk {
 
   /**
    * Wait for a decision on `view.sessionId` for `timeoutMs` (then 'timeout'; `view.deadline` says when) or `signal` (throws its
-   * reason; reported to watchers as 'timeout' since the session gave up waiting).
+   * reason; reported to watchers as 'left' when the customer left, else 'timeout').
    */
   wait(view: ApprovalView, timeoutMs: number, signal: AbortSignal): Promise<ApprovalOutcome> {
     signal.throwIfAborted()
@@ -52,7 +57,7 @@ export class ApprovalDesk {
       this.#waiting.delete(view.sessionId)
       clearTimeout(timer)
       signal.removeEventListener('abort', onAbort)
-      this.#events.resolved(view.sessionId, outcome instanceof Error ? 'timeout' : outcome)
+      this.#events.resolved(view.sessionId, outcome instanceof Error ? endedBy(outcome) : outcome)
       if (outcome instanceof Error) reject(outcome)
       else resolve(outcome)
     }

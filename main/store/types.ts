@@ -12,6 +12,7 @@ import type {
   ApprovalView,
   AuditQuery,
   CreateTokenInput,
+  ApprovalEnd,
   Decision,
   DecisionResult,
   PageQuery,
@@ -24,7 +25,7 @@ export interface StoreEvents {
   token: CustomEvent<TokenView>
   tally: CustomEvent<TallyView>
   approval: CustomEvent<ApprovalView>
-  'approval-resolved': CustomEvent<{ sessionId: string; decision: Decision | 'timeout' }>
+  'approval-resolved': CustomEvent<{ sessionId: string; decision: ApprovalEnd }>
 }
 
 /** A node's answer about one of its tallies: settled either way, or not yet (`unsettled`: ask again). */

@@ -46,3 +46,24 @@ test('approve one and reject one: each dialer gets its outcome and the table sho
   await expect(robSessionRow).toHaveAttribute('data-state', 'L_FAILED')
   await expect(robSessionRow.getByTestId('session-result')).toHaveText('Identity rejected')
 })
+
+test('a customer who leaves while waiting: the card goes, the row says the customer left, no "nobody approved" notice', async ({
+  taleus: { page }
+}) => {
+  const link = await createTokenInUi(page, {
+    label: 'Counter',
+    uses: 5,
+    requirements: 'name',
+    approval: 'operator'
+  })
+  const away = new AbortController()
+  const jo = cliDial(link, { name: 'Jo' }, away.signal)
+  await expect(page.getByTestId('approvals-badge')).toHaveText('1')
+  away.abort()
+  await jo
+  await expect(page.getByTestId('approvals-badge')).toHaveCount(0)
+  await page.getByTestId('nav-sessions').click()
+  await expect(page.getByTestId('session-result').first()).toHaveText('Customer left')
+  await expect(page.getByTestId('timed-out-banner')).toHaveCount(0)
+  await expect(page.locator('body')).not.toContainText('Something went wrong')
+})

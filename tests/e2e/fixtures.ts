@@ -144,9 +144,15 @@ export interface DialRun {
 
 /** Run a `taleus` command to its end: its exit code and output (callers never print it). */
 export async function runCli(
-  args: string[]
+  args: string[],
+  signal?: AbortSignal
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+  // an abort kills it outright, as a customer's phone that goes away
+  const child = spawn(process.execPath, [CLI, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    ...(signal === undefined ? {} : { signal, killSignal: 'SIGKILL' as const })
+  })
+  child.on('error', () => {})
   let stdout = ''
   let stderr = ''
   child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d))
@@ -156,7 +162,11 @@ export async function runCli(
 }
 
 /** Run `taleus dial` as a separate dialer node (its own temp folder) and wait for it to end. */
-export async function cliDial(link: string, identity?: Record<string, string>): Promise<DialRun> {
+export async function cliDial(
+  link: string,
+  identity?: Record<string, string>,
+  signal?: AbortSignal
+): Promise<DialRun> {
   const args = ['dial', link, '--json']
   if (identity !== undefined) {
     args.push(
@@ -166,7 +176,7 @@ export async function cliDial(link: string, identity?: Record<string, string>): 
         .join(',')
     )
   }
-  const { code, stdout, stderr } = await runCli(args)
+  const { code, stdout, stderr } = await runCli(args, signal)
   const run: DialRun = { code }
   const last = stdout.trim().split('\n').at(-1)
   if (code === 0 && last !== undefined && last !== '') run.result = JSON.parse(last) as DialRun['result']

@@ -124,6 +124,30 @@ describe('operator approval with the real store', () => {
     await expectIdle([a.manager, b.manager])
   })
 
+  it('the customer leaves while the operator looks: the card goes as "left" (not timeout), A ends with peerLeft', async () => {
+    const [a, b] = await pair()
+    const resolved: string[] = []
+    a.store.addEventListener('approval-resolved', (evt) => resolved.push(evt.detail.decision))
+    const { link } = await a.createToken({
+      role: 'stock',
+      uses: 1,
+      approval: 'operator',
+      approvalTimeoutMs: 60_000
+    })
+    const cancel = new AbortController()
+    const dialing = outcome(b.manager.initiateBootstrap(link, b.node, { signal: cancel.signal }))
+    await eventually(() => (a.store.listApprovals().length === 1 ? true : undefined))
+    // the customer closes the app: its node goes, and with it the stream
+    await b.node.stop()
+    cancel.abort()
+    const [end] = await finished(a, 1)
+    expect(end).toMatchObject({ state: 'L_FAILED', peerLeft: true })
+    await eventually(() => (resolved.length === 1 ? true : undefined))
+    expect(resolved).toEqual(['left'])
+    expect(a.store.listApprovals()).toEqual([])
+    await dialing
+  })
+
   it('through two console services: the link text carries w=, the operator approves via the service', async () => {
     const started = async (): Promise<ConsoleService> => {
       const service = await createConsoleService({

@@ -6,6 +6,7 @@
  */
 import type { Pool } from 'pg'
 import type { ApprovalView, Decision, DecisionResult } from '../../../preload/contract.ts'
+import { endedBy } from '../approval-desk.ts'
 import type { ApprovalOutcome } from '../approval-desk.ts'
 
 /** A pending approval as every console lists it: with the node whose session waits. */
@@ -147,7 +148,7 @@ export class PgApprovals {
     // 'timeout': the session gave up waiting); the row in the table is settled below
     if (why instanceof Error) {
       this.#waiting.get(sessionId)?.settle(why)
-      this.#finish(sessionId, 'timeout')
+      this.#finish(sessionId, endedBy(why))
     }
     let outcome: ApprovalOutcome = 'timeout'
     try {

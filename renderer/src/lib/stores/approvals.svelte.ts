@@ -1,5 +1,5 @@
 /** Sessions waiting for an operator's identity decision, and the ones that timed out unseen. */
-import type { ApprovalView, Decision } from '../../../../preload/contract.ts'
+import type { ApprovalEnd, ApprovalView } from '../../../../preload/contract.ts'
 
 /** An approval nobody decided in time: kept as a notice until the operator dismisses it. */
 export interface TimedOutApproval {
@@ -10,7 +10,7 @@ export interface TimedOutApproval {
 /** A resolved approval as the event stream reports it. */
 export interface Resolved {
   sessionId: string
-  decision: Decision | 'timeout'
+  decision: ApprovalEnd
 }
 
 /** The approvals screen's and the nav badge's source. */
