@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto'
 import type { Libp2p } from '@libp2p/interface'
 import type { DialInput, DialOutcome } from '../../preload/contract.ts'
 import { ApiError } from '../api/api-error.ts'
-import { parseLink } from '../bootstrap/index.ts'
+import { linkPeerId, parseLink } from '../bootstrap/index.ts'
 import type { SessionManager } from '../bootstrap/index.ts'
 import type { BootstrapLink } from '../bootstrap/types.ts'
 import { describeFailure } from './reason-messages.ts'
@@ -33,6 +33,10 @@ export function startDial(
       err instanceof Error && err.name === 'InvalidLinkError' ? err.message : 'this is not a Taleus link'
     throw new ApiError('invalid-link', 400, message, { cause: err })
   }
+  // a code this node shows its customers: dialling it would only fail at the network layer, in words that
+  // blame the other node
+  if (linkPeerId(link) === node.peerId.toString())
+    throw new ApiError('own-link', 400, 'this is one of your own links: your customers dial it')
   const sessionId = randomUUID()
   const outcome = manager
     .initiateBootstrap(link, node, {

@@ -113,6 +113,12 @@ describe('HTTP API over the console service', () => {
     })
     expect(badLink.status).toBe(400)
     expect(badLink.json.error.code).toBe('invalid-link')
+    // A's own code, dialled by A: said so, not "could not reach the other node"
+    const own = await call<{ error: { code: string } }>(apiA, secretA, 'POST', '/api/dial', {
+      link: created.json.link
+    })
+    expect(own.status).toBe(400)
+    expect(own.json.error.code).toBe('own-link')
   })
 
   it('answers the audit query with numbers parsed from the query string', async () => {

@@ -24,6 +24,7 @@ export const REASON_WORDS: Record<ReasonCode, string> = {
 const API_WORDS: Record<string, string> = {
   'bad-input': 'Some of the details are not valid.',
   'invalid-link': 'This is not a Taleus link.',
+  'own-link': 'This is one of your own links: your customers dial it, this node cannot.',
   'not-found': 'It no longer exists on this node.',
   unauthorized:
     'This console is not signed in: run taleus console on the node’s computer to open it signed in.',
