@@ -30,6 +30,7 @@ import { AddrCache } from './node-addrs.ts'
 import { Listeners } from './listeners.ts'
 import { watchPeers } from './peer-watch.ts'
 import { watchStore } from './store-watch.ts'
+import { TokenExpiry } from './token-expiry.ts'
 import { openTallyDocuments, watchTallyDocuments } from './tally-document-api.ts'
 
 /** Every interface, any free port. */
@@ -53,6 +54,7 @@ export abstract class ConsoleRuntime {
   protected tallyDb: TallyDb | undefined
   private verdicts: VerdictService | undefined
   protected recovery: VerdictRecovery | undefined
+  private expiry: TokenExpiry | undefined
   protected startedAt = 0
   /** This node's multiaddrs as text, dropped when libp2p says they changed. */
   private readonly addrs: AddrCache
@@ -108,9 +110,19 @@ export abstract class ConsoleRuntime {
           this.sessions,
           this.init.maxSessionRows ?? 5000
         )
+      const expiry = new TokenExpiry({
+        tokens: () => store.listTokens(),
+        token: (tokenId) => store.getToken(tokenId),
+        push: (token) => this.batcher.push({ kind: 'token', token })
+      })
+      this.expiry = expiry
+      expiry.schedule()
       watchStore(store, {
         listen: this.listen,
-        push: (event) => this.batcher.push(event),
+        push: (event) => {
+          this.batcher.push(event)
+          if (event.kind === 'token') expiry.schedule()
+        },
         abortToken: (tokenId) => this.manager?.abortSessions({ tokenId }, new RejectedError('token-revoked')),
         remoteSession: (event, node) => this.onSessionEvent(event, node),
         tally: (view) => {
@@ -204,6 +216,7 @@ export abstract class ConsoleRuntime {
 
   private async teardown(): Promise<void> {
     this.shutdown.abort()
+    this.expiry?.stop()
     const errors: unknown[] = []
     if (this.startedAt > 0)
       this.store?.recordOperation?.({ op: 'node-stop', actor: this.init.actor ?? 'system', at: Date.now() })
