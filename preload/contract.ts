@@ -423,6 +423,12 @@ export interface TaleusCommands {
   proposeTerms(input: { tallyId: string; terms: TallyTerms }): Promise<TermsProposal>
   /** Additive: accept the counterparty's open proposal; its terms become the tally's. */
   acceptProposal(input: { tallyId: string; proposalId: string }): Promise<TermsProposal>
+  /** Additive: close an open proposal unaccepted: withdraw our own, or decline the counterparty's. */
+  closeProposal(input: {
+    tallyId: string
+    proposalId: string
+    how: 'withdrawn' | 'declined'
+  }): Promise<TermsProposal>
   listPeers(): Promise<PeerView[]>
   /** Additive: check the audit trail's hash chain (edits, deletions, deleted files). */
   verifyAudit(): Promise<AuditVerifyResult>
@@ -474,6 +480,7 @@ export const ROUTES = {
   getTallyDocument: { method: 'GET', path: '/api/tallies/document' },
   proposeTerms: { method: 'POST', path: '/api/tallies/propose' },
   acceptProposal: { method: 'POST', path: '/api/tallies/accept' },
+  closeProposal: { method: 'POST', path: '/api/tallies/close-proposal' },
   listPeers: { method: 'GET', path: '/api/peers' },
   verifyAudit: { method: 'GET', path: '/api/audit/verify' },
   listOperations: { method: 'GET', path: '/api/audit/operations' },

@@ -170,6 +170,11 @@ export const INPUT_SCHEMAS = {
   getTallyDocument: v.strictObject({ tallyId: id }),
   proposeTerms: v.strictObject({ tallyId: id, terms: tallyTerms }),
   acceptProposal: v.strictObject({ tallyId: id, proposalId: id }),
+  closeProposal: v.strictObject({
+    tallyId: id,
+    proposalId: id,
+    how: v.picklist(['withdrawn', 'declined'], 'how must be withdrawn or declined')
+  }),
   listPeers: noInput,
   verifyAudit: noInput,
   listOperations: v.optional(

@@ -1,5 +1,5 @@
 /**
- * `taleus tally show|propose|accept`: a tally's shared document (issue I) through the running node's API,
+ * `taleus tally show|propose|accept|withdraw|decline`: a tally's shared document (issue I) through the running node's API,
  * which syncs with the counterparty first when it is reachable and answers from its own replica otherwise.
  */
 import { Command, CommanderError } from 'commander'
@@ -11,7 +11,7 @@ import { UsageError } from './cli-error.ts'
 export function registerTallyCommand(program: Command): void {
   const tally = program
     .command('tally')
-    .description("a tally's shared document: show it, propose and accept terms")
+    .description("a tally's shared document: show it, propose, accept, withdraw and decline terms")
 
   tally
     .command('show')
@@ -69,6 +69,23 @@ export function registerTallyCommand(program: Command): void {
       const accepted = await (await connectApi(opts.dataDir))('acceptProposal', { tallyId, proposalId })
       print(opts.json, accepted, () => `accepted ${accepted.proposalId}: ${describeTerms(accepted.terms)}`)
     })
+
+  for (const [name, how, description] of [
+    ['withdraw', 'withdrawn', 'withdraw your own open proposal: the counterparty can no longer accept it'],
+    ['decline', 'declined', "decline the counterparty's open proposal: the terms stay as they are"]
+  ] as const) {
+    tally
+      .command(name)
+      .description(description)
+      .argument('<tallyId>')
+      .argument('<proposalId>')
+      .requiredOption('--data-dir <dir>', 'data folder of the running node')
+      .option('--json', 'print JSON')
+      .action(async (tallyId: string, proposalId: string, opts: { dataDir: string; json?: boolean }) => {
+        const closed = await (await connectApi(opts.dataDir))('closeProposal', { tallyId, proposalId, how })
+        print(opts.json, closed, () => `${how} ${closed.proposalId}: ${describeTerms(closed.terms)}`)
+      })
+  }
 }
 
 /** The document as a few lines for a terminal. */

@@ -55,7 +55,12 @@ import type { TallyDocumentView, TallyTerms, TermsProposal } from '../tallydb/in
 import type { ConsoleService, ConsoleServiceInit } from './console-service-types.ts'
 import { ConsoleRuntime } from './console-runtime.ts'
 import { startDial } from './dial-table.ts'
-import { acceptTallyProposal, proposeTallyTerms, readTallyDocument } from './tally-document-api.ts'
+import {
+  acceptTallyProposal,
+  closeTallyProposal,
+  proposeTallyTerms,
+  readTallyDocument
+} from './tally-document-api.ts'
 
 // the service's path stays the one import for its users
 export type { ConsoleService, ConsoleServiceInit }
@@ -216,6 +221,14 @@ class Service extends ConsoleRuntime implements ConsoleService {
   async acceptProposal(input: { tallyId: string; proposalId: string }): Promise<TermsProposal> {
     const db = this.tallyDatabase()
     return acceptTallyProposal(db, input.tallyId, input.proposalId)
+  }
+
+  async closeProposal(input: {
+    tallyId: string
+    proposalId: string
+    how: 'withdrawn' | 'declined'
+  }): Promise<TermsProposal> {
+    return closeTallyProposal(this.tallyDatabase(), input.tallyId, input.proposalId, input.how)
   }
 
   private tallyDatabase(): TallyDb {

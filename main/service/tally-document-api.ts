@@ -80,3 +80,14 @@ export async function acceptTallyProposal(
   const accepted = await db.accept(tallyId, proposalId).catch(tallyDbError)
   return accepted
 }
+
+/** Withdraw our own open proposal or decline the counterparty's (its newest state fetched first). */
+export async function closeTallyProposal(
+  db: TallyDb,
+  tallyId: string,
+  proposalId: string,
+  how: 'withdrawn' | 'declined'
+): Promise<TermsProposal> {
+  await db.sync(tallyId, { signal: AbortSignal.timeout(TALLY_SYNC_WAIT_MS) }).catch(() => false)
+  return db.closeProposal(tallyId, proposalId, how).catch(tallyDbError)
+}

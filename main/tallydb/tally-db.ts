@@ -49,7 +49,14 @@ import type {
   TallyDocumentView
 } from './tally-db-types.ts'
 import type { IndexEntry } from './tally-index.ts'
-import { acceptProposal, addProposal, applyStandingTerms, checkTerms, docView } from './tally-document.ts'
+import {
+  acceptProposal,
+  addProposal,
+  applyStandingTerms,
+  checkTerms,
+  closeProposal,
+  docView
+} from './tally-document.ts'
 import type { StoredTallyDoc, TallyTerms, TermsProposal } from './tally-document.ts'
 
 export type { TallyDbEvents, TallyDbInit, TallyDocumentView } from './tally-db-types.ts'
@@ -353,12 +360,33 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
 
   /** Accept the counterparty's open proposal: its terms become the tally's. */
   async accept(tallyId: string, proposalId: string): Promise<TermsProposal> {
-    const entry = this.#entry(tallyId)
     const at = new Date(this.#now()).toISOString()
-    const handle = await this.#change(entry, (d) => acceptProposal(d, proposalId, this.#localPeerId(), at))
-    const accepted = docView(handle.doc()).proposals.find((p) => p.proposalId === proposalId)
-    if (accepted === undefined) throw new ProposalError('no such proposal')
-    return accepted
+    return this.#changeProposal(tallyId, proposalId, (d) =>
+      acceptProposal(d, proposalId, this.#localPeerId(), at)
+    )
+  }
+
+  /** Close an open proposal: `withdrawn` (our own) or `declined` (the counterparty's); terms stay. */
+  async closeProposal(
+    tallyId: string,
+    proposalId: string,
+    how: 'withdrawn' | 'declined'
+  ): Promise<TermsProposal> {
+    const at = new Date(this.#now()).toISOString()
+    return this.#changeProposal(tallyId, proposalId, (d) =>
+      closeProposal(d, proposalId, this.#localPeerId(), at, how)
+    )
+  }
+
+  async #changeProposal(
+    tallyId: string,
+    proposalId: string,
+    fn: (d: StoredTallyDoc) => void
+  ): Promise<TermsProposal> {
+    const handle = await this.#change(this.#entry(tallyId), fn)
+    const changed = docView(handle.doc()).proposals.find((p) => p.proposalId === proposalId)
+    if (changed === undefined) throw new ProposalError('no such proposal')
+    return changed
   }
 
   /**

@@ -30,16 +30,23 @@ export interface TermsProposal {
   by: string
   at: string
   terms: TallyTerms
-  status: 'open' | 'accepted'
+  /**
+   * `withdrawn` by its proposer, `declined` by the other party, `superseded` by a later proposal of its
+   * proposer: none of these can be accepted any more (a peer of an older version reads them as not open).
+   */
+  status: 'open' | 'accepted' | 'withdrawn' | 'declined' | 'superseded'
   acceptedBy?: string
   acceptedAt?: string
+  /** Who closed it and when (withdrawn, declined, superseded). */
+  closedBy?: string
+  closedAt?: string
 }
 
 /** One entry of the negotiation log. */
 export interface NegotiationEntry {
   at: string
   by: string
-  kind: 'created' | 'terms-set' | 'proposed' | 'accepted'
+  kind: 'created' | 'terms-set' | 'proposed' | 'accepted' | 'withdrawn' | 'declined'
   proposalId?: string
 }
 
@@ -187,6 +194,11 @@ export function addProposal(doc: StoredTallyDoc, proposal: TermsProposal): void 
   if (Object.keys(proposal.terms).length === 0)
     throw new ProposalError('a proposal changes at least one term')
   const form = stringFormOf(doc)
+  // a party's new proposal replaces its earlier open ones: the other party can no longer accept a stale one
+  for (const earlier of Object.values(doc.proposals)) {
+    if (str(earlier.by) !== proposal.by || str(earlier.status) !== 'open') continue
+    close(earlier, 'superseded', proposal.by, proposal.at, form)
+  }
   doc.proposals[proposal.proposalId] = written<TermsProposal>(
     { ...proposal, terms: { ...proposal.terms } },
     form
@@ -214,6 +226,42 @@ export function acceptProposal(doc: StoredTallyDoc, proposalId: string, by: stri
   for (const [k, v] of Object.entries(proposal.terms))
     (doc.terms as Record<string, unknown>)[k] = written(str(v) ?? v, form)
   doc.log.push(written<NegotiationEntry>({ at, by, kind: 'accepted', proposalId }, form))
+}
+
+/**
+ * Close an open proposal without accepting it: its proposer withdraws it, the other party declines it.
+ * The terms do not change.
+ */
+export function closeProposal(
+  doc: StoredTallyDoc,
+  proposalId: string,
+  by: string,
+  at: string,
+  how: 'withdrawn' | 'declined'
+): void {
+  const proposal = doc.proposals[proposalId]
+  if (proposal === undefined) throw new ProposalError('no such proposal')
+  if (!isParty(doc, by)) throw new ProposalError('only a party of the tally can close a proposal')
+  const own = str(proposal.by) === by
+  if (how === 'withdrawn' && !own) throw new ProposalError('only its proposer can withdraw a proposal')
+  if (how === 'declined' && own)
+    throw new ProposalError('a party cannot decline its own proposal: withdraw it')
+  if (str(proposal.status) !== 'open') throw new ProposalError('the proposal is no longer open')
+  const form = stringFormOf(doc)
+  close(proposal, how, by, at, form)
+  doc.log.push(written<NegotiationEntry>({ at, by, kind: how, proposalId }, form))
+}
+
+function close(
+  proposal: StoredTallyDoc['proposals'][string],
+  how: 'withdrawn' | 'declined' | 'superseded',
+  by: string,
+  at: string,
+  form: StringForm
+): void {
+  proposal.status = written(how, form)
+  proposal.closedBy = written(by, form)
+  proposal.closedAt = written(at, form)
 }
 
 function isParty(doc: StoredTallyDoc, peerId: string): boolean {

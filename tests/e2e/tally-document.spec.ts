@@ -101,6 +101,28 @@ test('the tally page shows the shared terms, sync state and proposals live, and 
     await expect(ours).toHaveAttribute('data-status', 'accepted')
     await expect(doc.getByTestId('doc-term-stockCreditLimit')).toHaveText('750 CHIP')
 
+    // Their next proposal is declined; ours is withdrawn: the terms stay, the other side sees it
+    const next = await peer.call<TermsProposal>('POST', '/api/tallies/propose', {
+      tallyId,
+      terms: { note: 'Settle weekly' }
+    })
+    const nextRow = doc.locator(`[data-testid=proposal][data-by="them"][data-status="open"]`)
+    await expect(nextRow).toContainText('Settle weekly')
+    await nextRow.getByTestId('proposal-decline').click()
+    await expect(doc.getByTestId('doc-notice')).toContainText('Declined')
+    await expect
+      .poll(async () => (await theirDoc()).document.proposals.find((p) => p.proposalId === next.proposalId))
+      .toMatchObject({ status: 'declined', closedBy: node.peerId })
+    await doc.getByTestId('propose-you-lend').fill('900')
+    await doc.getByTestId('propose-submit').click()
+    const mine = doc.locator(`[data-testid=proposal][data-by="you"][data-status="open"]`)
+    await expect(mine).toContainText('900')
+    await mine.getByTestId('proposal-withdraw').click()
+    await expect(doc.getByTestId('doc-notice')).toContainText('Withdrawn')
+    await expect(doc.locator(`[data-testid=proposal][data-status="open"]`)).toHaveCount(0)
+    await expect(doc.getByTestId('doc-term-stockCreditLimit')).toHaveText('750 CHIP')
+    await expect(doc.getByTestId('doc-term-note')).toHaveText('Settle by the 15th')
+
     // The counterparty goes away: the page says so
     await peer.halt()
     await expect(doc.getByTestId('doc-sync')).toHaveAttribute('data-sync', 'unreachable')

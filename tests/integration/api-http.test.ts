@@ -81,6 +81,7 @@ function recordingApi(): {
     getTallyDocument: record('getTallyDocument', { tallyId: 't' }),
     proposeTerms: record('proposeTerms', { proposalId: 'p' }),
     acceptProposal: record('acceptProposal', { proposalId: 'p' }),
+    closeProposal: record('closeProposal', { proposalId: 'p' }),
     listSessions: record('listSessions', []),
     getSessionEvents: record('getSessionEvents', []),
     listApprovals: record('listApprovals', []),

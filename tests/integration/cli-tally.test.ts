@@ -137,6 +137,44 @@ describe('taleus tally', () => {
       },
       { timeout: 30_000, interval: 200 }
     )
+
+    // A proposes twice: its first proposal is replaced; B declines the second; A's third is withdrawn
+    const propose = async (unit: string): Promise<TermsProposal> =>
+      JSON.parse(
+        (await taleus(['tally', 'propose', tallyId, '--data-dir', dirA, '--unit', unit, '--json'])).stdout
+      ) as TermsProposal
+    const first = await propose('USD')
+    const second = await propose('CHF')
+    const seenAtB = async (id: string, status: string): Promise<void> =>
+      vi.waitFor(
+        async () => {
+          const doc = JSON.parse(
+            (await taleus(['tally', 'show', tallyId, '--data-dir', dirB, '--json'])).stdout
+          ) as TallyDocumentView
+          expect(doc.document.proposals.find((p) => p.proposalId === id)?.status).toBe(status)
+        },
+        { timeout: 30_000, interval: 200 }
+      )
+    await seenAtB(second.proposalId, 'open')
+    await seenAtB(first.proposalId, 'superseded')
+    const stale = await taleus(['tally', 'accept', tallyId, first.proposalId, '--data-dir', dirB])
+    expect(stale.code).not.toBe(0)
+    expect(stale.stderr).toContain('no longer open')
+    const declined = await taleus(['tally', 'decline', tallyId, second.proposalId, '--data-dir', dirB])
+    expect(declined.code).toBe(0)
+    expect(declined.stdout).toContain('declined')
+    const third = await propose('GBP')
+    const withdrawn = await taleus(['tally', 'withdraw', tallyId, third.proposalId, '--data-dir', dirA])
+    expect(withdrawn.code).toBe(0)
+    await seenAtB(third.proposalId, 'withdrawn')
+    const late = await taleus(['tally', 'accept', tallyId, third.proposalId, '--data-dir', dirB])
+    expect(late.code).not.toBe(0)
+    // none of it moved the terms
+    const end = JSON.parse(
+      (await taleus(['tally', 'show', tallyId, '--data-dir', dirA, '--json'])).stdout
+    ) as TallyDocumentView
+    expect(end.document.terms.unit).toBe('EUR')
+    expect(end.document.proposals.find((p) => p.proposalId === second.proposalId)?.status).toBe('declined')
   })
 
   it('bad arguments exit 2; an unknown tally is a clear error', async () => {

@@ -1,0 +1,68 @@
+/**
+ * Closing proposals without accepting them: the proposer withdraws, the other party declines, a party's new
+ * proposal replaces its earlier open ones; nothing closed can be accepted, and the terms never move.
+ */
+import { describe, expect, it } from 'vitest'
+import { change, load } from '@automerge/automerge'
+import { newDocumentBytes } from '../../main/tallydb/doc-bytes.ts'
+import { acceptProposal, addProposal, closeProposal, docView } from '../../main/tallydb/tally-document.ts'
+import type { StoredTallyDoc, TermsProposal } from '../../main/tallydb/tally-document.ts'
+
+const A = '12D3KooWQm1aZc5x3DWu3Dm8WgRd4R2QPbbgdrGfvm2mXJbEPR8W'
+const B = '12D3KooWJWoaqZhDaoEFshF7Rh1bpY9ohihFhzcW6d69Lr2NASuq'
+const C = '12D3KooWEU62NZGdugEzXoAKciDyySf5EAQ3oYd6mvduwG8Fyb5q'
+const at = '2026-11-30T00:00:00.000Z'
+const tally = {
+  tallyId: 't-1',
+  createdBy: 'stock' as const,
+  initiatorPeerId: B,
+  respondentPeerId: A,
+  createdAt: at
+}
+
+function proposal(proposalId: string, by: string, note: string): TermsProposal {
+  return { proposalId, by, at, terms: { note }, status: 'open' }
+}
+
+function start(): StoredTallyDoc {
+  return load<StoredTallyDoc>(newDocumentBytes(tally, { note: 'settle monthly' }, A, at))
+}
+
+describe('closing proposals', () => {
+  it('a new proposal replaces its proposer’s open ones (not the other party’s), which can then not be accepted', () => {
+    let doc = change(start(), (d) => addProposal(d, proposal('b1', B, '600')))
+    doc = change(doc, (d) => addProposal(d, proposal('a1', A, 'counter')))
+    doc = change(doc, (d) => addProposal(d, proposal('b2', B, '700')))
+    const byId = new Map(docView(doc).proposals.map((p) => [p.proposalId, p]))
+    expect(byId.get('b1')).toMatchObject({ status: 'superseded', closedBy: B })
+    expect(byId.get('a1')?.status).toBe('open')
+    expect(byId.get('b2')?.status).toBe('open')
+    expect(() => change(doc, (d) => acceptProposal(d, 'b1', A, at))).toThrow(/no longer open/)
+    expect(docView(doc).terms.note).toBe('settle monthly')
+  })
+
+  it('the proposer withdraws, the other party declines; neither moves the terms; wrong parties are refused', () => {
+    let doc = change(start(), (d) => addProposal(d, proposal('b1', B, 'net 60')))
+    expect(() => change(doc, (d) => closeProposal(d, 'b1', A, at, 'withdrawn'))).toThrow(/only its proposer/)
+    expect(() => change(doc, (d) => closeProposal(d, 'b1', B, at, 'declined'))).toThrow(/own proposal/)
+    expect(() => change(doc, (d) => closeProposal(d, 'b1', C, at, 'declined'))).toThrow(/only a party/)
+    expect(() => change(doc, (d) => closeProposal(d, 'nope', A, at, 'declined'))).toThrow(/no such proposal/)
+    const declined = change(doc, (d) => closeProposal(d, 'b1', A, at, 'declined'))
+    expect(docView(declined).proposals[0]).toMatchObject({ status: 'declined', closedBy: A })
+    expect(() => change(declined, (d) => acceptProposal(d, 'b1', A, at))).toThrow(/no longer open/)
+    expect(() => change(declined, (d) => closeProposal(d, 'b1', B, at, 'withdrawn'))).toThrow(
+      /no longer open/
+    )
+    doc = change(declined, (d) => addProposal(d, proposal('b2', B, 'net 45')))
+    const withdrawn = change(doc, (d) => closeProposal(d, 'b2', B, at, 'withdrawn'))
+    expect(docView(withdrawn).proposals.find((p) => p.proposalId === 'b2')?.status).toBe('withdrawn')
+    expect(docView(withdrawn).terms.note).toBe('settle monthly')
+    expect(docView(withdrawn).log.map((e) => e.kind)).toEqual([
+      'created',
+      'proposed',
+      'declined',
+      'proposed',
+      'withdrawn'
+    ])
+  })
+})
