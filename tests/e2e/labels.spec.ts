@@ -19,7 +19,7 @@ test('a session waiting for approval says so with its token and role', async ({ 
   await row.click()
   await expect(page.getByTestId('session-counterparty')).toContainText('Ann Lee')
   await expect(page.getByTestId('session-role-sentence')).toHaveText(
-    "You are the stock (you provision the tally's database); the customer is the foil."
+    "You are the stock: your node keeps the tally's shared document. The customer is the foil."
   )
   await page.getByTestId('nav-approvals').click()
   await expect(page.getByTestId('approval-who')).toHaveText('Ann Lee')
@@ -35,7 +35,7 @@ test('a node that is not there is "Could not reach the other node", not an inter
   await other.stop()
   await page.getByTestId('nav-dial').click()
   await page.getByTestId('dial-input').fill(token.link)
-  await expect(page.getByTestId('dial-role')).toContainText('You will be the foil')
+  await expect(page.getByTestId('dial-role')).toContainText('You are the foil')
   await page.getByTestId('dial-submit').click()
   await expect(page.getByTestId('dial-result')).toHaveAttribute('data-ok', 'false', { timeout: 60_000 })
   await expect(page.getByTestId('dial-reason')).toContainText('Could not reach the other node')

@@ -10,20 +10,21 @@ export function ownRole(role: PartyRole, direction: Direction): PartyRole {
   return role === 'stock' ? 'foil' : 'stock'
 }
 
-/** One sentence saying who is the stock and who provisions the tally's database. */
+/** One sentence saying who is the stock and whose node keeps the tally's shared document. */
 export function roleSentence(role: PartyRole, direction: Direction): string {
   if (direction === 'inbound') {
     return role === 'stock'
-      ? "You are the stock (you provision the tally's database); the customer is the foil."
-      : "You are the foil; the customer is the stock and provisions the tally's database."
+      ? "You are the stock: your node keeps the tally's shared document. The customer is the foil."
+      : "You are the foil. The customer is the stock: their node keeps the tally's shared document."
   }
+  // we dialled their link: they chose the roles
   return role === 'stock'
-    ? "You are the foil (the merchant is the stock and provisions the tally's database)."
-    : "You are the stock (you provision the tally's database); the merchant is the foil."
+    ? "You are the foil. The other side (whose link this is) is the stock: their node keeps the tally's shared document."
+    : "You are the stock: your node keeps the tally's shared document. The other side (whose link this is) is the foil."
 }
 
 /** The explanation next to each choice when a merchant picks the role of a new token. */
 export const TOKEN_ROLE_WORDS: Record<PartyRole, string> = {
-  stock: "This node is the stock: it provisions the tally's database; the customer is the foil.",
-  foil: "This node is the foil: the customer is the stock and provisions the tally's database."
+  stock: "This node is the stock: it keeps the tally's shared document; the customer is the foil.",
+  foil: "This node is the foil: the customer is the stock, and their node keeps the tally's shared document."
 }

@@ -52,9 +52,10 @@ export function syncState(view: TallyDocumentView | undefined, ownPeerId: string
           ? 'No contact with the counterparty since this node started: your latest change goes when they can be reached.'
           : 'Your latest change has not reached the counterparty: it goes as soon as they can be reached.'
     }
+  // the usual state once the customer's app has closed: nothing is wrong, so it reads calmly
   return {
     kind: 'unreachable',
-    title: 'Counterparty unreachable',
-    text: "They are not connected now: this is this node's copy; their changes arrive when they are back."
+    title: 'Counterparty offline',
+    text: "They are not connected now (usual once their app is closed): this is this node's copy, up to date with everything you changed; their changes arrive when they are back."
   }
 }
