@@ -15,6 +15,16 @@ export class BootstrapError extends Error {
 /** A party (or a hook) refused the bootstrap for `reason`. Hooks throw this to choose the reason. */
 export class RejectedError extends BootstrapError {
   override name = 'RejectedError'
+  /**
+   * Additive: the public id of a token `validateToken` recognised and refused (revoked, expired, used up),
+   * so the session's events name it; never sent on the wire.
+   */
+  readonly tokenId?: string
+
+  constructor(reason: ReasonCode, message?: string, options?: ErrorOptions & { tokenId?: string }) {
+    super(reason, message, options)
+    if (options?.tokenId !== undefined) this.tokenId = options.tokenId
+  }
 }
 
 /**

@@ -150,7 +150,11 @@ export class ListenerSession extends BaseSession<ListenerState> {
 
     const returned: TokenInfo | null | undefined = await this.hook((ctx) =>
       hooks.validateToken(contact.token, ctx)
-    )
+    ).catch((err: unknown) => {
+      // a token the hook knows and refuses (revoked, expired): the session's events say which one
+      if (err instanceof RejectedError && err.tokenId !== undefined) this.tokenId = err.tokenId
+      throw err
+    })
     // null: the seed's "no such token"
     if (returned == null) throw refusal('invalid-token')
     const tokenInfo = toValidatedToken(returned, contact.token)

@@ -124,7 +124,7 @@ export class StoreHooks {
       typeof token === 'string' && token.length <= MAX_TOKEN_CHARS ? this.#tokens.find(token) : undefined
     if (record === undefined) throw refusal('invalid-token')
     const reason = tokenRejection(record, this.#now())
-    if (reason !== undefined) throw new RejectedError(reason)
+    if (reason !== undefined) throw new RejectedError(reason, undefined, { tokenId: record.tokenId })
     remember(this.#sessionTokens, ctx.sessionId, record.tokenId)
     return tokenInfo(record)
   }

@@ -61,6 +61,8 @@ describe('bootstrap failures with the real store', () => {
     }
     const ends = await finished(a, 3)
     expect(ends.map((e) => [e.state, e.reason])).toEqual(cases.map(([, , r]) => ['L_FAILED', r]))
+    // the operator sees which printed code is still in circulation; an unknown token names none
+    expect(ends.map((e) => e.tokenId)).toEqual([expiring.view.tokenId, revoked.view.tokenId, undefined])
     expect(a.store.getToken(expiring.view.tokenId)?.used).toBe(0)
     expect(a.store.getToken(revoked.view.tokenId)?.used).toBe(0)
     expect(a.store.listTallies()).toEqual([])

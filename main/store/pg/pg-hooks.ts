@@ -111,7 +111,7 @@ export class PgHooks {
     const record = await this.#p.tokens.find(token)
     if (record === undefined) throw refusal('invalid-token')
     const reason = tokenRejection(record, this.#p.now())
-    if (reason !== undefined) throw new RejectedError(reason)
+    if (reason !== undefined) throw new RejectedError(reason, undefined, { tokenId: record.tokenId })
     remember(this.#sessionTokens, ctx.sessionId, record.tokenId)
     return tokenInfo(record)
   }
