@@ -123,9 +123,23 @@ test('the tally page shows the shared terms, sync state and proposals live, and 
     await expect(doc.getByTestId('doc-term-stockCreditLimit')).toHaveText('750 CHIP')
     await expect(doc.getByTestId('doc-term-note')).toHaveText('Settle by the 15th')
 
-    // The counterparty goes away: the page says so
+    // The counterparty goes away: the page says so, calmly
     await peer.halt()
     await expect(doc.getByTestId('doc-sync')).toHaveAttribute('data-sync', 'unreachable')
+    await expect(doc.getByTestId('doc-sync')).toHaveText('Counterparty offline')
+
+    // Our own node goes away: the page no longer reads as live
+    await node.halt()
+    await expect(doc.getByTestId('doc-sync')).toHaveText('Your node is not answering', { timeout: 30_000 })
+    const again = await startServe({ dataDir: node.dataDir })
+    try {
+      if (again.api === node.api)
+        await expect(doc.getByTestId('doc-sync')).toHaveAttribute('data-sync', 'unreachable', {
+          timeout: 30_000
+        })
+    } finally {
+      await again.halt()
+    }
   } finally {
     await peer.stop()
   }
