@@ -1,6 +1,7 @@
 /**
  * Library/SSR build of the Node parts for `npx taleus` and `taleus/bootstrap`:
- * out/lib/cli.js and out/lib/bootstrap.js, ESM for Node 20. The package's runtime `dependencies` (the libp2p
+ * out/lib/cli.js, out/lib/bootstrap.js and out/lib/tallydb.js, ESM for Node 20 (one build: modules they share,
+ * such as the error classes, are one chunk, so `instanceof` holds across the two entries). The package's runtime `dependencies` (the libp2p
  * stack and the protocol library's own few) stay external; everything else the CLI uses (lowdb, commander, …)
  * is bundled in, so an installed `taleus` pulls no console-only packages (docs/library.md).
  */
@@ -33,7 +34,8 @@ export default defineConfig({
     rolldownOptions: {
       input: {
         cli: 'main/cli/index.ts',
-        bootstrap: 'main/bootstrap/index.ts'
+        bootstrap: 'main/bootstrap/index.ts',
+        tallydb: 'main/tallydb/index.ts'
       },
       external: isExternal,
       output: {

@@ -65,7 +65,7 @@ import { StoreHooks } from './store-hooks.ts'
 import type { TallyRecord } from './tally-book.ts'
 import { TokenBook, newTokenId, tokenRejection, tokenView } from './token-book.ts'
 import { deriveToken, hashToken, loadSecret } from './token-secret.ts'
-import { grantKeyOf } from './tally-docs.ts'
+import { grantKeyOf } from '../tallydb/bootstrap-hooks.ts'
 import type { TallyDb } from '../tallydb/tally-db.ts'
 import type { LocalNode, MerchantStore, StoreEvents, TallyVerdict } from './types.ts'
 

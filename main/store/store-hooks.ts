@@ -35,7 +35,12 @@ import {
   tokenInfo
 } from './hook-rules.ts'
 import type { TallyBook, TallyRecord } from './tally-book.ts'
-import { documentHandedOver, joinDocument, provisionDocument, revokeDocument } from './tally-docs.ts'
+import {
+  documentHandedOver,
+  joinDocument,
+  provisionDocument,
+  revokeDocument
+} from '../tallydb/bootstrap-hooks.ts'
 import type { TallyLedger } from './tally-ledger.ts'
 import type { TokenBook } from './token-book.ts'
 import { tokenRejection, tokenView } from './token-book.ts'

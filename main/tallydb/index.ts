@@ -23,3 +23,11 @@ export type {
   TermsProposal
 } from './tally-document.ts'
 export * from './errors.ts'
+export {
+  documentHandedOver,
+  grantKeyOf,
+  joinDocument,
+  provisionDocument,
+  revokeDocument
+} from './bootstrap-hooks.ts'
+export type { DocumentProvision } from './bootstrap-hooks.ts'

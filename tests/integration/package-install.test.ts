@@ -4,7 +4,7 @@
  * docs/library.md with `tsc --strict` (NodeNext, no special flags), then run it with two real libp2p nodes to
  * a confirmed tally, stock and foil; and the installed `taleus` command starts.
  */
-import { execFile } from 'node:child_process'
+import { execFile, spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -35,8 +35,31 @@ async function npm(args: string[], cwd: string): Promise<string> {
   return stdout
 }
 
+/** `tsc --init`'s own defaults (strict, skipLibCheck) with NodeNext: what an integrator starts from. */
+const COMPILER_OPTIONS = {
+  strict: true,
+  target: 'ES2022',
+  module: 'NodeNext',
+  moduleResolution: 'NodeNext',
+  skipLibCheck: true,
+  outDir: 'build'
+}
+
 describe('taleus as an installed package', () => {
   let project = ''
+
+  /** tsc on one file of the consumer project with `options`: its output ('' when it checks clean). */
+  async function compile(file: string, options: Record<string, unknown>): Promise<string> {
+    await writeFile(
+      join(project, 'tsconfig.json'),
+      JSON.stringify({ compilerOptions: options, files: [file] })
+    )
+    const bin = join(project, 'node_modules/typescript/bin/tsc')
+    return run(process.execPath, [bin, '-p', 'tsconfig.json'], { cwd: project }).then(
+      ({ stdout }) => stdout,
+      (err: { stdout?: string }) => err.stdout ?? String(err)
+    )
+  }
   let packed = ''
   let installed = 0
 
@@ -86,6 +109,8 @@ describe('taleus as an installed package', () => {
     expect(files).toContain('package/out/lib/bootstrap.js')
     expect(files).toContain('package/out/lib/cli.js')
     expect(files).toContain('package/out/types/bootstrap/index.d.ts')
+    expect(files).toContain('package/out/lib/tallydb.js')
+    expect(files).toContain('package/out/types/tallydb/index.d.ts')
     // library.md's links to the wire protocol resolve inside the package
     expect(files).toContain('package/docs/library.md')
     expect(files).toContain('package/docs/protocol.md')
@@ -100,30 +125,12 @@ describe('taleus as an installed package', () => {
   it('type-checks the Basic Usage of docs/library.md with tsc --strict (NodeNext) and runs it, stock and foil', async () => {
     const doc = await readFile(join(ROOT, 'docs/library.md'), 'utf8')
     await writeFile(join(project, 'basic-usage.ts'), exampleFrom(doc, 'basic-usage.ts'))
-    // `tsc --init`'s own defaults (strict, skipLibCheck) with NodeNext: everything must check clean
-    const compilerOptions = {
-      strict: true,
-      target: 'ES2022',
-      module: 'NodeNext',
-      moduleResolution: 'NodeNext',
-      skipLibCheck: true,
-      outDir: 'build'
-    }
-    const tsc = async (options: Record<string, unknown>): Promise<string> => {
-      await writeFile(
-        join(project, 'tsconfig.json'),
-        JSON.stringify({ compilerOptions: options, files: ['basic-usage.ts'] })
-      )
-      const bin = join(project, 'node_modules/typescript/bin/tsc')
-      return run(process.execPath, [bin, '-p', 'tsconfig.json'], { cwd: project }).then(
-        ({ stdout }) => stdout,
-        (err: { stdout?: string }) => err.stdout ?? String(err)
-      )
-    }
-    expect(await tsc(compilerOptions)).toBe('')
+    const tsc = async (options: Record<string, unknown>): Promise<string> =>
+      compile('basic-usage.ts', options)
+    expect(await tsc(COMPILER_OPTIONS)).toBe('')
     // and with every declaration checked: nothing in taleus's .d.ts or the example fails (libp2p's own
     // yamux 8 declarations do, against @libp2p/interface 3: docs/library.md says so)
-    const full = await tsc({ ...compilerOptions, skipLibCheck: false, noEmit: true })
+    const full = await tsc({ ...COMPILER_OPTIONS, skipLibCheck: false, noEmit: true })
     const ours = full.split('\n').filter((l) => /^(basic-usage\.ts|node_modules\/taleus\/)/.test(l))
     expect(ours).toEqual([])
 
@@ -136,6 +143,71 @@ describe('taleus as an installed package', () => {
       expect(stdout, role).toContain('Bootstrap successful!')
       expect(stdout, role).toContain('customer tally: confirmed')
       expect(stdout, role).toContain('merchant tally: confirmed')
+    }
+  }, 180_000)
+
+  it('a wallet on taleus/bootstrap + taleus/tallydb (docs/library.md) bootstraps with the packed `taleus serve`, stock and foil', async () => {
+    const doc = await readFile(join(ROOT, 'docs/library.md'), 'utf8')
+    await writeFile(join(project, 'wallet.ts'), exampleFrom(doc, 'wallet.ts'))
+    const tsc = await compile('wallet.ts', COMPILER_OPTIONS)
+    expect(tsc).toBe('')
+
+    const bin = join(project, 'node_modules/.bin/taleus')
+    const merchant = join(project, 'merchant')
+    const serve = spawn(
+      bin,
+      ['serve', '--data-dir', merchant, '--no-mdns', '--listen', '/ip4/127.0.0.1/tcp/0'],
+      {
+        cwd: project,
+        stdio: ['ignore', 'pipe', 'pipe']
+      }
+    )
+    try {
+      await new Promise<void>((resolve, reject) => {
+        let out = ''
+        serve.stdout.setEncoding('utf8').on('data', (d: string) => {
+          out += d
+          if (out.includes('"event":"ready"')) resolve()
+        })
+        serve.once('exit', (code) => reject(new Error(`taleus serve exited (${code})`)))
+      })
+      for (const role of ['stock', 'foil'] as const) {
+        const created = await run(
+          bin,
+          ['token', 'create', '--data-dir', merchant, '--role', role, '--json'],
+          {
+            cwd: project
+          }
+        )
+        const { link } = JSON.parse(created.stdout) as { link: string }
+        const { stdout } = await run(
+          process.execPath,
+          ['build/wallet.js', link, join(project, `wallet-${role}`)],
+          {
+            cwd: project,
+            timeout: 60_000
+          }
+        )
+        expect(stdout, role).toMatch(/confirmed; this wallet is the (stock|foil)/)
+        expect(stdout, role).toContain(`document held: true, serves it: ${role === 'foil'}`)
+        const tallyId = /tally (\S+) confirmed/.exec(stdout)?.[1] as string
+        // the merchant holds the same tally's document: its own (stock) or the wallet's replica (foil)
+        const shown = await run(bin, ['tally', 'show', tallyId, '--data-dir', merchant, '--json'], {
+          cwd: project
+        })
+        const view = JSON.parse(shown.stdout) as {
+          provisioner: boolean
+          document: { tally: { tallyId: string } }
+        }
+        expect(view.document.tally.tallyId, role).toBe(tallyId)
+        expect(view.provisioner, role).toBe(role === 'stock')
+      }
+      const tallies = JSON.parse(
+        (await run(bin, ['tallies', '--data-dir', merchant, '--json'], { cwd: project })).stdout
+      ) as Array<{ status: string }>
+      expect(tallies.map((t) => t.status)).toEqual(['confirmed', 'confirmed'])
+    } finally {
+      serve.kill('SIGTERM')
     }
   }, 180_000)
 

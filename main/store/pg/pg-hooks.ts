@@ -33,7 +33,12 @@ import {
   tokenInfo
 } from '../hook-rules.ts'
 import type { TallyRecord } from '../tally-book.ts'
-import { documentHandedOver, joinDocument, provisionDocument, revokeDocument } from '../tally-docs.ts'
+import {
+  documentHandedOver,
+  joinDocument,
+  provisionDocument,
+  revokeDocument
+} from '../../tallydb/bootstrap-hooks.ts'
 import { tokenRejection } from '../token-book.ts'
 import type { LocalNode } from '../types.ts'
 import type { PgApprovals } from './pg-approvals.ts'

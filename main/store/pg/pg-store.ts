@@ -7,7 +7,7 @@
  * revoked meanwhile (pg-tallies.ts). Reads the console makes (synchronous in the MerchantStore contract)
  * come from a mirror of tokens, tallies, approvals and recent audit events that every node keeps current
  * from the notes each change sends. The hooks are in pg-hooks.ts; rules shared with the lowdb store live
- * in ../hook-rules.ts and ../tally-docs.ts.
+ * in ../hook-rules.ts and ../../tallydb/bootstrap-hooks.ts.
  */
 import type { Pool } from 'pg'
 import { TypedEventEmitter } from 'main-event'
@@ -33,7 +33,7 @@ import type { TallyDb } from '../../tallydb/tally-db.ts'
 import type { ChainReport } from '../audit-chain.ts'
 import type { OperatorRecord } from '../audit-log.ts'
 import { StoreClosedError, StoreInputError, UnknownTokenError } from '../errors.ts'
-import { grantKeyOf } from '../tally-docs.ts'
+import { grantKeyOf } from '../../tallydb/bootstrap-hooks.ts'
 import { newTokenId, newTokenRecord, tokenRejection, tokenView } from '../token-book.ts'
 import { deriveToken, hashToken } from '../token-secret.ts'
 import type { LocalNode, MerchantStore } from '../types.ts'

@@ -10,10 +10,10 @@ import { RejectedError } from '../bootstrap/errors.ts'
 import { LIMITS } from '../bootstrap/messages.ts'
 import { PROTOCOL_ID_V1_0 } from '../bootstrap/types.ts'
 import type { DbConnectionInfo, DraftTally, HookContext, ProvisionResult } from '../bootstrap/types.ts'
-import { deriveGrant } from '../tallydb/grant.ts'
-import type { TallyDb } from '../tallydb/tally-db.ts'
-import { stringFormFor } from '../tallydb/tally-document.ts'
-import type { TallyTerms } from '../tallydb/tally-document.ts'
+import { deriveGrant } from './grant.ts'
+import type { TallyDb } from './tally-db.ts'
+import { stringFormFor } from './tally-document.ts'
+import type { TallyTerms } from './tally-document.ts'
 
 /** The key of the tally database's grants, derived from a node's (or cadre's) secret. */
 export function grantKeyOf(secret: Buffer): Buffer {
