@@ -282,7 +282,10 @@ export interface AuditVerifyResult {
 
 /** An operator record of the audit trail: who did what. */
 export interface OperationView {
-  /** `approve` `reject` `token-create` `token-revoke` `token-archive` `export` `node-start` `node-stop` `display-next` */
+  /**
+   * `approve` `reject` `token-create` `token-revoke` `token-archive` `export` `node-start` `node-stop`
+   * `display-next` `store-setting` `dial` `terms-propose` `terms-accept` `terms-withdraw` `terms-decline`
+   */
   op: string
   actor: Actor
   at: number

@@ -170,7 +170,7 @@ class Service extends ConsoleRuntime implements ConsoleService {
     return store.pendingTallies().map((t) => this.withNextCheck(t))
   }
 
-  async dial(input: DialInput): Promise<{ sessionId: string }> {
+  async dial(input: DialInput, ctx?: CallContext): Promise<{ sessionId: string }> {
     const { node, manager } = this.running()
     const { sessionId, outcome } = startDial(input, {
       node,
@@ -179,6 +179,8 @@ class Service extends ConsoleRuntime implements ConsoleService {
       push: (result) => this.batcher.push({ kind: 'dial-result', outcome: result })
     })
     this.dials.add(sessionId, outcome)
+    // never the link: it carries the other party's token
+    this.desk.record('dial', ctx, { sessionId })
     return { sessionId }
   }
 
@@ -213,22 +215,43 @@ class Service extends ConsoleRuntime implements ConsoleService {
     return readTallyDocument(db, input.tallyId)
   }
 
-  async proposeTerms(input: { tallyId: string; terms: TallyTerms }): Promise<TermsProposal> {
+  async proposeTerms(
+    input: { tallyId: string; terms: TallyTerms },
+    ctx?: CallContext
+  ): Promise<TermsProposal> {
     const db = this.tallyDatabase()
-    return proposeTallyTerms(db, input.tallyId, input.terms)
+    const proposal = await proposeTallyTerms(db, input.tallyId, input.terms)
+    this.recordProposal('terms-propose', ctx, proposal, input.tallyId)
+    return proposal
   }
 
-  async acceptProposal(input: { tallyId: string; proposalId: string }): Promise<TermsProposal> {
+  async acceptProposal(
+    input: { tallyId: string; proposalId: string },
+    ctx?: CallContext
+  ): Promise<TermsProposal> {
     const db = this.tallyDatabase()
-    return acceptTallyProposal(db, input.tallyId, input.proposalId)
+    const accepted = await acceptTallyProposal(db, input.tallyId, input.proposalId)
+    this.recordProposal('terms-accept', ctx, accepted, input.tallyId)
+    return accepted
   }
 
-  async closeProposal(input: {
-    tallyId: string
-    proposalId: string
-    how: 'withdrawn' | 'declined'
-  }): Promise<TermsProposal> {
-    return closeTallyProposal(this.tallyDatabase(), input.tallyId, input.proposalId, input.how)
+  async closeProposal(
+    input: { tallyId: string; proposalId: string; how: 'withdrawn' | 'declined' },
+    ctx?: CallContext
+  ): Promise<TermsProposal> {
+    const closed = await closeTallyProposal(this.tallyDatabase(), input.tallyId, input.proposalId, input.how)
+    this.recordProposal(
+      input.how === 'withdrawn' ? 'terms-withdraw' : 'terms-decline',
+      ctx,
+      closed,
+      input.tallyId
+    )
+    return closed
+  }
+
+  /** The operator's negotiation in the audit trail: which tally and proposal, never the terms' text. */
+  private recordProposal(op: string, ctx: CallContext | undefined, p: TermsProposal, tallyId: string): void {
+    this.desk.record(op, ctx, { tallyId, detail: { proposal: p.proposalId } })
   }
 
   private tallyDatabase(): TallyDb {

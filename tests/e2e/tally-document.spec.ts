@@ -2,7 +2,13 @@
  * The tally page's shared document (issue I): a token with standing terms, a second `taleus serve` as
  * the counterparty dialling it, then proposals both ways, each side seeing the other's live.
  */
-import type { DialOutcome, TallyDocumentView, TermsProposal, TokenView } from '../../preload/contract.ts'
+import type {
+  DialOutcome,
+  OperationView,
+  TallyDocumentView,
+  TermsProposal,
+  TokenView
+} from '../../preload/contract.ts'
 import { expect, startServe, test } from './fixtures.ts'
 
 test('the tally page shows the shared terms, sync state and proposals live, and proposes and accepts', async ({
@@ -122,6 +128,12 @@ test('the tally page shows the shared terms, sync state and proposals live, and 
     await expect(doc.locator(`[data-testid=proposal][data-status="open"]`)).toHaveCount(0)
     await expect(doc.getByTestId('doc-term-stockCreditLimit')).toHaveText('750 CHIP')
     await expect(doc.getByTestId('doc-term-note')).toHaveText('Settle by the 15th')
+    // the operator's negotiation is in the audit trail's operator records, with who did it
+    const ops = await node.call<OperationView[]>('GET', '/api/audit/operations')
+    for (const op of ['terms-propose', 'terms-accept', 'terms-decline', 'terms-withdraw'])
+      expect(ops.find((o) => o.op === op && o.tallyId === tallyId)?.actor, op).toBe('browser')
+    const theirOps = await peer.call<OperationView[]>('GET', '/api/audit/operations')
+    expect(theirOps.find((o) => o.op === 'dial')?.sessionId).toBe(sessionId)
 
     // The counterparty goes away: the page says so, calmly
     await peer.halt()
