@@ -45,7 +45,10 @@ test('the tally page shows the shared terms, sync state and proposals live, and 
 
   const peer = await startServe()
   try {
-    const { sessionId } = await peer.call<{ sessionId: string }>('POST', '/api/dial', { link })
+    const { sessionId } = await peer.call<{ sessionId: string }>('POST', '/api/dial', {
+      link,
+      identity: { name: 'Peer Shop' }
+    })
     const outcome = await peer.call<DialOutcome>('POST', '/api/dial/wait', { sessionId })
     if (!outcome.ok) throw new Error(`the counterparty's dial failed: ${outcome.reason}`)
     const { tallyId } = outcome
@@ -134,6 +137,32 @@ test('the tally page shows the shared terms, sync state and proposals live, and 
       expect(ops.find((o) => o.op === op && o.tallyId === tallyId)?.actor, op).toBe('browser')
     const theirOps = await peer.call<OperationView[]>('GET', '/api/audit/operations')
     expect(theirOps.find((o) => o.op === 'dial')?.sessionId).toBe(sessionId)
+
+    // We dial the counterparty's own link: that tally (outbound, no identity disclosed) still names them
+    const theirToken = await peer.call<{ link: string }>('POST', '/api/tokens', {
+      role: 'stock',
+      label: 'Back'
+    })
+    const back = await node.call<{ sessionId: string }>('POST', '/api/dial', { link: theirToken.link })
+    const backOutcome = await node.call<DialOutcome>('POST', '/api/dial/wait', back)
+    expect(backOutcome.ok).toBe(true)
+    await page.getByTestId('nav-tallies').click()
+    const outbound = page
+      .getByTestId('tally-row')
+      .filter({ has: page.locator('td', { hasText: /^outbound$/ }) })
+    await expect(outbound.getByTestId('tally-counterparty-name')).toHaveText('Peer Shop')
+    await page.getByTestId('nav-sessions').click()
+    await expect(
+      page
+        .locator(`[data-testid=session-row][data-session-id="${back.sessionId}"]`)
+        .getByTestId('session-peer')
+    ).toHaveText('Peer Shop')
+    await page.getByTestId('nav-tallies').click()
+    await page
+      .getByTestId('tally-row')
+      .filter({ has: page.locator('td', { hasText: /^inbound$/ }) })
+      .getByTestId('tally-open')
+      .click()
 
     // The counterparty goes away: the page says so, calmly
     await peer.halt()
