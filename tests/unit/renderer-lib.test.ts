@@ -4,7 +4,7 @@ import { REASON_CODES } from '../../main/bootstrap/types.ts'
 import { isTrustedRendererUrl } from '../../main/electron/trusted-url.ts'
 import { ApiCallError, toApiCallError } from '../../renderer/src/lib/api-error.ts'
 import { toCsv } from '../../preload/export-columns.ts'
-import { formatCountdown, formatDuration, shortPeer } from '../../renderer/src/lib/format.ts'
+import { formatClock, formatCountdown, formatDuration, shortPeer } from '../../renderer/src/lib/format.ts'
 import { describeError, describeReason, REASON_WORDS } from '../../renderer/src/lib/reasons.ts'
 import { STATES, stateKind } from '../../renderer/src/lib/states.ts'
 import { parseSse } from '../../renderer/src/lib/web-bridge.ts'
@@ -82,6 +82,12 @@ describe('toCsv', () => {
 })
 
 describe('format and states', () => {
+  it('formatClock puts the milliseconds inside the time, before a 12-hour clock’s AM/PM', () => {
+    const text = formatClock(new Date(2026, 10, 30, 18, 41, 30, 317).getTime())
+    expect(text).toMatch(/41:30\.317/)
+    expect(text).not.toMatch(/[AP]M\.\d/)
+  })
+
   it('formats durations, countdowns and peers', () => {
     expect(formatDuration(65_000)).toBe('1:05')
     expect(formatDuration(3_725_000)).toBe('1:02:05')

@@ -41,6 +41,11 @@ export function formatTime(at: number): string {
 
 /** Local time of day with seconds and milliseconds, for timelines. */
 export function formatClock(at: number): string {
-  const d = new Date(at)
-  return `${d.toLocaleTimeString()}.${String(d.getMilliseconds()).padStart(3, '0')}`
+  // the milliseconds inside the time ("6:41:30.317 PM"), not after a 12-hour clock's AM/PM
+  return new Date(at).toLocaleTimeString(undefined, {
+    hour: 'numeric',
+    minute: '2-digit',
+    second: '2-digit',
+    fractionalSecondDigits: 3
+  })
 }
