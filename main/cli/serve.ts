@@ -30,6 +30,9 @@ export async function serve(opts: ServeOptions): Promise<void> {
       'taleus: warning: the --store URL holds a password, visible to other local users via ps; ' +
         'put it in PGPASSWORD or ~/.pgpass instead\n'
     )
+  // stdout carries our JSON lines only: libraries' console output goes to stderr, bounded
+  const { routeLibraryLog } = await import('../service/library-log.ts')
+  routeLibraryLog()
   const dataDir = resolve(opts.dataDir)
   await mkdir(dataDir, { recursive: true, mode: 0o700 })
   const service = await createConsoleService({

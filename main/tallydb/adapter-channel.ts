@@ -30,6 +30,7 @@ export class Channel {
   readonly openedAt = performance.now()
   #nextId = 1
   #writes: Promise<void> = Promise.resolve()
+  #watchdog: ReturnType<typeof setTimeout> | undefined
 
   /** The remote peer's PeerId (the connection's, authenticated). */
   readonly remotePeer: string
@@ -43,6 +44,15 @@ export class Channel {
   ) {
     this.remotePeer = connection.remotePeer.toString()
     this.lp = lengthPrefixed(stream, maxFrameBytes)
+  }
+
+  /** Run `check` once after `ms` (replacing any earlier watch); undefined: stop watching. */
+  watch(ms: number | undefined, check?: () => void): void {
+    clearTimeout(this.#watchdog)
+    this.#watchdog = undefined
+    if (ms === undefined || check === undefined || this.closed) return
+    this.#watchdog = setTimeout(check, ms)
+    this.#watchdog.unref?.()
   }
 
   nextId(): number {
@@ -61,9 +71,4 @@ export class Channel {
         this.stream.abort(err instanceof Error ? err : new Error(String(err)))
       })
   }
-}
-
-/** True when `v` can be a peer's metadata (a plain object). */
-export function isMeta(v: unknown): v is PeerMetadata {
-  return v !== null && typeof v === 'object' && !Array.isArray(v)
 }

@@ -31,8 +31,12 @@ export interface Libp2pNetworkAdapterInit {
   openAccess?: boolean
   /** Peers (or their addresses) to open a channel to on connect(): the acceptance tests. */
   dialPeers?: Array<PeerId | Multiaddr>
-  /** Largest frame in bytes. Default 16 MiB (a whole document's first sync). */
+  /** Largest frame in bytes. Default just under 4 MiB, what libp2p's stream reader holds. */
   maxFrameBytes?: number
+  /** A channel whose peer sends no hello within this is closed. Default 10 000. */
+  helloTimeoutMs?: number
+  /** A channel that carries no document this long after the hellos is closed. Default 30 000. */
+  idleWithoutDocumentMs?: number
   /** Streams of this protocol one connection may open to us. Default 8 (one is used). */
   maxInboundStreams?: number
   /** Open requests in flight per channel. Default 256. */

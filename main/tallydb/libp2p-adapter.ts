@@ -14,12 +14,16 @@ import type { Connection, Libp2p, PeerId, Stream } from '@libp2p/interface'
 import { isMultiaddr } from '@multiformats/multiaddr'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { ChannelSupersededError, GrantRefusedError, TallyDbClosedError } from './errors.ts'
-import { Channel, isMeta } from './adapter-channel.ts'
+import { Channel } from './adapter-channel.ts'
+import { assertPlainCbor } from './cbor-guard.ts'
 import { Readiness } from './adapter-readiness.ts'
 import type { Frame } from './adapter-channel.ts'
 import type { Libp2pNetworkAdapterInit, Opened } from './adapter-types.ts'
 
 export type { Libp2pNetworkAdapterInit, OpenRequest, Opened } from './adapter-types.ts'
+
+/** automerge-repo message types a channel carries (no ephemeral messages, no gossip of heads). */
+const CARRIED_TYPES: ReadonlySet<string> = new Set(['sync', 'request', 'doc-unavailable'])
 
 /** Our libp2p protocol for the shared tally database. */
 export const TALLYDB_PROTOCOL = '/taleus/tallydb/1.0.0'
@@ -32,7 +36,12 @@ const READY_WAIT_MS = 1_000
 const SUPERSEDED_RETRIES = 2
 
 const DEFAULTS = {
-  maxFrameBytes: 16 * 1024 * 1024,
+  // what libp2p's stream reader holds at most (@libp2p/utils: 4 MiB); a larger frame resets the stream
+  maxFrameBytes: 4 * 1024 * 1024 - 64,
+  // a stream that says nothing holds its connection (the connection guard reaps idle connections only)
+  helloTimeoutMs: 10_000,
+  // nor may one that never carries a document: a legitimate peer opens one right after the hellos
+  idleWithoutDocumentMs: 30_000,
   maxInboundStreams: 8,
   maxPendingOpens: 256,
   maxRefusals: 32
@@ -263,6 +272,9 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
       this.#close(previous, atOnce)
     }
     const ch = new Channel(stream, connection, outbound, this.#init.maxFrameBytes)
+    ch.watch(this.#init.helloTimeoutMs, () => {
+      if (ch.repoPeerId === undefined) this.#close(ch)
+    })
     this.#channels.set(remotePeer, ch)
     stream.addEventListener('close', () => this.#close(ch), { once: true })
     if (this.#connected) this.#greet(ch)
@@ -293,8 +305,10 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
   async #readLoop(ch: Channel): Promise<void> {
     try {
       for (;;) {
-        const body = await ch.lp.read()
-        const frame = cbor.decode<Frame>(body.subarray())
+        const body = (await ch.lp.read()).subarray()
+        // before the decoder sees it: a tagged bignum costs cbor-x the square of its length (cbor-guard.ts)
+        assertPlainCbor(body)
+        const frame = cbor.decode<Frame>(body)
         await this.#onFrame(ch, frame)
         if (ch.closed) return
       }
@@ -312,7 +326,13 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
         if (this.#init.openAccess !== true && frame.peerId !== ch.remotePeer)
           throw new Error('peer id mismatch')
         ch.repoPeerId = frame.peerId as RepoPeerId
-        ch.meta = isMeta(frame.meta) ? frame.meta : {}
+        ch.watch(this.#init.idleWithoutDocumentMs, () => {
+          if (ch.allowed.size === 0 && ch.pending.size === 0) this.#close(ch)
+        })
+        // the remote's own metadata is not kept: automerge-repo holds every peer's for good (a stranger's
+        // megabytes each) and saves a sync state per storage id it names; a full sync on reconnect is cheap
+        // (open access, automerge-repo's own adapter suite: as told, when it is a plain object)
+        ch.meta = this.#init.openAccess === true && isPlainObject(frame.meta) ? frame.meta : {}
         this.#announce(ch)
         return
       }
@@ -320,6 +340,8 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
         const m = frame.m
         if (!this.#connected || ch.repoPeerId === undefined || m === null || typeof m !== 'object') return
         if (m.senderId !== ch.repoPeerId || m.targetId !== this.peerId) return
+        // the document's own messages only: automerge-repo keeps a counter per ephemeral session for good
+        if (this.#init.openAccess !== true && !CARRIED_TYPES.has(m.type)) return
         if (!this.#carries(ch, m)) return
         if (m.documentId !== undefined) this.#init.onTraffic?.(m.documentId, ch.remotePeer, 'in')
         this.emit('message', m)
@@ -338,8 +360,11 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
           if (++ch.refusals > this.#init.maxRefusals) throw new Error('too many refusals')
           return
         }
+        // a document this channel already carries gets no second snapshot: each is a whole document, and
+        // a few hundred repeated opens (a few bytes each) made a merchant build and queue hundreds of them
+        const again = ch.allowed.has(documentId)
         ch.allowed.add(documentId)
-        const doc = await this.#init.snapshot?.(documentId).catch(() => undefined)
+        const doc = again ? undefined : await this.#init.snapshot?.(documentId).catch(() => undefined)
         ch.write({ t: 'opened', id: frame.id, documentId, ...(doc === undefined ? {} : { doc }) })
         return
       }
@@ -380,6 +405,7 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
   #close(ch: Channel, superseded = false): void {
     if (ch.closed) return
     ch.closed = true
+    ch.watch(undefined)
     this.#readiness.wake(ch)
     if (this.#channels.get(ch.remotePeer) === ch) this.#channels.delete(ch.remotePeer)
     for (const p of ch.pending.values())
@@ -397,4 +423,8 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
 
 function stripUndefined<T extends object>(o: T): T {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T
+}
+
+function isPlainObject(v: unknown): v is PeerMetadata {
+  return v !== null && typeof v === 'object' && !Array.isArray(v)
 }

@@ -264,6 +264,21 @@ function close(
   proposal.closedAt = written(at, form)
 }
 
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v)
+}
+
+function isProposalShape(p: unknown): p is TermsProposal {
+  return (
+    isRecord(p) &&
+    typeof p.proposalId === 'string' &&
+    typeof p.by === 'string' &&
+    typeof p.at === 'string' &&
+    typeof p.status === 'string' &&
+    isRecord(p.terms)
+  )
+}
+
 function isParty(doc: StoredTallyDoc, peerId: string): boolean {
   return peerId === str(doc.tally.initiatorPeerId) || peerId === str(doc.tally.respondentPeerId)
 }
@@ -274,11 +289,13 @@ export type TallyDocBody = Omit<TallyDoc, 'proposals'> & { proposals: TermsPropo
 /** A plain copy of the document for the API (no Automerge proxies), proposals newest first. */
 export function docView(doc: StoredTallyDoc): TallyDocBody {
   const plain = JSON.parse(JSON.stringify(doc)) as TallyDoc
+  // the counterparty writes into this document too: what it wrote out of shape is left out, not a crash
+  const proposals = Object.values(isRecord(plain.proposals) ? plain.proposals : {}).filter(isProposalShape)
   return {
     schema: plain.schema,
     tally: plain.tally,
-    terms: plain.terms ?? {},
-    proposals: Object.values(plain.proposals ?? {}).sort((a, b) => b.at.localeCompare(a.at)),
-    log: plain.log ?? []
+    terms: isRecord(plain.terms) ? plain.terms : {},
+    proposals: proposals.sort((a, b) => b.at.localeCompare(a.at)),
+    log: Array.isArray(plain.log) ? plain.log.filter((e) => isRecord(e) && typeof e.at === 'string') : []
   }
 }

@@ -65,4 +65,17 @@ describe('closing proposals', () => {
       'withdrawn'
     ])
   })
+
+  it('a counterparty’s out-of-shape proposals and log entries are left out of the view, not a crash', () => {
+    const doc = change(start(), (d) => {
+      const raw = d as unknown as { proposals: Record<string, unknown>; log: unknown[] }
+      raw.proposals['x1'] = { proposalId: 'x1', by: B, at: 12345, terms: {}, status: 'open' }
+      raw.proposals['x2'] = 'not a proposal'
+      raw.log.push({ at: null, by: B, kind: 'proposed' })
+    })
+    const withGood = change(doc, (d) => addProposal(d, proposal('b1', B, 'fine')))
+    const view = docView(withGood)
+    expect(view.proposals.map((p) => p.proposalId)).toEqual(['b1'])
+    expect(view.log.every((e) => typeof e.at === 'string')).toBe(true)
+  })
 })
