@@ -124,14 +124,17 @@ async function startBootstrap(): Promise<{ addr: string; link: string }> {
     listen: ['/ip4/127.0.0.1/tcp/0'],
     mdns: false,
     maxConcurrentSessions,
-    // the held run parks every session waiting for the operator on one token: above the guard's default
-    // of 16 waiting per token (issue E), as a merchant expecting such a queue configures it
-    ...(hold ? { abuseLimits: { maxApprovalsPerToken: maxConcurrentSessions } } : {}),
-    // a refuse run measures the flood of many addresses (each contact an `invalid-token` session), not
-    // the per-IP bucket's cheaper `busy`: every bench dialer shares 127.0.0.1 (docs/performance.md)
-    ...(refuseRun
-      ? { abuseLimits: { rejectedPerIp: { burst: Number.MAX_SAFE_INTEGER, perSecond: 0 } } }
-      : {}),
+    abuseLimits: {
+      // one listener serves every warm-up and rep on one token: thousands of tallies in a minute, more
+      // than a merchant's public QR takes by default (confirmedPerToken), as a stadium's node configures it
+      confirmedPerToken: { burst: Number.MAX_SAFE_INTEGER, perSecond: 0 },
+      // the held run parks every session waiting for the operator on one token: above the guard's default
+      // of 16 waiting per token (issue E), as a merchant expecting such a queue configures it
+      ...(hold ? { maxApprovalsPerToken: maxConcurrentSessions } : {}),
+      // a refuse run measures the flood of many addresses (each contact an `invalid-token` session), not
+      // the per-IP bucket's cheaper `busy`: every bench dialer shares 127.0.0.1 (docs/performance.md)
+      ...(refuseRun ? { rejectedPerIp: { burst: Number.MAX_SAFE_INTEGER, perSecond: 0 } } : {})
+    },
     // the shared tally database only where the run measures it (BENCH_TALLYDB=1; bench/run.js tallydb)
     tallyDb: process.env.BENCH_TALLYDB === '1'
   })

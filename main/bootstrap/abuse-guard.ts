@@ -20,6 +20,12 @@ export interface AbuseLimits {
   abandonedPerToken: RateLimit
   /** Abandoned attempts on one token with a use limit: a single-use token cannot be farmed. */
   abandonedPerLimitedToken: RateLimit
+  /**
+   * Tallies confirmed on one unlimited token (a public QR): anyone holding it can make tallies, each a
+   * record kept for good (an outside review made 538 a second, 20 KB each, until the node could no longer
+   * start). The burst is a big rush's worth; a limited token is bounded by its uses.
+   */
+  confirmedPerToken: RateLimit
   /** Listener sessions one peer may run at once (past its contact). */
   maxSessionsPerPeer: number
   /** Sessions of one token waiting for the operator at once. */
@@ -35,6 +41,7 @@ export const DEFAULT_ABUSE_LIMITS: AbuseLimits = {
   abandonedPerPeer: { burst: 5, perSecond: 1 / 30 },
   abandonedPerToken: { burst: 100, perSecond: 0.5 },
   abandonedPerLimitedToken: { burst: 3, perSecond: 1 / 60 },
+  confirmedPerToken: { burst: 2000, perSecond: 1 },
   maxSessionsPerPeer: 64,
   maxApprovalsPerToken: 16,
   maxTrackedKeys: 10_000
@@ -51,6 +58,7 @@ export type RefusalCause =
   | 'peer-sessions'
   | 'capacity'
   | 'token-abandoned'
+  | 'token-confirmed'
   | 'token-approvals'
 
 /** How a listener session ended, as far as abuse accounting goes. */
@@ -67,6 +75,7 @@ export class AbuseGuard {
   private readonly abandonedByPeer: TokenBuckets
   private readonly abandonedByToken: TokenBuckets
   private readonly abandonedByLimitedToken: TokenBuckets
+  private readonly confirmedByToken: TokenBuckets
   private readonly approvals = new Counts()
   private readonly refusals: RefusalCounts = {
     'peer-rejected': 0,
@@ -75,6 +84,7 @@ export class AbuseGuard {
     'peer-sessions': 0,
     capacity: 0,
     'token-abandoned': 0,
+    'token-confirmed': 0,
     'token-approvals': 0
   }
 
@@ -94,6 +104,7 @@ export class AbuseGuard {
     this.abandonedByPeer = buckets(this.limits.abandonedPerPeer, this.limits.maxSessionsPerPeer)
     this.abandonedByToken = buckets(this.limits.abandonedPerToken)
     this.abandonedByLimitedToken = buckets(this.limits.abandonedPerLimitedToken)
+    this.confirmedByToken = buckets(this.limits.confirmedPerToken)
   }
 
   /** A new stream from `peer` at `ip`: the cause to refuse it for, or undefined to let it in. */
@@ -108,6 +119,7 @@ export class AbuseGuard {
   /** A session's token is known: the cause to refuse it for; else it is admitted (and counted). */
   admitToken(info: ValidatedToken): RefusalCause | undefined {
     if (!this.tokenBuckets(info).allows(info.tokenId)) return 'token-abandoned'
+    if (info.uses == null && !this.confirmedByToken.allows(info.tokenId)) return 'token-confirmed'
     if (info.approvalTimeoutMs != null) {
       if (this.approvals.get(info.tokenId) >= this.limits.maxApprovalsPerToken) return 'token-approvals'
       this.approvals.add(info.tokenId)
@@ -133,6 +145,7 @@ export class AbuseGuard {
       // node was slow to serve do not lock its QR for the rest, and a holder of the QR still abandons no
       // faster than the bucket's rate plus the tallies actually made on it
       this.tokenBuckets(info).give(info.tokenId)
+      if (info.uses == null) this.confirmedByToken.take(info.tokenId)
     }
   }
 

@@ -461,6 +461,16 @@ describe('bootstrap failures', () => {
     await expectIdle(pair)
   })
 
+  it('a public token past its bound of confirmed tallies answers busy (a flood of tallies is bounded)', async () => {
+    pair = await makePair({ abuseLimits: { confirmedPerToken: { burst: 3, perSecond: 0 } } })
+    pair.hooksA.addToken('qr-token', 'stock')
+    for (let i = 0; i < 3; i++) await pair.managerB.initiateBootstrap(pair.link('qr-token', 'stock'), pair.b)
+    const { error } = await settled(pair.managerB.initiateBootstrap(pair.link('qr-token', 'stock'), pair.b))
+    expect(error).toMatchObject({ name: 'RejectedError', reason: 'busy' })
+    expect(pair.managerA.getRefusalCounts()['token-confirmed']).toBe(1)
+    await expectIdle(pair)
+  })
+
   it('listener stopping mid-flow: A ends failed, B sees the reset, nothing hangs', async () => {
     pair = await makePair()
     pair.hooksA.addToken('stop-token', 'stock', {}, 1)

@@ -131,6 +131,22 @@ describe('AbuseGuard', () => {
     expect(g2.admitToken(open)).toBe('token-abandoned')
   })
 
+  it('bounds tallies confirmed on an unlimited token (a public QR), not on one with a use limit', () => {
+    const c = clock()
+    const g = new AbuseGuard({ confirmedPerToken: { burst: 3, perSecond: 1 } }, c.now)
+    const open = info({ tokenId: 'qr' })
+    for (let i = 0; i < 3; i++) {
+      expect(g.admitToken(open)).toBeUndefined()
+      g.settle(`customer-${i}`, 'ip', 'done', open)
+    }
+    expect(g.admitToken(open)).toBe('token-confirmed')
+    c.advance(1000)
+    expect(g.admitToken(open)).toBeUndefined()
+    const limited = info({ tokenId: 'lot', uses: 100 })
+    for (let i = 0; i < 10; i++) g.settle(`buyer-${i}`, 'ip', 'done', limited)
+    expect(g.admitToken(limited)).toBeUndefined()
+  })
+
   it('caps sessions per peer and pending approvals per token, freeing them as sessions end', () => {
     const g = new AbuseGuard({ maxSessionsPerPeer: 2, maxApprovalsPerToken: 2 })
     expect(g.checkStream('p', 'ip', 2)).toBe('peer-sessions')
