@@ -63,6 +63,13 @@ export function parseMaxSessions(text: string): number {
   return Number(text)
 }
 
+/** Tallies one public token may confirm at once (then one a second), 1–10 000 000. */
+export function parseTallyBurst(text: string): number {
+  if (!/^\d{1,8}$/.test(text) || Number(text) < 1 || Number(text) > 10_000_000)
+    throw new UsageError(`--token-tally-burst must be a whole number from 1 to 10000000 (got "${text}")`)
+  return Number(text)
+}
+
 /** A postgres:// (or postgresql://) URL of a cadre store; never quoted back (it may hold a password). */
 export function parseStoreUrl(text: string): string {
   let ok = false

@@ -13,6 +13,7 @@ import {
   parseLimit,
   parseLinkSource,
   parseMaxSessions,
+  parseTallyBurst,
   parseStoreUrl,
   parsePort,
   parseUses
@@ -51,6 +52,11 @@ export function buildProgram(): Command {
       wrap(parseMaxSessions)
     )
     .option(
+      '--token-tally-burst <n>',
+      'tallies one public (unlimited) token may make at once before it is held to one a second (default 2000)',
+      wrap(parseTallyBurst)
+    )
+    .option(
       '--store <url>',
       "postgres://user@host/db: a store shared by the merchant's nodes (default: the data folder)",
       wrap(parseStoreUrl)
@@ -63,6 +69,7 @@ export function buildProgram(): Command {
         ...(opts.listen ? { listen: opts.listen } : {}),
         ...(opts.apiPort === undefined ? {} : { apiPort: opts.apiPort }),
         ...(opts.maxSessions === undefined ? {} : { maxSessions: opts.maxSessions }),
+        ...(opts.tokenTallyBurst === undefined ? {} : { tokenTallyBurst: opts.tokenTallyBurst }),
         ...(opts.store === undefined ? {} : { store: opts.store })
       })
     })

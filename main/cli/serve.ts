@@ -3,6 +3,8 @@ import { existsSync } from 'node:fs'
 import { chmod, mkdir, rm, writeFile } from 'node:fs/promises'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { DEFAULT_ABUSE_LIMITS } from '../bootstrap/abuse-guard.ts'
+import type { AbuseLimits } from '../bootstrap/abuse-guard.ts'
 import { API_INFO_FILE } from './api-client.ts'
 
 /** Options of `taleus serve`. */
@@ -13,8 +15,22 @@ export interface ServeOptions {
   apiPort?: number
   /** Concurrent sessions before new contacts get `busy`. */
   maxSessions?: number
+  /** Burst of confirmedPerToken (the abuse guard's bound on tallies one unlimited token makes). */
+  tokenTallyBurst?: number
   /** postgres://… of a cadre store shared with other nodes; default the data folder (or env TALEUS_STORE). */
   store?: string
+}
+
+/** The abuse limits `serve`'s flags set (none: the guard's defaults). */
+export function serviceLimits(opts: Pick<ServeOptions, 'tokenTallyBurst'>): {
+  abuseLimits?: Partial<AbuseLimits>
+} {
+  if (opts.tokenTallyBurst === undefined) return {}
+  return {
+    abuseLimits: {
+      confirmedPerToken: { ...DEFAULT_ABUSE_LIMITS.confirmedPerToken, burst: opts.tokenTallyBurst }
+    }
+  }
 }
 
 /** Start the node and the API; resolves once stopped by SIGINT/SIGTERM. */
@@ -40,6 +56,7 @@ export async function serve(opts: ServeOptions): Promise<void> {
     mdns: opts.mdns,
     actor: 'cli',
     ...(opts.maxSessions === undefined ? {} : { maxConcurrentSessions: opts.maxSessions }),
+    ...serviceLimits(opts),
     ...(opts.store === undefined ? {} : { store: opts.store }),
     // Default (the service's): every interface, so customers reach the node over the LAN.
     ...(opts.listen === undefined || opts.listen.length === 0 ? {} : { listen: opts.listen })

@@ -50,7 +50,18 @@ describe('taleus CLI', () => {
     dialerDir = await mkdtemp(join(tmpdir(), 'taleus-cli-dialer-'))
     serve = spawn(
       process.execPath,
-      [BIN, 'serve', '--data-dir', dir, '--listen', '/ip4/127.0.0.1/tcp/0', '--no-mdns'],
+      [
+        BIN,
+        'serve',
+        '--data-dir',
+        dir,
+        '--listen',
+        '/ip4/127.0.0.1/tcp/0',
+        '--no-mdns',
+        // accepted (its effect: tests/unit/serve-options.test.ts and the guard's own tests)
+        '--token-tally-burst',
+        '5000'
+      ],
       {
         cwd: ROOT,
         stdio: ['ignore', 'pipe', 'pipe']
@@ -232,6 +243,7 @@ describe('taleus CLI', () => {
       ['token', 'create', '--role', 'stock'],
       ['dial', 'not-a-link'],
       ['dial', 'x', '--identity', 'no-equals-sign'],
+      ['serve', '--data-dir', dir, '--token-tally-burst', 'lots'],
       ['frobnicate']
     ]) {
       const run = await taleus(args)
