@@ -154,7 +154,10 @@ describe('operator approval with the real store', () => {
         dataDir: await world.tempDir(),
         listen: ['/ip4/127.0.0.1/tcp/0'],
         mdns: false,
-        ...SHORT
+        // still shorter than the operator's wait (DECIDE_AFTER_MS), but a step a loaded machine can
+        // finish: after the approval, the foil dialer makes the tally's document (its first, cold)
+        stepTimeoutMs: 1000,
+        sessionTimeoutMs: 1100
       })
       services.push(service)
       await service.start()
@@ -174,7 +177,7 @@ describe('operator approval with the real store', () => {
       applied: true
     })
     const result = await b.waitDial({ sessionId })
-    expect(result).toMatchObject({ ok: true, role: 'foil', remotePeerId: a.peerId })
+    expect(result, JSON.stringify(result)).toMatchObject({ ok: true, role: 'foil', remotePeerId: a.peerId })
     const tallyId = result.ok ? result.tallyId : ''
     // A confirms before its Ack, so B's success means A's tally is already confirmed
     expect((await a.listTallies()).find((t) => t.tallyId === tallyId)?.status).toBe('confirmed')
