@@ -103,6 +103,10 @@ export function describeDocument(view: TallyDocumentView): string {
     `  listener ${tally.respondentPeerId}`,
     `  terms: ${describeTerms(terms)}`
   ]
+  if (view.refused !== null)
+    lines.push(
+      `  their changes refused ${new Date(view.refused.at).toISOString()}: ${view.refused.reason} (this copy kept none of them)`
+    )
   if (proposals.length === 0) lines.push('  no proposals')
   for (const p of proposals) {
     const who = p.by === view.counterpartyPeerId ? 'counterparty' : 'us'

@@ -3,7 +3,13 @@ import { join } from 'node:path'
 import type { Libp2p } from '@libp2p/interface'
 import type { ConsoleEvent } from '../../preload/contract.ts'
 import { ApiError } from '../api/api-error.ts'
-import { ProposalError, TallyDb, UnknownTallyDocumentError } from '../tallydb/index.ts'
+import {
+  ForeignDocumentError,
+  ProposalError,
+  RefusedChangeError,
+  TallyDb,
+  UnknownTallyDocumentError
+} from '../tallydb/index.ts'
 import type { TallyDbBackend, TallyDocumentView, TallyTerms, TermsProposal } from '../tallydb/index.ts'
 
 /** Longest an API call waits to reach a tally's counterparty before answering from the local replica. */
@@ -14,6 +20,9 @@ function tallyDbError(err: unknown): never {
   if (err instanceof UnknownTallyDocumentError)
     throw new ApiError('not-found', 404, 'no shared document for this tally on this node', { cause: err })
   if (err instanceof ProposalError) throw new ApiError('bad-input', 400, err.message, { cause: err })
+  // what the counterparty handed over is not a document this node can use: its words say why
+  if (err instanceof RefusedChangeError || err instanceof ForeignDocumentError)
+    throw new ApiError('refused-document', 409, err.message, { cause: err })
   throw err
 }
 
@@ -46,13 +55,17 @@ export function watchTallyDocuments(
   listen(tallyDb, 'sync', (detail: { tallyId: string; connected: boolean }) =>
     push({ kind: 'tally-document', tallyId: detail.tallyId, connected: detail.connected })
   )
+  // the counterparty's changes were refused: the tally page reads the document again and says so
+  listen(tallyDb, 'refused', (detail: { tallyId: string | undefined }) => {
+    if (detail.tallyId !== undefined) push({ kind: 'tally-document', tallyId: detail.tallyId })
+  })
 }
 
 /** A tally's shared document, fresh from the counterparty when it answers in time. */
 export async function readTallyDocument(db: TallyDb, tallyId: string): Promise<TallyDocumentView> {
   // reach the counterparty first when we can, briefly, so the view is as fresh as it gets
   await db.sync(tallyId, { signal: AbortSignal.timeout(TALLY_SYNC_WAIT_MS) }).catch(() => false)
-  const view = await db.read(tallyId)
+  const view = await db.read(tallyId).catch(tallyDbError)
   if (view === undefined)
     throw new ApiError('not-found', 404, 'no shared document for this tally on this node')
   return view

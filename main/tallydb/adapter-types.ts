@@ -25,6 +25,11 @@ export interface Libp2pNetworkAdapterInit {
    * trip (sync messages then carry every later change). Optional: without it the opener syncs from scratch.
    */
   snapshot?(documentId: DocumentId): Promise<Uint8Array | undefined>
+  /**
+   * Checks the changes a document message from `remotePeer` brings (`data`: the sync message) before the
+   * repo takes them; false drops the message and closes the channel. Optional: without it all are taken.
+   */
+  vet?(documentId: DocumentId, data: Uint8Array, remotePeer: string): Promise<boolean>
   /** Called with every document message carried (either way), for sync-state bookkeeping. */
   onTraffic?(documentId: DocumentId, remotePeer: string, direction: 'in' | 'out'): void
   /** Tests only: every document to every peer, any repo peer id. Default false. */

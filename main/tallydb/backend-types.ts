@@ -22,6 +22,8 @@ export interface TallyIndexStore {
   /** The entries this node opened (not provisioned): all, or those provisioned by `peer`. */
   opened(peer?: string): IndexEntry[]
   readonly size: number
+  /** The document's first state as the entry keeps it (handed over in the bootstrap), if it does. */
+  firstState?(documentId: string): Uint8Array | undefined
   /** Write an entry durably, then apply it. */
   put(entry: IndexEntry): Promise<void>
   close(): Promise<void>

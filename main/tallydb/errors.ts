@@ -39,6 +39,17 @@ export class ForeignDocumentError extends Error {
   }
 }
 
+/**
+ * The counterparty wrote into the tally's document what it may not (in our name, outside the negotiation
+ * steps, or too much): found in a document it handed over, when that is first loaded.
+ */
+export class RefusedChangeError extends Error {
+  override name = 'RefusedChangeError'
+  constructor(reason: string, options?: ErrorOptions) {
+    super(`the counterparty's node wrote into this tally's document what it may not: ${reason}`, options)
+  }
+}
+
 /** The provisioner could not be reached on any of its addresses. */
 export class TallyDbUnreachableError extends Error {
   override name = 'TallyDbUnreachableError'

@@ -17,6 +17,7 @@ import { ChannelSupersededError, GrantRefusedError, TallyDbClosedError } from '.
 import { Channel } from './adapter-channel.ts'
 import { assertPlainCbor } from './cbor-guard.ts'
 import { Readiness } from './adapter-readiness.ts'
+import { OutboundHold } from './adapter-hold.ts'
 import type { Frame } from './adapter-channel.ts'
 import type { Libp2pNetworkAdapterInit, Opened } from './adapter-types.ts'
 
@@ -61,6 +62,7 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
   /** Our hello, encoded once per connect(): it is the same on every channel. */
   #hello: Uint8Array | undefined
   readonly #readiness = new Readiness<Channel>()
+  readonly #hold = new OutboundHold<Message>((m) => this.send(m))
 
   constructor(libp2p: Libp2p, init: Libp2pNetworkAdapterInit = {}) {
     super()
@@ -120,11 +122,16 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
   }
 
   send(message: Message): void {
-    if (!this.#connected) return
+    if (!this.#connected || this.#hold.keep(message.documentId, message)) return
     const ch = this.#byRepoPeer(message.targetId)
     if (ch === undefined || !this.#carries(ch, message)) return
     if (message.documentId !== undefined) this.#init.onTraffic?.(message.documentId, ch.remotePeer, 'out')
     ch.write({ t: 'msg', m: message })
+  }
+
+  /** Hold `documentId`'s outgoing messages until the returned release (a local change is going to disk). */
+  hold(documentId: DocumentId): () => void {
+    return this.#hold.hold(documentId)
   }
 
   /** True when a live channel to `remotePeer` carries `documentId`. */
@@ -343,6 +350,14 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
         // the document's own messages only: automerge-repo keeps a counter per ephemeral session for good
         if (this.#init.openAccess !== true && !CARRIED_TYPES.has(m.type)) return
         if (!this.#carries(ch, m)) return
+        // the changes it brings are checked before the repo takes them: a refused one closes the channel
+        if (
+          this.#init.vet !== undefined &&
+          m.documentId !== undefined &&
+          'data' in m &&
+          m.data instanceof Uint8Array
+        )
+          if (!(await this.#init.vet(m.documentId, m.data, ch.remotePeer))) throw new Error('refused change')
         if (m.documentId !== undefined) this.#init.onTraffic?.(m.documentId, ch.remotePeer, 'in')
         this.emit('message', m)
         return

@@ -36,6 +36,8 @@ export interface TallyDocumentView {
   connected: boolean
   /** Epoch ms of the last sync message exchanged with the counterparty, null when none this run. */
   lastSyncAt: number | null
+  /** The last changes of the counterparty this node refused this run (epoch ms and why), null when none. */
+  refused: { at: number; reason: string } | null
   document: TallyDocBody
 }
 
@@ -45,6 +47,11 @@ export interface TallyDbEvents {
   change: CustomEvent<{ tallyId: string }>
   /** A document's channel opened or closed. */
   sync: CustomEvent<{ tallyId: string; connected: boolean }>
+  /**
+   * The counterparty sent changes we refused (tallyId undefined: a document not indexed yet); the channel
+   * closed. `retry`: only incomplete, a new channel syncs again.
+   */
+  refused: CustomEvent<{ tallyId: string | undefined; peer: string; reason: string; retry: boolean }>
 }
 
 /** What TallyDb.provision and prepare make a tally's document from. */

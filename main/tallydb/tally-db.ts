@@ -20,10 +20,14 @@ import {
   ForeignDocumentError,
   GrantRefusedError,
   ProposalError,
+  RefusedChangeError,
   TallyDbClosedError,
   UnknownTallyDocumentError
 } from './errors.ts'
 import { ChannelKeeper } from './channel-keeper.ts'
+import { ChangeGate } from './change-gate.ts'
+import { vetDocument, vetReplica } from './change-vetting.ts'
+import type { Vetted } from './change-vetting.ts'
 import { deriveGrant, sealGrant, verifyGrant } from './grant.ts'
 import { JournalStorageAdapter } from './journal-storage.ts'
 import { Libp2pNetworkAdapter } from './libp2p-adapter.ts'
@@ -74,6 +78,8 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
   readonly #repo: Repo
   readonly #now: () => number
   readonly #lastSync = new Map<string, number>()
+  /** The counterparty's last refused changes, by tallyId (this run). */
+  readonly #refusals = new Map<string, { at: number; reason: string }>()
   readonly #watched = new Set<string>()
   /** Tallies whose document was found to be theirs since this process loaded it. */
   readonly #checked = new Set<string>()
@@ -87,6 +93,7 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
 
   readonly #storage: TallyStorage
   readonly #channels: ChannelKeeper
+  readonly #gate: ChangeGate
 
   private constructor(init: TallyDbInit, index: TallyIndexStore, storage: TallyStorage) {
     super()
@@ -101,7 +108,8 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
         this.#synced(documentId)
         return snapshotOf(this.#repo, this.#storage, documentId)
       },
-      onTraffic: (documentId) => this.#synced(documentId)
+      onTraffic: (documentId) => this.#synced(documentId),
+      vet: async (documentId, data, remotePeer) => this.#gate.vet(documentId, data, remotePeer)
     })
     this.#adapter.on('peer-candidate', ({ peerId }) => {
       this.#channelChanged(peerId, true)
@@ -118,6 +126,20 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
       shareConfig: { announce: allows, access: allows },
       enableRemoteHeadsGossiping: false,
       isEphemeral: true
+    })
+    this.#gate = new ChangeGate({
+      index,
+      replica: async (entry) => (await this.#handle(entry)).doc(),
+      pending: async (documentId) => {
+        const handle = this.#repo.handles[documentId as DocumentId]
+        if (handle === undefined) return undefined
+        await handle.whenReady(['ready', 'requesting', 'unavailable'])
+        return handle.isReady() ? handle.doc() : undefined
+      },
+      ...(init.backend === undefined
+        ? {}
+        : { refresh: async () => mergeAllStored(this.#repo, this.#storage) }),
+      refused: (tallyId, peer, vetted) => this.#refused(tallyId, peer, vetted)
     })
     this.#channels = new ChannelKeeper({
       adapter: this.#adapter,
@@ -296,12 +318,26 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
       this.#adapter.forget(documentId as DocumentId)
       throw new GrantRefusedError('the document is not this tally')
     }
-    if (handle !== undefined && withTerms) {
-      const at = new Date(this.#now()).toISOString()
-      handle.change((d) => applyStandingTerms(d, terms, this.#localPeerId(), at))
-    }
     // as bytes: in the index entry, one durable write (as the provisioner keeps it); changed: the Repo's
     const keepBytes = handle === undefined && this.#init.backend === undefined
+    // all of it is the provisioner's: judged now where it is loaded or goes to shared storage, else when
+    // this node first loads it (#handle: the bootstrap does not pay for it)
+    const vetted: Vetted | undefined =
+      handle !== undefined && snapshot !== undefined
+        ? vetReplica(handle.doc(), provisionerPeerId)
+        : handle === undefined && !keepBytes
+          ? vetDocument(snapshot as Uint8Array, provisionerPeerId)
+          : undefined
+    if (vetted?.ok === false) {
+      this.#adapter.forget(documentId as DocumentId)
+      throw new RefusedChangeError(vetted.reason)
+    }
+    let release: (() => void) | undefined
+    if (handle !== undefined && withTerms) {
+      const at = new Date(this.#now()).toISOString()
+      release = this.#adapter.hold(documentId as DocumentId)
+      handle.change((d) => applyStandingTerms(d, terms, this.#localPeerId(), at))
+    }
     await Promise.all([
       handle !== undefined ? this.#repo.flush([documentId as DocumentId]) : undefined,
       // a shared backend keeps the bytes as a chunk of its storage (every node of it reads them there)
@@ -318,7 +354,7 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
         ...(keepBytes ? { doc: Buffer.from(snapshot as Uint8Array).toString('base64') } : {}),
         createdAt: this.#now()
       })
-    ])
+    ]).finally(release)
     if (handle !== undefined) this.#watch(tally.tallyId, handle)
     this.#lastSync.set(tally.tallyId, this.#now())
     // our terms reach the provisioner once a channel carries the document (over the frame, none does yet)
@@ -413,15 +449,21 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
   async #change(entry: IndexEntry, fn: (doc: StoredTallyDoc) => void): Promise<DocHandle<StoredTallyDoc>> {
     const handle = await this.#handle(entry)
     let failure: unknown
-    handle.change((d) => {
-      try {
-        fn(d)
-      } catch (err) {
-        failure = err
-      }
-    })
-    if (failure !== undefined) throw failure
-    await this.#repo.flush([handle.documentId])
+    // the counterparty gets the change once our disk holds it (adapter-hold.ts says why)
+    const release = this.#adapter.hold(handle.documentId)
+    try {
+      handle.change((d) => {
+        try {
+          fn(d)
+        } catch (err) {
+          failure = err
+        }
+      })
+      if (failure !== undefined) throw failure
+      await this.#repo.flush([handle.documentId])
+    } finally {
+      release()
+    }
     this.#channels.offer(entry)
     return handle
   }
@@ -448,6 +490,13 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
     if (!this.#checked.has(entry.tallyId)) {
       if (!isDocBetween(handle.doc(), entry.tallyId, this.#localPeerId(), entry.counterpartyPeerId))
         throw new ForeignDocumentError()
+      // the provisioner's document as it handed it over, kept unread until now (join)
+      const first = entry.provisioner ? undefined : this.#index.firstState?.(entry.documentId)
+      const vetted = first === undefined ? undefined : vetDocument(first, entry.counterpartyPeerId)
+      if (vetted?.ok === false) {
+        this.#refused(entry.tallyId, entry.counterpartyPeerId, vetted)
+        throw new RefusedChangeError(vetted.reason)
+      }
       this.#checked.add(entry.tallyId)
     }
     this.#watch(entry.tallyId, handle)
@@ -458,6 +507,15 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
     if (this.#watched.has(tallyId)) return
     this.#watched.add(tallyId)
     handle.on('change', () => this.safeDispatchEvent('change', { detail: { tallyId } }))
+  }
+
+  #refused(tallyId: string | undefined, peer: string, vetted: Extract<Vetted, { ok: false }>): void {
+    if (this.#closed) return
+    if (tallyId !== undefined && !vetted.retry)
+      this.#refusals.set(tallyId, { at: this.#now(), reason: vetted.reason })
+    this.safeDispatchEvent('refused', {
+      detail: { tallyId, peer, reason: vetted.reason, retry: vetted.retry }
+    })
   }
 
   #channelChanged(peer: string, connected: boolean): void {
@@ -474,6 +532,7 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
       revoked: entry.revoked === true,
       connected: this.#channels.isOpen(entry),
       lastSyncAt: this.#lastSync.get(entry.tallyId) ?? null,
+      refused: this.#refusals.get(entry.tallyId) ?? null,
       document: docView(handle.doc())
     }
   }

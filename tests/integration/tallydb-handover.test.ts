@@ -21,7 +21,9 @@ import {
 import type { PartyRole, SessionHooks } from '../../main/bootstrap/index.ts'
 import { TALLYDB_PROTOCOL } from '../../main/tallydb/index.ts'
 import { docOf } from '../../main/tallydb/doc-bytes.ts'
-import { stringFormOf } from '../../main/tallydb/tally-document.ts'
+import { acceptProposal, addProposal, stringFormOf } from '../../main/tallydb/tally-document.ts'
+import type { StoredTallyDoc } from '../../main/tallydb/tally-document.ts'
+import { change, load, save } from '@automerge/automerge'
 import { TEST_CONFIG } from '../helpers/bootstrap-world.ts'
 import { DbWorld } from '../helpers/tallydb-party.ts'
 import type { DbParty } from '../helpers/tallydb-party.ts'
@@ -225,5 +227,19 @@ describe('the tally document handed over in the bootstrap frame', () => {
     await expect(b.db.propose(foreign.tally.tallyId, { note: 'x' })).rejects.toMatchObject({
       name: 'ForeignDocumentError'
     })
+
+    // this tally's document with more in it: a proposal in B's name, which A "accepted" (whole and valid
+    // Automerge, so stored unread): its first load finds what A wrote for B, and B keeps none of it
+    swap = (d) => {
+      const doc = change(load<StoredTallyDoc>(bytes(d)), (x) => {
+        const at = new Date().toISOString()
+        addProposal(x, { proposalId: 'p', by: b.peerId, at, terms: { foilCreditLimit: 0 }, status: 'open' })
+        acceptProposal(x, 'p', a.peerId, at)
+      })
+      return { id: d.id, data: Buffer.from(save(doc)).toString('base64') }
+    }
+    const stuffed = await b.manager.initiateBootstrap(link, b.node)
+    await expect(b.db.read(stuffed.tally.tallyId)).rejects.toMatchObject({ name: 'RefusedChangeError' })
+    expect((await b.db.read(first.tally.tallyId))?.document.proposals).toEqual([])
   })
 })

@@ -44,6 +44,7 @@ describe('sync state', () => {
     revoked: false,
     connected: false,
     lastSyncAt: Date.parse('2026-01-01T10:00:00Z'),
+    refused: null,
     document: {
       schema: 'taleus/tally/1',
       tally: {
@@ -74,5 +75,17 @@ describe('sync state', () => {
     expect(syncState(later, 'them').kind).toBe('unreachable')
     expect(syncState({ ...later, connected: true }, 'me').kind).toBe('synced')
     expect(syncState({ ...base, revoked: true }, 'me').kind).toBe('revoked')
+  })
+
+  it('their changes refused: says so with the reason, even while connected, until a later sync', () => {
+    const refused = {
+      ...base,
+      connected: true,
+      refused: { at: base.lastSyncAt! + 1, reason: 'it accepts in the other party’s name' }
+    }
+    const state = syncState(refused, 'me')
+    expect(state.kind).toBe('refused')
+    expect(state.text).toContain('it accepts in the other party’s name')
+    expect(syncState({ ...refused, lastSyncAt: base.lastSyncAt! + 5 }, 'me').kind).toBe('synced')
   })
 })

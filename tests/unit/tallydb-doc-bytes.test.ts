@@ -26,16 +26,9 @@ import {
   stringFormOf
 } from '../../main/tallydb/tally-document.ts'
 import type { StoredTallyDoc } from '../../main/tallydb/tally-document.ts'
+import { A, B, draftTally } from '../helpers/tally-parties.ts'
 
-const A = '12D3KooWQm1aZc5x3DWu3Dm8WgRd4R2QPbbgdrGfvm2mXJbEPR8W'
-const B = '12D3KooWJWoaqZhDaoEFshF7Rh1bpY9ohihFhzcW6d69Lr2NASuq'
-const tally = {
-  tallyId: '6c1f3d0e-0b5a-4f51-9a59-1f6a0c2f8e11',
-  createdBy: 'stock' as const,
-  initiatorPeerId: B,
-  respondentPeerId: A,
-  createdAt: '2026-11-30T00:00:00.000Z'
-}
+const tally = draftTally('6c1f3d0e-0b5a-4f51-9a59-1f6a0c2f8e11')
 const terms = { unit: 'CHIP', stockCreditLimit: 500, note: 'net 30' }
 
 describe('tally document bytes', () => {

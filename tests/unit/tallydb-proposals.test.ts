@@ -7,18 +7,9 @@ import { change, load } from '@automerge/automerge'
 import { newDocumentBytes } from '../../main/tallydb/doc-bytes.ts'
 import { acceptProposal, addProposal, closeProposal, docView } from '../../main/tallydb/tally-document.ts'
 import type { StoredTallyDoc, TermsProposal } from '../../main/tallydb/tally-document.ts'
+import { A, B, C, at, draftTally } from '../helpers/tally-parties.ts'
 
-const A = '12D3KooWQm1aZc5x3DWu3Dm8WgRd4R2QPbbgdrGfvm2mXJbEPR8W'
-const B = '12D3KooWJWoaqZhDaoEFshF7Rh1bpY9ohihFhzcW6d69Lr2NASuq'
-const C = '12D3KooWEU62NZGdugEzXoAKciDyySf5EAQ3oYd6mvduwG8Fyb5q'
-const at = '2026-11-30T00:00:00.000Z'
-const tally = {
-  tallyId: 't-1',
-  createdBy: 'stock' as const,
-  initiatorPeerId: B,
-  respondentPeerId: A,
-  createdAt: at
-}
+const tally = draftTally()
 
 function proposal(proposalId: string, by: string, note: string): TermsProposal {
   return { proposalId, by, at, terms: { note }, status: 'open' }

@@ -2,7 +2,7 @@
 import type { TallyDocumentView } from '../../../preload/contract.ts'
 
 /** `synced`: a live channel carries the document; `not-yet`: our latest change has not reached them. */
-export type SyncKind = 'synced' | 'not-yet' | 'unreachable' | 'checking' | 'revoked'
+export type SyncKind = 'synced' | 'not-yet' | 'unreachable' | 'checking' | 'revoked' | 'refused'
 
 /** The state and its sentence. */
 export interface SyncState {
@@ -35,6 +35,13 @@ export function syncState(view: TallyDocumentView | undefined, ownPeerId: string
       kind: 'revoked',
       title: 'Sharing ended',
       text: 'The tally was abandoned: the counterparty can no longer open this document.'
+    }
+  // their node keeps sending what it may not: nothing passes between the two copies until it stops
+  if (view.refused !== null && (view.lastSyncAt === null || view.refused.at >= view.lastSyncAt))
+    return {
+      kind: 'refused',
+      title: 'Their changes refused',
+      text: `Their node sent a change to this tally that it may not make (${view.refused.reason}). This copy kept none of it; until their node sends only its own negotiation steps, no changes pass between you.`
     }
   if (view.connected)
     return {

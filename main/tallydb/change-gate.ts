@@ -1,0 +1,67 @@
+/**
+ * The adapter's `vet` for a TallyDb: whether the changes a document message brings may reach the repo
+ * (change-vetting.ts), judged against our own replica, in the counterparty's name.
+ */
+import { init } from '@automerge/automerge'
+import type { Doc } from '@automerge/automerge'
+import { syncMessageChanges, vetChanges } from './change-vetting.ts'
+import type { Vetted } from './change-vetting.ts'
+import type { TallyIndexStore } from './backend-types.ts'
+import type { IndexEntry } from './tally-index.ts'
+
+/** What a ChangeGate reads and whom it tells. */
+export interface ChangeGateInit {
+  index: TallyIndexStore
+  /** Our replica of an indexed tally's document (loaded and checked). */
+  replica(entry: IndexEntry): Promise<Doc<unknown>>
+  /** The repo's copy of a document not indexed yet (a 1.0.0 open in progress), if it holds one. */
+  pending(documentId: string): Promise<Doc<unknown> | undefined>
+  /** A shared backend: take up what the cadre's other nodes stored (their changes are ours, not the peer's). */
+  refresh?(): Promise<void>
+  refused(tallyId: string | undefined, peer: string, vetted: Extract<Vetted, { ok: false }>): void
+}
+
+/** Decides whether a document message's changes may reach the repo. */
+export class ChangeGate {
+  readonly #init: ChangeGateInit
+
+  constructor(init: ChangeGateInit) {
+    this.#init = init
+  }
+
+  /** True when every change `data` (a sync message from `remotePeer`) brings may be taken. */
+  async vet(documentId: string, data: Uint8Array, remotePeer: string): Promise<boolean> {
+    const changes = syncMessageChanges(data)
+    const tallyId = this.#init.index.tallyOf(documentId)
+    if (changes === undefined) {
+      this.#init.refused(tallyId, remotePeer, { ok: false, retry: false, reason: 'not a sync message' })
+      return false
+    }
+    // most messages are heads and bloom filters: nothing to judge
+    if (changes.length === 0) return true
+    const entry = tallyId === undefined ? undefined : this.#init.index.get(tallyId)
+    if (entry !== undefined && entry.counterpartyPeerId !== remotePeer) return false
+    const judge = async (): Promise<Vetted> => {
+      const base =
+        entry !== undefined ? await this.#init.replica(entry) : await this.#init.pending(documentId)
+      return vetChanges(base ?? init(), changes, remotePeer)
+    }
+    let vetted = await judge().catch((): Vetted => ({
+      ok: false,
+      retry: true,
+      reason: 'our replica did not load'
+    }))
+    // another node of the cadre may have made the change and the peer relayed it before our storage told us
+    if (!vetted.ok && !vetted.retry && this.#init.refresh !== undefined) {
+      await this.#init.refresh().catch(() => {})
+      vetted = await judge().catch((): Vetted => ({
+        ok: false,
+        retry: true,
+        reason: 'our replica did not load'
+      }))
+    }
+    if (vetted.ok) return true
+    this.#init.refused(tallyId, remotePeer, vetted)
+    return false
+  }
+}

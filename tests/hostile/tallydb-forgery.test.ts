@@ -1,0 +1,122 @@
+/**
+ * A counterparty that forges the shared document. An outside review found that a customer holding a grant
+ * could write any change into the tally's document, e.g. its own proposal "accepted" by the merchant with
+ * the merchant's log entry. Here the merchant is `taleus serve` in its own process; the customer bootstraps
+ * honestly (a real store and TallyDb), then writes into its replica with automerge-repo directly, as an
+ * attacker with the library would: an honest proposal reaches the merchant (the channel works), the forged
+ * acceptance does not, the merchant's terms stay, and its API says what it refused.
+ */
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Repo } from '@automerge/automerge-repo'
+import type { DocumentId, PeerId as RepoPeerId } from '@automerge/automerge-repo'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { multiaddr } from '@multiformats/multiaddr'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { parseLink } from '../../main/bootstrap/index.ts'
+import { Libp2pNetworkAdapter } from '../../main/tallydb/index.ts'
+import { acceptProposal, addProposal } from '../../main/tallydb/tally-document.ts'
+import type { StoredTallyDoc } from '../../main/tallydb/tally-document.ts'
+import type { TallyDocumentView } from '../../preload/contract.ts'
+import { DbWorld, until } from '../helpers/tallydb-party.ts'
+import { ensureBuilt, startServe } from './serve-process.ts'
+import type { ServeChild } from './serve-process.ts'
+
+const TERMS = { stockCreditLimit: 500, foilCreditLimit: 100, unit: 'CHIP' }
+
+describe('a counterparty forging the shared document', () => {
+  const world = new DbWorld()
+  let dir: string
+  let serve: ServeChild | undefined
+  beforeAll(async () => {
+    await ensureBuilt()
+    dir = await mkdtemp(join(tmpdir(), 'taleus-forgery-'))
+  }, 180_000)
+  afterAll(async () => {
+    serve?.child.kill('SIGTERM')
+    await serve?.exited
+    await world.close()
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  it('its forged acceptance in the merchant’s name is refused; an honest proposal passes; the merchant says why', async () => {
+    serve = await startServe(dir)
+    const created = await serve.api<{ link: string }>('POST', '/api/tokens', {
+      role: 'stock',
+      uses: 'unlimited',
+      terms: TERMS
+    })
+    const customer = await world.party()
+    const result = await customer.manager.initiateBootstrap(parseLink(created.link), customer.node)
+    const tallyId = result.tally.tallyId
+    const merchant = serve.ready.peerId
+    const doc = async (): Promise<TallyDocumentView> =>
+      serve!.api<TallyDocumentView>('GET', `/api/tallies/document?tallyId=${encodeURIComponent(tallyId)}`)
+
+    // the customer leaves its TallyDb and writes with automerge-repo itself, over the same library adapter
+    await customer.db.close()
+    const adapter = new Libp2pNetworkAdapter(customer.node)
+    const repo = new Repo({
+      network: [adapter],
+      peerId: customer.peerId as RepoPeerId,
+      sharePolicy: async () => true,
+      isEphemeral: true
+    })
+    try {
+      const opened = await adapter.open(
+        peerIdFromString(merchant),
+        result.dbConnectionInfo.nodes.map((a) => multiaddr(a)),
+        tallyId,
+        result.dbConnectionInfo.credentials
+      )
+      const handle = repo.import<StoredTallyDoc>(opened.snapshot!, { docId: opened.documentId as DocumentId })
+      const at = new Date().toISOString()
+
+      // honest: its own proposal reaches the merchant, so the channel carries changes
+      handle.change((d) =>
+        addProposal(d, {
+          proposalId: 'honest',
+          by: customer.peerId,
+          at,
+          terms: { note: 'net 45' },
+          status: 'open'
+        })
+      )
+      await until(async () =>
+        (await doc()).document.proposals.some((p) => p.proposalId === 'honest') ? true : undefined
+      )
+
+      // forged: a limit of a billion, "accepted" by the merchant, with the merchant's log entry
+      handle.change((d) => {
+        addProposal(d, {
+          proposalId: 'forged',
+          by: customer.peerId,
+          at,
+          terms: { foilCreditLimit: 1e9 },
+          status: 'open'
+        })
+        acceptProposal(d, 'forged', merchant, at)
+      })
+      const refused = await until(async () => {
+        const view = await doc()
+        return view.refused !== null ? view : undefined
+      })
+      expect(refused.refused?.reason).toMatch(/other party's name/)
+      expect(refused.document.proposals.map((p) => p.proposalId)).toEqual(['honest'])
+      expect(refused.document.terms).toEqual(TERMS)
+      expect(refused.document.log.every((e) => e.by === merchant || e.kind === 'proposed')).toBe(true)
+      // the customer's own copy holds the forgery; the merchant's, which the console shows, does not
+      expect(handle.doc().terms.foilCreditLimit).toBe(1e9)
+      // the node goes on serving: another customer bootstraps
+      const other = await world.party()
+      await expect(
+        other.manager.initiateBootstrap(parseLink(created.link), other.node)
+      ).resolves.toBeDefined()
+      expect(serve.stdout() + serve.stderr()).not.toContain(result.dbConnectionInfo.credentials)
+    } finally {
+      repo.shutdown()
+      await adapter.stop()
+    }
+  }, 120_000)
+})

@@ -1,0 +1,251 @@
+/**
+ * What a counterparty may write into the shared document: every honest negotiation step passes (as its
+ * author saw the document, also when the two parties wrote at once); a change in the other party's name,
+ * outside the steps, or too large is refused before our replica takes it.
+ */
+import { randomBytes } from 'node:crypto'
+import { describe, expect, it } from 'vitest'
+import {
+  ImmutableString,
+  change,
+  clone,
+  generateSyncMessage,
+  getAllChanges,
+  getChanges,
+  init,
+  initSyncState,
+  load,
+  merge,
+  receiveSyncMessage
+} from '@automerge/automerge'
+import type { Doc } from '@automerge/automerge'
+import { newDocumentBytes } from '../../main/tallydb/doc-bytes.ts'
+import { VET_LIMITS, syncMessageChanges, vetChanges, vetDocument } from '../../main/tallydb/change-vetting.ts'
+import {
+  MAX_PROPOSALS,
+  acceptProposal,
+  addProposal,
+  applyStandingTerms,
+  closeProposal,
+  scalars
+} from '../../main/tallydb/tally-document.ts'
+import type { StoredTallyDoc, StringForm, TermsProposal } from '../../main/tallydb/tally-document.ts'
+import { A, B, at, draftTally } from '../helpers/tally-parties.ts'
+
+const tally = draftTally()
+
+type D = Doc<StoredTallyDoc>
+
+function start(form: StringForm = 'scalar'): D {
+  return load<StoredTallyDoc>(newDocumentBytes(tally, { note: 'settle monthly' }, A, at, form))
+}
+
+function proposal(proposalId: string, by: string, terms: TermsProposal['terms']): TermsProposal {
+  return { proposalId, by, at, terms, status: 'open' }
+}
+
+/** What `author`'s replica sends after `fn`, vetted by the other replica `ours`. */
+function step(
+  ours: D,
+  author: string,
+  fn: (d: StoredTallyDoc) => void
+): { vetted: ReturnType<typeof vetChanges>; theirs: D } {
+  const theirs = change(clone(ours), fn)
+  return { vetted: vetChanges(ours, getChanges(ours, theirs), author), theirs }
+}
+
+function refusal(v: ReturnType<typeof vetChanges>): string {
+  return v.ok ? 'passed' : v.reason
+}
+
+describe('vetting the counterparty’s changes', () => {
+  for (const form of ['scalar', 'text'] as const) {
+    it(`passes every honest step (${form} strings): propose, accept, decline, withdraw, supersede, standing terms`, () => {
+      let doc = start(form)
+      const steps: Array<[string, (d: StoredTallyDoc) => void]> = [
+        [B, (d) => addProposal(d, proposal('b1', B, { stockCreditLimit: 500 }))],
+        [A, (d) => acceptProposal(d, 'b1', A, at)],
+        [A, (d) => addProposal(d, proposal('a1', A, { note: 'net 30' }))],
+        [B, (d) => closeProposal(d, 'a1', B, at, 'declined')],
+        [B, (d) => addProposal(d, proposal('b2', B, { unit: 'CHIP' }))],
+        [B, (d) => addProposal(d, proposal('b3', B, { unit: 'USD' }))], // supersedes b2
+        [B, (d) => closeProposal(d, 'b3', B, at, 'withdrawn')],
+        [B, (d) => applyStandingTerms(d, { foilCreditLimit: 20 }, B, at)]
+      ]
+      for (const [author, fn] of steps) {
+        const { vetted, theirs } = step(doc, author, fn)
+        expect(vetted).toEqual({ ok: true, fresh: 1 })
+        doc = theirs
+      }
+      expect(doc.terms.stockCreditLimit).toBe(500)
+    })
+  }
+
+  it('passes honest concurrent steps, each judged as its author saw the document', () => {
+    const base = change(start(), (d) => addProposal(d, proposal('b1', B, { note: 'x' })))
+    // A accepts b1 while B, not knowing yet, withdraws it and proposes again
+    const ours = change(clone(base), (d) => acceptProposal(d, 'b1', A, at))
+    let theirs = change(clone(base), (d) => closeProposal(d, 'b1', B, at, 'withdrawn'))
+    theirs = change(theirs, (d) => addProposal(d, proposal('b2', B, { note: 'y' })))
+    expect(vetChanges(ours, getChanges(base, theirs), B)).toEqual({ ok: true, fresh: 2 })
+    // and what we already hold is not judged again (a relay of our own change)
+    expect(vetChanges(ours, getChanges(base, merge(clone(theirs), ours)), B)).toEqual({ ok: true, fresh: 2 })
+  })
+
+  it('vets a sync message to a peer that holds nothing (the whole document in one chunk) as the author’s', () => {
+    const ours = change(start(), (d) => addProposal(d, proposal('a1', A, { note: 'net 30' })))
+    // A says what it has, the empty peer answers that it has nothing, A sends the document
+    const [firstState, hello] = generateSyncMessage(ours, initSyncState())
+    const [emptyDoc, emptyState] = receiveSyncMessage(init<StoredTallyDoc>(), initSyncState(), hello!)
+    const [, answer] = generateSyncMessage(emptyDoc, emptyState)
+    const [, ourState] = receiveSyncMessage(ours, firstState, answer!)
+    const [, message] = generateSyncMessage(ours, ourState)
+    const changes = syncMessageChanges(message!)!
+    expect(changes).toHaveLength(1)
+    expect(vetChanges(init(), changes, A)).toEqual({ ok: true, fresh: 2 })
+    expect(refusal(vetChanges(init(), changes, B))).toMatch(/creation|other party's name/)
+    expect(syncMessageChanges(new Uint8Array([9, 9, 9]))).toBeUndefined()
+  })
+
+  it('refuses a change in the other party’s name or outside the negotiation steps', () => {
+    const doc = change(start(), (d) => {
+      addProposal(d, proposal('b1', B, { stockCreditLimit: 900 }))
+      addProposal(d, proposal('a1', A, { note: 'net 30' }))
+    })
+    const s = (v: string): ImmutableString => new ImmutableString(v)
+    const forged: Array<[string, (d: StoredTallyDoc) => void, RegExp]> = [
+      // B marks its own proposal accepted by A, with A's log entry and the terms it wanted
+      [
+        'accept in A’s name',
+        (d) => {
+          acceptProposal(d, 'b1', A, at)
+        },
+        /other party's name/
+      ],
+      [
+        'accept its own',
+        (d) =>
+          void Object.assign(d.proposals.b1!, { status: s('accepted'), acceptedBy: s(B), acceptedAt: s(at) }),
+        /own proposal/
+      ],
+      [
+        'terms without a proposal',
+        (d) => void (d.terms.note = s('no limits')),
+        /without an accepted proposal/
+      ],
+      ['a term set without its log entry', (d) => void (d.terms.stockCreditLimit = 1e9), /do not match/],
+      ['withdraw A’s proposal', (d) => closeProposal(d, 'a1', A, at, 'withdrawn'), /other party's name/],
+      ['propose as A', (d) => addProposal(d, proposal('x1', A, { note: 'A says' })), /other party's name/],
+      [
+        'log in A’s name',
+        (d) => void d.log.push({ at: s(at), by: s(A), kind: s('accepted') }),
+        /other party's name/
+      ],
+      [
+        'a log entry alone',
+        (d) => void d.log.push({ at: s(at), by: s(B), kind: s('accepted'), proposalId: s('a1') }),
+        /do not match/
+      ],
+      ['delete a proposal', (d) => void delete d.proposals.a1, /deletes a proposal/],
+      ['rewrite the tally', (d) => void (d.tally.respondentPeerId = s(B)), /draft tally/],
+      ['rewrite the log', (d) => void (d.log[0]!.by = s(B)), /rewrites the negotiation log/],
+      [
+        'a field of its own',
+        (d) => void ((d as unknown as Record<string, unknown>).junk = 'x'.repeat(10)),
+        /adds a field/
+      ],
+      [
+        'change a proposal',
+        (d) => void (d.proposals.a1!.terms.note = s('net 90')),
+        /changes what a proposal proposed/
+      ],
+      [
+        'terms out of bounds',
+        (d) => addProposal(d, proposal('b9', B, { stockCreditLimit: -1 } as never)),
+        /out of bounds/
+      ]
+    ]
+    for (const [what, fn, reason] of forged) {
+      let vetted: ReturnType<typeof vetChanges>
+      try {
+        vetted = step(doc, B, fn).vetted
+      } catch (err) {
+        throw new Error(`${what}: ${String(err)}`)
+      }
+      expect(refusal(vetted), what).toMatch(reason)
+      expect(vetted.ok === false && vetted.retry, what).toBe(false)
+    }
+  })
+
+  it('refuses a closed proposal reopened, and a change that changes nothing', () => {
+    let doc = change(start(), (d) => addProposal(d, proposal('a1', A, { note: 'net 30' })))
+    doc = change(doc, (d) => closeProposal(d, 'a1', B, at, 'declined'))
+    expect(
+      refusal(step(doc, B, (d) => void (d.proposals.a1!.status = new ImmutableString('open'))).vetted)
+    ).toMatch(/closed proposal/)
+    // written and written back in one change: history grows, nothing shows
+    const noop = step(doc, B, (d) => {
+      d.terms.note = new ImmutableString('net 90')
+      d.terms.note = new ImmutableString('settle monthly')
+    })
+    expect(refusal(noop.vetted)).toMatch(/changes nothing/)
+  })
+
+  it('refuses changes too large for one step and a document past its bound; asks again for missing dependencies', () => {
+    const doc = start('text')
+    const big = step(doc, B, (d) => addProposal(d, proposal('b1', B, { note: 'n'.repeat(2000) })))
+    expect(big.vetted.ok).toBe(true)
+    // hidden operations: text typed and deleted in the same change leaves a valid note and a long history
+    const hidden = step(doc, B, (d) => {
+      addProposal(d, proposal('b1', B, { note: 'n' }))
+      for (let i = 0; i < 5000; i++)
+        d.log.push({
+          at: new ImmutableString(at),
+          by: new ImmutableString(B),
+          kind: new ImmutableString('proposed')
+        })
+      d.log.splice(2, 5000)
+    })
+    expect(refusal(hidden.vetted)).toMatch(/operations|bytes/)
+    expect(
+      refusal(vetChanges(doc, getChanges(doc, big.theirs), B, { ...VET_LIMITS, maxDocumentBytes: 1000 }))
+    ).toMatch(/grow to \d+ bytes/)
+    const two = change(big.theirs, (d) => closeProposal(d, 'b1', B, at, 'withdrawn'))
+    const onlyLast = getChanges(big.theirs, two)
+    expect(vetChanges(doc, onlyLast, B)).toMatchObject({ ok: false, retry: true })
+  })
+
+  it('a document full of the largest honest proposals stays inside the document bound', () => {
+    // written directly (addProposal's supersede scan makes a thousand of them slow to build)
+    const doc = change(start(), (d) => {
+      for (let i = 0; i < MAX_PROPOSALS; i++) {
+        const p = proposal(`${String(i).padStart(4, '0')}-${'x'.repeat(31)}`, i % 2 ? A : B, {
+          // random, so the change's columns do not compress away
+          note: randomBytes(1500).toString('base64').slice(0, 2000),
+          unit: randomBytes(24).toString('base64'),
+          stockCreditLimit: 1e15,
+          foilCreditLimit: 1e15
+        })
+        d.proposals[p.proposalId] = scalars({ ...p, status: 'accepted', acceptedBy: B, acceptedAt: at })
+        d.log.push(scalars({ at, by: p.by, kind: 'proposed' as const, proposalId: p.proposalId }))
+        d.log.push(scalars({ at, by: B, kind: 'accepted' as const, proposalId: p.proposalId }))
+      }
+    })
+    const bytes = getAllChanges(doc).reduce((n, c) => n + c.byteLength, 0)
+    expect(bytes).toBeGreaterThan(2_000_000)
+    expect(bytes).toBeLessThan(VET_LIMITS.maxDocumentBytes)
+  })
+
+  it('vets a handed-over document as its provisioner’s: its creation passes, anything it wrote for the other party does not', () => {
+    const bytes = newDocumentBytes(tally, { unit: 'CHIP' }, A, at)
+    expect(vetDocument(bytes, A)).toEqual({ ok: true, fresh: 1 })
+    expect(refusal(vetDocument(bytes, B))).toMatch(/creation/)
+    const stuffed = change(load<StoredTallyDoc>(bytes), (d) => {
+      addProposal(d, proposal('b1', B, { stockCreditLimit: 1e9 }))
+    })
+    const withForgery = change(stuffed, (d) => acceptProposal(d, 'b1', A, at))
+    const all = Buffer.concat(getAllChanges(withForgery))
+    expect(refusal(vetDocument(all, A))).toMatch(/other party's name/)
+    expect(refusal(vetDocument(new Uint8Array([1, 2, 3]), A))).toMatch(/does not load/)
+  })
+})
