@@ -4,8 +4,8 @@
  */
 import { init } from '@automerge/automerge'
 import type { Doc } from '@automerge/automerge'
-import { syncMessageChanges, vetChanges } from './change-vetting.ts'
-import type { Vetted } from './change-vetting.ts'
+import { VET_LIMITS, syncMessageChanges, vetChanges } from './change-vetting.ts'
+import type { Shadow, ShadowSlot, Vetted } from './change-vetting.ts'
 import type { TallyIndexStore } from './backend-types.ts'
 import type { IndexEntry } from './tally-index.ts'
 
@@ -19,11 +19,27 @@ export interface ChangeGateInit {
   /** A shared backend: take up what the cadre's other nodes stored (their changes are ours, not the peer's). */
   refresh?(): Promise<void>
   refused(tallyId: string | undefined, peer: string, vetted: Extract<Vetted, { ok: false }>): void
+  now?: () => number
 }
+
+/**
+ * After a refusal, how long the same peer's changes to the same document are refused unread: a forged
+ * change stays in the sender's copy, so it comes back with every sync, each costing a judgement.
+ */
+const REFUSED_FOR_MS = 30_000
+/** Pairs of (document, peer) remembered as refused at most (the oldest are forgotten first). */
+const MAX_REMEMBERED = 4096
+
+/** Documents whose Shadow is kept (the most recently judged). */
+const MAX_SHADOWS = 16
 
 /** Decides whether a document message's changes may reach the repo. */
 export class ChangeGate {
   readonly #init: ChangeGateInit
+  /** `documentId peer` → until when its changes are refused unread (insertion order: oldest first). */
+  readonly #refusedUntil = new Map<string, number>()
+  /** What the vetting knew of each document after its last judged message (plain-patches.ts says why). */
+  readonly #shadows = new Map<string, Shadow>()
 
   constructor(init: ChangeGateInit) {
     this.#init = init
@@ -41,27 +57,51 @@ export class ChangeGate {
     if (changes.length === 0) return true
     const entry = tallyId === undefined ? undefined : this.#init.index.get(tallyId)
     if (entry !== undefined && entry.counterpartyPeerId !== remotePeer) return false
+    const key = `${documentId} ${remotePeer}`
+    const until = this.#refusedUntil.get(key)
+    if (until !== undefined && until > this.#now()) return false
     const judge = async (): Promise<Vetted> => {
       const base =
         entry !== undefined ? await this.#init.replica(entry) : await this.#init.pending(documentId)
-      return vetChanges(base ?? init(), changes, remotePeer)
+      return vetChanges(base ?? init(), changes, remotePeer, VET_LIMITS, this.#slot(documentId))
     }
-    let vetted = await judge().catch((): Vetted => ({
-      ok: false,
-      retry: true,
-      reason: 'our replica did not load'
-    }))
+    const unloaded = (): Vetted => ({ ok: false, retry: true, reason: 'our replica did not load' })
+    let vetted = await judge().catch(unloaded)
     // another node of the cadre may have made the change and the peer relayed it before our storage told us
     if (!vetted.ok && !vetted.retry && this.#init.refresh !== undefined) {
       await this.#init.refresh().catch(() => {})
-      vetted = await judge().catch((): Vetted => ({
-        ok: false,
-        retry: true,
-        reason: 'our replica did not load'
-      }))
+      vetted = await judge().catch(unloaded)
     }
     if (vetted.ok) return true
+    if (!vetted.retry) this.#remember(key)
     this.#init.refused(tallyId, remotePeer, vetted)
     return false
+  }
+
+  #slot(documentId: string): ShadowSlot {
+    return {
+      get: () => this.#shadows.get(documentId),
+      set: (shadow) => {
+        this.#shadows.delete(documentId)
+        this.#shadows.set(documentId, shadow)
+        for (const old of this.#shadows.keys()) {
+          if (this.#shadows.size <= MAX_SHADOWS) break
+          this.#shadows.delete(old)
+        }
+      }
+    }
+  }
+
+  #remember(key: string): void {
+    this.#refusedUntil.delete(key)
+    this.#refusedUntil.set(key, this.#now() + REFUSED_FOR_MS)
+    for (const old of this.#refusedUntil.keys()) {
+      if (this.#refusedUntil.size <= MAX_REMEMBERED) break
+      this.#refusedUntil.delete(old)
+    }
+  }
+
+  #now(): number {
+    return this.#init.now?.() ?? Date.now()
   }
 }

@@ -10,15 +10,17 @@ import {
   clone,
   decodeChange,
   decodeSyncMessage,
+  diff,
   getAllChanges,
+  getHeads,
   hasHeads,
   init,
   loadIncremental,
-  saveSince,
-  view
+  saveSince
 } from '@automerge/automerge'
 import type { Doc } from '@automerge/automerge'
 import { changeRefusal } from './change-rules.ts'
+import { applyPlainPatches } from './plain-patches.ts'
 
 /** How much one counterparty's changes may add. */
 export interface VetLimits {
@@ -28,13 +30,19 @@ export interface VetLimits {
   maxChangeOps: number
   /** Bytes of the whole document with the changes (its snapshot must fit in one frame of the channel). */
   maxDocumentBytes: number
+  /**
+   * Changes we do not hold in one message. Judging one costs up to ~1.5 ms on a full document; an honest
+   * peer never has more to send than a full document's steps (MAX_PROPOSALS, each proposed and closed).
+   */
+  maxFreshChanges: number
 }
 
 /** Default limits: a document full of the largest honest proposals stays well inside them. */
 export const VET_LIMITS: VetLimits = {
   maxChangeBytes: 64 * 1024,
   maxChangeOps: 8_000,
-  maxDocumentBytes: 3 * 1024 * 1024
+  maxDocumentBytes: 1024 * 1024,
+  maxFreshChanges: 512
 }
 
 /**
@@ -52,17 +60,35 @@ export function syncMessageChanges(data: Uint8Array): Uint8Array[] | undefined {
   }
 }
 
+/**
+ * What the vetting knows of a document at some heads: its state as plain JSON and its size in bytes, kept
+ * between messages (the state is made once per document, not once per message).
+ */
+export interface Shadow {
+  heads: string[]
+  state: unknown
+  bytes: number
+}
+
+/** Where a caller keeps a document's Shadow between messages. */
+export interface ShadowSlot {
+  get(): Shadow | undefined
+  set(shadow: Shadow): void
+}
+
 /** Vet `changes`, sent by `author`, against our replica `base` (unchanged: the check runs on a copy). */
 export function vetChanges(
   base: Doc<unknown>,
   changes: Uint8Array[],
   author: string,
-  limits: VetLimits = VET_LIMITS
+  limits: VetLimits = VET_LIMITS,
+  slot?: ShadowSlot
 ): Vetted {
   const fresh: Uint8Array[] = []
   const decoded: Array<{ hash: string; deps: string[] }> = []
   const each = expand(changes, limits)
   if (typeof each === 'string') return refused(each)
+  let freshBytes = 0
   for (const change of each) {
     if (change.byteLength > limits.maxChangeBytes) return refused(`a change of ${change.byteLength} bytes`)
     let d: ReturnType<typeof decodeChange>
@@ -73,7 +99,10 @@ export function vetChanges(
     }
     if (d.hash === undefined || hasHeads(base, [d.hash])) continue
     if (d.ops.length > limits.maxChangeOps) return refused(`a change of ${d.ops.length} operations`)
+    if (fresh.length >= limits.maxFreshChanges)
+      return refused(`more than ${limits.maxFreshChanges} changes at once`)
     fresh.push(change)
+    freshBytes += change.byteLength
     decoded.push({ hash: d.hash, deps: d.deps })
   }
   if (fresh.length === 0) return { ok: true, fresh: 0 }
@@ -85,13 +114,73 @@ export function vetChanges(
   }
   if (decoded.some((d) => !hasHeads(after, [d.hash])))
     return { ok: false, retry: true, reason: 'changes whose dependencies have not arrived' }
-  for (const d of decoded) {
-    const reason = changeRefusal(plain(view(after, d.deps)), plain(view(after, [d.hash])), author)
-    if (reason !== undefined) return refused(reason)
+  // the state at our heads, as kept since the last message if nothing changed since
+  const baseHeads = getHeads(base)
+  const kept = slot?.get()
+  let shadow: Shadow =
+    kept !== undefined && sameHeads(kept.heads, baseHeads)
+      ? kept
+      : { heads: baseHeads, state: plain(base), bytes: saveSince(base, []).byteLength }
+  const bytes = shadow.bytes + freshBytes
+  if (bytes > limits.maxDocumentBytes) return refused(`the document would grow to ${bytes} bytes`)
+  try {
+    for (const d of causalOrder(decoded)) {
+      // the state the author saw: from the last one we know, by the patches between their heads
+      const before = sameHeads(shadow.heads, d.deps)
+        ? shadow.state
+        : applyPlainPatches(shadow.state, diff(after, shadow.heads, d.deps))
+      const state = applyPlainPatches(before, diff(after, d.deps, [d.hash]))
+      const reason = changeRefusal(before, state, author)
+      if (reason !== undefined) return refused(reason)
+      shadow = { heads: [d.hash], state, bytes }
+    }
+    const afterHeads = getHeads(after)
+    if (!sameHeads(shadow.heads, afterHeads))
+      shadow = {
+        heads: afterHeads,
+        state: applyPlainPatches(shadow.state, diff(after, shadow.heads, afterHeads)),
+        bytes
+      }
+  } catch {
+    return refused('changes whose effect cannot be read')
   }
-  const size = saveSince(after, []).byteLength
-  if (size > limits.maxDocumentBytes) return refused(`the document would grow to ${size} bytes`)
+  slot?.set(shadow)
   return { ok: true, fresh: fresh.length }
+}
+
+/** `changes` with each after the changes it depends on (those among them). */
+function causalOrder<T extends { hash: string; deps: string[] }>(changes: T[]): T[] {
+  const byHash = new Map(changes.map((c) => [c.hash, c]))
+  const done = new Set<string>()
+  const out: T[] = []
+  const visit = (c: T): void => {
+    // iterative over a chain: a message may carry a thousand changes in a row
+    const stack: Array<{ c: T; i: number }> = [{ c, i: 0 }]
+    while (stack.length > 0) {
+      const top = stack[stack.length - 1]!
+      if (done.has(top.c.hash)) {
+        stack.pop()
+        continue
+      }
+      const dep = top.c.deps[top.i++]
+      if (dep === undefined) {
+        done.add(top.c.hash)
+        out.push(top.c)
+        stack.pop()
+        continue
+      }
+      const d = byHash.get(dep)
+      if (d !== undefined && !done.has(d.hash)) stack.push({ c: d, i: 0 })
+    }
+  }
+  for (const c of changes) visit(c)
+  return out
+}
+
+function sameHeads(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false
+  const set = new Set(a)
+  return b.every((h) => set.has(h))
 }
 
 /** Vet a whole document `author` handed over (every change in it is the author's). */

@@ -139,7 +139,8 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
       ...(init.backend === undefined
         ? {}
         : { refresh: async () => mergeAllStored(this.#repo, this.#storage) }),
-      refused: (tallyId, peer, vetted) => this.#refused(tallyId, peer, vetted)
+      refused: (tallyId, peer, vetted) => this.#refused(tallyId, peer, vetted),
+      now: () => this.#now()
     })
     this.#channels = new ChannelKeeper({
       adapter: this.#adapter,

@@ -122,8 +122,11 @@ export function scalars<T>(value: T): Stored<T> {
 const MAX_NOTE = 2000
 const MAX_UNIT = 32
 const MAX_LIMIT = 1e15
-/** Proposals one document holds at most (a counterparty cannot grow it without bound through us). */
-export const MAX_PROPOSALS = 1000
+/**
+ * Proposals one document holds at most, closed ones included: a monthly renegotiation by each side for
+ * eight years. It bounds what a counterparty can make us store and judge (change-vetting.ts).
+ */
+export const MAX_PROPOSALS = 200
 
 /** Checked copy of terms input; throws ProposalError on a bad field. Undefined fields are left out. */
 export function checkTerms(input: unknown): TallyTerms {
@@ -190,7 +193,10 @@ export function applyStandingTerms(doc: StoredTallyDoc, terms: TallyTerms, by: s
 /** Add a proposal by `by` (one of the two parties). */
 export function addProposal(doc: StoredTallyDoc, proposal: TermsProposal): void {
   if (!isParty(doc, proposal.by)) throw new ProposalError('only a party of the tally can propose')
-  if (Object.keys(doc.proposals).length >= MAX_PROPOSALS) throw new ProposalError('too many proposals')
+  if (Object.keys(doc.proposals).length >= MAX_PROPOSALS)
+    throw new ProposalError(
+      `this tally holds ${MAX_PROPOSALS} proposals, the most one tally keeps: no more can be made`
+    )
   if (Object.keys(proposal.terms).length === 0)
     throw new ProposalError('a proposal changes at least one term')
   const form = stringFormOf(doc)

@@ -27,7 +27,8 @@ import {
   addProposal,
   applyStandingTerms,
   closeProposal,
-  scalars
+  scalars,
+  written
 } from '../../main/tallydb/tally-document.ts'
 import type { StoredTallyDoc, StringForm, TermsProposal } from '../../main/tallydb/tally-document.ts'
 import { A, B, at, draftTally } from '../helpers/tally-parties.ts'
@@ -215,25 +216,57 @@ describe('vetting the counterparty’s changes', () => {
     expect(vetChanges(doc, onlyLast, B)).toMatchObject({ ok: false, retry: true })
   })
 
-  it('a document full of the largest honest proposals stays inside the document bound', () => {
-    // written directly (addProposal's supersede scan makes a thousand of them slow to build)
-    const doc = change(start(), (d) => {
-      for (let i = 0; i < MAX_PROPOSALS; i++) {
-        const p = proposal(`${String(i).padStart(4, '0')}-${'x'.repeat(31)}`, i % 2 ? A : B, {
-          // random, so the change's columns do not compress away
-          note: randomBytes(1500).toString('base64').slice(0, 2000),
-          unit: randomBytes(24).toString('base64'),
-          stockCreditLimit: 1e15,
-          foilCreditLimit: 1e15
-        })
-        d.proposals[p.proposalId] = scalars({ ...p, status: 'accepted', acceptedBy: B, acceptedAt: at })
-        d.log.push(scalars({ at, by: p.by, kind: 'proposed' as const, proposalId: p.proposalId }))
-        d.log.push(scalars({ at, by: B, kind: 'accepted' as const, proposalId: p.proposalId }))
-      }
+  for (const form of ['scalar', 'text'] as const) {
+    it(`a document full of the largest honest proposals (${form} strings) stays inside the document bound`, () => {
+      // written directly (addProposal's supersede scan makes many of them slow to build)
+      const doc = change(start(form), (d) => {
+        for (let i = 0; i < MAX_PROPOSALS; i++) {
+          const p = proposal(`${String(i).padStart(4, '0')}-${'x'.repeat(31)}`, i % 2 ? A : B, {
+            // random, so the change's columns do not compress away
+            note: randomBytes(1500).toString('base64').slice(0, 2000),
+            unit: randomBytes(24).toString('base64'),
+            stockCreditLimit: 1e15,
+            foilCreditLimit: 1e15
+          })
+          const closed = { ...p, status: 'accepted' as const, acceptedBy: B, acceptedAt: at }
+          d.proposals[p.proposalId] = written(closed, form)
+          d.log.push(written({ at, by: p.by, kind: 'proposed' as const, proposalId: p.proposalId }, form))
+          d.log.push(written({ at, by: B, kind: 'accepted' as const, proposalId: p.proposalId }, form))
+        }
+      })
+      const bytes = getAllChanges(doc).reduce((n, c) => n + c.byteLength, 0)
+      expect(bytes).toBeGreaterThan(400_000)
+      expect(bytes).toBeLessThan(VET_LIMITS.maxDocumentBytes)
     })
-    const bytes = getAllChanges(doc).reduce((n, c) => n + c.byteLength, 0)
-    expect(bytes).toBeGreaterThan(2_000_000)
-    expect(bytes).toBeLessThan(VET_LIMITS.maxDocumentBytes)
+  }
+
+  it('refuses more changes in one message than a full document’s steps, and a proposal past the most one tally keeps', () => {
+    const before = start()
+    let doc = clone(before)
+    for (let i = 0; i < 4; i++)
+      doc = change(doc, (d) => addProposal(d, proposal(`b${i}`, B, { note: `${i}` })))
+    const four = getChanges(before, doc)
+    expect(vetChanges(before, four, B)).toEqual({ ok: true, fresh: 4 })
+    expect(refusal(vetChanges(before, four, B, { ...VET_LIMITS, maxFreshChanges: 3 }))).toMatch(
+      /more than 3 changes/
+    )
+    const full = change(start(), (d) => {
+      for (let i = 0; i < MAX_PROPOSALS; i++)
+        d.proposals[`p${i}`] = scalars({
+          ...proposal(`p${i}`, A, { note: 'n' }),
+          status: 'withdrawn' as const,
+          closedBy: A,
+          closedAt: at
+        })
+    })
+    expect(() => change(full, (d) => addProposal(d, proposal('one-more', B, { note: 'x' })))).toThrow(
+      /the most one tally keeps/
+    )
+    const forced = change(clone(full), (d) => {
+      d.proposals['one-more'] = scalars(proposal('one-more', B, { note: 'x' }))
+      d.log.push(scalars({ at, by: B, kind: 'proposed' as const, proposalId: 'one-more' }))
+    })
+    expect(refusal(vetChanges(full, getChanges(full, forced), B))).toMatch(/too many proposals/)
   })
 
   it('vets a handed-over document as its provisioner’s: its creation passes, anything it wrote for the other party does not', () => {

@@ -1,0 +1,78 @@
+/**
+ * The gate in front of the repo: a refused peer's changes to the same document are refused unread for a
+ * while (a forgery comes back with every sync), a sync message without changes is not judged, and a
+ * counterparty's honest changes pass.
+ */
+import { describe, expect, it } from 'vitest'
+import {
+  change,
+  clone,
+  generateSyncMessage,
+  initSyncState,
+  load,
+  receiveSyncMessage
+} from '@automerge/automerge'
+import type { Doc } from '@automerge/automerge'
+import { ChangeGate } from '../../main/tallydb/change-gate.ts'
+import type { TallyIndexStore } from '../../main/tallydb/backend-types.ts'
+import type { IndexEntry } from '../../main/tallydb/tally-index.ts'
+import { newDocumentBytes } from '../../main/tallydb/doc-bytes.ts'
+import { acceptProposal, addProposal } from '../../main/tallydb/tally-document.ts'
+import type { StoredTallyDoc } from '../../main/tallydb/tally-document.ts'
+import { A, B, at, draftTally } from '../helpers/tally-parties.ts'
+
+const entry = { tallyId: 't-1', documentId: 'doc', counterpartyPeerId: B, provisioner: true } as IndexEntry
+
+/** The sync message B sends A once B holds `theirs` and A holds `ours` (after A said what it has). */
+function syncFrom(theirs: Doc<StoredTallyDoc>, ours: Doc<StoredTallyDoc>): Uint8Array {
+  const [, hello] = generateSyncMessage(ours, initSyncState())
+  const [b, bState] = receiveSyncMessage(clone(theirs), initSyncState(), hello!)
+  const [, message] = generateSyncMessage(b, bState)
+  return message!
+}
+
+describe('ChangeGate', () => {
+  it('refuses a forger unread for 30 s, then judges again; passes honest changes; does not judge an empty message', async () => {
+    let now = 1_000_000
+    const ours = load<StoredTallyDoc>(newDocumentBytes(draftTally(), { note: 'n' }, A, at))
+    let loads = 0
+    const refusals: string[] = []
+    const gate = new ChangeGate({
+      index: { tallyOf: () => 't-1', get: () => entry } as unknown as TallyIndexStore,
+      replica: async () => {
+        loads++
+        return ours
+      },
+      pending: async () => undefined,
+      refused: (_t, _p, v) => refusals.push(v.reason),
+      now: () => now
+    })
+    const forged = change(clone(ours), (d) => {
+      addProposal(d, { proposalId: 'f', by: B, at, terms: { foilCreditLimit: 1e9 }, status: 'open' })
+      acceptProposal(d, 'f', A, at)
+    })
+    const message = syncFrom(forged, ours)
+    expect(await gate.vet('doc', message, B)).toBe(false)
+    expect(loads).toBe(1)
+    expect(await gate.vet('doc', message, B)).toBe(false)
+    expect(loads).toBe(1) // refused unread
+    now += 31_000
+    expect(await gate.vet('doc', message, B)).toBe(false)
+    expect(loads).toBe(2)
+    expect(refusals).toHaveLength(2)
+    expect(refusals[0]).toMatch(/other party's name/)
+
+    // another document of the same peer is judged, and passes when honest
+    const honest = change(clone(ours), (d) =>
+      addProposal(d, { proposalId: 'h', by: B, at, terms: { note: 'net 45' }, status: 'open' })
+    )
+    expect(await gate.vet('doc2', syncFrom(honest, ours), B)).toBe(true)
+    // a message that only says what the peer has is not judged (no replica loaded)
+    const [, hello] = generateSyncMessage(ours, initSyncState())
+    const before = loads
+    expect(await gate.vet('doc3', hello!, B)).toBe(true)
+    expect(loads).toBe(before)
+    // and a peer that is not the tally's counterparty is refused
+    expect(await gate.vet('doc', syncFrom(honest, ours), A)).toBe(false)
+  })
+})
