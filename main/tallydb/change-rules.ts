@@ -45,7 +45,7 @@ export function changeRefusal(before: unknown, after: unknown, author: string): 
   for (const e of added) {
     if (!isRecord(e) || Object.keys(e).some((k) => !LOG_KEYS.has(k)) || !isShortString(e.at, MAX_AT))
       return 'it writes a log entry out of shape'
-    if (e.by !== author) return "it writes a log entry in the other party's name"
+    if (e.by !== author) return "it writes a log entry in this node's name"
   }
 
   const steps: string[] = []
@@ -116,7 +116,7 @@ function proposalSteps(
           value.acceptedBy !== author ||
           !isShortString(value.acceptedAt, MAX_AT)
         )
-          return "it accepts in the other party's name"
+          return "it accepts in this node's name"
         accepted.push(value)
         steps.push(`accepted:${id}`)
         break
@@ -128,7 +128,7 @@ function proposalSteps(
           value.closedBy !== author ||
           !isShortString(value.closedAt, MAX_AT)
         )
-          return "it closes a proposal in the other party's name"
+          return "it closes a proposal in this node's name"
         if (value.status === 'declined' ? own : !own)
           return `it marks a proposal ${value.status} that its author may not`
         if (value.status === 'superseded') superseded = true
@@ -152,7 +152,7 @@ function newProposalRefusal(id: string, p: Rec, author: string): string | undefi
     !isShortString(p.at, MAX_AT)
   )
     return 'it writes a proposal out of shape'
-  if (p.by !== author) return "it proposes in the other party's name"
+  if (p.by !== author) return "it proposes in this node's name"
   if (p.status !== 'open') return 'it writes a proposal that is not open'
   if (!termsValid(p.terms) || Object.keys(rec(p.terms)).length === 0) return 'it proposes terms out of bounds'
   return undefined

@@ -9,6 +9,10 @@ import type {
   TermsProposal,
   TokenView
 } from '../../preload/contract.ts'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { ForgingCustomer } from '../helpers/forging-customer.ts'
+import { DbWorld } from '../helpers/tallydb-party.ts'
 import { expect, startServe, test } from './fixtures.ts'
 
 test('the tally page shows the shared terms, sync state and proposals live, and proposes and accepts', async ({
@@ -184,5 +188,46 @@ test('the tally page shows the shared terms, sync state and proposals live, and 
     }
   } finally {
     await peer.stop()
+  }
+})
+
+test('a counterparty that forges an acceptance in our name: the tally page says its changes were refused', async ({
+  taleus: { page, node }
+}) => {
+  test.skip(node == null, 'the forging customer dials the browser console’s own node')
+  if (node == null) return
+  const created = await node.call<{ link: string }>('POST', '/api/tokens', {
+    role: 'stock',
+    uses: 'unlimited',
+    label: 'Counter',
+    terms: { stockCreditLimit: 200, unit: 'CHIP' }
+  })
+  const world = new DbWorld()
+  try {
+    const customer = await ForgingCustomer.bootstrap(world, created.link)
+    try {
+      await page.getByTestId('nav-tallies').click()
+      await page.getByTestId('tally-row').first().getByTestId('tally-open').click()
+      const doc = page.getByTestId('tally-document')
+      await expect(doc.getByTestId('doc-term-stockCreditLimit')).toHaveText('200 CHIP')
+      // an honest proposal arrives live; then one "accepted" by us, which we never did
+      customer.propose('honest', { note: 'Settle monthly' })
+      await expect(doc.getByTestId('proposal').and(page.locator('[data-by="them"]'))).toHaveAttribute(
+        'data-status',
+        'open'
+      )
+      customer.forgeAcceptance('forged', { foilCreditLimit: 1_000_000 })
+      await expect(doc.getByTestId('doc-sync')).toHaveAttribute('data-sync', 'refused')
+      await expect(doc.getByTestId('doc-sync')).toHaveText('Their changes refused')
+      await expect(doc.getByTestId('doc-sync-text')).toContainText("in this node's name")
+      await expect(doc.getByTestId('doc-sync-text')).toContainText('This copy kept none of it')
+      await expect(doc.getByTestId('doc-terms')).not.toContainText('1,000,000')
+      await expect(doc.getByTestId('proposal')).toHaveCount(1)
+      await page.screenshot({ path: join(tmpdir(), 'taleus-e2e-results', 'tally-refused.png') })
+    } finally {
+      await customer.stop()
+    }
+  } finally {
+    await world.close()
   }
 })

@@ -9,16 +9,10 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { Repo } from '@automerge/automerge-repo'
-import type { DocumentId, PeerId as RepoPeerId } from '@automerge/automerge-repo'
-import { peerIdFromString } from '@libp2p/peer-id'
-import { multiaddr } from '@multiformats/multiaddr'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { parseLink } from '../../main/bootstrap/index.ts'
-import { Libp2pNetworkAdapter } from '../../main/tallydb/index.ts'
-import { acceptProposal, addProposal } from '../../main/tallydb/tally-document.ts'
-import type { StoredTallyDoc } from '../../main/tallydb/tally-document.ts'
 import type { TallyDocumentView } from '../../preload/contract.ts'
+import { ForgingCustomer } from '../helpers/forging-customer.ts'
 import { DbWorld, until } from '../helpers/tallydb-party.ts'
 import { ensureBuilt, startServe } from './serve-process.ts'
 import type { ServeChild } from './serve-process.ts'
@@ -47,76 +41,38 @@ describe('a counterparty forging the shared document', () => {
       uses: 'unlimited',
       terms: TERMS
     })
-    const customer = await world.party()
-    const result = await customer.manager.initiateBootstrap(parseLink(created.link), customer.node)
-    const tallyId = result.tally.tallyId
+    const customer = await ForgingCustomer.bootstrap(world, created.link)
+    const { tallyId } = customer
     const merchant = serve.ready.peerId
     const doc = async (): Promise<TallyDocumentView> =>
       serve!.api<TallyDocumentView>('GET', `/api/tallies/document?tallyId=${encodeURIComponent(tallyId)}`)
-
-    // the customer leaves its TallyDb and writes with automerge-repo itself, over the same library adapter
-    await customer.db.close()
-    const adapter = new Libp2pNetworkAdapter(customer.node)
-    const repo = new Repo({
-      network: [adapter],
-      peerId: customer.peerId as RepoPeerId,
-      sharePolicy: async () => true,
-      isEphemeral: true
-    })
     try {
-      const opened = await adapter.open(
-        peerIdFromString(merchant),
-        result.dbConnectionInfo.nodes.map((a) => multiaddr(a)),
-        tallyId,
-        result.dbConnectionInfo.credentials
-      )
-      const handle = repo.import<StoredTallyDoc>(opened.snapshot!, { docId: opened.documentId as DocumentId })
-      const at = new Date().toISOString()
-
       // honest: its own proposal reaches the merchant, so the channel carries changes
-      handle.change((d) =>
-        addProposal(d, {
-          proposalId: 'honest',
-          by: customer.peerId,
-          at,
-          terms: { note: 'net 45' },
-          status: 'open'
-        })
-      )
+      customer.propose('honest', { note: 'net 45' })
       await until(async () =>
         (await doc()).document.proposals.some((p) => p.proposalId === 'honest') ? true : undefined
       )
 
       // forged: a limit of a billion, "accepted" by the merchant, with the merchant's log entry
-      handle.change((d) => {
-        addProposal(d, {
-          proposalId: 'forged',
-          by: customer.peerId,
-          at,
-          terms: { foilCreditLimit: 1e9 },
-          status: 'open'
-        })
-        acceptProposal(d, 'forged', merchant, at)
-      })
+      customer.forgeAcceptance('forged', { foilCreditLimit: 1e9 })
       const refused = await until(async () => {
         const view = await doc()
         return view.refused !== null ? view : undefined
       })
-      expect(refused.refused?.reason).toMatch(/other party's name/)
+      expect(refused.refused?.reason).toMatch(/this node's name/)
       expect(refused.document.proposals.map((p) => p.proposalId)).toEqual(['honest'])
       expect(refused.document.terms).toEqual(TERMS)
       expect(refused.document.log.every((e) => e.by === merchant || e.kind === 'proposed')).toBe(true)
       // the customer's own copy holds the forgery; the merchant's, which the console shows, does not
-      expect(handle.doc().terms.foilCreditLimit).toBe(1e9)
+      expect(customer.doc().terms.foilCreditLimit).toBe(1e9)
       // the node goes on serving: another customer bootstraps
       const other = await world.party()
       await expect(
         other.manager.initiateBootstrap(parseLink(created.link), other.node)
       ).resolves.toBeDefined()
-      expect(serve.stdout() + serve.stderr()).not.toContain(result.dbConnectionInfo.credentials)
+      expect(serve.stdout() + serve.stderr()).not.toContain(customer.grant)
     } finally {
-      repo.shutdown()
-      await adapter.stop()
+      await customer.stop()
     }
   }, 120_000)
 })

@@ -60,7 +60,7 @@ describe('ChangeGate', () => {
     expect(await gate.vet('doc', message, B)).toBe(false)
     expect(loads).toBe(2)
     expect(refusals).toHaveLength(2)
-    expect(refusals[0]).toMatch(/other party's name/)
+    expect(refusals[0]).toMatch(/this node's name/)
 
     // another document of the same peer is judged, and passes when honest
     const honest = change(clone(ours), (d) =>

@@ -1,6 +1,6 @@
 /**
  * What a counterparty may write into the shared document: every honest negotiation step passes (as its
- * author saw the document, also when the two parties wrote at once); a change in the other party's name,
+ * author saw the document, also when the two parties wrote at once); a change in this node's name,
  * outside the steps, or too large is refused before our replica takes it.
  */
 import { randomBytes } from 'node:crypto'
@@ -104,7 +104,7 @@ describe('vetting the counterparty’s changes', () => {
     const changes = syncMessageChanges(message!)!
     expect(changes).toHaveLength(1)
     expect(vetChanges(init(), changes, A)).toEqual({ ok: true, fresh: 2 })
-    expect(refusal(vetChanges(init(), changes, B))).toMatch(/creation|other party's name/)
+    expect(refusal(vetChanges(init(), changes, B))).toMatch(/creation|this node's name/)
     expect(syncMessageChanges(new Uint8Array([9, 9, 9]))).toBeUndefined()
   })
 
@@ -121,7 +121,7 @@ describe('vetting the counterparty’s changes', () => {
         (d) => {
           acceptProposal(d, 'b1', A, at)
         },
-        /other party's name/
+        /this node's name/
       ],
       [
         'accept its own',
@@ -135,12 +135,12 @@ describe('vetting the counterparty’s changes', () => {
         /without an accepted proposal/
       ],
       ['a term set without its log entry', (d) => void (d.terms.stockCreditLimit = 1e9), /do not match/],
-      ['withdraw A’s proposal', (d) => closeProposal(d, 'a1', A, at, 'withdrawn'), /other party's name/],
-      ['propose as A', (d) => addProposal(d, proposal('x1', A, { note: 'A says' })), /other party's name/],
+      ['withdraw A’s proposal', (d) => closeProposal(d, 'a1', A, at, 'withdrawn'), /this node's name/],
+      ['propose as A', (d) => addProposal(d, proposal('x1', A, { note: 'A says' })), /this node's name/],
       [
         'log in A’s name',
         (d) => void d.log.push({ at: s(at), by: s(A), kind: s('accepted') }),
-        /other party's name/
+        /this node's name/
       ],
       [
         'a log entry alone',
@@ -278,7 +278,7 @@ describe('vetting the counterparty’s changes', () => {
     })
     const withForgery = change(stuffed, (d) => acceptProposal(d, 'b1', A, at))
     const all = Buffer.concat(getAllChanges(withForgery))
-    expect(refusal(vetDocument(all, A))).toMatch(/other party's name/)
+    expect(refusal(vetDocument(all, A))).toMatch(/this node's name/)
     expect(refusal(vetDocument(new Uint8Array([1, 2, 3]), A))).toMatch(/does not load/)
   })
 })
