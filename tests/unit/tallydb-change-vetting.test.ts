@@ -7,8 +7,11 @@ import { randomBytes } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
 import {
   ImmutableString,
+  applyChanges,
   change,
   clone,
+  decodeChange,
+  encodeChange,
   generateSyncMessage,
   getAllChanges,
   getChanges,
@@ -176,6 +179,26 @@ describe('vetting the counterparty’s changes', () => {
       expect(refusal(vetted), what).toMatch(reason)
       expect(vetted.ok === false && vetted.retry, what).toBe(false)
     }
+  })
+
+  it('refuses a change whose operation counter is inflated (it would win every conflict)', () => {
+    const base = change(start(), (d) => addProposal(d, proposal('a1', A, { stockCreditLimit: 900 })))
+    const ours = change(clone(base), (d) => closeProposal(d, 'a1', A, at, 'withdrawn'))
+    // B's stale write over A's withdrawal: scalars only, so the engine applies it whatever its counter
+    const theirs = change(clone(base), (d) => {
+      const p = d.proposals.a1!
+      p.status = new ImmutableString('accepted')
+      p.acceptedBy = new ImmutableString(B)
+      p.acceptedAt = new ImmutableString(at)
+    })
+    const [honest] = getChanges(base, theirs)
+    const decoded = decodeChange(honest!)
+    expect(refusal(vetChanges(ours, [honest!], B))).toMatch(/log entries do not match/)
+    const inflated = encodeChange({ ...decoded, startOp: decoded.startOp + 1000 })
+    expect(refusal(vetChanges(ours, [inflated], B))).toMatch(/operation counter/)
+    // and it would have won: the engine takes it over A's later withdrawal
+    const [won] = applyChanges(clone(ours), [inflated])
+    expect(String(won.proposals.a1!.status)).toBe('accepted')
   })
 
   it('refuses a closed proposal reopened, and a change that changes nothing', () => {
