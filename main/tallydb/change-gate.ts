@@ -27,6 +27,8 @@ export interface ChangeGateInit {
  * change stays in the sender's copy, so it comes back with every sync, each costing a judgement.
  */
 const REFUSED_FOR_MS = 30_000
+/** After an incomplete message (a change whose dependencies had not arrived): a fresh sync comes later. */
+const RETRY_AFTER_MS = 5_000
 /** Pairs of (document, peer) remembered as refused at most (the oldest are forgotten first). */
 const MAX_REMEMBERED = 4096
 
@@ -73,7 +75,8 @@ export class ChangeGate {
       vetted = await judge().catch(unloaded)
     }
     if (vetted.ok) return true
-    if (!vetted.retry) this.#remember(key)
+    // a retry (dependencies missing) is not wrong, but costs the same judgement if repeated at once
+    this.#remember(key, vetted.retry ? RETRY_AFTER_MS : REFUSED_FOR_MS)
     this.#init.refused(tallyId, remotePeer, vetted)
     return false
   }
@@ -92,9 +95,9 @@ export class ChangeGate {
     }
   }
 
-  #remember(key: string): void {
+  #remember(key: string, forMs: number): void {
     this.#refusedUntil.delete(key)
-    this.#refusedUntil.set(key, this.#now() + REFUSED_FOR_MS)
+    this.#refusedUntil.set(key, this.#now() + forMs)
     for (const old of this.#refusedUntil.keys()) {
       if (this.#refusedUntil.size <= MAX_REMEMBERED) break
       this.#refusedUntil.delete(old)
