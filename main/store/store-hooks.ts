@@ -309,7 +309,8 @@ export class StoreHooks {
     if (!isProvisionResult(result, 'foil', ctx.remotePeerId, node.peerId)) return false
     if (this.#tallies.has(result.tally.tallyId)) return false
     // foil: the document is B's; our token's standing terms go into it
-    return this.#joinAndRecord(node, result, 'foil', this.#termsOf(ctx), ctx)
+    // (none on the token: still ours to state, so B's document may preset none)
+    return this.#joinAndRecord(node, result, 'foil', this.#termsOf(ctx) ?? {}, ctx)
   }
 
   /**

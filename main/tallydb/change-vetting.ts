@@ -19,7 +19,7 @@ import {
   loadIncremental,
   saveSince
 } from '@automerge/automerge'
-import type { Doc } from '@automerge/automerge'
+import type { Doc, Patch } from '@automerge/automerge'
 import { changeRefusal } from './change-rules.ts'
 import { applyPlainPatches } from './plain-patches.ts'
 
@@ -132,11 +132,19 @@ export function vetChanges(
       const expected = 1 + Math.max(0, ...d.deps.map(lastOp))
       if (d.startOp !== expected)
         return refused('a change whose operation counter does not follow its history')
+      // only the document's own creation depends on nothing: a second one would compete with it for
+      // every field of the document (and win with higher counters)
+      if (d.deps.length === 0 && baseHeads.length > 0) return refused('a second creation of the document')
       // the state the author saw: from the last one we know, by the patches between their heads
       const before = sameHeads(shadow.heads, d.deps)
         ? shadow.state
         : applyPlainPatches(shadow.state, diff(after, shadow.heads, d.deps))
-      const state = applyPlainPatches(before, diff(after, d.deps, [d.hash]))
+      const patches = diff(after, d.deps, [d.hash])
+      // every operation shows in what the change does as its author saw the document: one on an object
+      // it had not seen, one that overwrites or deletes its own, a conflict with itself, shows nothing
+      // there but acts once merged (it could rewrite the other party's values unseen)
+      if (d.ops > visibleUnits(patches)) return refused('operations that do not show in what it changes')
+      const state = applyPlainPatches(before, patches)
       const reason = changeRefusal(before, state, author)
       if (reason !== undefined) return refused(reason)
       shadow = { heads: [d.hash], state, bytes }
@@ -153,6 +161,34 @@ export function vetChanges(
   }
   slot?.set(shadow)
   return { ok: true, fresh: fresh.length }
+}
+
+/** How many operations `patches` take at least: one per value put, inserted, deleted or typed. */
+function visibleUnits(patches: readonly Patch[]): number {
+  let n = 0
+  for (const p of patches) {
+    switch (p.action) {
+      case 'put':
+        // a new text is one operation and one per character; any other value one
+        n += typeof p.value === 'string' ? 1 + p.value.length : 1
+        break
+      case 'inc':
+        n += 1
+        break
+      case 'del':
+        n += p.length ?? 1
+        break
+      case 'insert':
+        n += p.values.reduce<number>((k, v) => k + (typeof v === 'string' ? 1 + v.length : 1), 0)
+        break
+      case 'splice':
+        n += p.value.length
+        break
+      default:
+        break
+    }
+  }
+  return n
 }
 
 /** The last operation counter of a change (among `fresh`, else in `doc`); 0 for one it cannot find. */

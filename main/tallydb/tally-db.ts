@@ -277,6 +277,7 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
    * Opener: hold a replica of the tally's document (on disk on return): the `document` the provisioner's
    * bootstrap frame carried, else opened at the provisioner with `grant` (a 1.0.0 peer). `terms`: standing
    * terms this side brings (foil: the listener's token), set where unset and offered to the provisioner.
+   * With `terms` the provisioner's document must state no terms of its own (RefusedChangeError).
    * A handed-over document is checked whole here (id, chunks and checksums) and for being this tally when
    * it is first loaded (at once when terms are set; else at its first read, change or sync): the
    * bootstrap does not pay for the document engine (ForeignDocumentError then).
@@ -332,6 +333,15 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
     if (vetted?.ok === false) {
       this.#adapter.forget(documentId as DocumentId)
       throw new RefusedChangeError(vetted.reason)
+    }
+    // we bring the standing terms (foil: our token's): the provisioner's document states none of its own,
+    // or it would set terms this node never offered (ours only fill what is unset)
+    if (input.terms !== undefined) {
+      const made = handle?.doc() ?? docOf(snapshot)
+      if (made === undefined || Object.keys(made.terms).length > 0) {
+        this.#adapter.forget(documentId as DocumentId)
+        throw new RefusedChangeError('it sets terms before this node stated its standing terms')
+      }
     }
     let release: (() => void) | undefined
     if (handle !== undefined && withTerms) {

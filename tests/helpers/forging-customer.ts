@@ -84,10 +84,9 @@ export class ForgingCustomer {
   /** Its own proposal of `terms`, marked accepted by the merchant with the merchant's log entry. */
   forgeAcceptance(proposalId: string, terms: TallyTerms): void {
     const at = new Date().toISOString()
-    this.#handle.change((d) => {
-      addProposal(d, { proposalId, by: this.peerId, at, terms, status: 'open' })
-      acceptProposal(d, proposalId, this.#merchant, at)
-    })
+    // two changes, as two honest-looking steps: the proposal passes on its own, the acceptance does not
+    this.#handle.change((d) => addProposal(d, { proposalId, by: this.peerId, at, terms, status: 'open' }))
+    this.#handle.change((d) => acceptProposal(d, proposalId, this.#merchant, at))
   }
 
   /** Its own copy of the document. */

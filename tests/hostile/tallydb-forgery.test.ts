@@ -60,7 +60,9 @@ describe('a counterparty forging the shared document', () => {
         return view.refused !== null ? view : undefined
       })
       expect(refused.refused?.reason).toMatch(/this node's name/)
-      expect(refused.document.proposals.map((p) => p.proposalId)).toEqual(['honest'])
+      // its proposal may have passed on its own (a step it may take); the acceptance did not
+      expect(refused.document.proposals.every((p) => p.status === 'open')).toBe(true)
+      expect(refused.document.proposals.map((p) => p.proposalId)).toContain('honest')
       expect(refused.document.terms).toEqual(TERMS)
       expect(refused.document.log.every((e) => e.by === merchant || e.kind === 'proposed')).toBe(true)
       // the customer's own copy holds the forgery; the merchant's, which the console shows, does not

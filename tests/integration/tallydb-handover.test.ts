@@ -165,6 +165,24 @@ describe('the tally document handed over in the bootstrap frame', () => {
     expect(a.store.listTallies()).toEqual([])
   })
 
+  it('foil: a customer whose document presets terms the merchant never offered is refused; honest ones pass', async () => {
+    const a = await world.party({ listen: true })
+    const b = await world.party()
+    for (const terms of [{ unit: 'CHIP', foilCreditLimit: 100 }, undefined]) {
+      const { link } = await a.createToken({ role: 'foil', uses: 'unlimited', ...(terms ? { terms } : {}) })
+      // the customer's node writes a limit of its choosing into the document it creates (an outside review)
+      const prepare = b.db.prepare.bind(b.db)
+      b.db.prepare = (input) => prepare({ ...input, terms: { foilCreditLimit: 1e15 } })
+      await expect(b.manager.initiateBootstrap(link, b.node)).rejects.toMatchObject({
+        name: 'RejectedError',
+        reason: 'provision-failed'
+      })
+      b.db.prepare = prepare
+      const honest = await b.manager.initiateBootstrap(link, b.node)
+      expect((await a.db.read(honest.tally.tallyId))?.document.terms).toEqual(terms ?? {})
+    }
+  })
+
   it("a handed-over document that is not whole or has a bad id is refused; another tally's is found out", async () => {
     const a = await world.party()
     const b = await world.party()

@@ -47,10 +47,10 @@ describe('ChangeGate', () => {
       refused: (_t, _p, v) => refusals.push(v.reason),
       now: () => now
     })
-    const forged = change(clone(ours), (d) => {
+    const proposed = change(clone(ours), (d) =>
       addProposal(d, { proposalId: 'f', by: B, at, terms: { foilCreditLimit: 1e9 }, status: 'open' })
-      acceptProposal(d, 'f', A, at)
-    })
+    )
+    const forged = change(proposed, (d) => acceptProposal(d, 'f', A, at))
     const message = syncFrom(forged, ours)
     expect(await gate.vet('doc', message, B)).toBe(false)
     expect(loads).toBe(1)

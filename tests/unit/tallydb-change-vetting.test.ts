@@ -12,6 +12,7 @@ import {
   clone,
   decodeChange,
   encodeChange,
+  from,
   generateSyncMessage,
   getAllChanges,
   getChanges,
@@ -30,6 +31,7 @@ import {
   addProposal,
   applyStandingTerms,
   closeProposal,
+  initialDoc,
   scalars,
   written
 } from '../../main/tallydb/tally-document.ts'
@@ -201,6 +203,43 @@ describe('vetting the counterparty’s changes', () => {
     expect(String(won.proposals.a1!.status)).toBe('accepted')
   })
 
+  it('refuses operations on what its author had not seen (they act only once merged), and a second creation', () => {
+    const created = start()
+    // A proposes later; B's change depends only on the creation, and carries one more operation: on the
+    // terms of A's later proposal, which B had not seen (an outside reviewer's attack: 400 became 1e15)
+    const ours = change(clone(created), (d) => addProposal(d, proposal('a1', A, { stockCreditLimit: 400 })))
+    const [aChange] = getChanges(created, ours)
+    const a = decodeChange(aChange!)
+    const limitAt = a.ops.findIndex((o) => 'key' in o && o.key === 'stockCreditLimit')
+    const limitOp = a.ops[limitAt]!
+    const theirs = change(clone(created), (d) => addProposal(d, proposal('b1', B, { note: 'net 45' })))
+    const [bChange] = getChanges(created, theirs)
+    const b = decodeChange(bChange!)
+    expect(vetChanges(ours, [bChange!], B)).toEqual({ ok: true, fresh: 1 })
+    const hidden = encodeChange({
+      ...b,
+      ops: [
+        ...b.ops,
+        {
+          action: 'set',
+          obj: limitOp.obj,
+          key: 'stockCreditLimit',
+          value: 1e15,
+          datatype: 'int',
+          pred: [`${a.startOp + limitAt}@${a.actor}`]
+        }
+      ]
+    } as Parameters<typeof encodeChange>[0])
+    expect(refusal(vetChanges(ours, [hidden], B))).toMatch(/do not show in what it changes/)
+    // what it would have done: A's own proposal rewritten once merged
+    const [merged] = applyChanges(clone(ours), [hidden])
+    expect(merged.proposals.a1!.terms.stockCreditLimit).toBe(1e15)
+
+    // a change that depends on nothing, on a document that exists: a rival creation
+    const rival = from(initialDoc(tally, { stockCreditLimit: 1e15 }, B, at), { actor: 'ff'.repeat(16) })
+    expect(refusal(vetChanges(ours, getAllChanges(rival), B))).toMatch(/second creation/)
+  })
+
   it('refuses a closed proposal reopened, and a change that changes nothing', () => {
     let doc = change(start(), (d) => addProposal(d, proposal('a1', A, { note: 'net 30' })))
     doc = change(doc, (d) => closeProposal(d, 'a1', B, at, 'declined'))
@@ -212,7 +251,7 @@ describe('vetting the counterparty’s changes', () => {
       d.terms.note = new ImmutableString('net 90')
       d.terms.note = new ImmutableString('settle monthly')
     })
-    expect(refusal(noop.vetted)).toMatch(/changes nothing/)
+    expect(refusal(noop.vetted)).toMatch(/do not show in what it changes/)
   })
 
   it('refuses changes too large for one step and a document past its bound; asks again for missing dependencies', () => {

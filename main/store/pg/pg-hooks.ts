@@ -221,7 +221,8 @@ export class PgHooks {
     if (!isProvisionResult(result, 'foil', ctx.remotePeerId, node.peerId)) return false
     if (this.#p.tallies.has(result.tally.tallyId)) return false
     // foil: the document is B's; our token's standing terms go into it
-    await joinDocument(this.#p.db(), result, this.#termsOf(ctx), ctx)
+    // (none on the token: still ours to state, so B's document may preset none)
+    await joinDocument(this.#p.db(), result, this.#termsOf(ctx) ?? {}, ctx)
     return this.#recordOnce(
       newTallyRecord(
         node,
