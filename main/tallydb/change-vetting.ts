@@ -6,6 +6,7 @@
  * dependencies, so honest concurrent changes pass), and for size, before the repo applies any of them.
  */
 import {
+  Counter,
   applyChanges,
   clone,
   decodeChange,
@@ -144,6 +145,8 @@ export function vetChanges(
       // it had not seen, one that overwrites or deletes its own, a conflict with itself, shows nothing
       // there but acts once merged (it could rewrite the other party's values unseen)
       if (d.ops > visibleUnits(patches)) return refused('operations that do not show in what it changes')
+      const shape = shapeRefusal(before, patches)
+      if (shape !== undefined) return refused(shape)
       const state = applyPlainPatches(before, patches)
       const reason = changeRefusal(before, state, author)
       if (reason !== undefined) return refused(reason)
@@ -161,6 +164,35 @@ export function vetChanges(
   }
   slot?.set(shadow)
   return { ok: true, fresh: fresh.length }
+}
+
+/**
+ * Why `patches` change the document's shape in a way no negotiation step does, if they do: replacing a
+ * map or list that exists (a concurrent write of the other party inside it would vanish in the merge), or
+ * writing a counter (its increments merge by adding, not as a step).
+ */
+function shapeRefusal(before: unknown, patches: readonly Patch[]): string | undefined {
+  for (const p of patches) {
+    if (p.action === 'inc') return 'it increments a counter'
+    if (p.action !== 'put' && p.action !== 'insert') continue
+    const values = p.action === 'put' ? [p.value] : p.values
+    if (values.some((v) => v instanceof Counter)) return 'it writes a counter'
+    if (p.action === 'put') {
+      const was = at(before, p.path)
+      if (was !== null && typeof was === 'object') return 'it replaces a whole map or list of the document'
+    }
+  }
+  return undefined
+}
+
+/** The value at `path` in a plain JSON state (undefined when there is none). */
+function at(state: unknown, path: ReadonlyArray<string | number>): unknown {
+  let v = state
+  for (const step of path) {
+    if (v === null || typeof v !== 'object') return undefined
+    v = (v as Record<string | number, unknown>)[step]
+  }
+  return v
 }
 
 /** How many operations `patches` take at least: one per value put, inserted, deleted or typed. */

@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
 import {
+  Counter,
   ImmutableString,
   applyChanges,
   change,
@@ -164,6 +165,22 @@ describe('vetting the counterparty’s changes', () => {
         'change a proposal',
         (d) => void (d.proposals.a1!.terms.note = s('net 90')),
         /changes what a proposal proposed/
+      ],
+      [
+        'a counter as a term (its increments merge by adding)',
+        (d) => {
+          ;(d.terms as Record<string, unknown>).foilCreditLimit = new Counter(10)
+          d.log.push(scalars({ at, by: B, kind: 'terms-set' as const }))
+        },
+        /counter/
+      ],
+      [
+        'the terms map made anew with the same JSON (a concurrent write inside the old one would vanish)',
+        (d) => {
+          d.terms = scalars({ note: 'settle monthly' }) as typeof d.terms
+          addProposal(d, proposal('b8', B, { note: 'z' }))
+        },
+        /replaces a whole map/
       ],
       [
         'terms out of bounds',
