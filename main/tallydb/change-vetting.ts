@@ -21,6 +21,7 @@ import {
   saveSince
 } from '@automerge/automerge'
 import type { Doc, Patch } from '@automerge/automerge'
+import { chunkRows } from './change-columns.ts'
 import { changeRefusal } from './change-rules.ts'
 import { applyPlainPatches } from './plain-patches.ts'
 
@@ -33,6 +34,11 @@ export interface VetLimits {
   /** Bytes of the whole document with the changes (its snapshot must fit in one frame of the channel). */
   maxDocumentBytes: number
   /**
+   * Operations of a whole document sent or handed over at once (a full one with text notes, as an older
+   * peer writes them, holds ~400 000: one per character).
+   */
+  maxDocumentOps: number
+  /**
    * Changes we do not hold in one message. Judging one costs up to ~1.5 ms on a full document; an honest
    * peer never has more to send than a full document's steps (MAX_PROPOSALS, each proposed and closed).
    */
@@ -44,6 +50,7 @@ export const VET_LIMITS: VetLimits = {
   maxChangeBytes: 64 * 1024,
   maxChangeOps: 8_000,
   maxDocumentBytes: 1024 * 1024,
+  maxDocumentOps: 500_000,
   maxFreshChanges: 512
 }
 
@@ -93,6 +100,10 @@ export function vetChanges(
   let freshBytes = 0
   for (const change of each) {
     if (change.byteLength > limits.maxChangeBytes) return refused(`a change of ${change.byteLength} bytes`)
+    // the engine builds every operation before it can be counted: read the count from the columns first
+    const rows = chunkRows(change, limits.maxChangeBytes * 16)
+    if (typeof rows === 'string') return refused(rows)
+    if (rows > limits.maxChangeOps) return refused(`a change of ${rows} operations`)
     let d: ReturnType<typeof decodeChange>
     try {
       d = decodeChange(change)
@@ -279,6 +290,8 @@ function sameHeads(a: readonly string[], b: readonly string[]): boolean {
 
 /** Vet a whole document `author` handed over (every change in it is the author's). */
 export function vetDocument(bytes: Uint8Array, author: string, limits: VetLimits = VET_LIMITS): Vetted {
+  const tooLarge = documentTooLarge(bytes, limits)
+  if (tooLarge !== undefined) return refused(tooLarge)
   let doc: Doc<unknown>
   try {
     doc = loadIncremental(init(), bytes)
@@ -286,6 +299,14 @@ export function vetDocument(bytes: Uint8Array, author: string, limits: VetLimits
     return refused('a document that does not load')
   }
   return vetReplica(doc, author, limits)
+}
+
+/** Why `bytes` (a document handed over whole) are too much to load, if they are. */
+export function documentTooLarge(bytes: Uint8Array, limits: VetLimits = VET_LIMITS): string | undefined {
+  if (bytes.byteLength > limits.maxDocumentBytes) return `a document of ${bytes.byteLength} bytes`
+  const rows = chunkRows(bytes, limits.maxDocumentBytes * 16)
+  if (typeof rows === 'string') return rows
+  return rows > limits.maxDocumentOps ? `a document of ${rows} operations` : undefined
 }
 
 /** vetDocument for a document already loaded (`doc`: nothing in it is ours yet). */
@@ -303,8 +324,8 @@ export function vetReplica(doc: Doc<unknown>, author: string, limits: VetLimits 
 }
 
 /**
- * The changes in `blobs`: a sync message to a peer that holds nothing of the document carries it whole, as
- * one document chunk (chunk type 0, after the 4-byte magic and 4-byte checksum), the others one change each.
+ * The changes in `blobs`: the first sync message of a session (Automerge 3: the peer named no last sync)
+ * carries the document whole, as one document chunk (chunk type 0, after the 4-byte magic and 4-byte checksum), the others one change each.
  */
 function expand(blobs: Uint8Array[], limits: VetLimits): Uint8Array[] | string {
   if (!blobs.some(isDocumentChunk)) return blobs
@@ -315,6 +336,9 @@ function expand(blobs: Uint8Array[], limits: VetLimits): Uint8Array[] | string {
       continue
     }
     if (blob.byteLength > limits.maxDocumentBytes) return `a document of ${blob.byteLength} bytes`
+    const rows = chunkRows(blob, limits.maxDocumentBytes * 16)
+    if (typeof rows === 'string') return rows
+    if (rows > limits.maxDocumentOps) return `a document of ${rows} operations`
     try {
       out.push(...getAllChanges(loadIncremental(init(), blob)))
     } catch {

@@ -26,7 +26,7 @@ import {
 } from './errors.ts'
 import { ChannelKeeper } from './channel-keeper.ts'
 import { ChangeGate } from './change-gate.ts'
-import { vetDocument, vetReplica } from './change-vetting.ts'
+import { documentTooLarge, vetDocument, vetReplica } from './change-vetting.ts'
 import type { Vetted } from './change-vetting.ts'
 import { deriveGrant, sealGrant, verifyGrant } from './grant.ts'
 import { JournalStorageAdapter } from './journal-storage.ts'
@@ -304,6 +304,12 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
         ? { documentId: handed.id, snapshot: handed.bytes }
         : await openAt(this.#adapter, tally.tallyId, provisionerPeerId, input.nodes, grant, signal)
     if (this.#index.tallyOf(documentId) !== undefined) throw new GrantRefusedError('document already in use')
+    // before the engine sees it: its columns may claim millions of operations in a few bytes
+    const tooLarge = snapshot === undefined ? undefined : documentTooLarge(snapshot)
+    if (tooLarge !== undefined) {
+      this.#adapter.forget(documentId as DocumentId)
+      throw new RefusedChangeError(tooLarge)
+    }
     const terms = checkTerms(input.terms ?? {})
     const withTerms = Object.keys(terms).length > 0
     // the snapshot in the reply is the replica; sync messages on the channel carry every change after it.
