@@ -6,7 +6,7 @@
 import { loadIncremental } from '@automerge/automerge'
 import type { DocHandle, DocumentId, Repo } from '@automerge/automerge-repo'
 import type { StorageKey } from '@automerge/automerge-repo/slim'
-import type { TallyStorage } from './backend-types.ts'
+import type { SharedChanges, TallyStorage } from './backend-types.ts'
 
 /** Longest a note waits for a handle that is loading while it arrived (a guard against hangs). */
 const LOADING_WAIT_MS = 10_000
@@ -58,4 +58,25 @@ async function documentBytes(storage: TallyStorage, documentId: string): Promise
     (c) => c.data !== undefined && (c.key[1] === 'snapshot' || c.key[1] === 'incremental')
   )
   return chunks.length === 0 ? undefined : Buffer.concat(chunks.map((c) => c.data as Uint8Array))
+}
+
+/** What a node does when another node of its shared backend changes a document or an entry. */
+export function sharedChangesFor(
+  repo: Repo,
+  storage: TallyStorage,
+  adapter: { forget(documentId: DocumentId): void },
+  closed: () => boolean
+): SharedChanges {
+  return {
+    chunk: (documentId, key, data) => {
+      if (!closed()) void mergeStoredChunk(repo, storage, documentId, key, data).catch(() => {})
+    },
+    entry: (entry) => {
+      // revoked on another node: no channel of this node carries the document any more
+      if (entry.revoked === true) adapter.forget(entry.documentId as DocumentId)
+    },
+    resumed: () => {
+      if (!closed()) void mergeAllStored(repo, storage).catch(() => {})
+    }
+  }
 }

@@ -26,24 +26,17 @@ import {
 } from './errors.ts'
 import { ChannelKeeper } from './channel-keeper.ts'
 import { ChangeGate } from './change-gate.ts'
-import { documentTooLarge, vetDocument, vetReplica } from './change-vetting.ts'
+import { documentTooLarge, vetDocument } from './change-vetting.ts'
 import type { Vetted } from './change-vetting.ts'
+import { handedRefusal } from './handed-document.ts'
 import { deriveGrant, sealGrant, verifyGrant } from './grant.ts'
 import { JournalStorageAdapter } from './journal-storage.ts'
 import { Libp2pNetworkAdapter } from './libp2p-adapter.ts'
 import { TallyIndex } from './tally-index.ts'
 import type { SharedChanges, TallyIndexStore, TallyStorage } from './backend-types.ts'
-import { mergeAllStored, mergeStoredChunk } from './shared-merge.ts'
+import { mergeAllStored, sharedChangesFor } from './shared-merge.ts'
 import { warmDocumentEngine } from './warm-up.ts'
-import {
-  docOf,
-  isAutomergeChunks,
-  isDocBetween,
-  isDocOf,
-  newDocumentBytes,
-  snapshotOf,
-  storeChunk
-} from './doc-bytes.ts'
+import { isAutomergeChunks, isDocBetween, newDocumentBytes, snapshotOf, storeChunk } from './doc-bytes.ts'
 import { findRemote, openAt } from './counterparty-reach.ts'
 import type {
   ProvisionInput,
@@ -320,34 +313,22 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
         : withTerms
           ? this.#repo.import<StoredTallyDoc>(snapshot, { docId: documentId as DocumentId })
           : undefined
-    // the document must be this tally between these two parties, or the provisioner handed us another
-    // (checked now where it is loaded anyway; bytes from the frame at their first load)
-    if ((handle !== undefined || handed === undefined) && !isDocOf(handle?.doc() ?? docOf(snapshot), tally)) {
-      this.#adapter.forget(documentId as DocumentId)
-      throw new GrantRefusedError('the document is not this tally')
-    }
     // as bytes: in the index entry, one durable write (as the provisioner keeps it); changed: the Repo's
     const keepBytes = handle === undefined && this.#init.backend === undefined
-    // all of it is the provisioner's: judged now where it is loaded or goes to shared storage, else when
-    // this node first loads it (#handle: the bootstrap does not pay for it)
-    const vetted: Vetted | undefined =
-      handle !== undefined && snapshot !== undefined
-        ? vetReplica(handle.doc(), provisionerPeerId)
-        : handle === undefined && !keepBytes
-          ? vetDocument(snapshot as Uint8Array, provisionerPeerId)
-          : undefined
-    if (vetted?.ok === false) {
+    const refusal = handedRefusal({
+      tally,
+      provisionerPeerId,
+      snapshot,
+      loaded: handle?.doc(),
+      inFrame: handed !== undefined,
+      // judged now where it is loaded or goes to shared storage, else at its first load (#handle): the
+      // bootstrap does not pay for it
+      judgeNow: !keepBytes,
+      standingTerms: input.terms !== undefined
+    })
+    if (refusal !== undefined) {
       this.#adapter.forget(documentId as DocumentId)
-      throw new RefusedChangeError(vetted.reason)
-    }
-    // we bring the standing terms (foil: our token's): the provisioner's document states none of its own,
-    // or it would set terms this node never offered (ours only fill what is unset)
-    if (input.terms !== undefined) {
-      const made = handle?.doc() ?? docOf(snapshot)
-      if (made === undefined || Object.keys(made.terms).length > 0) {
-        this.#adapter.forget(documentId as DocumentId)
-        throw new RefusedChangeError('it sets terms before this node stated its standing terms')
-      }
+      throw refusal
     }
     let release: (() => void) | undefined
     if (handle !== undefined && withTerms) {
@@ -571,18 +552,6 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
 
   /** What this node does when another node of its shared backend changes a document or an entry. */
   #sharedChanges(): SharedChanges {
-    return {
-      chunk: (documentId, key, data) => {
-        if (!this.#closed)
-          void mergeStoredChunk(this.#repo, this.#storage, documentId, key, data).catch(() => {})
-      },
-      entry: (entry) => {
-        // revoked on another node: no channel of this node carries the document any more
-        if (entry.revoked === true) this.#adapter.forget(entry.documentId as DocumentId)
-      },
-      resumed: () => {
-        if (!this.#closed) void mergeAllStored(this.#repo, this.#storage).catch(() => {})
-      }
-    }
+    return sharedChangesFor(this.#repo, this.#storage, this.#adapter, () => this.#closed)
   }
 }
