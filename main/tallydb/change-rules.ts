@@ -16,7 +16,7 @@ type Rec = Record<string, unknown>
 
 const TOP_KEYS = new Set(['schema', 'tally', 'terms', 'proposals', 'log'])
 const PROPOSAL_KEYS = new Set(['proposalId', 'by', 'at', 'terms', 'status'])
-const ACCEPTED_KEYS = new Set([...PROPOSAL_KEYS, 'acceptedBy', 'acceptedAt'])
+const ACCEPTED_KEYS = new Set([...PROPOSAL_KEYS, 'acceptedBy', 'acceptedAt', 'replaced'])
 const CLOSED_KEYS = new Set([...PROPOSAL_KEYS, 'closedBy', 'closedAt'])
 const LOG_KEYS = new Set(['at', 'by', 'kind', 'proposalId'])
 /** An ISO time is 24 characters; an id is a UUID (36): longer ones are not ours. */
@@ -27,7 +27,12 @@ const MAX_ID = 64
  * Why `author` may not make the change from `before` to `after`, in words for a log; undefined when it may.
  * `before` is `{}` for the change that creates the document.
  */
-export function changeRefusal(before: unknown, after: unknown, author: string): string | undefined {
+export function changeRefusal(
+  before: unknown,
+  after: unknown,
+  author: string,
+  options: RuleOptions = {}
+): string | undefined {
   if (!isRecord(after)) return 'the document is not an object'
   for (const k of Object.keys(after))
     if (!TOP_KEYS.has(k)) return `it adds a field the document has not (${k})`
@@ -49,7 +54,14 @@ export function changeRefusal(before: unknown, after: unknown, author: string): 
   }
 
   const steps: string[] = []
-  const proposals = proposalSteps(rec(before.proposals), rec(after.proposals), author, steps)
+  const proposals = proposalSteps(
+    rec(before.proposals),
+    rec(after.proposals),
+    author,
+    steps,
+    rec(before.terms),
+    options.requireReplaced === true
+  )
   if (typeof proposals === 'string') return proposals
 
   const termsSet = termsRefusal(rec(before.terms), after.terms, proposals.accepted)
@@ -61,6 +73,24 @@ export function changeRefusal(before: unknown, after: unknown, author: string): 
   if (steps.length === 0 && logged.length === 0) return 'it changes nothing'
   if (!same(steps.sort(), logged.sort())) return 'its log entries do not match what it changes'
   return undefined
+}
+
+/** How strict the rules are for one document. */
+export interface RuleOptions {
+  /**
+   * An acceptance must record the values it replaces (`replaced`), so a crossed one can be undone alike
+   * on both sides. True for documents made in a 1.2.0 bootstrap (scalar strings); older peers write none.
+   */
+  requireReplaced?: boolean
+}
+
+/** `replaced` names each proposed term with the value the terms held before (null: unset), or is absent. */
+function replacedRight(replaced: unknown, proposed: Rec, before: Rec, required: boolean): boolean {
+  if (replaced === undefined) return !required
+  if (!isRecord(replaced)) return false
+  const keys = Object.keys(proposed)
+  if (Object.keys(replaced).length !== keys.length) return false
+  return keys.every((k) => k in replaced && same(replaced[k], before[k] ?? null))
 }
 
 /** The creation change: a document of the tally's schema, made by one of its parties, with no proposals. */
@@ -85,7 +115,9 @@ function proposalSteps(
   before: Rec,
   after: Rec,
   author: string,
-  steps: string[]
+  steps: string[],
+  beforeTerms: Rec,
+  requireReplaced: boolean
 ): { accepted: Rec[] } | string {
   const accepted: Rec[] = []
   let proposed = false
@@ -117,6 +149,8 @@ function proposalSteps(
           !isShortString(value.acceptedAt, MAX_AT)
         )
           return "it accepts in this node's name"
+        if (!replacedRight(value.replaced, rec(w.terms), beforeTerms, requireReplaced))
+          return 'it misstates the terms its acceptance replaces'
         accepted.push(value)
         steps.push(`accepted:${id}`)
         break

@@ -8,6 +8,7 @@
 import {
   Counter,
   applyChanges,
+  isImmutableString,
   clone,
   decodeChange,
   decodeSyncMessage,
@@ -139,6 +140,8 @@ export function vetChanges(
   // each change's operation counter must follow the changes it depends on, as Automerge writes it: an
   // inflated one wins every conflict (a stale acceptance over the proposer's later withdrawal)
   const lastOp = lastOpOf(after, decoded)
+  // a document made in a 1.2.0 bootstrap holds scalars (its schema tag says so): both sides write `replaced`
+  const rules = { requireReplaced: isImmutableString((after as { schema?: unknown }).schema) }
   try {
     for (const d of causalOrder(decoded)) {
       const expected = 1 + Math.max(0, ...d.deps.map(lastOp))
@@ -159,7 +162,7 @@ export function vetChanges(
       const shape = shapeRefusal(before, patches)
       if (shape !== undefined) return refused(shape)
       const state = applyPlainPatches(before, patches)
-      const reason = changeRefusal(before, state, author)
+      const reason = changeRefusal(before, state, author, rules)
       if (reason !== undefined) return refused(reason)
       shadow = { heads: [d.hash], state, bytes }
     }

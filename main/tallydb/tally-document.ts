@@ -37,6 +37,11 @@ export interface TermsProposal {
   status: 'open' | 'accepted' | 'withdrawn' | 'declined' | 'superseded'
   acceptedBy?: string
   acceptedAt?: string
+  /**
+   * The values the acceptance replaced (null: unset), so that an acceptance that crossed its proposer's
+   * withdrawal can be undone the same way on both sides (docView).
+   */
+  replaced?: Partial<Record<keyof TallyTerms, number | string | null>>
   /** Who closed it and when (withdrawn, declined, superseded). */
   closedBy?: string
   closedAt?: string
@@ -228,6 +233,12 @@ export function acceptProposal(doc: StoredTallyDoc, proposalId: string, by: stri
   proposal.status = written('accepted' as const, form)
   proposal.acceptedBy = written(by, form)
   proposal.acceptedAt = written(at, form)
+  const replaced: Record<string, unknown> = {}
+  for (const k of Object.keys(proposal.terms)) {
+    const was = (doc.terms as Record<string, unknown>)[k]
+    replaced[k] = was === undefined ? null : (str(was) ?? was)
+  }
+  ;(proposal as Record<string, unknown>).replaced = written(replaced, form)
   // a value read from the document (a text proxy or a scalar) is copied as the plain value it holds
   for (const [k, v] of Object.entries(proposal.terms))
     (doc.terms as Record<string, unknown>)[k] = written(str(v) ?? v, form)
@@ -297,11 +308,37 @@ export function docView(doc: StoredTallyDoc): TallyDocBody {
   const plain = JSON.parse(JSON.stringify(doc)) as TallyDoc
   // the counterparty writes into this document too: what it wrote out of shape is left out, not a crash
   const proposals = Object.values(isRecord(plain.proposals) ? plain.proposals : {}).filter(isProposalShape)
+  const terms: Record<string, unknown> = isRecord(plain.terms) ? plain.terms : {}
+  const log = Array.isArray(plain.log) ? plain.log.filter((e) => isRecord(e) && typeof e.at === 'string') : []
+  for (const p of proposals) undoCrossedAcceptance(p, terms, log)
   return {
     schema: plain.schema,
     tally: plain.tally,
-    terms: isRecord(plain.terms) ? plain.terms : {},
+    terms: terms as TallyTerms,
     proposals: proposals.sort((a, b) => b.at.localeCompare(a.at)),
-    log: Array.isArray(plain.log) ? plain.log.filter((e) => isRecord(e) && typeof e.at === 'string') : []
+    log
+  }
+}
+
+/**
+ * An acceptance that crossed its proposer's withdrawal (or supersession): each was made while the
+ * proposal was open, and Automerge keeps both. The withdrawal wins, on both sides alike: the proposal
+ * reads as closed and the terms the acceptance set read as they were before it (where nothing changed
+ * them since), from the values it recorded.
+ */
+function undoCrossedAcceptance(
+  p: TermsProposal,
+  terms: Record<string, unknown>,
+  log: NegotiationEntry[]
+): void {
+  if (p.acceptedBy === undefined || p.closedBy === undefined || p.closedBy !== p.by) return
+  const withdrawn = log.some((e) => e.kind === 'withdrawn' && e.by === p.by && e.proposalId === p.proposalId)
+  p.status = withdrawn ? 'withdrawn' : 'superseded'
+  const replaced = isRecord(p.replaced) ? p.replaced : {}
+  for (const [k, v] of Object.entries(p.terms)) {
+    if (!(k in replaced) || JSON.stringify(terms[k]) !== JSON.stringify(v)) continue
+    const was = (replaced as Record<string, unknown>)[k]
+    if (was === null) delete terms[k]
+    else terms[k] = was
   }
 }

@@ -138,6 +138,37 @@ describe('shared tally database', () => {
     }
   )
 
+  it('an acceptance made offline that crossed the withdrawal: after they meet, both read it withdrawn, terms unchanged', async () => {
+    let a = await world.party({ listen: true })
+    let b = await world.party()
+    const { tallyId } = await bootstrap(a, b, 'stock')
+    const offer = await a.db.propose(tallyId, { stockCreditLimit: 5000 })
+    await b.db.sync(tallyId, { signal: AbortSignal.timeout(20_000) })
+    await proposalSeen(b, tallyId, offer.proposalId)
+    // B goes away; A withdraws its offer; A goes away; B, back but not reaching A, accepts the offer
+    await b.stop()
+    await a.db.closeProposal(tallyId, offer.proposalId, 'withdrawn')
+    await a.stop()
+    b = await world.restart(b)
+    await b.db.accept(tallyId, offer.proposalId)
+    expect((await b.db.read(tallyId))?.document.terms.stockCreditLimit).toBe(5000)
+    // they meet: the withdrawal wins on both sides, the acceptance is kept but does not count
+    a = await world.restart(a, { listen: true })
+    await b.db.sync(tallyId, { signal: AbortSignal.timeout(20_000) })
+    for (const p of [a, b]) {
+      const view = await until(async () => {
+        const v = await p.db.read(tallyId)
+        const crossed = v?.document.proposals.find((x) => x.proposalId === offer.proposalId)
+        return crossed?.acceptedBy !== undefined && crossed.closedBy !== undefined ? v : undefined
+      })
+      expect(view?.refused).toBeNull()
+      expect(view?.document.terms.stockCreditLimit).toBe(TERMS.stockCreditLimit)
+      expect(view?.document.proposals.find((x) => x.proposalId === offer.proposalId)?.status).toBe(
+        'withdrawn'
+      )
+    }
+  })
+
   it.each<PartyRole>(['stock', 'foil'])(
     '%s: the grant is refused for a third peer, tampered, for another tally, and once revoked',
     async (role) => {

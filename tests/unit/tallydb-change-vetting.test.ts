@@ -32,6 +32,7 @@ import {
   addProposal,
   applyStandingTerms,
   closeProposal,
+  docView,
   initialDoc,
   scalars,
   written
@@ -212,7 +213,7 @@ describe('vetting the counterparty’s changes', () => {
     })
     const [honest] = getChanges(base, theirs)
     const decoded = decodeChange(honest!)
-    expect(refusal(vetChanges(ours, [honest!], B))).toMatch(/log entries do not match/)
+    expect(refusal(vetChanges(ours, [honest!], B))).toMatch(/misstates the terms|log entries do not match/)
     const inflated = encodeChange({ ...decoded, startOp: decoded.startOp + 1000 })
     expect(refusal(vetChanges(ours, [inflated], B))).toMatch(/operation counter/)
     // and it would have won: the engine takes it over A's later withdrawal
@@ -255,6 +256,46 @@ describe('vetting the counterparty’s changes', () => {
     // a change that depends on nothing, on a document that exists: a rival creation
     const rival = from(initialDoc(tally, { stockCreditLimit: 1e15 }, B, at), { actor: 'ff'.repeat(16) })
     expect(refusal(vetChanges(ours, getAllChanges(rival), B))).toMatch(/second creation/)
+  })
+
+  for (const how of ['withdrawn', 'superseded'] as const)
+    it(`an acceptance that crossed its proposer's ${how === 'withdrawn' ? 'withdrawal' : 'newer proposal'}: the close wins, alike on both sides`, () => {
+      const base = change(start(), (d) => {
+        d.terms.stockCreditLimit = 500
+        addProposal(d, proposal('a1', A, { stockCreditLimit: 900, unit: 'CHIP' }))
+      })
+      // A closes a1 while B, not knowing yet, accepts it: each passes as its author saw the document
+      const ours = change(clone(base), (d) =>
+        how === 'withdrawn'
+          ? closeProposal(d, 'a1', A, at, 'withdrawn')
+          : addProposal(d, proposal('a2', A, { note: 'instead' }))
+      )
+      const theirs = change(clone(base), (d) => acceptProposal(d, 'a1', B, at))
+      expect(vetChanges(ours, getChanges(base, theirs), B)).toEqual({ ok: true, fresh: 1 })
+      expect(vetChanges(theirs, getChanges(base, ours), A)).toEqual({ ok: true, fresh: 1 })
+      const atA = docView(merge(clone(ours), theirs))
+      const atB = docView(merge(clone(theirs), ours))
+      expect(atA).toEqual(atB)
+      expect(atA.terms).toEqual({ note: 'settle monthly', stockCreditLimit: 500 })
+      expect(atA.proposals.find((p) => p.proposalId === 'a1')?.status).toBe(how)
+    })
+
+  it('refuses an acceptance that misstates or leaves out the values it replaces (a document of 1.2.0 peers)', () => {
+    const doc = change(start(), (d) => addProposal(d, proposal('a1', A, { stockCreditLimit: 900 })))
+    // an acceptance written by hand, as acceptProposal does, with `replaced` as given
+    const acceptWith = (replaced: Record<string, unknown> | undefined) => (d: StoredTallyDoc) => {
+      const p = d.proposals.a1!
+      p.status = new ImmutableString('accepted')
+      p.acceptedBy = new ImmutableString(B)
+      p.acceptedAt = new ImmutableString(at)
+      if (replaced !== undefined) (p as Record<string, unknown>).replaced = replaced
+      d.terms.stockCreditLimit = 900
+      d.log.push(scalars({ at, by: B, kind: 'accepted' as const, proposalId: 'a1' }))
+    }
+    expect(step(doc, B, acceptWith({ stockCreditLimit: null })).vetted).toEqual({ ok: true, fresh: 1 })
+    // it was unset: a lie would let a crossed acceptance be undone to a value no one set
+    expect(refusal(step(doc, B, acceptWith({ stockCreditLimit: 0 })).vetted)).toMatch(/misstates the terms/)
+    expect(refusal(step(doc, B, acceptWith(undefined)).vetted)).toMatch(/misstates the terms/)
   })
 
   it('refuses a closed proposal reopened, and a change that changes nothing', () => {
