@@ -66,7 +66,11 @@ export function changeRefusal(
 
   const termsSet = termsRefusal(rec(before.terms), after.terms, proposals.accepted)
   if (typeof termsSet === 'string') return termsSet
-  if (termsSet) steps.push('terms-set:')
+  if (termsSet) {
+    // standing terms are the listener's (its token's): set at creation in stock, right after it in foil
+    if (author !== tally.respondentPeerId) return 'it sets standing terms, which only the listener does'
+    steps.push('terms-set:')
+  }
 
   // each step writes exactly its log entry, and there is at least one step
   const logged = added.map((e) => `${String((e as Rec).kind)}:${String((e as Rec).proposalId ?? '')}`)

@@ -23,8 +23,10 @@ import {
 } from '@automerge/automerge'
 import type { Doc, Patch } from '@automerge/automerge'
 import { chunkRows } from './change-columns.ts'
+import { unseenReferences } from './change-references.ts'
 import { changeRefusal } from './change-rules.ts'
 import { applyPlainPatches } from './plain-patches.ts'
+import { MAX_PROPOSALS, checkTerms } from './tally-document.ts'
 
 /** How much one counterparty's changes may add. */
 export interface VetLimits {
@@ -35,13 +37,15 @@ export interface VetLimits {
   /** Bytes of the whole document with the changes (its snapshot must fit in one frame of the channel). */
   maxDocumentBytes: number
   /**
-   * Operations of a whole document sent or handed over at once (a full one with text notes, as an older
-   * peer writes them, holds ~400 000: one per character).
+   * Operations of a whole document, or of one message in all (a scalar document of 200 proposals holds
+   * ~10 000; a text one, as peers before 1.2.0 write it, one per character: ~75 notes of 2000). Decoding
+   * 500 000 held a merchant 8 s.
    */
   maxDocumentOps: number
   /**
-   * Changes we do not hold in one message. Judging one costs up to ~1.5 ms on a full document; an honest
-   * peer never has more to send than a full document's steps (MAX_PROPOSALS, each proposed and closed).
+   * Changes in one message (copies of ones we hold count too). Judging one costs up to ~7 ms (512 side by
+   * side held a merchant 3.7 s); an honest party would have to make this many negotiation steps on one
+   * tally while the other was away.
    */
   maxFreshChanges: number
 }
@@ -51,8 +55,8 @@ export const VET_LIMITS: VetLimits = {
   maxChangeBytes: 64 * 1024,
   maxChangeOps: 8_000,
   maxDocumentBytes: 1024 * 1024,
-  maxDocumentOps: 500_000,
-  maxFreshChanges: 512
+  maxDocumentOps: 150_000,
+  maxFreshChanges: 128
 }
 
 /**
@@ -95,7 +99,17 @@ export function vetChanges(
   slot?: ShadowSlot
 ): Vetted {
   const fresh: Uint8Array[] = []
-  const decoded: Array<{ hash: string; deps: string[]; startOp: number; ops: number }> = []
+  const decoded: Array<{
+    hash: string
+    deps: string[]
+    startOp: number
+    ops: number
+    actor: string
+    opList: ReadonlyArray<Record<string, unknown>>
+  }> = []
+  // the whole message is measured before anything in it is loaded or decoded
+  const budget = messageRefusal(changes, limits)
+  if (budget !== undefined) return refused(budget)
   const each = expand(changes, limits)
   if (typeof each === 'string') return refused(each)
   let freshBytes = 0
@@ -117,7 +131,14 @@ export function vetChanges(
       return refused(`more than ${limits.maxFreshChanges} changes at once`)
     fresh.push(change)
     freshBytes += change.byteLength
-    decoded.push({ hash: d.hash, deps: d.deps, startOp: d.startOp, ops: d.ops.length })
+    decoded.push({
+      hash: d.hash,
+      deps: d.deps,
+      startOp: d.startOp,
+      ops: d.ops.length,
+      actor: d.actor,
+      opList: d.ops as unknown as ReadonlyArray<Record<string, unknown>>
+    })
   }
   if (fresh.length === 0) return { ok: true, fresh: 0 }
   let after: Doc<unknown>
@@ -135,11 +156,14 @@ export function vetChanges(
     kept !== undefined && sameHeads(kept.heads, baseHeads)
       ? kept
       : { heads: baseHeads, state: plain(base), bytes: saveSince(base, []).byteLength }
+  // the document as this node holds it before the message: what a backdated change must not override
+  const merged = shadow.state
   const bytes = shadow.bytes + freshBytes
   if (bytes > limits.maxDocumentBytes) return refused(`the document would grow to ${bytes} bytes`)
   // each change's operation counter must follow the changes it depends on, as Automerge writes it: an
   // inflated one wins every conflict (a stale acceptance over the proposer's later withdrawal)
   const lastOp = lastOpOf(after, decoded)
+  const unseenIn = unseenReferences(after)
   // a document made in a 1.2.0 bootstrap holds scalars (its schema tag says so): both sides write `replaced`
   const rules = { requireReplaced: isImmutableString((after as { schema?: unknown }).schema) }
   try {
@@ -147,6 +171,8 @@ export function vetChanges(
       const expected = 1 + Math.max(0, ...d.deps.map(lastOp))
       if (d.startOp !== expected)
         return refused('a change whose operation counter does not follow its history')
+      if (unseenIn({ ...d, ops: d.opList }) !== undefined)
+        return refused('an operation on what its author had not seen')
       // only the document's own creation depends on nothing: a second one would compete with it for
       // every field of the document (and win with higher counters)
       if (d.deps.length === 0 && baseHeads.length > 0) return refused('a second creation of the document')
@@ -162,6 +188,9 @@ export function vetChanges(
       const shape = shapeRefusal(before, patches)
       if (shape !== undefined) return refused(shape)
       const state = applyPlainPatches(before, patches)
+      // setting standing terms backdated to before other terms were set would win the merge over them
+      const standing = setsStandingTerms(before, state, merged)
+      if (standing !== undefined) return refused(standing)
       const reason = changeRefusal(before, state, author, rules)
       if (reason !== undefined) return refused(reason)
       shadow = { heads: [d.hash], state, bytes }
@@ -176,8 +205,39 @@ export function vetChanges(
   } catch {
     return refused('changes whose effect cannot be read')
   }
+  // each change passed as its author saw the document; together, merged, they must still fit the bounds
+  // (512 changes made side by side from the creation each added one proposal under the limit)
+  const together = wholeRefusal(shadow.state)
+  if (together !== undefined) return refused(together)
   slot?.set(shadow)
   return { ok: true, fresh: fresh.length }
+}
+
+/** Why the change from `before` to `after` sets standing terms that the merged document already holds. */
+function setsStandingTerms(before: unknown, after: unknown, merged: unknown): string | undefined {
+  const added = (at(after, ['log']) as unknown[] | undefined)?.slice(
+    ((at(before, ['log']) as unknown[] | undefined) ?? []).length
+  )
+  if (!(added ?? []).some((e) => at(e, ['kind']) === 'terms-set')) return undefined
+  const was = (at(before, ['terms']) ?? {}) as Record<string, unknown>
+  const now = (at(after, ['terms']) ?? {}) as Record<string, unknown>
+  for (const k of Object.keys(now))
+    if (was[k] === undefined && at(merged, ['terms', k]) !== undefined)
+      return 'it sets standing terms that are set already'
+  return undefined
+}
+
+/** Why the merged document breaks a bound no single step may break, if it does. */
+function wholeRefusal(state: unknown): string | undefined {
+  const proposals = at(state, ['proposals'])
+  if (proposals !== null && typeof proposals === 'object' && Object.keys(proposals).length > MAX_PROPOSALS)
+    return `more than ${MAX_PROPOSALS} proposals once merged`
+  try {
+    checkTerms(at(state, ['terms']) ?? {})
+  } catch {
+    return 'terms out of bounds once merged'
+  }
+  return undefined
 }
 
 /**
@@ -349,6 +409,30 @@ function expand(blobs: Uint8Array[], limits: VetLimits): Uint8Array[] | string {
     }
   }
   return out
+}
+
+/**
+ * Why a message's changes are too much to take up at all: too many (copies of changes we hold count too),
+ * more than one whole document, or more operations in all than a whole document may hold.
+ */
+function messageRefusal(blobs: Uint8Array[], limits: VetLimits): string | undefined {
+  if (blobs.length > limits.maxFreshChanges) return `more than ${limits.maxFreshChanges} changes at once`
+  let documents = 0
+  let total = 0
+  for (const blob of blobs) {
+    const whole = isDocumentChunk(blob)
+    if (whole && ++documents > 1) return 'more than one whole document at once'
+    const most = whole ? limits.maxDocumentBytes : limits.maxChangeBytes
+    if (blob.byteLength > most) return `a ${whole ? 'document' : 'change'} of ${blob.byteLength} bytes`
+    // a deflated change or column may grow to 4 times the bound a change has, not more
+    const rows = chunkRows(blob, (whole ? limits.maxDocumentBytes : limits.maxChangeBytes) * 4)
+    if (typeof rows === 'string') return rows
+    if (rows > (whole ? limits.maxDocumentOps : limits.maxChangeOps))
+      return `a ${whole ? 'document' : 'change'} of ${rows} operations`
+    total += rows
+    if (total > limits.maxDocumentOps) return `more than ${limits.maxDocumentOps} operations at once`
+  }
+  return undefined
 }
 
 function isDocumentChunk(blob: Uint8Array): boolean {

@@ -21,7 +21,8 @@ import {
   initSyncState,
   load,
   merge,
-  receiveSyncMessage
+  receiveSyncMessage,
+  save
 } from '@automerge/automerge'
 import type { Doc } from '@automerge/automerge'
 import { newDocumentBytes } from '../../main/tallydb/doc-bytes.ts'
@@ -78,7 +79,9 @@ describe('vetting the counterparty’s changes', () => {
         [B, (d) => addProposal(d, proposal('b2', B, { unit: 'CHIP' }))],
         [B, (d) => addProposal(d, proposal('b3', B, { unit: 'USD' }))], // supersedes b2
         [B, (d) => closeProposal(d, 'b3', B, at, 'withdrawn')],
-        [B, (d) => applyStandingTerms(d, { foilCreditLimit: 20 }, B, at)]
+        // astral characters: Automerge writes one text operation per code point
+        [B, (d) => addProposal(d, proposal('b4', B, { note: 'ok 😀👨‍👩‍👧‍👦 ab' }))],
+        [A, (d) => applyStandingTerms(d, { foilCreditLimit: 20 }, A, at)]
       ]
       for (const [author, fn] of steps) {
         const { vetted, theirs } = step(doc, author, fn)
@@ -141,7 +144,11 @@ describe('vetting the counterparty’s changes', () => {
         (d) => void (d.terms.note = s('no limits')),
         /without an accepted proposal/
       ],
-      ['a term set without its log entry', (d) => void (d.terms.stockCreditLimit = 1e9), /do not match/],
+      [
+        'standing terms set by the dialer (only the listener states them)',
+        (d) => applyStandingTerms(d, { stockCreditLimit: 1e9 }, B, at),
+        /only the listener/
+      ],
       ['withdraw A’s proposal', (d) => closeProposal(d, 'a1', A, at, 'withdrawn'), /this node's name/],
       ['propose as A', (d) => addProposal(d, proposal('x1', A, { note: 'A says' })), /this node's name/],
       [
@@ -248,7 +255,7 @@ describe('vetting the counterparty’s changes', () => {
         }
       ]
     } as Parameters<typeof encodeChange>[0])
-    expect(refusal(vetChanges(ours, [hidden], B))).toMatch(/do not show in what it changes/)
+    expect(refusal(vetChanges(ours, [hidden], B))).toMatch(/had not seen/)
     // what it would have done: A's own proposal rewritten once merged
     const [merged] = applyChanges(clone(ours), [hidden])
     expect(merged.proposals.a1!.terms.stockCreditLimit).toBe(1e15)
@@ -296,6 +303,48 @@ describe('vetting the counterparty’s changes', () => {
     // it was unset: a lie would let a crossed acceptance be undone to a value no one set
     expect(refusal(step(doc, B, acceptWith({ stockCreditLimit: 0 })).vetted)).toMatch(/misstates the terms/)
     expect(refusal(step(doc, B, acceptWith(undefined)).vetted)).toMatch(/misstates the terms/)
+  })
+
+  it('refuses standing terms backdated to before terms were set, and proposals past the bound once merged', () => {
+    const created = start()
+    // A (the listener) set its standing terms; then a change of A's made from the creation sets another
+    // value for the same term: unset as its author saw it, set in the document this node holds
+    const ours = change(clone(created), (d) => applyStandingTerms(d, { foilCreditLimit: 100 }, A, at))
+    const backdated = change(clone(created), (d) => applyStandingTerms(d, { foilCreditLimit: 1e15 }, A, at))
+    expect(refusal(vetChanges(ours, getChanges(created, backdated), A))).toMatch(/set already/)
+    // side by side from the creation, each under the bound; together past it
+    const many = Array.from(
+      { length: 3 },
+      (_, i) =>
+        getChanges(
+          created,
+          change(clone(created), (d) => addProposal(d, proposal(`b${i}`, B, { note: `${i}` })))
+        )[0]!
+    )
+    expect(vetChanges(created, many, B)).toEqual({ ok: true, fresh: 3 })
+    const crowded = change(clone(created), (d) => {
+      for (let i = 0; i < MAX_PROPOSALS - 2; i++)
+        d.proposals[`x${i}`] = scalars({
+          ...proposal(`x${i}`, A, { note: 'n' }),
+          status: 'withdrawn' as const,
+          closedBy: A,
+          closedAt: at
+        })
+    })
+    expect(refusal(vetChanges(crowded, many, B))).toMatch(/once merged/)
+  })
+
+  it('measures a whole message before loading or decoding any of it (an outside reviewer held a merchant 101 s)', () => {
+    const doc = start('text')
+    const noted = change(clone(doc), (d) => addProposal(d, proposal('b1', B, { note: 'n'.repeat(2000) })))
+    const [big] = getChanges(doc, noted)
+    // copies of a change this node holds count too: 600 of them are refused unread
+    expect(refusal(vetChanges(noted, Array(600).fill(big!), B))).toMatch(/more than 128 changes/)
+    // 100 copies of a 2000-operation change: more operations in all than a whole document may hold
+    expect(refusal(vetChanges(noted, Array(100).fill(big!), B))).toMatch(/operations at once/)
+    const whole = save(noted)
+    expect(refusal(vetChanges(doc, [whole, whole], B))).toMatch(/more than one whole document/)
+    expect(vetChanges(doc, [whole], B)).toMatchObject({ ok: true })
   })
 
   it('refuses a closed proposal reopened, and a change that changes nothing', () => {
