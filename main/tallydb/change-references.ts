@@ -20,11 +20,16 @@ export interface ChangeOps {
   ops: ReadonlyArray<Record<string, unknown>>
 }
 
-/**
- * A checker for the changes of `doc` (which holds them all, ours and the fresh ones): for a change, the
- * first operation id it names that its author had not seen, or undefined.
- */
-export function unseenReferences(doc: Doc<unknown>): (change: ChangeOps) => string | undefined {
+/** What the vetting reads of a document's history (`doc` holds every change: ours and the fresh ones). */
+export interface History {
+  /** The last operation counter of a change (0 for one the document does not hold). */
+  lastOp(hash: string): number
+  /** The first operation id `change` names that its author had not seen, or undefined. */
+  unseen(change: ChangeOps): string | undefined
+}
+
+/** The history of `doc`, from its changes' metadata (nothing decoded). */
+export function historyOf(doc: Doc<unknown>): History {
   const meta = getChangesMetaSince(doc, [])
   const byHash = new Map(meta.map((m) => [m.hash, m]))
   // each actor's changes in seq order, with the counters they hold
@@ -79,12 +84,13 @@ export function unseenReferences(doc: Doc<unknown>): (change: ChangeOps) => stri
     }
     return undefined
   }
-  return (change) => {
+  const lastOp = (hash: string): number => byHash.get(hash)?.maxOp ?? 0
+  const unseen = (change: ChangeOps): string | undefined => {
     const seen = new Map<string, number>()
     for (const d of change.deps)
       for (const [actor, seq] of clockOf(d)) seen.set(actor, Math.max(seen.get(actor) ?? 0, seq))
     const ownEnd = change.startOp + change.ops.length
-    const unseen = (ref: unknown): boolean => {
+    const isUnseen = (ref: unknown): boolean => {
       if (typeof ref !== 'string') return false
       const m = OP_ID.exec(ref)
       if (m === null) return ref !== '_root' && ref !== '_head' && /@/.test(ref)
@@ -95,11 +101,12 @@ export function unseenReferences(doc: Doc<unknown>): (change: ChangeOps) => stri
       return seq === undefined || (seen.get(actor) ?? 0) < seq
     }
     for (const op of change.ops) {
-      for (const ref of [op.obj, op.elemId]) if (unseen(ref)) return String(ref)
+      for (const ref of [op.obj, op.elemId]) if (isUnseen(ref)) return String(ref)
       // a list operation names its element in `key`; a map key is a plain name
-      if (typeof op.key === 'string' && OP_ID.test(op.key) && unseen(op.key)) return op.key
-      if (Array.isArray(op.pred)) for (const p of op.pred as unknown[]) if (unseen(p)) return String(p)
+      if (typeof op.key === 'string' && OP_ID.test(op.key) && isUnseen(op.key)) return op.key
+      if (Array.isArray(op.pred)) for (const p of op.pred as unknown[]) if (isUnseen(p)) return String(p)
     }
     return undefined
   }
+  return { lastOp, unseen }
 }

@@ -14,7 +14,6 @@ import {
   decodeSyncMessage,
   diff,
   getAllChanges,
-  getBackend,
   getHeads,
   hasHeads,
   init,
@@ -23,7 +22,7 @@ import {
 } from '@automerge/automerge'
 import type { Doc, Patch } from '@automerge/automerge'
 import { chunkRows } from './change-columns.ts'
-import { unseenReferences } from './change-references.ts'
+import { historyOf } from './change-references.ts'
 import { changeRefusal } from './change-rules.ts'
 import { applyPlainPatches } from './plain-patches.ts'
 import { MAX_PROPOSALS, checkTerms } from './tally-document.ts'
@@ -110,15 +109,10 @@ export function vetChanges(
   // the whole message is measured before anything in it is loaded or decoded
   const budget = messageRefusal(changes, limits)
   if (budget !== undefined) return refused(budget)
-  const each = expand(changes, limits)
+  const each = expand(changes)
   if (typeof each === 'string') return refused(each)
   let freshBytes = 0
   for (const change of each) {
-    if (change.byteLength > limits.maxChangeBytes) return refused(`a change of ${change.byteLength} bytes`)
-    // the engine builds every operation before it can be counted: read the count from the columns first
-    const rows = chunkRows(change, limits.maxChangeBytes * 16)
-    if (typeof rows === 'string') return refused(rows)
-    if (rows > limits.maxChangeOps) return refused(`a change of ${rows} operations`)
     let d: ReturnType<typeof decodeChange>
     try {
       d = decodeChange(change)
@@ -162,16 +156,15 @@ export function vetChanges(
   if (bytes > limits.maxDocumentBytes) return refused(`the document would grow to ${bytes} bytes`)
   // each change's operation counter must follow the changes it depends on, as Automerge writes it: an
   // inflated one wins every conflict (a stale acceptance over the proposer's later withdrawal)
-  const lastOp = lastOpOf(after, decoded)
-  const unseenIn = unseenReferences(after)
+  const history = historyOf(after)
   // a document made in a 1.2.0 bootstrap holds scalars (its schema tag says so): both sides write `replaced`
   const rules = { requireReplaced: isImmutableString((after as { schema?: unknown }).schema) }
   try {
     for (const d of causalOrder(decoded)) {
-      const expected = 1 + Math.max(0, ...d.deps.map(lastOp))
+      const expected = 1 + Math.max(0, ...d.deps.map(history.lastOp))
       if (d.startOp !== expected)
         return refused('a change whose operation counter does not follow its history')
-      if (unseenIn({ ...d, ops: d.opList }) !== undefined)
+      if (history.unseen({ ...d, ops: d.opList }) !== undefined)
         return refused('an operation on what its author had not seen')
       // only the document's own creation depends on nothing: a second one would compete with it for
       // every field of the document (and win with higher counters)
@@ -297,25 +290,6 @@ function visibleUnits(patches: readonly Patch[]): number {
   return n
 }
 
-/** The last operation counter of a change (among `fresh`, else in `doc`); 0 for one it cannot find. */
-function lastOpOf(
-  doc: Doc<unknown>,
-  fresh: ReadonlyArray<{ hash: string; startOp: number; ops: number }>
-): (hash: string) => number {
-  const known = new Map(fresh.map((c) => [c.hash, c.startOp + c.ops - 1]))
-  const backend = getBackend(doc)
-  return (hash) => {
-    let last = known.get(hash)
-    if (last === undefined) {
-      const bytes = backend.getChangeByHash(hash)
-      const d = bytes === null ? undefined : decodeChange(bytes)
-      last = d === undefined ? 0 : d.startOp + d.ops.length - 1
-      known.set(hash, last)
-    }
-    return last
-  }
-}
-
 /** `changes` with each after the changes it depends on (those among them). */
 function causalOrder<T extends { hash: string; deps: string[] }>(changes: T[]): T[] {
   const byHash = new Map(changes.map((c) => [c.hash, c]))
@@ -390,7 +364,7 @@ export function vetReplica(doc: Doc<unknown>, author: string, limits: VetLimits 
  * The changes in `blobs`: the first sync message of a session (Automerge 3: the peer named no last sync)
  * carries the document whole, as one document chunk (chunk type 0, after the 4-byte magic and 4-byte checksum), the others one change each.
  */
-function expand(blobs: Uint8Array[], limits: VetLimits): Uint8Array[] | string {
+function expand(blobs: Uint8Array[]): Uint8Array[] | string {
   if (!blobs.some(isDocumentChunk)) return blobs
   const out: Uint8Array[] = []
   for (const blob of blobs) {
@@ -398,10 +372,7 @@ function expand(blobs: Uint8Array[], limits: VetLimits): Uint8Array[] | string {
       out.push(blob)
       continue
     }
-    if (blob.byteLength > limits.maxDocumentBytes) return `a document of ${blob.byteLength} bytes`
-    const rows = chunkRows(blob, limits.maxDocumentBytes * 16)
-    if (typeof rows === 'string') return rows
-    if (rows > limits.maxDocumentOps) return `a document of ${rows} operations`
+    // measured already (messageRefusal): loading it costs at most a whole document's operations
     try {
       out.push(...getAllChanges(loadIncremental(init(), blob)))
     } catch {
