@@ -11,14 +11,12 @@
 import { randomUUID } from 'node:crypto'
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
-import { Repo, generateAutomergeUrl, isValidDocumentId } from '@automerge/automerge-repo'
+import { Repo } from '@automerge/automerge-repo'
 import type { DocHandle, DocumentId, PeerId as RepoPeerId } from '@automerge/automerge-repo'
 import type { PeerId } from '@libp2p/interface'
 import { TypedEventEmitter } from 'main-event'
-import type { DraftTally } from '../bootstrap/types.ts'
 import {
   ForeignDocumentError,
-  GrantRefusedError,
   ProposalError,
   RefusedChangeError,
   TallyDbClosedError,
@@ -26,18 +24,21 @@ import {
 } from './errors.ts'
 import { ChannelKeeper } from './channel-keeper.ts'
 import { ChangeGate } from './change-gate.ts'
-import { documentTooLarge, vetDocument } from './change-vetting.ts'
+import { vetDocument } from './change-vetting.ts'
 import type { Vetted } from './change-vetting.ts'
-import { handedRefusal } from './handed-document.ts'
-import { deriveGrant, sealGrant, verifyGrant } from './grant.ts'
+import { verifyGrant } from './grant.ts'
 import { JournalStorageAdapter } from './journal-storage.ts'
 import { Libp2pNetworkAdapter } from './libp2p-adapter.ts'
 import { TallyIndex } from './tally-index.ts'
 import type { SharedChanges, TallyIndexStore, TallyStorage } from './backend-types.ts'
 import { mergeAllStored, sharedChangesFor } from './shared-merge.ts'
 import { warmDocumentEngine } from './warm-up.ts'
-import { isAutomergeChunks, isDocBetween, newDocumentBytes, snapshotOf, storeChunk } from './doc-bytes.ts'
-import { findRemote, openAt } from './counterparty-reach.ts'
+import { isDocBetween, snapshotOf } from './doc-bytes.ts'
+import type { DocumentParts } from './document-parts.ts'
+import { provisionDocument } from './provision-document.ts'
+import { joinDocument } from './join-document.ts'
+import { changeDocument } from './document-change.ts'
+import type { JoinInput } from './join-document.ts'
 import type {
   ProvisionInput,
   ProvisionedDocument,
@@ -46,17 +47,11 @@ import type {
   TallyDocumentView
 } from './tally-db-types.ts'
 import type { IndexEntry } from './tally-index.ts'
-import {
-  acceptProposal,
-  addProposal,
-  applyStandingTerms,
-  checkTerms,
-  closeProposal,
-  docView
-} from './tally-document.ts'
+import { acceptProposal, addProposal, checkTerms, closeProposal, docView } from './tally-document.ts'
 import type { StoredTallyDoc, TallyTerms, TermsProposal } from './tally-document.ts'
 
 export type { TallyDbEvents, TallyDbInit, TallyDocumentView } from './tally-db-types.ts'
+export type { JoinInput } from './join-document.ts'
 
 const DEFAULT_RECONNECT_MS = 30_000
 
@@ -202,6 +197,7 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
     return this.#index.get(tallyId)?.provisioner === true
   }
 
+  /** True when this node holds the tally's document (provisioned or joined). */
   has(tallyId: string): boolean {
     return this.#index.get(tallyId) !== undefined
   }
@@ -229,41 +225,7 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
    */
   prepare(input: ProvisionInput): ProvisionedDocument & { stored: Promise<void> } {
     this.#assertOpen()
-    const { tally, counterpartyPeerId } = input
-    if (this.#index.get(tally.tallyId) !== undefined) throw new ProposalError('tally already has a document')
-    const at = new Date(this.#now()).toISOString()
-    const document = newDocumentBytes(
-      tally,
-      checkTerms(input.terms ?? {}),
-      this.#localPeerId(),
-      at,
-      input.stringForm ?? 'scalar'
-    )
-    // the URL's tail is the id: decoding it again (bs58check) would cost as much as making it
-    const documentId = generateAutomergeUrl().slice('automerge:'.length)
-    // into its index entry, which the storage shows automerge-repo as the document's first chunk: one
-    // durable write, and the Repo takes the document up only when someone reads it or the opener syncs (a
-    // rush of bootstraps costs no DocHandle, synchronizer or snapshot)
-    // (a shared backend: as a chunk of its storage beside the entry, which every node of it reads)
-    const shared = this.#init.backend !== undefined
-    const stored = Promise.all([
-      this.#index.put({
-        tallyId: tally.tallyId,
-        documentId,
-        counterpartyPeerId,
-        provisioner: true,
-        ...(input.counterpartyAddrs === undefined ? {} : { nodes: input.counterpartyAddrs.slice(0, 16) }),
-        ...(shared ? {} : { doc: Buffer.from(document).toString('base64') }),
-        createdAt: this.#now()
-      }),
-      shared ? storeChunk(this.#storage, documentId, document) : undefined
-    ]).then(() => {})
-    return {
-      grant: deriveGrant(this.#init.grantKey, tally.tallyId, counterpartyPeerId),
-      documentId,
-      document,
-      stored
-    }
+    return provisionDocument(this.#parts(), input)
   }
 
   /**
@@ -275,88 +237,13 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
    * it is first loaded (at once when terms are set; else at its first read, change or sync): the
    * bootstrap does not pay for the document engine (ForeignDocumentError then).
    */
-  async join(input: {
-    tally: DraftTally
-    provisionerPeerId: string
-    nodes: string[]
-    grant: string
-    /** The document as the provisioner handed it over in the bootstrap (its id and bytes). */
-    document?: { id: string; bytes: Uint8Array }
-    terms?: TallyTerms
-    signal?: AbortSignal
-  }): Promise<{ documentId: string }> {
+  async join(input: JoinInput): Promise<{ documentId: string }> {
     this.#assertOpen()
-    const { tally, provisionerPeerId, grant, signal } = input
-    if (this.#index.get(tally.tallyId) !== undefined) throw new ProposalError('tally already has a document')
-    // handed over in the frame: no channel, no round trip; libp2p carries only the changes after it
-    const handed = input.document
-    if (handed !== undefined && (!isValidDocumentId(handed.id) || !isAutomergeChunks(handed.bytes)))
-      throw new GrantRefusedError('not a document')
-    const { documentId, snapshot } =
-      handed !== undefined
-        ? { documentId: handed.id, snapshot: handed.bytes }
-        : await openAt(this.#adapter, tally.tallyId, provisionerPeerId, input.nodes, grant, signal)
-    if (this.#index.tallyOf(documentId) !== undefined) throw new GrantRefusedError('document already in use')
-    // before the engine sees it: its columns may claim millions of operations in a few bytes
-    const tooLarge = snapshot === undefined ? undefined : documentTooLarge(snapshot)
-    if (tooLarge !== undefined) {
-      this.#adapter.forget(documentId as DocumentId)
-      throw new RefusedChangeError(tooLarge)
-    }
-    const terms = checkTerms(input.terms ?? {})
-    const withTerms = Object.keys(terms).length > 0
-    // the snapshot in the reply is the replica; sync messages on the channel carry every change after it.
-    // Kept as bytes unless we change it now (foil terms): then the Repo takes it and syncs our change back
-    const handle =
-      snapshot === undefined
-        ? await findRemote(this.#repo, this.#adapter, documentId, provisionerPeerId, signal)
-        : withTerms
-          ? this.#repo.import<StoredTallyDoc>(snapshot, { docId: documentId as DocumentId })
-          : undefined
-    // as bytes: in the index entry, one durable write (as the provisioner keeps it); changed: the Repo's
-    const keepBytes = handle === undefined && this.#init.backend === undefined
-    const refusal = handedRefusal({
-      tally,
-      provisionerPeerId,
-      snapshot,
-      loaded: handle?.doc(),
-      inFrame: handed !== undefined,
-      // judged now where it is loaded or goes to shared storage, else at its first load (#handle): the
-      // bootstrap does not pay for it
-      judgeNow: !keepBytes,
-      standingTerms: input.terms !== undefined
-    })
-    if (refusal !== undefined) {
-      this.#adapter.forget(documentId as DocumentId)
-      throw refusal
-    }
-    let release: (() => void) | undefined
-    if (handle !== undefined && withTerms) {
-      const at = new Date(this.#now()).toISOString()
-      release = this.#adapter.hold(documentId as DocumentId)
-      handle.change((d) => applyStandingTerms(d, terms, this.#localPeerId(), at))
-    }
-    await Promise.all([
-      handle !== undefined ? this.#repo.flush([documentId as DocumentId]) : undefined,
-      // a shared backend keeps the bytes as a chunk of its storage (every node of it reads them there)
-      handle === undefined && !keepBytes
-        ? storeChunk(this.#storage, documentId, snapshot as Uint8Array)
-        : undefined,
-      this.#index.put({
-        tallyId: tally.tallyId,
-        documentId,
-        counterpartyPeerId: provisionerPeerId,
-        provisioner: false,
-        nodes: input.nodes.slice(0, 16),
-        sealedGrant: sealGrant(this.#init.grantKey, tally.tallyId, grant),
-        ...(keepBytes ? { doc: Buffer.from(snapshot as Uint8Array).toString('base64') } : {}),
-        createdAt: this.#now()
-      })
-    ]).finally(release)
-    if (handle !== undefined) this.#watch(tally.tallyId, handle)
-    this.#lastSync.set(tally.tallyId, this.#now())
-    // our terms reach the provisioner once a channel carries the document (over the frame, none does yet)
-    if (handed !== undefined && withTerms) this.#channels.offer(this.#entry(tally.tallyId))
+    const { documentId, handle, offer } = await joinDocument(this.#parts(), input)
+    const { tallyId } = input.tally
+    if (handle !== undefined) this.#watch(tallyId, handle)
+    this.#lastSync.set(tallyId, this.#now())
+    if (offer) this.#channels.offer(this.#entry(tallyId))
     return { documentId }
   }
 
@@ -446,22 +333,7 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
   /** Change the document by `fn` (its error thrown as it is), on disk on return, offered to the counterparty. */
   async #change(entry: IndexEntry, fn: (doc: StoredTallyDoc) => void): Promise<DocHandle<StoredTallyDoc>> {
     const handle = await this.#handle(entry)
-    let failure: unknown
-    // the counterparty gets the change once our disk holds it (adapter-hold.ts says why)
-    const release = this.#adapter.hold(handle.documentId)
-    try {
-      handle.change((d) => {
-        try {
-          fn(d)
-        } catch (err) {
-          failure = err
-        }
-      })
-      if (failure !== undefined) throw failure
-      await this.#repo.flush([handle.documentId])
-    } finally {
-      release()
-    }
+    await changeDocument({ adapter: this.#adapter, repo: this.#repo }, handle, fn)
     this.#channels.offer(entry)
     return handle
   }
@@ -540,6 +412,18 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
     const entry = this.#index.get(tallyId)
     if (entry === undefined) throw new UnknownTallyDocumentError()
     return entry
+  }
+
+  #parts(): DocumentParts {
+    return {
+      init: this.#init,
+      index: this.#index,
+      storage: this.#storage,
+      adapter: this.#adapter,
+      repo: this.#repo,
+      now: this.#now,
+      localPeerId: this.#localPeerId()
+    }
   }
 
   #localPeerId(): string {

@@ -1,0 +1,104 @@
+/** The opener's side of a tally's document: the replica taken from the frame or opened with the grant. */
+import { isValidDocumentId } from '@automerge/automerge-repo'
+import type { DocHandle, DocumentId } from '@automerge/automerge-repo'
+import type { DraftTally } from '../bootstrap/types.ts'
+import { GrantRefusedError, ProposalError, RefusedChangeError } from './errors.ts'
+import { documentTooLarge } from './change-vetting.ts'
+import { handedRefusal } from './handed-document.ts'
+import { sealGrant } from './grant.ts'
+import { isAutomergeChunks, storeChunk } from './doc-bytes.ts'
+import { findRemote, openAt } from './counterparty-reach.ts'
+import { applyStandingTerms, checkTerms } from './tally-document.ts'
+import type { StoredTallyDoc, TallyTerms } from './tally-document.ts'
+import type { DocumentParts } from './document-parts.ts'
+
+/** What TallyDb.join opens a replica from. */
+export interface JoinInput {
+  tally: DraftTally
+  provisionerPeerId: string
+  nodes: string[]
+  grant: string
+  /** The document as the provisioner handed it over in the bootstrap (its id and bytes). */
+  document?: { id: string; bytes: Uint8Array }
+  terms?: TallyTerms
+  signal?: AbortSignal
+}
+
+/** A replica on disk: its handle when the Repo holds it, `offer` when our terms must reach the provisioner. */
+export interface JoinedDocument {
+  documentId: string
+  handle: DocHandle<StoredTallyDoc> | undefined
+  offer: boolean
+}
+
+/** Hold a replica of the tally's document (on disk on return); TallyDb.join says what is checked when. */
+export async function joinDocument(parts: DocumentParts, input: JoinInput): Promise<JoinedDocument> {
+  const { init, index, storage, adapter, repo, now } = parts
+  const { tally, provisionerPeerId, grant, signal } = input
+  if (index.get(tally.tallyId) !== undefined) throw new ProposalError('tally already has a document')
+  // handed over in the frame: no channel, no round trip; libp2p carries only the changes after it
+  const handed = input.document
+  if (handed !== undefined && (!isValidDocumentId(handed.id) || !isAutomergeChunks(handed.bytes)))
+    throw new GrantRefusedError('not a document')
+  const { documentId, snapshot } =
+    handed !== undefined
+      ? { documentId: handed.id, snapshot: handed.bytes }
+      : await openAt(adapter, tally.tallyId, provisionerPeerId, input.nodes, grant, signal)
+  if (index.tallyOf(documentId) !== undefined) throw new GrantRefusedError('document already in use')
+  // before the engine sees it: its columns may claim millions of operations in a few bytes
+  const tooLarge = snapshot === undefined ? undefined : documentTooLarge(snapshot)
+  if (tooLarge !== undefined) {
+    adapter.forget(documentId as DocumentId)
+    throw new RefusedChangeError(tooLarge)
+  }
+  const terms = checkTerms(input.terms ?? {})
+  const withTerms = Object.keys(terms).length > 0
+  // the snapshot in the reply is the replica; sync messages on the channel carry every change after it.
+  // Kept as bytes unless we change it now (foil terms): then the Repo takes it and syncs our change back
+  const handle =
+    snapshot === undefined
+      ? await findRemote(repo, adapter, documentId, provisionerPeerId, signal)
+      : withTerms
+        ? repo.import<StoredTallyDoc>(snapshot, { docId: documentId as DocumentId })
+        : undefined
+  // as bytes: in the index entry, one durable write (as the provisioner keeps it); changed: the Repo's
+  const keepBytes = handle === undefined && init.backend === undefined
+  const refusal = handedRefusal({
+    tally,
+    provisionerPeerId,
+    snapshot,
+    loaded: handle?.doc(),
+    inFrame: handed !== undefined,
+    // judged now where it is loaded or goes to shared storage, else at its first load (TallyDb's
+    // handle): the bootstrap does not pay for it
+    judgeNow: !keepBytes,
+    standingTerms: input.terms !== undefined
+  })
+  if (refusal !== undefined) {
+    adapter.forget(documentId as DocumentId)
+    throw refusal
+  }
+  let release: (() => void) | undefined
+  if (handle !== undefined && withTerms) {
+    const at = new Date(now()).toISOString()
+    release = adapter.hold(documentId as DocumentId)
+    handle.change((d) => applyStandingTerms(d, terms, parts.localPeerId, at))
+  }
+  await Promise.all([
+    handle !== undefined ? repo.flush([documentId as DocumentId]) : undefined,
+    // a shared backend keeps the bytes as a chunk of its storage (every node of it reads them there)
+    handle === undefined && !keepBytes ? storeChunk(storage, documentId, snapshot as Uint8Array) : undefined,
+    index.put({
+      tallyId: tally.tallyId,
+      documentId,
+      counterpartyPeerId: provisionerPeerId,
+      provisioner: false,
+      nodes: input.nodes.slice(0, 16),
+      sealedGrant: sealGrant(init.grantKey, tally.tallyId, grant),
+      ...(keepBytes ? { doc: Buffer.from(snapshot as Uint8Array).toString('base64') } : {}),
+      createdAt: now()
+    })
+  ]).finally(release)
+  // our terms reach the provisioner once a channel carries the document (over the frame, none does yet)
+  return { documentId, handle, offer: handed !== undefined && withTerms }
+}
