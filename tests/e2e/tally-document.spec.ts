@@ -231,3 +231,61 @@ test('a counterparty that forges an acceptance in our name: the tally page says 
     await world.close()
   }
 })
+
+test('an acceptance that crossed the operator’s withdrawal: the page says it does not count, and the terms stay', async ({
+  taleus: { page, node }
+}) => {
+  test.skip(node == null, 'the customer dials the browser console’s own node')
+  if (node == null) return
+  const created = await node.call<{ link: string }>('POST', '/api/tokens', {
+    role: 'stock',
+    uses: 'unlimited',
+    label: 'Counter',
+    terms: { stockCreditLimit: 200, unit: 'CHIP' }
+  })
+  const world = new DbWorld()
+  try {
+    const customer = await ForgingCustomer.bootstrap(world, created.link)
+    try {
+      await page.getByTestId('nav-tallies').click()
+      await page.getByTestId('tally-row').first().getByTestId('tally-open').click()
+      const doc = page.getByTestId('tally-document')
+      await expect(doc.getByTestId('doc-term-stockCreditLimit')).toHaveText('200 CHIP')
+      // the operator offers more credit; the customer's copy has it
+      await doc.getByTestId('propose-toggle').click()
+      await doc.getByTestId('propose-you-lend').fill('300')
+      await doc.getByTestId('propose-submit').click()
+      const ours = doc.getByTestId('proposal').and(page.locator('[data-by="you"]'))
+      await expect(ours).toHaveAttribute('data-status', 'open')
+      await expect.poll(() => Object.keys(customer.doc().proposals ?? {}).length).toBe(1)
+      const [proposalId] = Object.keys(customer.doc().proposals)
+      const offline = customer.offlineCopy()
+      // the operator thinks better of it while the customer, offline, accepts
+      await ours.getByTestId('proposal-withdraw').click()
+      await expect(doc.getByTestId('doc-notice')).toContainText('Withdrawn')
+      await expect
+        .poll(() => String(customer.doc().proposals[proposalId!]?.status))
+        .toBe('withdrawn')
+      customer.acceptOffline(offline, proposalId!)
+      await expect(ours.getByTestId('proposal-crossed')).toContainText(
+        'accepted it before hearing of this; the acceptance does not count'
+      )
+      await expect(ours).toHaveAttribute('data-status', 'withdrawn')
+      await expect(doc.getByTestId('doc-term-stockCreditLimit')).toHaveText('200 CHIP')
+      // an honest step, crossed in flight: taken, not refused
+      await expect(doc.getByTestId('doc-sync')).not.toHaveAttribute('data-sync', 'refused')
+      const view = await node.call<TallyDocumentView>(
+        'GET',
+        `/api/tallies/document?tallyId=${encodeURIComponent(customer.tallyId)}`
+      )
+      expect(view.refused).toBeNull()
+      expect(view.document.terms.stockCreditLimit).toBe(200)
+      await ours.scrollIntoViewIfNeeded()
+      await page.screenshot({ path: join(tmpdir(), 'taleus-e2e-results', 'tally-crossed.png') })
+    } finally {
+      await customer.stop()
+    }
+  } finally {
+    await world.close()
+  }
+})

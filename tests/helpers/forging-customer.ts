@@ -5,6 +5,8 @@
  */
 import { Repo } from '@automerge/automerge-repo'
 import type { DocHandle, DocumentId, PeerId as RepoPeerId } from '@automerge/automerge-repo'
+import { applyChanges, change, clone, getLastLocalChange } from '@automerge/automerge'
+import type { Doc } from '@automerge/automerge'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { parseLink } from '../../main/bootstrap/index.ts'
@@ -87,6 +89,23 @@ export class ForgingCustomer {
     // two changes, as two honest-looking steps: the proposal passes on its own, the acceptance does not
     this.#handle.change((d) => addProposal(d, { proposalId, by: this.peerId, at, terms, status: 'open' }))
     this.#handle.change((d) => acceptProposal(d, proposalId, this.#merchant, at))
+  }
+
+  /** A copy of its document as it stands now, on which it can go on as if offline (the same actor). */
+  offlineCopy(): Doc<StoredTallyDoc> {
+    return clone(this.#handle.doc())
+  }
+
+  /**
+   * Accept the merchant's proposal on `copy`, then come back online: the merchant gets an acceptance made
+   * before anything that arrived after the copy (crossed, when the proposer withdrew it meanwhile).
+   */
+  acceptOffline(copy: Doc<StoredTallyDoc>, proposalId: string): void {
+    const at = new Date().toISOString()
+    const accepted = change(copy, (d) => acceptProposal(d, proposalId, this.peerId, at))
+    const made = getLastLocalChange(accepted)
+    if (made === undefined) throw new Error('the acceptance made no change')
+    this.#handle.update((d) => applyChanges(d, [made])[0])
   }
 
   /** Its own copy of the document. */
