@@ -13,7 +13,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ForgingCustomer } from '../helpers/forging-customer.ts'
 import { DbWorld } from '../helpers/tallydb-party.ts'
+import type { Locator, Page } from '@playwright/test'
 import { expect, startServe, test } from './fixtures.ts'
+import type { ServeNode } from './fixtures.ts'
 
 test('the tally page shows the shared terms, sync state and proposals live, and proposes and accepts', async ({
   taleus: { page, node }
@@ -191,11 +193,15 @@ test('the tally page shows the shared terms, sync state and proposals live, and 
   }
 })
 
-test('a counterparty that forges an acceptance in our name: the tally page says its changes were refused', async ({
-  taleus: { page, node }
-}) => {
-  test.skip(node == null, 'the forging customer dials the browser console’s own node')
-  if (node == null) return
+/**
+ * A token with standing terms (200 CHIP), a customer that bootstraps on it with the library and writes
+ * into its replica directly, and the tally page of its tally open: `fn` gets the page's document section.
+ */
+async function withCustomerOnTallyPage(
+  page: Page,
+  node: ServeNode,
+  fn: (customer: ForgingCustomer, doc: Locator) => Promise<void>
+): Promise<void> {
   const created = await node.call<{ link: string }>('POST', '/api/tokens', {
     role: 'stock',
     uses: 'unlimited',
@@ -210,26 +216,36 @@ test('a counterparty that forges an acceptance in our name: the tally page says 
       await page.getByTestId('tally-row').first().getByTestId('tally-open').click()
       const doc = page.getByTestId('tally-document')
       await expect(doc.getByTestId('doc-term-stockCreditLimit')).toHaveText('200 CHIP')
-      // an honest proposal arrives live; then one "accepted" by us, which we never did
-      customer.propose('honest', { note: 'Settle monthly' })
-      await expect(doc.getByTestId('proposal').and(page.locator('[data-by="them"]'))).toHaveAttribute(
-        'data-status',
-        'open'
-      )
-      customer.forgeAcceptance('forged', { foilCreditLimit: 1_000_000 })
-      await expect(doc.getByTestId('doc-sync')).toHaveAttribute('data-sync', 'refused')
-      await expect(doc.getByTestId('doc-sync')).toHaveText('Their changes refused')
-      await expect(doc.getByTestId('doc-sync-text')).toContainText("in this node's name")
-      await expect(doc.getByTestId('doc-sync-text')).toContainText('This copy kept none of it')
-      await expect(doc.getByTestId('doc-terms')).not.toContainText('1,000,000')
-      await expect(doc.locator('[data-testid=proposal][data-status="accepted"]')).toHaveCount(0)
-      await page.screenshot({ path: join(tmpdir(), 'taleus-e2e-results', 'tally-refused.png') })
+      await fn(customer, doc)
     } finally {
       await customer.stop()
     }
   } finally {
     await world.close()
   }
+}
+
+test('a counterparty that forges an acceptance in our name: the tally page says its changes were refused', async ({
+  taleus: { page, node }
+}) => {
+  test.skip(node == null, 'the forging customer dials the browser console’s own node')
+  if (node == null) return
+  await withCustomerOnTallyPage(page, node, async (customer, doc) => {
+    // an honest proposal arrives live; then one "accepted" by us, which we never did
+    customer.propose('honest', { note: 'Settle monthly' })
+    await expect(doc.getByTestId('proposal').and(page.locator('[data-by="them"]'))).toHaveAttribute(
+      'data-status',
+      'open'
+    )
+    customer.forgeAcceptance('forged', { foilCreditLimit: 1_000_000 })
+    await expect(doc.getByTestId('doc-sync')).toHaveAttribute('data-sync', 'refused')
+    await expect(doc.getByTestId('doc-sync')).toHaveText('Their changes refused')
+    await expect(doc.getByTestId('doc-sync-text')).toContainText("in this node's name")
+    await expect(doc.getByTestId('doc-sync-text')).toContainText('This copy kept none of it')
+    await expect(doc.getByTestId('doc-terms')).not.toContainText('1,000,000')
+    await expect(doc.locator('[data-testid=proposal][data-status="accepted"]')).toHaveCount(0)
+    await page.screenshot({ path: join(tmpdir(), 'taleus-e2e-results', 'tally-refused.png') })
+  })
 })
 
 test('an acceptance that crossed the operator’s withdrawal: the page says it does not count, and the terms stay', async ({
@@ -237,55 +253,35 @@ test('an acceptance that crossed the operator’s withdrawal: the page says it d
 }) => {
   test.skip(node == null, 'the customer dials the browser console’s own node')
   if (node == null) return
-  const created = await node.call<{ link: string }>('POST', '/api/tokens', {
-    role: 'stock',
-    uses: 'unlimited',
-    label: 'Counter',
-    terms: { stockCreditLimit: 200, unit: 'CHIP' }
+  await withCustomerOnTallyPage(page, node, async (customer, doc) => {
+    // the operator offers more credit; the customer's copy has it
+    await doc.getByTestId('propose-toggle').click()
+    await doc.getByTestId('propose-you-lend').fill('300')
+    await doc.getByTestId('propose-submit').click()
+    const ours = doc.getByTestId('proposal').and(page.locator('[data-by="you"]'))
+    await expect(ours).toHaveAttribute('data-status', 'open')
+    await expect.poll(() => Object.keys(customer.doc().proposals ?? {}).length).toBe(1)
+    const [proposalId] = Object.keys(customer.doc().proposals) as [string]
+    const offline = customer.offlineCopy()
+    // the operator thinks better of it while the customer, offline, accepts
+    await ours.getByTestId('proposal-withdraw').click()
+    await expect(doc.getByTestId('doc-notice')).toContainText('Withdrawn')
+    await expect.poll(() => String(customer.doc().proposals[proposalId]?.status)).toBe('withdrawn')
+    customer.acceptOffline(offline, proposalId)
+    await expect(ours.getByTestId('proposal-crossed')).toContainText(
+      'accepted it before hearing of this; the acceptance does not count'
+    )
+    await expect(ours).toHaveAttribute('data-status', 'withdrawn')
+    await expect(doc.getByTestId('doc-term-stockCreditLimit')).toHaveText('200 CHIP')
+    // an honest step, crossed in flight: taken, not refused
+    await expect(doc.getByTestId('doc-sync')).not.toHaveAttribute('data-sync', 'refused')
+    const view = await node.call<TallyDocumentView>(
+      'GET',
+      `/api/tallies/document?tallyId=${encodeURIComponent(customer.tallyId)}`
+    )
+    expect(view.refused).toBeNull()
+    expect(view.document.terms.stockCreditLimit).toBe(200)
+    await ours.scrollIntoViewIfNeeded()
+    await page.screenshot({ path: join(tmpdir(), 'taleus-e2e-results', 'tally-crossed.png') })
   })
-  const world = new DbWorld()
-  try {
-    const customer = await ForgingCustomer.bootstrap(world, created.link)
-    try {
-      await page.getByTestId('nav-tallies').click()
-      await page.getByTestId('tally-row').first().getByTestId('tally-open').click()
-      const doc = page.getByTestId('tally-document')
-      await expect(doc.getByTestId('doc-term-stockCreditLimit')).toHaveText('200 CHIP')
-      // the operator offers more credit; the customer's copy has it
-      await doc.getByTestId('propose-toggle').click()
-      await doc.getByTestId('propose-you-lend').fill('300')
-      await doc.getByTestId('propose-submit').click()
-      const ours = doc.getByTestId('proposal').and(page.locator('[data-by="you"]'))
-      await expect(ours).toHaveAttribute('data-status', 'open')
-      await expect.poll(() => Object.keys(customer.doc().proposals ?? {}).length).toBe(1)
-      const [proposalId] = Object.keys(customer.doc().proposals)
-      const offline = customer.offlineCopy()
-      // the operator thinks better of it while the customer, offline, accepts
-      await ours.getByTestId('proposal-withdraw').click()
-      await expect(doc.getByTestId('doc-notice')).toContainText('Withdrawn')
-      await expect
-        .poll(() => String(customer.doc().proposals[proposalId!]?.status))
-        .toBe('withdrawn')
-      customer.acceptOffline(offline, proposalId!)
-      await expect(ours.getByTestId('proposal-crossed')).toContainText(
-        'accepted it before hearing of this; the acceptance does not count'
-      )
-      await expect(ours).toHaveAttribute('data-status', 'withdrawn')
-      await expect(doc.getByTestId('doc-term-stockCreditLimit')).toHaveText('200 CHIP')
-      // an honest step, crossed in flight: taken, not refused
-      await expect(doc.getByTestId('doc-sync')).not.toHaveAttribute('data-sync', 'refused')
-      const view = await node.call<TallyDocumentView>(
-        'GET',
-        `/api/tallies/document?tallyId=${encodeURIComponent(customer.tallyId)}`
-      )
-      expect(view.refused).toBeNull()
-      expect(view.document.terms.stockCreditLimit).toBe(200)
-      await ours.scrollIntoViewIfNeeded()
-      await page.screenshot({ path: join(tmpdir(), 'taleus-e2e-results', 'tally-crossed.png') })
-    } finally {
-      await customer.stop()
-    }
-  } finally {
-    await world.close()
-  }
 })
