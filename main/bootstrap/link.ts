@@ -166,6 +166,24 @@ export function parseLink(text: string): BootstrapLink {
   return link
 }
 
+/**
+ * The link to dial: its text (a QR's content) parsed, or a BootstrapLink checked as formatLink checks it;
+ * InvalidLinkError (with words for a user) for anything else.
+ */
+export function linkToDial(link: BootstrapLink | string): BootstrapLink {
+  if (typeof link === 'string') return parseLink(link)
+  const shaped = link as Partial<BootstrapLink> | null
+  if (
+    typeof shaped !== 'object' ||
+    shaped === null ||
+    typeof shaped.token !== 'string' ||
+    !Array.isArray(shaped.responderPeerAddrs)
+  )
+    throw new InvalidLinkError('This is not a Taleus bootstrap link.')
+  formatLink(link)
+  return link
+}
+
 /** The responder's peer id named by the link's addresses (all name the same one). */
 export function linkPeerId(link: BootstrapLink): string {
   return checkAddrs(link.responderPeerAddrs)

@@ -11,7 +11,7 @@ import { AbuseGuard } from './abuse-guard.ts'
 import type { AbuseLimits, RefusalCounts } from './abuse-guard.ts'
 import { BootstrapError, InvalidStreamError, StreamClosedError } from './errors.ts'
 import { FairSlots } from './fair-slots.ts'
-import { linkPeerId } from './link.ts'
+import { linkPeerId, linkToDial } from './link.ts'
 import { ListenerSession } from './listener-session.ts'
 import { LIMITS } from './messages.ts'
 import { ipKey } from './rate-limit.ts'
@@ -244,15 +244,16 @@ export class SessionManager extends TypedEventEmitter<SessionManagerEvents> {
   }
 
   /**
-   * Bootstraps with A through `link`: tries each responder address in order. Resolves with the result
-   * on D_DONE; rejects with a BootstrapError (RejectedError, TimeoutError, DialFailedError, …) otherwise,
-   * or InvalidLinkError before any session starts.
+   * Bootstraps with A through `linkOrText` (a parsed link, or its text as the QR holds it): tries each
+   * responder address in order. Resolves with the result on D_DONE; rejects with a BootstrapError
+   * (RejectedError, TimeoutError, DialFailedError, …) otherwise, or InvalidLinkError before any session starts.
    */
   async initiateBootstrap(
-    link: BootstrapLink,
+    linkOrText: BootstrapLink | string,
     node: Libp2p,
     options: InitiateBootstrapOptions = {}
   ): Promise<BootstrapResult> {
+    const link = linkToDial(linkOrText)
     const remotePeerId = linkPeerId(link)
     if (this.engagedCount() >= this.config.maxConcurrentSessions) {
       throw new BootstrapError('busy', 'too many bootstrap sessions on this node')

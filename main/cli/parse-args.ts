@@ -1,5 +1,6 @@
 /** Parsers of the CLI's option values; each throws UsageError with a one-line explanation. */
 import type { IdentityBundle, TokenUses } from '../../preload/contract.ts'
+import { CommanderError } from 'commander'
 import { UsageError } from './cli-error.ts'
 
 const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }
@@ -129,4 +130,23 @@ export function parseLimit(text: string): number {
 export function parseEpochMs(text: string): number {
   if (!/^\d{1,16}$/.test(text)) throw new UsageError(`--before must be epoch milliseconds (got "${text}")`)
   return Number(text)
+}
+
+/** A credit limit: a non-negative number. */
+export function parseAmount(text: string): number {
+  if (!/^\d{1,15}(\.\d{1,8})?$/.test(text))
+    throw new UsageError(`a limit must be a number ≥ 0 (got "${text}")`)
+  return Number(text)
+}
+
+/** Commander calls parsers synchronously; turn our UsageError into its own invalid-argument error. */
+export function wrap<T>(parse: (text: string) => T): (text: string) => T {
+  return (text) => {
+    try {
+      return parse(text)
+    } catch (err) {
+      if (err instanceof UsageError) throw new CommanderError(2, 'taleus.invalidArgument', err.message)
+      throw err
+    }
+  }
 }

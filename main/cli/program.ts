@@ -2,7 +2,7 @@
 import { Command, CommanderError, Option } from 'commander'
 import type { CreateTokenInput, Decision, PageQuery } from '../../preload/contract.ts'
 import { connectApi } from './api-client.ts'
-import { CliError, UsageError } from './cli-error.ts'
+import { CliError } from './cli-error.ts'
 import { describeDial, dial, readDialLink } from './dial.ts'
 import { sessionsTable, talliesTable, tokensTable } from './format.ts'
 import {
@@ -16,8 +16,11 @@ import {
   parseTallyBurst,
   parseStoreUrl,
   parsePort,
-  parseUses
+  parseUses,
+  wrap
 } from './parse-args.ts'
+import { termsFrom, withTermsOptions } from './terms-options.ts'
+import type { TermsOptions } from './terms-options.ts'
 import type { ServeOptions } from './serve.ts'
 import { registerTallyCommand } from './tally-cmd.ts'
 
@@ -75,7 +78,7 @@ export function buildProgram(): Command {
     })
 
   const token = program.command('token').description('create, list and revoke tokens')
-  token
+  const createToken = token
     .command('create')
     .description('create a token and print its link')
     .requiredOption('--data-dir <dir>', 'data folder of the running node')
@@ -91,24 +94,30 @@ export function buildProgram(): Command {
     )
     .addOption(new Option('--approval <policy>', 'who approves identities').choices(['auto', 'operator']))
     .option('--label <text>', 'a name for the token')
+  // standing terms: every tally bootstrapped from the token starts with them
+  withTermsOptions(createToken)
     .option('--json', 'print JSON')
     .action(
-      async (opts: {
-        dataDir: string
-        role: 'stock' | 'foil'
-        uses?: number | 'unlimited'
-        expires?: number
-        require?: string[]
-        approval?: 'auto' | 'operator'
-        label?: string
-        json?: boolean
-      }) => {
+      async (
+        opts: TermsOptions & {
+          dataDir: string
+          role: 'stock' | 'foil'
+          uses?: number | 'unlimited'
+          expires?: number
+          require?: string[]
+          approval?: 'auto' | 'operator'
+          label?: string
+          json?: boolean
+        }
+      ) => {
         const input: CreateTokenInput = { role: opts.role }
         if (opts.uses !== undefined) input.uses = opts.uses
         if (opts.expires !== undefined) input.expiresInMs = opts.expires
         if (opts.require !== undefined) input.identityRequirements = opts.require
         if (opts.approval !== undefined) input.approval = opts.approval
         if (opts.label !== undefined) input.label = opts.label
+        const terms = termsFrom(opts)
+        if (Object.keys(terms).length > 0) input.terms = terms
         const call = await connectApi(opts.dataDir)
         const created = await call('createToken', input)
         print(opts.json, created, () => created.link)
@@ -270,18 +279,6 @@ export function buildProgram(): Command {
 
   registerTallyCommand(program)
   return program
-}
-
-/** Commander calls parsers synchronously; turn our UsageError into its own invalid-argument error. */
-function wrap<T>(parse: (text: string) => T): (text: string) => T {
-  return (text) => {
-    try {
-      return parse(text)
-    } catch (err) {
-      if (err instanceof UsageError) throw new CommanderError(2, 'taleus.invalidArgument', err.message)
-      throw err
-    }
-  }
 }
 
 const parsePortOption = wrap(parsePort)

@@ -2,10 +2,12 @@
  * `taleus tally show|propose|accept|withdraw|decline`: a tally's shared document (issue I) through the running node's API,
  * which syncs with the counterparty first when it is reachable and answers from its own replica otherwise.
  */
-import { Command, CommanderError } from 'commander'
+import type { Command } from 'commander'
 import type { TallyDocumentView, TallyTerms, TermsProposal } from '../../preload/contract.ts'
 import { connectApi } from './api-client.ts'
 import { UsageError } from './cli-error.ts'
+import { termsFrom, withTermsOptions } from './terms-options.ts'
+import type { TermsOptions } from './terms-options.ts'
 
 /** Register `taleus tally …` on `program`. */
 export function registerTallyCommand(program: Command): void {
@@ -24,39 +26,21 @@ export function registerTallyCommand(program: Command): void {
       print(opts.json, view, () => describeDocument(view))
     })
 
-  tally
-    .command('propose')
-    .description('propose new terms; the counterparty sees the proposal as soon as it is connected')
-    .argument('<tallyId>')
-    .requiredOption('--data-dir <dir>', 'data folder of the running node')
-    .option('--stock-limit <amount>', 'credit the stock holder extends to the foil holder', wrap(parseAmount))
-    .option('--foil-limit <amount>', 'credit the foil holder extends to the stock holder', wrap(parseAmount))
-    .option('--unit <unit>', 'currency or unit of account, e.g. CHIP')
-    .option('--note <text>', 'free text (at most 2000 characters)')
+  withTermsOptions(
+    tally
+      .command('propose')
+      .description('propose new terms; the counterparty sees the proposal as soon as it is connected')
+      .argument('<tallyId>')
+      .requiredOption('--data-dir <dir>', 'data folder of the running node')
+  )
     .option('--json', 'print JSON')
-    .action(
-      async (
-        tallyId: string,
-        opts: {
-          dataDir: string
-          stockLimit?: number
-          foilLimit?: number
-          unit?: string
-          note?: string
-          json?: boolean
-        }
-      ) => {
-        const terms: TallyTerms = {}
-        if (opts.stockLimit !== undefined) terms.stockCreditLimit = opts.stockLimit
-        if (opts.foilLimit !== undefined) terms.foilCreditLimit = opts.foilLimit
-        if (opts.unit !== undefined) terms.unit = opts.unit
-        if (opts.note !== undefined) terms.note = opts.note
-        if (Object.keys(terms).length === 0)
-          throw new UsageError('propose at least one of --stock-limit, --foil-limit, --unit, --note')
-        const proposal = await (await connectApi(opts.dataDir))('proposeTerms', { tallyId, terms })
-        print(opts.json, proposal, () => `proposed ${proposal.proposalId}: ${describeTerms(proposal.terms)}`)
-      }
-    )
+    .action(async (tallyId: string, opts: TermsOptions & { dataDir: string; json?: boolean }) => {
+      const terms = termsFrom(opts)
+      if (Object.keys(terms).length === 0)
+        throw new UsageError('propose at least one of --stock-limit, --foil-limit, --unit, --note')
+      const proposal = await (await connectApi(opts.dataDir))('proposeTerms', { tallyId, terms })
+      print(opts.json, proposal, () => `proposed ${proposal.proposalId}: ${describeTerms(proposal.terms)}`)
+    })
 
   tally
     .command('accept')
@@ -126,25 +110,7 @@ function describeTerms(terms: TallyTerms | TermsProposal['terms']): string {
   return parts.length === 0 ? 'none yet' : parts.join(', ')
 }
 
-/** A credit limit: a non-negative number. */
-export function parseAmount(text: string): number {
-  if (!/^\d{1,15}(\.\d{1,8})?$/.test(text))
-    throw new UsageError(`a limit must be a number ≥ 0 (got "${text}")`)
-  return Number(text)
-}
-
 function print(json: boolean | undefined, value: unknown, human: () => string): void {
   const text = json === true ? JSON.stringify(value) : human()
   process.stdout.write(text.endsWith('\n') ? text : `${text}\n`)
-}
-
-function wrap<T>(parse: (text: string) => T): (text: string) => T {
-  return (text) => {
-    try {
-      return parse(text)
-    } catch (err) {
-      if (err instanceof UsageError) throw new CommanderError(2, 'taleus.invalidArgument', err.message)
-      throw err
-    }
-  }
 }

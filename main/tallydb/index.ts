@@ -1,4 +1,6 @@
 /** The shared tally database (issue I): one Automerge document per tally, served over libp2p. */
+// first: libp2p 3 needs Promise.withResolvers, which Node 20 lacks (a wallet may import only this entry)
+import '../bootstrap/polyfill.ts'
 export { TallyDb } from './tally-db.ts'
 export type {
   ProvisionInput,

@@ -35,10 +35,10 @@ import { mergeAllStored, sharedChangesFor } from './shared-merge.ts'
 import { warmDocumentEngine } from './warm-up.ts'
 import { isDocBetween, snapshotOf } from './doc-bytes.ts'
 import type { DocumentParts } from './document-parts.ts'
-import { provisionDocument } from './provision-document.ts'
-import { joinDocument } from './join-document.ts'
+import { createDocument } from './create-document.ts'
+import { holdReplica } from './hold-replica.ts'
 import { changeDocument } from './document-change.ts'
-import type { JoinInput } from './join-document.ts'
+import type { JoinInput } from './hold-replica.ts'
 import type {
   ProvisionInput,
   ProvisionedDocument,
@@ -51,7 +51,7 @@ import { acceptProposal, addProposal, checkTerms, closeProposal, docView } from 
 import type { StoredTallyDoc, TallyTerms, TermsProposal } from './tally-document.ts'
 
 export type { TallyDbEvents, TallyDbInit, TallyDocumentView } from './tally-db-types.ts'
-export type { JoinInput } from './join-document.ts'
+export type { JoinInput } from './hold-replica.ts'
 
 const DEFAULT_RECONNECT_MS = 30_000
 
@@ -225,7 +225,7 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
    */
   prepare(input: ProvisionInput): ProvisionedDocument & { stored: Promise<void> } {
     this.#assertOpen()
-    return provisionDocument(this.#parts(), input)
+    return createDocument(this.#parts(), input)
   }
 
   /**
@@ -239,7 +239,7 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
    */
   async join(input: JoinInput): Promise<{ documentId: string }> {
     this.#assertOpen()
-    const { documentId, handle, offer } = await joinDocument(this.#parts(), input)
+    const { documentId, handle, offer } = await holdReplica(this.#parts(), input)
     const { tallyId } = input.tally
     if (handle !== undefined) this.#watch(tallyId, handle)
     this.#lastSync.set(tallyId, this.#now())

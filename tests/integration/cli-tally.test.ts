@@ -84,9 +84,23 @@ describe('taleus tally', () => {
   })
 
   it('show, propose while the other side is down, accept once it is back', async () => {
-    const created = JSON.parse(
-      (await taleus(['token', 'create', '--data-dir', dirA, '--role', 'stock', '--json'])).stdout
-    ) as CreatedToken
+    // standing terms on the token: checked as a proposal's are, then in every tally's document
+    const createToken = async (...terms: string[]): Promise<Run> =>
+      taleus(['token', 'create', '--data-dir', dirA, '--role', 'stock', ...terms])
+    const bad = await createToken('--stock-limit', '-3')
+    expect(bad.code).toBe(2)
+    expect(bad.stderr.trim().split('\n')).toEqual(['taleus: a limit must be a number ≥ 0 (got "-3")'])
+    const made = await createToken(
+      '--stock-limit',
+      '500',
+      '--unit',
+      'CHIP',
+      '--note',
+      'Settle by the 1st',
+      '--json'
+    )
+    const created = JSON.parse(made.stdout) as CreatedToken & { terms?: unknown }
+    expect(created.terms).toEqual({ stockCreditLimit: 500, unit: 'CHIP', note: 'Settle by the 1st' })
     const dial = await taleus(['dial', created.link, '--data-dir', dirB, '--json'])
     expect(dial.code).toBe(0)
     const { tallyId } = JSON.parse(dial.stdout) as { tallyId: string }
@@ -96,6 +110,7 @@ describe('taleus tally', () => {
     const view = JSON.parse(shown.stdout) as TallyDocumentView
     expect(view).toMatchObject({ tallyId, provisioner: true })
     expect(view.document.tally.tallyId).toBe(tallyId)
+    expect(view.document.terms).toEqual({ stockCreditLimit: 500, unit: 'CHIP', note: 'Settle by the 1st' })
     expect((await taleus(['tally', 'show', tallyId, '--data-dir', dirA])).stdout).toContain(
       'this node serves it'
     )

@@ -211,6 +211,14 @@ describe('taleus as an installed package', () => {
     }
   }, 180_000)
 
+  it('either entry alone brings the Node 20 polyfill libp2p 3 needs (a wallet may import only taleus/tallydb)', async () => {
+    for (const entry of ['taleus/tallydb', 'taleus/bootstrap']) {
+      const script = `await import('${entry}'); console.log(typeof Promise.withResolvers)`
+      const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { cwd: project })
+      expect(stdout.trim(), entry).toBe('function')
+    }
+  })
+
   it('installs a working `taleus` command', async () => {
     const { stdout } = await run(join(project, 'node_modules/.bin/taleus'), ['--help'], { cwd: project })
     expect(stdout).toContain('serve')

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
-import { formatLink, linkPeerId, parseLink } from '../../main/bootstrap/link.ts'
+import { formatLink, linkPeerId, linkToDial, parseLink } from '../../main/bootstrap/link.ts'
 import type { BootstrapLink } from '../../main/bootstrap/types.ts'
 
 const peer = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
@@ -73,5 +73,23 @@ describe('bootstrap link', () => {
     expect(() =>
       formatLink({ token: 'tok', role: 'stock', responderPeerAddrs: [addr(1), addr(2, other)] })
     ).toThrow(expect.objectContaining({ name: 'InvalidLinkError' }))
+  })
+
+  it('linkToDial takes the QR text or a link object, and names anything else InvalidLinkError', () => {
+    const link: BootstrapLink = { token: 'tok', role: 'foil', responderPeerAddrs: [addr(7)] }
+    expect(linkToDial(formatLink(link))).toEqual(link)
+    expect(linkToDial(link)).toBe(link)
+    for (const bad of [
+      undefined,
+      null,
+      {},
+      42,
+      { token: 'tok' },
+      'https://example.com',
+      { ...link, role: 'x' }
+    ])
+      expect(() => linkToDial(bad as BootstrapLink), JSON.stringify(bad)).toThrow(
+        expect.objectContaining({ name: 'InvalidLinkError' })
+      )
   })
 })

@@ -25,14 +25,14 @@ export interface JoinInput {
 }
 
 /** A replica on disk: its handle when the Repo holds it, `offer` when our terms must reach the provisioner. */
-export interface JoinedDocument {
+export interface HeldReplica {
   documentId: string
   handle: DocHandle<StoredTallyDoc> | undefined
   offer: boolean
 }
 
 /** Hold a replica of the tally's document (on disk on return); TallyDb.join says what is checked when. */
-export async function joinDocument(parts: DocumentParts, input: JoinInput): Promise<JoinedDocument> {
+export async function holdReplica(parts: DocumentParts, input: JoinInput): Promise<HeldReplica> {
   const { init, index, storage, adapter, repo, now } = parts
   const { tally, provisionerPeerId, grant, signal } = input
   if (index.get(tally.tallyId) !== undefined) throw new ProposalError('tally already has a document')

@@ -11,7 +11,7 @@ import type { ProvisionInput, ProvisionedDocument } from './tally-db-types.ts'
  * Make the tally's document for `input.counterpartyPeerId`; `stored` settles once it is on disk (until
  * then it is served to nobody).
  */
-export function provisionDocument(
+export function createDocument(
   parts: DocumentParts,
   input: ProvisionInput
 ): ProvisionedDocument & { stored: Promise<void> } {
