@@ -19,6 +19,8 @@ export interface ChangeGateInit {
   /** A shared backend: take up what the cadre's other nodes stored (their changes are ours, not the peer's). */
   refresh?(): Promise<void>
   refused(tallyId: string | undefined, peer: string, vetted: Extract<Vetted, { ok: false }>): void
+  /** New changes of the counterparty were taken (a refusal before them is behind us). */
+  taken?(tallyId: string): void
   now?: () => number
 }
 
@@ -74,7 +76,10 @@ export class ChangeGate {
       await this.#init.refresh().catch(() => {})
       vetted = await judge().catch(unloaded)
     }
-    if (vetted.ok) return true
+    if (vetted.ok) {
+      if (vetted.fresh > 0 && tallyId !== undefined) this.#init.taken?.(tallyId)
+      return true
+    }
     // a retry (dependencies missing) is not wrong, but costs the same judgement if repeated at once
     this.#remember(key, vetted.retry ? RETRY_AFTER_MS : REFUSED_FOR_MS)
     this.#init.refused(tallyId, remotePeer, vetted)

@@ -120,6 +120,22 @@ export function isDocBetween(
   return str(t?.tallyId) === tallyId && ((from === a && to === b) || (from === b && to === a))
 }
 
+/**
+ * Why a document that is not between this node and `counterparty` fails (ForeignDocumentError's message):
+ * this tally with the counterparty but another peer id of ours is a node that lost its key, not a mix-up.
+ */
+export function foreignReason(
+  doc: StoredTallyDoc,
+  tallyId: string,
+  counterparty: string
+): string | undefined {
+  const t = doc.tally
+  const parties = [str(t?.initiatorPeerId), str(t?.respondentPeerId)]
+  return str(t?.tallyId) === tallyId && parties.includes(counterparty)
+    ? "this node is not a party of this tally: it runs with another peer id than the one that made it (keep the node's private key)"
+    : undefined
+}
+
 /** The document in `bytes` (a snapshot reply or a bootstrap frame), for checking what it is. */
 export function docOf(bytes: Uint8Array | undefined): StoredTallyDoc | undefined {
   if (bytes === undefined) return undefined

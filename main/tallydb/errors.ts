@@ -73,3 +73,14 @@ export class TallyDbClosedError extends Error {
     super(message, options)
   }
 }
+
+/** The grant this opener keeps cannot be unsealed: the node runs with another grant key than the one that kept it. */
+export class SealedGrantError extends Error {
+  override name = 'SealedGrantError'
+  constructor(
+    message = 'this node cannot open the grant it keeps for this tally: its grant key is not the one it was kept with (keep the secret it is derived from)',
+    options?: ErrorOptions
+  ) {
+    super(message, options)
+  }
+}

@@ -146,6 +146,12 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
     return ch !== undefined && (this.#init.openAccess === true || ch.allowed.has(documentId))
   }
 
+  /** True when a live channel to `remotePeer` is open (whatever it carries). */
+  hasChannel(remotePeer: string): boolean {
+    const ch = this.#channels.get(remotePeer)
+    return ch !== undefined && !ch.closed
+  }
+
   /** Remote PeerIds with a live channel. */
   connectedPeers(): string[] {
     return [...this.#channels.values()].filter((c) => !c.closed).map((c) => c.remotePeer)
@@ -226,8 +232,12 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
   }
 
   async #dial(peer: PeerId | Multiaddr, addrs: Multiaddr[], signal?: AbortSignal): Promise<Channel> {
-    // an open connection first; the addresses when there is none or it turns out dead (the peer restarted)
-    const targets: Array<PeerId | Multiaddr> = [peer, ...addrs]
+    // an open connection first; the addresses when there is none or it turns out dead (the peer restarted).
+    // A bare PeerId is dialled only over an open connection (or with no address at all): libp2p merges
+    // dials to one peer, so a bare one with nothing in the peer store would fail a bootstrap dialling it
+    // by address at the same moment (NoValidAddressesError for both)
+    const open = isMultiaddr(peer) || this.#libp2p.getConnections(peer).length > 0
+    const targets: Array<PeerId | Multiaddr> = open || addrs.length === 0 ? [peer, ...addrs] : addrs
     let lastError: unknown
     for (const target of targets) {
       try {

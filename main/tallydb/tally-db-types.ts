@@ -36,7 +36,10 @@ export interface TallyDocumentView {
   connected: boolean
   /** Epoch ms of the last sync message exchanged with the counterparty, null when none this run. */
   lastSyncAt: number | null
-  /** The last changes of the counterparty this node refused this run (epoch ms and why), null when none. */
+  /**
+   * The last changes of the counterparty this node refused this run (epoch ms and why); null when none, or
+   * once later changes of theirs were taken.
+   */
   refused: { at: number; reason: string } | null
   document: TallyDocBody
 }

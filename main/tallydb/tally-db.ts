@@ -11,6 +11,7 @@
 import { randomUUID } from 'node:crypto'
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
+import { getHeads } from '@automerge/automerge'
 import { Repo } from '@automerge/automerge-repo'
 import type { DocHandle, DocumentId, PeerId as RepoPeerId } from '@automerge/automerge-repo'
 import type { PeerId } from '@libp2p/interface'
@@ -19,6 +20,7 @@ import {
   ForeignDocumentError,
   ProposalError,
   RefusedChangeError,
+  SealedGrantError,
   TallyDbClosedError,
   UnknownTallyDocumentError
 } from './errors.ts'
@@ -26,18 +28,19 @@ import { ChannelKeeper } from './channel-keeper.ts'
 import { ChangeGate } from './change-gate.ts'
 import { vetDocument } from './change-vetting.ts'
 import type { Vetted } from './change-vetting.ts'
-import { verifyGrant } from './grant.ts'
+import { openGrant, verifyGrant } from './grant.ts'
 import { JournalStorageAdapter } from './journal-storage.ts'
 import { Libp2pNetworkAdapter } from './libp2p-adapter.ts'
 import { TallyIndex } from './tally-index.ts'
 import type { SharedChanges, TallyIndexStore, TallyStorage } from './backend-types.ts'
 import { mergeAllStored, sharedChangesFor } from './shared-merge.ts'
 import { warmDocumentEngine } from './warm-up.ts'
-import { isDocBetween, snapshotOf } from './doc-bytes.ts'
+import { foreignReason, isDocBetween, snapshotOf } from './doc-bytes.ts'
 import type { DocumentParts } from './document-parts.ts'
 import { createDocument } from './create-document.ts'
 import { holdReplica } from './hold-replica.ts'
 import { changeDocument } from './document-change.ts'
+import { DeliveryWatch } from './delivery-watch.ts'
 import type { JoinInput } from './hold-replica.ts'
 import type {
   ProvisionInput,
@@ -66,7 +69,7 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
   readonly #repo: Repo
   readonly #now: () => number
   readonly #lastSync = new Map<string, number>()
-  /** The counterparty's last refused changes, by tallyId (this run). */
+  /** The counterparty's last refused changes, by tallyId (this run, until changes of theirs are taken again). */
   readonly #refusals = new Map<string, { at: number; reason: string }>()
   readonly #watched = new Set<string>()
   /** Tallies whose document was found to be theirs since this process loaded it. */
@@ -82,6 +85,7 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
   readonly #storage: TallyStorage
   readonly #channels: ChannelKeeper
   readonly #gate: ChangeGate
+  readonly #delivery: DeliveryWatch
 
   private constructor(init: TallyDbInit, index: TallyIndexStore, storage: TallyStorage) {
     super()
@@ -115,6 +119,7 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
       enableRemoteHeadsGossiping: false,
       isEphemeral: true
     })
+    this.#delivery = new DeliveryWatch(this.#repo)
     this.#gate = new ChangeGate({
       index,
       replica: async (entry) => (await this.#handle(entry)).doc(),
@@ -128,6 +133,7 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
         ? {}
         : { refresh: async () => mergeAllStored(this.#repo, this.#storage) }),
       refused: (tallyId, peer, vetted) => this.#refused(tallyId, peer, vetted),
+      taken: (tallyId) => this.#refusals.delete(tallyId),
       now: () => this.#now()
     })
     this.#channels = new ChannelKeeper({
@@ -243,7 +249,9 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
     const { tallyId } = input.tally
     if (handle !== undefined) this.#watch(tallyId, handle)
     this.#lastSync.set(tallyId, this.#now())
-    if (offer) this.#channels.offer(this.#entry(tallyId))
+    // a channel to the provisioner is open already (a returning customer): it would never see one open
+    // for this document, so we open it there now
+    if (offer || this.#adapter.hasChannel(input.provisionerPeerId)) this.#channels.offer(this.#entry(tallyId))
     return { documentId }
   }
 
@@ -313,10 +321,33 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
   /**
    * Connect the tally's document to the counterparty when it is reachable. The opener dials the provisioner
    * and opens the document with its grant; the provisioner dials the opener's cadre addresses, and the
-   * opener, seeing the channel, opens its documents on it. Resolves true when a channel carries it.
+   * opener, seeing the channel, opens its documents on it. Resolves true when a channel carries it (see
+   * delivered() for whether the counterparty holds our changes); SealedGrantError when the opener's grant
+   * key cannot open the grant it keeps.
    */
   async sync(tallyId: string, options: { signal?: AbortSignal } = {}): Promise<boolean> {
-    return this.#channels.sync(this.#entry(tallyId), options.signal)
+    const entry = this.#entry(tallyId)
+    // a node restarted with another secret would otherwise stay unsynced without a word
+    const sealed = entry.provisioner ? undefined : entry.sealedGrant
+    if (sealed !== undefined && openGrant(this.#init.grantKey, tallyId, sealed) === undefined)
+      throw new SealedGrantError()
+    return this.#channels.sync(entry, options.signal)
+  }
+
+  /**
+   * Resolves true once the counterparty's replica holds every change this node holds now, as its own sync
+   * message says: what a wallet that exits after a change waits for (sync() only opens the channel).
+   * False when it cannot be reached, or `signal` aborts first; a change it refused is never delivered.
+   */
+  async delivered(tallyId: string, options: { signal: AbortSignal }): Promise<boolean> {
+    const entry = this.#entry(tallyId)
+    const handle = await this.#handle(entry)
+    const ours = getHeads(handle.doc())
+    const { signal } = options
+    const peer = entry.counterpartyPeerId
+    if (this.#delivery.holds(entry.documentId, peer, handle.doc(), ours)) return true
+    if (!(await this.sync(tallyId, { signal }))) return false
+    return this.#delivery.wait(entry.documentId, peer, () => handle.doc(), ours, signal)
   }
 
   /** Provisioner: the grant of this tally opens nothing any more; a channel carrying it stops at once. */
@@ -359,7 +390,7 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
     const handle = await this.#repo.find<StoredTallyDoc>(entry.documentId as DocumentId)
     if (!this.#checked.has(entry.tallyId)) {
       if (!isDocBetween(handle.doc(), entry.tallyId, this.#localPeerId(), entry.counterpartyPeerId))
-        throw new ForeignDocumentError()
+        throw new ForeignDocumentError(foreignReason(handle.doc(), entry.tallyId, entry.counterpartyPeerId))
       // the provisioner's document as it handed it over, kept unread until now (join)
       const first = entry.provisioner ? undefined : this.#index.firstState?.(entry.documentId)
       const vetted = first === undefined ? undefined : vetDocument(first, entry.counterpartyPeerId)

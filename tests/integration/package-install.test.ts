@@ -91,6 +91,7 @@ describe('taleus as an installed package', () => {
         '--prefer-offline',
         wanted('libp2p'),
         wanted('@libp2p/tcp'),
+        wanted('@libp2p/crypto'),
         wanted('@chainsafe/libp2p-noise'),
         wanted('@chainsafe/libp2p-yamux'),
         wanted('typescript'),
@@ -171,25 +172,37 @@ describe('taleus as an installed package', () => {
         })
         serve.once('exit', (code) => reject(new Error(`taleus serve exited (${code})`)))
       })
+      const wallets = new Set<string>()
       for (const role of ['stock', 'foil'] as const) {
+        // a token with standing terms, from the command the docs name
         const created = await run(
           bin,
-          ['token', 'create', '--data-dir', merchant, '--role', role, '--json'],
+          // foil without terms: nothing of the merchant's then opens the wallet's new document on the
+          // channel the returning wallet has open already
+          [
+            'token',
+            'create',
+            '--data-dir',
+            merchant,
+            '--role',
+            role,
+            ...(role === 'stock' ? ['--unit', 'CHIP'] : []),
+            '--json'
+          ],
           {
             cwd: project
           }
         )
         const { link } = JSON.parse(created.stdout) as { link: string }
-        const { stdout } = await run(
-          process.execPath,
-          ['build/wallet.js', link, join(project, `wallet-${role}`)],
-          {
-            cwd: project,
-            timeout: 60_000
-          }
-        )
+        // one wallet folder for both runs: the same wallet again (its key and secret kept)
+        const { stdout } = await run(process.execPath, ['build/wallet.js', link, join(project, 'wallet')], {
+          cwd: project,
+          timeout: 60_000
+        })
         expect(stdout, role).toMatch(/confirmed; this wallet is the (stock|foil)/)
         expect(stdout, role).toContain(`document held: true, serves it: ${role === 'foil'}`)
+        expect(stdout, role).toContain('proposal delivered: true')
+        wallets.add(/wallet (\S+)/.exec(stdout)?.[1] as string)
         const tallyId = /tally (\S+) confirmed/.exec(stdout)?.[1] as string
         // the merchant holds the same tally's document: its own (stock) or the wallet's replica (foil)
         const shown = await run(bin, ['tally', 'show', tallyId, '--data-dir', merchant, '--json'], {
@@ -197,11 +210,22 @@ describe('taleus as an installed package', () => {
         })
         const view = JSON.parse(shown.stdout) as {
           provisioner: boolean
-          document: { tally: { tallyId: string } }
+          document: {
+            tally: { tallyId: string }
+            terms: { unit?: string }
+            proposals: Array<{ terms: unknown }>
+          }
         }
         expect(view.document.tally.tallyId, role).toBe(tallyId)
         expect(view.provisioner, role).toBe(role === 'stock')
+        // the wallet exited as soon as delivered() said so: the merchant holds its proposal
+        expect(
+          view.document.proposals.map((p) => p.terms),
+          role
+        ).toEqual([{ note: 'Settle monthly' }])
+        if (role === 'stock') expect(view.document.terms.unit).toBe('CHIP')
       }
+      expect(wallets.size).toBe(1)
       const tallies = JSON.parse(
         (await run(bin, ['tallies', '--data-dir', merchant, '--json'], { cwd: project })).stdout
       ) as Array<{ status: string }>

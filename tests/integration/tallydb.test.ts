@@ -4,15 +4,19 @@
  * the other side was down; grants are refused for a third peer, a tampered grant, another tally and once
  * revoked; a restart keeps every document; 50 concurrent customers get 50 documents, each only their own.
  */
+import { randomBytes } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Repo } from '@automerge/automerge-repo'
 import type { DocumentId, PeerId } from '@automerge/automerge-repo'
 import { peerIdFromString } from '@libp2p/peer-id'
+import type { Libp2p } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { PartyRole } from '../../main/bootstrap/index.ts'
-import { Libp2pNetworkAdapter } from '../../main/tallydb/index.ts'
+import { Libp2pNetworkAdapter, TallyDb } from '../../main/tallydb/index.ts'
+import { createTaleusNode } from '../../main/node/create-node.ts'
+import { loadOrCreatePrivateKey } from '../../main/node/private-key.ts'
 import { DbWorld, until } from '../helpers/tallydb-party.ts'
 import type { DbParty } from '../helpers/tallydb-party.ts'
 
@@ -22,9 +26,10 @@ const TERMS = { stockCreditLimit: 500, foilCreditLimit: 100, unit: 'CHIP', note:
 async function bootstrap(
   a: DbParty,
   b: DbParty,
-  role: PartyRole
+  role: PartyRole,
+  terms: typeof TERMS | null = TERMS
 ): Promise<{ tallyId: string; grant: string; nodes: string[] }> {
-  const { link } = await a.createToken({ role, uses: 'unlimited', terms: TERMS })
+  const { link } = await a.createToken({ role, uses: 'unlimited', ...(terms === null ? {} : { terms }) })
   const result = await b.manager.initiateBootstrap(link, b.node)
   return {
     tallyId: result.tally.tallyId,
@@ -211,6 +216,82 @@ describe('shared tally database', () => {
       expect(await tryOpen(opener, second.tallyId, second.grant)).toMatch(/^[1-9A-HJ-NP-Za-km-z]+$/)
     }
   )
+
+  it.each<PartyRole>(['stock', 'foil'])(
+    '%s: delivered() resolves once the other side holds the change (read there at once), false while it is down',
+    async (role) => {
+      const a = await world.party({ listen: true })
+      const b = await world.party()
+      const { tallyId } = await bootstrap(a, b, role)
+      const wait = (): { signal: AbortSignal } => ({ signal: AbortSignal.timeout(15_000) })
+      const proposal = await b.db.propose(tallyId, { note: 'weekly' })
+      expect(await b.db.delivered(tallyId, wait())).toBe(true)
+      const atA = (await a.db.read(tallyId))?.document.proposals
+      expect(atA?.map((p) => p.proposalId)).toContain(proposal.proposalId)
+      await a.db.accept(tallyId, proposal.proposalId)
+      expect(await a.db.delivered(tallyId, wait())).toBe(true)
+      const atB = (await b.db.read(tallyId))?.document
+      expect(atB?.proposals.find((p) => p.proposalId === proposal.proposalId)?.status).toBe('accepted')
+      expect(atB?.terms.note).toBe('weekly')
+      // nothing new: delivered at once
+      expect(await b.db.delivered(tallyId, { signal: AbortSignal.timeout(1) })).toBe(true)
+
+      await a.stop()
+      await b.db.propose(tallyId, { note: 'monthly' })
+      expect(await b.db.delivered(tallyId, { signal: AbortSignal.timeout(1500) })).toBe(false)
+    }
+  )
+
+  it('a wallet restarted with another peer id or another grant key is told so, not left unsynced', async () => {
+    const a = await world.party({ listen: true })
+    const b = await world.party()
+    const { tallyId } = await bootstrap(a, b, 'stock')
+    await b.stop()
+    const stranger = await createTaleusNode({ listen: ['/ip4/127.0.0.1/tcp/0'] })
+    const reopen = async (libp2p: Libp2p, grantKey: Uint8Array): Promise<TallyDb> =>
+      TallyDb.open({ dir: join(b.dir, 'tallydb'), libp2p, grantKey, reconnectMs: 0 })
+    try {
+      const asStranger = await reopen(stranger, b.store.grantKey())
+      await expect(asStranger.read(tallyId)).rejects.toMatchObject({
+        name: 'ForeignDocumentError',
+        message: expect.stringContaining('another peer id')
+      })
+      await asStranger.close()
+      // B's own key, another secret: its grant stays sealed
+      const own = await createTaleusNode({
+        privateKey: await loadOrCreatePrivateKey(join(b.dir, 'peer.key')),
+        listen: ['/ip4/127.0.0.1/tcp/0']
+      })
+      try {
+        const otherSecret = await reopen(own, randomBytes(32))
+        expect((await otherSecret.read(tallyId))?.tallyId).toBe(tallyId)
+        await expect(otherSecret.sync(tallyId)).rejects.toMatchObject({ name: 'SealedGrantError' })
+        await otherSecret.close()
+        const rightSecret = await reopen(own, b.store.grantKey())
+        expect(await rightSecret.sync(tallyId, { signal: AbortSignal.timeout(15_000) })).toBe(true)
+        await rightSecret.close()
+      } finally {
+        await own.stop()
+      }
+    } finally {
+      await stranger.stop()
+    }
+  })
+
+  it('a returning customer whose channel to the merchant is open: each new document is opened on it, both roles', async () => {
+    const a = await world.party({ listen: true })
+    let b = await world.party()
+    const first = await bootstrap(a, b, 'stock')
+    for (const role of ['foil', 'stock'] as const) {
+      b = await world.restart(b)
+      // the channel to A is open before the new tally's document exists
+      expect(await b.db.sync(first.tallyId, { signal: AbortSignal.timeout(15_000) })).toBe(true)
+      // no standing terms: A writes nothing into a foil document, so nothing of A's opens it
+      const { tallyId } = await bootstrap(a, b, role, null)
+      await b.db.propose(tallyId, { note: `again ${role}` })
+      expect(await b.db.delivered(tallyId, { signal: AbortSignal.timeout(15_000) }), role).toBe(true)
+    }
+  })
 
   it('50 concurrent bootstraps give 50 documents, each reachable only by its own customer', async () => {
     // the production step timeout (5 s): the rush shares two cores with 50 Noise handshakes

@@ -32,11 +32,12 @@ function syncFrom(theirs: Doc<StoredTallyDoc>, ours: Doc<StoredTallyDoc>): Uint8
 }
 
 describe('ChangeGate', () => {
-  it('refuses a forger unread for 30 s, then judges again; passes honest changes; does not judge an empty message', async () => {
+  it('refuses a forger unread for 30 s, then judges again; passes honest changes (taken: a refusal is behind) and does not judge an empty message', async () => {
     let now = 1_000_000
     const ours = load<StoredTallyDoc>(newDocumentBytes(draftTally(), { note: 'n' }, A, at))
     let loads = 0
     const refusals: string[] = []
+    const taken: string[] = []
     const gate = new ChangeGate({
       index: { tallyOf: () => 't-1', get: () => entry } as unknown as TallyIndexStore,
       replica: async () => {
@@ -45,6 +46,7 @@ describe('ChangeGate', () => {
       },
       pending: async () => undefined,
       refused: (_t, _p, v) => refusals.push(v.reason),
+      taken: (t) => taken.push(t),
       now: () => now
     })
     const proposed = change(clone(ours), (d) =>
@@ -67,11 +69,13 @@ describe('ChangeGate', () => {
       addProposal(d, { proposalId: 'h', by: B, at, terms: { note: 'net 45' }, status: 'open' })
     )
     expect(await gate.vet('doc2', syncFrom(honest, ours), B)).toBe(true)
+    expect(taken).toEqual(['t-1'])
     // a message that only says what the peer has is not judged (no replica loaded)
     const [, hello] = generateSyncMessage(ours, initSyncState())
     const before = loads
     expect(await gate.vet('doc3', hello!, B)).toBe(true)
     expect(loads).toBe(before)
+    expect(taken).toHaveLength(1) // nothing taken: a refusal shown stays
     // and a peer that is not the tally's counterparty is refused
     expect(await gate.vet('doc', syncFrom(honest, ours), A)).toBe(false)
   })
