@@ -5,7 +5,7 @@
 import * as v from 'valibot'
 import type { CommandName, TaleusCommands } from '../../preload/contract.ts'
 import { ROUTES } from '../../preload/contract.ts'
-import { describeFailure } from '../service/reason-messages.ts'
+import { describeFailure } from '../bootstrap/reason-words.ts'
 import { actorOf } from '../service/operations.ts'
 import type { CallContext } from '../service/operations.ts'
 import { ApiError, isApiError } from './api-error.ts'

@@ -18,6 +18,7 @@ export {
 export * from './states.ts'
 export { identityFields } from './identity-requirements.ts'
 export { deriveTokenId } from './token-info.ts'
+export { REASON_MESSAGES, REFUSAL_REASONS, describeFailure } from './reason-words.ts'
 export { SessionAbortedError, SessionStoppedError } from './session-base.ts'
 export { ListenerSession } from './listener-session.ts'
 export type { ListenerSessionInit } from './listener-session.ts'

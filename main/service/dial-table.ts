@@ -6,7 +6,7 @@ import { ApiError } from '../api/api-error.ts'
 import { linkPeerId, parseLink } from '../bootstrap/index.ts'
 import type { SessionManager } from '../bootstrap/index.ts'
 import type { BootstrapLink } from '../bootstrap/types.ts'
-import { describeFailure } from './reason-messages.ts'
+import { describeFailure } from '../bootstrap/reason-words.ts'
 
 /** Finished dials whose outcome waitDial can still return. */
 const MAX_KEPT_DIALS = 1000

@@ -16,7 +16,7 @@ import type {
 } from '../../preload/contract.ts'
 import { ApiError } from '../api/api-error.ts'
 import type { MerchantStore } from '../store/types.ts'
-import { REASON_MESSAGES } from './reason-messages.ts'
+import { REASON_MESSAGES } from '../bootstrap/reason-words.ts'
 import { counterpartyName } from '../store/tally-book.ts'
 
 /** What the displays need from the service. */

@@ -17,7 +17,7 @@ import type {
 import { roleSentence } from '../../preload/contract.ts'
 import { tokenMatches } from '../../preload/list-filters.ts'
 import { ACTOR_WORDS, toOperationView } from './operations.ts'
-import { REASON_MESSAGES } from './reason-messages.ts'
+import { REASON_MESSAGES } from '../bootstrap/reason-words.ts'
 
 /** Plain words for each protocol state, from this node's point of view. */
 const STATE_WORDS: Record<string, string> = {

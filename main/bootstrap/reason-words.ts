@@ -1,5 +1,6 @@
-import { dialFailureWords } from '../bootstrap/dial-failure.ts'
-import type { ReasonCode } from '../bootstrap/types.ts'
+/** Words a user understands for each reason a bootstrap fails, and for any error a bootstrap throws. */
+import { dialFailureWords } from './dial-failure.ts'
+import type { ReasonCode } from './types.ts'
 
 /** A sentence a merchant understands for each reason a bootstrap can fail. */
 export const REASON_MESSAGES: Record<ReasonCode, string> = {
