@@ -72,13 +72,35 @@ class Reader {
 }
 
 /**
- * The most rows any column of any chunk in `bytes` (documents, changes, deflated changes) decodes to, or
- * why they cannot be read. `maxInflated`: how large a deflated change or column may grow.
+ * The chunks `bytes` holds back to back (Automerge 3 sends several changes of one sync message as one
+ * byte array: each must be judged, measured and decoded on its own), or why they cannot be read.
+ */
+export function splitChunks(bytes: Uint8Array): Uint8Array[] | string {
+  try {
+    const r = new Reader(bytes)
+    const chunks: Uint8Array[] = []
+    do {
+      const start = r.pos
+      for (const m of MAGIC) if (r.byte() !== m) return 'not an Automerge chunk'
+      r.skip(5) // checksum and type
+      r.skip(r.uleb())
+      chunks.push(bytes.subarray(start, r.pos))
+    } while (!r.done)
+    return chunks
+  } catch {
+    return 'a chunk cut short'
+  }
+}
+
+/**
+ * The rows the chunks in `bytes` (documents, changes, deflated changes) decode to, summed over the chunks
+ * (each chunk counts its largest column: its operations), or why they cannot be read. `maxInflated`: how
+ * large a deflated change or column may grow.
  */
 export function chunkRows(bytes: Uint8Array, maxInflated: number): number | string {
   try {
     const r = new Reader(bytes)
-    let most = 0
+    let total = 0
     do {
       for (const m of MAGIC) if (r.byte() !== m) return 'not an Automerge chunk'
       r.skip(4) // checksum: Automerge checks it
@@ -89,9 +111,9 @@ export function chunkRows(bytes: Uint8Array, maxInflated: number): number | stri
       else if (type !== 0 && type !== 1) return 'not an Automerge chunk'
       const rows =
         type === 0 ? documentRows(new Reader(body), maxInflated) : changeRows(new Reader(body), maxInflated)
-      most = Math.max(most, rows)
+      total += rows
     } while (!r.done)
-    return most
+    return total
   } catch (err) {
     return err instanceof RangeError ? 'a chunk cut short or too large' : 'a chunk that does not read'
   }

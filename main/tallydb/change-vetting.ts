@@ -21,7 +21,7 @@ import {
   saveSince
 } from '@automerge/automerge'
 import type { Doc, Patch } from '@automerge/automerge'
-import { chunkRows } from './change-columns.ts'
+import { chunkRows, splitChunks } from './change-columns.ts'
 import { historyOf } from './change-references.ts'
 import { changeRefusal } from './change-rules.ts'
 import { applyPlainPatches } from './plain-patches.ts'
@@ -106,10 +106,17 @@ export function vetChanges(
     actor: string
     opList: ReadonlyArray<Record<string, unknown>>
   }> = []
+  // one byte array may hold several chunks back to back (Automerge 3's sync messages do): one each
+  const chunks: Uint8Array[] = []
+  for (const blob of changes) {
+    const split = splitChunks(blob)
+    if (typeof split === 'string') return refused(split)
+    chunks.push(...split)
+  }
   // the whole message is measured before anything in it is loaded or decoded
-  const budget = messageRefusal(changes, limits)
+  const budget = messageRefusal(chunks, limits)
   if (budget !== undefined) return refused(budget)
-  const each = expand(changes)
+  const each = expand(chunks)
   if (typeof each === 'string') return refused(each)
   let freshBytes = 0
   for (const change of each) {
