@@ -182,6 +182,35 @@ function proposalSteps(
   return { accepted }
 }
 
+/**
+ * Why a step, valid as its author saw the document (`before` → `after`), may not meet the document this
+ * node holds (`held`): a backdated change could otherwise reuse the id of a proposal made since, or accept
+ * or decline again a proposal its author has closed already. An acceptance or decline that crossed its
+ * proposer's withdrawal or newer proposal is honest (both made while it was open) and passes.
+ */
+export function heldRefusal(before: unknown, after: unknown, held: unknown): string | undefined {
+  const was = rec(rec(before).proposals)
+  const now = rec(rec(after).proposals)
+  const here = rec(rec(held).proposals)
+  for (const [id, value] of Object.entries(now)) {
+    const w = was[id]
+    if (same(w, value)) continue
+    const h = here[id]
+    if (w === undefined) {
+      if (h !== undefined) return 'it proposes under the id of a proposal made since'
+      continue
+    }
+    const status = rec(value).status
+    const heldStatus = rec(h).status
+    if (
+      (status === 'accepted' || status === 'declined') &&
+      (heldStatus === 'accepted' || heldStatus === 'declined')
+    )
+      return `it ${status === 'accepted' ? 'accepts' : 'declines'} a proposal it has ${String(heldStatus)} already`
+  }
+  return undefined
+}
+
 function newProposalRefusal(id: string, p: Rec, author: string): string | undefined {
   if (
     !onlyKeys(p, PROPOSAL_KEYS) ||

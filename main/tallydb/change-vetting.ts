@@ -23,7 +23,7 @@ import {
 import type { Doc, Patch } from '@automerge/automerge'
 import { chunkRows, splitChunks } from './change-columns.ts'
 import { historyOf } from './change-references.ts'
-import { changeRefusal } from './change-rules.ts'
+import { changeRefusal, heldRefusal } from './change-rules.ts'
 import { applyPlainPatches } from './plain-patches.ts'
 import { MAX_PROPOSALS, checkTerms } from './tally-document.ts'
 
@@ -191,7 +191,7 @@ export function vetChanges(
       // setting standing terms backdated to before other terms were set would win the merge over them
       const standing = setsStandingTerms(before, state, merged)
       if (standing !== undefined) return refused(standing)
-      const reason = changeRefusal(before, state, author, rules)
+      const reason = changeRefusal(before, state, author, rules) ?? heldRefusal(before, state, merged)
       if (reason !== undefined) return refused(reason)
       shadow = { heads: [d.hash], state, bytes }
     }

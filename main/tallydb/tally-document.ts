@@ -3,6 +3,8 @@
  * negotiation log. Pure functions over the Automerge document (no I/O), so both replicas apply the same rules.
  */
 import { ImmutableString, isImmutableString } from '@automerge/automerge'
+import type { Doc } from '@automerge/automerge'
+import { countTermsWithoutCrossed } from './crossed-terms.ts'
 import { PROTOCOL_ID_V1_0, PROTOCOL_ID_V1_1 } from '../bootstrap/types.ts'
 import type { DraftTally } from '../bootstrap/types.ts'
 import { ProposalError } from './errors.ts'
@@ -310,7 +312,17 @@ export function docView(doc: StoredTallyDoc): TallyDocBody {
   const proposals = Object.values(isRecord(plain.proposals) ? plain.proposals : {}).filter(isProposalShape)
   const terms: Record<string, unknown> = isRecord(plain.terms) ? plain.terms : {}
   const log = Array.isArray(plain.log) ? plain.log.filter((e) => isRecord(e) && typeof e.at === 'string') : []
-  for (const p of proposals) undoCrossedAcceptance(p, terms, log)
+  const crossed = proposals.filter((p) => closeCrossedAcceptance(p, log))
+  // the terms read from the writes themselves (crossed-terms.ts); by value only where there are none
+  const read = proposals.map((p) => ({
+    proposalId: p.proposalId,
+    terms: p.terms as Record<string, unknown>,
+    accepted: p.status === 'accepted',
+    crossed: crossed.includes(p),
+    replaced: isRecord(p.replaced) ? p.replaced : {}
+  }))
+  if (crossed.length > 0 && !countTermsWithoutCrossed(doc as Doc<unknown>, read, terms))
+    for (const p of crossed) undoByValue(p, terms)
   return {
     schema: plain.schema,
     tally: plain.tally,
@@ -323,17 +335,17 @@ export function docView(doc: StoredTallyDoc): TallyDocBody {
 /**
  * An acceptance that crossed its proposer's withdrawal (or supersession): each was made while the
  * proposal was open, and Automerge keeps both. The withdrawal wins, on both sides alike: the proposal
- * reads as closed and the terms the acceptance set read as they were before it (where nothing changed
- * them since), from the values it recorded.
+ * reads as closed (true: `p` is such a proposal, and its terms are read without its acceptance).
  */
-function undoCrossedAcceptance(
-  p: TermsProposal,
-  terms: Record<string, unknown>,
-  log: NegotiationEntry[]
-): void {
-  if (p.acceptedBy === undefined || p.closedBy === undefined || p.closedBy !== p.by) return
+function closeCrossedAcceptance(p: TermsProposal, log: NegotiationEntry[]): boolean {
+  if (p.acceptedBy === undefined || p.closedBy === undefined || p.closedBy !== p.by) return false
   const withdrawn = log.some((e) => e.kind === 'withdrawn' && e.by === p.by && e.proposalId === p.proposalId)
   p.status = withdrawn ? 'withdrawn' : 'superseded'
+  return true
+}
+
+/** A crossed acceptance's terms undone by their values (a plain copy, with no writes to read). */
+function undoByValue(p: TermsProposal, terms: Record<string, unknown>): void {
   const replaced = isRecord(p.replaced) ? p.replaced : {}
   for (const [k, v] of Object.entries(p.terms)) {
     if (!(k in replaced) || JSON.stringify(terms[k]) !== JSON.stringify(v)) continue

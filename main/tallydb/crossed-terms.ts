@@ -1,0 +1,130 @@
+/**
+ * The terms as they read once the acceptances that crossed their proposer's withdrawal (or newer
+ * proposal) do not count. Such an acceptance wrote the terms as Automerge merges any write: it may have
+ * won over a real agreement made concurrently (an outside reviewer's customer made its crossed acceptance
+ * win, with higher operation counters, over the limit both had agreed since), or been overwritten by a
+ * later agreement of the same value. So each term is read from the writes themselves: the newest write
+ * still standing that is not a crossed acceptance's; where there is none, the value the crossed
+ * acceptance recorded as replaced (checked when it was taken: the value as its author saw it).
+ */
+import { decodeChange, getAllChanges, getConflicts, getObjectId } from '@automerge/automerge'
+import type { Doc } from '@automerge/automerge'
+
+/** One write to a term: its operation id, what it overwrote, and the crossed proposal it belongs to. */
+interface TermWrite {
+  id: string
+  counter: number
+  actor: string
+  del: boolean
+  pred: string[]
+  hash: string
+  crossedBy: string | undefined
+}
+
+/** A proposal as docView read it: whether its acceptance crossed, and what that acceptance replaced. */
+export interface ReadProposal {
+  proposalId: string
+  terms: Record<string, unknown>
+  accepted: boolean
+  crossed: boolean
+  replaced: Record<string, unknown>
+}
+
+/**
+ * Set in `terms` (plain, read from `doc`) what each term written by a crossed acceptance counts as.
+ * False when `doc` is not an Automerge document (nothing changed then).
+ */
+export function countTermsWithoutCrossed(
+  doc: Doc<unknown>,
+  proposals: readonly ReadProposal[],
+  terms: Record<string, unknown>
+): boolean {
+  const root = doc as { terms?: object; proposals?: Record<string, object> }
+  const termsObj = root.terms === undefined ? null : getObjectId(root.terms)
+  if (termsObj === null) return false
+  const byObject = new Map<string, ReadProposal>()
+  for (const p of proposals) {
+    const obj = root.proposals?.[p.proposalId]
+    const id = obj === undefined ? null : getObjectId(obj)
+    if (id !== null) byObject.set(id, p)
+  }
+  // each acceptance's change (hash), and every change's dependencies: which came after which
+  const deps = new Map<string, string[]>()
+  const acceptances: Array<{ hash: string; proposal: ReadProposal }> = []
+  const writes = new Map<string, TermWrite[]>()
+  for (const bytes of getAllChanges(doc)) {
+    const change = decodeChange(bytes)
+    const hash = change.hash as string
+    deps.set(hash, change.deps)
+    const ops = change.ops as unknown as Array<{ action: string; obj: string; key?: string; pred?: string[] }>
+    // the change that wrote a proposal's acceptedBy is its acceptance
+    const accepting = ops.find((o) => o.key === 'acceptedBy' && byObject.has(o.obj))
+    const accepted = accepting === undefined ? undefined : byObject.get(accepting.obj)
+    if (accepted !== undefined) acceptances.push({ hash, proposal: accepted })
+    ops.forEach((op, i) => {
+      if (op.obj !== termsObj || op.key === undefined) return
+      const list = writes.get(op.key) ?? []
+      list.push({
+        id: `${change.startOp + i}@${change.actor}`,
+        counter: change.startOp + i,
+        actor: change.actor,
+        del: op.action === 'del',
+        pred: op.pred ?? [],
+        hash,
+        crossedBy: accepted?.crossed === true ? accepted.proposalId : undefined
+      })
+      writes.set(op.key, list)
+    })
+  }
+  const replacedOf = new Map(proposals.map((p) => [p.proposalId, p.replaced]))
+  for (const [key, list] of writes) {
+    if (!list.some((w) => w.crossedBy !== undefined)) continue
+    const overwritten = new Set(list.flatMap((w) => w.pred))
+    const standing = list.filter((w) => !w.del && !overwritten.has(w.id)).sort(newestFirst)
+    const winner = standing[0]
+    if (winner === undefined || winner.crossedBy === undefined) continue
+    const counted = standing.find((w) => w.crossedBy === undefined)
+    if (counted !== undefined) {
+      terms[key] = plainValue(getConflicts(root.terms as Doc<unknown>, key)?.[counted.id])
+      continue
+    }
+    // an agreement since of the same value wrote nothing (Automerge skips a write of the value there is)
+    const value = JSON.stringify(terms[key])
+    const confirmed = acceptances.some(
+      (a) =>
+        a.proposal.accepted &&
+        !a.proposal.crossed &&
+        JSON.stringify(a.proposal.terms[key]) === value &&
+        isAncestor(deps, winner.hash, a.hash)
+    )
+    if (confirmed) continue
+    const replaced = replacedOf.get(winner.crossedBy) ?? {}
+    if (!(key in replaced)) continue
+    const was = replaced[key]
+    if (was === null) delete terms[key]
+    else terms[key] = was
+  }
+  return true
+}
+
+/** True when change `earlier` is among the dependencies (transitively) of change `later`. */
+function isAncestor(deps: ReadonlyMap<string, string[]>, earlier: string, later: string): boolean {
+  const seen = new Set<string>()
+  const todo = [...(deps.get(later) ?? [])]
+  for (let h = todo.pop(); h !== undefined; h = todo.pop()) {
+    if (h === earlier) return true
+    if (seen.has(h)) continue
+    seen.add(h)
+    todo.push(...(deps.get(h) ?? []))
+  }
+  return false
+}
+
+/** Automerge's order of concurrent writes: the greater counter wins, then the greater actor. */
+function newestFirst(a: TermWrite, b: TermWrite): number {
+  return b.counter - a.counter || (b.actor > a.actor ? 1 : b.actor < a.actor ? -1 : 0)
+}
+
+function plainValue(v: unknown): unknown {
+  return v === undefined ? undefined : (JSON.parse(JSON.stringify(v)) as unknown)
+}

@@ -1,0 +1,141 @@
+/**
+ * A fourth outside review: the terms after an acceptance that crossed its proposer's newer proposal, and
+ * steps that are valid as their author saw the document but not against the document this node holds.
+ * - a customer reverted the agreed limit (100) to an old one (500) with a backdated acceptance of the
+ *   superseded offer, winning the merge by its operation counters;
+ * - honest: a crossed acceptance, then the real one of the same value: the view read 500, not 300;
+ * - a backdated proposal under the id of one accepted since reopened it at 1e15;
+ * - a backdated acceptance of a proposal its author had declined.
+ */
+import { describe, expect, it } from 'vitest'
+import {
+  applyChanges,
+  change,
+  clone,
+  decodeChange,
+  from,
+  getChanges,
+  getHeads,
+  hasHeads,
+  view
+} from '@automerge/automerge'
+import type { Doc } from '@automerge/automerge'
+import { vetChanges } from '../../main/tallydb/change-vetting.ts'
+import {
+  acceptProposal,
+  addProposal,
+  closeProposal,
+  docView,
+  initialDoc
+} from '../../main/tallydb/tally-document.ts'
+import type { StoredTallyDoc, TermsProposal } from '../../main/tallydb/tally-document.ts'
+import { A, B, at } from '../helpers/tally-parties.ts'
+
+type D = Doc<StoredTallyDoc>
+// A (the merchant) is the respondent and made the document
+const tally = {
+  tallyId: 't-1',
+  createdAt: at,
+  createdBy: 'stock' as const,
+  initiatorPeerId: B,
+  respondentPeerId: A
+}
+const MERCHANT = { actor: '77'.repeat(16) }
+
+function offer(id: string, by: string, terms: TermsProposal['terms']): TermsProposal {
+  return { proposalId: id, by, at, terms, status: 'open' }
+}
+
+function start(): D {
+  return from(initialDoc(tally, { stockCreditLimit: 500, unit: 'CHIP' }, A, at) as never, MERCHANT) as D
+}
+
+/** What `theirs` holds that `ours` does not. */
+function news(ours: D, theirs: D): Uint8Array[] {
+  return getChanges(clone(ours), theirs).filter((c) => !hasHeads(ours, [decodeChange(c).hash!]))
+}
+
+function takeFrom(ours: D, theirs: D): D {
+  const changes = news(ours, theirs)
+  const vetted = vetChanges(ours, changes, B)
+  if (!vetted.ok) throw new Error(vetted.reason)
+  return applyChanges(ours, changes)[0]
+}
+
+describe('terms around a crossed acceptance', () => {
+  it('a backdated acceptance of a superseded offer does not undo the limit both agreed since', () => {
+    let m = change(start(), (d) => addProposal(d, offer('P1', A, { stockCreditLimit: 300 })))
+    const fork = getHeads(m)
+    m = change(m, (d) => addProposal(d, offer('P2', A, { stockCreditLimit: 100, note: 'final offer' })))
+    let c = clone(m, { actor: 'aa'.repeat(16) })
+    c = change(c, (d) => acceptProposal(d, 'P2', B, at))
+    m = takeFrom(m, c)
+    expect(docView(m).terms.stockCreditLimit).toBe(100)
+    // the attack: from where P1 was open, own proposals to raise the counters, then accept P1
+    let f = clone(view(m, fork), { actor: 'ff'.repeat(16) }) as D
+    for (let i = 0; i < 5; i++) f = change(f, (d) => addProposal(d, offer(`R${i}`, B, { note: `r${i}` })))
+    f = change(f, (d) => acceptProposal(d, 'P1', B, at))
+    const forged = getChanges(view(m, fork) as D, f)
+    const vetted = vetChanges(m, forged, B)
+    // taken (an acceptance made while P1 was open is a step), but it does not count
+    if (vetted.ok) m = applyChanges(m, forged)[0]
+    const read = docView(m)
+    expect(read.terms.stockCreditLimit).toBe(100)
+    expect(read.proposals.find((p) => p.proposalId === 'P1')?.status).toBe('superseded')
+    expect(read.proposals.find((p) => p.proposalId === 'P2')?.status).toBe('accepted')
+  })
+
+  it('honest: an acceptance that crossed a newer offer of the same value, then the newer one accepted, reads as agreed', () => {
+    let m = change(start(), (d) => addProposal(d, offer('P1', A, { stockCreditLimit: 300 })))
+    let c = clone(m, { actor: 'aa'.repeat(16) })
+    c = change(c, (d) => acceptProposal(d, 'P1', B, at))
+    m = change(m, (d) => addProposal(d, offer('P2', A, { stockCreditLimit: 300 })))
+    m = takeFrom(m, c)
+    c = applyChanges(c, news(c, m))[0]
+    expect(docView(m).terms.stockCreditLimit).toBe(500)
+    expect(docView(c).terms).toEqual(docView(m).terms)
+    c = change(c, (d) => acceptProposal(d, 'P2', B, at))
+    m = takeFrom(m, c)
+    expect(docView(m).terms.stockCreditLimit).toBe(300)
+    expect(docView(m).proposals.find((p) => p.proposalId === 'P2')?.status).toBe('accepted')
+  })
+
+  it('a crossed acceptance alone: the terms read as before it, on both sides', () => {
+    let m = change(start(), (d) => addProposal(d, offer('P1', A, { stockCreditLimit: 300, unit: 'USD' })))
+    let c = clone(m, { actor: 'aa'.repeat(16) })
+    c = change(c, (d) => acceptProposal(d, 'P1', B, at))
+    m = change(m, (d) => closeProposal(d, 'P1', A, at, 'withdrawn'))
+    m = takeFrom(m, c)
+    c = applyChanges(c, news(c, m))[0]
+    for (const side of [m, c]) expect(docView(side).terms).toEqual({ stockCreditLimit: 500, unit: 'CHIP' })
+  })
+})
+
+describe('steps that meet the document this node holds', () => {
+  it('refuses a backdated proposal under the id of a proposal accepted since (it reopened it at 1e15)', () => {
+    let m = start()
+    const fork = getHeads(m)
+    let c = clone(m, { actor: 'aa'.repeat(16) })
+    c = change(c, (d) => addProposal(d, offer('Y', B, { note: 'weekly' })))
+    m = takeFrom(m, c)
+    m = change(m, (d) => acceptProposal(d, 'Y', A, at))
+    // from before Y existed, a second actor of the customer proposes Y anew
+    let f = clone(view(m, fork), { actor: 'ff'.repeat(16) }) as D
+    f = change(f, (d) => addProposal(d, offer('Y', B, { stockCreditLimit: 1e15 })))
+    const vetted = vetChanges(m, getChanges(view(m, fork) as D, f), B)
+    expect(vetted).toMatchObject({ ok: false, reason: 'it proposes under the id of a proposal made since' })
+  })
+
+  it('refuses a backdated acceptance of an offer its author had declined', () => {
+    let m = change(start(), (d) => addProposal(d, offer('P', A, { stockCreditLimit: 1000 })))
+    const fork = getHeads(m)
+    let c = clone(m, { actor: 'aa'.repeat(16) })
+    c = change(c, (d) => closeProposal(d, 'P', B, at, 'declined'))
+    m = takeFrom(m, c)
+    let f = clone(view(m, fork), { actor: 'ff'.repeat(16) }) as D
+    f = change(f, (d) => acceptProposal(d, 'P', B, at))
+    const vetted = vetChanges(m, getChanges(view(m, fork) as D, f), B)
+    expect(vetted).toMatchObject({ ok: false, reason: 'it accepts a proposal it has declined already' })
+    expect(docView(m).terms.stockCreditLimit).toBe(500)
+  })
+})
