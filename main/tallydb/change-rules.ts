@@ -10,7 +10,13 @@
  * only by proposals, which are bounded (MAX_PROPOSALS).
  */
 import { ProposalError } from './errors.ts'
-import { MAX_PROPOSALS, TALLY_DOC_SCHEMA, checkTerms } from './tally-document.ts'
+import {
+  MAX_PROPOSALS,
+  MAX_PROPOSALS_PER_PARTY,
+  TALLY_DOC_SCHEMA,
+  checkTerms,
+  proposalsBy
+} from './tally-document.ts'
 
 type Rec = Record<string, unknown>
 
@@ -128,6 +134,8 @@ function proposalSteps(
   let superseded = false
   for (const id of Object.keys(before)) if (!(id in after)) return 'it deletes a proposal'
   if (Object.keys(after).length > MAX_PROPOSALS) return 'it makes too many proposals'
+  if (proposalsBy(after, author) > MAX_PROPOSALS_PER_PARTY)
+    return 'it makes more proposals than one party may'
   for (const [id, value] of Object.entries(after)) {
     const was = before[id]
     if (same(was, value)) continue

@@ -25,7 +25,7 @@ import { chunkRows, splitChunks } from './change-columns.ts'
 import { historyOf } from './change-references.ts'
 import { changeRefusal, heldRefusal } from './change-rules.ts'
 import { applyPlainPatches } from './plain-patches.ts'
-import { MAX_PROPOSALS, checkTerms } from './tally-document.ts'
+import { MAX_PROPOSALS, MAX_PROPOSALS_PER_PARTY, checkTerms, proposalsBy } from './tally-document.ts'
 
 /** How much one counterparty's changes may add. */
 export interface VetLimits {
@@ -232,6 +232,10 @@ function wholeRefusal(state: unknown): string | undefined {
   const proposals = at(state, ['proposals'])
   if (proposals !== null && typeof proposals === 'object' && Object.keys(proposals).length > MAX_PROPOSALS)
     return `more than ${MAX_PROPOSALS} proposals once merged`
+  const parties = [at(state, ['tally', 'initiatorPeerId']), at(state, ['tally', 'respondentPeerId'])]
+  for (const party of parties)
+    if (typeof party === 'string' && proposalsBy(proposals, party) > MAX_PROPOSALS_PER_PARTY)
+      return `more than ${MAX_PROPOSALS_PER_PARTY} proposals of one party once merged`
   try {
     checkTerms(at(state, ['terms']) ?? {})
   } catch {

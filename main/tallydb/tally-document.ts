@@ -135,6 +135,17 @@ const MAX_LIMIT = 1e15
  */
 export const MAX_PROPOSALS = 200
 
+/** Proposals one party may make on one tally: half of the document's, so neither can use up the other's. */
+export const MAX_PROPOSALS_PER_PARTY = MAX_PROPOSALS / 2
+
+/** How many of `proposals` (plain or stored) `by` made. */
+export function proposalsBy(proposals: unknown, by: string): number {
+  if (proposals === null || typeof proposals !== 'object') return 0
+  return Object.values(proposals as Record<string, unknown>).filter(
+    (p) => p !== null && typeof p === 'object' && str((p as { by?: unknown }).by) === by
+  ).length
+}
+
 /** Checked copy of terms input; throws ProposalError on a bad field. Undefined fields are left out. */
 export function checkTerms(input: unknown): TallyTerms {
   if (input === null || typeof input !== 'object' || Array.isArray(input))
@@ -203,6 +214,10 @@ export function addProposal(doc: StoredTallyDoc, proposal: TermsProposal): void 
   if (Object.keys(doc.proposals).length >= MAX_PROPOSALS)
     throw new ProposalError(
       `this tally holds ${MAX_PROPOSALS} proposals, the most one tally keeps: no more can be made`
+    )
+  if (proposalsBy(doc.proposals, proposal.by) >= MAX_PROPOSALS_PER_PARTY)
+    throw new ProposalError(
+      `you have made ${MAX_PROPOSALS_PER_PARTY} proposals on this tally, the most one party may: no more can be made`
     )
   if (Object.keys(proposal.terms).length === 0)
     throw new ProposalError('a proposal changes at least one term')

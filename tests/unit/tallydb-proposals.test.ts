@@ -3,9 +3,16 @@
  * proposal replaces its earlier open ones; nothing closed can be accepted, and the terms never move.
  */
 import { describe, expect, it } from 'vitest'
-import { change, load } from '@automerge/automerge'
+import { change, clone, getChanges, load } from '@automerge/automerge'
+import { vetChanges } from '../../main/tallydb/change-vetting.ts'
 import { newDocumentBytes } from '../../main/tallydb/doc-bytes.ts'
-import { acceptProposal, addProposal, closeProposal, docView } from '../../main/tallydb/tally-document.ts'
+import {
+  MAX_PROPOSALS_PER_PARTY,
+  acceptProposal,
+  addProposal,
+  closeProposal,
+  docView
+} from '../../main/tallydb/tally-document.ts'
 import type { StoredTallyDoc, TermsProposal } from '../../main/tallydb/tally-document.ts'
 import { A, B, C, at, draftTally } from '../helpers/tally-parties.ts'
 
@@ -68,5 +75,31 @@ describe('closing proposals', () => {
     const view = docView(withGood)
     expect(view.proposals.map((p) => p.proposalId)).toEqual(['b1'])
     expect(view.log.every((e) => typeof e.at === 'string')).toBe(true)
+  })
+})
+
+describe('proposals per party', () => {
+  it('each party may make half of what a tally keeps: a customer cannot use up the merchant’s share', () => {
+    let doc = start()
+    for (let i = 0; i < MAX_PROPOSALS_PER_PARTY; i++)
+      doc = change(doc, (d) => addProposal(d, proposal(`b${i}`, B, `n${i}`)))
+    expect(() => change(doc, (d) => addProposal(d, proposal('b-more', B, 'more')))).toThrow(
+      expect.objectContaining({
+        name: 'ProposalError',
+        message: expect.stringContaining('the most one party may')
+      })
+    )
+    // the other party's share is whole
+    doc = change(doc, (d) => addProposal(d, proposal('a1', A, 'counter')))
+    expect(docView(doc).proposals).toHaveLength(MAX_PROPOSALS_PER_PARTY + 1)
+    // and a counterparty that writes one more anyway is refused
+    const more = change(clone(doc), (d) => {
+      d.proposals['b-more'] = { ...proposal('b-more', B, 'more') } as never
+      d.log.push({ at, by: B, kind: 'proposed', proposalId: 'b-more' } as never)
+    })
+    expect(vetChanges(doc, getChanges(doc, more), B)).toMatchObject({
+      ok: false,
+      reason: 'it makes more proposals than one party may'
+    })
   })
 })
