@@ -93,3 +93,11 @@ export class InvalidLinkError extends Error {
 export class InvalidStreamError extends Error {
   override name = 'InvalidStreamError'
 }
+
+/** initiateBootstrap was given a libp2p node that is not running: nothing was dialled. */
+export class NodeNotStartedError extends BootstrapError {
+  override name = 'NodeNotStartedError'
+  constructor(message = 'this node is not running: start it before dialling', options?: ErrorOptions) {
+    super('internal-error', message, options)
+  }
+}

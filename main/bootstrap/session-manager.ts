@@ -9,7 +9,7 @@ import { DialerSession } from './dialer-session.ts'
 import { Deadline, isTimeoutReason } from './abort.ts'
 import { AbuseGuard } from './abuse-guard.ts'
 import type { AbuseLimits, RefusalCounts } from './abuse-guard.ts'
-import { BootstrapError, InvalidStreamError, StreamClosedError } from './errors.ts'
+import { BootstrapError, InvalidStreamError, NodeNotStartedError, StreamClosedError } from './errors.ts'
 import { FairSlots } from './fair-slots.ts'
 import { linkPeerId, linkToDial } from './link.ts'
 import { ListenerSession } from './listener-session.ts'
@@ -254,6 +254,8 @@ export class SessionManager extends TypedEventEmitter<SessionManagerEvents> {
     options: InitiateBootstrapOptions = {}
   ): Promise<BootstrapResult> {
     const link = linkToDial(linkOrText)
+    // a stopped node fails every dial as if the other party never answered
+    if (node.status !== undefined && node.status !== 'started') throw new NodeNotStartedError()
     const remotePeerId = linkPeerId(link)
     if (this.engagedCount() >= this.config.maxConcurrentSessions) {
       throw new BootstrapError('busy', 'too many bootstrap sessions on this node')

@@ -332,4 +332,13 @@ describe('bootstrap failures with the real store', () => {
     expect(a.store.getTally(result.tally.tallyId)?.status).toBe('confirmed')
     await expectIdle([a.manager, b.manager])
   })
+
+  it('our own node stopped: NodeNotStartedError before anything is dialled (not the other side "not answering")', async () => {
+    const [a, b] = await pair()
+    const { link } = await a.createToken({ role: 'stock' })
+    await b.node.stop()
+    const { error } = await outcome(b.manager.initiateBootstrap(link, b.node))
+    expect(error?.name).toBe('NodeNotStartedError')
+    expect(a.store.listTallies()).toEqual([])
+  })
 })
