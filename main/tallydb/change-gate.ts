@@ -4,7 +4,7 @@
  */
 import { init } from '@automerge/automerge'
 import type { Doc } from '@automerge/automerge'
-import { VET_LIMITS, syncMessageChanges, vetChanges } from './change-vetting.ts'
+import { VET_LIMITS, syncMessageOf, vetChanges } from './change-vetting.ts'
 import type { Shadow, ShadowSlot, Vetted } from './change-vetting.ts'
 import type { TallyIndexStore } from './backend-types.ts'
 import type { IndexEntry } from './tally-index.ts'
@@ -31,6 +31,8 @@ export interface ChangeGateInit {
 const REFUSED_FOR_MS = 30_000
 /** After an incomplete message (a change whose dependencies had not arrived): a fresh sync comes later. */
 const RETRY_AFTER_MS = 5_000
+/** Pairs of (document, peer) whose acknowledged heads are kept at most (a forgotten pair is not checked). */
+const MAX_ACKNOWLEDGED = 4096
 /** Pairs of (document, peer) remembered as refused at most (the oldest are forgotten first). */
 const MAX_REMEMBERED = 4096
 
@@ -44,6 +46,8 @@ export class ChangeGate {
   readonly #refusedUntil = new Map<string, number>()
   /** What the vetting knew of each document after its last judged message (plain-patches.ts says why). */
   readonly #shadows = new Map<string, Shadow>()
+  /** `documentId peer` → the heads the peer last said it holds (its sync messages), oldest first. */
+  readonly #acknowledged = new Map<string, string[]>()
 
   constructor(init: ChangeGateInit) {
     this.#init = init
@@ -51,23 +55,28 @@ export class ChangeGate {
 
   /** True when every change `data` (a sync message from `remotePeer`) brings may be taken. */
   async vet(documentId: string, data: Uint8Array, remotePeer: string): Promise<boolean> {
-    const changes = syncMessageChanges(data)
+    const message = syncMessageOf(data)
     const tallyId = this.#init.index.tallyOf(documentId)
-    if (changes === undefined) {
+    if (message === undefined) {
       this.#init.refused(tallyId, remotePeer, { ok: false, retry: false, reason: 'not a sync message' })
       return false
     }
-    // most messages are heads and bloom filters: nothing to judge
-    if (changes.length === 0) return true
+    const { changes } = message
+    const key = `${documentId} ${remotePeer}`
+    const acknowledged = this.#acknowledged.get(key)
+    // most messages are heads and bloom filters: nothing to judge, only what the peer says it holds
+    if (changes.length === 0) {
+      this.#acknowledge(key, message.heads)
+      return true
+    }
     const entry = tallyId === undefined ? undefined : this.#init.index.get(tallyId)
     if (entry !== undefined && entry.counterpartyPeerId !== remotePeer) return false
-    const key = `${documentId} ${remotePeer}`
     const until = this.#refusedUntil.get(key)
     if (until !== undefined && until > this.#now()) return false
     const judge = async (): Promise<Vetted> => {
       const base =
         entry !== undefined ? await this.#init.replica(entry) : await this.#init.pending(documentId)
-      return vetChanges(base ?? init(), changes, remotePeer, VET_LIMITS, this.#slot(documentId))
+      return vetChanges(base ?? init(), changes, remotePeer, VET_LIMITS, this.#slot(documentId), acknowledged)
     }
     const unloaded = (): Vetted => ({ ok: false, retry: true, reason: 'our replica did not load' })
     let vetted = await judge().catch(unloaded)
@@ -77,6 +86,7 @@ export class ChangeGate {
       vetted = await judge().catch(unloaded)
     }
     if (vetted.ok) {
+      this.#acknowledge(key, message.heads)
       if (vetted.fresh > 0 && tallyId !== undefined) this.#init.taken?.(tallyId)
       return true
     }
@@ -84,6 +94,16 @@ export class ChangeGate {
     this.#remember(key, vetted.retry ? RETRY_AFTER_MS : REFUSED_FOR_MS)
     this.#init.refused(tallyId, remotePeer, vetted)
     return false
+  }
+
+  /** What the peer said it holds of the document (the newest first out when too many are kept). */
+  #acknowledge(key: string, heads: string[]): void {
+    this.#acknowledged.delete(key)
+    this.#acknowledged.set(key, heads)
+    for (const old of this.#acknowledged.keys()) {
+      if (this.#acknowledged.size <= MAX_ACKNOWLEDGED) break
+      this.#acknowledged.delete(old)
+    }
   }
 
   #slot(documentId: string): ShadowSlot {

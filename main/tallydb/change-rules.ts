@@ -190,6 +190,20 @@ function proposalSteps(
   return { accepted }
 }
 
+/** True when the step withdraws or supersedes a proposal that the document this node holds has accepted. */
+export function closesAccepted(before: unknown, after: unknown, held: unknown): boolean {
+  const was = rec(rec(before).proposals)
+  const here = rec(rec(held).proposals)
+  return Object.entries(rec(rec(after).proposals)).some(([id, value]) => {
+    const status = rec(value).status
+    return (
+      (status === 'withdrawn' || status === 'superseded') &&
+      rec(was[id]).status === 'open' &&
+      rec(here[id]).status === 'accepted'
+    )
+  })
+}
+
 /**
  * Why a step, valid as its author saw the document (`before` → `after`), may not meet the document this
  * node holds (`held`): a backdated change could otherwise reuse the id of a proposal made since, or accept

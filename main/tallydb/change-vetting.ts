@@ -23,7 +23,7 @@ import {
 import type { Doc, Patch } from '@automerge/automerge'
 import { chunkRows, splitChunks } from './change-columns.ts'
 import { historyOf } from './change-references.ts'
-import { changeRefusal, heldRefusal } from './change-rules.ts'
+import { changeRefusal, closesAccepted, heldRefusal } from './change-rules.ts'
 import { applyPlainPatches } from './plain-patches.ts'
 import { MAX_PROPOSALS, MAX_PROPOSALS_PER_PARTY, checkTerms, proposalsBy } from './tally-document.ts'
 
@@ -66,8 +66,14 @@ export type Vetted = { ok: true; fresh: number } | { ok: false; retry: boolean; 
 
 /** The changes a sync message carries; undefined when the bytes are not a sync message. */
 export function syncMessageChanges(data: Uint8Array): Uint8Array[] | undefined {
+  return syncMessageOf(data)?.changes
+}
+
+/** The changes a sync message carries and the heads its sender says it holds; undefined when not one. */
+export function syncMessageOf(data: Uint8Array): { changes: Uint8Array[]; heads: string[] } | undefined {
   try {
-    return decodeSyncMessage(data).changes
+    const m = decodeSyncMessage(data)
+    return { changes: m.changes, heads: m.heads }
   } catch {
     return undefined
   }
@@ -89,13 +95,17 @@ export interface ShadowSlot {
   set(shadow: Shadow): void
 }
 
-/** Vet `changes`, sent by `author`, against our replica `base` (unchanged: the check runs on a copy). */
+/**
+ * Vet `changes`, sent by `author`, against our replica `base` (unchanged: the check runs on a copy).
+ * `acknowledged`: the heads `author` last said it holds (its previous sync message), if known.
+ */
 export function vetChanges(
   base: Doc<unknown>,
   changes: Uint8Array[],
   author: string,
   limits: VetLimits = VET_LIMITS,
-  slot?: ShadowSlot
+  slot?: ShadowSlot,
+  acknowledged?: string[]
 ): Vetted {
   const fresh: Uint8Array[] = []
   const decoded: Array<{
@@ -164,6 +174,8 @@ export function vetChanges(
   // each change's operation counter must follow the changes it depends on, as Automerge writes it: an
   // inflated one wins every conflict (a stale acceptance over the proposer's later withdrawal)
   const history = historyOf(after)
+  // what the author said it held, but for its own changes (those said it holds, made or coming now)
+  const authorActors = new Set(decoded.map((d) => d.actor))
   // a document made in a 1.2.0 bootstrap holds scalars (its schema tag says so): both sides write `replaced`
   const rules = { requireReplaced: isImmutableString((after as { schema?: unknown }).schema) }
   try {
@@ -193,6 +205,14 @@ export function vetChanges(
       if (standing !== undefined) return refused(standing)
       const reason = changeRefusal(before, state, author, rules) ?? heldRefusal(before, state, merged)
       if (reason !== undefined) return refused(reason)
+      // withdrawing a proposal we accepted, dated before an acceptance its author had told us it holds:
+      // an agreement revoked on purpose, not one crossed in flight
+      if (
+        acknowledged !== undefined &&
+        closesAccepted(before, state, merged) &&
+        !history.covers(d.deps, acknowledged, authorActors)
+      )
+        return refused('it withdraws an accepted proposal, dated before the acceptance it had')
       shadow = { heads: [d.hash], state, bytes }
     }
     const afterHeads = getHeads(after)

@@ -138,4 +138,23 @@ describe('steps that meet the document this node holds', () => {
     expect(vetted).toMatchObject({ ok: false, reason: 'it accepts a proposal it has declined already' })
     expect(docView(m).terms.stockCreditLimit).toBe(500)
   })
+
+  it('refuses a withdrawal dated before an acceptance its author had said it holds; takes it crossed in flight', () => {
+    let m = start()
+    let c = clone(m, { actor: 'aa'.repeat(16) })
+    c = change(c, (d) => addProposal(d, offer('Q', B, { foilCreditLimit: 1000 })))
+    m = takeFrom(m, c)
+    const beforeAcceptance = getHeads(m)
+    m = change(m, (d) => acceptProposal(d, 'Q', A, at))
+    // the customer withdraws Q from before the acceptance
+    const withdrawn = change(clone(c), (d) => closeProposal(d, 'Q', B, at, 'withdrawn'))
+    const late = news(m, withdrawn)
+    // its sync messages had said it holds the acceptance: a revocation on purpose
+    expect(vetChanges(m, late, B, undefined, undefined, getHeads(m))).toMatchObject({
+      ok: false,
+      reason: 'it withdraws an accepted proposal, dated before the acceptance it had'
+    })
+    // it had not had the acceptance yet: the two crossed, the withdrawal wins on both sides
+    expect(vetChanges(m, late, B, undefined, undefined, beforeAcceptance)).toMatchObject({ ok: true })
+  })
 })
