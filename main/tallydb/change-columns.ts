@@ -21,6 +21,8 @@ const VALUE_META = 6
 const VALUE_RAW = 7
 const DEFLATE_BIT = 0x08
 
+type Inflate = (data: Uint8Array) => Uint8Array
+
 /** A cursor over bytes; every read throws RangeError past the end. */
 class Reader {
   pos = 0
@@ -93,11 +95,32 @@ export function splitChunks(bytes: Uint8Array): Uint8Array[] | string {
 }
 
 /**
+ * How many bytes deflated chunks and columns may inflate to in all: each inflation is charged, so many
+ * small columns of zeros cannot add up to gigabytes (an outside reviewer's 4 MB message took 17 s).
+ */
+export class InflateBudget {
+  constructor(private left: number) {}
+
+  /** `data` inflated, charged to this budget (and to `also`); RangeError once either is spent. */
+  inflate(data: Uint8Array, also?: InflateBudget): Uint8Array {
+    const most = Math.min(this.left, also?.left ?? Infinity)
+    if (most <= 0) throw new RangeError('inflates past its budget')
+    const out = inflateRawSync(data, { maxOutputLength: most })
+    this.left -= out.byteLength
+    if (also !== undefined) also.left -= out.byteLength
+    return out
+  }
+}
+
+/**
  * The rows the chunks in `bytes` (documents, changes, deflated changes) decode to, summed over the chunks
  * (each chunk counts its largest column: its operations), or why they cannot be read. `maxInflated`: how
- * large a deflated change or column may grow.
+ * many bytes its deflated changes and columns may inflate to in all; `shared`: a budget across calls (one
+ * message's chunks).
  */
-export function chunkRows(bytes: Uint8Array, maxInflated: number): number | string {
+export function chunkRows(bytes: Uint8Array, maxInflated: number, shared?: InflateBudget): number | string {
+  const budget = new InflateBudget(maxInflated)
+  const inflate = (data: Uint8Array): Uint8Array => budget.inflate(data, shared)
   try {
     const r = new Reader(bytes)
     let total = 0
@@ -107,10 +130,10 @@ export function chunkRows(bytes: Uint8Array, maxInflated: number): number | stri
       const type = r.byte()
       const length = r.uleb()
       let body = r.take(length)
-      if (type === 2) body = inflateRawSync(body, { maxOutputLength: maxInflated })
+      if (type === 2) body = inflate(body)
       else if (type !== 0 && type !== 1) return 'not an Automerge chunk'
       const rows =
-        type === 0 ? documentRows(new Reader(body), maxInflated) : changeRows(new Reader(body), maxInflated)
+        type === 0 ? documentRows(new Reader(body), inflate) : changeRows(new Reader(body), inflate)
       total += rows
     } while (!r.done)
     return total
@@ -120,16 +143,16 @@ export function chunkRows(bytes: Uint8Array, maxInflated: number): number | stri
 }
 
 /** A document chunk: actors, heads, the change columns' and the operation columns' metadata, their data. */
-function documentRows(r: Reader, maxInflated: number): number {
+function documentRows(r: Reader, inflate: Inflate): number {
   const actors = r.uleb()
   for (let i = 0; i < actors; i++) r.skip(r.uleb())
   r.skip(r.uleb() * 32) // heads
   const changeColumns = columnsMeta(r)
   const opColumns = columnsMeta(r)
-  return columnsRows(r, [...changeColumns, ...opColumns], maxInflated)
+  return columnsRows(r, [...changeColumns, ...opColumns], inflate)
 }
 
-function changeRows(r: Reader, maxInflated: number): number {
+function changeRows(r: Reader, inflate: Inflate): number {
   const deps = r.uleb()
   r.skip(deps * 32)
   r.skip(r.uleb()) // actor
@@ -139,7 +162,7 @@ function changeRows(r: Reader, maxInflated: number): number {
   r.skip(r.uleb()) // message
   const others = r.uleb()
   for (let i = 0; i < others; i++) r.skip(r.uleb())
-  return columnsRows(r, columnsMeta(r), maxInflated)
+  return columnsRows(r, columnsMeta(r), inflate)
 }
 
 function columnsMeta(r: Reader): Array<{ spec: number; length: number }> {
@@ -150,15 +173,11 @@ function columnsMeta(r: Reader): Array<{ spec: number; length: number }> {
 }
 
 /** The most rows of `columns`, whose data follow in order (deflated ones inflated, bounded). */
-function columnsRows(
-  r: Reader,
-  columns: Array<{ spec: number; length: number }>,
-  maxInflated: number
-): number {
+function columnsRows(r: Reader, columns: Array<{ spec: number; length: number }>, inflate: Inflate): number {
   let most = 0
   for (const c of columns) {
     let data = r.take(c.length)
-    if ((c.spec & DEFLATE_BIT) !== 0) data = inflateRawSync(data, { maxOutputLength: maxInflated })
+    if ((c.spec & DEFLATE_BIT) !== 0) data = inflate(data)
     most = Math.max(most, columnRows(c.spec & 0x07, new Reader(data)))
   }
   return most

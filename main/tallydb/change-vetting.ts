@@ -21,7 +21,7 @@ import {
   saveSince
 } from '@automerge/automerge'
 import type { Doc, Patch } from '@automerge/automerge'
-import { chunkRows, splitChunks } from './change-columns.ts'
+import { InflateBudget, chunkRows, splitChunks } from './change-columns.ts'
 import { historyOf } from './change-references.ts'
 import { changeRefusal, closesAccepted, heldRefusal } from './change-rules.ts'
 import { applyPlainPatches } from './plain-patches.ts'
@@ -421,13 +421,15 @@ function messageRefusal(blobs: Uint8Array[], limits: VetLimits): string | undefi
   if (blobs.length > limits.maxFreshChanges) return `more than ${limits.maxFreshChanges} changes at once`
   let documents = 0
   let total = 0
+  // all the message's deflated chunks and columns together inflate to at most 4 times a document
+  const inflation = new InflateBudget(limits.maxDocumentBytes * 4)
   for (const blob of blobs) {
     const whole = isDocumentChunk(blob)
     if (whole && ++documents > 1) return 'more than one whole document at once'
     const most = whole ? limits.maxDocumentBytes : limits.maxChangeBytes
     if (blob.byteLength > most) return `a ${whole ? 'document' : 'change'} of ${blob.byteLength} bytes`
     // a deflated change or column may grow to 4 times the bound a change has, not more
-    const rows = chunkRows(blob, (whole ? limits.maxDocumentBytes : limits.maxChangeBytes) * 4)
+    const rows = chunkRows(blob, (whole ? limits.maxDocumentBytes : limits.maxChangeBytes) * 4, inflation)
     if (typeof rows === 'string') return rows
     if (rows > (whole ? limits.maxDocumentOps : limits.maxChangeOps))
       return `a ${whole ? 'document' : 'change'} of ${rows} operations`

@@ -5,6 +5,7 @@
  * 9.5 M operations (30–44 s, 2–4 GB) because only its largest chunk was counted.
  */
 import { createHash } from 'node:crypto'
+import { deflateRawSync } from 'node:zlib'
 import { describe, expect, it } from 'vitest'
 import {
   change,
@@ -18,7 +19,7 @@ import {
   save
 } from '@automerge/automerge'
 import type { Doc, SyncState } from '@automerge/automerge'
-import { chunkRows, splitChunks } from '../../main/tallydb/change-columns.ts'
+import { InflateBudget, chunkRows, splitChunks } from '../../main/tallydb/change-columns.ts'
 import { syncMessageChanges, vetChanges } from '../../main/tallydb/change-vetting.ts'
 import { newDocumentBytes } from '../../main/tallydb/doc-bytes.ts'
 import { addProposal, docView } from '../../main/tallydb/tally-document.ts'
@@ -122,5 +123,34 @@ describe('chunks back to back in one byte array', () => {
       ok: false,
       reason: 'not an Automerge chunk'
     })
+  })
+
+  it('charges every inflation to one budget: 63 chunks of 240 deflated columns of zeros inflate to 4 MB, not 3.9 GB', () => {
+    const uleb = (n: number): number[] => {
+      const out: number[] = []
+      do {
+        let b = n & 0x7f
+        n = Math.floor(n / 128)
+        if (n > 0) b |= 0x80
+        out.push(b)
+      } while (n > 0)
+      return out
+    }
+    // boolean columns (type 4) with the deflate bit, each 256 KB of zeros: 0 rows, so no row bound trips
+    const column = deflateRawSync(Buffer.alloc(256 * 1024 - 16), { level: 9 })
+    const count = Math.floor((64 * 1024 - 80) / (column.length + 6))
+    const meta = [...uleb(count)]
+    for (let i = 0; i < count; i++) meta.push(...uleb(((i + 1) << 4) | 0x08 | 4), ...uleb(column.length))
+    const head = [0, 16, ...Array<number>(16).fill(0xcd), 1, 1, 0, 0, 0]
+    const body = Buffer.concat([Buffer.from(head), Buffer.from(meta), ...Array<Buffer>(count).fill(column)])
+    const chunk = Uint8Array.from([0x85, 0x6f, 0x4a, 0x83, 0, 0, 0, 0, 1, ...uleb(body.length), ...body])
+    const counted = chunkRows(chunk, 256 * 1024, new InflateBudget(4 * 1024 * 1024))
+    // one chunk alone: its own budget is a change's 256 KB, not 240 × 256 KB
+    expect(counted).toBe('a chunk cut short or too large')
+    // a message's chunks share one budget: once spent, the next chunk is refused before it inflates
+    const spent = new InflateBudget(0)
+    expect(chunkRows(chunk, 256 * 1024, spent)).toBe('a chunk cut short or too large')
+    const vetted = vetChanges(from({ x: 1 }), Array<Uint8Array>(63).fill(chunk), B)
+    expect(vetted.ok).toBe(false)
   })
 })
