@@ -190,46 +190,41 @@ function proposalSteps(
   return { accepted }
 }
 
-/** True when the step withdraws or supersedes a proposal that the document this node holds has accepted. */
-export function closesAccepted(before: unknown, after: unknown, held: unknown): boolean {
+/**
+ * How the step crosses the document this node holds, if it does: it closes (withdraws, supersedes,
+ * declines) a proposal held as accepted, or accepts one held as closed. Made in flight that is honest, and
+ * the closing wins (tally-document.ts); made after its author had the other step, it is a revocation.
+ */
+export function crossesHeld(before: unknown, after: unknown, held: unknown): string | undefined {
   const was = rec(rec(before).proposals)
   const here = rec(rec(held).proposals)
-  return Object.entries(rec(rec(after).proposals)).some(([id, value]) => {
+  for (const [id, value] of Object.entries(rec(rec(after).proposals))) {
+    if (rec(was[id]).status !== 'open') continue
     const status = rec(value).status
-    return (
-      (status === 'withdrawn' || status === 'superseded') &&
-      rec(was[id]).status === 'open' &&
-      rec(here[id]).status === 'accepted'
+    const heldStatus = rec(here[id]).status
+    if (status !== 'accepted' && status !== 'open' && heldStatus === 'accepted')
+      return `it ${String(status) === 'declined' ? 'declines' : 'withdraws'} an accepted proposal, dated before the acceptance it had`
+    if (
+      status === 'accepted' &&
+      heldStatus !== undefined &&
+      heldStatus !== 'open' &&
+      heldStatus !== 'accepted'
     )
-  })
+      return 'it accepts a closed proposal, dated before the step that closed it'
+  }
+  return undefined
 }
 
 /**
  * Why a step, valid as its author saw the document (`before` → `after`), may not meet the document this
- * node holds (`held`): a backdated change could otherwise reuse the id of a proposal made since, or accept
- * or decline again a proposal its author has closed already. An acceptance or decline that crossed its
- * proposer's withdrawal or newer proposal is honest (both made while it was open) and passes.
+ * node holds (`held`): a backdated change could otherwise reuse the id of a proposal made since.
  */
 export function heldRefusal(before: unknown, after: unknown, held: unknown): string | undefined {
   const was = rec(rec(before).proposals)
-  const now = rec(rec(after).proposals)
   const here = rec(rec(held).proposals)
-  for (const [id, value] of Object.entries(now)) {
-    const w = was[id]
-    if (same(w, value)) continue
-    const h = here[id]
-    if (w === undefined) {
-      if (h !== undefined) return 'it proposes under the id of a proposal made since'
-      continue
-    }
-    const status = rec(value).status
-    const heldStatus = rec(h).status
-    if (
-      (status === 'accepted' || status === 'declined') &&
-      (heldStatus === 'accepted' || heldStatus === 'declined')
-    )
-      return `it ${status === 'accepted' ? 'accepts' : 'declines'} a proposal it has ${String(heldStatus)} already`
-  }
+  for (const id of Object.keys(rec(rec(after).proposals)))
+    if (was[id] === undefined && here[id] !== undefined)
+      return 'it proposes under the id of a proposal made since'
   return undefined
 }
 

@@ -23,7 +23,7 @@ import {
 import type { Doc, Patch } from '@automerge/automerge'
 import { InflateBudget, chunkRows, splitChunks } from './change-columns.ts'
 import { historyOf } from './change-references.ts'
-import { changeRefusal, closesAccepted, heldRefusal } from './change-rules.ts'
+import { changeRefusal, crossesHeld, heldRefusal } from './change-rules.ts'
 import { applyPlainPatches } from './plain-patches.ts'
 import { MAX_PROPOSALS, MAX_PROPOSALS_PER_PARTY, checkTerms, proposalsBy } from './tally-document.ts'
 
@@ -205,14 +205,11 @@ export function vetChanges(
       if (standing !== undefined) return refused(standing)
       const reason = changeRefusal(before, state, author, rules) ?? heldRefusal(before, state, merged)
       if (reason !== undefined) return refused(reason)
-      // withdrawing a proposal we accepted, dated before an acceptance its author had told us it holds:
-      // an agreement revoked on purpose, not one crossed in flight
-      if (
-        acknowledged !== undefined &&
-        closesAccepted(before, state, merged) &&
-        !history.covers(d.deps, acknowledged, authorActors)
-      )
-        return refused('it withdraws an accepted proposal, dated before the acceptance it had')
+      // closing a proposal accepted here (or accepting one closed here), dated before the step its author
+      // had told us it holds: an agreement revoked on purpose, not one crossed in flight
+      const crossing = acknowledged === undefined ? undefined : crossesHeld(before, state, merged)
+      if (crossing !== undefined && !history.covers(d.deps, acknowledged ?? [], authorActors))
+        return refused(crossing)
       shadow = { heads: [d.hash], state, bytes }
     }
     const afterHeads = getHeads(after)

@@ -7,11 +7,14 @@
  * still standing that is not a crossed acceptance's; where there is none, the value the crossed
  * acceptance recorded as replaced (checked when it was taken: the value as its author saw it).
  */
-import { decodeChange, getAllChanges, getConflicts, getObjectId } from '@automerge/automerge'
+import { decodeChange, getAllChanges, getConflicts, getHeads, getObjectId } from '@automerge/automerge'
 import type { Doc } from '@automerge/automerge'
 
 /** One write to a term: its operation id, what it overwrote, and the crossed proposal it belongs to. */
 interface TermWrite {
+  /** The value a `set` wrote (undefined for text: read from the document while it stands). */
+  value: unknown
+  text: boolean
   id: string
   counter: number
   actor: string
@@ -42,6 +45,34 @@ export function countTermsWithoutCrossed(
   const root = doc as { terms?: object; proposals?: Record<string, object> }
   const termsObj = root.terms === undefined ? null : getObjectId(root.terms)
   if (termsObj === null) return false
+  // every read of the tally page reads the view: the history is decoded once per state of the document
+  const at = getHeads(doc).join(',')
+  const kept = readTerms.get(at)
+  if (kept !== undefined) {
+    for (const k of Object.keys(terms)) delete terms[k]
+    Object.assign(terms, structuredClone(kept))
+    return true
+  }
+  countFromWrites(doc, root, termsObj, proposals, terms)
+  readTerms.set(at, structuredClone(terms))
+  for (const old of readTerms.keys()) {
+    if (readTerms.size <= KEPT_READINGS) break
+    readTerms.delete(old)
+  }
+  return true
+}
+
+/** Documents' terms as read at their heads, newest last (a tally page read again costs nothing). */
+const readTerms = new Map<string, Record<string, unknown>>()
+const KEPT_READINGS = 64
+
+function countFromWrites(
+  doc: Doc<unknown>,
+  root: { terms?: object; proposals?: Record<string, object> },
+  termsObj: string,
+  proposals: readonly ReadProposal[],
+  terms: Record<string, unknown>
+): void {
   const byObject = new Map<string, ReadProposal>()
   for (const p of proposals) {
     const obj = root.proposals?.[p.proposalId]
@@ -56,7 +87,13 @@ export function countTermsWithoutCrossed(
     const change = decodeChange(bytes)
     const hash = change.hash as string
     deps.set(hash, change.deps)
-    const ops = change.ops as unknown as Array<{ action: string; obj: string; key?: string; pred?: string[] }>
+    const ops = change.ops as unknown as Array<{
+      action: string
+      obj: string
+      key?: string
+      pred?: string[]
+      value?: unknown
+    }>
     // the change that wrote a proposal's acceptedBy is its acceptance
     const accepting = ops.find((o) => o.key === 'acceptedBy' && byObject.has(o.obj))
     const accepted = accepting === undefined ? undefined : byObject.get(accepting.obj)
@@ -65,6 +102,8 @@ export function countTermsWithoutCrossed(
       if (op.obj !== termsObj || op.key === undefined) return
       const list = writes.get(op.key) ?? []
       list.push({
+        value: op.action === 'set' ? plainValue(op.value) : undefined,
+        text: op.action === 'makeText',
         id: `${change.startOp + i}@${change.actor}`,
         counter: change.startOp + i,
         actor: change.actor,
@@ -79,15 +118,13 @@ export function countTermsWithoutCrossed(
   const replacedOf = new Map(proposals.map((p) => [p.proposalId, p.replaced]))
   for (const [key, list] of writes) {
     if (!list.some((w) => w.crossedBy !== undefined)) continue
-    const overwritten = new Set(list.flatMap((w) => w.pred))
-    const standing = list.filter((w) => !w.del && !overwritten.has(w.id)).sort(newestFirst)
+    const byId = new Map(list.map((w) => [w.id, w]))
+    const standing = live(
+      list.map((w) => w.id),
+      byId
+    )
     const winner = standing[0]
     if (winner === undefined || winner.crossedBy === undefined) continue
-    const counted = standing.find((w) => w.crossedBy === undefined)
-    if (counted !== undefined) {
-      terms[key] = plainValue(getConflicts(root.terms as Doc<unknown>, key)?.[counted.id])
-      continue
-    }
     // an agreement since of the same value wrote nothing (Automerge skips a write of the value there is)
     const value = JSON.stringify(terms[key])
     const confirmed = acceptances.some(
@@ -98,13 +135,55 @@ export function countTermsWithoutCrossed(
         isAncestor(deps, winner.hash, a.hash)
     )
     if (confirmed) continue
-    const replaced = replacedOf.get(winner.crossedBy) ?? {}
-    if (!(key in replaced)) continue
-    const was = replaced[key]
-    if (was === null) delete terms[key]
-    else terms[key] = was
+    const read = valueWithoutCrossed(standing, byId, (w) =>
+      w.value !== undefined ? w.value : plainValue(getConflicts(root.terms as Doc<unknown>, key)?.[w.id])
+    )
+    if (read === UNSET) delete terms[key]
+    else if (read !== UNKNOWN) terms[key] = read
+    else {
+      // a value only the document's text holds (a document of text strings): as the acceptance recorded it
+      const replaced = replacedOf.get(winner.crossedBy) ?? {}
+      if (!(key in replaced)) continue
+      const was = replaced[key]
+      if (was === null) delete terms[key]
+      else terms[key] = was
+    }
   }
-  return true
+}
+
+const UNSET = Symbol('unset')
+const UNKNOWN = Symbol('unknown')
+
+/** The writes among `ids` that none of the others overwrote (deletions left out), newest first. */
+function live(ids: Iterable<string>, byId: ReadonlyMap<string, TermWrite>): TermWrite[] {
+  const writes = [...new Set(ids)].map((id) => byId.get(id)).filter((w) => w !== undefined)
+  const overwritten = new Set(writes.flatMap((w) => w.pred))
+  return writes.filter((w) => !w.del && !overwritten.has(w.id)).sort(newestFirst)
+}
+
+/**
+ * The value of the newest write among `standing` that is not a crossed acceptance's; where all are, the
+ * writes they overwrote, and so on back (a crossed acceptance may have overwritten another one).
+ */
+function valueWithoutCrossed(
+  standing: TermWrite[],
+  byId: ReadonlyMap<string, TermWrite>,
+  valueOf: (w: TermWrite) => unknown
+): unknown {
+  const seen = new Set<string>()
+  for (let level = standing; level.length > 0;) {
+    const counted = level.find((w) => w.crossedBy === undefined)
+    if (counted !== undefined) {
+      const v = counted.value !== undefined || counted.text ? valueOf(counted) : undefined
+      return v === undefined ? UNKNOWN : v
+    }
+    for (const w of level) seen.add(w.id)
+    level = live(
+      level.flatMap((w) => w.pred).filter((id) => !seen.has(id)),
+      byId
+    )
+  }
+  return UNSET
 }
 
 /** True when change `earlier` is among the dependencies (transitively) of change `later`. */

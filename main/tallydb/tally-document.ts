@@ -348,12 +348,18 @@ export function docView(doc: StoredTallyDoc): TallyDocBody {
 }
 
 /**
- * An acceptance that crossed its proposer's withdrawal (or supersession): each was made while the
- * proposal was open, and Automerge keeps both. The withdrawal wins, on both sides alike: the proposal
- * reads as closed (true: `p` is such a proposal, and its terms are read without its acceptance).
+ * An acceptance that crossed a closing of the same proposal: its proposer's withdrawal (or newer
+ * proposal), or a decline by the accepting party itself (two of its nodes, or a backdated change). Each was
+ * made while the proposal was open, and Automerge keeps both. The closing wins, on both sides alike: the
+ * proposal reads as closed (true: `p` is such a proposal, and its terms are read without its acceptance).
  */
 function closeCrossedAcceptance(p: TermsProposal, log: NegotiationEntry[]): boolean {
-  if (p.acceptedBy === undefined || p.closedBy === undefined || p.closedBy !== p.by) return false
+  if (p.acceptedBy === undefined || p.closedBy === undefined) return false
+  if (p.closedBy === p.acceptedBy) {
+    p.status = 'declined'
+    return true
+  }
+  if (p.closedBy !== p.by) return false
   const withdrawn = log.some((e) => e.kind === 'withdrawn' && e.by === p.by && e.proposalId === p.proposalId)
   p.status = withdrawn ? 'withdrawn' : 'superseded'
   return true

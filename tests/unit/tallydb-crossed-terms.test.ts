@@ -100,6 +100,43 @@ describe('terms around a crossed acceptance', () => {
     expect(docView(m).proposals.find((p) => p.proposalId === 'P2')?.status).toBe('accepted')
   })
 
+  it('two crossed acceptances in a chain: neither counts (the second had recorded the first’s value as replaced)', () => {
+    let m = change(start(), (d) => addProposal(d, offer('P1', A, { stockCreditLimit: 900 })))
+    const h1 = getHeads(m)
+    m = change(m, (d) => addProposal(d, offer('P2', A, { stockCreditLimit: 300 })))
+    const h2 = getHeads(m)
+    // the customer, offline, accepts P1; then gets P2 only and accepts it; the merchant meanwhile offers P3
+    let c = clone(view(m, h1), { actor: 'aa'.repeat(16) }) as D
+    c = change(c, (d) => acceptProposal(d, 'P1', B, at))
+    c = applyChanges(c, getChanges(view(m, h1) as D, view(m, h2) as D))[0]
+    c = change(c, (d) => acceptProposal(d, 'P2', B, at))
+    m = change(m, (d) => addProposal(d, offer('P3', A, { stockCreditLimit: 200 })))
+    m = takeFrom(m, c)
+    c = applyChanges(c, news(c, m))[0]
+    for (const side of [m, c]) expect(docView(side).terms.stockCreditLimit).toBe(500)
+  })
+
+  it('two acceptances of one withdrawn offer in one message, from before and after an agreement: the agreement stands', () => {
+    let m = change(start(), (d) => addProposal(d, offer('P1', A, { stockCreditLimit: 700 })))
+    const s1 = getHeads(m)
+    let c = clone(m, { actor: 'aa'.repeat(16) })
+    c = change(c, (d) => addProposal(d, offer('Q', B, { stockCreditLimit: 600 })))
+    m = takeFrom(m, c)
+    m = change(m, (d) => acceptProposal(d, 'Q', A, at))
+    const s2 = getHeads(m)
+    m = change(m, (d) => closeProposal(d, 'P1', A, at, 'withdrawn'))
+    let f1 = clone(view(m, s1), { actor: 'f1'.repeat(16) }) as D
+    for (let i = 0; i < 20; i++) f1 = change(f1, (d) => addProposal(d, offer(`R${i}`, B, { note: `r${i}` })))
+    f1 = change(f1, (d) => acceptProposal(d, 'P1', B, at))
+    const f2 = change(clone(view(m, s2), { actor: 'f2'.repeat(16) }) as D, (d) =>
+      acceptProposal(d, 'P1', B, at)
+    )
+    const message = [...getChanges(view(m, s1) as D, f1), ...getChanges(view(m, s2) as D, f2)]
+    const vetted = vetChanges(m, message, B)
+    if (vetted.ok) m = applyChanges(m, message)[0]
+    expect(docView(m).terms.stockCreditLimit).toBe(600)
+  })
+
   it('a crossed acceptance alone: the terms read as before it, on both sides', () => {
     let m = change(start(), (d) => addProposal(d, offer('P1', A, { stockCreditLimit: 300, unit: 'USD' })))
     let c = clone(m, { actor: 'aa'.repeat(16) })
@@ -126,7 +163,7 @@ describe('steps that meet the document this node holds', () => {
     expect(vetted).toMatchObject({ ok: false, reason: 'it proposes under the id of a proposal made since' })
   })
 
-  it('refuses a backdated acceptance of an offer its author had declined', () => {
+  it('a backdated acceptance of an offer its author had declined: refused once it said it had the decline, else it does not count', () => {
     let m = change(start(), (d) => addProposal(d, offer('P', A, { stockCreditLimit: 1000 })))
     const fork = getHeads(m)
     let c = clone(m, { actor: 'aa'.repeat(16) })
@@ -134,9 +171,38 @@ describe('steps that meet the document this node holds', () => {
     m = takeFrom(m, c)
     let f = clone(view(m, fork), { actor: 'ff'.repeat(16) }) as D
     f = change(f, (d) => acceptProposal(d, 'P', B, at))
-    const vetted = vetChanges(m, getChanges(view(m, fork) as D, f), B)
-    expect(vetted).toMatchObject({ ok: false, reason: 'it accepts a proposal it has declined already' })
-    expect(docView(m).terms.stockCreditLimit).toBe(500)
+    const late = getChanges(view(m, fork) as D, f)
+    expect(vetChanges(m, late, B, undefined, undefined, getHeads(m))).toMatchObject({
+      ok: false,
+      reason: 'it accepts a closed proposal, dated before the step that closed it'
+    })
+    // a peer that never said it had its decline: taken, and the decline counts on both sides
+    expect(vetChanges(m, late, B)).toMatchObject({ ok: true })
+    m = applyChanges(m, late)[0]
+    const read = docView(m)
+    expect(read.terms.stockCreditLimit).toBe(500)
+    expect(read.proposals.find((p) => p.proposalId === 'P')?.status).toBe('declined')
+  })
+
+  it('two nodes of one party accept or decline one proposal at once: both taken, the same reading on each side', () => {
+    for (const second of ['accepted', 'declined'] as const) {
+      let m = start()
+      let c = clone(m, { actor: 'aa'.repeat(16) })
+      c = change(c, (d) => addProposal(d, offer('Q', B, { stockCreditLimit: 900 })))
+      m = takeFrom(m, c)
+      const node1 = change(clone(m, { actor: '71'.repeat(16) }), (d) => acceptProposal(d, 'Q', A, at))
+      const node2 = change(clone(m, { actor: '72'.repeat(16) }), (d) =>
+        second === 'accepted' ? acceptProposal(d, 'Q', A, at) : closeProposal(d, 'Q', A, at, 'declined')
+      )
+      for (const node of [node1, node2]) {
+        const fresh = news(c, node)
+        expect(vetChanges(c, fresh, A), second).toMatchObject({ ok: true })
+        c = applyChanges(c, fresh)[0]
+      }
+      const merchant = applyChanges(node1, news(node1, node2))[0]
+      expect(docView(c).terms, second).toEqual(docView(merchant).terms)
+      expect(docView(c).terms.stockCreditLimit, second).toBe(second === 'accepted' ? 900 : 500)
+    }
   })
 
   it('refuses a withdrawal dated before an acceptance its author had said it holds; takes it crossed in flight', () => {
