@@ -111,11 +111,13 @@ describe('taleus CLI', () => {
     const secret = (await readFile(join(dir, 'api-secret'), 'utf8')).trim()
     if (existsSync(join(ROOT, 'out/renderer/index.html'))) {
       // stderr is a pipe here, not a terminal: the secret itself is never written to it (issue D)
-      await vi.waitFor(() =>
-        expect(lines(serveErr)).toEqual([
-          // one step to open it, without the secret (issue G)
-          `taleus: console at ${ready.api} — open it with: taleus console --data-dir ${dir}`
-        ])
+      await vi.waitFor(
+        () =>
+          expect(lines(serveErr)).toEqual([
+            // one step to open it, without the secret (issue G)
+            `taleus: console at ${ready.api} — open it with: taleus console --data-dir ${dir}`
+          ]),
+        { timeout: 10_000 }
       )
       expect(serveErr).not.toContain(secret)
       const page = await fetch(`${ready.api}/`)
@@ -206,15 +208,19 @@ describe('taleus CLI', () => {
     const outcome = JSON.parse(run.stdout) as { ok: boolean; tallyId: string; remotePeerId: string }
     expect(outcome).toMatchObject({ ok: true, role: 'stock', remotePeerId: ready.peerId })
 
-    await vi.waitFor(async () => {
-      const tallies = JSON.parse(
-        (await taleus(['tallies', '--data-dir', dir, '--json'])).stdout
-      ) as TallyView[]
-      expect(tallies.find((t) => t.tallyId === outcome.tallyId)).toMatchObject({
-        status: 'confirmed',
-        tokenLabel: 'Dial me'
-      })
-    })
+    await vi.waitFor(
+      async () => {
+        const tallies = JSON.parse(
+          (await taleus(['tallies', '--data-dir', dir, '--json'])).stdout
+        ) as TallyView[]
+        expect(tallies.find((t) => t.tallyId === outcome.tallyId)).toMatchObject({
+          status: 'confirmed',
+          tokenLabel: 'Dial me'
+        })
+        // each try starts a `taleus` process: ~1 s alone on a loaded machine, past waitFor's default
+      },
+      { timeout: 30_000, interval: 200 }
+    )
     const sessions = await taleus(['sessions', '--data-dir', dir])
     expect(sessions.code).toBe(0)
     expect(sessions.stdout).toContain(outcome.tallyId)
