@@ -31,8 +31,6 @@ export interface ChangeGateInit {
 const REFUSED_FOR_MS = 30_000
 /** After an incomplete message (a change whose dependencies had not arrived): a fresh sync comes later. */
 const RETRY_AFTER_MS = 5_000
-/** Pairs of (document, peer) whose acknowledged heads are kept at most (a forgotten pair is not checked). */
-const MAX_ACKNOWLEDGED = 4096
 /** Pairs of (document, peer) remembered as refused at most (the oldest are forgotten first). */
 const MAX_REMEMBERED = 4096
 
@@ -46,8 +44,6 @@ export class ChangeGate {
   readonly #refusedUntil = new Map<string, number>()
   /** What the vetting knew of each document after its last judged message (plain-patches.ts says why). */
   readonly #shadows = new Map<string, Shadow>()
-  /** `documentId peer` → the heads the peer last said it holds (its sync messages), oldest first. */
-  readonly #acknowledged = new Map<string, string[]>()
 
   constructor(init: ChangeGateInit) {
     this.#init = init
@@ -63,12 +59,8 @@ export class ChangeGate {
     }
     const { changes } = message
     const key = `${documentId} ${remotePeer}`
-    const acknowledged = this.#acknowledged.get(key)
-    // most messages are heads and bloom filters: nothing to judge, only what the peer says it holds
-    if (changes.length === 0) {
-      this.#acknowledge(key, message.heads)
-      return true
-    }
+    // most messages are heads and bloom filters: nothing to judge
+    if (changes.length === 0) return true
     const entry = tallyId === undefined ? undefined : this.#init.index.get(tallyId)
     if (entry !== undefined && entry.counterpartyPeerId !== remotePeer) return false
     const until = this.#refusedUntil.get(key)
@@ -76,7 +68,7 @@ export class ChangeGate {
     const judge = async (): Promise<Vetted> => {
       const base =
         entry !== undefined ? await this.#init.replica(entry) : await this.#init.pending(documentId)
-      return vetChanges(base ?? init(), changes, remotePeer, VET_LIMITS, this.#slot(documentId), acknowledged)
+      return vetChanges(base ?? init(), changes, remotePeer, VET_LIMITS, this.#slot(documentId))
     }
     const unloaded = (): Vetted => ({ ok: false, retry: true, reason: 'our replica did not load' })
     let vetted = await judge().catch(unloaded)
@@ -86,7 +78,6 @@ export class ChangeGate {
       vetted = await judge().catch(unloaded)
     }
     if (vetted.ok) {
-      this.#acknowledge(key, message.heads)
       if (vetted.fresh > 0 && tallyId !== undefined) this.#init.taken?.(tallyId)
       return true
     }
@@ -94,16 +85,6 @@ export class ChangeGate {
     this.#remember(key, vetted.retry ? RETRY_AFTER_MS : REFUSED_FOR_MS)
     this.#init.refused(tallyId, remotePeer, vetted)
     return false
-  }
-
-  /** What the peer said it holds of the document (the newest first out when too many are kept). */
-  #acknowledge(key: string, heads: string[]): void {
-    this.#acknowledged.delete(key)
-    this.#acknowledged.set(key, heads)
-    for (const old of this.#acknowledged.keys()) {
-      if (this.#acknowledged.size <= MAX_ACKNOWLEDGED) break
-      this.#acknowledged.delete(old)
-    }
   }
 
   #slot(documentId: string): ShadowSlot {

@@ -26,11 +26,6 @@ export interface History {
   lastOp(hash: string): number
   /** The first operation id `change` names that its author had not seen, or undefined. */
   unseen(change: ChangeOps): string | undefined
-  /**
-   * True when `deps` hold every change `heads` hold (those this document has), but for changes of the
-   * actors in `except`.
-   */
-  covers(deps: string[], heads: string[], except: ReadonlySet<string>): boolean
 }
 
 /** The history of `doc`, from its changes' metadata (nothing decoded). */
@@ -113,19 +108,5 @@ export function historyOf(doc: Doc<unknown>): History {
     }
     return undefined
   }
-  const union = (hashes: string[]): Map<string, number> => {
-    const clock = new Map<string, number>()
-    for (const h of hashes)
-      if (byHash.has(h))
-        for (const [actor, seq] of clockOf(h)) clock.set(actor, Math.max(clock.get(actor) ?? 0, seq))
-    return clock
-  }
-  // one actor's changes form a chain: holding its seq n is holding all of its changes up to n
-  const covers = (deps: string[], heads: string[], except: ReadonlySet<string>): boolean => {
-    const have = union(deps)
-    for (const [actor, seq] of union(heads))
-      if (!except.has(actor) && (have.get(actor) ?? 0) < seq) return false
-    return true
-  }
-  return { lastOp, unseen, covers }
+  return { lastOp, unseen }
 }

@@ -82,6 +82,9 @@ export function changeRefusal(
   const logged = added.map((e) => `${String((e as Rec).kind)}:${String((e as Rec).proposalId ?? '')}`)
   if (steps.length === 0 && logged.length === 0) return 'it changes nothing'
   if (!same(steps.sort(), logged.sort())) return 'its log entries do not match what it changes'
+  // one step per change, as tally-document.ts makes them: the reading of the terms (crossed-terms.ts)
+  // gives each change's writes to the one acceptance it makes
+  if (steps.length > 1) return 'it makes more than one negotiation step at once'
   return undefined
 }
 
@@ -188,31 +191,6 @@ function proposalSteps(
   // a proposal is superseded only by a newer one of its proposer in the same step
   if (superseded && !proposed) return 'it supersedes a proposal without a newer one'
   return { accepted }
-}
-
-/**
- * How the step crosses the document this node holds, if it does: it closes (withdraws, supersedes,
- * declines) a proposal held as accepted, or accepts one held as closed. Made in flight that is honest, and
- * the closing wins (tally-document.ts); made after its author had the other step, it is a revocation.
- */
-export function crossesHeld(before: unknown, after: unknown, held: unknown): string | undefined {
-  const was = rec(rec(before).proposals)
-  const here = rec(rec(held).proposals)
-  for (const [id, value] of Object.entries(rec(rec(after).proposals))) {
-    if (rec(was[id]).status !== 'open') continue
-    const status = rec(value).status
-    const heldStatus = rec(here[id]).status
-    if (status !== 'accepted' && status !== 'open' && heldStatus === 'accepted')
-      return `it ${String(status) === 'declined' ? 'declines' : 'withdraws'} an accepted proposal, dated before the acceptance it had`
-    if (
-      status === 'accepted' &&
-      heldStatus !== undefined &&
-      heldStatus !== 'open' &&
-      heldStatus !== 'accepted'
-    )
-      return 'it accepts a closed proposal, dated before the step that closed it'
-  }
-  return undefined
 }
 
 /**

@@ -23,7 +23,7 @@ import {
 import type { Doc, Patch } from '@automerge/automerge'
 import { InflateBudget, chunkRows, splitChunks } from './change-columns.ts'
 import { historyOf } from './change-references.ts'
-import { changeRefusal, crossesHeld, heldRefusal } from './change-rules.ts'
+import { changeRefusal, heldRefusal } from './change-rules.ts'
 import { applyPlainPatches } from './plain-patches.ts'
 import { MAX_PROPOSALS, MAX_PROPOSALS_PER_PARTY, checkTerms, proposalsBy } from './tally-document.ts'
 
@@ -95,17 +95,13 @@ export interface ShadowSlot {
   set(shadow: Shadow): void
 }
 
-/**
- * Vet `changes`, sent by `author`, against our replica `base` (unchanged: the check runs on a copy).
- * `acknowledged`: the heads `author` last said it holds (its previous sync message), if known.
- */
+/** Vet `changes`, sent by `author`, against our replica `base` (unchanged: the check runs on a copy). */
 export function vetChanges(
   base: Doc<unknown>,
   changes: Uint8Array[],
   author: string,
   limits: VetLimits = VET_LIMITS,
-  slot?: ShadowSlot,
-  acknowledged?: string[]
+  slot?: ShadowSlot
 ): Vetted {
   const fresh: Uint8Array[] = []
   const decoded: Array<{
@@ -174,8 +170,6 @@ export function vetChanges(
   // each change's operation counter must follow the changes it depends on, as Automerge writes it: an
   // inflated one wins every conflict (a stale acceptance over the proposer's later withdrawal)
   const history = historyOf(after)
-  // what the author said it held, but for its own changes (those said it holds, made or coming now)
-  const authorActors = new Set(decoded.map((d) => d.actor))
   // a document made in a 1.2.0 bootstrap holds scalars (its schema tag says so): both sides write `replaced`
   const rules = { requireReplaced: isImmutableString((after as { schema?: unknown }).schema) }
   try {
@@ -205,11 +199,6 @@ export function vetChanges(
       if (standing !== undefined) return refused(standing)
       const reason = changeRefusal(before, state, author, rules) ?? heldRefusal(before, state, merged)
       if (reason !== undefined) return refused(reason)
-      // closing a proposal accepted here (or accepting one closed here), dated before the step its author
-      // had told us it holds: an agreement revoked on purpose, not one crossed in flight
-      const crossing = acknowledged === undefined ? undefined : crossesHeld(before, state, merged)
-      if (crossing !== undefined && !history.covers(d.deps, acknowledged ?? [], authorActors))
-        return refused(crossing)
       shadow = { heads: [d.hash], state, bytes }
     }
     const afterHeads = getHeads(after)

@@ -1,13 +1,14 @@
 /**
- * The terms as they read once the acceptances that crossed their proposer's withdrawal (or newer
- * proposal) do not count. Such an acceptance wrote the terms as Automerge merges any write: it may have
- * won over a real agreement made concurrently (an outside reviewer's customer made its crossed acceptance
- * win, with higher operation counters, over the limit both had agreed since), or been overwritten by a
- * later agreement of the same value. So each term is read from the writes themselves: the newest write
- * still standing that is not a crossed acceptance's; where there is none, the value the crossed
- * acceptance recorded as replaced (checked when it was taken: the value as its author saw it).
+ * The terms as they read once the acceptances that crossed a closing of their proposal do not count. Such
+ * an acceptance wrote the terms as Automerge merges any write: it may have won over a real agreement made
+ * concurrently (an outside reviewer's customer made its crossed acceptance win, with higher operation
+ * counters, over the limit both had agreed since), or been overwritten by a later agreement of the same
+ * value. So each term is read from the writes themselves: the newest write still standing that is not a
+ * crossed acceptance's; where all are, the writes those overwrote, and so on back (a crossed acceptance
+ * may have overwritten another one). An agreement made since of the same value, which Automerge writes as
+ * nothing, keeps the value.
  */
-import { decodeChange, getAllChanges, getConflicts, getHeads, getObjectId } from '@automerge/automerge'
+import { decodeChange, getAllChanges, getHeads, getObjectId, view } from '@automerge/automerge'
 import type { Doc } from '@automerge/automerge'
 
 /** One write to a term: its operation id, what it overwrote, and the crossed proposal it belongs to. */
@@ -136,7 +137,7 @@ function countFromWrites(
     )
     if (confirmed) continue
     const read = valueWithoutCrossed(standing, byId, (w) =>
-      w.value !== undefined ? w.value : plainValue(getConflicts(root.terms as Doc<unknown>, key)?.[w.id])
+      w.value !== undefined ? w.value : textAt(doc, w, key)
     )
     if (read === UNSET) delete terms[key]
     else if (read !== UNKNOWN) terms[key] = read
@@ -184,6 +185,15 @@ function valueWithoutCrossed(
     )
   }
   return UNSET
+}
+
+/** The text a write of a text string made, as its own change left the document (it may be overwritten since). */
+function textAt(doc: Doc<unknown>, w: TermWrite, key: string): unknown {
+  try {
+    return plainValue((view(doc, [w.hash]) as { terms?: Record<string, unknown> }).terms?.[key])
+  } catch {
+    return undefined
+  }
 }
 
 /** True when change `earlier` is among the dependencies (transitively) of change `later`. */

@@ -163,7 +163,7 @@ describe('steps that meet the document this node holds', () => {
     expect(vetted).toMatchObject({ ok: false, reason: 'it proposes under the id of a proposal made since' })
   })
 
-  it('a backdated acceptance of an offer its author had declined: refused once it said it had the decline, else it does not count', () => {
+  it('an acceptance of an offer its author had declined, made before the decline arrived: taken, the decline counts', () => {
     let m = change(start(), (d) => addProposal(d, offer('P', A, { stockCreditLimit: 1000 })))
     const fork = getHeads(m)
     let c = clone(m, { actor: 'aa'.repeat(16) })
@@ -172,11 +172,6 @@ describe('steps that meet the document this node holds', () => {
     let f = clone(view(m, fork), { actor: 'ff'.repeat(16) }) as D
     f = change(f, (d) => acceptProposal(d, 'P', B, at))
     const late = getChanges(view(m, fork) as D, f)
-    expect(vetChanges(m, late, B, undefined, undefined, getHeads(m))).toMatchObject({
-      ok: false,
-      reason: 'it accepts a closed proposal, dated before the step that closed it'
-    })
-    // a peer that never said it had its decline: taken, and the decline counts on both sides
     expect(vetChanges(m, late, B)).toMatchObject({ ok: true })
     m = applyChanges(m, late)[0]
     const read = docView(m)
@@ -205,22 +200,58 @@ describe('steps that meet the document this node holds', () => {
     }
   })
 
-  it('refuses a withdrawal dated before an acceptance its author had said it holds; takes it crossed in flight', () => {
+  it('a withdrawal crossing an acceptance wins on both sides, however it was dated (protocol.md says so)', () => {
     let m = start()
     let c = clone(m, { actor: 'aa'.repeat(16) })
     c = change(c, (d) => addProposal(d, offer('Q', B, { foilCreditLimit: 1000 })))
     m = takeFrom(m, c)
-    const beforeAcceptance = getHeads(m)
     m = change(m, (d) => acceptProposal(d, 'Q', A, at))
-    // the customer withdraws Q from before the acceptance
-    const withdrawn = change(clone(c), (d) => closeProposal(d, 'Q', B, at, 'withdrawn'))
-    const late = news(m, withdrawn)
-    // its sync messages had said it holds the acceptance: a revocation on purpose
-    expect(vetChanges(m, late, B, undefined, undefined, getHeads(m))).toMatchObject({
-      ok: false,
-      reason: 'it withdraws an accepted proposal, dated before the acceptance it had'
+    c = change(c, (d) => closeProposal(d, 'Q', B, at, 'withdrawn'))
+    m = takeFrom(m, c)
+    c = applyChanges(c, news(c, m))[0]
+    for (const side of [m, c]) {
+      expect(docView(side).terms.foilCreditLimit).toBeUndefined()
+      expect(docView(side).proposals[0]?.status).toBe('withdrawn')
+    }
+  })
+
+  it('refuses a change that makes two steps at once (its writes could not be told apart)', () => {
+    // two nodes of the merchant offer at once: both offers open
+    const base = start()
+    const m1 = change(clone(base, { actor: '71'.repeat(16) }), (d) =>
+      addProposal(d, offer('P1', A, { foilCreditLimit: 70 }))
+    )
+    const m2 = change(clone(base, { actor: '72'.repeat(16) }), (d) =>
+      addProposal(d, offer('P2', A, { stockCreditLimit: 900 }))
+    )
+    const m = applyChanges(m1, news(m1, m2))[0]
+    let c = clone(m, { actor: 'aa'.repeat(16) })
+    c = change(c, (d) => {
+      acceptProposal(d, 'P2', B, at)
+      acceptProposal(d, 'P1', B, at)
     })
-    // it had not had the acceptance yet: the two crossed, the withdrawal wins on both sides
-    expect(vetChanges(m, late, B, undefined, undefined, beforeAcceptance)).toMatchObject({ ok: true })
+    expect(vetChanges(m, news(m, c), B)).toMatchObject({
+      ok: false,
+      reason: 'it makes more than one negotiation step at once'
+    })
+  })
+
+  it('text strings: two crossed acceptances in a chain read the agreed unit, not a superseded offer', () => {
+    let m = from(
+      initialDoc(tally, { stockCreditLimit: 500, unit: 'CHIP' }, A, at, 'text') as never,
+      MERCHANT
+    ) as D
+    m = change(m, (d) => addProposal(d, offer('P1', A, { unit: 'AAA' })))
+    const h1 = getHeads(m)
+    m = change(m, (d) => addProposal(d, offer('P2', A, { unit: 'BBB' })))
+    const h2 = getHeads(m)
+    let c = clone(view(m, h1), { actor: 'aa'.repeat(16) }) as D
+    c = change(c, (d) => acceptProposal(d, 'P1', B, at))
+    c = applyChanges(c, getChanges(view(m, h1) as D, view(m, h2) as D))[0]
+    c = change(c, (d) => acceptProposal(d, 'P2', B, at))
+    m = change(m, (d) => addProposal(d, offer('P3', A, { unit: 'CCC' })))
+    m = takeFrom(m, c)
+    c = applyChanges(c, news(c, m))[0]
+    for (const side of [m, c]) expect(docView(side).terms.unit).toBe('CHIP')
   })
 })
