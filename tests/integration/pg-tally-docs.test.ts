@@ -13,13 +13,17 @@ import type { DocumentId } from '@automerge/automerge-repo'
 import type { StorageKey } from '@automerge/automerge-repo/slim'
 import { runStorageAdapterTests } from '@automerge/automerge-repo/helpers/tests/storage-adapter-tests.js'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import pg from 'pg'
 import { openPgStore } from '../../main/store/pg/index.ts'
+import { PgTallyStorage } from '../../main/store/pg/pg-tally-storage.ts'
+import type { PgNotifier } from '../../main/store/pg/pg-notifier.ts'
 import type { PgMerchantStore } from '../../main/store/pg/index.ts'
 import type { SharedChanges, TallyDbBackend } from '../../main/tallydb/index.ts'
 import { mergeStoredChunk } from '../../main/tallydb/shared-merge.ts'
 import type { IndexEntry } from '../../main/tallydb/tally-index.ts'
 import { dropSchemas, freshSchema } from '../helpers/stores.ts'
 
+const { Pool } = pg
 const PG = process.env.TALEUS_TEST_PG
 if (PG === undefined)
   process.stderr.write('SKIPPED tests/integration/pg-tally-docs.test.ts: TALEUS_TEST_PG is not set\n')
@@ -76,6 +80,15 @@ describe.skipIf(PG === undefined)('tally documents on PostgreSQL', () => {
         }
       }
     }, 'postgres')
+  })
+
+  it('after its store closed the pool, a late compaction of automerge-repo writes nothing and raises nothing', async () => {
+    const pool = new Pool({ connectionString: PG })
+    await pool.end()
+    const storage = new PgTallyStorage({ pool, node: 'late', notifier: {} as PgNotifier })
+    await expect(storage.save(['d', 'snapshot', 'h'], new Uint8Array([1]))).resolves.toBeUndefined()
+    await expect(storage.remove(['d', 'incremental', 'h'])).resolves.toBeUndefined()
+    await expect(storage.removeRange(['d'])).resolves.toBeUndefined()
   })
 
   describe('two nodes on one schema', () => {
@@ -156,9 +169,12 @@ describe.skipIf(PG === undefined)('tally documents on PostgreSQL', () => {
     it('a document open on node 2 merges the change node 1 saved', async () => {
       const repoOne = new Repo({ storage: one.backend.storage, isEphemeral: true })
       const repoTwo = new Repo({ storage: two.backend.storage, isEphemeral: true })
+      let following = true
       two.backend.follow({
-        chunk: (documentId, key, data) =>
-          void mergeStoredChunk(repoTwo, two.backend.storage, documentId, key, data),
+        // as TallyDb follows it: nothing more is merged once the repo shuts down
+        chunk: (documentId, key, data) => {
+          if (following) void mergeStoredChunk(repoTwo, two.backend.storage, documentId, key, data)
+        },
         entry: () => {},
         resumed: () => {}
       })
@@ -180,6 +196,7 @@ describe.skipIf(PG === undefined)('tally documents on PostgreSQL', () => {
         expect(A.getHeads(onThree.doc())).toEqual(A.getHeads(onTwo.doc()))
         await repoThree.shutdown()
       } finally {
+        following = false
         await Promise.all([repoOne.shutdown(), repoTwo.shutdown()])
       }
     })

@@ -35,6 +35,7 @@ export class PgTallyStorage implements TallyStorage {
   }
 
   async save(key: StorageKey, data: Uint8Array): Promise<void> {
+    if (this.#ended()) return
     await this.#init.pool.query(
       `INSERT INTO tally_chunks (key, doc, data) VALUES ($1, $2, $3)
        ON CONFLICT (key) DO UPDATE SET data = EXCLUDED.data`,
@@ -44,6 +45,7 @@ export class PgTallyStorage implements TallyStorage {
   }
 
   async remove(key: StorageKey): Promise<void> {
+    if (this.#ended()) return
     await this.#init.pool.query('DELETE FROM tally_chunks WHERE key = $1', [key])
   }
 
@@ -57,12 +59,22 @@ export class PgTallyStorage implements TallyStorage {
   }
 
   async removeRange(keyPrefix: StorageKey): Promise<void> {
+    if (this.#ended()) return
     const { where, params } = prefixClause(keyPrefix)
     await this.#init.pool.query(`DELETE FROM tally_chunks ${where}`, params)
   }
 
   /** The pool is the store's: it closes with the store. */
   async close(): Promise<void> {}
+
+  /**
+   * The store closed its pool: automerge-repo's throttled compaction may still run after its shutdown
+   * flushed every document, and would otherwise end in an unhandled rejection; there is nothing to write.
+   */
+  #ended(): boolean {
+    const pool = this.#init.pool as { ending?: boolean; ended?: boolean }
+    return pool.ending === true || pool.ended === true
+  }
 
   #announce(key: StorageKey, data: Uint8Array): void {
     const { node, notifier } = this.#init
