@@ -7,6 +7,7 @@
 import type { DocumentId } from '@automerge/automerge-repo'
 import { invite, openAt } from './counterparty-reach.ts'
 import { openGrant } from './grant.ts'
+import { SealedGrantError } from './errors.ts'
 import type { Libp2pNetworkAdapter } from './libp2p-adapter.ts'
 import type { IndexEntry } from './tally-index.ts'
 import type { TallyIndexStore } from './backend-types.ts'
@@ -56,6 +57,15 @@ export class ChannelKeeper {
       this.#syncing.set(entry.tallyId, running)
     }
     return running
+  }
+
+  /** sync() for a caller that must hear why not: SealedGrantError when the grant it keeps cannot be unsealed. */
+  async syncOrExplain(entry: IndexEntry, signal?: AbortSignal): Promise<boolean> {
+    // a node restarted with another secret would otherwise stay unsynced without a word
+    const sealed = entry.provisioner ? undefined : entry.sealedGrant
+    if (sealed !== undefined && openGrant(this.#p.grantKey, entry.tallyId, sealed) === undefined)
+      throw new SealedGrantError()
+    return this.sync(entry, signal)
   }
 
   /** A local change: it travels at once on an open channel; else open one in the background. */

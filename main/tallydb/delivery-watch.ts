@@ -2,7 +2,7 @@
  * Whether the counterparty holds our changes: the heads its own sync messages name (automerge-repo's
  * `sync-state`), against the changes this node held when it asked. What TallyDb.delivered waits for.
  */
-import { getChangesMetaSince, hasHeads } from '@automerge/automerge'
+import { getChangesMetaSince, getHeads, hasHeads } from '@automerge/automerge'
 import type { Doc, Heads } from '@automerge/automerge'
 import type { Repo } from '@automerge/automerge-repo'
 
@@ -27,6 +27,23 @@ export class DeliveryWatch {
     if (!hasHeads(doc, said.heads)) return false
     const notTheirs = new Set(getChangesMetaSince(doc, said.heads).map((c) => c.hash))
     return ours.every((h) => !notTheirs.has(h))
+  }
+
+  /**
+   * True once `peer` holds every change `doc()` holds now: at once when its last sync message said so, else
+   * after `sync` opened a channel and its sync messages say so; false when unreachable or `signal` aborts.
+   */
+  async delivered(
+    documentId: string,
+    peer: string,
+    doc: () => Doc<unknown>,
+    sync: () => Promise<boolean>,
+    signal: AbortSignal
+  ): Promise<boolean> {
+    const ours = getHeads(doc())
+    if (this.holds(documentId, peer, doc(), ours)) return true
+    if (!(await sync())) return false
+    return this.wait(documentId, peer, doc, ours, signal)
   }
 
   /** Resolves true once holds() is true; false when `signal` aborts first. */

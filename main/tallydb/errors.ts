@@ -66,6 +66,22 @@ export class ProposalError extends Error {
   }
 }
 
+/** Another TallyDb (in this process or another) has the folder open: two writers would corrupt its journal. */
+export class TallyDbLockedError extends Error {
+  override name = 'TallyDbLockedError'
+  constructor(
+    readonly dir: string,
+    readonly pid?: number,
+    options?: ErrorOptions
+  ) {
+    super(
+      `the tally database in ${dir} is open in ${pid === undefined ? 'another process' : `process ${pid}`}; ` +
+        'close that one first (one process at a time may hold a folder)',
+      options
+    )
+  }
+}
+
 /** The tally database was closed. */
 export class TallyDbClosedError extends Error {
   override name = 'TallyDbClosedError'

@@ -5,6 +5,9 @@
  * grant it was given sealed (AES-256-GCM under a key derived from its own node secret), never in clear.
  */
 import { createCipheriv, createDecipheriv, createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
+import type { DocumentId } from '@automerge/automerge-repo'
+import type { OpenRequest } from './adapter-types.ts'
+import type { TallyIndexStore } from './backend-types.ts'
 
 const GRANT_LABEL = 'taleus/tallydb/grant/1'
 const SEAL_LABEL = 'taleus/tallydb/seal/1'
@@ -55,4 +58,22 @@ export function openGrant(key: Uint8Array, tallyId: string, sealed: string): str
   } catch {
     return undefined
   }
+}
+
+/**
+ * The document a provisioner opens for `request`, or undefined. Every refusal looks the same to the asker:
+ * unknown tally, not ours to serve, revoked, wrong peer, wrong grant.
+ */
+export async function authorizeOpen(
+  index: TallyIndexStore,
+  key: Uint8Array,
+  request: OpenRequest
+): Promise<DocumentId | undefined> {
+  const { remotePeer, tallyId, grant } = request
+  // a shared index answers as it is now: a tally another node provisioned, a grant another node revoked
+  const entry = index.load === undefined ? index.get(tallyId) : await index.load(tallyId)
+  if (entry === undefined || !entry.provisioner || entry.revoked === true) return undefined
+  if (remotePeer !== entry.counterpartyPeerId) return undefined
+  if (!verifyGrant(key, tallyId, remotePeer, grant)) return undefined
+  return entry.documentId as DocumentId
 }

@@ -2,15 +2,17 @@
 import { isValidDocumentId } from '@automerge/automerge-repo'
 import type { DocHandle, DocumentId } from '@automerge/automerge-repo'
 import type { DraftTally } from '../bootstrap/types.ts'
-import { GrantRefusedError, ProposalError, RefusedChangeError } from './errors.ts'
-import { documentTooLarge } from './change-vetting.ts'
+import { ForeignDocumentError, GrantRefusedError, ProposalError, RefusedChangeError } from './errors.ts'
+import { documentTooLarge, vetDocument } from './change-vetting.ts'
+import type { Vetted } from './change-vetting.ts'
 import { handedRefusal } from './handed-document.ts'
 import { sealGrant } from './grant.ts'
-import { isAutomergeChunks, storeChunk } from './doc-bytes.ts'
+import { foreignReason, isAutomergeChunks, isDocBetween, storeChunk } from './doc-bytes.ts'
 import { findRemote, openAt } from './counterparty-reach.ts'
 import { applyStandingTerms, checkTerms } from './tally-document.ts'
 import type { StoredTallyDoc, TallyTerms } from './tally-document.ts'
 import type { DocumentParts } from './document-parts.ts'
+import type { IndexEntry } from './tally-index.ts'
 
 /** What TallyDb.join opens a replica from. */
 export interface JoinInput {
@@ -101,4 +103,24 @@ export async function holdReplica(parts: DocumentParts, input: JoinInput): Promi
   ]).finally(release)
   // our terms reach the provisioner once a channel carries the document (over the frame, none does yet)
   return { documentId, handle, offer: handed !== undefined && withTerms }
+}
+
+/**
+ * The check of a document when this process first loads it: ForeignDocumentError when it is not this
+ * tally between us and the counterparty; the refusal when the opener's handed-over first state (kept
+ * unread since join) does not pass; undefined when it may be used.
+ */
+export function firstLoadRefusal(
+  doc: StoredTallyDoc,
+  entry: IndexEntry,
+  localPeerId: string,
+  firstState: Uint8Array | undefined
+): Extract<Vetted, { ok: false }> | undefined {
+  if (!isDocBetween(doc, entry.tallyId, localPeerId, entry.counterpartyPeerId))
+    throw new ForeignDocumentError(foreignReason(doc, entry.tallyId, entry.counterpartyPeerId))
+  const vetted =
+    entry.provisioner || firstState === undefined
+      ? undefined
+      : vetDocument(firstState, entry.counterpartyPeerId)
+  return vetted?.ok === false ? vetted : undefined
 }

@@ -9,36 +9,25 @@
  * connection to the provisioner opens, every `reconnectMs`, on sync(), and after a local change.
  */
 import { randomUUID } from 'node:crypto'
-import { mkdir } from 'node:fs/promises'
-import { join } from 'node:path'
-import { getHeads } from '@automerge/automerge'
 import { Repo } from '@automerge/automerge-repo'
 import type { DocHandle, DocumentId, PeerId as RepoPeerId } from '@automerge/automerge-repo'
 import type { PeerId } from '@libp2p/interface'
 import { TypedEventEmitter } from 'main-event'
-import {
-  ForeignDocumentError,
-  ProposalError,
-  RefusedChangeError,
-  SealedGrantError,
-  TallyDbClosedError,
-  UnknownTallyDocumentError
-} from './errors.ts'
+import { ProposalError, RefusedChangeError, TallyDbClosedError, UnknownTallyDocumentError } from './errors.ts'
 import { ChannelKeeper } from './channel-keeper.ts'
 import { ChangeGate } from './change-gate.ts'
-import { vetDocument } from './change-vetting.ts'
 import type { Vetted } from './change-vetting.ts'
-import { openGrant, verifyGrant } from './grant.ts'
-import { JournalStorageAdapter } from './journal-storage.ts'
+import { authorizeOpen } from './grant.ts'
 import { Libp2pNetworkAdapter } from './libp2p-adapter.ts'
-import { TallyIndex } from './tally-index.ts'
+import type { FolderLock } from '../store/lock.ts'
+import { openFolderBackend } from './folder-backend.ts'
 import type { SharedChanges, TallyIndexStore, TallyStorage } from './backend-types.ts'
 import { mergeAllStored, sharedChangesFor } from './shared-merge.ts'
 import { warmDocumentEngine } from './warm-up.ts'
-import { foreignReason, isDocBetween, snapshotOf } from './doc-bytes.ts'
+import { snapshotOf } from './doc-bytes.ts'
 import type { DocumentParts } from './document-parts.ts'
 import { createDocument } from './create-document.ts'
-import { holdReplica } from './hold-replica.ts'
+import { firstLoadRefusal, holdReplica } from './hold-replica.ts'
 import { changeDocument } from './document-change.ts'
 import { DeliveryWatch } from './delivery-watch.ts'
 import type { JoinInput } from './hold-replica.ts'
@@ -87,14 +76,18 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
   readonly #gate: ChangeGate
   readonly #delivery: DeliveryWatch
 
-  private constructor(init: TallyDbInit, index: TallyIndexStore, storage: TallyStorage) {
+  /** The folder's lock (none with a shared backend). */
+  readonly #lock: FolderLock | undefined
+
+  private constructor(init: TallyDbInit, index: TallyIndexStore, storage: TallyStorage, lock?: FolderLock) {
     super()
+    this.#lock = lock
     this.#init = init
     this.#index = index
     this.#storage = storage
     this.#now = init.now ?? Date.now
     this.#adapter = new Libp2pNetworkAdapter(init.libp2p, {
-      authorize: async (req) => this.#authorize(req.remotePeer, req.tallyId, req.grant),
+      authorize: async (req) => (this.#closed ? undefined : authorizeOpen(this.#index, init.grantKey, req)),
       snapshot: async (documentId) => {
         // the opener receives the whole document with this reply: that is a sync too (lastSyncAt)
         this.#synced(documentId)
@@ -157,17 +150,8 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
       init.backend.follow(db.#sharedChanges())
       return db
     }
-    await mkdir(init.dir, { recursive: true, mode: 0o700 })
-    const index = await TallyIndex.open(join(init.dir, 'index.jsonl'))
-    try {
-      const storage = await JournalStorageAdapter.open(join(init.dir, 'chunks.jsonl'), (documentId) =>
-        index.firstState(documentId)
-      )
-      return new TallyDb(init, index, storage)
-    } catch (err) {
-      await index.close()
-      throw err
-    }
+    const { index, storage, lock } = await openFolderBackend(init.dir)
+    return new TallyDb(init, index, storage, lock)
   }
 
   /** Serve documents and reconnect to the provisioners of the documents this node opened. */
@@ -196,6 +180,7 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
     await this.#adapter.stop()
     await this.#repo.shutdown().catch(() => {})
     await Promise.allSettled([this.#index.close(), this.#storage.close()])
+    await this.#lock?.release()
   }
 
   /** True when this node created the tally's document and serves it. */
@@ -326,12 +311,7 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
    * key cannot open the grant it keeps.
    */
   async sync(tallyId: string, options: { signal?: AbortSignal } = {}): Promise<boolean> {
-    const entry = this.#entry(tallyId)
-    // a node restarted with another secret would otherwise stay unsynced without a word
-    const sealed = entry.provisioner ? undefined : entry.sealedGrant
-    if (sealed !== undefined && openGrant(this.#init.grantKey, tallyId, sealed) === undefined)
-      throw new SealedGrantError()
-    return this.#channels.sync(entry, options.signal)
+    return this.#channels.syncOrExplain(this.#entry(tallyId), options.signal)
   }
 
   /**
@@ -342,12 +322,15 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
   async delivered(tallyId: string, options: { signal: AbortSignal }): Promise<boolean> {
     const entry = this.#entry(tallyId)
     const handle = await this.#handle(entry)
-    const ours = getHeads(handle.doc())
     const { signal } = options
-    const peer = entry.counterpartyPeerId
-    if (this.#delivery.holds(entry.documentId, peer, handle.doc(), ours)) return true
-    if (!(await this.sync(tallyId, { signal }))) return false
-    return this.#delivery.wait(entry.documentId, peer, () => handle.doc(), ours, signal)
+    const sync = async (): Promise<boolean> => this.sync(tallyId, { signal })
+    return this.#delivery.delivered(
+      entry.documentId,
+      entry.counterpartyPeerId,
+      () => handle.doc(),
+      sync,
+      signal
+    )
   }
 
   /** Provisioner: the grant of this tally opens nothing any more; a channel carrying it stops at once. */
@@ -375,28 +358,14 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
     if (tallyId !== undefined) this.#lastSync.set(tallyId, this.#now())
   }
 
-  async #authorize(remotePeer: string, tallyId: string, grant: string): Promise<DocumentId | undefined> {
-    if (this.#closed) return undefined
-    // a shared index answers as it is now: a tally another node provisioned, a grant another node revoked
-    const entry = this.#index.load === undefined ? this.#index.get(tallyId) : await this.#index.load(tallyId)
-    // every refusal looks the same to the asker: unknown tally, not ours to serve, revoked, wrong peer, wrong grant
-    if (entry === undefined || !entry.provisioner || entry.revoked === true) return undefined
-    if (remotePeer !== entry.counterpartyPeerId) return undefined
-    if (!verifyGrant(this.#init.grantKey, tallyId, remotePeer, grant)) return undefined
-    return entry.documentId as DocumentId
-  }
-
   async #handle(entry: IndexEntry): Promise<DocHandle<StoredTallyDoc>> {
     const handle = await this.#repo.find<StoredTallyDoc>(entry.documentId as DocumentId)
     if (!this.#checked.has(entry.tallyId)) {
-      if (!isDocBetween(handle.doc(), entry.tallyId, this.#localPeerId(), entry.counterpartyPeerId))
-        throw new ForeignDocumentError(foreignReason(handle.doc(), entry.tallyId, entry.counterpartyPeerId))
-      // the provisioner's document as it handed it over, kept unread until now (join)
       const first = entry.provisioner ? undefined : this.#index.firstState?.(entry.documentId)
-      const vetted = first === undefined ? undefined : vetDocument(first, entry.counterpartyPeerId)
-      if (vetted?.ok === false) {
-        this.#refused(entry.tallyId, entry.counterpartyPeerId, vetted)
-        throw new RefusedChangeError(vetted.reason)
+      const refusal = firstLoadRefusal(handle.doc(), entry, this.#localPeerId(), first)
+      if (refusal !== undefined) {
+        this.#refused(entry.tallyId, entry.counterpartyPeerId, refusal)
+        throw new RefusedChangeError(refusal.reason)
       }
       this.#checked.add(entry.tallyId)
     }
