@@ -51,7 +51,15 @@ export function registerTallyCommand(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (tallyId: string, proposalId: string, opts: { dataDir: string; json?: boolean }) => {
       const accepted = await (await connectApi(opts.dataDir))('acceptProposal', { tallyId, proposalId })
-      print(opts.json, accepted, () => `accepted ${accepted.proposalId}: ${describeTerms(accepted.terms)}`)
+      print(
+        opts.json,
+        accepted,
+        () =>
+          `accepted ${accepted.proposalId}: ${describeTerms(accepted.terms)}` +
+          (accepted.status === 'awaiting-confirmation'
+            ? " (the terms change once the proposer's node confirms it)"
+            : '')
+      )
     })
 
   for (const [name, how, description] of [

@@ -5,7 +5,8 @@
  * (change-vetting.ts), so a party cannot accept, decline, withdraw or log anything in the other's name.
  *
  * The rules are what tally-document.ts does, read backwards: each change is one negotiation step by its
- * author (create the document, propose, accept, decline, withdraw, set unset standing terms) with the log
+ * author (create the document, propose, accept, confirm an acceptance, decline, withdraw, set unset
+ * standing terms) with the log
  * entry that step writes, and nothing else. So every change does something visible, and a document can grow
  * only by proposals, which are bounded (MAX_PROPOSALS).
  */
@@ -22,7 +23,14 @@ type Rec = Record<string, unknown>
 
 const TOP_KEYS = new Set(['schema', 'tally', 'terms', 'proposals', 'log'])
 const PROPOSAL_KEYS = new Set(['proposalId', 'by', 'at', 'terms', 'status'])
-const ACCEPTED_KEYS = new Set([...PROPOSAL_KEYS, 'acceptedBy', 'acceptedAt', 'replaced'])
+const ACCEPTED_KEYS = new Set([
+  ...PROPOSAL_KEYS,
+  'acceptedBy',
+  'acceptedAt',
+  'replaced',
+  'awaitsConfirmation'
+])
+const CONFIRMED_KEYS = new Set([...ACCEPTED_KEYS, 'confirmedAt'])
 const CLOSED_KEYS = new Set([...PROPOSAL_KEYS, 'closedBy', 'closedAt'])
 const LOG_KEYS = new Set(['at', 'by', 'kind', 'proposalId'])
 /** An ISO time is 24 characters; an id is a UUID (36): longer ones are not ours. */
@@ -153,6 +161,12 @@ function proposalSteps(
     const w = rec(was)
     for (const k of ['proposalId', 'by', 'at', 'terms'])
       if (!same(w[k], value[k])) return 'it changes what a proposal proposed'
+    if (w.status === 'accepted' && value.confirmedAt !== undefined && w.confirmedAt === undefined) {
+      const reason = confirmationRefusal(w, value, author)
+      if (reason !== undefined) return reason
+      steps.push(`confirmed:${id}`)
+      continue
+    }
     if (w.status !== 'open') return 'it reopens or changes a closed proposal'
     const own = w.by === author
     switch (value.status) {
@@ -164,6 +178,8 @@ function proposalSteps(
           !isShortString(value.acceptedAt, MAX_AT)
         )
           return "it accepts in this node's name"
+        if (value.awaitsConfirmation !== undefined && value.awaitsConfirmation !== true)
+          return 'it writes an acceptance out of shape'
         if (!replacedRight(value.replaced, rec(w.terms), beforeTerms, requireReplaced))
           return 'it misstates the terms its acceptance replaces'
         accepted.push(value)
@@ -191,6 +207,22 @@ function proposalSteps(
   // a proposal is superseded only by a newer one of its proposer in the same step
   if (superseded && !proposed) return 'it supersedes a proposal without a newer one'
   return { accepted }
+}
+
+/**
+ * A proposer confirming the acceptance of its proposal (`was` → `now`): only that acceptance's own
+ * proposer, only one that awaits it, and only while it knows of no closing of the proposal (a closing that
+ * crossed the acceptance wins unless the proposer confirmed without knowing of it).
+ */
+function confirmationRefusal(was: Rec, now: Rec, author: string): string | undefined {
+  if (was.by !== author) return "it confirms an acceptance in this node's name"
+  if (was.awaitsConfirmation !== true) return 'it confirms an acceptance that awaits no confirmation'
+  if (was.closedBy !== undefined) return 'it confirms an acceptance of a proposal it knows was closed'
+  if (!onlyKeys(now, CONFIRMED_KEYS) || !isShortString(now.confirmedAt, MAX_AT))
+    return 'it writes a confirmation out of shape'
+  for (const k of new Set([...Object.keys(was), ...Object.keys(now)]))
+    if (k !== 'confirmedAt' && !same(was[k], now[k])) return 'it changes an accepted proposal'
+  return undefined
 }
 
 /**

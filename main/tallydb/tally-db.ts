@@ -30,6 +30,7 @@ import { createDocument } from './create-document.ts'
 import { firstLoadRefusal, holdReplica } from './hold-replica.ts'
 import { changeDocument } from './document-change.ts'
 import { DeliveryWatch } from './delivery-watch.ts'
+import { Confirmations, agreementSettled } from './confirmations.ts'
 import type { JoinInput } from './hold-replica.ts'
 import type {
   ProvisionInput,
@@ -75,6 +76,7 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
   readonly #channels: ChannelKeeper
   readonly #gate: ChangeGate
   readonly #delivery: DeliveryWatch
+  readonly #confirmations: Confirmations
 
   /** The folder's lock (none with a shared backend). */
   readonly #lock: FolderLock | undefined
@@ -113,6 +115,14 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
       isEphemeral: true
     })
     this.#delivery = new DeliveryWatch(this.#repo)
+    this.#confirmations = new Confirmations({
+      localPeerId: () => this.#localPeerId(),
+      now: () => this.#now(),
+      closed: () => this.#closed,
+      change: async (tallyId, fn) => {
+        await this.#change(this.#entry(tallyId), fn)
+      }
+    })
     this.#gate = new ChangeGate({
       index,
       replica: async (entry) => (await this.#handle(entry)).doc(),
@@ -333,6 +343,18 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
     )
   }
 
+  /**
+   * Resolves true once the acceptance of `proposalId` counts: its proposer's node confirmed it (it does so
+   * as soon as it holds the acceptance) and the confirmation reached this node; false once the proposal
+   * reads withdrawn, declined or superseded, or when `signal` aborts first. Syncs meanwhile.
+   */
+  async agreed(tallyId: string, proposalId: string, options: { signal: AbortSignal }): Promise<boolean> {
+    const handle = await this.#handle(this.#entry(tallyId))
+    const { signal } = options
+    void this.sync(tallyId, { signal }).catch(() => false)
+    return agreementSettled(handle, proposalId, signal)
+  }
+
   /** Provisioner: the grant of this tally opens nothing any more; a channel carrying it stops at once. */
   async revoke(tallyId: string): Promise<void> {
     const entry = this.#entry(tallyId)
@@ -376,7 +398,12 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
   #watch(tallyId: string, handle: DocHandle<StoredTallyDoc>): void {
     if (this.#watched.has(tallyId)) return
     this.#watched.add(tallyId)
-    handle.on('change', () => this.safeDispatchEvent('change', { detail: { tallyId } }))
+    handle.on('change', () => {
+      this.safeDispatchEvent('change', { detail: { tallyId } })
+      this.#confirmations.due(tallyId, handle)
+    })
+    // an acceptance that came before a crash or a restart
+    this.#confirmations.due(tallyId, handle)
   }
 
   #refused(tallyId: string | undefined, peer: string, vetted: Extract<Vetted, { ok: false }>): void {

@@ -36,9 +36,18 @@ export interface TermsProposal {
    * `withdrawn` by its proposer, `declined` by the other party, `superseded` by a later proposal of its
    * proposer: none of these can be accepted any more (a peer of an older version reads them as not open).
    */
-  status: 'open' | 'accepted' | 'withdrawn' | 'declined' | 'superseded'
+  status: 'open' | 'awaiting-confirmation' | 'accepted' | 'withdrawn' | 'declined' | 'superseded'
   acceptedBy?: string
   acceptedAt?: string
+  /**
+   * Written by the acceptance: it counts only once its proposer confirms (`confirmedAt`). Until then the
+   * view reads it `awaiting-confirmation` and the terms as they were; once confirmed no closing can undo
+   * it. An acceptance without it (in a document made with an older peer, of text strings) counts at once
+   * and loses to a closing it crossed.
+   */
+  awaitsConfirmation?: boolean
+  /** When the proposer's node confirmed the acceptance (it does so as soon as it holds it). */
+  confirmedAt?: string
   /**
    * The values the acceptance replaced (null: unset), so that an acceptance that crossed its proposer's
    * withdrawal can be undone the same way on both sides (docView).
@@ -53,7 +62,7 @@ export interface TermsProposal {
 export interface NegotiationEntry {
   at: string
   by: string
-  kind: 'created' | 'terms-set' | 'proposed' | 'accepted' | 'withdrawn' | 'declined'
+  kind: 'created' | 'terms-set' | 'proposed' | 'accepted' | 'confirmed' | 'withdrawn' | 'declined'
   proposalId?: string
 }
 
@@ -239,7 +248,10 @@ export function addProposal(doc: StoredTallyDoc, proposal: TermsProposal): void 
   )
 }
 
-/** Accept an open proposal of the other party: its terms become the tally's terms. */
+/**
+ * Accept an open proposal of the other party. Its terms are written into the tally's terms, and count
+ * once the proposer confirms the acceptance (confirmAcceptance).
+ */
 export function acceptProposal(doc: StoredTallyDoc, proposalId: string, by: string, at: string): void {
   const proposal = doc.proposals[proposalId]
   if (proposal === undefined) throw new ProposalError('no such proposal')
@@ -250,6 +262,8 @@ export function acceptProposal(doc: StoredTallyDoc, proposalId: string, by: stri
   proposal.status = written('accepted' as const, form)
   proposal.acceptedBy = written(by, form)
   proposal.acceptedAt = written(at, form)
+  // an older peer (a document of text strings) neither confirms nor takes a field it does not know
+  if (form === 'scalar') proposal.awaitsConfirmation = true
   const replaced: Record<string, unknown> = {}
   for (const k of Object.keys(proposal.terms)) {
     const was = (doc.terms as Record<string, unknown>)[k]
@@ -260,6 +274,37 @@ export function acceptProposal(doc: StoredTallyDoc, proposalId: string, by: stri
   for (const [k, v] of Object.entries(proposal.terms))
     (doc.terms as Record<string, unknown>)[k] = written(str(v) ?? v, form)
   doc.log.push(written<NegotiationEntry>({ at, by, kind: 'accepted', proposalId }, form))
+}
+
+/**
+ * The proposer confirms the other party's acceptance of its proposal, which then counts for good. Only
+ * while no closing of it is known: a withdrawal or newer proposal that crossed the acceptance wins.
+ */
+export function confirmAcceptance(doc: StoredTallyDoc, proposalId: string, by: string, at: string): void {
+  const proposal = doc.proposals[proposalId]
+  if (proposal === undefined) throw new ProposalError('no such proposal')
+  if (str(proposal.by) !== by) throw new ProposalError('only its proposer can confirm an acceptance')
+  if (!awaitsConfirmation(proposal)) throw new ProposalError('no acceptance of it awaits confirmation')
+  const form = stringFormOf(doc)
+  proposal.confirmedAt = written(at, form)
+  doc.log.push(written<NegotiationEntry>({ at, by, kind: 'confirmed', proposalId }, form))
+}
+
+/** The ids of `by`'s proposals whose acceptance awaits its confirmation (and that nothing closed). */
+export function acceptancesToConfirm(doc: StoredTallyDoc, by: string): string[] {
+  const out: string[] = []
+  for (const [id, p] of Object.entries(isRecord(doc.proposals) ? doc.proposals : {}))
+    if (isRecord(p) && str(p.by) === by && awaitsConfirmation(p)) out.push(id)
+  return out
+}
+
+function awaitsConfirmation(p: StoredTallyDoc['proposals'][string]): boolean {
+  return (
+    str(p.status) === 'accepted' &&
+    p.awaitsConfirmation === true &&
+    p.confirmedAt === undefined &&
+    p.closedBy === undefined
+  )
 }
 
 /**
@@ -327,17 +372,18 @@ export function docView(doc: StoredTallyDoc): TallyDocBody {
   const proposals = Object.values(isRecord(plain.proposals) ? plain.proposals : {}).filter(isProposalShape)
   const terms: Record<string, unknown> = isRecord(plain.terms) ? plain.terms : {}
   const log = Array.isArray(plain.log) ? plain.log.filter((e) => isRecord(e) && typeof e.at === 'string') : []
-  const crossed = proposals.filter((p) => closeCrossedAcceptance(p, log))
+  // acceptances that do not count (yet): crossed by a closing, or awaiting their proposer's confirmation
+  const uncounted = proposals.filter((p) => p.acceptedBy !== undefined && !acceptanceCounts(p, log))
   // the terms read from the writes themselves (crossed-terms.ts); by value only where there are none
   const read = proposals.map((p) => ({
     proposalId: p.proposalId,
     terms: p.terms as Record<string, unknown>,
     accepted: p.status === 'accepted',
-    crossed: crossed.includes(p),
+    crossed: uncounted.includes(p),
     replaced: isRecord(p.replaced) ? p.replaced : {}
   }))
-  if (crossed.length > 0 && !countTermsWithoutCrossed(doc as Doc<unknown>, read, terms))
-    for (const p of crossed) undoByValue(p, terms)
+  if (uncounted.length > 0 && !countTermsWithoutCrossed(doc as Doc<unknown>, read, terms))
+    for (const p of uncounted) undoByValue(p, terms)
   return {
     schema: plain.schema,
     tally: plain.tally,
@@ -345,6 +391,22 @@ export function docView(doc: StoredTallyDoc): TallyDocBody {
     proposals: proposals.sort((a, b) => b.at.localeCompare(a.at)),
     log
   }
+}
+
+/**
+ * Whether `p`'s acceptance counts, its status set as the view reads it. A confirmed acceptance counts whatever crossed it: its proposer
+ * confirmed it holding it, so a closing dated back later cannot revoke it. One awaiting confirmation does
+ * not count yet, and loses to a closing it crossed; so does one of an older build, which awaits none.
+ */
+function acceptanceCounts(p: TermsProposal, log: NegotiationEntry[]): boolean {
+  if (p.awaitsConfirmation === true && p.confirmedAt !== undefined) {
+    p.status = 'accepted'
+    return true
+  }
+  if (closeCrossedAcceptance(p, log)) return false
+  if (p.awaitsConfirmation !== true) return p.status === 'accepted'
+  if (p.status === 'accepted') p.status = 'awaiting-confirmation'
+  return false
 }
 
 /**

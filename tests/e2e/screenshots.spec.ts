@@ -6,7 +6,7 @@
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Locator, Page } from '@playwright/test'
-import type { TallyView, TermsProposal } from '../../preload/contract.ts'
+import type { TallyDocumentView, TallyView, TermsProposal } from '../../preload/contract.ts'
 import { ROOT, cliDial, createTokenInUi, expect, startServe, test, type ServeNode } from './fixtures.ts'
 
 const OUT = join(ROOT, 'docs', 'screenshots')
@@ -102,6 +102,16 @@ test('screenshots of every screen', async ({ taleus: { page, node } }) => {
       } catch {
         return undefined
       }
+    })
+    .toBe('awaiting-confirmation')
+  // our node confirms the acceptance of our proposal as soon as it holds it: then it counts
+  await expect
+    .poll(async () => {
+      const view = await node.call<TallyDocumentView>(
+        'GET',
+        `/api/tallies/document?tallyId=${encodeURIComponent(stall.tallyId)}`
+      )
+      return view.document.proposals.find((p) => p.proposalId === ours.proposalId)?.status
     })
     .toBe('accepted')
   await other.call('POST', '/api/tallies/propose', {

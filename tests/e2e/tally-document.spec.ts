@@ -285,3 +285,29 @@ test('an acceptance that crossed the operator’s withdrawal: the page says it d
     await page.screenshot({ path: join(tmpdir(), 'taleus-e2e-results', 'tally-crossed.png') })
   })
 })
+
+test('an acceptance the customer has not confirmed yet: the page says so and the terms stay until it does', async ({
+  taleus: { page, node }
+}) => {
+  test.skip(node == null, 'the customer dials the browser console’s own node')
+  if (node == null) return
+  await withCustomerOnTallyPage(page, node, async (customer, doc) => {
+    customer.propose('weekly', { note: 'Settle weekly' })
+    const their = doc.getByTestId('proposal').and(page.locator('[data-by="them"]'))
+    await expect(their).toHaveAttribute('data-status', 'open')
+    await their.getByTestId('proposal-accept').click()
+    await expect(doc.getByTestId('doc-notice')).toContainText('The terms change once')
+    await expect(their).toHaveAttribute('data-status', 'awaiting-confirmation')
+    await expect(their.getByTestId('proposal-awaiting')).toContainText('You accepted it')
+    await expect(doc.getByTestId('doc-terms')).not.toContainText('Settle weekly')
+    await their.scrollIntoViewIfNeeded()
+    await page.screenshot({ path: join(tmpdir(), 'taleus-e2e-results', 'tally-awaiting.png') })
+    // the customer's node confirms: the agreement counts on the operator's page
+    await expect.poll(() => String(customer.doc().proposals.weekly?.status)).toBe('accepted')
+    customer.confirm('weekly')
+    await expect(their).toHaveAttribute('data-status', 'accepted')
+    await expect(their).toContainText('confirmed')
+    await expect(doc.getByTestId('doc-term-note')).toHaveText('Settle weekly')
+    await expect(doc.getByTestId('doc-sync')).not.toHaveAttribute('data-sync', 'refused')
+  })
+})

@@ -11,7 +11,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { parseLink } from '../../main/bootstrap/index.ts'
 import { Libp2pNetworkAdapter } from '../../main/tallydb/index.ts'
-import { acceptProposal, addProposal } from '../../main/tallydb/tally-document.ts'
+import { acceptProposal, addProposal, confirmAcceptance } from '../../main/tallydb/tally-document.ts'
 import type { StoredTallyDoc, TallyTerms } from '../../main/tallydb/tally-document.ts'
 import type { DbParty, DbWorld } from './tallydb-party.ts'
 
@@ -81,6 +81,12 @@ export class ForgingCustomer {
   propose(proposalId: string, terms: TallyTerms): void {
     const at = new Date().toISOString()
     this.#handle.change((d) => addProposal(d, { proposalId, by: this.peerId, at, terms, status: 'open' }))
+  }
+
+  /** Confirm the merchant's acceptance of its proposal (a TallyDb does so by itself; this one waits to be told). */
+  confirm(proposalId: string): void {
+    const at = new Date().toISOString()
+    this.#handle.change((d) => confirmAcceptance(d, proposalId, this.peerId, at))
   }
 
   /** Its own proposal of `terms`, marked accepted by the merchant with the merchant's log entry. */

@@ -141,6 +141,15 @@ describe.skipIf(PG === undefined)('tally documents shared by a cadre', () => {
       await s2.acceptProposal({ tallyId, proposalId: fromCustomer.proposalId })
       await until(async () => {
         const view = await s1.getTallyDocument({ tallyId })
+        const accepted = view.document.proposals.find((p) => p.proposalId === fromCustomer.proposalId)
+        return accepted?.status === 'awaiting-confirmation' ? true : undefined
+      }, WAIT_MS)
+      // the customer back: its node confirms the acceptance, and node 1 reads the new terms
+      const returned = await world.restart(customer)
+      const signal = AbortSignal.timeout(WAIT_MS)
+      expect(await returned.db.agreed(tallyId, fromCustomer.proposalId, { signal })).toBe(true)
+      await until(async () => {
+        const view = await s1.getTallyDocument({ tallyId })
         return view.document.terms.note === 'net 10' ? true : undefined
       }, WAIT_MS)
 

@@ -156,7 +156,12 @@ describe('shared tally database', () => {
     await a.stop()
     b = await world.restart(b)
     await b.db.accept(tallyId, offer.proposalId)
-    expect((await b.db.read(tallyId))?.document.terms.stockCreditLimit).toBe(5000)
+    // B does not read it agreed: the acceptance counts once A confirms it
+    const waiting = (await b.db.read(tallyId))?.document
+    expect(waiting?.terms.stockCreditLimit).toBe(TERMS.stockCreditLimit)
+    expect(waiting?.proposals.find((x) => x.proposalId === offer.proposalId)?.status).toBe(
+      'awaiting-confirmation'
+    )
     // they meet: the withdrawal wins on both sides, the acceptance is kept but does not count
     a = await world.restart(a, { listen: true })
     await b.db.sync(tallyId, { signal: AbortSignal.timeout(20_000) })
@@ -228,12 +233,22 @@ describe('shared tally database', () => {
       expect(await b.db.delivered(tallyId, wait())).toBe(true)
       const atA = (await a.db.read(tallyId))?.document.proposals
       expect(atA?.map((p) => p.proposalId)).toContain(proposal.proposalId)
-      await a.db.accept(tallyId, proposal.proposalId)
+      const accepted = await a.db.accept(tallyId, proposal.proposalId)
+      expect(accepted.status).toBe('awaiting-confirmation')
       expect(await a.db.delivered(tallyId, wait())).toBe(true)
+      expect(
+        (await b.db.read(tallyId))?.document.proposals.find((p) => p.proposalId === proposal.proposalId)
+          ?.acceptedBy
+      ).toBe(a.peerId)
+      // B, its proposer, confirms the acceptance on holding it; A reads it agreed once that comes back
+      expect(await a.db.agreed(tallyId, proposal.proposalId, wait())).toBe(true)
+      expect((await a.db.read(tallyId))?.document.terms.note).toBe('weekly')
+      expect(await b.db.agreed(tallyId, proposal.proposalId, wait())).toBe(true)
       const atB = (await b.db.read(tallyId))?.document
       expect(atB?.proposals.find((p) => p.proposalId === proposal.proposalId)?.status).toBe('accepted')
       expect(atB?.terms.note).toBe('weekly')
-      // nothing new: delivered at once
+      // B's confirmation is its newest change; once A holds it, nothing new: delivered at once
+      expect(await b.db.delivered(tallyId, wait())).toBe(true)
       expect(await b.db.delivered(tallyId, { signal: AbortSignal.timeout(1) })).toBe(true)
 
       await a.stop()

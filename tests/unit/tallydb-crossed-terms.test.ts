@@ -23,10 +23,13 @@ import type { Doc } from '@automerge/automerge'
 import { vetChanges } from '../../main/tallydb/change-vetting.ts'
 import {
   acceptProposal,
+  acceptancesToConfirm,
   addProposal,
   closeProposal,
+  confirmAcceptance,
   docView,
-  initialDoc
+  initialDoc,
+  scalars
 } from '../../main/tallydb/tally-document.ts'
 import type { StoredTallyDoc, TermsProposal } from '../../main/tallydb/tally-document.ts'
 import { A, B, at } from '../helpers/tally-parties.ts'
@@ -55,6 +58,12 @@ function news(ours: D, theirs: D): Uint8Array[] {
   return getChanges(clone(ours), theirs).filter((c) => !hasHeads(ours, [decodeChange(c).hash!]))
 }
 
+/** What a party's node does on holding acceptances of its proposals: confirm each. */
+function confirmDue(doc: D, by: string): D {
+  for (const id of acceptancesToConfirm(doc, by)) doc = change(doc, (d) => confirmAcceptance(d, id, by, at))
+  return doc
+}
+
 function takeFrom(ours: D, theirs: D): D {
   const changes = news(ours, theirs)
   const vetted = vetChanges(ours, changes, B)
@@ -69,7 +78,7 @@ describe('terms around a crossed acceptance', () => {
     m = change(m, (d) => addProposal(d, offer('P2', A, { stockCreditLimit: 100, note: 'final offer' })))
     let c = clone(m, { actor: 'aa'.repeat(16) })
     c = change(c, (d) => acceptProposal(d, 'P2', B, at))
-    m = takeFrom(m, c)
+    m = confirmDue(takeFrom(m, c), A)
     expect(docView(m).terms.stockCreditLimit).toBe(100)
     // the attack: from where P1 was open, own proposals to raise the counters, then accept P1
     let f = clone(view(m, fork), { actor: 'ff'.repeat(16) }) as D
@@ -96,6 +105,9 @@ describe('terms around a crossed acceptance', () => {
     expect(docView(c).terms).toEqual(docView(m).terms)
     c = change(c, (d) => acceptProposal(d, 'P2', B, at))
     m = takeFrom(m, c)
+    expect(docView(m).proposals.find((p) => p.proposalId === 'P2')?.status).toBe('awaiting-confirmation')
+    expect(docView(m).terms.stockCreditLimit).toBe(500)
+    m = confirmDue(m, A)
     expect(docView(m).terms.stockCreditLimit).toBe(300)
     expect(docView(m).proposals.find((p) => p.proposalId === 'P2')?.status).toBe('accepted')
   })
@@ -123,6 +135,9 @@ describe('terms around a crossed acceptance', () => {
     c = change(c, (d) => addProposal(d, offer('Q', B, { stockCreditLimit: 600 })))
     m = takeFrom(m, c)
     m = change(m, (d) => acceptProposal(d, 'Q', A, at))
+    c = confirmDue(applyChanges(c, news(c, m))[0], B)
+    m = takeFrom(m, c)
+    expect(docView(m).terms.stockCreditLimit).toBe(600)
     const s2 = getHeads(m)
     m = change(m, (d) => closeProposal(d, 'P1', A, at, 'withdrawn'))
     let f1 = clone(view(m, s1), { actor: 'f1'.repeat(16) }) as D
@@ -194,7 +209,12 @@ describe('steps that meet the document this node holds', () => {
         expect(vetChanges(c, fresh, A), second).toMatchObject({ ok: true })
         c = applyChanges(c, fresh)[0]
       }
-      const merchant = applyChanges(node1, news(node1, node2))[0]
+      // the proposer confirms an acceptance it holds, unless it knows of a decline that crossed it
+      c = confirmDue(c, B)
+      let merchant = applyChanges(node1, news(node1, node2))[0]
+      const confirmation = news(merchant, c)
+      expect(vetChanges(merchant, confirmation, B), second).toMatchObject({ ok: true })
+      merchant = applyChanges(merchant, confirmation)[0]
       expect(docView(c).terms, second).toEqual(docView(merchant).terms)
       expect(docView(c).terms.stockCreditLimit, second).toBe(second === 'accepted' ? 900 : 500)
     }
@@ -253,5 +273,108 @@ describe('steps that meet the document this node holds', () => {
     m = takeFrom(m, c)
     c = applyChanges(c, news(c, m))[0]
     for (const side of [m, c]) expect(docView(side).terms.unit).toBe('CHIP')
+  })
+})
+
+describe('an acceptance counts once its proposer confirms it', () => {
+  /** The customer proposes Q; the merchant accepts it; the customer holds the acceptance. */
+  function accepted(): { m: D; c: D; beforeAcceptance: ReturnType<typeof getHeads> } {
+    let m = start()
+    let c = clone(m, { actor: 'aa'.repeat(16) })
+    c = change(c, (d) => addProposal(d, offer('Q', B, { foilCreditLimit: 1000 })))
+    m = takeFrom(m, c)
+    const beforeAcceptance = getHeads(m)
+    m = change(m, (d) => acceptProposal(d, 'Q', A, at))
+    c = applyChanges(c, news(c, m))[0]
+    return { m, c, beforeAcceptance }
+  }
+
+  /** The merchant takes what `from` holds that it does not, judged as the customer's. */
+  function merchantTakes(m: D, from: D): D {
+    const fresh = news(m, from)
+    const vetted = vetChanges(m, fresh, B)
+    if (!vetted.ok) throw new Error(vetted.reason)
+    return applyChanges(m, fresh)[0]
+  }
+
+  it('awaits confirmation on both sides until the proposer confirms; then it counts on both', () => {
+    let { m, c } = accepted()
+    for (const side of [m, c]) {
+      expect(docView(side).proposals[0]?.status).toBe('awaiting-confirmation')
+      expect(docView(side).terms.foilCreditLimit).toBeUndefined()
+    }
+    c = confirmDue(c, B)
+    m = merchantTakes(m, c)
+    for (const side of [m, c]) {
+      expect(docView(side).proposals[0]).toMatchObject({ status: 'accepted', confirmedAt: at })
+      expect(docView(side).terms.foilCreditLimit).toBe(1000)
+    }
+    expect(docView(m).log.at(-1)).toMatchObject({ kind: 'confirmed', by: B, proposalId: 'Q' })
+  })
+
+  it.each([
+    ['the proposer', 'withdrawn', B],
+    ['the acceptor', 'declined', A]
+  ] as const)(
+    'a confirmed acceptance stands: %s cannot revoke it by closing the proposal with a change dated back before it',
+    (_who, how, by) => {
+      const { m: accepting, c: proposing, beforeAcceptance } = accepted()
+      const c = confirmDue(proposing, B)
+      const m = merchantTakes(accepting, c)
+      // a second actor of that party closes Q from where it was open: a crossing, as far as anyone can tell
+      let f = clone(view(m, beforeAcceptance), { actor: 'ff'.repeat(16) }) as D
+      f = change(f, (d) => closeProposal(d, 'Q', by, at, how))
+      const late = getChanges(view(m, beforeAcceptance) as D, f)
+      // an honest-looking step, taken by the other party
+      expect(vetChanges(by === B ? m : c, late, by)).toMatchObject({ ok: true })
+      for (const side of [applyChanges(m, late)[0], applyChanges(c, late)[0]]) {
+        expect(docView(side).proposals[0]?.status).toBe('accepted')
+        expect(docView(side).terms.foilCreditLimit).toBe(1000)
+      }
+    }
+  )
+
+  it('a withdrawal that crossed the acceptance before any confirmation wins: the merchant never read it agreed', () => {
+    let m = start()
+    let c = clone(m, { actor: 'aa'.repeat(16) })
+    c = change(c, (d) => addProposal(d, offer('Q', B, { foilCreditLimit: 1000 })))
+    m = takeFrom(m, c)
+    m = change(m, (d) => acceptProposal(d, 'Q', A, at))
+    expect(docView(m).proposals[0]?.status).toBe('awaiting-confirmation')
+    // the customer withdraws before the acceptance reaches it, then hears of it: nothing to confirm
+    c = change(c, (d) => closeProposal(d, 'Q', B, at, 'withdrawn'))
+    c = applyChanges(c, news(c, m))[0]
+    expect(acceptancesToConfirm(c, B)).toEqual([])
+    m = takeFrom(m, c)
+    for (const side of [m, c]) {
+      expect(docView(side).proposals[0]?.status).toBe('withdrawn')
+      expect(docView(side).terms.foilCreditLimit).toBeUndefined()
+    }
+  })
+
+  it('refuses a confirmation by the accepting party, and one made knowing of a closing that crossed it', () => {
+    const { m, c } = accepted()
+    // the merchant confirms its own acceptance of the customer's proposal
+    const forged = change(m, (d) => {
+      d.proposals.Q!.confirmedAt = scalars(at)
+      d.log.push(scalars({ at, by: A, kind: 'confirmed' as const, proposalId: 'Q' }))
+    })
+    expect(vetChanges(c, news(c, forged), A)).toMatchObject({
+      ok: false,
+      reason: "it confirms an acceptance in this node's name"
+    })
+    // the customer withdrew Q before hearing of the acceptance, then holds both and confirms anyway
+    let m2 = start()
+    let c2 = clone(m2, { actor: 'ab'.repeat(16) })
+    c2 = change(c2, (d) => addProposal(d, offer('Q', B, { foilCreditLimit: 1000 })))
+    m2 = takeFrom(m2, c2)
+    m2 = change(m2, (d) => acceptProposal(d, 'Q', A, at))
+    c2 = change(c2, (d) => closeProposal(d, 'Q', B, at, 'withdrawn'))
+    c2 = applyChanges(c2, news(c2, m2))[0]
+    c2 = change(c2, (d) => {
+      d.proposals.Q!.confirmedAt = scalars(at)
+      d.log.push(scalars({ at, by: B, kind: 'confirmed' as const, proposalId: 'Q' }))
+    })
+    expect(vetChanges(m2, news(m2, c2), B)).toMatchObject({ ok: false })
   })
 })

@@ -18,6 +18,7 @@ import { docOf, isAutomergeChunks, isDocBetween, newDocumentBytes } from '../../
 import {
   acceptProposal,
   addProposal,
+  confirmAcceptance,
   docView,
   initialDoc,
   scalars,
@@ -99,7 +100,10 @@ describe('tally document bytes', () => {
     const accepted = change(proposed, (d) => acceptProposal(d, 'p1', A, tally.createdAt))
     expect(isImmutableString(accepted.terms.note)).toBe(true)
     expect(isImmutableString(accepted.proposals.p1?.status)).toBe(true)
-    expect(docView(accepted).terms.note).toBe('net 60')
+    // it counts once B, its proposer, confirms it
+    expect(docView(accepted).terms.note).toBe('net 30')
+    const confirmed = change(accepted, (d) => confirmAcceptance(d, 'p1', B, tally.createdAt))
+    expect(docView(confirmed).terms.note).toBe('net 60')
   })
 
   it('a document written before scalars (text strings) still reads, is recognised and negotiates', () => {
@@ -119,6 +123,8 @@ describe('tally document bytes', () => {
     expect(view.terms).toEqual({ ...terms, unit: 'EUR' })
     expect(view.proposals[0]).toMatchObject({ proposalId: 'p1', status: 'accepted', acceptedBy: A })
     expect(view.log.map((e) => e.kind)).toEqual(['created', 'proposed', 'accepted'])
+    // an older peer confirms nothing: the acceptance counts at once, as it did
+    expect(view.proposals[0]?.awaitsConfirmation).toBeUndefined()
   })
 
   it('the form follows the bootstrap version: scalars from 1.2.0 on, text with a 1.1.0 or 1.0.0 peer', () => {

@@ -11,11 +11,12 @@ export interface SyncState {
   text: string
 }
 
-/** Epoch ms of this node's newest change to the document (proposals and acceptances), if any. */
+/** Epoch ms of this node's newest change to the document (proposals, acceptances, confirmations), if any. */
 export function lastOwnChange(view: TallyDocumentView, ownPeerId: string): number | undefined {
   let newest: number | undefined
   for (const e of view.document.log) {
-    if (e.by !== ownPeerId || (e.kind !== 'proposed' && e.kind !== 'accepted')) continue
+    if (e.by !== ownPeerId || (e.kind !== 'proposed' && e.kind !== 'accepted' && e.kind !== 'confirmed'))
+      continue
     const at = Date.parse(e.at)
     if (Number.isFinite(at) && (newest === undefined || at > newest)) newest = at
   }
