@@ -5,7 +5,7 @@
  * (change-vetting.ts), so a party cannot accept, decline, withdraw or log anything in the other's name.
  *
  * The rules are what tally-document.ts does, read backwards: each change is one negotiation step by its
- * author (create the document, propose, accept, confirm an acceptance, decline, withdraw, set unset
+ * author (create the document, propose, accept, confirm or retract an acceptance, decline, withdraw, set unset
  * standing terms) with the log
  * entry that step writes, and nothing else. So every change does something visible, and a document can grow
  * only by proposals, which are bounded (MAX_PROPOSALS).
@@ -31,6 +31,7 @@ const ACCEPTED_KEYS = new Set([
   'awaitsConfirmation'
 ])
 const CONFIRMED_KEYS = new Set([...ACCEPTED_KEYS, 'confirmedAt'])
+const RETRACTED_KEYS = new Set([...ACCEPTED_KEYS, 'closedBy', 'closedAt', 'retractedAt'])
 const CLOSED_KEYS = new Set([...PROPOSAL_KEYS, 'closedBy', 'closedAt'])
 const LOG_KEYS = new Set(['at', 'by', 'kind', 'proposalId'])
 /** An ISO time is 24 characters; an id is a UUID (36): longer ones are not ours. */
@@ -74,7 +75,7 @@ export function changeRefusal(
     author,
     steps,
     rec(before.terms),
-    options.requireReplaced === true
+    options
   )
   if (typeof proposals === 'string') return proposals
 
@@ -83,6 +84,8 @@ export function changeRefusal(
   if (termsSet) {
     // standing terms are the listener's (its token's): set at creation in stock, right after it in foil
     if (author !== tally.respondentPeerId) return 'it sets standing terms, which only the listener does'
+    // not later: an unset term (say the customer's limit) would otherwise be the listener's to set at will
+    if (bl.length !== 1) return 'it sets standing terms after negotiation began'
     steps.push('terms-set:')
   }
 
@@ -103,6 +106,12 @@ export interface RuleOptions {
    * on both sides. True for documents made in a 1.2.0 bootstrap (scalar strings); older peers write none.
    */
   requireReplaced?: boolean
+  /**
+   * An acceptance must await its proposer's confirmation (`awaitsConfirmation: true`): without it the old
+   * rule would apply, under which its author could take it back with a decline dated before it. True for
+   * documents of scalar strings, like requireReplaced; an older peer's text documents know no confirmation.
+   */
+  requireConfirmation?: boolean
 }
 
 /** `replaced` names each proposed term with the value the terms held before (null: unset), or is absent. */
@@ -138,7 +147,7 @@ function proposalSteps(
   author: string,
   steps: string[],
   beforeTerms: Rec,
-  requireReplaced: boolean
+  options: RuleOptions
 ): { accepted: Rec[] } | string {
   const accepted: Rec[] = []
   let proposed = false
@@ -167,6 +176,12 @@ function proposalSteps(
       steps.push(`confirmed:${id}`)
       continue
     }
+    if (value.retractedAt !== undefined && w.retractedAt === undefined) {
+      const reason = retractionRefusal(w, value, author)
+      if (reason !== undefined) return reason
+      steps.push(`retracted:${id}`)
+      continue
+    }
     if (w.status !== 'open') return 'it reopens or changes a closed proposal'
     const own = w.by === author
     switch (value.status) {
@@ -178,9 +193,13 @@ function proposalSteps(
           !isShortString(value.acceptedAt, MAX_AT)
         )
           return "it accepts in this node's name"
-        if (value.awaitsConfirmation !== undefined && value.awaitsConfirmation !== true)
-          return 'it writes an acceptance out of shape'
-        if (!replacedRight(value.replaced, rec(w.terms), beforeTerms, requireReplaced))
+        if (
+          value.awaitsConfirmation === undefined
+            ? options.requireConfirmation === true
+            : value.awaitsConfirmation !== true
+        )
+          return 'it accepts without awaiting the proposer’s confirmation'
+        if (!replacedRight(value.replaced, rec(w.terms), beforeTerms, options.requireReplaced === true))
           return 'it misstates the terms its acceptance replaces'
         accepted.push(value)
         steps.push(`accepted:${id}`)
@@ -217,11 +236,29 @@ function proposalSteps(
 function confirmationRefusal(was: Rec, now: Rec, author: string): string | undefined {
   if (was.by !== author) return "it confirms an acceptance in this node's name"
   if (was.awaitsConfirmation !== true) return 'it confirms an acceptance that awaits no confirmation'
-  if (was.closedBy !== undefined) return 'it confirms an acceptance of a proposal it knows was closed'
+  if (was.closedBy !== undefined || was.retractedAt !== undefined)
+    return 'it confirms an acceptance of a proposal it knows was closed'
   if (!onlyKeys(now, CONFIRMED_KEYS) || !isShortString(now.confirmedAt, MAX_AT))
     return 'it writes a confirmation out of shape'
   for (const k of new Set([...Object.keys(was), ...Object.keys(now)]))
     if (k !== 'confirmedAt' && !same(was[k], now[k])) return 'it changes an accepted proposal'
+  return undefined
+}
+
+/**
+ * An acceptor retracting its acceptance (`was` → `now`): only one awaiting confirmation, unconfirmed as
+ * its author saw the document, that crossed its proposer's withdrawal or newer proposal.
+ */
+function retractionRefusal(was: Rec, now: Rec, author: string): string | undefined {
+  if (was.acceptedBy !== author) return "it retracts an acceptance in this node's name"
+  if (was.awaitsConfirmation !== true || was.confirmedAt !== undefined)
+    return 'it retracts an acceptance that awaits no confirmation'
+  if (was.closedBy === undefined || was.closedBy !== was.by)
+    return 'it retracts an acceptance its proposer did not close'
+  if (!onlyKeys(now, RETRACTED_KEYS) || !isShortString(now.retractedAt, MAX_AT))
+    return 'it writes a retraction out of shape'
+  for (const k of new Set([...Object.keys(was), ...Object.keys(now)]))
+    if (k !== 'retractedAt' && !same(was[k], now[k])) return 'it changes an accepted proposal'
   return undefined
 }
 

@@ -171,7 +171,9 @@ export function vetChanges(
   // inflated one wins every conflict (a stale acceptance over the proposer's later withdrawal)
   const history = historyOf(after)
   // a document made in a 1.2.0 bootstrap holds scalars (its schema tag says so): both sides write `replaced`
-  const rules = { requireReplaced: isImmutableString((after as { schema?: unknown }).schema) }
+  // a document of scalar strings (a 1.2.0 bootstrap on): every acceptance records `replaced` and awaits confirmation
+  const scalar = isImmutableString((after as { schema?: unknown }).schema)
+  const rules = { requireReplaced: scalar, requireConfirmation: scalar }
   try {
     for (const d of causalOrder(decoded)) {
       const expected = 1 + Math.max(0, ...d.deps.map(history.lastOp))

@@ -1,10 +1,11 @@
 /**
- * The proposer's side of an agreement: an acceptance of one of our proposals counts once we confirm it
- * (protocol.md, "The shared tally database"), and this node confirms each as soon as it holds it and knows
- * of no closing that crossed it, whether it came live, before a restart, or through another node of a cadre.
+ * The steps a node owes the agreement rule (protocol.md, "The shared tally database"): as the proposer, it
+ * confirms an acceptance of its proposal as soon as it holds it and knows of no closing that crossed it; as
+ * the acceptor, it retracts its unconfirmed acceptance once it learns that its proposer's closing crossed
+ * it. Whether the acceptance came live, before a restart, or through another node of a cadre.
  */
 import type { DocHandle } from '@automerge/automerge-repo'
-import { acceptancesToConfirm, confirmAcceptance, docView } from './tally-document.ts'
+import { acceptanceStepsDue, confirmAcceptance, docView, retractAcceptance } from './tally-document.ts'
 import type { StoredTallyDoc } from './tally-document.ts'
 
 /** What Confirmations needs of its TallyDb. */
@@ -16,17 +17,17 @@ export interface ConfirmationsParts {
   change(tallyId: string, fn: (doc: StoredTallyDoc) => void): Promise<void>
 }
 
-/** Confirms the acceptances of this node's proposals, one tally at a time. */
+/** Makes the confirmations and retractions this node owes, one tally at a time. */
 export class Confirmations {
   readonly #p: ConfirmationsParts
-  /** Tallies being confirmed now, and whether a change came meanwhile (look again after). */
+  /** Tallies whose steps are being made now, and whether a change came meanwhile (look again after). */
   readonly #running = new Map<string, { again: boolean }>()
 
   constructor(parts: ConfirmationsParts) {
     this.#p = parts
   }
 
-  /** The document of `tallyId` changed or was loaded: confirm what awaits us in it. */
+  /** The document of `tallyId` changed or was loaded: make the steps it awaits of us. */
   due(tallyId: string, handle: DocHandle<StoredTallyDoc>): void {
     if (this.#p.closed()) return
     const running = this.#running.get(tallyId)
@@ -34,23 +35,24 @@ export class Confirmations {
       running.again = true
       return
     }
-    if (!handle.isReady() || acceptancesToConfirm(handle.doc(), this.#p.localPeerId()).length === 0) return
+    if (!handle.isReady() || acceptanceStepsDue(handle.doc(), this.#p.localPeerId()).length === 0) return
     const state = { again: false }
     this.#running.set(tallyId, state)
-    void this.#confirm(tallyId, handle).finally(() => {
+    void this.#make(tallyId, handle).finally(() => {
       this.#running.delete(tallyId)
       if (state.again) this.due(tallyId, handle)
     })
   }
 
-  async #confirm(tallyId: string, handle: DocHandle<StoredTallyDoc>): Promise<void> {
+  async #make(tallyId: string, handle: DocHandle<StoredTallyDoc>): Promise<void> {
     const me = this.#p.localPeerId()
-    for (const proposalId of acceptancesToConfirm(handle.doc(), me)) {
+    for (const { proposalId, step } of acceptanceStepsDue(handle.doc(), me)) {
       if (this.#p.closed()) return
       const at = new Date(this.#p.now()).toISOString()
-      // a change that came meanwhile may have closed it (confirmAcceptance throws, nothing is written); a
-      // failed write is tried again at the document's next change or load, not in a loop here
-      await this.#p.change(tallyId, (d) => confirmAcceptance(d, proposalId, me, at)).catch(() => {})
+      const make = step === 'confirm' ? confirmAcceptance : retractAcceptance
+      // a change that came meanwhile may have settled it (make throws, nothing is written); a failed
+      // write is tried again at the document's next change or load, not in a loop here
+      await this.#p.change(tallyId, (d) => make(d, proposalId, me, at)).catch(() => {})
     }
   }
 }

@@ -31,6 +31,11 @@ export interface ReadProposal {
   terms: Record<string, unknown>
   accepted: boolean
   crossed: boolean
+  /**
+   * Counted because its proposer confirmed it: then only the acceptance that confirmation names counts
+   * (another acceptance of it, e.g. one dated back by its acceptor, is read like a crossed one).
+   */
+  confirmed: boolean
   replaced: Record<string, unknown>
 }
 
@@ -83,23 +88,29 @@ function countFromWrites(
   // each acceptance's change (hash), and every change's dependencies: which came after which
   const deps = new Map<string, string[]>()
   const acceptances: Array<{ hash: string; proposal: ReadProposal }> = []
-  const writes = new Map<string, TermWrite[]>()
-  for (const bytes of getAllChanges(doc)) {
-    const change = decodeChange(bytes)
+  const confirmations = new Map<string, string[]>()
+  const decoded = getAllChanges(doc).map((bytes) => decodeChange(bytes))
+  for (const change of decoded) {
     const hash = change.hash as string
     deps.set(hash, change.deps)
-    const ops = change.ops as unknown as Array<{
-      action: string
-      obj: string
-      key?: string
-      pred?: string[]
-      value?: unknown
-    }>
-    // the change that wrote a proposal's acceptedBy is its acceptance
-    const accepting = ops.find((o) => o.key === 'acceptedBy' && byObject.has(o.obj))
-    const accepted = accepting === undefined ? undefined : byObject.get(accepting.obj)
-    if (accepted !== undefined) acceptances.push({ hash, proposal: accepted })
-    ops.forEach((op, i) => {
+    for (const op of change.ops as unknown as Op[]) {
+      const proposal = op.key === undefined ? undefined : byObject.get(op.obj)
+      // the change that wrote a proposal's acceptedBy is its acceptance; confirmedAt, its confirmation
+      if (proposal !== undefined && op.key === 'acceptedBy') acceptances.push({ hash, proposal })
+      if (proposal !== undefined && op.key === 'confirmedAt')
+        confirmations.set(proposal.proposalId, [...(confirmations.get(proposal.proposalId) ?? []), hash])
+    }
+  }
+  const notCounting = (hash: string, p: ReadProposal): boolean =>
+    p.crossed ||
+    (p.confirmed && !(confirmations.get(p.proposalId) ?? []).some((k) => isAncestor(deps, hash, k)))
+  const crossedIn = new Map(
+    acceptances.filter((a) => notCounting(a.hash, a.proposal)).map((a) => [a.hash, a.proposal.proposalId])
+  )
+  const writes = new Map<string, TermWrite[]>()
+  for (const change of decoded) {
+    const hash = change.hash as string
+    ;(change.ops as unknown as Op[]).forEach((op, i) => {
       if (op.obj !== termsObj || op.key === undefined) return
       const list = writes.get(op.key) ?? []
       list.push({
@@ -111,7 +122,7 @@ function countFromWrites(
         del: op.action === 'del',
         pred: op.pred ?? [],
         hash,
-        crossedBy: accepted?.crossed === true ? accepted.proposalId : undefined
+        crossedBy: crossedIn.get(hash)
       })
       writes.set(op.key, list)
     })
@@ -131,7 +142,7 @@ function countFromWrites(
     const confirmed = acceptances.some(
       (a) =>
         a.proposal.accepted &&
-        !a.proposal.crossed &&
+        !crossedIn.has(a.hash) &&
         JSON.stringify(a.proposal.terms[key]) === value &&
         isAncestor(deps, winner.hash, a.hash)
     )
@@ -150,6 +161,15 @@ function countFromWrites(
       else terms[key] = was
     }
   }
+}
+
+/** One operation of a decoded change, as far as this reading needs it. */
+interface Op {
+  action: string
+  obj: string
+  key?: string
+  pred?: string[]
+  value?: unknown
 }
 
 const UNSET = Symbol('unset')

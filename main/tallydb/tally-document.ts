@@ -2,7 +2,7 @@
  * The shared document of one tally: the draft tally, its terms, the proposals to change them and a
  * negotiation log. Pure functions over the Automerge document (no I/O), so both replicas apply the same rules.
  */
-import { ImmutableString, isImmutableString } from '@automerge/automerge'
+import { ImmutableString, getConflicts, isImmutableString } from '@automerge/automerge'
 import type { Doc } from '@automerge/automerge'
 import { countTermsWithoutCrossed } from './crossed-terms.ts'
 import { PROTOCOL_ID_V1_0, PROTOCOL_ID_V1_1 } from '../bootstrap/types.ts'
@@ -49,6 +49,11 @@ export interface TermsProposal {
   /** When the proposer's node confirmed the acceptance (it does so as soon as it holds it). */
   confirmedAt?: string
   /**
+   * When the acceptor's node learnt that its acceptance, still unconfirmed, crossed the proposer's
+   * withdrawal or newer proposal: the closing then stands even against a confirmation dated back.
+   */
+  retractedAt?: string
+  /**
    * The values the acceptance replaced (null: unset), so that an acceptance that crossed its proposer's
    * withdrawal can be undone the same way on both sides (docView).
    */
@@ -62,7 +67,8 @@ export interface TermsProposal {
 export interface NegotiationEntry {
   at: string
   by: string
-  kind: 'created' | 'terms-set' | 'proposed' | 'accepted' | 'confirmed' | 'withdrawn' | 'declined'
+  kind:
+    'created' | 'terms-set' | 'proposed' | 'accepted' | 'confirmed' | 'retracted' | 'withdrawn' | 'declined'
   proposalId?: string
 }
 
@@ -290,12 +296,41 @@ export function confirmAcceptance(doc: StoredTallyDoc, proposalId: string, by: s
   doc.log.push(written<NegotiationEntry>({ at, by, kind: 'confirmed', proposalId }, form))
 }
 
+/**
+ * The acceptor retracts its unconfirmed acceptance that crossed the proposer's withdrawal or newer
+ * proposal: the proposer can then no longer confirm it, not even with a change dated back before the
+ * retraction (a retraction wins over a confirmation it crossed). Without it the proposer would hold, for
+ * good, the option to confirm an acceptance both sides read as withdrawn.
+ */
+export function retractAcceptance(doc: StoredTallyDoc, proposalId: string, by: string, at: string): void {
+  const proposal = doc.proposals[proposalId]
+  if (proposal === undefined) throw new ProposalError('no such proposal')
+  if (str(proposal.acceptedBy) !== by) throw new ProposalError('only its acceptor can retract an acceptance')
+  if (!retractable(proposal)) throw new ProposalError('no acceptance of it can be retracted')
+  const form = stringFormOf(doc)
+  proposal.retractedAt = written(at, form)
+  doc.log.push(written<NegotiationEntry>({ at, by, kind: 'retracted', proposalId }, form))
+}
+
+/** The steps `by`'s node owes: confirming acceptances of its proposals, retracting crossed acceptances of its own. */
+export function acceptanceStepsDue(
+  doc: StoredTallyDoc,
+  by: string
+): Array<{ proposalId: string; step: 'confirm' | 'retract' }> {
+  const out: Array<{ proposalId: string; step: 'confirm' | 'retract' }> = []
+  for (const [id, p] of Object.entries(isRecord(doc.proposals) ? doc.proposals : {})) {
+    if (!isRecord(p)) continue
+    if (str(p.by) === by && awaitsConfirmation(p)) out.push({ proposalId: id, step: 'confirm' })
+    else if (str(p.acceptedBy) === by && retractable(p)) out.push({ proposalId: id, step: 'retract' })
+  }
+  return out
+}
+
 /** The ids of `by`'s proposals whose acceptance awaits its confirmation (and that nothing closed). */
 export function acceptancesToConfirm(doc: StoredTallyDoc, by: string): string[] {
-  const out: string[] = []
-  for (const [id, p] of Object.entries(isRecord(doc.proposals) ? doc.proposals : {}))
-    if (isRecord(p) && str(p.by) === by && awaitsConfirmation(p)) out.push(id)
-  return out
+  return acceptanceStepsDue(doc, by)
+    .filter((s) => s.step === 'confirm')
+    .map((s) => s.proposalId)
 }
 
 function awaitsConfirmation(p: StoredTallyDoc['proposals'][string]): boolean {
@@ -303,7 +338,20 @@ function awaitsConfirmation(p: StoredTallyDoc['proposals'][string]): boolean {
     str(p.status) === 'accepted' &&
     p.awaitsConfirmation === true &&
     p.confirmedAt === undefined &&
+    p.retractedAt === undefined &&
     p.closedBy === undefined
+  )
+}
+
+/** An unconfirmed acceptance crossed by its proposer's closing, not yet retracted. */
+function retractable(p: StoredTallyDoc['proposals'][string]): boolean {
+  return (
+    p.awaitsConfirmation === true &&
+    p.acceptedBy !== undefined &&
+    p.confirmedAt === undefined &&
+    p.retractedAt === undefined &&
+    p.closedBy !== undefined &&
+    str(p.closedBy) === str(p.by)
   )
 }
 
@@ -380,9 +428,13 @@ export function docView(doc: StoredTallyDoc): TallyDocBody {
     terms: p.terms as Record<string, unknown>,
     accepted: p.status === 'accepted',
     crossed: uncounted.includes(p),
+    confirmed: p.status === 'accepted' && p.confirmedAt !== undefined,
     replaced: isRecord(p.replaced) ? p.replaced : {}
   }))
-  if (uncounted.length > 0 && !countTermsWithoutCrossed(doc as Doc<unknown>, read, terms))
+  // concurrent writes to a term: one may be a second acceptance of a confirmed proposal, dated back to
+  // win the merge over an agreement made since; only the acceptance its confirmation names counts
+  const reread = uncounted.length > 0 || (read.some((p) => p.confirmed) && termsConflicted(doc))
+  if (reread && !countTermsWithoutCrossed(doc as Doc<unknown>, read, terms))
     for (const p of uncounted) undoByValue(p, terms)
   return {
     schema: plain.schema,
@@ -394,11 +446,17 @@ export function docView(doc: StoredTallyDoc): TallyDocBody {
 }
 
 /**
- * Whether `p`'s acceptance counts, its status set as the view reads it. A confirmed acceptance counts whatever crossed it: its proposer
- * confirmed it holding it, so a closing dated back later cannot revoke it. One awaiting confirmation does
+ * Whether `p`'s acceptance counts, its status set as the view reads it. A confirmed acceptance counts
+ * whatever crossed it (its proposer confirmed it holding it, so a closing dated back later cannot revoke
+ * it) unless its acceptor retracted it, having learnt of its proposer's closing first. One awaiting confirmation does
  * not count yet, and loses to a closing it crossed; so does one of an older build, which awaits none.
  */
 function acceptanceCounts(p: TermsProposal, log: NegotiationEntry[]): boolean {
+  // retracted: it had crossed its proposer's closing, which wins even over a confirmation it crossed
+  if (p.retractedAt !== undefined) {
+    closeCrossedAcceptance(p, log)
+    return false
+  }
   if (p.awaitsConfirmation === true && p.confirmedAt !== undefined) {
     p.status = 'accepted'
     return true
@@ -425,6 +483,16 @@ function closeCrossedAcceptance(p: TermsProposal, log: NegotiationEntry[]): bool
   const withdrawn = log.some((e) => e.kind === 'withdrawn' && e.by === p.by && e.proposalId === p.proposalId)
   p.status = withdrawn ? 'withdrawn' : 'superseded'
   return true
+}
+
+/** True when a term of `doc` holds concurrent writes (false for a plain copy, which has none to read). */
+function termsConflicted(doc: StoredTallyDoc): boolean {
+  try {
+    const terms = doc.terms as Record<string, unknown>
+    return Object.keys(terms).some((k) => getConflicts(terms, k) !== undefined)
+  } catch {
+    return false
+  }
 }
 
 /** A crossed acceptance's terms undone by their values (a plain copy, with no writes to read). */

@@ -177,6 +177,13 @@ describe('shared tally database', () => {
         'withdrawn'
       )
     }
+    // B's node retracts its acceptance on learning of the withdrawal: A can no longer confirm it, not even
+    // with a confirmation dated back before the retraction
+    const retracted = await until(async () => {
+      const log = (await a.db.read(tallyId))?.document.log ?? []
+      return log.find((e) => e.kind === 'retracted' && e.by === b.peerId)
+    })
+    expect(retracted?.proposalId).toBe(offer.proposalId)
   })
 
   it.each<PartyRole>(['stock', 'foil'])(

@@ -32,6 +32,7 @@ import {
   acceptProposal,
   addProposal,
   applyStandingTerms,
+  confirmAcceptance,
   closeProposal,
   docView,
   initialDoc,
@@ -72,16 +73,26 @@ describe('vetting the counterparty’s changes', () => {
     it(`passes every honest step (${form} strings): propose, accept, decline, withdraw, supersede, standing terms`, () => {
       let doc = start(form)
       const steps: Array<[string, (d: StoredTallyDoc) => void]> = [
+        // the listener's standing terms come right after the document's creation (foil), or in it (stock)
+        [A, (d) => applyStandingTerms(d, { foilCreditLimit: 20 }, A, at)],
         [B, (d) => addProposal(d, proposal('b1', B, { stockCreditLimit: 500 }))],
         [A, (d) => acceptProposal(d, 'b1', A, at)],
+        // its proposer confirms (a document of text strings, made with an older peer, knows no confirmation)
+        ...(form === 'scalar'
+          ? [
+              [B, (d: StoredTallyDoc) => confirmAcceptance(d, 'b1', B, at)] as [
+                string,
+                (d: StoredTallyDoc) => void
+              ]
+            ]
+          : []),
         [A, (d) => addProposal(d, proposal('a1', A, { note: 'net 30' }))],
         [B, (d) => closeProposal(d, 'a1', B, at, 'declined')],
         [B, (d) => addProposal(d, proposal('b2', B, { unit: 'CHIP' }))],
         [B, (d) => addProposal(d, proposal('b3', B, { unit: 'USD' }))], // supersedes b2
         [B, (d) => closeProposal(d, 'b3', B, at, 'withdrawn')],
         // astral characters: Automerge writes one text operation per code point
-        [B, (d) => addProposal(d, proposal('b4', B, { note: 'ok 😀👨‍👩‍👧‍👦 ab' }))],
-        [A, (d) => applyStandingTerms(d, { foilCreditLimit: 20 }, A, at)]
+        [B, (d) => addProposal(d, proposal('b4', B, { note: 'ok 😀👨‍👩‍👧‍👦 ab' }))]
       ]
       for (const [author, fn] of steps) {
         const { vetted, theirs } = step(doc, author, fn)
@@ -138,6 +149,20 @@ describe('vetting the counterparty’s changes', () => {
         (d) =>
           void Object.assign(d.proposals.b1!, { status: s('accepted'), acceptedBy: s(B), acceptedAt: s(at) }),
         /own proposal/
+      ],
+      [
+        'accept without awaiting confirmation (the old rule, under which it could take it back)',
+        (d) => {
+          Object.assign(d.proposals.a1!, {
+            status: s('accepted'),
+            acceptedBy: s(B),
+            acceptedAt: s(at),
+            replaced: { note: s('settle monthly') }
+          })
+          d.terms.note = s('net 30')
+          d.log.push(scalars({ at, by: B, kind: 'accepted' as const, proposalId: 'a1' }))
+        },
+        /awaiting the proposer/
       ],
       [
         'terms without a proposal',
@@ -208,6 +233,12 @@ describe('vetting the counterparty’s changes', () => {
     }
   })
 
+  it('refuses standing terms the listener sets once negotiation began (an unset term would be its to set at will)', () => {
+    const doc = change(start(), (d) => addProposal(d, proposal('b1', B, { note: 'weekly' })))
+    const late = step(doc, A, (d) => applyStandingTerms(d, { foilCreditLimit: 1e15 }, A, at))
+    expect(refusal(late.vetted)).toMatch(/after negotiation began/)
+  })
+
   it('refuses a change whose operation counter is inflated (it would win every conflict)', () => {
     const base = change(start(), (d) => addProposal(d, proposal('a1', A, { stockCreditLimit: 900 })))
     const ours = change(clone(base), (d) => closeProposal(d, 'a1', A, at, 'withdrawn'))
@@ -217,6 +248,7 @@ describe('vetting the counterparty’s changes', () => {
       p.status = new ImmutableString('accepted')
       p.acceptedBy = new ImmutableString(B)
       p.acceptedAt = new ImmutableString(at)
+      p.awaitsConfirmation = true
     })
     const [honest] = getChanges(base, theirs)
     const decoded = decodeChange(honest!)
@@ -295,6 +327,7 @@ describe('vetting the counterparty’s changes', () => {
       p.status = new ImmutableString('accepted')
       p.acceptedBy = new ImmutableString(B)
       p.acceptedAt = new ImmutableString(at)
+      p.awaitsConfirmation = true
       if (replaced !== undefined) (p as Record<string, unknown>).replaced = replaced
       d.terms.stockCreditLimit = 900
       d.log.push(scalars({ at, by: B, kind: 'accepted' as const, proposalId: 'a1' }))

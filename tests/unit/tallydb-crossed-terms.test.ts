@@ -23,12 +23,14 @@ import type { Doc } from '@automerge/automerge'
 import { vetChanges } from '../../main/tallydb/change-vetting.ts'
 import {
   acceptProposal,
+  acceptanceStepsDue,
   acceptancesToConfirm,
   addProposal,
   closeProposal,
   confirmAcceptance,
   docView,
   initialDoc,
+  retractAcceptance,
   scalars
 } from '../../main/tallydb/tally-document.ts'
 import type { StoredTallyDoc, TermsProposal } from '../../main/tallydb/tally-document.ts'
@@ -376,5 +378,89 @@ describe('an acceptance counts once its proposer confirms it', () => {
       d.log.push(scalars({ at, by: B, kind: 'confirmed' as const, proposalId: 'Q' }))
     })
     expect(vetChanges(m2, news(m2, c2), B)).toMatchObject({ ok: false })
+  })
+
+  it('the acceptor retracts an acceptance its proposer’s closing crossed: a confirmation dated back later does not revive it', () => {
+    // a seventh outside review: the proposer let a withdrawal dated back cross the acceptance, both read
+    // it withdrawn, then any time later confirmed it from just after the acceptance: it counted again
+    const base = accepted()
+    let { m, c } = base
+    const { beforeAcceptance } = base
+    const afterAcceptance = getHeads(c)
+    let w = clone(view(c, beforeAcceptance), { actor: 'b1'.repeat(16) }) as D
+    w = change(w, (d) => closeProposal(d, 'Q', B, at, 'withdrawn'))
+    const withdrawal = getChanges(view(c, beforeAcceptance) as D, w)
+    c = applyChanges(c, withdrawal)[0]
+    m = merchantTakes(m, c)
+    // the merchant's node, holding the crossing, retracts its acceptance; the customer takes that
+    expect(acceptanceStepsDue(m, A)).toEqual([{ proposalId: 'Q', step: 'retract' }])
+    m = change(m, (d) => retractAcceptance(d, 'Q', A, at))
+    expect(acceptanceStepsDue(m, A)).toEqual([])
+    const retraction = news(c, m)
+    expect(vetChanges(c, retraction, A)).toMatchObject({ ok: true })
+    c = applyChanges(c, retraction)[0]
+    // the customer confirms from just after the acceptance, leaving its withdrawal and the retraction out
+    let f = clone(view(c, afterAcceptance), { actor: 'b2'.repeat(16) }) as D
+    f = change(f, (d) => confirmAcceptance(d, 'Q', B, at))
+    const late = getChanges(view(c, afterAcceptance) as D, f)
+    expect(vetChanges(m, late, B)).toMatchObject({ ok: true })
+    for (const side of [applyChanges(m, late)[0], applyChanges(c, late)[0]]) {
+      expect(docView(side).proposals[0]?.status).toBe('withdrawn')
+      expect(docView(side).terms.foilCreditLimit).toBeUndefined()
+    }
+    // and a confirmation that knows of the retraction is refused outright
+    const known = change(clone(c, { actor: 'b3'.repeat(16) }), (d) => {
+      d.proposals.Q!.confirmedAt = scalars(at)
+      d.log.push(scalars({ at, by: B, kind: 'confirmed' as const, proposalId: 'Q' }))
+    })
+    expect(vetChanges(m, news(m, known), B)).toMatchObject({ ok: false })
+  })
+
+  it('refuses a retraction of a confirmed acceptance, of one its proposer never closed, and by the proposer', () => {
+    const { m, c } = accepted()
+    const retractBy = (doc: D, by: string): D =>
+      change(clone(doc), (d) => {
+        d.proposals.Q!.retractedAt = scalars(at)
+        d.log.push(scalars({ at, by, kind: 'retracted' as const, proposalId: 'Q' }))
+      })
+    // never closed
+    expect(vetChanges(c, news(c, retractBy(m, A)), A)).toMatchObject({
+      ok: false,
+      reason: 'it retracts an acceptance its proposer did not close'
+    })
+    // confirmed, then retracted
+    const confirmed = confirmDue(c, B)
+    const m2 = merchantTakes(m, confirmed)
+    expect(vetChanges(confirmed, news(confirmed, retractBy(m2, A)), A)).toMatchObject({ ok: false })
+    // by the proposer
+    expect(vetChanges(m, news(m, retractBy(c, B)), B)).toMatchObject({
+      ok: false,
+      reason: "it retracts an acceptance in this node's name"
+    })
+  })
+
+  it('a second acceptance of a confirmed proposal, dated back to win the merge, does not undo the agreement made since', () => {
+    // a seventh outside review: Q (1000) agreed, then R (200) agreed; the merchant accepts Q again from
+    // where it was open, its counters raised by own proposals: its write won the merge, 1000 read again
+    const base = accepted()
+    const { beforeAcceptance } = base
+    let c = confirmDue(base.c, B)
+    let m = merchantTakes(base.m, c)
+    c = change(c, (d) => addProposal(d, offer('R', B, { foilCreditLimit: 200 })))
+    m = merchantTakes(m, c)
+    m = change(m, (d) => acceptProposal(d, 'R', A, at))
+    c = confirmDue(applyChanges(c, news(c, m))[0], B)
+    m = merchantTakes(m, c)
+    expect(docView(m).terms.foilCreditLimit).toBe(200)
+    let f = clone(view(m, beforeAcceptance), { actor: 'fa'.repeat(16) }) as D
+    for (let i = 0; i < 12; i++) f = change(f, (d) => addProposal(d, offer(`pad${i}`, A, { note: `p${i}` })))
+    f = change(f, (d) => acceptProposal(d, 'Q', A, at))
+    const forged = getChanges(view(m, beforeAcceptance) as D, f)
+    const vetted = vetChanges(c, forged, A)
+    if (vetted.ok) c = applyChanges(c, forged)[0]
+    for (const side of [c, applyChanges(m, forged)[0]]) {
+      expect(docView(side).terms.foilCreditLimit).toBe(200)
+      expect(docView(side).proposals.find((p) => p.proposalId === 'R')?.status).toBe('accepted')
+    }
   })
 })
