@@ -269,6 +269,14 @@ function retractionRefusal(was: Rec, now: Rec, author: string): string | undefin
 export function heldRefusal(before: unknown, after: unknown, held: unknown): string | undefined {
   const was = rec(rec(before).proposals)
   const here = rec(rec(held).proposals)
+  // standing terms come before any acceptance (the listener writes them first, and all its later steps
+  // depend on them): one dated back to the document's creation would set an unset term at will, later
+  const added = list(rec(after).log).slice(list(rec(before).log).length)
+  if (
+    added.some((e) => rec(e).kind === 'terms-set') &&
+    Object.values(here).some((p) => rec(p).acceptedBy !== undefined)
+  )
+    return 'it sets standing terms after an acceptance'
   for (const id of Object.keys(rec(rec(after).proposals)))
     if (was[id] === undefined && here[id] !== undefined)
       return 'it proposes under the id of a proposal made since'

@@ -24,7 +24,9 @@ import type { Doc, Patch } from '@automerge/automerge'
 import { InflateBudget, chunkRows, splitChunks } from './change-columns.ts'
 import { historyOf } from './change-references.ts'
 import { changeRefusal, heldRefusal } from './change-rules.ts'
-import { applyPlainPatches } from './plain-patches.ts'
+import { applyPlainPatches, valueAt as at } from './plain-patches.ts'
+import { silentRewriteRefusal } from './silent-writes.ts'
+import { repeatedAcceptanceRefusal } from './acceptance-bounds.ts'
 import { MAX_PROPOSALS, MAX_PROPOSALS_PER_PARTY, checkTerms, proposalsBy } from './tally-document.ts'
 
 /** How much one counterparty's changes may add. */
@@ -156,6 +158,9 @@ export function vetChanges(
   }
   if (decoded.some((d) => !hasHeads(after, [d.hash])))
     return { ok: false, retry: true, reason: 'changes whose dependencies have not arrived' }
+  // before judging each change: a flood of acceptances, each valid as its author saw the document
+  const repeated = repeatedAcceptanceRefusal(after)
+  if (repeated !== undefined) return refused(repeated)
   // the state at our heads, as kept since the last message if nothing changed since
   const baseHeads = getHeads(base)
   const kept = slot?.get()
@@ -196,6 +201,8 @@ export function vetChanges(
       const shape = shapeRefusal(before, patches)
       if (shape !== undefined) return refused(shape)
       const state = applyPlainPatches(before, patches)
+      const silent = silentRewriteRefusal(before, patches, state)
+      if (silent !== undefined) return refused(silent)
       // setting standing terms backdated to before other terms were set would win the merge over them
       const standing = setsStandingTerms(before, state, merged)
       if (standing !== undefined) return refused(standing)
@@ -269,16 +276,6 @@ function shapeRefusal(before: unknown, patches: readonly Patch[]): string | unde
     }
   }
   return undefined
-}
-
-/** The value at `path` in a plain JSON state (undefined when there is none). */
-function at(state: unknown, path: ReadonlyArray<string | number>): unknown {
-  let v = state
-  for (const step of path) {
-    if (v === null || typeof v !== 'object') return undefined
-    v = (v as Record<string | number, unknown>)[step]
-  }
-  return v
 }
 
 /** How many operations `patches` take at least: one per value put, inserted, deleted or typed. */

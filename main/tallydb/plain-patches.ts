@@ -103,3 +103,13 @@ function plainValue(v: unknown): unknown {
   }
   return v
 }
+
+/** The value at `path` in a plain JSON state (undefined when there is none). */
+export function valueAt(state: unknown, path: ReadonlyArray<string | number>): unknown {
+  let v = state
+  for (const step of path) {
+    if (v === null || typeof v !== 'object') return undefined
+    v = (v as Record<string | number, unknown>)[step]
+  }
+  return v
+}

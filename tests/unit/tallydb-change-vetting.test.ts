@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
 import {
   Counter,
+  Float64,
   ImmutableString,
   applyChanges,
   change,
@@ -41,6 +42,7 @@ import {
 } from '../../main/tallydb/tally-document.ts'
 import type { StoredTallyDoc, StringForm, TermsProposal } from '../../main/tallydb/tally-document.ts'
 import { A, B, at, draftTally } from '../helpers/tally-parties.ts'
+import { MAX_ACCEPTANCES_PER_PROPOSAL } from '../../main/tallydb/acceptance-bounds.ts'
 
 const tally = draftTally()
 
@@ -237,6 +239,72 @@ describe('vetting the counterparty’s changes', () => {
     const doc = change(start(), (d) => addProposal(d, proposal('b1', B, { note: 'weekly' })))
     const late = step(doc, A, (d) => applyStandingTerms(d, { foilCreditLimit: 1e15 }, A, at))
     expect(refusal(late.vetted)).toMatch(/after negotiation began/)
+  })
+
+  it('refuses a write of a value it already has under another type, beside a valid step (an eighth review)', () => {
+    const doc = change(start(), (d) => {
+      d.terms.stockCreditLimit = 1000
+    })
+    const beside = (extra: (d: StoredTallyDoc) => void) => (d: StoredTallyDoc) => {
+      addProposal(d, proposal('b9', B, { note: 'weekly' }))
+      extra(d)
+    }
+    // the same number as a 64-bit float: it would stand as a write of no acceptance, and win a merge
+    const float = step(
+      doc,
+      B,
+      beside((d) => void ((d.terms as Record<string, unknown>).stockCreditLimit = new Float64(1000)))
+    )
+    expect(refusal(float.vetted)).toMatch(/writes terms.stockCreditLimit again/)
+    // the schema tag as text: the document would read as made with an older peer (the old rule)
+    const text = step(
+      doc,
+      B,
+      beside((d) => void ((d as Record<string, unknown>).schema = 'taleus/tally/1'))
+    )
+    expect(refusal(text.vetted)).toMatch(/writes schema again/)
+    const unit = step(
+      doc,
+      B,
+      beside((d) => void (d.terms.note = 'settle monthly' as unknown as ImmutableString))
+    )
+    expect(refusal(unit.vetted)).toMatch(/writes terms.note again/)
+    // the control: the step alone passes
+    expect(
+      step(
+        doc,
+        B,
+        beside(() => {})
+      ).vetted
+    ).toEqual({ ok: true, fresh: 1 })
+  })
+
+  it('refuses standing terms dated back to the creation once an acceptance exists (an eighth review)', () => {
+    const created = start()
+    let doc = change(clone(created), (d) => addProposal(d, proposal('b1', B, { note: 'agreed' })))
+    doc = change(doc, (d) => acceptProposal(d, 'b1', A, at))
+    const late = change(clone(created, { actor: 'a7'.repeat(16) }), (d) =>
+      applyStandingTerms(d, { foilCreditLimit: 1e15 }, A, at)
+    )
+    const merged = merge(clone(doc), late)
+    expect(refusal(vetChanges(doc, getChanges(doc, merged), A))).toMatch(/standing terms after an acceptance/)
+  })
+
+  it(`refuses more than ${MAX_ACCEPTANCES_PER_PROPOSAL} acceptances of one proposal side by side, each valid where it was made`, () => {
+    const open = change(start(), (d) => addProposal(d, proposal('b1', B, { stockCreditLimit: 10 })))
+    const acceptances = (n: number): Uint8Array[] =>
+      Array.from({ length: n }, (_, i) =>
+        getChanges(
+          open,
+          change(clone(open, { actor: `${(i + 16).toString(16)}`.repeat(16) }), (d) =>
+            acceptProposal(d, 'b1', A, at)
+          )
+        )
+      ).flat()
+    expect(vetChanges(open, acceptances(MAX_ACCEPTANCES_PER_PROPOSAL), A)).toMatchObject({ ok: true })
+    expect(refusal(vetChanges(open, acceptances(MAX_ACCEPTANCES_PER_PROPOSAL + 1), A))).toMatch(
+      /more than 4 times side by side/
+    )
   })
 
   it('refuses a change whose operation counter is inflated (it would win every conflict)', () => {
