@@ -12,12 +12,8 @@ import type {
   SessionState
 } from '../main/bootstrap/types.ts'
 import type { TallyDocumentView } from '../main/tallydb/tally-db.ts'
-import type {
-  NegotiationEntry,
-  TallyDocBody,
-  TallyTerms,
-  TermsProposal
-} from '../main/tallydb/tally-document.ts'
+import type { NegotiationEntry, TallyTerms, TermsProposal } from '../main/tallydb/tally-document.ts'
+import type { TallyDocBody } from '../main/tallydb/doc-view.ts'
 
 export type { NegotiationEntry, TallyDocBody, TallyDocumentView, TallyTerms, TermsProposal }
 

@@ -5,7 +5,8 @@
  * it. Whether the acceptance came live, before a restart, or through another node of a cadre.
  */
 import type { DocHandle } from '@automerge/automerge-repo'
-import { acceptanceStepsDue, confirmAcceptance, docView, retractAcceptance } from './tally-document.ts'
+import { acceptanceStepsDue, confirmAcceptance, retractAcceptance } from './agreement-steps.ts'
+import { docView } from './doc-view.ts'
 import type { StoredTallyDoc } from './tally-document.ts'
 
 /** What Confirmations needs of its TallyDb. */

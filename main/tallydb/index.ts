@@ -20,10 +20,10 @@ export type {
   StoredTallyDoc,
   StringForm,
   TallyDoc,
-  TallyDocBody,
   TallyTerms,
   TermsProposal
 } from './tally-document.ts'
+export type { TallyDocBody } from './doc-view.ts'
 export * from './errors.ts'
 export {
   documentHandedOver,

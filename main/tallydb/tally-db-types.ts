@@ -1,7 +1,8 @@
 /** The options, views and events of TallyDb. */
 import type { Libp2p } from '@libp2p/interface'
 import type { DraftTally } from '../bootstrap/types.ts'
-import type { StringForm, TallyDocBody, TallyTerms } from './tally-document.ts'
+import type { StringForm, TallyTerms } from './tally-document.ts'
+import type { TallyDocBody } from './doc-view.ts'
 import type { TallyDbBackend } from './backend-types.ts'
 
 /** Options of TallyDb.open. */

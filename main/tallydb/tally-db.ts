@@ -40,7 +40,8 @@ import type {
   TallyDocumentView
 } from './tally-db-types.ts'
 import type { IndexEntry } from './tally-index.ts'
-import { acceptProposal, addProposal, checkTerms, closeProposal, docView } from './tally-document.ts'
+import { acceptProposal, addProposal, checkTerms, closeProposal } from './tally-document.ts'
+import { docView } from './doc-view.ts'
 import type { StoredTallyDoc, TallyTerms, TermsProposal } from './tally-document.ts'
 
 export type { TallyDbEvents, TallyDbInit, TallyDocumentView } from './tally-db-types.ts'

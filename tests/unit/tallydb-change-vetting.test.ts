@@ -33,13 +33,13 @@ import {
   acceptProposal,
   addProposal,
   applyStandingTerms,
-  confirmAcceptance,
   closeProposal,
-  docView,
   initialDoc,
   scalars,
   written
 } from '../../main/tallydb/tally-document.ts'
+import { confirmAcceptance } from '../../main/tallydb/agreement-steps.ts'
+import { docView } from '../../main/tallydb/doc-view.ts'
 import type { StoredTallyDoc, StringForm, TermsProposal } from '../../main/tallydb/tally-document.ts'
 import { A, B, at, draftTally } from '../helpers/tally-parties.ts'
 import { MAX_ACCEPTANCES_PER_PROPOSAL } from '../../main/tallydb/acceptance-bounds.ts'

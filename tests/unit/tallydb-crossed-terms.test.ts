@@ -23,16 +23,18 @@ import type { Doc } from '@automerge/automerge'
 import { vetChanges } from '../../main/tallydb/change-vetting.ts'
 import {
   acceptProposal,
-  acceptanceStepsDue,
-  acceptancesToConfirm,
   addProposal,
   closeProposal,
-  confirmAcceptance,
-  docView,
   initialDoc,
-  retractAcceptance,
   scalars
 } from '../../main/tallydb/tally-document.ts'
+import {
+  acceptanceStepsDue,
+  acceptancesToConfirm,
+  confirmAcceptance,
+  retractAcceptance
+} from '../../main/tallydb/agreement-steps.ts'
+import { docView } from '../../main/tallydb/doc-view.ts'
 import type { StoredTallyDoc, TermsProposal } from '../../main/tallydb/tally-document.ts'
 import { A, B, at } from '../helpers/tally-parties.ts'
 

@@ -18,14 +18,14 @@ import { docOf, isAutomergeChunks, isDocBetween, newDocumentBytes } from '../../
 import {
   acceptProposal,
   addProposal,
-  confirmAcceptance,
-  docView,
   initialDoc,
   scalars,
   str,
   stringFormFor,
   stringFormOf
 } from '../../main/tallydb/tally-document.ts'
+import { confirmAcceptance } from '../../main/tallydb/agreement-steps.ts'
+import { docView } from '../../main/tallydb/doc-view.ts'
 import type { StoredTallyDoc } from '../../main/tallydb/tally-document.ts'
 import { A, B, draftTally } from '../helpers/tally-parties.ts'
 

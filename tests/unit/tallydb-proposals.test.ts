@@ -10,9 +10,9 @@ import {
   MAX_PROPOSALS_PER_PARTY,
   acceptProposal,
   addProposal,
-  closeProposal,
-  docView
+  closeProposal
 } from '../../main/tallydb/tally-document.ts'
+import { docView } from '../../main/tallydb/doc-view.ts'
 import type { StoredTallyDoc, TermsProposal } from '../../main/tallydb/tally-document.ts'
 import { A, B, C, at, draftTally } from '../helpers/tally-parties.ts'
 
