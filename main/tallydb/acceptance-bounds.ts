@@ -8,18 +8,24 @@
 import { getConflicts } from '@automerge/automerge'
 import type { Doc } from '@automerge/automerge'
 
-/** Concurrent acceptances one proposal may hold (a party running that many nodes at once). */
+/** Concurrent steps of one kind one proposal may hold (a party running that many nodes at once). */
 export const MAX_ACCEPTANCES_PER_PROPOSAL = 4
 
-/** Why `doc` (the document with a message's changes) holds too many acceptances of one proposal, if it does. */
+const STEP_FIELDS = ['acceptedBy', 'closedBy', 'status', 'confirmedAt', 'retractedAt'] as const
+
+/** Why `doc` (the document with a message's changes) holds too many steps side by side on one proposal, if it does. */
 export function repeatedAcceptanceRefusal(doc: Doc<unknown>): string | undefined {
   const proposals = (doc as { proposals?: unknown }).proposals
   if (proposals === null || typeof proposals !== 'object') return undefined
   for (const [id, p] of Object.entries(proposals as Record<string, unknown>)) {
     if (p === null || typeof p !== 'object') continue
-    const acceptances = getConflicts(p as Doc<unknown>, 'acceptedBy')
-    if (acceptances !== undefined && Object.keys(acceptances).length > MAX_ACCEPTANCES_PER_PROPOSAL)
-      return `it accepts proposal ${id.slice(0, 64)} more than ${MAX_ACCEPTANCES_PER_PROPOSAL} times side by side`
+    // every step on a proposal writes one of these: acceptances, closings (declines 2600 side by side, a
+    // ninth review), confirmations, retractions
+    for (const key of STEP_FIELDS) {
+      const side = getConflicts(p as Doc<unknown>, key)
+      if (side !== undefined && Object.keys(side).length > MAX_ACCEPTANCES_PER_PROPOSAL)
+        return `it makes more than ${MAX_ACCEPTANCES_PER_PROPOSAL} steps on proposal ${id.slice(0, 64)} side by side`
+    }
   }
   return undefined
 }

@@ -75,6 +75,7 @@ export function changeRefusal(
     author,
     steps,
     rec(before.terms),
+    rec(after.terms),
     options
   )
   if (typeof proposals === 'string') return proposals
@@ -147,6 +148,7 @@ function proposalSteps(
   author: string,
   steps: string[],
   beforeTerms: Rec,
+  afterTerms: Rec,
   options: RuleOptions
 ): { accepted: Rec[] } | string {
   const accepted: Rec[] = []
@@ -201,6 +203,10 @@ function proposalSteps(
           return 'it accepts without awaiting the proposer’s confirmation'
         if (!replacedRight(value.replaced, rec(w.terms), beforeTerms, options.requireReplaced === true))
           return 'it misstates the terms its acceptance replaces'
+        // an acceptance makes its proposal's terms the tally's: one that leaves them out would be
+        // confirmed and read agreed while the terms never changed
+        for (const [k, v] of Object.entries(rec(w.terms)))
+          if (!same(afterTerms[k], v)) return 'it accepts a proposal without taking its terms'
         accepted.push(value)
         steps.push(`accepted:${id}`)
         break

@@ -25,7 +25,7 @@ import { InflateBudget, chunkRows, splitChunks } from './change-columns.ts'
 import { historyOf } from './change-references.ts'
 import { changeRefusal, heldRefusal } from './change-rules.ts'
 import { applyPlainPatches, valueAt as at } from './plain-patches.ts'
-import { silentRewriteRefusal } from './silent-writes.ts'
+import { silentRewriteRefusal, textEditRefusal } from './silent-writes.ts'
 import { repeatedAcceptanceRefusal } from './acceptance-bounds.ts'
 import { MAX_PROPOSALS, MAX_PROPOSALS_PER_PARTY, checkTerms, proposalsBy } from './tally-document.ts'
 
@@ -35,8 +35,15 @@ export interface VetLimits {
   maxChangeBytes: number
   /** Operations of one change (a note written as text is one per character). */
   maxChangeOps: number
-  /** Bytes of the whole document with the changes (its snapshot must fit in one frame of the channel). */
+  /** Bytes of a whole document (a snapshot: it must fit in one frame of the channel). */
   maxDocumentBytes: number
+  /**
+   * Bytes of the document's changes, each as sent (about 3× its snapshot). The most an honest tally holds:
+   * 200 proposals with 2000-character notes, each accepted (the note copied into the terms and into
+   * `replaced`), ~1.45 MB, its snapshot ~0.5 MB. At 1 MiB such a tally stopped syncing for good at its
+   * 144th agreement (a ninth outside review).
+   */
+  maxHistoryBytes: number
   /**
    * Operations of a whole document, or of one message in all (a scalar document of 200 proposals holds
    * ~10 000; a text one, as peers before 1.2.0 write it, one per character: ~75 notes of 2000). Decoding
@@ -56,6 +63,7 @@ export const VET_LIMITS: VetLimits = {
   maxChangeBytes: 64 * 1024,
   maxChangeOps: 8_000,
   maxDocumentBytes: 1024 * 1024,
+  maxHistoryBytes: 2 * 1024 * 1024,
   maxDocumentOps: 150_000,
   maxFreshChanges: 128
 }
@@ -171,7 +179,7 @@ export function vetChanges(
   // the document as this node holds it before the message: what a backdated change must not override
   const merged = shadow.state
   const bytes = shadow.bytes + freshBytes
-  if (bytes > limits.maxDocumentBytes) return refused(`the document would grow to ${bytes} bytes`)
+  if (bytes > limits.maxHistoryBytes) return refused(`the document would grow to ${bytes} bytes`)
   // each change's operation counter must follow the changes it depends on, as Automerge writes it: an
   // inflated one wins every conflict (a stale acceptance over the proposer's later withdrawal)
   const history = historyOf(after)
@@ -201,7 +209,9 @@ export function vetChanges(
       const shape = shapeRefusal(before, patches)
       if (shape !== undefined) return refused(shape)
       const state = applyPlainPatches(before, patches)
-      const silent = silentRewriteRefusal(before, patches, state)
+      const silent =
+        silentRewriteRefusal(before, patches, state) ??
+        textEditRefusal(before, patches, rules.requireConfirmation)
       if (silent !== undefined) return refused(silent)
       // setting standing terms backdated to before other terms were set would win the merge over them
       const standing = setsStandingTerms(before, state, merged)

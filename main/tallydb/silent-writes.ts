@@ -1,5 +1,6 @@
 /**
- * Writes that change nothing a reader of plain JSON sees, but act once merged: a value written again with
+ * Writes that change nothing a reader of plain JSON sees, but act once merged (and edits of a string in
+ * place, which act as nothing a rule reads): a value written again with
  * the same JSON and another Automerge type (a number as a 64-bit float, a string as text instead of a
  * scalar). The negotiation rules compare plain JSON, so such a write passed as "no change" beside any
  * valid step (an eighth outside review): it kept a crossed acceptance's value standing as if agreed,
@@ -44,4 +45,33 @@ function acceptsTerm(before: unknown, after: unknown, key: string): boolean {
 
 function asRecord(v: unknown): Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {}
+}
+
+/**
+ * Why `patches` edit a string in place, if they do. Honest code writes a string whole: a scalar in a
+ * document of scalar strings, a new text (put, then spliced in full) in one of text strings. An edit of a
+ * text that exists (a ninth outside review) changes a term without a write the rules or the reading of
+ * terms see: three forks each deleting the last 0 of an agreed note and typing it again each end equal,
+ * and merge to "10000" where "100" was agreed; a splice into the unit merged to "EUREUR".
+ */
+export function textEditRefusal(
+  before: unknown,
+  patches: readonly Patch[],
+  scalar: boolean
+): string | undefined {
+  const made = new Set<string>()
+  for (const p of patches) {
+    if (p.action === 'put') {
+      made.add(JSON.stringify(p.path))
+      continue
+    }
+    if (p.action !== 'splice' && p.action !== 'del') continue
+    const text = p.path.slice(0, -1)
+    const key = JSON.stringify(text)
+    // a deletion from a list or a map is a step the rules judge
+    if (p.action === 'del' && typeof at(before, text) !== 'string' && !made.has(key)) continue
+    if (scalar) return 'it writes a string as text in a document of scalar strings'
+    if (!made.has(key)) return `it edits ${text.join('.')} in place`
+  }
+  return undefined
 }

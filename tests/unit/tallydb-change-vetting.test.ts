@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest'
 import {
   Counter,
   Float64,
+  splice,
   ImmutableString,
   applyChanges,
   change,
@@ -193,7 +194,7 @@ describe('vetting the counterparty’s changes', () => {
       ['rewrite the log', (d) => void (d.log[0]!.by = s(B)), /rewrites the negotiation log/],
       [
         'a field of its own',
-        (d) => void ((d as unknown as Record<string, unknown>).junk = 'x'.repeat(10)),
+        (d) => void ((d as unknown as Record<string, unknown>).junk = s('x'.repeat(10))),
         /adds a field/
       ],
       [
@@ -279,6 +280,38 @@ describe('vetting the counterparty’s changes', () => {
     ).toEqual({ ok: true, fresh: 1 })
   })
 
+  it('refuses an acceptance that leaves its proposal’s terms out, and string edits in place (a ninth review)', () => {
+    const doc = change(start(), (d) => addProposal(d, proposal('a1', A, { stockCreditLimit: 100 })))
+    // every field an acceptance writes but the terms: it would be confirmed and read agreed, terms unchanged
+    const noTerms = step(doc, B, (d) => {
+      Object.assign(d.proposals.a1!, {
+        status: new ImmutableString('accepted'),
+        acceptedBy: new ImmutableString(B),
+        acceptedAt: new ImmutableString(at),
+        awaitsConfirmation: true,
+        replaced: { stockCreditLimit: null }
+      })
+      d.log.push(scalars({ at, by: B, kind: 'accepted' as const, proposalId: 'a1' }))
+    })
+    expect(refusal(noTerms.vetted)).toMatch(/without taking its terms/)
+    // a string as collaborative text in a document of scalar strings
+    const text = step(doc, B, (d) => addProposal(d, { ...proposal('b1', B, {}), terms: { unit: 'EUR' } }))
+    expect(text.vetted).toEqual({ ok: true, fresh: 1 })
+    const asText = step(doc, B, (d) => {
+      addProposal(d, proposal('b2', B, { note: 'x' }))
+      ;(d.proposals.b2!.terms as Record<string, unknown>).unit = 'EUR'
+    })
+    expect(refusal(asText.vetted)).toMatch(/as text in a document of scalar strings/)
+    // in a document of text strings, an edit of the agreed note in place (forks of it merge to "10000")
+    const old = change(start('text'), (d) => addProposal(d, proposal('a2', A, { note: 'deposit 100' })))
+    const agreed = change(old, (d) => acceptProposal(d, 'a2', B, at))
+    const edit = step(agreed, B, (d) => {
+      addProposal(d, proposal('b3', B, { stockCreditLimit: 1 }))
+      splice(d, ['terms', 'note'], 10, 1, '0')
+    })
+    expect(refusal(edit.vetted)).toMatch(/edits terms.note in place/)
+  })
+
   it('refuses standing terms dated back to the creation once an acceptance exists (an eighth review)', () => {
     const created = start()
     let doc = change(clone(created), (d) => addProposal(d, proposal('b1', B, { note: 'agreed' })))
@@ -290,22 +323,23 @@ describe('vetting the counterparty’s changes', () => {
     expect(refusal(vetChanges(doc, getChanges(doc, merged), A))).toMatch(/standing terms after an acceptance/)
   })
 
-  it(`refuses more than ${MAX_ACCEPTANCES_PER_PROPOSAL} acceptances of one proposal side by side, each valid where it was made`, () => {
-    const open = change(start(), (d) => addProposal(d, proposal('b1', B, { stockCreditLimit: 10 })))
-    const acceptances = (n: number): Uint8Array[] =>
-      Array.from({ length: n }, (_, i) =>
-        getChanges(
-          open,
-          change(clone(open, { actor: `${(i + 16).toString(16)}`.repeat(16) }), (d) =>
-            acceptProposal(d, 'b1', A, at)
-          )
-        )
-      ).flat()
-    expect(vetChanges(open, acceptances(MAX_ACCEPTANCES_PER_PROPOSAL), A)).toMatchObject({ ok: true })
-    expect(refusal(vetChanges(open, acceptances(MAX_ACCEPTANCES_PER_PROPOSAL + 1), A))).toMatch(
-      /more than 4 times side by side/
-    )
-  })
+  it.each([
+    ['acceptances', (d: StoredTallyDoc) => acceptProposal(d, 'b1', A, at)],
+    ['declines', (d: StoredTallyDoc) => closeProposal(d, 'b1', A, at, 'declined')]
+  ] as const)(
+    `refuses more than ${MAX_ACCEPTANCES_PER_PROPOSAL} %s of one proposal side by side, each valid where it was made`,
+    (_kind, stepOf) => {
+      const open = change(start(), (d) => addProposal(d, proposal('b1', B, { stockCreditLimit: 10 })))
+      const acceptances = (n: number): Uint8Array[] =>
+        Array.from({ length: n }, (_, i) =>
+          getChanges(open, change(clone(open, { actor: `${(i + 16).toString(16)}`.repeat(16) }), stepOf))
+        ).flat()
+      expect(vetChanges(open, acceptances(MAX_ACCEPTANCES_PER_PROPOSAL), A)).toMatchObject({ ok: true })
+      expect(refusal(vetChanges(open, acceptances(MAX_ACCEPTANCES_PER_PROPOSAL + 1), A))).toMatch(
+        /more than 4 steps on proposal/
+      )
+    }
+  )
 
   it('refuses a change whose operation counter is inflated (it would win every conflict)', () => {
     const base = change(start(), (d) => addProposal(d, proposal('a1', A, { stockCreditLimit: 900 })))
@@ -479,7 +513,7 @@ describe('vetting the counterparty’s changes', () => {
     })
     expect(refusal(hidden.vetted)).toMatch(/operations|bytes/)
     expect(
-      refusal(vetChanges(doc, getChanges(doc, big.theirs), B, { ...VET_LIMITS, maxDocumentBytes: 1000 }))
+      refusal(vetChanges(doc, getChanges(doc, big.theirs), B, { ...VET_LIMITS, maxHistoryBytes: 1000 }))
     ).toMatch(/grow to \d+ bytes/)
     const two = change(big.theirs, (d) => closeProposal(d, 'b1', B, at, 'withdrawn'))
     const onlyLast = getChanges(big.theirs, two)
@@ -487,27 +521,32 @@ describe('vetting the counterparty’s changes', () => {
   })
 
   for (const form of ['scalar', 'text'] as const) {
-    it(`a document full of the largest honest proposals (${form} strings) stays inside the document bound`, () => {
-      // written directly (addProposal's supersede scan makes many of them slow to build)
-      const doc = change(start(form), (d) => {
-        for (let i = 0; i < MAX_PROPOSALS; i++) {
-          const p = proposal(`${String(i).padStart(4, '0')}-${'x'.repeat(31)}`, i % 2 ? A : B, {
-            // random, so the change's columns do not compress away
-            note: randomBytes(1500).toString('base64').slice(0, 2000),
-            unit: randomBytes(24).toString('base64'),
-            stockCreditLimit: 1e15,
-            foilCreditLimit: 1e15
-          })
-          const closed = { ...p, status: 'accepted' as const, acceptedBy: B, acceptedAt: at }
-          d.proposals[p.proposalId] = written(closed, form)
-          d.log.push(written({ at, by: p.by, kind: 'proposed' as const, proposalId: p.proposalId }, form))
-          d.log.push(written({ at, by: B, kind: 'accepted' as const, proposalId: p.proposalId }, form))
-        }
-      })
-      const bytes = getAllChanges(doc).reduce((n, c) => n + c.byteLength, 0)
-      expect(bytes).toBeGreaterThan(400_000)
-      expect(bytes).toBeLessThan(VET_LIMITS.maxDocumentBytes)
-    })
+    it(`a tally of the largest honest agreements (${form} strings) stays inside the document bounds`, () => {
+      // each proposal its own change, then its acceptance (which copies the terms into the terms and into
+      // `replaced`) and, where the document knows it, the confirmation: as honest parties write them
+      let doc = start(form)
+      for (let i = 0; i < MAX_PROPOSALS; i++) {
+        const by = i % 2 ? A : B
+        const other = i % 2 ? B : A
+        const p = proposal(`${String(i).padStart(4, '0')}-${'x'.repeat(31)}`, by, {
+          // random, so the change's columns do not compress away
+          note: randomBytes(1500).toString('base64').slice(0, 2000),
+          unit: randomBytes(24).toString('base64'),
+          stockCreditLimit: 1e15 - i,
+          foilCreditLimit: 1e15 - i
+        })
+        doc = change(doc, (d) => {
+          d.proposals[p.proposalId] = written(p, form)
+          d.log.push(written({ at, by, kind: 'proposed' as const, proposalId: p.proposalId }, form))
+        })
+        doc = change(doc, (d) => acceptProposal(d, p.proposalId, other, at))
+        if (form === 'scalar') doc = change(doc, (d) => confirmAcceptance(d, p.proposalId, by, at))
+      }
+      const history = getAllChanges(doc).reduce((n, c) => n + c.byteLength, 0)
+      expect(history).toBeGreaterThan(1_000_000)
+      expect(history).toBeLessThan(VET_LIMITS.maxHistoryBytes)
+      expect(save(doc).byteLength).toBeLessThan(VET_LIMITS.maxDocumentBytes)
+    }, 60_000)
   }
 
   it('refuses more changes in one message than a full document’s steps, and a proposal past the most one tally keeps', () => {

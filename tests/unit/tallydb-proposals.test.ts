@@ -10,7 +10,8 @@ import {
   MAX_PROPOSALS_PER_PARTY,
   acceptProposal,
   addProposal,
-  closeProposal
+  closeProposal,
+  scalars
 } from '../../main/tallydb/tally-document.ts'
 import { docView } from '../../main/tallydb/doc-view.ts'
 import type { StoredTallyDoc, TermsProposal } from '../../main/tallydb/tally-document.ts'
@@ -94,8 +95,8 @@ describe('proposals per party', () => {
     expect(docView(doc).proposals).toHaveLength(MAX_PROPOSALS_PER_PARTY + 1)
     // and a counterparty that writes one more anyway is refused
     const more = change(clone(doc), (d) => {
-      d.proposals['b-more'] = { ...proposal('b-more', B, 'more') } as never
-      d.log.push({ at, by: B, kind: 'proposed', proposalId: 'b-more' } as never)
+      d.proposals['b-more'] = scalars(proposal('b-more', B, 'more')) as never
+      d.log.push(scalars({ at, by: B, kind: 'proposed', proposalId: 'b-more' }) as never)
     })
     expect(vetChanges(doc, getChanges(doc, more), B)).toMatchObject({
       ok: false,
