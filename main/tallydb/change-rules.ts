@@ -246,9 +246,7 @@ function confirmationRefusal(was: Rec, now: Rec, author: string): string | undef
     return 'it confirms an acceptance of a proposal it knows was closed'
   if (!onlyKeys(now, CONFIRMED_KEYS) || !isShortString(now.confirmedAt, MAX_AT))
     return 'it writes a confirmation out of shape'
-  for (const k of new Set([...Object.keys(was), ...Object.keys(now)]))
-    if (k !== 'confirmedAt' && !same(was[k], now[k])) return 'it changes an accepted proposal'
-  return undefined
+  return onlyAdds(was, now, 'confirmedAt') ? undefined : 'it changes an accepted proposal'
 }
 
 /**
@@ -263,9 +261,7 @@ function retractionRefusal(was: Rec, now: Rec, author: string): string | undefin
     return 'it retracts an acceptance its proposer did not close'
   if (!onlyKeys(now, RETRACTED_KEYS) || !isShortString(now.retractedAt, MAX_AT))
     return 'it writes a retraction out of shape'
-  for (const k of new Set([...Object.keys(was), ...Object.keys(now)]))
-    if (k !== 'retractedAt' && !same(was[k], now[k])) return 'it changes an accepted proposal'
-  return undefined
+  return onlyAdds(was, now, 'retractedAt') ? undefined : 'it changes an accepted proposal'
 }
 
 /**
@@ -341,6 +337,13 @@ function rec(v: unknown): Rec {
 
 function list(v: unknown): unknown[] {
   return Array.isArray(v) ? v : []
+}
+
+/** True when `now` is `was` with `key` added and nothing else changed. */
+function onlyAdds(was: Rec, now: Rec, key: string): boolean {
+  for (const k of new Set([...Object.keys(was), ...Object.keys(now)]))
+    if (k !== key && !same(was[k], now[k])) return false
+  return true
 }
 
 function onlyKeys(v: Rec, keys: ReadonlySet<string>): boolean {

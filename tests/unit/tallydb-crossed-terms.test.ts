@@ -293,14 +293,6 @@ describe('an acceptance counts once its proposer confirms it', () => {
     return { m, c, beforeAcceptance }
   }
 
-  /** The merchant takes what `from` holds that it does not, judged as the customer's. */
-  function merchantTakes(m: D, from: D): D {
-    const fresh = news(m, from)
-    const vetted = vetChanges(m, fresh, B)
-    if (!vetted.ok) throw new Error(vetted.reason)
-    return applyChanges(m, fresh)[0]
-  }
-
   it('awaits confirmation on both sides until the proposer confirms; then it counts on both', () => {
     let { m, c } = accepted()
     for (const side of [m, c]) {
@@ -308,7 +300,7 @@ describe('an acceptance counts once its proposer confirms it', () => {
       expect(docView(side).terms.foilCreditLimit).toBeUndefined()
     }
     c = confirmDue(c, B)
-    m = merchantTakes(m, c)
+    m = takeFrom(m, c)
     for (const side of [m, c]) {
       expect(docView(side).proposals[0]).toMatchObject({ status: 'accepted', confirmedAt: at })
       expect(docView(side).terms.foilCreditLimit).toBe(1000)
@@ -324,7 +316,7 @@ describe('an acceptance counts once its proposer confirms it', () => {
     (_who, how, by) => {
       const { m: accepting, c: proposing, beforeAcceptance } = accepted()
       const c = confirmDue(proposing, B)
-      const m = merchantTakes(accepting, c)
+      const m = takeFrom(accepting, c)
       // a second actor of that party closes Q from where it was open: a crossing, as far as anyone can tell
       let f = clone(view(m, beforeAcceptance), { actor: 'ff'.repeat(16) }) as D
       f = change(f, (d) => closeProposal(d, 'Q', by, at, how))
@@ -393,7 +385,7 @@ describe('an acceptance counts once its proposer confirms it', () => {
     w = change(w, (d) => closeProposal(d, 'Q', B, at, 'withdrawn'))
     const withdrawal = getChanges(view(c, beforeAcceptance) as D, w)
     c = applyChanges(c, withdrawal)[0]
-    m = merchantTakes(m, c)
+    m = takeFrom(m, c)
     // the merchant's node, holding the crossing, retracts its acceptance; the customer takes that
     expect(acceptanceStepsDue(m, A)).toEqual([{ proposalId: 'Q', step: 'retract' }])
     m = change(m, (d) => retractAcceptance(d, 'Q', A, at))
@@ -432,7 +424,7 @@ describe('an acceptance counts once its proposer confirms it', () => {
     })
     // confirmed, then retracted
     const confirmed = confirmDue(c, B)
-    const m2 = merchantTakes(m, confirmed)
+    const m2 = takeFrom(m, confirmed)
     expect(vetChanges(confirmed, news(confirmed, retractBy(m2, A)), A)).toMatchObject({ ok: false })
     // by the proposer
     expect(vetChanges(m, news(m, retractBy(c, B)), B)).toMatchObject({
@@ -447,12 +439,12 @@ describe('an acceptance counts once its proposer confirms it', () => {
     const base = accepted()
     const { beforeAcceptance } = base
     let c = confirmDue(base.c, B)
-    let m = merchantTakes(base.m, c)
+    let m = takeFrom(base.m, c)
     c = change(c, (d) => addProposal(d, offer('R', B, { foilCreditLimit: 200 })))
-    m = merchantTakes(m, c)
+    m = takeFrom(m, c)
     m = change(m, (d) => acceptProposal(d, 'R', A, at))
     c = confirmDue(applyChanges(c, news(c, m))[0], B)
-    m = merchantTakes(m, c)
+    m = takeFrom(m, c)
     expect(docView(m).terms.foilCreditLimit).toBe(200)
     let f = clone(view(m, beforeAcceptance), { actor: 'fa'.repeat(16) }) as D
     for (let i = 0; i < 12; i++) f = change(f, (d) => addProposal(d, offer(`pad${i}`, A, { note: `p${i}` })))
