@@ -24,6 +24,7 @@ import { createTaleusNode } from '../main/node/index.ts'
 import { joinDocument } from '../main/tallydb/bootstrap-hooks.ts'
 import { TallyDb } from '../main/tallydb/index.ts'
 import { onMessages, send } from './lib/child.ts'
+import { startPerf } from './lib/perf-record.ts'
 import { BASELINE_PROTOCOL, ackFrame, contactFrame } from './lib/frames.ts'
 
 interface Peer {
@@ -44,6 +45,8 @@ const WALLET_HOOKS: SessionHooks = {
 
 /** BENCH_BURST_PROF=DIR: a CPU profile of each dialer's burst alone (go to done), as the listener writes. */
 const burstProfDir = process.env.BENCH_BURST_PROF
+/** BENCH_DIALER_PERF=DIR: `perf record` of the measured burst (start with BENCH_DIALER_ARGS=--perf-basic-prof-only-functions). */
+const perfDir = process.env.BENCH_DIALER_PERF
 
 let peers: Peer[] = []
 /** The first peers of `peers`, served before the clock (their nodes stop once that is done). */
@@ -264,6 +267,11 @@ onMessages(async (message) => {
         await profiler.post('Profiler.enable')
         await profiler.post('Profiler.start')
       }
+      // the measured burst alone (a warm-up's has `take`)
+      const stopPerf =
+        perfDir != null && perfDir !== '' && message.take === undefined
+          ? await startPerf(perfDir, 'dialer')
+          : undefined
       const cpuBefore = process.cpuUsage()
       const start = performance.now()
       const worker = async (): Promise<void> => {
@@ -282,6 +290,7 @@ onMessages(async (message) => {
       await Promise.all(Array.from({ length: Math.min(concurrency, end - next) }, worker))
       const wallMs = performance.now() - start
       const cpu = process.cpuUsage(cpuBefore)
+      await stopPerf?.()
       if (profiler !== undefined) {
         const { profile } = await profiler.post('Profiler.stop')
         await writeFile(

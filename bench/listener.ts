@@ -8,8 +8,6 @@
  * stream after the contact frame, until run.js sends `release`.
  */
 import '../main/polyfill.ts'
-import { spawn } from 'node:child_process'
-import type { ChildProcess } from 'node:child_process'
 import { writeFile } from 'node:fs/promises'
 import { Session } from 'node:inspector/promises'
 import { join } from 'node:path'
@@ -30,6 +28,7 @@ import {
   threadCpuMs
 } from './lib/child.ts'
 import { BASELINE_PROTOCOL, provisioningFrame } from './lib/frames.ts'
+import { startPerf } from './lib/perf-record.ts'
 
 const mode = process.env.BENCH_MODE as 'baseline' | 'bootstrap'
 const dataDir = process.env.BENCH_DATA_DIR ?? ''
@@ -47,7 +46,7 @@ let profiler: Session | undefined
  * V8 profile shows wall time (a thread preempted in a syscall counts there), this shows CPU.
  */
 const perfDir = process.env.BENCH_PERF
-let perf: ChildProcess | undefined
+let stopPerf: (() => Promise<void>) | undefined
 /** Long enough for 1000 fresh handshakes, the GC and the samples: a held session must not time out. */
 const HOLD_MS = 120_000
 
@@ -186,24 +185,7 @@ onMessages(async (message) => {
         await profiler.post('Profiler.enable')
         await profiler.post('Profiler.start')
       }
-      if (perfDir != null && perfDir !== '') {
-        perf = spawn(
-          'perf',
-          [
-            'record',
-            '-q',
-            '-F',
-            '1999',
-            '-g',
-            '-p',
-            String(process.pid),
-            '-o',
-            join(perfDir, `perf-${mode}-${process.pid}.data`)
-          ],
-          { stdio: 'ignore' }
-        )
-        await sleep(300)
-      }
+      if (perfDir != null && perfDir !== '') stopPerf = await startPerf(perfDir, mode)
       cpuBefore = process.cpuUsage()
       threadsBefore = threadCpuMs()
       for (const key of Object.keys(outcomes)) delete outcomes[key]
@@ -236,12 +218,8 @@ onMessages(async (message) => {
       const peakRss = sampler.peak
       const cpu = process.cpuUsage(cpuBefore)
       const threads = threadCpuMs()
-      if (perf !== undefined) {
-        const exited = new Promise((resolve) => perf!.once('exit', resolve))
-        perf.kill('SIGINT')
-        await exited
-        perf = undefined
-      }
+      await stopPerf?.()
+      stopPerf = undefined
       if (profiler != null) {
         const { profile } = await profiler.post('Profiler.stop')
         await writeFile(

@@ -22,7 +22,11 @@ export class Child {
         '--max-old-space-size=4096',
         ...execArgv,
         // BENCH_LISTENER_ARGS: V8/Node flags for the listener alone (experiments)
-        ...(file === 'listener.ts' ? (process.env.BENCH_LISTENER_ARGS?.split(' ').filter(Boolean) ?? []) : [])
+        ...(file === 'listener.ts'
+          ? (process.env.BENCH_LISTENER_ARGS?.split(' ').filter(Boolean) ?? [])
+          : []),
+        // BENCH_DIALER_ARGS: the same for the dialers (with BENCH_DIALER_PERF)
+        ...(file === 'dialer.ts' ? (process.env.BENCH_DIALER_ARGS?.split(' ').filter(Boolean) ?? []) : [])
       ],
       env: { ...process.env, ...env },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc']

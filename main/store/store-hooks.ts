@@ -48,6 +48,13 @@ import type { TallyDb } from '../tallydb/tally-db.ts'
 import type { TallyTerms } from '../tallydb/tally-document.ts'
 import type { LocalNode, StoreEvents } from './types.ts'
 
+/**
+ * When a listener answers with a new tally before its draft is on disk: only while no other draft is being
+ * written ('alone': in a rush each answer waits for the batch it joined), or always ('always': the crash
+ * suite, which holds many such drafts at once).
+ */
+export const DRAFT_ANSWER: { beforeWrite: 'alone' | 'always' } = { beforeWrite: 'alone' }
+
 /** What StoreHooks uses of its store (the store's own parts, shared, not copies). */
 export interface StoreHooksParts {
   tokens: TokenBook
@@ -83,6 +90,8 @@ export class StoreHooks {
   #reservations = new Map<string, string>()
   /** tallyId → the write of a draft a listener answered with before it reached the disk. */
   #writing = new Map<string, Promise<void>>()
+  /** Drafts (with their documents) on their way to disk, answered yet or not. */
+  #draftWrites = 0
 
   constructor(parts: StoreHooksParts) {
     this.#tokens = parts.tokens
@@ -239,12 +248,17 @@ export class StoreHooks {
       this.#termsOf(ctx),
       ctx
     )
+    const answerFirst = this.#draftWrites === 0 || DRAFT_ANSWER.beforeWrite === 'always'
     const written = this.#write(record, stored)
     // A listener confirms nothing before both are on disk (settleTally waits for them), so its answer need
     // not wait: a crash before then leaves the dialer a tally we never heard of, which it ends abandoned
-    // when we refuse its verdict query. A dialer (foil) waits: the listener confirms on its word alone. So
-    // does a listener whose counterparty opens the document over libp2p (1.0.0, or too big for the frame).
-    if (ctx.direction === 'outbound' || provisioned.document === undefined) await written
+    // when we refuse its verdict query. It does so only while no other draft is being written, though: in a
+    // rush, answers that wait for the batch they joined leave together and their confirmations come back
+    // together, so each journal takes many sessions per durable write (answering at once spread them out to
+    // one write per session and file; docs/performance.md, issue I). A dialer (foil) waits: the listener
+    // confirms on its word alone. So does a listener whose counterparty opens the document over libp2p
+    // (1.0.0, or too big for the frame).
+    if (!answerFirst || ctx.direction === 'outbound' || provisioned.document === undefined) await written
     else {
       // its failure reaches the session through settleTally; it is no unhandled rejection meanwhile
       written.catch(() => {})
@@ -267,6 +281,7 @@ export class StoreHooks {
    * row. If either fails, what was written of the tally is settled at once: nobody will hear of it.
    */
   async #write(record: TallyRecord, stored: Promise<void>): Promise<void> {
+    this.#draftWrites++
     const recorded = this.#ledger.record(record)
     try {
       await Promise.all([recorded, stored])
@@ -277,6 +292,7 @@ export class StoreHooks {
       ])
       throw err
     } finally {
+      this.#draftWrites--
       this.#writing.delete(record.tallyId)
     }
   }

@@ -13,6 +13,7 @@ import { DEFAULT_SESSION_CONFIG } from '../../main/bootstrap/session-manager.ts'
 import type { HookContext, SessionHooks } from '../../main/bootstrap/types.ts'
 import { DEFAULT_VERDICT_RETRY } from '../../main/service/verdict-recovery.ts'
 import { LowdbMerchantStore } from '../../main/store/merchant-store.ts'
+import { DRAFT_ANSWER } from '../../main/store/store-hooks.ts'
 import { TallyLedger } from '../../main/store/tally-ledger.ts'
 import type { TallyRecord } from '../../main/store/tally-book.ts'
 import { PgMerchantStore } from '../../main/store/pg/pg-store.ts'
@@ -32,6 +33,8 @@ Object.assign(DEFAULT_ABUSE_LIMITS, {
   abandonedPerToken: NO_RATE_LIMIT
 })
 Object.assign(DEFAULT_VERDICT_RETRY, { initialMs: 250, maxMs: 2_000 })
+// every held draft is answered before its write, not only a lone one: the kill finds many of them
+Object.assign(DRAFT_ANSWER, { beforeWrite: 'always' })
 
 const plan = process.env.TALEUS_CRASH_PLAN
   ? (JSON.parse(process.env.TALEUS_CRASH_PLAN) as CrashPlan)

@@ -1,7 +1,8 @@
 /**
  * A listener answers with a new tally before its draft and document reach the disk, and confirms it only
  * once they have: the response does not wait for two durable writes, and a crash in between leaves a tally
- * nobody confirmed (the dialer's verdict query is refused; it ends the tally abandoned). A dialer that
+ * nobody confirmed (the dialer's verdict query is refused; it ends the tally abandoned). It does so only
+ * while no other draft is being written: in a rush, answers wait for the batch they joined. A dialer that
  * provisions (foil), and a listener whose counterparty opens the document over libp2p, still wait.
  */
 import { afterEach, describe, expect, it } from 'vitest'
@@ -82,6 +83,33 @@ describe('a listener answers before its draft is on disk', () => {
     expect(a.store.listTallies().map((t) => t.status)).toEqual(['confirmed'])
     expect(a.db.has(tallyId)).toBe(true)
     expect(a.store.verdictFor(tallyId, b.peerId)).toBe('confirmed')
+  })
+
+  it('in a rush it waits: a draft made while another is on its way to disk answers once it is written itself', async () => {
+    const a = await world.party()
+    const b = await world.party()
+    const c = await world.party()
+    const hooks = hooksOf(a)
+    const release = holdNextStore(a.db)
+    const first = await answerAsListener(hooks, a, b)
+    expect(a.db.has(first.tally.tallyId)).toBe(false)
+    // the first one's write is still in flight: the second joins the disk's next batch and answers after it
+    const second = await hooks.provisionDatabase(
+      'stock',
+      c.peerId,
+      a.peerId,
+      's2',
+      ctxOf('s2', 'inbound', c.peerId)
+    )
+    expect(second.dbConnectionInfo.document).toBeDefined()
+    expect(a.db.has(second.tally.tallyId)).toBe(true)
+    expect(a.store.listTallies().map((t) => t.tallyId)).toContain(second.tally.tallyId)
+    release()
+    await hooks.settleTally!(first.tally.tallyId, 'confirmed', ctxOf('s1', 'inbound', b.peerId))
+    expect(a.db.has(first.tally.tallyId)).toBe(true)
+    // once nothing is being written, a lone draft answers first again
+    const third = await answerAsListener(hooks, a, c)
+    expect(a.db.has(third.tally.tallyId)).toBe(false)
   })
 
   it('a dialer that provisions (foil) and a listener whose counterparty opens the document over libp2p wait', async () => {
