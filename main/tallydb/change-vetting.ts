@@ -197,6 +197,9 @@ export function vetChanges(
       // only the document's own creation depends on nothing: a second one would compete with it for
       // every field of the document (and win with higher counters)
       if (d.deps.length === 0 && baseHeads.length > 0) return refused('a second creation of the document')
+      // a document of scalar strings holds no text object at all, not even an empty one (no splice shows it)
+      if (scalar && d.opList.some((op) => op.action === 'makeText'))
+        return refused('it writes a string as text in a document of scalar strings')
       // the state the author saw: from the last one we know, by the patches between their heads
       const before = sameHeads(shadow.heads, d.deps)
         ? shadow.state

@@ -269,7 +269,8 @@ describe('vetting the counterparty’s changes', () => {
       B,
       beside((d) => void (d.terms.note = 'settle monthly' as unknown as ImmutableString))
     )
-    expect(refusal(unit.vetted)).toMatch(/writes terms.note again/)
+    // (a string written as text: the scalar document's own rule refuses it before the rewrite is judged)
+    expect(refusal(unit.vetted)).toMatch(/as text in a document of scalar strings/)
     // the control: the step alone passes
     expect(
       step(
@@ -302,6 +303,12 @@ describe('vetting the counterparty’s changes', () => {
       ;(d.proposals.b2!.terms as Record<string, unknown>).unit = 'EUR'
     })
     expect(refusal(asText.vetted)).toMatch(/as text in a document of scalar strings/)
+    // an empty one too (a tenth review: it showed as no splice at all), wherever it is put
+    const emptyText = step(doc, B, (d) => {
+      addProposal(d, proposal('b4', B, { stockCreditLimit: 5 }))
+      ;(d.proposals.b4!.terms as Record<string, unknown>).note = ''
+    })
+    expect(refusal(emptyText.vetted)).toMatch(/as text in a document of scalar strings/)
     // in a document of text strings, an edit of the agreed note in place (forks of it merge to "10000")
     const old = change(start('text'), (d) => addProposal(d, proposal('a2', A, { note: 'deposit 100' })))
     const agreed = change(old, (d) => acceptProposal(d, 'a2', B, at))
