@@ -263,7 +263,8 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
   /** The document of a tally and its sync state; undefined when this node has none. */
   async read(tallyId: string): Promise<TallyDocumentView | undefined> {
     this.#assertOpen()
-    const entry = this.#index.get(tallyId)
+    // a cadre's other node may have made it a moment ago: its note has not reached us yet, the store has it
+    const entry = this.#index.get(tallyId) ?? (await this.#index.load?.(tallyId))
     if (entry === undefined) return undefined
     const handle = await this.#handle(entry)
     return this.#view(entry, handle)
