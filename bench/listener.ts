@@ -61,6 +61,11 @@ let threadsBefore = threadCpuMs()
 let heldCount: () => Promise<number> = async () => 0
 /** Lets every held session go on (baseline: reply; bootstrap: the operator rejects them all). */
 let releaseAll: () => Promise<number> = async () => 0
+/**
+ * A tallydb run: CPU ms per first read of the documents made in the burst (up to `n`), where the engine
+ * makes each one's first state (derived, bootstrap 1.3.0): the cost the bootstrap no longer pays.
+ */
+let firstReads: (n: number) => Promise<number | undefined> = async () => undefined
 
 function count(outcome: string): void {
   outcomes[outcome] = (outcomes[outcome] ?? 0) + 1
@@ -163,6 +168,14 @@ async function startBootstrap(): Promise<{ addr: string; link: string }> {
     const info = await service.getNodeInfo()
     return info.activeListeners + info.activeDialers
   }
+  if (process.env.BENCH_TALLYDB === '1')
+    firstReads = async (n) => {
+      const tallies = (await service.listTallies()).slice(0, n)
+      const before = process.cpuUsage()
+      for (const t of tallies) await service.getTallyDocument({ tallyId: t.tallyId })
+      const cpu = process.cpuUsage(before)
+      return tallies.length === 0 ? undefined : (cpu.user + cpu.system) / 1000 / tallies.length
+    }
   stop = () => service.stop()
   return { addr: service.multiaddrs()[0]!, link: token.link }
 }
@@ -237,7 +250,10 @@ onMessages(async (message) => {
       }
       // the live stream delivers the last outcomes within its batching interval (50 ms)
       await sleep(150)
+      // after the measured CPU: what an operator's first look at each new tally costs later
+      const firstReadMs = await firstReads(200)
       send({
+        ...(firstReadMs === undefined ? {} : { firstReadMs }),
         type: 'report',
         rssBefore,
         peakRss,

@@ -122,6 +122,8 @@ async function runSessionsOnce({
       p99: round(quantile(latencies, 0.99)),
       // listener CPU per completed session: robust to other load on the machine, unlike wall time
       listenerCpuMsPerSession: round(report.cpuMs / Math.max(1, latencies.length), 2),
+      // a tallydb run: listener CPU of the first read of a new tally's document, after the burst
+      ...(report.firstReadMs !== undefined ? { firstReadMs: round(report.firstReadMs, 3) } : {}),
       // its split (Linux, 10 ms ticks): the event loop's thread, and V8's compiler/GC and libuv's threads
       ...(report.mainCpuMs !== undefined
         ? {

@@ -6,9 +6,9 @@ import type { LengthPrefixedStream } from '@libp2p/utils'
 import type { AbortOptions, Stream } from '@libp2p/interface'
 import { BadMessageError, StreamClosedError } from './errors.ts'
 import { lengthPrefixed } from './length-prefix.ts'
-import { carriesDocument, decodeMessage, encodeMessage, withoutDocument } from './messages.ts'
+import { carriesDocument, carriesSeed, decodeMessage, encodeMessage, withoutDocument } from './messages.ts'
 import type { Message, MessageOf, MessageType } from './messages.ts'
-import { MAX_FRAME_BYTES, PROTOCOL_ID_V1_0 } from './types.ts'
+import { MAX_FRAME_BYTES, PROTOCOL_ID_V1_0, PROTOCOL_ID_V1_1, PROTOCOL_ID_V1_2 } from './types.ts'
 
 const OVERSIZE_ERRORS = new Set([
   'InvalidDataLengthError',
@@ -23,10 +23,13 @@ export class FrameStream {
   private remoteClosedWrite = false
   /** Negotiated as 1.0.0: that version's frames have no `dbConnectionInfo.document`, either way. */
   private readonly v1_0: boolean
+  /** Negotiated before 1.3.0: a document travels as bytes, never as a seed. */
+  private readonly seedless: boolean
 
   constructor(readonly stream: Stream) {
     this.lp = lengthPrefixed(stream, MAX_FRAME_BYTES)
     this.v1_0 = stream.protocol === PROTOCOL_ID_V1_0
+    this.seedless = [PROTOCOL_ID_V1_0, PROTOCOL_ID_V1_1, PROTOCOL_ID_V1_2].includes(stream.protocol)
     stream.addEventListener(
       'remoteCloseWrite',
       () => {
@@ -65,15 +68,21 @@ export class FrameStream {
     }
     const message = decodeMessage(body.subarray())
     if (this.v1_0 && carriesDocument(message)) throw new BadMessageError('a 1.0.0 frame carries no document')
+    if (this.seedless && carriesSeed(message))
+      throw new BadMessageError('a frame before 1.3.0 carries no document seed')
     if (!(expected as readonly string[]).includes(message.type)) {
       throw new BadMessageError(`unexpected ${message.type}`)
     }
     return message as MessageOf<T>
   }
 
-  /** Validates and writes one message (to a 1.0.0 peer without the fields that version lacks). */
+  /**
+   * Validates and writes one message, without the fields the peer's version lacks (a 1.0.0 peer gets no
+   * document, an older one no seed: it then opens the document with the grant).
+   */
   async write(message: Message, options: AbortOptions): Promise<void> {
-    const body = encodeMessage(this.v1_0 ? withoutDocument(message) : message)
+    const strip = this.v1_0 || (this.seedless && carriesSeed(message))
+    const body = encodeMessage(strip ? withoutDocument(message) : message)
     try {
       await this.lp.write(body, options)
     } catch (err) {

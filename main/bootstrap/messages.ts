@@ -21,7 +21,9 @@ export const LIMITS = {
   credentials: 4096,
   documentId: 64,
   /** Base64 characters (24 KiB of bytes): the rest of the largest frame still fits in MAX_FRAME_BYTES. */
-  documentData: 32768
+  documentData: 32768,
+  /** Characters of a 1.3.0 seed: standing terms with a 2000-character note, every character escaped. */
+  documentSeed: 16384
 } as const
 
 const peerIdSchema = v.pipe(v.string(), v.minLength(1), v.maxLength(LIMITS.peerId), v.regex(/^[A-Za-z0-9]+$/))
@@ -51,17 +53,23 @@ export const DraftTallySchema = v.strictObject({
   createdAt: v.pipe(v.string(), v.minLength(1), v.maxLength(LIMITS.timestamp))
 })
 
-/** A database's initial state of one tally (1.1.0): an id and base64 bytes. */
-export const DbDocumentSchema = v.strictObject({
-  id: v.pipe(v.string(), v.minLength(1), v.maxLength(LIMITS.documentId), v.regex(/^[A-Za-z0-9]+$/)),
-  data: v.pipe(
-    v.string(),
-    v.minLength(4),
-    v.maxLength(LIMITS.documentData),
-    v.regex(/^[A-Za-z0-9+/]+={0,2}$/),
-    v.check((s) => s.length % 4 === 0, 'base64 with padding')
-  )
-})
+/** A database's initial state of one tally: an id and base64 bytes (1.1.0) or a seed (1.3.0), not both. */
+export const DbDocumentSchema = v.pipe(
+  v.strictObject({
+    id: v.pipe(v.string(), v.minLength(1), v.maxLength(LIMITS.documentId), v.regex(/^[A-Za-z0-9]+$/)),
+    data: v.optional(
+      v.pipe(
+        v.string(),
+        v.minLength(4),
+        v.maxLength(LIMITS.documentData),
+        v.regex(/^[A-Za-z0-9+/]+={0,2}$/),
+        v.check((s) => s.length % 4 === 0, 'base64 with padding')
+      )
+    ),
+    seed: v.optional(v.pipe(v.string(), v.minLength(2), v.maxLength(LIMITS.documentSeed)))
+  }),
+  v.check((d) => (d.data === undefined) !== (d.seed === undefined), 'either data or seed')
+)
 
 /** How to reach the shared database. */
 export const DbConnectionInfoSchema = v.strictObject({
@@ -251,6 +259,14 @@ function dbInfoOf(message: Message): { document?: unknown } | undefined {
 /** True when `message` carries a `dbConnectionInfo.document` (a 1.1.0 field). */
 export function carriesDocument(message: Message): boolean {
   return dbInfoOf(message)?.document !== undefined
+}
+
+/** True when `message` carries a `dbConnectionInfo.document.seed` (a 1.3.0 field). */
+export function carriesSeed(message: Message): boolean {
+  const document = dbInfoOf(message)?.document
+  return (
+    document !== null && typeof document === 'object' && 'seed' in document && document.seed !== undefined
+  )
 }
 
 /** `message` without its `dbConnectionInfo.document`: what a 1.0.0 peer is sent. */

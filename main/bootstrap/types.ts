@@ -8,11 +8,17 @@ import type { IdentityRequirements } from './identity-requirements.ts'
 export type { IdentityRequirements } from './identity-requirements.ts'
 
 /**
- * Wire protocol id of this version; one stream carries every frame of one bootstrap. 1.2.0 has the frames
- * of 1.1.0; what it adds is that both parties read a tally document whose strings are scalars, so the
- * provisioner writes them so (docs/protocol.md, Versions).
+ * Wire protocol id of this version; one stream carries every frame of one bootstrap. 1.3.0 hands the tally
+ * document over as a seed: each party derives the document's first state from it and the draft tally, so
+ * no bytes travel and the provisioner makes none while the counterparty waits (docs/protocol.md, Versions).
  */
-export const PROTOCOL_ID = '/taleus/bootstrap/1.2.0'
+export const PROTOCOL_ID = '/taleus/bootstrap/1.3.0'
+
+/**
+ * The frames of 1.1.0 (the document handed over as bytes); both parties read a tally document whose
+ * strings are scalars, so the provisioner writes them so.
+ */
+export const PROTOCOL_ID_V1_2 = '/taleus/bootstrap/1.2.0'
 
 /** The frames of 1.2.0; the tally document's strings are Automerge text. */
 export const PROTOCOL_ID_V1_1 = '/taleus/bootstrap/1.1.0'
@@ -21,7 +27,12 @@ export const PROTOCOL_ID_V1_1 = '/taleus/bootstrap/1.1.0'
 export const PROTOCOL_ID_V1_0 = '/taleus/bootstrap/1.0.0'
 
 /** Every version this library speaks, newest first: what a dialer offers and a listener handles. */
-export const PROTOCOL_IDS: readonly string[] = [PROTOCOL_ID, PROTOCOL_ID_V1_1, PROTOCOL_ID_V1_0]
+export const PROTOCOL_IDS: readonly string[] = [
+  PROTOCOL_ID,
+  PROTOCOL_ID_V1_2,
+  PROTOCOL_ID_V1_1,
+  PROTOCOL_ID_V1_0
+]
 
 /** Largest frame body accepted or sent, in bytes. */
 export const MAX_FRAME_BYTES = 64 * 1024
@@ -107,11 +118,16 @@ export interface DbConnectionInfo {
   document?: DbDocument
 }
 
-/** A database's initial state of one tally: its document id and bytes (opaque to this library). */
+/**
+ * A database's initial state of one tally: its document id and either its bytes or (1.3.0) the seed both
+ * parties derive it from (each opaque to this library). Exactly one of `data` and `seed`.
+ */
 export interface DbDocument {
   id: string
   /** The bytes, base64 (RFC 4648 with padding). */
-  data: string
+  data?: string
+  /** 1.3.0: what the database derives the first state from besides the draft tally (its standing terms). */
+  seed?: string
 }
 
 /** The minimal draft tally a bootstrap creates. */

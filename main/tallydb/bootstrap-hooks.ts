@@ -8,9 +8,10 @@
 import { createHmac } from 'node:crypto'
 import { RejectedError } from '../bootstrap/errors.ts'
 import { LIMITS } from '../bootstrap/messages.ts'
-import { PROTOCOL_ID_V1_0 } from '../bootstrap/types.ts'
+import { PROTOCOL_ID, PROTOCOL_ID_V1_0 } from '../bootstrap/types.ts'
 import type { DbConnectionInfo, DraftTally, HookContext, ProvisionResult } from '../bootstrap/types.ts'
 import { deriveGrant } from './grant.ts'
+import { firstStateBytes, seedText } from './first-state.ts'
 import type { TallyDb } from './tally-db.ts'
 import { stringFormFor } from './tally-document.ts'
 import type { TallyTerms } from './tally-document.ts'
@@ -28,8 +29,10 @@ export interface DocumentProvision extends Pick<DbConnectionInfo, 'credentials' 
 
 /**
  * Provision `tally`'s document (when a TallyDb is attached): the grant for the counterparty
- * (`credentials`) and the document to hand over in the frame (left out if it is beyond the frame's bound or
- * the counterparty speaks 1.0.0: it then opens it with the grant, so it must be `stored` before we answer).
+ * (`credentials`) and the document to hand over in the frame: its seed to a 1.3.0 counterparty, which
+ * derives the same first state; its bytes to a 1.1.0 or 1.2.0 one (left out if beyond the frame's bound);
+ * nothing to a 1.0.0 one. Without it the counterparty opens the document with the grant, so it must be
+ * `stored` before we answer.
  */
 export function provisionDocument(
   db: TallyDb | undefined,
@@ -49,13 +52,19 @@ export function provisionDocument(
     stringForm: stringFormFor(ctx.protocol),
     signal: ctx.signal
   })
-  const data = Buffer.from(provisioned.document).toString('base64')
-  if (data.length > LIMITS.documentData || ctx.protocol === PROTOCOL_ID_V1_0)
-    return { credentials: provisioned.grant, stored }
-  return { credentials: provisioned.grant, document: { id: provisioned.documentId, data }, stored }
+  const { grant: credentials, documentId: id, first } = provisioned
+  if (ctx.protocol === PROTOCOL_ID)
+    return { credentials, document: { id, seed: seedText(first.terms) }, stored }
+  if (ctx.protocol === PROTOCOL_ID_V1_0) return { credentials, stored }
+  const data = Buffer.from(firstStateBytes(first)).toString('base64')
+  if (data.length > LIMITS.documentData) return { credentials, stored }
+  return { credentials, document: { id, data }, stored }
 }
 
-/** Hold a replica of the provisioner's document (from the frame, else opened with the grant) before saying yes. */
+/**
+ * Hold a replica of the provisioner's document (derived from the frame's seed, or its bytes, else opened
+ * with the grant) before saying yes.
+ */
 export async function joinDocument(
   db: TallyDb | undefined,
   result: ProvisionResult,
@@ -72,7 +81,9 @@ export async function joinDocument(
       grant: result.dbConnectionInfo.credentials,
       ...(handed === undefined
         ? {}
-        : { document: { id: handed.id, bytes: Buffer.from(handed.data, 'base64') } }),
+        : handed.seed !== undefined
+          ? { document: { id: handed.id, seed: handed.seed } }
+          : { document: { id: handed.id, bytes: Buffer.from(handed.data ?? '', 'base64') } }),
       ...(terms === undefined ? {} : { terms }),
       signal: ctx.signal
     })

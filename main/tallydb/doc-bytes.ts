@@ -1,46 +1,17 @@
 /** A tally document's bytes: as made, as checked when handed over, as sent in a snapshot reply, and read back. */
 import { createHash } from 'node:crypto'
-import { getBackend, init, loadIncremental, saveSince } from '@automerge/automerge'
+import { init, loadIncremental, saveSince } from '@automerge/automerge'
 import type { DocumentId, Repo } from '@automerge/automerge-repo'
 import type { DraftTally } from '../bootstrap/types.ts'
 import type { TallyStorage } from './backend-types.ts'
-import { initialDoc, str } from './tally-document.ts'
-import type { StoredTallyDoc, StringForm, TallyTerms } from './tally-document.ts'
+import { str } from './tally-document.ts'
+import type { StoredTallyDoc } from './tally-document.ts'
 
 /** Automerge's chunk header: magic bytes, then a 4-byte checksum, a type byte and a LEB128 length. */
 const CHUNK_MAGIC = [0x85, 0x6f, 0x4a, 0x83]
 /** Chunk types a handed-over document may hold: a whole document (save) or changes (saveSince). */
 const DOCUMENT_CHUNK = 0
 const CHANGE_CHUNK = 1
-
-/** An empty document's engine, forked for each new document (see newDocumentBytes). */
-let emptyEngine: ReturnType<typeof getBackend> | undefined
-
-/**
- * A new tally's document as bytes: the one change Automerge's from() makes, uncompressed (deflate costs
- * more than it saves here). Made on the engine itself, without from()'s JavaScript copy of the document
- * (nobody reads it: only the bytes are kept), which costs a provisioner a third less; and on a fork of
- * one empty engine (a fresh actor each) rather than init(), whose JavaScript view and datatype
- * registration cost half of what is left.
- */
-export function newDocumentBytes(
-  tally: DraftTally,
-  terms: TallyTerms,
-  by: string,
-  at: string,
-  form: StringForm = 'scalar'
-): Uint8Array {
-  emptyEngine ??= getBackend(init())
-  const engine = emptyEngine.fork()
-  try {
-    engine.initRootFromHydrate(initialDoc(tally, terms, by, at, form))
-    engine.commit(null, Math.floor(Date.parse(at) / 1000))
-    return engine.saveSince([])
-  } finally {
-    // the bytes are all we keep: give the engine's memory back now rather than at the next GC
-    engine.free()
-  }
-}
 
 /**
  * True when `bytes` are whole Automerge chunks (documents or changes), each with its checksum right (the

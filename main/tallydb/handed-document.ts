@@ -8,6 +8,7 @@ import { vetDocument, vetReplica } from './change-vetting.ts'
 import { docOf, isDocOf } from './doc-bytes.ts'
 import { GrantRefusedError, RefusedChangeError } from './errors.ts'
 import type { StoredTallyDoc } from './tally-document.ts'
+import type { FirstSeed } from './first-state.ts'
 
 /** What the opener holds of the provisioner's document when it judges it. */
 export interface Handed {
@@ -44,8 +45,19 @@ export function handedRefusal(h: Handed): Error | undefined {
   // this node never offered
   if (h.standingTerms) {
     const made = h.loaded ?? bytesDoc()
-    if (made === undefined || Object.keys(made.terms).length > 0)
-      return new RefusedChangeError('it sets terms before this node stated its standing terms')
+    if (made === undefined || Object.keys(made.terms).length > 0) return new RefusedChangeError(PRESET_TERMS)
   }
   return undefined
 }
+
+/**
+ * The error to refuse a derived first state with (1.3.0: the seed is all the provisioner chose), or
+ * undefined: where the opener brings the standing terms, the seed must state none.
+ */
+export function derivedRefusal(first: FirstSeed, standingTerms: boolean): Error | undefined {
+  return standingTerms && Object.keys(first.terms).length > 0
+    ? new RefusedChangeError(PRESET_TERMS)
+    : undefined
+}
+
+const PRESET_TERMS = 'it sets terms before this node stated its standing terms'

@@ -5,7 +5,9 @@ import type { DraftTally } from '../bootstrap/types.ts'
 import { ForeignDocumentError, GrantRefusedError, ProposalError, RefusedChangeError } from './errors.ts'
 import { documentTooLarge, vetDocument } from './change-vetting.ts'
 import type { Vetted } from './change-vetting.ts'
-import { handedRefusal } from './handed-document.ts'
+import { derivedRefusal, handedRefusal } from './handed-document.ts'
+import { firstCommitTime, firstStateBytes, seedTerms } from './first-state.ts'
+import type { FirstSeed } from './first-state.ts'
 import { sealGrant } from './grant.ts'
 import { foreignReason, isAutomergeChunks, isDocBetween, storeChunk } from './doc-bytes.ts'
 import { findRemote, openAt } from './counterparty-reach.ts'
@@ -20,8 +22,11 @@ export interface JoinInput {
   provisionerPeerId: string
   nodes: string[]
   grant: string
-  /** The document as the provisioner handed it over in the bootstrap (its id and bytes). */
-  document?: { id: string; bytes: Uint8Array }
+  /**
+   * The document as the provisioner handed it over in the bootstrap: its id and its bytes, or (1.3.0) the
+   * seed its first state is derived from.
+   */
+  document?: { id: string; bytes: Uint8Array } | { id: string; seed: string }
   terms?: TallyTerms
   signal?: AbortSignal
 }
@@ -40,12 +45,18 @@ export async function holdReplica(parts: DocumentParts, input: JoinInput): Promi
   if (index.get(tally.tallyId) !== undefined) throw new ProposalError('tally already has a document')
   // handed over in the frame: no channel, no round trip; libp2p carries only the changes after it
   const handed = input.document
-  if (handed !== undefined && (!isValidDocumentId(handed.id) || !isAutomergeChunks(handed.bytes)))
+  if (handed !== undefined && !isValidDocumentId(handed.id)) throw new GrantRefusedError('not a document')
+  if (handed !== undefined && 'bytes' in handed && !isAutomergeChunks(handed.bytes))
     throw new GrantRefusedError('not a document')
-  const { documentId, snapshot } =
-    handed !== undefined
-      ? { documentId: handed.id, snapshot: handed.bytes }
-      : await openAt(adapter, tally.tallyId, provisionerPeerId, input.nodes, grant, signal)
+  // 1.3.0: made here from the seed and the tally, the same as the provisioner made it; nothing to judge
+  const derived =
+    handed !== undefined && 'seed' in handed ? seedOf(tally, handed.seed, provisionerPeerId) : undefined
+  const opened =
+    handed === undefined
+      ? await openAt(adapter, tally.tallyId, provisionerPeerId, input.nodes, grant, signal)
+      : undefined
+  const documentId = handed?.id ?? opened!.documentId
+  const snapshot = handed === undefined ? opened!.snapshot : 'bytes' in handed ? handed.bytes : undefined
   if (index.tallyOf(documentId) !== undefined) throw new GrantRefusedError('document already in use')
   // before the engine sees it: its columns may claim millions of operations in a few bytes
   const tooLarge = snapshot === undefined ? undefined : documentTooLarge(snapshot)
@@ -57,25 +68,29 @@ export async function holdReplica(parts: DocumentParts, input: JoinInput): Promi
   const withTerms = Object.keys(terms).length > 0
   // the snapshot in the reply is the replica; sync messages on the channel carry every change after it.
   // Kept as bytes unless we change it now (foil terms): then the Repo takes it and syncs our change back
+  const whole = derived === undefined ? snapshot : firstStateBytes(derived)
   const handle =
-    snapshot === undefined
+    whole === undefined
       ? await findRemote(repo, adapter, documentId, provisionerPeerId, signal)
       : withTerms
-        ? repo.import<StoredTallyDoc>(snapshot, { docId: documentId as DocumentId })
+        ? repo.import<StoredTallyDoc>(whole, { docId: documentId as DocumentId })
         : undefined
-  // as bytes: in the index entry, one durable write (as the provisioner keeps it); changed: the Repo's
+  // as bytes or seed: in the index entry, one durable write (as the provisioner keeps it); changed: the Repo's
   const keepBytes = handle === undefined && init.backend === undefined
-  const refusal = handedRefusal({
-    tally,
-    provisionerPeerId,
-    snapshot,
-    loaded: handle?.doc(),
-    inFrame: handed !== undefined,
-    // judged now where it is loaded or goes to shared storage, else at its first load (TallyDb's
-    // handle): the bootstrap does not pay for it
-    judgeNow: !keepBytes,
-    standingTerms: input.terms !== undefined
-  })
+  const refusal =
+    derived !== undefined
+      ? derivedRefusal(derived, input.terms !== undefined)
+      : handedRefusal({
+          tally,
+          provisionerPeerId,
+          snapshot,
+          loaded: handle?.doc(),
+          inFrame: handed !== undefined,
+          // judged now where it is loaded or goes to shared storage, else at its first load (TallyDb's
+          // handle): the bootstrap does not pay for it
+          judgeNow: !keepBytes,
+          standingTerms: input.terms !== undefined
+        })
   if (refusal !== undefined) {
     adapter.forget(documentId as DocumentId)
     throw refusal
@@ -89,7 +104,7 @@ export async function holdReplica(parts: DocumentParts, input: JoinInput): Promi
   await Promise.all([
     handle !== undefined ? repo.flush([documentId as DocumentId]) : undefined,
     // a shared backend keeps the bytes as a chunk of its storage (every node of it reads them there)
-    handle === undefined && !keepBytes ? storeChunk(storage, documentId, snapshot as Uint8Array) : undefined,
+    handle === undefined && !keepBytes ? storeChunk(storage, documentId, whole as Uint8Array) : undefined,
     index.put({
       tallyId: tally.tallyId,
       documentId,
@@ -97,12 +112,27 @@ export async function holdReplica(parts: DocumentParts, input: JoinInput): Promi
       provisioner: false,
       nodes: input.nodes.slice(0, 16),
       sealedGrant: sealGrant(init.grantKey, tally.tallyId, grant),
-      ...(keepBytes ? { doc: Buffer.from(snapshot as Uint8Array).toString('base64') } : {}),
+      ...(!keepBytes
+        ? {}
+        : derived !== undefined
+          ? { first: derived }
+          : { doc: Buffer.from(snapshot as Uint8Array).toString('base64') }),
       createdAt: now()
     })
   ]).finally(release)
   // our terms reach the provisioner once a channel carries the document (over the frame, none does yet)
   return { documentId, handle, offer: handed !== undefined && withTerms }
+}
+
+/** The first state the frame's `seed` describes for `tally`, provisioned by `by`; GrantRefusedError when it is none. */
+function seedOf(tally: DraftTally, seed: string, by: string): FirstSeed {
+  try {
+    const first: FirstSeed = { tally, terms: seedTerms(seed), by, form: 'scalar' }
+    firstCommitTime(tally)
+    return first
+  } catch (err) {
+    throw new GrantRefusedError(`not a document seed: ${(err as Error).message}`)
+  }
 }
 
 /**

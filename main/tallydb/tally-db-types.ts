@@ -4,6 +4,7 @@ import type { DraftTally } from '../bootstrap/types.ts'
 import type { StringForm, TallyTerms } from './tally-document.ts'
 import type { TallyDocBody } from './doc-view.ts'
 import type { TallyDbBackend } from './backend-types.ts'
+import type { FirstSeed } from './first-state.ts'
 
 /** Options of TallyDb.open. */
 export interface TallyDbInit {
@@ -70,9 +71,10 @@ export interface ProvisionInput {
   signal?: AbortSignal
 }
 
-/** A provisioned document: the grant that opens it for the counterparty, its id and its first state. */
+/** A provisioned document: the grant that opens it for the counterparty, its id and its first state's seed. */
 export interface ProvisionedDocument {
   grant: string
   documentId: string
-  document: Uint8Array
+  /** What its first state is made from (firstStateBytes makes the bytes; seedText the 1.3.0 frame's seed). */
+  first: FirstSeed
 }

@@ -385,7 +385,11 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
   async #handle(entry: IndexEntry): Promise<DocHandle<StoredTallyDoc>> {
     const handle = await this.#repo.find<StoredTallyDoc>(entry.documentId as DocumentId)
     if (!this.#checked.has(entry.tallyId)) {
-      const first = entry.provisioner ? undefined : this.#index.firstState?.(entry.documentId)
+      // a first state this node derived itself (or made) is not judged: only one handed over is
+      const first =
+        entry.provisioner || entry.first !== undefined
+          ? undefined
+          : this.#index.firstState?.(entry.documentId)
       const refusal = firstLoadRefusal(handle.doc(), entry, this.#localPeerId(), first)
       if (refusal !== undefined) {
         this.#refused(entry.tallyId, entry.counterpartyPeerId, refusal)

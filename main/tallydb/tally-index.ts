@@ -7,6 +7,8 @@
 import { openJournal } from '../store/journal.ts'
 import type { Journal, ScannedLine } from '../store/journal.ts'
 import { JournalCorruptError } from '../store/errors.ts'
+import { firstStateBytes, isFirstSeed } from './first-state.ts'
+import type { FirstSeed } from './first-state.ts'
 
 /** One tally's document as this node knows it. */
 export interface IndexEntry {
@@ -22,10 +24,13 @@ export interface IndexEntry {
   /** Provisioner: the grant no longer opens the document. */
   revoked?: boolean
   /**
-   * The document's first state (Automerge bytes, base64), written with this entry: a new tally costs one
-   * durable write. The storage shows it as a chunk (journal-storage.ts).
+   * The document's first state as handed over (Automerge bytes, base64; an opener at a provisioner before
+   * 1.3.0), written with this entry: a new tally costs one durable write. The storage shows it as a chunk
+   * (journal-storage.ts).
    */
   doc?: string
+  /** The document's first state as derived (first-state.ts): what it is made from, shown the same way. */
+  first?: FirstSeed
   createdAt: number
 }
 
@@ -60,11 +65,12 @@ export class TallyIndex {
     return this.#entries.get(tallyId)
   }
 
-  /** The first state of `documentId` kept in its entry, if any. */
+  /** The first state of `documentId` kept in its entry (its bytes, or made from its seed), if any. */
   firstState(documentId: string): Uint8Array | undefined {
     const tallyId = this.#byDocument.get(documentId)
-    const doc = tallyId === undefined ? undefined : this.#entries.get(tallyId)?.doc
-    return doc === undefined ? undefined : new Uint8Array(Buffer.from(doc, 'base64'))
+    const entry = tallyId === undefined ? undefined : this.#entries.get(tallyId)
+    if (entry?.first !== undefined) return firstStateBytes(entry.first)
+    return entry?.doc === undefined ? undefined : new Uint8Array(Buffer.from(entry.doc, 'base64'))
   }
 
   /** The tallyId whose document is `documentId`. */
@@ -121,7 +127,8 @@ function parseEntry(text: string): IndexEntry | undefined {
       typeof e.counterpartyPeerId !== 'string' ||
       typeof e.provisioner !== 'boolean' ||
       typeof e.createdAt !== 'number' ||
-      (e.doc !== undefined && typeof e.doc !== 'string')
+      (e.doc !== undefined && typeof e.doc !== 'string') ||
+      (e.first !== undefined && !isFirstSeed(e.first))
     )
       return undefined
     return e as IndexEntry

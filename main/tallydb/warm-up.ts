@@ -7,7 +7,7 @@
  */
 import { setTimeout as delay } from 'node:timers/promises'
 import { free, init, loadIncremental } from '@automerge/automerge'
-import { newDocumentBytes } from './doc-bytes.ts'
+import { firstStateBytes } from './first-state.ts'
 
 /** Rounds of create, save and load: enough for V8 to optimise the functions a bootstrap uses. */
 const ROUNDS = 200
@@ -34,18 +34,18 @@ async function run(signal: AbortSignal | undefined, afterMs: number): Promise<vo
     // one round per macrotask: a node's own work goes first
     await new Promise((resolve) => setImmediate(resolve))
     const at = new Date().toISOString()
-    const bytes = newDocumentBytes(
-      {
+    const bytes = firstStateBytes({
+      tally: {
         tallyId: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
         createdBy: 'stock',
         initiatorPeerId: SAMPLE_PEER,
         respondentPeerId: SAMPLE_PEER,
         createdAt: at
       },
-      { unit: 'CHIP' },
-      SAMPLE_PEER,
-      at
-    )
+      terms: { unit: 'CHIP' },
+      by: SAMPLE_PEER,
+      form: 'scalar'
+    })
     free(loadIncremental(init(), bytes))
   }
 }

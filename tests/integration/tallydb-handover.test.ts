@@ -1,9 +1,10 @@
 /**
- * The bootstrap hands the tally's document over in its own frame (bootstrap 1.1.0, dbConnectionInfo.document):
- * the opener holds its replica when the bootstrap reports success with no tallydb stream opened; a listener
- * that speaks only 1.0.0 gets no such field and the opener falls back to opening the document over
- * /taleus/tallydb/1.0.0; a handed-over document that is not whole is refused, one of another tally is
- * found out when it is first loaded.
+ * The bootstrap hands the tally's document over in its own frame (dbConnectionInfo.document): as a seed
+ * both parties derive the same first state from (1.3.0), as bytes (1.1.0, 1.2.0); the opener holds its
+ * replica when the bootstrap reports success with no tallydb stream opened; a listener that speaks only
+ * 1.0.0 gets no such field and the opener falls back to opening the document over /taleus/tallydb/1.0.0; a
+ * handed-over document that is not whole is refused, one of another tally is found out when it is first
+ * loaded, and a seed that is not the provisioner's own first state is refused at the first sync.
  */
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -14,6 +15,7 @@ import {
   PROTOCOL_ID,
   PROTOCOL_ID_V1_0,
   PROTOCOL_ID_V1_1,
+  PROTOCOL_ID_V1_2,
   SessionManager,
   formatLink,
   parseLink
@@ -49,6 +51,22 @@ async function listenWith(a: DbParty, hooks: SessionHooks, protocols: string[]):
   return manager
 }
 
+/** Each bootstrap B starts with `link` is refused as `provision-failed`, one per `swaps` (set through `use`). */
+async function refusedEach<D>(
+  b: DbParty,
+  link: ReturnType<typeof parseLink>,
+  swaps: D[],
+  use: (d: D) => void
+): Promise<void> {
+  for (const swap of swaps) {
+    use(swap)
+    await expect(b.manager.initiateBootstrap(link, b.node)).rejects.toMatchObject({
+      name: 'RejectedError',
+      reason: 'provision-failed'
+    })
+  }
+}
+
 async function linkOf(a: DbParty, role: PartyRole): Promise<ReturnType<typeof parseLink>> {
   const { view, token } = await a.store.createToken({ role, uses: 'unlimited' })
   return parseLink(formatLink({ token, role: view.role, responderPeerAddrs: a.addrs() }))
@@ -66,7 +84,11 @@ describe('the tally document handed over in the bootstrap frame', () => {
       const { link } = await a.createToken({ role, uses: 'unlimited' })
       const result = await b.manager.initiateBootstrap(link, b.node)
       const tallyId = result.tally.tallyId
-      expect(result.dbConnectionInfo.document?.id).toMatch(/^[1-9A-HJ-NP-Za-km-z]+$/)
+      // 1.3.0: a seed, no bytes
+      expect(result.dbConnectionInfo.document).toEqual({
+        id: expect.stringMatching(/^[1-9A-HJ-NP-Za-km-z]+$/),
+        seed: '{"terms":{}}'
+      })
       expect(tallyDbStreams(a.node) + tallyDbStreams(b.node)).toBe(0)
       const provisioner = role === 'stock' ? a : b
       const opener = role === 'stock' ? b : a
@@ -76,11 +98,18 @@ describe('the tally document handed over in the bootstrap frame', () => {
       expect(mine?.documentId).toBe(theirs?.documentId)
       expect(mine?.document).toEqual(theirs?.document)
       expect(mine?.document.tally.tallyId).toBe(tallyId)
-      // the document is not kept in the tally records (tallies.jsonl), only in DIR/tallydb
-      for (const p of [a, b])
-        expect(await readFile(join(p.dir, 'tallies.jsonl'), 'utf8')).not.toContain(
-          result.dbConnectionInfo.document?.data
-        )
+      // each side's tally index keeps what the first state is made from, not its bytes
+      for (const p of [a, b]) {
+        const index = await readFile(join(p.dir, 'tallydb', 'index.jsonl'), 'utf8')
+        expect(index).toContain(`"first":{"tally":{"tallyId":"${tallyId}"`)
+        expect(index).not.toContain('"doc":')
+      }
+      // both derived the same first state: each side's sync finds the other holds every change it holds
+      // (different first changes would each be refused by the other as a second creation of the document)
+      for (const p of [opener, provisioner])
+        expect(await p.db.delivered(tallyId, { signal: AbortSignal.timeout(20_000) })).toBe(true)
+      expect((await opener.db.read(tallyId))?.refused).toBeNull()
+      expect((await provisioner.db.read(tallyId))?.refused).toBeNull()
 
       // a later change opens the channel and reaches the other side
       const proposal = await provisioner.db.propose(tallyId, { note: 'hello' })
@@ -115,11 +144,11 @@ describe('the tally document handed over in the bootstrap frame', () => {
   )
 
   it.each<PartyRole>(['stock', 'foil'])(
-    '%s: the document holds its strings as scalars between 1.2.0 peers and as text with a 1.1.0 listener',
+    '%s: the frame carries a seed at 1.3.0, bytes of scalar strings at 1.2.0 and of text at 1.1.0',
     async (role) => {
       const a = await world.party()
       const b = await world.party()
-      const formWith = async (protocols: string[]): Promise<string> => {
+      const formWith = async (protocols: string[]): Promise<string | undefined> => {
         const manager = await listenWith(
           a,
           a.store.hooks({ peerId: a.peerId, multiaddrs: a.addrs }),
@@ -129,13 +158,15 @@ describe('the tally document handed over in the bootstrap frame', () => {
           const result = await b.manager.initiateBootstrap(await linkOf(a, role), b.node)
           const handed = result.dbConnectionInfo.document
           expect(handed).toBeDefined()
-          const doc = docOf(Buffer.from(handed!.data, 'base64'))
-          expect(doc).toBeDefined()
           // both replicas read it the same whichever form it has
           const opener = role === 'stock' ? b : a
           expect((await opener.db.read(result.tally.tallyId))?.document.tally.tallyId).toBe(
             result.tally.tallyId
           )
+          // 1.3.0 carries a seed, no bytes
+          if (handed!.data === undefined) return handed!.seed === undefined ? undefined : 'seed'
+          const doc = docOf(Buffer.from(handed!.data, 'base64'))
+          expect(doc).toBeDefined()
           return stringFormOf(doc!)
         } finally {
           await a.node.unhandle(protocols)
@@ -143,7 +174,8 @@ describe('the tally document handed over in the bootstrap frame', () => {
         }
       }
       expect(await formWith([PROTOCOL_ID_V1_1])).toBe('text')
-      expect(await formWith([PROTOCOL_ID, PROTOCOL_ID_V1_1])).toBe('scalar')
+      expect(await formWith([PROTOCOL_ID_V1_2, PROTOCOL_ID_V1_1])).toBe('scalar')
+      expect(await formWith([PROTOCOL_ID, PROTOCOL_ID_V1_2])).toBe('seed')
     }
   )
 
@@ -195,13 +227,14 @@ describe('the tally document handed over in the bootstrap frame', () => {
         ...hooks,
         provisionDatabase: async (...args) => {
           const result = await hooks.provisionDatabase(...args)
-          const document = result.dbConnectionInfo.document!
+          const document = result.dbConnectionInfo.document as { id: string; data: string }
           const handed = swap?.(document) ?? document
           previous = document
           return { ...result, dbConnectionInfo: { ...result.dbConnectionInfo, document: handed } }
         }
       },
-      [PROTOCOL_ID]
+      // the bytes of 1.2.0 (1.3.0 carries a seed: the next case)
+      [PROTOCOL_ID_V1_2]
     )
     const link = await linkOf(a, 'stock')
     // the control: handed over as provisioned
@@ -221,13 +254,7 @@ describe('the tally document handed over in the bootstrap frame', () => {
       (d) => ({ id: d.id, data: bytes(d).subarray(0, 100).toString('base64') }),
       (d) => ({ id: 'NotADocumentId', data: d.data })
     ]
-    for (const c of refused) {
-      swap = c
-      await expect(b.manager.initiateBootstrap(link, b.node)).rejects.toMatchObject({
-        name: 'RejectedError',
-        reason: 'provision-failed'
-      })
-    }
+    await refusedEach(b, link, refused, (c) => (swap = c))
     expect(b.db.size).toBe(1)
     // the tally record went to disk beside the refused document (one wait, not two): each ended abandoned
     expect(
@@ -259,5 +286,51 @@ describe('the tally document handed over in the bootstrap frame', () => {
     const stuffed = await b.manager.initiateBootstrap(link, b.node)
     await expect(b.db.read(stuffed.tally.tallyId)).rejects.toMatchObject({ name: 'RefusedChangeError' })
     expect((await b.db.read(first.tally.tallyId))?.document.proposals).toEqual([])
+  })
+
+  it("a seed that is not one or has a bad id is refused; one that is not the provisioner's own first state is refused at the first sync", async () => {
+    const a = await world.party()
+    const b = await world.party()
+    const hooks = a.store.hooks({ peerId: a.peerId, multiaddrs: a.addrs })
+    let swap: ((d: { id: string; seed: string }) => { id: string; seed: string }) | undefined
+    await listenWith(
+      a,
+      {
+        ...hooks,
+        provisionDatabase: async (...args) => {
+          const result = await hooks.provisionDatabase(...args)
+          const document = result.dbConnectionInfo.document as { id: string; seed: string }
+          return {
+            ...result,
+            dbConnectionInfo: { ...result.dbConnectionInfo, document: swap?.(document) ?? document }
+          }
+        }
+      },
+      [PROTOCOL_ID]
+    )
+    const link = await linkOf(a, 'stock')
+    const refused: Array<(d: { id: string; seed: string }) => { id: string; seed: string }> = [
+      (d) => ({ id: d.id, seed: 'not json' }),
+      (d) => ({ id: d.id, seed: '[]' }),
+      (d) => ({ id: d.id, seed: '{"terms":{"stockCreditLimit":-1}}' }),
+      (d) => ({ id: d.id, seed: '{"terms":{},"actor":"00"}' }),
+      (d) => ({ id: 'NotADocumentId', seed: d.seed })
+    ]
+    await refusedEach(b, link, refused, (c) => (swap = c))
+    expect(b.db.size).toBe(0)
+
+    // terms A never wrote into its own first state: B cannot tell at the bootstrap (it derives a first state
+    // of its own from them), but the two first states differ, so neither side takes the other's changes
+    swap = (d) => ({ id: d.id, seed: '{"terms":{"foilCreditLimit":5}}' })
+    const lied = await b.manager.initiateBootstrap(link, b.node)
+    const tallyId = lied.tally.tallyId
+    expect((await b.db.read(tallyId))?.document.terms).toEqual({ foilCreditLimit: 5 })
+    await a.db.propose(tallyId, { note: 'from A' })
+    await a.db.sync(tallyId)
+    await expect
+      .poll(async () => (await b.db.read(tallyId))?.refused?.reason, { timeout: 20_000 })
+      .toMatch(/^(a second creation of the document|changes the document engine cannot apply)$/)
+    expect((await b.db.read(tallyId))?.document.proposals).toEqual([])
+    expect((await a.db.read(tallyId))?.document.terms).toEqual({})
   })
 })

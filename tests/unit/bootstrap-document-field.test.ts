@@ -1,6 +1,7 @@
 /**
- * `dbConnectionInfo.document` (bootstrap 1.1.0): validated and bounded on the wire, the largest frame that
- * carries it still fits, and a stream negotiated as 1.0.0 neither sends it nor accepts it.
+ * `dbConnectionInfo.document` (bootstrap 1.1.0; its seed form 1.3.0): validated and bounded on the wire,
+ * the largest frame that carries it still fits, a stream negotiated as 1.0.0 neither sends it nor accepts
+ * it, and one negotiated before 1.3.0 neither sends nor accepts a seed.
  */
 import { describe, expect, it } from 'vitest'
 import { streamPair } from '@libp2p/utils'
@@ -18,6 +19,7 @@ import {
   PROTOCOL_ID,
   PROTOCOL_ID_V1_0,
   PROTOCOL_ID_V1_1,
+  PROTOCOL_ID_V1_2,
   PROTOCOL_IDS
 } from '../../main/bootstrap/types.ts'
 
@@ -56,7 +58,12 @@ describe('dbConnectionInfo.document', () => {
       expect(decodeMessage(encodeMessage(m))).toEqual(m)
       expect(carriesDocument(m)).toBe(true)
     }
-    expect(PROTOCOL_IDS).toEqual([PROTOCOL_ID, PROTOCOL_ID_V1_1, PROTOCOL_ID_V1_0])
+    expect(PROTOCOL_IDS).toEqual([PROTOCOL_ID, PROTOCOL_ID_V1_2, PROTOCOL_ID_V1_1, PROTOCOL_ID_V1_0])
+    const seeded: Message = {
+      ...foil,
+      dbConnectionInfo: { ...db, document: { id: document.id, seed: '{}' } }
+    }
+    expect(decodeMessage(encodeMessage(seeded))).toEqual(seeded)
   })
 
   it('refuses a bad id, bad base64, an unknown key and data beyond its bound', () => {
@@ -70,6 +77,14 @@ describe('dbConnectionInfo.document', () => {
     badMessage(withDoc({ ...document, extra: 1 }))
     badMessage(withDoc({ id: document.id }))
     badMessage(withDoc('bytes'))
+    // a seed instead of the data, never both; bounded
+    badMessage(withDoc({ ...document, seed: '{}' }))
+    badMessage(withDoc({ id: document.id, seed: '' }))
+    badMessage(withDoc({ id: document.id, seed: 'x'.repeat(LIMITS.documentSeed + 1) }))
+    badMessage(withDoc({ id: document.id, seed: 7 }))
+    expect(
+      decodeMessage(JSON.stringify(withDoc({ id: document.id, seed: 'x'.repeat(LIMITS.documentSeed) }))).type
+    ).toBe('DatabaseResult')
     // the bound itself passes
     expect(
       decodeMessage(JSON.stringify(withDoc({ ...document, data: 'A'.repeat(LIMITS.documentData) }))).type
@@ -117,8 +132,8 @@ describe('dbConnectionInfo.document', () => {
     expect(withoutDocument(ack)).toBe(ack)
   })
 
-  it('a 1.2.0 and a 1.1.0 stream carry it; a 1.0.0 stream sends it stripped and refuses a frame with it', async () => {
-    for (const protocol of [PROTOCOL_ID, PROTOCOL_ID_V1_1]) {
+  it('a 1.3.0, 1.2.0 and 1.1.0 stream carry it; a 1.0.0 stream sends it stripped and refuses a frame with it', async () => {
+    for (const protocol of [PROTOCOL_ID, PROTOCOL_ID_V1_2, PROTOCOL_ID_V1_1]) {
       const [l1, r1] = await streamPair()
       l1.protocol = r1.protocol = protocol
       await new FrameStream(l1).write(stock, opts())
@@ -138,5 +153,34 @@ describe('dbConnectionInfo.document', () => {
     await expect(new FrameStream(r3).read(['DatabaseResult'], opts())).rejects.toMatchObject({
       name: 'BadMessageError'
     })
+  })
+
+  it('a seed travels on a 1.3.0 stream only: an older one sends the frame without the document and refuses one with a seed', async () => {
+    const seeded: Message = {
+      ...stock,
+      provisionResult: {
+        tally,
+        dbConnectionInfo: { ...db, document: { id: document.id, seed: '{"terms":{}}' } }
+      }
+    }
+    const [l1, r1] = await streamPair()
+    l1.protocol = r1.protocol = PROTOCOL_ID
+    await new FrameStream(l1).write(seeded, opts())
+    expect(await new FrameStream(r1).read(['ProvisioningResult'], opts())).toEqual(seeded)
+
+    for (const protocol of [PROTOCOL_ID_V1_2, PROTOCOL_ID_V1_1]) {
+      const [l, r] = await streamPair()
+      l.protocol = r.protocol = protocol
+      await new FrameStream(l).write(seeded, opts())
+      expect(await new FrameStream(r).read(['ProvisioningResult'], opts())).toEqual(withoutDocument(seeded))
+      // a 1.3.0 writer to an older reader
+      const [l2, r2] = await streamPair()
+      l2.protocol = PROTOCOL_ID
+      r2.protocol = protocol
+      await new FrameStream(l2).write(seeded, opts())
+      await expect(new FrameStream(r2).read(['ProvisioningResult'], opts())).rejects.toMatchObject({
+        name: 'BadMessageError'
+      })
+    }
   })
 })

@@ -21,7 +21,7 @@ import {
 import type { Doc, SyncState } from '@automerge/automerge'
 import { InflateBudget, chunkRows, splitChunks } from '../../main/tallydb/change-columns.ts'
 import { syncMessageChanges, vetChanges } from '../../main/tallydb/change-vetting.ts'
-import { newDocumentBytes } from '../../main/tallydb/doc-bytes.ts'
+import { newDocumentBytes } from '../helpers/legacy-document.ts'
 import { addProposal } from '../../main/tallydb/tally-document.ts'
 import { docView } from '../../main/tallydb/doc-view.ts'
 import type { StoredTallyDoc } from '../../main/tallydb/tally-document.ts'

@@ -16,7 +16,7 @@ import {
 } from '@automerge/automerge'
 import { chunkRows } from '../../main/tallydb/change-columns.ts'
 import { VET_LIMITS, vetChanges } from '../../main/tallydb/change-vetting.ts'
-import { newDocumentBytes } from '../../main/tallydb/doc-bytes.ts'
+import { newDocumentBytes } from '../helpers/legacy-document.ts'
 import { acceptProposal, addProposal } from '../../main/tallydb/tally-document.ts'
 import type { StoredTallyDoc } from '../../main/tallydb/tally-document.ts'
 import { load } from '@automerge/automerge'

@@ -27,7 +27,7 @@ import {
   save
 } from '@automerge/automerge'
 import type { Doc } from '@automerge/automerge'
-import { newDocumentBytes } from '../../main/tallydb/doc-bytes.ts'
+import { newDocumentBytes } from '../helpers/legacy-document.ts'
 import { VET_LIMITS, syncMessageChanges, vetChanges, vetDocument } from '../../main/tallydb/change-vetting.ts'
 import {
   MAX_PROPOSALS,

@@ -14,7 +14,8 @@ import {
   saveSince
 } from '@automerge/automerge'
 import { PROTOCOL_ID, PROTOCOL_ID_V1_0, PROTOCOL_ID_V1_1 } from '../../main/bootstrap/types.ts'
-import { docOf, isAutomergeChunks, isDocBetween, newDocumentBytes } from '../../main/tallydb/doc-bytes.ts'
+import { docOf, isAutomergeChunks, isDocBetween } from '../../main/tallydb/doc-bytes.ts'
+import { newDocumentBytes } from '../helpers/legacy-document.ts'
 import {
   acceptProposal,
   addProposal,

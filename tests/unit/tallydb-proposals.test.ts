@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest'
 import { change, clone, getChanges, load } from '@automerge/automerge'
 import { vetChanges } from '../../main/tallydb/change-vetting.ts'
-import { newDocumentBytes } from '../../main/tallydb/doc-bytes.ts'
+import { newDocumentBytes } from '../helpers/legacy-document.ts'
 import {
   MAX_PROPOSALS_PER_PARTY,
   acceptProposal,
