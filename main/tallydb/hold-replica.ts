@@ -68,12 +68,14 @@ export async function holdReplica(parts: DocumentParts, input: JoinInput): Promi
   const withTerms = Object.keys(terms).length > 0
   // the snapshot in the reply is the replica; sync messages on the channel carry every change after it.
   // Kept as bytes unless we change it now (foil terms): then the Repo takes it and syncs our change back
-  const whole = derived === undefined ? snapshot : firstStateBytes(derived)
+  // a derived first state is made only where it is used now (our terms, a shared storage): else at first load
+  const whole = (): Uint8Array =>
+    derived === undefined ? (snapshot as Uint8Array) : firstStateBytes(derived)
   const handle =
-    whole === undefined
+    derived === undefined && snapshot === undefined
       ? await findRemote(repo, adapter, documentId, provisionerPeerId, signal)
       : withTerms
-        ? repo.import<StoredTallyDoc>(whole, { docId: documentId as DocumentId })
+        ? repo.import<StoredTallyDoc>(whole(), { docId: documentId as DocumentId })
         : undefined
   // as bytes or seed: in the index entry, one durable write (as the provisioner keeps it); changed: the Repo's
   const keepBytes = handle === undefined && init.backend === undefined
@@ -104,7 +106,7 @@ export async function holdReplica(parts: DocumentParts, input: JoinInput): Promi
   await Promise.all([
     handle !== undefined ? repo.flush([documentId as DocumentId]) : undefined,
     // a shared backend keeps the bytes as a chunk of its storage (every node of it reads them there)
-    handle === undefined && !keepBytes ? storeChunk(storage, documentId, whole as Uint8Array) : undefined,
+    handle === undefined && !keepBytes ? storeChunk(storage, documentId, whole()) : undefined,
     index.put({
       tallyId: tally.tallyId,
       documentId,
