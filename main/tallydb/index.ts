@@ -24,6 +24,8 @@ export type {
   TermsProposal
 } from './tally-document.ts'
 export type { TallyDocBody } from './doc-view.ts'
+export { firstActor, firstStateBytes, seedTerms, seedText } from './first-state.ts'
+export type { FirstSeed } from './first-state.ts'
 export * from './errors.ts'
 export {
   documentHandedOver,
