@@ -4,7 +4,7 @@
  */
 import { existsSync } from 'node:fs'
 import { join, resolve } from 'node:path'
-import type { AuditVerifyResult } from '../../preload/contract.ts'
+import type { AuditVerifyResult } from '../views/console-queries.ts'
 import { CliError } from './cli-error.ts'
 
 /** Verify the trail of `dataDir`; resolves with the report (the caller decides the exit code). */

@@ -4,7 +4,7 @@
  * that only says "needs more identity details").
  */
 import { createInterface } from 'node:readline/promises'
-import type { IdentityBundle } from '../../preload/contract.ts'
+import type { IdentityBundle } from '../views/console-views.ts'
 import { identityFields } from '../bootstrap/identity-requirements.ts'
 import { parseLink } from '../bootstrap/link.ts'
 import { UsageError } from './cli-error.ts'

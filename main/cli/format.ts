@@ -1,6 +1,6 @@
 /** Readable tables of the CLI (fixed-width columns, no colours). */
-import type { SessionView, TallyView, TokenView } from '../../preload/contract.ts'
-import { ownRole } from '../../preload/contract.ts'
+import type { SessionView, TallyView, TokenView } from '../views/console-views.ts'
+import { ownRole } from '../views/roles.ts'
 
 /** Render rows under a header, each column as wide as its widest cell. */
 export function table(header: string[], rows: string[][]): string {

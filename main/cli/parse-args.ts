@@ -1,5 +1,5 @@
 /** Parsers of the CLI's option values; each throws UsageError with a one-line explanation. */
-import type { IdentityBundle, TokenUses } from '../../preload/contract.ts'
+import type { IdentityBundle, TokenUses } from '../views/console-views.ts'
 import { CommanderError } from 'commander'
 import { UsageError } from './cli-error.ts'
 

@@ -1,6 +1,7 @@
 /** The `taleus` command line (commander). */
 import { Command, CommanderError, Option } from 'commander'
-import type { CreateTokenInput, Decision, PageQuery } from '../../preload/contract.ts'
+import type { CreateTokenInput, Decision } from '../views/console-views.ts'
+import type { PageQuery } from '../views/console-queries.ts'
 import { connectApi } from './api-client.ts'
 import { CliError } from './cli-error.ts'
 import { describeDial, dial, readDialLink } from './dial.ts'

@@ -3,7 +3,7 @@
  * which syncs with the counterparty first when it is reachable and answers from its own replica otherwise.
  */
 import type { Command } from 'commander'
-import type { TallyDocumentView, TallyTerms, TermsProposal } from '../../preload/contract.ts'
+import type { TallyDocumentView, TallyTerms, TermsProposal } from '../views/console-views.ts'
 import { connectApi } from './api-client.ts'
 import { UsageError } from './cli-error.ts'
 import { termsFrom, withTermsOptions } from './terms-options.ts'

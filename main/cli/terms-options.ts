@@ -1,6 +1,6 @@
 /** The `--stock-limit/--foil-limit/--unit/--note` options, shared by `token create` and `tally propose`. */
 import type { Command } from 'commander'
-import type { TallyTerms } from '../../preload/contract.ts'
+import type { TallyTerms } from '../views/console-views.ts'
 import { parseAmount, wrap } from './parse-args.ts'
 
 /** The terms options as commander parses them. */

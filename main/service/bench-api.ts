@@ -1,5 +1,5 @@
 /** The load-test API paths: synthetic sessions through the live table and event stream (TALEUS_BENCH=1 only). */
-import type { SessionEvent } from '../../preload/contract.ts'
+import type { SessionEvent } from '../views/console-views.ts'
 import { ApiError } from '../api/api-error.ts'
 import { benchEnabled, emitSyntheticSessions, parseSyntheticEvents } from './bench-sessions.ts'
 import type { SyntheticSessionsInput } from './bench-sessions.ts'

@@ -3,7 +3,7 @@
  * states through the real session table and event stream, without a network, a store or an audit entry.
  */
 import { randomUUID } from 'node:crypto'
-import type { SessionEvent, SessionState } from '../../preload/contract.ts'
+import type { SessionEvent, SessionState } from '../views/console-views.ts'
 
 /** True when the process was started for benchmarks and load tests. */
 export function benchEnabled(): boolean {

@@ -5,7 +5,7 @@
 import { setMaxListeners } from 'node:events'
 import type { Libp2p } from '@libp2p/interface'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
-import type { SessionEvent, TallyView, TokenView } from '../../preload/contract.ts'
+import type { SessionEvent, TallyView, TokenView } from '../views/console-views.ts'
 import { ApiError } from '../api/api-error.ts'
 import { RejectedError, SessionManager } from '../bootstrap/index.ts'
 import { LIMITS } from '../bootstrap/messages.ts'

@@ -1,5 +1,7 @@
 /** What the console service is created with, and what it offers: the TaleusApi plus its lifecycle. */
-import type { Actor, SessionEvent, TaleusApi, TallyView } from '../../preload/contract.ts'
+import type { SessionEvent, TallyView } from '../views/console-views.ts'
+import type { Actor } from '../views/console-queries.ts'
+import type { TaleusApi } from '../../preload/contract.ts'
 import type { AbuseLimits } from '../bootstrap/index.ts'
 import type { SyntheticSessionsInput } from './bench-sessions.ts'
 

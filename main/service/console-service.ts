@@ -6,8 +6,6 @@ import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import type {
   ApprovalView,
-  AuditQuery,
-  PageQuery,
   ConsoleEvent,
   CreateTokenInput,
   CreatedToken,
@@ -21,7 +19,8 @@ import type {
   SessionView,
   TallyView,
   TokenView
-} from '../../preload/contract.ts'
+} from '../views/console-views.ts'
+import type { AuditQuery, PageQuery } from '../views/console-queries.ts'
 import { ApiError } from '../api/api-error.ts'
 import { RejectedError } from '../bootstrap/index.ts'
 import { loadOrCreatePrivateKey } from '../node/index.ts'
@@ -38,18 +37,15 @@ import {
 } from './store-setting.ts'
 import type { StoreTarget } from './store-setting.ts'
 import type { CallContext } from './operations.ts'
+import type { DisplayView, StoreSettingInput, StoreSettingView, TallyDetail } from '../views/console-views.ts'
 import type {
   AuditVerifyResult,
-  DisplayView,
-  StoreSettingInput,
-  StoreSettingView,
   ExportInput,
   ExportResult,
   OperationView,
-  TallyDetail,
   TallyQuery,
   TokenQuery
-} from '../../preload/contract.ts'
+} from '../views/console-queries.ts'
 import type { TallyDb } from '../tallydb/index.ts'
 import type { TallyDocumentView, TallyTerms, TermsProposal } from '../tallydb/index.ts'
 import type { ConsoleService, ConsoleServiceInit } from './console-service-types.ts'

@@ -1,7 +1,7 @@
 /** The dials this node starts as a customer, and their outcomes for waitDial. */
 import { randomUUID } from 'node:crypto'
 import type { Libp2p } from '@libp2p/interface'
-import type { DialInput, DialOutcome } from '../../preload/contract.ts'
+import type { DialInput, DialOutcome } from '../views/console-views.ts'
 import { ApiError } from '../api/api-error.ts'
 import { linkPeerId, parseLink } from '../bootstrap/index.ts'
 import type { SessionManager } from '../bootstrap/index.ts'

@@ -13,7 +13,7 @@ import type {
   DisplayView,
   SessionEvent,
   TokenView
-} from '../../preload/contract.ts'
+} from '../views/console-views.ts'
 import { ApiError } from '../api/api-error.ts'
 import type { MerchantStore } from '../store/types.ts'
 import { REASON_MESSAGES } from '../bootstrap/reason-words.ts'

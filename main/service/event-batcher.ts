@@ -4,7 +4,7 @@
  * batch folded into the latest (each is a full snapshot). Every step of an outbound dial is kept: the Dial
  * screen shows them as progress. O(1) work per event.
  */
-import type { ConsoleEvent } from '../../preload/contract.ts'
+import type { ConsoleEvent } from '../views/console-views.ts'
 
 /** Options of EventBatcher. */
 export interface EventBatcherInit {

@@ -1,10 +1,10 @@
 /**
  * The files of exportRows: the rows of a list with the very columns its screen shows
- * (preload/export-columns.ts), so that what the operator saves is what they saw, and every export goes
+ * (main/views/export-columns.ts), so that what the operator saves is what they saw, and every export goes
  * through the service that records it.
  */
-import type { ExportResult } from '../../preload/contract.ts'
-import { toCsv, toJson, type ExportColumn } from '../../preload/export-columns.ts'
+import type { ExportResult } from '../views/console-queries.ts'
+import { toCsv, toJson, type ExportColumn } from '../views/export-columns.ts'
 
 /** The rows as a file to save, named `taleus-<what>-<time>.<format>`. */
 export function exportFile<T>(

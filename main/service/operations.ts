@@ -2,7 +2,7 @@
  * Who called a command (the shell it came through), handed by the dispatcher to the service so that every
  * operator action lands in the audit trail with its actor.
  */
-import type { Actor, OperationView } from '../../preload/contract.ts'
+import type { Actor, OperationView } from '../views/console-queries.ts'
 
 /** What the dispatcher knows about a call besides its input. */
 export interface CallContext {

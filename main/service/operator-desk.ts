@@ -3,22 +3,18 @@
  * operator records and their check, tally pages, list filters, exports, token archiving and customer
  * displays. console-service.ts delegates to this so that file stays about the node and its sessions.
  */
+import type { DisplayView, SessionEvent, TallyDetail, TallyView, TokenView } from '../views/console-views.ts'
 import type {
   AuditQuery,
   AuditVerifyResult,
-  DisplayView,
   ExportInput,
   ExportResult,
   OperationView,
-  SessionEvent,
-  TallyDetail,
   TallyQuery,
-  TallyView,
-  TokenQuery,
-  TokenView
-} from '../../preload/contract.ts'
-import { AUDIT_COLUMNS, TOKEN_COLUMNS, tallyColumns } from '../../preload/export-columns.ts'
-import { compareTallies, compareTokens, tallyMatches } from '../../preload/list-filters.ts'
+  TokenQuery
+} from '../views/console-queries.ts'
+import { AUDIT_COLUMNS, TOKEN_COLUMNS, tallyColumns } from '../views/export-columns.ts'
+import { compareTallies, compareTokens, tallyMatches } from '../views/list-filters.ts'
 import { ApiError } from '../api/api-error.ts'
 import { pageOf } from '../store/paging.ts'
 import type { MerchantStore } from '../store/types.ts'

@@ -1,5 +1,5 @@
 /** The peers the console shows: seen by mDNS or connected, the most recent 1000. */
-import type { PeerView } from '../../preload/contract.ts'
+import type { PeerView } from '../views/console-views.ts'
 
 /** Peers kept: many one-off customers connect over a day; the most recent stay. */
 const MAX_PEERS = 1000

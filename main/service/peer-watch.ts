@@ -1,7 +1,7 @@
 /** The console's peer list kept current from libp2p: peers found by mDNS and peers connected or gone. */
 import type { Connection, Libp2p, PeerId, PeerInfo } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
-import type { PeerView } from '../../preload/contract.ts'
+import type { PeerView } from '../views/console-views.ts'
 import type { PeerTable } from './peer-table.ts'
 
 /** Where watchPeers sends what it sees. */

@@ -3,7 +3,7 @@
  * restart does not empty the Sessions screen. Bounded: at most `maxSessions` sessions and `maxRecords`
  * records read back.
  */
-import type { SessionEvent } from '../../preload/contract.ts'
+import type { SessionEvent } from '../views/console-views.ts'
 import type { SessionTable } from './session-table.ts'
 
 /** Records read back at most while rebuilding (a flood of counted refusals cannot make a start slow). */

@@ -1,5 +1,5 @@
 /** The live table of sessions, fed by SessionEvents; finished rows are kept up to a cap. */
-import type { SessionEvent, SessionView } from '../../preload/contract.ts'
+import type { SessionEvent, SessionView } from '../views/console-views.ts'
 
 const TERMINAL_STATES = new Set(['L_DONE', 'L_FAILED', 'L_TIMEOUT', 'D_DONE', 'D_FAILED', 'D_TIMEOUT'])
 

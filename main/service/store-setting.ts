@@ -7,7 +7,7 @@
 import { readFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import pg from 'pg'
-import type { StoreChoice, StoreSettingInput, StoreSettingView } from '../../preload/contract.ts'
+import type { StoreChoice, StoreSettingInput, StoreSettingView } from '../views/console-views.ts'
 import { ApiError } from '../api/api-error.ts'
 import { writeFileDurable } from '../store/durable-file.ts'
 import { MIGRATIONS, ident } from '../store/pg/migrations.ts'

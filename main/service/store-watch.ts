@@ -6,7 +6,7 @@ import type {
   SessionEvent,
   TallyView,
   TokenView
-} from '../../preload/contract.ts'
+} from '../views/console-views.ts'
 import type { MerchantStore } from '../store/types.ts'
 import type { Listen } from './listeners.ts'
 

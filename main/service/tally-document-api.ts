@@ -1,7 +1,7 @@
 /** The shared tally documents (issue I) as the console API serves them: opened, watched, read, negotiated. */
 import { join } from 'node:path'
 import type { Libp2p } from '@libp2p/interface'
-import type { ConsoleEvent } from '../../preload/contract.ts'
+import type { ConsoleEvent } from '../views/console-views.ts'
 import { ApiError } from '../api/api-error.ts'
 import {
   ForeignDocumentError,

@@ -1,21 +1,20 @@
 /**
  * A tally's page (its timeline from the audit trail, counterparty, token, status history and what the
  * other side was told) and the service's side of the list filters (shared with the screens in
- * preload/list-filters.ts).
+ * main/views/list-filters.ts).
  */
 import type {
   Decision,
   IdentityBundle,
   SessionEvent,
   TallyDetail,
-  TallyQuery,
   TallyView,
   TimelineEntry,
-  TokenQuery,
   TokenView
-} from '../../preload/contract.ts'
-import { roleSentence } from '../../preload/contract.ts'
-import { tokenMatches } from '../../preload/list-filters.ts'
+} from '../views/console-views.ts'
+import type { TallyQuery, TokenQuery } from '../views/console-queries.ts'
+import { roleSentence } from '../views/roles.ts'
+import { tokenMatches } from '../views/list-filters.ts'
 import { ACTOR_WORDS, toOperationView } from './operations.ts'
 import { REASON_MESSAGES } from '../bootstrap/reason-words.ts'
 

@@ -3,7 +3,7 @@
  * so without a new view it would stay `active` on every screen until a reload. One timer, for the soonest
  * expiry; when it fires, the tokens that expired get a fresh view pushed like any other token change.
  */
-import type { TokenView } from '../../preload/contract.ts'
+import type { TokenView } from '../views/console-views.ts'
 
 /** setTimeout's longest delay (about 24.8 days); a later expiry is re-armed when it fires. */
 const MAX_DELAY_MS = 2 ** 31 - 1

@@ -1,5 +1,5 @@
 /** The link (QR text) of a token: the token, our addresses (LAN first) and the terms a dialer must know. */
-import type { TokenView } from '../../preload/contract.ts'
+import type { TokenView } from '../views/console-views.ts'
 import { ApiError } from '../api/api-error.ts'
 import { formatLink } from '../bootstrap/index.ts'
 

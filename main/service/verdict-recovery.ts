@@ -5,7 +5,7 @@
  * good: a pending tally is never guessed.
  */
 import type { Libp2p, PeerId } from '@libp2p/interface'
-import type { TallyView } from '../../preload/contract.ts'
+import type { TallyView } from '../views/console-views.ts'
 import type { VerdictAnswer, VerdictService } from '../bootstrap/verdict-service.ts'
 import type { MerchantStore } from '../store/types.ts'
 

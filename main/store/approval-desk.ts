@@ -2,7 +2,7 @@
  * Sessions waiting for an operator's identity decision. The first of approve, reject, the token's
  * approval deadline or the session's end settles a waiting session; anything later is not applied.
  */
-import type { ApprovalEnd, ApprovalView, Decision, DecisionResult } from '../../preload/contract.ts'
+import type { ApprovalEnd, ApprovalView, Decision, DecisionResult } from '../views/console-views.ts'
 
 /** How a wait ended. */
 export type ApprovalOutcome = ApprovalEnd

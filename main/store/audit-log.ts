@@ -14,7 +14,7 @@
  * exported, started or stopped what) and the hash chain's file headers; every line written is chained
  * (audit-chain.ts) at the moment it is written, so the chain covers exactly what is on disk.
  */
-import type { AuditQuery } from '../../preload/contract.ts'
+import type { AuditQuery } from '../views/console-queries.ts'
 import type { SessionEvent } from '../bootstrap/types.ts'
 import { ChainState, GENESIS, fileHasHash, hashOf, headerSeq, readHead } from './audit-chain.ts'
 import { Coalescer, isRejectedContact } from './audit-coalesce.ts'

@@ -1,5 +1,5 @@
 /** What the audit trail writes and reads back: operator records, SessionEvents and query bounds. */
-import type { AuditQuery } from '../../preload/contract.ts'
+import type { AuditQuery } from '../views/console-queries.ts'
 import type { SessionEvent } from '../bootstrap/types.ts'
 import type { AuditRecord } from './audit-coalesce.ts'
 import { hashOf } from './audit-chain.ts'

@@ -3,7 +3,7 @@
  * session, which identity fields must be there, what a well-formed provision result is, and the tally
  * record a session writes. Pure: no I/O, so the lowdb store and the PostgreSQL store share one copy.
  */
-import type { IdentityBundle } from '../../preload/contract.ts'
+import type { IdentityBundle } from '../views/console-views.ts'
 import { RejectedError } from '../bootstrap/errors.ts'
 import type {
   DbConnectionInfo,

@@ -27,14 +27,13 @@ import { join, resolve } from 'node:path'
 import { TypedEventEmitter } from 'main-event'
 import type {
   ApprovalView,
-  AuditQuery,
   CreateTokenInput,
   Decision,
   DecisionResult,
-  PageQuery,
   TallyView,
   TokenView
-} from '../../preload/contract.ts'
+} from '../views/console-views.ts'
+import type { AuditQuery, PageQuery } from '../views/console-queries.ts'
 import type {
   DbConnectionInfo,
   DraftTally,

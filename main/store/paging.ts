@@ -2,8 +2,8 @@
  * Pages of the list commands (tallies, sessions): newest first, at most `limit` items, after a cursor,
  * so a node that holds 100 000 rows never answers with all of them at once.
  */
-import type { PageQuery } from '../../preload/contract.ts'
-import { LIST_DEFAULT_LIMIT, LIST_MAX_LIMIT } from '../../preload/contract.ts'
+import type { PageQuery } from '../views/console-queries.ts'
+import { LIST_DEFAULT_LIMIT, LIST_MAX_LIMIT } from '../views/console-queries.ts'
 
 /** The page of `items` that `query` asks for; `at` and `id` give an item's time and id (newest first). */
 export function pageOf<T>(

@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto'
 import type { TypedEventEmitter } from 'main-event'
-import type { ApprovalView, IdentityBundle } from '../../preload/contract.ts'
+import type { ApprovalView, IdentityBundle } from '../views/console-views.ts'
 import { RejectedError, refusal } from '../bootstrap/errors.ts'
 import type {
   DbConnectionInfo,

@@ -16,7 +16,7 @@
  * says otherwise is ignored when reading. Any damaged line stops the open (JournalCorruptError, file
  * untouched): silently dropping it could hand a confirmed tally's place back to its older draft.
  */
-import type { TallyStatus, TallyView } from '../../preload/contract.ts'
+import type { TallyStatus, TallyView } from '../views/console-views.ts'
 import type { DbConnectionInfo, DraftTally, IdentityBundle } from '../bootstrap/types.ts'
 import { JournalCorruptError, TallyDowngradeError } from './errors.ts'
 import { openJournal, rewriteJournal } from './journal.ts'

@@ -14,7 +14,7 @@ import type {
   TokenStatus,
   TokenUses,
   TokenView
-} from '../../preload/contract.ts'
+} from '../views/console-views.ts'
 import type { PartyRole, ReasonCode } from '../bootstrap/types.ts'
 import { DurableJSONFile } from './durable-file.ts'
 import { StoreCorruptError, StoreInputError, toWriteError } from './errors.ts'

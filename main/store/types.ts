@@ -10,15 +10,14 @@ import type { TallyDb } from '../tallydb/tally-db.ts'
 import type { TallyDbBackend } from '../tallydb/backend-types.ts'
 import type {
   ApprovalView,
-  AuditQuery,
   CreateTokenInput,
   ApprovalEnd,
   Decision,
   DecisionResult,
-  PageQuery,
   TallyView,
   TokenView
-} from '../../preload/contract.ts'
+} from '../views/console-views.ts'
+import type { AuditQuery, PageQuery } from '../views/console-queries.ts'
 
 /** Events the store raises for the console's live stream. */
 export interface StoreEvents {

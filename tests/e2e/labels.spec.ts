@@ -19,7 +19,7 @@ test('a session waiting for approval says so with its token and role', async ({ 
   await row.click()
   await expect(page.getByTestId('session-counterparty')).toContainText('Ann Lee')
   await expect(page.getByTestId('session-role-sentence')).toHaveText(
-    "You are the stock: your node keeps the tally's shared document. The customer is the foil."
+    "You are the stock: your node keeps the tally's shared document; the customer is the foil."
   )
   await page.getByTestId('nav-approvals').click()
   await expect(page.getByTestId('approval-who')).toHaveText('Ann Lee')

@@ -177,7 +177,7 @@ describe('operator API: audit trail, tally page, filters, export, displays, hist
     })
     expect(csv.status).toBe(200)
     expect(csv.json.rows).toBe(byName.length)
-    // the columns the Tallies screen shows (preload/export-columns.ts), not raw field names
+    // the columns the Tallies screen shows (main/views/export-columns.ts), not raw field names
     expect(csv.json.content.split('\r\n')[0]).toMatch(/^"Tally","Status","Counterparty","Counterparty name"/)
     const ops = (await call<OperationView[]>('GET', '/api/audit/operations')).json
     expect(ops.find((o) => o.op === 'export')?.detail).toMatchObject({ what: 'tallies', rows: byName.length })

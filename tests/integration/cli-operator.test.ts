@@ -143,7 +143,7 @@ describe('taleus CLI for an operator (issue G)', () => {
     ])
     expect(ok.code).toBe(0)
     expect(ok.stdout).toMatch(
-      /you are the foil \(the merchant is the stock and provisions the tally's database\)/
+      /you are the foil: the other side \(whose link this is\) is the stock, and their node keeps the tally's shared document/
     )
     expect(ok.stdout).not.toMatch(/\(stock\)/)
     const tallies = await taleus(['tallies', '--data-dir', dir])

@@ -6,8 +6,8 @@ import * as v from 'valibot'
 import { describe, expect, it } from 'vitest'
 import { INPUT_SCHEMAS } from '../../main/api/schemas.ts'
 import type { TallyView } from '../../preload/contract.ts'
-import { tallyColumns, toJson } from '../../preload/export-columns.ts'
-import { compareTallies, tallyMatches } from '../../preload/list-filters.ts'
+import { tallyColumns, toJson } from '../../main/views/export-columns.ts'
+import { compareTallies, tallyMatches } from '../../main/views/list-filters.ts'
 import { dateBounds } from '../../renderer/src/lib/filters.ts'
 
 function tally(tallyId: string, createdAt: number, identity?: Record<string, string>): TallyView {

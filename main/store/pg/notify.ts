@@ -3,7 +3,7 @@
  * changed row, so a node updates its mirror without a query; PostgreSQL caps a payload at 8000 bytes,
  * so audit batches are cut into chunks and an oversized tally is announced by id only.
  */
-import type { ApprovalView, Decision } from '../../../preload/contract.ts'
+import type { ApprovalView, Decision } from '../../views/console-views.ts'
 import type { SessionEvent } from '../../bootstrap/types.ts'
 import type { IndexEntry } from '../../tallydb/tally-index.ts'
 import type { TallyRow, TokenRow } from './pg-rows.ts'

@@ -5,7 +5,7 @@
  * the wait, and every node's console, which drops the row.
  */
 import type { Pool } from 'pg'
-import type { ApprovalView, Decision, DecisionResult } from '../../../preload/contract.ts'
+import type { ApprovalView, Decision, DecisionResult } from '../../views/console-views.ts'
 import { endedBy } from '../approval-desk.ts'
 import type { ApprovalOutcome } from '../approval-desk.ts'
 

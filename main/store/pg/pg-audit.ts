@@ -7,7 +7,7 @@
  * (pg-audit-chain.ts); operator records go to the table only, the ring holds session events.
  */
 import type { Pool } from 'pg'
-import type { AuditQuery } from '../../../preload/contract.ts'
+import type { AuditQuery } from '../../views/console-queries.ts'
 import type { SessionEvent } from '../../bootstrap/types.ts'
 import { chainHash } from '../audit-chain.ts'
 import type { ChainReport } from '../audit-chain.ts'

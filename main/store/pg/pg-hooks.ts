@@ -4,7 +4,7 @@
  * its sessions (which token a session presented, which use it holds).
  */
 import { randomUUID } from 'node:crypto'
-import type { ApprovalView, IdentityBundle } from '../../../preload/contract.ts'
+import type { ApprovalView, IdentityBundle } from '../../views/console-views.ts'
 import { RejectedError, refusal } from '../../bootstrap/errors.ts'
 import type {
   DbConnectionInfo,

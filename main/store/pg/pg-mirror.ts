@@ -3,7 +3,7 @@
  * events: loaded whole from the database, then kept current from the notes every change sends.
  */
 import type { Pool } from 'pg'
-import type { ApprovalView } from '../../../preload/contract.ts'
+import type { ApprovalView } from '../../views/console-views.ts'
 import type { SessionEvent } from '../../bootstrap/types.ts'
 import type { CadreNote } from './notify.ts'
 import type { NodeApproval, PgApprovals } from './pg-approvals.ts'

@@ -1,6 +1,6 @@
 /** How a cadre node settles what no session will finish: stale approvals, tallies awaiting a verdict. */
 import type { Pool } from 'pg'
-import type { TallyView } from '../../../preload/contract.ts'
+import type { TallyView } from '../../views/console-views.ts'
 import type { PgApprovals } from './pg-approvals.ts'
 import { nodeTallyView } from './pg-tallies.ts'
 import type { PgTallies } from './pg-tallies.ts'

@@ -5,7 +5,8 @@
  */
 import type { Pool } from 'pg'
 import type { RowsStatement } from './pg-audit.ts'
-import type { PageQuery, TallyView } from '../../../preload/contract.ts'
+import type { TallyView } from '../../views/console-views.ts'
+import type { PageQuery } from '../../views/console-queries.ts'
 import { RejectedError } from '../../bootstrap/errors.ts'
 import { pageOf } from '../paging.ts'
 import { slim, tallyView } from '../tally-book.ts'

@@ -11,7 +11,7 @@
  * committed, whichever node serves it.
  */
 import type { Pool } from 'pg'
-import type { TokenView } from '../../../preload/contract.ts'
+import type { TokenView } from '../../views/console-views.ts'
 import type { ReasonCode } from '../../bootstrap/types.ts'
 import { LAZY_WRITE_MS, tokenRejection, tokenView } from '../token-book.ts'
 import type { TokenRecord } from '../token-book.ts'

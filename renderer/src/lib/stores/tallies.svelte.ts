@@ -1,6 +1,6 @@
 /** Tallies of this node. */
 import type { TallyView } from '../../../../preload/contract.ts'
-import { compareTallies } from '../../../../preload/list-filters.ts'
+import { compareTallies } from '../../../../main/views/list-filters.ts'
 import { mergeInto } from './keyed.ts'
 
 /** The tallies screen's source. */

@@ -1,6 +1,6 @@
 /** Tokens of this node (never their secrets; links are fetched on demand and kept by the view). */
 import type { TokenView } from '../../../../preload/contract.ts'
-import { compareTokens } from '../../../../preload/list-filters.ts'
+import { compareTokens } from '../../../../main/views/list-filters.ts'
 import { mergeInto } from './keyed.ts'
 
 /** The tokens screen's source. */

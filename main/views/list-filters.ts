@@ -3,7 +3,8 @@
  * and the service (listTallies, listTokens, exportRows) so that an export holds exactly the rows on screen.
  * Pure: no DOM or Node imports.
  */
-import type { TallyQuery, TallyView, TokenQuery, TokenView } from './contract.ts'
+import type { TallyView, TokenView } from './console-views.ts'
+import type { TallyQuery, TokenQuery } from './console-queries.ts'
 
 function matches(text: string, fields: ReadonlyArray<string | undefined>): boolean {
   const needle = text.trim().toLowerCase()

@@ -3,8 +3,8 @@
  * shared by the screens (what a list shows) and the service's exportRows (the file it writes and records),
  * so that an export holds what the screen shows. Pure: no DOM or Node imports.
  */
-import { ownRole } from './contract.ts'
-import type { SessionEvent, TallyView, TokenView } from './contract.ts'
+import { ownRole } from './roles.ts'
+import type { SessionEvent, TallyView, TokenView } from './console-views.ts'
 
 /** One exported column: its CSV header, its JSON key and the cell of a row. */
 export interface ExportColumn<T> {
