@@ -8,7 +8,7 @@ import { ROUTES } from '../../preload/contract.ts'
 import { describeFailure } from '../bootstrap/reason-words.ts'
 import { actorOf } from '../service/operations.ts'
 import type { CallContext } from '../service/operations.ts'
-import { ApiError, isApiError } from './api-error.ts'
+import { ApiError, isApiError } from '../service/api-error.ts'
 import { INPUT_SCHEMAS } from './schemas.ts'
 
 /** Runs command `name` with `input` (for `ctx.actor`, default the dispatcher's); rejects with an ApiError only. */

@@ -83,7 +83,7 @@ export async function readDialLink(
 export async function dial(opts: DialOptions): Promise<DialOutcome | undefined> {
   const [{ createConsoleService, REFUSAL_REASONS }, { ApiError }, { parseLink }] = await Promise.all([
     import('../service/index.ts'),
-    import('../api/api-error.ts'),
+    import('../service/api-error.ts'),
     import('../bootstrap/link.ts')
   ])
   // A bad link is a bad argument: say so before starting a node. Its messages never quote the token.

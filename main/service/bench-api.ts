@@ -1,6 +1,6 @@
 /** The load-test API paths: synthetic sessions through the live table and event stream (TALEUS_BENCH=1 only). */
 import type { SessionEvent } from '../views/console-views.ts'
-import { ApiError } from '../api/api-error.ts'
+import { ApiError } from './api-error.ts'
 import { benchEnabled, emitSyntheticSessions, parseSyntheticEvents } from './bench-sessions.ts'
 import type { SyntheticSessionsInput } from './bench-sessions.ts'
 

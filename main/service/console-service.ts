@@ -21,7 +21,7 @@ import type {
   TokenView
 } from '../views/console-views.ts'
 import type { AuditQuery, PageQuery } from '../views/console-queries.ts'
-import { ApiError } from '../api/api-error.ts'
+import { ApiError } from './api-error.ts'
 import { RejectedError } from '../bootstrap/index.ts'
 import { loadOrCreatePrivateKey } from '../node/index.ts'
 import { pageOf } from '../store/paging.ts'

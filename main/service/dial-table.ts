@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto'
 import type { Libp2p } from '@libp2p/interface'
 import type { DialInput, DialOutcome } from '../views/console-views.ts'
-import { ApiError } from '../api/api-error.ts'
+import { ApiError } from './api-error.ts'
 import { linkPeerId, parseLink } from '../bootstrap/index.ts'
 import type { SessionManager } from '../bootstrap/index.ts'
 import type { BootstrapLink } from '../bootstrap/types.ts'

@@ -14,7 +14,7 @@ import type {
   SessionEvent,
   TokenView
 } from '../views/console-views.ts'
-import { ApiError } from '../api/api-error.ts'
+import { ApiError } from './api-error.ts'
 import type { MerchantStore } from '../store/types.ts'
 import { REASON_MESSAGES } from '../bootstrap/reason-words.ts'
 import { counterpartyName } from '../store/tally-book.ts'

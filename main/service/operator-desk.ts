@@ -15,7 +15,7 @@ import type {
 } from '../views/console-queries.ts'
 import { AUDIT_COLUMNS, TOKEN_COLUMNS, tallyColumns } from '../views/export-columns.ts'
 import { compareTallies, compareTokens, tallyMatches } from '../views/list-filters.ts'
-import { ApiError } from '../api/api-error.ts'
+import { ApiError } from './api-error.ts'
 import { pageOf } from '../store/paging.ts'
 import type { MerchantStore } from '../store/types.ts'
 import { Displays } from './displays.ts'

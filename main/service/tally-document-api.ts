@@ -2,7 +2,7 @@
 import { join } from 'node:path'
 import type { Libp2p } from '@libp2p/interface'
 import type { ConsoleEvent } from '../views/console-views.ts'
-import { ApiError } from '../api/api-error.ts'
+import { ApiError } from './api-error.ts'
 import {
   ForeignDocumentError,
   ProposalError,

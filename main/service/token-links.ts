@@ -1,6 +1,6 @@
 /** The link (QR text) of a token: the token, our addresses (LAN first) and the terms a dialer must know. */
 import type { TokenView } from '../views/console-views.ts'
-import { ApiError } from '../api/api-error.ts'
+import { ApiError } from './api-error.ts'
 import { formatLink } from '../bootstrap/index.ts'
 
 /** Most responder addresses a link carries (the link format's own limit). */

@@ -82,6 +82,14 @@ describe('layering of main/', () => {
     expect(all('main/views').filter((e) => /^(preload|renderer)\//.test(e.to))).toEqual([])
   })
 
+  it('the service and the layers under it import nothing of the shells (api, cli, electron)', () => {
+    const lower = ['main/bootstrap', 'main/node', 'main/store', 'main/tallydb', 'main/views', 'main/service']
+    const bad = lower.flatMap(all).filter((e) => /^main\/(api|cli|electron)\//.test(e.to))
+    expect(show(bad)).toEqual([])
+    // the error the service refuses a call with is its own; the shells only report it
+    expect(importsOf('main/api/dispatch.ts').map((e) => e.to)).toContain('main/service/api-error.ts')
+  })
+
   it('below the shells nothing reaches up into preload/ (the service may name the contract it implements)', () => {
     const lower = ['main/bootstrap', 'main/node', 'main/store', 'main/tallydb', 'main/views', 'main/service']
     const bad = lower
