@@ -1,5 +1,5 @@
 /** The options of Libp2pNetworkAdapter and what its open requests ask and answer. */
-import type { DocumentId } from '@automerge/automerge-repo/slim'
+import type { DocumentId, PeerId as RepoPeerId } from '@automerge/automerge-repo/slim'
 import type { PeerId } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
@@ -25,6 +25,13 @@ export interface Libp2pNetworkAdapterInit {
    * trip (sync messages then carry every later change). Optional: without it the opener syncs from scratch.
    */
   snapshot?(documentId: DocumentId): Promise<Uint8Array | undefined>
+  /**
+   * A channel carries `documentId` to `repoPeerId` from now on, since the peer opened it on a new channel:
+   * the repo should start that peer's sync of it afresh. A message sent on the channel before (a change on
+   * its way when that channel closed) may never have arrived, and automerge-repo would otherwise go on
+   * with the sync state that counts it as sent.
+   */
+  carried?(documentId: DocumentId, repoPeerId: RepoPeerId): void
   /**
    * Checks the changes a document message from `remotePeer` brings (`data`: the sync message) before the
    * repo takes them; false drops the message and closes the channel. Optional: without it all are taken.

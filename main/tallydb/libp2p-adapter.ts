@@ -391,6 +391,8 @@ export class Libp2pNetworkAdapter extends NetworkAdapter {
         ch.allowed.add(documentId)
         const doc = again ? undefined : await this.#init.snapshot?.(documentId).catch(() => undefined)
         ch.write({ t: 'opened', id: frame.id, documentId, ...(doc === undefined ? {} : { doc }) })
+        if (!again && ch.repoPeerId !== undefined)
+          this.#init.carried?.(documentId as DocumentId, ch.repoPeerId)
         return
       }
       case 'opened':

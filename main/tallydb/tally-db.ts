@@ -96,6 +96,13 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
         this.#synced(documentId)
         return snapshotOf(this.#repo, this.#storage, documentId)
       },
+      // a sync state kept from the peer's last channel may count a change as sent that never arrived
+      // (it was on its way when that channel closed): automerge-repo forgets what it sent only when it
+      // begins a peer's sync, which a peer whose first message comes before that never gets
+      carried: (documentId, peer) => {
+        const synchronizer = this.#repo.synchronizer.docSynchronizers[documentId]
+        if (synchronizer !== undefined && !synchronizer.hasPeer(peer)) void synchronizer.beginSync([peer])
+      },
       onTraffic: (documentId) => this.#synced(documentId),
       vet: async (documentId, data, remotePeer) => this.#gate.vet(documentId, data, remotePeer)
     })
