@@ -57,6 +57,8 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
   readonly #init: TallyDbInit
   readonly #index: TallyIndexStore
   readonly #adapter: Libp2pNetworkAdapter
+  /** Documents and peers whose channel carried the document before (a new channel is then a reopen). */
+  readonly #carriedBefore = new Set<string>()
   readonly #repo: Repo
   readonly #now: () => number
   readonly #lastSync = new Map<string, number>()
@@ -100,6 +102,12 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
       // (it was on its way when that channel closed): automerge-repo forgets what it sent only when it
       // begins a peer's sync, which a peer whose first message comes before that never gets
       carried: (documentId, peer) => {
+        // only a reopen: on its first channel the peer's sync begins as the repo begins it
+        const key = `${documentId} ${peer}`
+        if (!this.#carriedBefore.has(key)) {
+          this.#carriedBefore.add(key)
+          return
+        }
         const synchronizer = this.#repo.synchronizer.docSynchronizers[documentId]
         if (synchronizer !== undefined && !synchronizer.hasPeer(peer)) void synchronizer.beginSync([peer])
       },
