@@ -123,7 +123,9 @@ async function preparePeer(
       node,
       async run() {
         const signal = AbortSignal.timeout(timeoutMs)
-        const stream = await node.dialProtocol(addr, BASELINE_PROTOCOL, { signal })
+        // opened as the bootstrap's dialer opens its stream (its first data with the proposal), so the
+        // baseline keeps measuring the same node without Taleus's work
+        const stream = await node.dialProtocol(addr, BASELINE_PROTOCOL, { signal, negotiateFully: false })
         try {
           const lp = lpStream(stream)
           await lp.write(contact, { signal })

@@ -11,11 +11,11 @@ import { dialFailed } from './dial-failure.ts'
 import { BadMessageError, RejectedError, StreamClosedError } from './errors.ts'
 import { FrameStream } from './frames.ts'
 import { isProvisionResult } from './messages.ts'
-import type { ApprovedProvisioningResult } from './messages.ts'
+import type { ApprovedProvisioningResult, ProvisioningResult } from './messages.ts'
 import { BaseSession, SessionStoppedError, mustAbort, toBootstrapError } from './session-base.ts'
 import type { SessionDeps } from './session-base.ts'
 import { DIALER_INITIAL_STATE, DIALER_TRANSITIONS } from './states.ts'
-import { PROTOCOL_IDS } from './types.ts'
+import { PROTOCOL_ID, PROTOCOL_IDS } from './types.ts'
 import type {
   BootstrapLink,
   BootstrapResult,
@@ -42,6 +42,15 @@ export interface DialerSessionInit {
   identityBundle: IdentityBundle
   /** B's cadre, disclosed first, in the contact. */
   cadrePeerAddrs: string[]
+}
+
+/** The peer does not speak the protocol we proposed (multistream's `na`), seen directly or under our framing. */
+function notSpoken(err: unknown): boolean {
+  const name = (e: unknown): unknown => (e as Error | null)?.name
+  return (
+    name(err) === 'UnsupportedProtocolError' ||
+    name((err as Error | null)?.cause) === 'UnsupportedProtocolError'
+  )
 }
 
 /** Party B's session: dials A with a link and runs the bootstrap. */
@@ -82,28 +91,16 @@ export class DialerSession extends BaseSession<DialerState> {
     const { hooks } = this.deps
     const { link } = this.init
     const responseWaitMs = this.responseWait()
-    const frames = new FrameStream(await this.dial())
-    this.frames = frames
-    this.protocol = frames.stream.protocol
-    await this.step((signal) =>
-      frames.write(
-        {
-          type: 'InboundContact',
-          token: link.token,
-          partyId: this.localPeerId,
-          identityBundle: this.init.identityBundle,
-          cadrePeerAddrs: this.init.cadrePeerAddrs
-        },
-        { signal }
-      )
-    )
-    this.contactSent = true
-
-    this.enter('D_AWAIT_RESPONSE')
-    const response = await this.step(
-      (signal) => frames.read(['ProvisioningResult'], { signal }),
-      responseWaitMs
-    )
+    let frames = await this.open(true)
+    let response: ProvisioningResult
+    try {
+      response = await this.contact(frames, responseWaitMs)
+    } catch (err) {
+      if (!notSpoken(err)) throw err
+      // A does not speak our newest version (its echo said so): negotiate in full, on a new stream
+      frames = await this.open(false)
+      response = await this.contact(frames, responseWaitMs)
+    }
     this.enter('D_HANDLE_RESPONSE')
     if (!response.approved) {
       this.verdictSent = true
@@ -179,6 +176,37 @@ export class DialerSession extends BaseSession<DialerState> {
     return this.result(response, provision)
   }
 
+  /** Opens the bootstrap stream to A; `optimistic`: proposes our newest version with the contact itself. */
+  private async open(optimistic: boolean): Promise<FrameStream> {
+    const frames = new FrameStream(await this.dial(optimistic))
+    this.frames = frames
+    this.protocol = frames.stream.protocol
+    return frames
+  }
+
+  /** Sends our contact and reads A's ProvisioningResult. */
+  private async contact(
+    frames: FrameStream,
+    responseWaitMs: number | undefined
+  ): Promise<ProvisioningResult> {
+    const { link } = this.init
+    await this.step((signal) =>
+      frames.write(
+        {
+          type: 'InboundContact',
+          token: link.token,
+          partyId: this.localPeerId,
+          identityBundle: this.init.identityBundle,
+          cadrePeerAddrs: this.init.cadrePeerAddrs
+        },
+        { signal }
+      )
+    )
+    this.contactSent = true
+    if (this.state !== 'D_AWAIT_RESPONSE') this.enter('D_AWAIT_RESPONSE')
+    return await this.step((signal) => frames.read(['ProvisioningResult'], { signal }), responseWaitMs)
+  }
+
   /**
    * From here our last word may reach A. A stream already gone (A left, or reset it) carries nothing more,
    * so A cannot confirm: fail now, while the tally can still be abandoned for sure.
@@ -202,8 +230,13 @@ export class DialerSession extends BaseSession<DialerState> {
     return approvalMs + 2 * stepTimeoutMs
   }
 
-  /** Tries every responder address in order; the first that opens a protocol stream wins. */
-  private async dial(): Promise<Stream> {
+  /**
+   * Tries every responder address in order; the first that opens a protocol stream wins. `optimistic`
+   * proposes only our newest version and sends the contact with the proposal, saving a round trip
+   * (`negotiateFully: false`, main/node/optimistic-select.ts); a libp2p that negotiates it in full
+   * anyway and finds A without it falls back to the whole list at once.
+   */
+  private async dial(optimistic: boolean): Promise<Stream> {
     const failures: Array<{ addr: string; error: unknown }> = []
     for (const addr of this.init.link.responderPeerAddrs) {
       const scope = scopedSignal(
@@ -211,11 +244,19 @@ export class DialerSession extends BaseSession<DialerState> {
         this.deps.config.dialTimeoutMs ?? DEFAULT_DIAL_TIMEOUT_MS,
         'dialling ran out of time'
       )
+      const options = { signal: scope.signal, maxOutboundStreams: MAX_OUTBOUND_STREAMS }
       try {
-        return await this.init.node.dialProtocol(multiaddr(addr), [...PROTOCOL_IDS], {
-          signal: scope.signal,
-          maxOutboundStreams: MAX_OUTBOUND_STREAMS
-        })
+        if (optimistic) {
+          try {
+            return await this.init.node.dialProtocol(multiaddr(addr), PROTOCOL_ID, {
+              ...options,
+              negotiateFully: false
+            })
+          } catch (err) {
+            if (!notSpoken(err)) throw err
+          }
+        }
+        return await this.init.node.dialProtocol(multiaddr(addr), [...PROTOCOL_IDS], options)
       } catch (err) {
         if (this.deps.signal.aborted) throw abortError(this.deps.signal, () => new SessionStoppedError())
         failures.push({ addr, error: err })

@@ -11,6 +11,7 @@ import { createLibp2p } from 'libp2p'
 import { keyObjectCrypto } from './noise-crypto.ts'
 import { quietLogger } from './quiet-logger.ts'
 import { coalescingEncrypter, joiningGater, lazyWindowYamux } from './wire.ts'
+import { optimisticSelectMuxer } from './optimistic-select.ts'
 import { fastPaths } from './fast-paths.ts'
 import { signOnceEncrypter } from './noise-signature.ts'
 import type { Libp2pOptions } from 'libp2p'
@@ -66,9 +67,12 @@ export async function createTaleusNode(init: TaleusNodeInit = {}): Promise<Libp2
     connectionEncrypters: [coalescingEncrypter(signOnceEncrypter(noise({ crypto: keyObjectCrypto })))],
     // a wallet may open many bootstrap streams before A's side of a fresh connection is wired up;
     // yamux's default of 10 such early streams resets the whole connection. Window updates only when
-    // due (wire.ts); no keep-alive ping per connection (docs/performance.md: what it gave)
+    // due (wire.ts); no keep-alive ping per connection (docs/performance.md: what it gave); a stream
+    // opened with negotiateFully: false sends its first data with its protocol (optimistic-select.ts)
     streamMuxers: [
-      lazyWindowYamux(yamux({ maxEarlyStreams: YAMUX_MAX_EARLY_STREAMS, enableKeepAlive: false }))
+      optimisticSelectMuxer(
+        lazyWindowYamux(yamux({ maxEarlyStreams: YAMUX_MAX_EARLY_STREAMS, enableKeepAlive: false }))
+      )
     ],
     peerDiscovery,
     connectionManager: { ...RUSH_LIMITS },

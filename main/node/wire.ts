@@ -155,24 +155,37 @@ function lazyWindowUpdate(this: YamuxStream): void {
   stockWindowUpdate.call(this)
 }
 
-/** `muxer` (`yamux()`) whose streams send window updates only when due (see above). */
-export function lazyWindowYamux<C, M extends StreamMuxerFactory>(
-  muxer: (components: C) => M
+/**
+ * `muxer` with `adapt` run on each stream muxer it creates (one per connection), before it is used: the
+ * seam for carried changes to a muxer's streams that no option reaches.
+ */
+export function adaptStreamMuxers<C, M extends StreamMuxerFactory>(
+  muxer: (components: C) => M,
+  adapt: (created: ReturnType<M['createStreamMuxer']>) => void
 ): (components: C) => M {
   return (components) => {
     const inner = muxer(components)
     const outer: M = Object.create(inner)
     outer.createStreamMuxer = (maConn) => {
-      const created = inner.createStreamMuxer(maConn)
-      const target = created as unknown as { _newStream: (...args: unknown[]) => YamuxStream }
-      const newStream = target._newStream.bind(created)
-      target._newStream = (...args) => {
-        const stream = newStream(...args)
-        stream.sendWindowUpdate = lazyWindowUpdate
-        return stream
-      }
+      const created = inner.createStreamMuxer(maConn) as ReturnType<M['createStreamMuxer']>
+      adapt(created)
       return created
     }
     return outer
   }
+}
+
+/** `muxer` (`yamux()`) whose streams send window updates only when due (see above). */
+export function lazyWindowYamux<C, M extends StreamMuxerFactory>(
+  muxer: (components: C) => M
+): (components: C) => M {
+  return adaptStreamMuxers(muxer, (created) => {
+    const target = created as unknown as { _newStream: (...args: unknown[]) => YamuxStream }
+    const newStream = target._newStream.bind(created)
+    target._newStream = (...args) => {
+      const stream = newStream(...args)
+      stream.sendWindowUpdate = lazyWindowUpdate
+      return stream
+    }
+  })
 }

@@ -57,8 +57,11 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
   readonly #init: TallyDbInit
   readonly #index: TallyIndexStore
   readonly #adapter: Libp2pNetworkAdapter
-  /** Documents and peers whose channel carried the document before (a new channel is then a reopen). */
-  readonly #carriedBefore = new Set<string>()
+  /**
+   * Per document, the peers whose channel carried it before (a new channel is then a reopen). It grows as
+   * the repo's cache of loaded documents does (far less per tally); a revoked grant drops its entry.
+   */
+  readonly #carriedBefore = new Map<DocumentId, Set<RepoPeerId>>()
   readonly #repo: Repo
   readonly #now: () => number
   readonly #lastSync = new Map<string, number>()
@@ -103,9 +106,9 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
       // begins a peer's sync, which a peer whose first message comes before that never gets
       carried: (documentId, peer) => {
         // only a reopen: on its first channel the peer's sync begins as the repo begins it
-        const key = `${documentId} ${peer}`
-        if (!this.#carriedBefore.has(key)) {
-          this.#carriedBefore.add(key)
+        const peers = this.#carriedBefore.get(documentId) ?? new Set<RepoPeerId>()
+        if (!peers.has(peer)) {
+          this.#carriedBefore.set(documentId, peers.add(peer))
           return
         }
         const synchronizer = this.#repo.synchronizer.docSynchronizers[documentId]
@@ -378,6 +381,7 @@ export class TallyDb extends TypedEventEmitter<TallyDbEvents> {
     if (!entry.provisioner) throw new ProposalError('only the provisioner can revoke the grant')
     if (entry.revoked === true) return
     this.#adapter.forget(entry.documentId as DocumentId)
+    this.#carriedBefore.delete(entry.documentId as DocumentId)
     await this.#index.put({ ...entry, revoked: true })
   }
 

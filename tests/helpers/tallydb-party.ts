@@ -144,3 +144,16 @@ export async function until<T>(
     await new Promise((resolve) => setTimeout(resolve, 25))
   }
 }
+
+/** Waits until `party`'s copy of the tally's document holds the proposal (bounded, like until). */
+export async function proposalSeen(
+  party: DbParty,
+  tallyId: string,
+  proposalId: string,
+  timeoutMs?: number
+): Promise<true> {
+  return until(async () => {
+    const view = await party.db.read(tallyId)
+    return view?.document.proposals.some((p) => p.proposalId === proposalId) === true ? true : undefined
+  }, timeoutMs)
+}

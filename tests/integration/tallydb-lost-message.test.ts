@@ -9,8 +9,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import type { PartyRole } from '../../main/bootstrap/index.ts'
 import { Libp2pNetworkAdapter } from '../../main/tallydb/index.ts'
-import { DbWorld, until } from '../helpers/tallydb-party.ts'
-import type { DbParty } from '../helpers/tallydb-party.ts'
+import { DbWorld, proposalSeen, until } from '../helpers/tallydb-party.ts'
 
 const TERMS = { stockCreditLimit: 500, foilCreditLimit: 100, unit: 'CHIP', note: 'net 30' }
 const WAIT_MS = 20_000
@@ -31,13 +30,6 @@ function loseNextChange(from: string): { lost: () => boolean; restore: () => voi
   return { lost: () => lost, restore: () => (Libp2pNetworkAdapter.prototype.send = send) }
 }
 
-async function proposalSeen(party: DbParty, tallyId: string, proposalId: string): Promise<true> {
-  return until(async () => {
-    const view = await party.db.read(tallyId)
-    return view?.document.proposals.some((p) => p.proposalId === proposalId) === true ? true : undefined
-  }, WAIT_MS)
-}
-
 describe('a change lost on a channel that closed', () => {
   const world = new DbWorld()
   afterEach(async () => world.close())
@@ -54,7 +46,7 @@ describe('a change lost on a channel that closed', () => {
       const provisioner = role === 'stock' ? a : b
       const opener = role === 'stock' ? b : a
       const first = await opener.db.propose(tallyId, { note: 'live' })
-      await proposalSeen(provisioner, tallyId, first.proposalId)
+      await proposalSeen(provisioner, tallyId, first.proposalId, WAIT_MS)
 
       const loss = loseNextChange(provisioner.peerId)
       let change: { proposalId: string }
@@ -72,12 +64,12 @@ describe('a change lost on a channel that closed', () => {
       if (role === 'stock') {
         b = await world.restart(b)
         await b.db.sync(tallyId, { signal: AbortSignal.timeout(WAIT_MS) })
-        await proposalSeen(b, tallyId, change.proposalId)
+        await proposalSeen(b, tallyId, change.proposalId, WAIT_MS)
       } else {
         // in foil the opener is A: B (the provisioner) stays up, A's channel to it is closed and opened again
         await a.node.hangUp(b.node.peerId)
         await a.db.sync(tallyId, { signal: AbortSignal.timeout(WAIT_MS) })
-        await proposalSeen(a, tallyId, change.proposalId)
+        await proposalSeen(a, tallyId, change.proposalId, WAIT_MS)
       }
     },
     60_000

@@ -17,7 +17,7 @@ import type { PartyRole } from '../../main/bootstrap/index.ts'
 import { Libp2pNetworkAdapter, TallyDb } from '../../main/tallydb/index.ts'
 import { createTaleusNode } from '../../main/node/create-node.ts'
 import { loadOrCreatePrivateKey } from '../../main/node/private-key.ts'
-import { DbWorld, until } from '../helpers/tallydb-party.ts'
+import { DbWorld, proposalSeen, until } from '../helpers/tallydb-party.ts'
 import type { DbParty } from '../helpers/tallydb-party.ts'
 
 const TERMS = { stockCreditLimit: 500, foilCreditLimit: 100, unit: 'CHIP', note: 'net 30' }
@@ -36,13 +36,6 @@ async function bootstrap(
     grant: result.dbConnectionInfo.credentials,
     nodes: result.dbConnectionInfo.nodes
   }
-}
-
-async function proposalSeen(party: DbParty, tallyId: string, proposalId: string): Promise<true> {
-  return until(async () => {
-    const view = await party.db.read(tallyId)
-    return view?.document.proposals.some((p) => p.proposalId === proposalId) === true ? true : undefined
-  })
 }
 
 describe('shared tally database', () => {

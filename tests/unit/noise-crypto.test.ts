@@ -1,29 +1,17 @@
 import { randomBytes } from 'node:crypto'
 import { afterEach, describe, expect, it } from 'vitest'
-import { noise, pureJsCrypto } from '@chainsafe/libp2p-noise'
+import { pureJsCrypto } from '@chainsafe/libp2p-noise'
 import { defaultCrypto } from '@chainsafe/libp2p-noise/crypto'
-import { yamux } from '@chainsafe/libp2p-yamux'
-import { tcp } from '@libp2p/tcp'
 import { lpStream } from '@libp2p/utils'
-import { createLibp2p } from 'libp2p'
 import { Uint8ArrayList } from 'uint8arraylist'
 import type { Libp2p } from '@libp2p/interface'
 import { createTaleusNode } from '../../main/node/index.ts'
 import { keyObjectCrypto } from '../../main/node/noise-crypto.ts'
+import { stockNode } from '../helpers/wire-nodes.ts'
 
 const ECHO = '/taleus-test/echo/1.0.0'
 
 type KeyBytes = Parameters<typeof keyObjectCrypto.generateX25519SharedKey>[1]
-
-/** A node with libp2p-noise's own default crypto: what any other libp2p peer runs. */
-async function stockNode(): Promise<Libp2p> {
-  return createLibp2p({
-    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
-    transports: [tcp()],
-    connectionEncrypters: [noise()],
-    streamMuxers: [yamux()]
-  })
-}
 
 async function serveEcho(node: Libp2p): Promise<void> {
   await node.handle(ECHO, async (stream) => {

@@ -1,27 +1,13 @@
-import net from 'node:net'
 import { randomBytes } from 'node:crypto'
 import { afterEach, describe, expect, it } from 'vitest'
-import { noise } from '@chainsafe/libp2p-noise'
-import { yamux } from '@chainsafe/libp2p-yamux'
-import { tcp } from '@libp2p/tcp'
 import { lpStream } from '@libp2p/utils'
-import { createLibp2p } from 'libp2p'
 import type { Libp2p } from '@libp2p/interface'
 import { createTaleusNode } from '../../main/node/index.ts'
+import { socketWrites, stockNode } from '../helpers/wire-nodes.ts'
 
 const ECHO = '/taleus-test/wire-echo/1.0.0'
 /** A fresh guard against hangs per call (never a timed assertion). */
 const guard = (): { signal: AbortSignal } => ({ signal: AbortSignal.timeout(60_000) })
-
-/** What any other libp2p peer runs: stock Noise and Yamux, keep-alive on. */
-async function stockNode(): Promise<Libp2p> {
-  return createLibp2p({
-    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
-    transports: [tcp()],
-    connectionEncrypters: [noise()],
-    streamMuxers: [yamux()]
-  })
-}
 
 /** Reads one frame, answers it, closes: the shape of a refused contact. */
 async function serveEcho(node: Libp2p): Promise<void> {
@@ -49,23 +35,6 @@ async function echo(from: Libp2p, to: Libp2p, bytes: Uint8Array): Promise<Uint8A
   return reply
 }
 
-/** Socket writes made by the listening side of `node` while `fn` runs. */
-async function listenerWrites(node: Libp2p, fn: () => Promise<void>): Promise<number> {
-  const port = Number(node.getMultiaddrs()[0]!.toString().split('/')[4])
-  let writes = 0
-  const write = net.Socket.prototype.write
-  net.Socket.prototype.write = function (this: net.Socket, ...args: unknown[]) {
-    if (this.localPort === port) writes++
-    return (write as (...a: unknown[]) => boolean).apply(this, args)
-  } as typeof write
-  try {
-    await fn()
-  } finally {
-    net.Socket.prototype.write = write
-  }
-  return writes
-}
-
 describe('wire: coalesced sends and lazy window updates', () => {
   const nodes: Libp2p[] = []
   afterEach(async () => {
@@ -79,9 +48,11 @@ describe('wire: coalesced sends and lazy window updates', () => {
     await serveEcho(listener)
     await echo(dialer, listener, new Uint8Array(300))
     const rounds = 10
-    const writes = await listenerWrites(listener, async () => {
-      for (let i = 0; i < rounds; i++) await echo(dialer, listener, new Uint8Array(300))
-    })
+    const writes = (
+      await socketWrites(listener, async () => {
+        for (let i = 0; i < rounds; i++) await echo(dialer, listener, new Uint8Array(300))
+      })
+    ).listener
     // one message per turn of the event loop that answers: multistream + the reply + FIN
     expect(writes / rounds).toBeLessThanOrEqual(2)
   })
@@ -92,9 +63,11 @@ describe('wire: coalesced sends and lazy window updates', () => {
     await serveEcho(listener)
     const dialers = await Promise.all(Array.from({ length: 5 }, () => createTaleusNode({ listen: [] })))
     nodes.push(...dialers)
-    const writes = await listenerWrites(listener, async () => {
-      for (const dialer of dialers) await echo(dialer, listener, new Uint8Array(300))
-    })
+    const writes = (
+      await socketWrites(listener, async () => {
+        for (const dialer of dialers) await echo(dialer, listener, new Uint8Array(300))
+      })
+    ).listener
     // the encrypter's multistream (1: both lines, 2 without coalescing), the Noise handshake (1), the
     // stream's multistream (1), the answer with its close (1)
     expect(writes / dialers.length).toBeLessThanOrEqual(4)
