@@ -59,7 +59,10 @@ let nodes: Libp2p[] = []
 /** The peers' tally databases (tallydb runs) and their folders, closed and removed on stop. */
 const dbs: TallyDb[] = []
 const dbDirs: string[] = []
-/** `fresh` | `reused` when A is expected to refuse every contact (unknown token), else undefined. */
+/**
+ * `fresh` | `reused` when A is expected to refuse every contact (unknown token); `idle` when every measured
+ * peer only connects and waits for A to close the connection; else undefined.
+ */
 let refuse: string | undefined
 /** Refusals by reason in this burst (`invalid-token` unless an abuse guard answered first). */
 let refusals: Record<string, number> = {}
@@ -123,9 +126,7 @@ async function preparePeer(
       node,
       async run() {
         const signal = AbortSignal.timeout(timeoutMs)
-        // opened as the bootstrap's dialer opens its stream (its first data with the proposal), so the
-        // baseline keeps measuring the same node without Taleus's work
-        const stream = await node.dialProtocol(addr, BASELINE_PROTOCOL, { signal, negotiateFully: false })
+        const stream = await node.dialProtocol(addr, BASELINE_PROTOCOL, { signal })
         try {
           const lp = lpStream(stream)
           await lp.write(contact, { signal })
@@ -146,6 +147,7 @@ async function preparePeer(
       }
     }
   }
+  if (refuseThis && refuse === 'idle') return { node, run: () => idleUntilClosed(node, link!, timeoutMs) }
   const hooks = tallydb ? await walletWithDb(node) : WALLET_HOOKS
   const manager = new SessionManager(hooks, { maxConcurrentSessions: 4 })
   return {
@@ -158,6 +160,33 @@ async function preparePeer(
       if (warmRefusal) await refused(manager.initiateBootstrap(unknownToken(link!), node))
     }
   }
+}
+
+/**
+ * A stranger who connects (the whole handshake) and then sends nothing: done once A's connection guard
+ * has closed the idle connection (after its grace, 5 s by default), which is what such a flood costs A.
+ */
+async function idleUntilClosed(node: Libp2p, link: BootstrapLink, timeoutMs: number): Promise<void> {
+  const signal = AbortSignal.timeout(timeoutMs)
+  const connection = await node.dial(multiaddr(link.responderPeerAddrs[0]!), { signal })
+  await new Promise<void>((resolve, reject) => {
+    const done = (): void => {
+      node.removeEventListener('connection:close', closed)
+      signal.removeEventListener('abort', timedOut)
+    }
+    const closed = (evt: CustomEvent<{ id: string }>): void => {
+      if (evt.detail.id !== connection.id) return
+      done()
+      resolve()
+    }
+    const timedOut = (): void => {
+      done()
+      reject(new Error('A kept an idle connection open'))
+    }
+    node.addEventListener('connection:close', closed)
+    signal.addEventListener('abort', timedOut)
+    if (connection.status !== 'open') closed(new CustomEvent('connection:close', { detail: connection }))
+  })
 }
 
 /**

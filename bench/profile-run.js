@@ -31,7 +31,8 @@ for (let rep = 0; rep < Number(repsArg); rep++) {
       `${variant} c=${r.concurrency} n=${r.ok}/${r.count} failed=${r.failed} listener ${r.listenerCpuMsPerSession} ms/session ` +
         `(main thread ${r.listenerMainCpuMsPerSession}, other threads ${r.listenerOtherCpuMsPerSession}) ` +
         `dialers ${r.dialerCpuMsPerSession} ms ${r.throughput}/s` +
-        (refuse ? ` ${JSON.stringify(r.refusals)} ${JSON.stringify(r.failures)}` : '')
+        (refuse ? ` ${JSON.stringify(r.refusals)}` : '') +
+        ` ${JSON.stringify(r.failures)} ${JSON.stringify(r.listenerOutcomes)}`
     )
   } finally {
     await rm(dataDir, { recursive: true, force: true })

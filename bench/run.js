@@ -3,7 +3,7 @@
 // Prints one table (target, measured, ratio, pass/fail) and writes bench/results/latest.json.
 // Benchmarks report; they never fail on timing (exit 0 unless something crashes).
 //
-// Knobs (environment): BENCH_ONLY=sweep,held,store,cadre,tallydb,renderer,cold  BENCH_QUICK=1 (fewer sessions)
+// Knobs (environment): BENCH_ONLY=sweep,idle,held,store,cadre,tallydb,renderer,cold  BENCH_QUICK=1 (fewer sessions)
 // BENCH_NO_BUILD=1 (use the existing out/ build)  BENCH_LEVELS=10,100 (sweep only these concurrencies).
 import { execFileSync, spawnSync } from 'node:child_process'
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
@@ -20,7 +20,9 @@ import { mean, median, round } from './lib/stats.js'
 
 const ROOT = join(import.meta.dirname, '..')
 const QUICK = process.env.BENCH_QUICK === '1'
-const ONLY = new Set((process.env.BENCH_ONLY ?? 'sweep,held,store,cadre,tallydb,renderer,cold').split(','))
+const ONLY = new Set(
+  (process.env.BENCH_ONLY ?? 'sweep,idle,held,store,cadre,tallydb,renderer,cold').split(',')
+)
 /** Sessions held at once, and runs per side, for the held-memory measurement. */
 const HELD = { count: 1000, reps: QUICK ? 1 : 2 }
 
@@ -88,6 +90,7 @@ const rows = []
 const raw = {
   cryptoFloor: undefined,
   sweep: [],
+  idle: [],
   held: [],
   store: [],
   renderer: undefined,
@@ -122,7 +125,9 @@ const VARIANTS = [
   { key: 'baseline', mode: 'baseline' },
   { key: 'bootstrap', mode: 'bootstrap' },
   { key: 'refusedFresh', mode: 'bootstrap', refuse: 'fresh' },
-  { key: 'refusedReused', mode: 'bootstrap', refuse: 'reused' },
+  // at least 1000 contacts a rep: 200 refusals are ~70 ms of listener CPU, read in 10 ms ticks, where one
+  // background compile or GC in the window doubled a rep (0.74 against 0.30–0.36 ms in one run)
+  { key: 'refusedReused', mode: 'bootstrap', refuse: 'reused', minCount: 1000 },
   // a freshly started listener (no customers before the clock), at the judged levels only: info
   { key: 'bootstrapCold', mode: 'bootstrap', cold: true }
 ]
@@ -141,12 +146,13 @@ async function sweep() {
     const judged = level.concurrency === 10 || level.concurrency === 100
     // interleaved, so drift of the machine hits every variant alike
     for (let rep = 0; rep < level.reps; rep++) {
-      for (const { key, mode, refuse, cold } of VARIANTS) {
+      for (const { key, mode, refuse, cold, minCount = 0 } of VARIANTS) {
         if (cold && !judged) continue
         const label = refuse ? `refused (${refuse} connection)` : cold ? `${mode} (cold process)` : mode
-        log(`sweep c=${level.concurrency} ${label} rep ${rep + 1}/${level.reps} (${level.count} sessions)`)
+        const count = QUICK ? level.count : Math.max(level.count, minCount)
+        log(`sweep c=${level.concurrency} ${label} rep ${rep + 1}/${level.reps} (${count} sessions)`)
         const result = await withDir('sweep', (dataDir) =>
-          runSessions({ mode, ...level, ...(cold ? { warm: 0 } : {}), dataDir, refuse })
+          runSessions({ mode, ...level, count, ...(cold ? { warm: 0 } : {}), dataDir, refuse })
         )
         log(
           `  ${result.throughput}/s p50 ${result.p50} ms p99 ${result.p99} ms failed ${result.failed} ` +
@@ -355,6 +361,46 @@ function cpuRows(c, floorMs, cpuBoot, runs) {
   )
 }
 
+/** Strangers that connect, handshake and send nothing, all at once: A's guard closes each after its grace. */
+const IDLE = { count: QUICK ? 200 : 500, reps: QUICK ? 1 : 2 }
+
+/**
+ * Listener CPU per idle connection torn down (issue K): the handshake, the connection's idle seconds and
+ * its closing by the connection guard (default 5 s grace), per connection, after the usual warm-up.
+ */
+async function idle() {
+  const floorMs = cryptoFloorMs().ms
+  const runs = []
+  for (let rep = 0; rep < IDLE.reps; rep++) {
+    log(`idle c=${IDLE.count} rep ${rep + 1}/${IDLE.reps} (${IDLE.count} connections, closed by A's guard)`)
+    const result = await withDir('idle', (dataDir) =>
+      runSessions({
+        mode: 'bootstrap',
+        concurrency: IDLE.count,
+        count: IDLE.count,
+        warm: WARM,
+        dataDir,
+        refuse: 'idle'
+      })
+    )
+    log(
+      `  CPU/connection listener ${result.listenerCpuMsPerSession} ms (main thread ${result.listenerMainCpuMsPerSession}) ` +
+        `dialers ${result.dialerCpuMsPerSession} ms, closed after p50 ${result.p50} ms, failed ${result.failed} ${JSON.stringify(result.failures)}`
+    )
+    runs.push(result)
+    raw.idle.push(result)
+  }
+  const ms = median(runs.map((r) => r.listenerCpuMsPerSession))
+  row(
+    `listener CPU/idle connection torn down, ${IDLE.count} at once`,
+    'info (handshake, idle, closed by the guard)',
+    `${ms} ms = ${round(ms / floorMs, 1)}× the crypto floor (closed after p50 ${median(runs.map((r) => r.p50))} ms; ` +
+      `${sumFailed(runs)} not closed)`,
+    null,
+    null
+  )
+}
+
 /**
  * Memory per session in flight, held: 1000 sessions parked at once (bootstrap: waiting for an operator's
  * approval; baseline: stream held after the contact), measured after a full GC against the idle listener.
@@ -547,6 +593,7 @@ const wall = performance.now()
 build()
 const SECTIONS = {
   sweep,
+  idle,
   held,
   store: storeGrowth,
   cadre: () => storeComparison({ quick: QUICK, log, row, withDir, raw: raw.cadre, warm: WARM }),

@@ -36,7 +36,7 @@ export const DEFAULT_DIAL_TIMEOUT_MS: number = DEFAULT_SESSION_CONFIG.dialTimeou
 export interface DialerSessionInit {
   sessionId: string
   link: BootstrapLink
-  node: Pick<Libp2p, 'dialProtocol' | 'peerId'>
+  node: Pick<Libp2p, 'dialProtocol' | 'peerId'> & Partial<Pick<Libp2p, 'getConnections'>>
   /** The responder's peer id, from the link. */
   remotePeerId: string
   identityBundle: IdentityBundle
@@ -91,7 +91,7 @@ export class DialerSession extends BaseSession<DialerState> {
     const { hooks } = this.deps
     const { link } = this.init
     const responseWaitMs = this.responseWait()
-    let frames = await this.open(true)
+    let frames = await this.open(this.connected())
     let response: ProvisioningResult
     try {
       response = await this.contact(frames, responseWaitMs)
@@ -174,6 +174,21 @@ export class DialerSession extends BaseSession<DialerState> {
     await this.step((signal) => frames.closeWrite({ signal }))
     this.enter('D_DONE')
     return this.result(response, provision)
+  }
+
+  /**
+   * Whether a connection to A is open already. Only then does our contact go with the protocol proposal:
+   * on a fresh connection the proposal's round trip is what tells us A has caught up with our handshake,
+   * so a rush that outruns A queues in our dial (its own deadline), not in A's session steps (measured:
+   * 1000 fresh customers at once lost a third of their sessions to A's step deadlines without it).
+   */
+  private connected(): boolean {
+    const remote = this.remotePeerId
+    return (
+      this.init.node
+        .getConnections?.()
+        .some((c) => c.remotePeer.toString() === remote && c.status === 'open') === true
+    )
   }
 
   /** Opens the bootstrap stream to A; `optimistic`: proposes our newest version with the contact itself. */

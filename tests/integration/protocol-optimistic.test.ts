@@ -52,11 +52,40 @@ describe('optimistic selection of the bootstrap protocol', () => {
     expect(seen).toEqual([PROTOCOL_ID, PROTOCOL_ID])
   })
 
-  it('an A without 1.3.0: a Taleus B falls back to the whole list and bootstraps on 1.2.0', async () => {
+  it('on a fresh connection B negotiates in full: the proposal, then (after the echo) the contact', async () => {
+    pair = await makePair()
+    const seen = protocolsSeen(pair)
+    const writes = await socketWrites(
+      pair.a,
+      async () => {
+        const err = await pair!.managerB
+          .initiateBootstrap(pair!.link('no-such-token', 'stock'), pair!.b)
+          .catch((e: unknown) => e)
+        expect((err as { reason?: string }).reason).toBe('invalid-token')
+        await pair!.b.hangUp(pair!.a.peerId)
+      },
+      100
+    )
+    // a whole connection: its handshake and muxer, then one message more each way than on an open one
+    const open = await socketWrites(
+      pair.a,
+      async () => {
+        await pair!.b.dial(pair!.a.getMultiaddrs()[0]!)
+        await pair!.b.hangUp(pair!.a.peerId)
+      },
+      100
+    )
+    expect(writes.listener - open.listener).toBe(2)
+    expect(seen).toEqual([PROTOCOL_ID])
+  })
+
+  it('an A without 1.3.0, on an open connection: a Taleus B falls back to the whole list and bootstraps on 1.2.0', async () => {
     pair = await makePair()
     const seen = protocolsSeen(pair)
     await pair.a.unhandle(PROTOCOL_ID)
     pair.hooksA.addToken('older-a', 'stock')
+    // an open connection, so B proposes 1.3.0 with its contact and meets A's `na`
+    await pair.b.dial(pair.a.getMultiaddrs()[0]!)
     const doneA = nextTerminal(pair.managerA)
     const result = await pair.managerB.initiateBootstrap(pair.link('older-a', 'stock'), pair.b)
     expect((await doneA).state).toBe('L_DONE')
@@ -64,13 +93,14 @@ describe('optimistic selection of the bootstrap protocol', () => {
     expect(seen).toEqual([PROTOCOL_ID_V1_2])
   })
 
-  it('an A without 1.3.0 and a B on stock libp2p (no optimistic selection): the same fallback', async () => {
+  it('an A without 1.3.0 and a B on stock libp2p (it negotiates 1.3.0 in full): the same fallback', async () => {
     pair = await makePair()
     const seen = protocolsSeen(pair)
     await pair.a.unhandle(PROTOCOL_ID)
     pair.hooksA.addToken('stock-b', 'stock')
     const stockB = await stockNode()
     extra.push(stockB)
+    await stockB.dial(pair.a.getMultiaddrs()[0]!)
     const doneA = nextTerminal(pair.managerA)
     const result = await pair.managerB.initiateBootstrap(pair.link('stock-b', 'stock'), stockB)
     expect((await doneA).state).toBe('L_DONE')
