@@ -169,6 +169,7 @@ async function preparePeer(
 async function idleUntilClosed(node: Libp2p, link: BootstrapLink, timeoutMs: number): Promise<void> {
   const signal = AbortSignal.timeout(timeoutMs)
   const connection = await node.dial(multiaddr(link.responderPeerAddrs[0]!), { signal })
+  if (connection.status !== 'open') return
   await new Promise<void>((resolve, reject) => {
     const done = (): void => {
       node.removeEventListener('connection:close', closed)
@@ -185,7 +186,6 @@ async function idleUntilClosed(node: Libp2p, link: BootstrapLink, timeoutMs: num
     }
     node.addEventListener('connection:close', closed)
     signal.addEventListener('abort', timedOut)
-    if (connection.status !== 'open') closed(new CustomEvent('connection:close', { detail: connection }))
   })
 }
 

@@ -3,6 +3,7 @@
  * In stock B succeeds only after A's clean close following B's Ack, so B never reports a tally that A
  * did not confirm. See DIALER_TRANSITIONS and docs/protocol.md.
  */
+import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { Libp2p, Stream } from '@libp2p/interface'
 import { abortError, scopedSignal } from './abort.ts'
@@ -183,11 +184,9 @@ export class DialerSession extends BaseSession<DialerState> {
    * 1000 fresh customers at once lost a third of their sessions to A's step deadlines without it).
    */
   private connected(): boolean {
-    const remote = this.remotePeerId
+    const { node } = this.init
     return (
-      this.init.node
-        .getConnections?.()
-        .some((c) => c.remotePeer.toString() === remote && c.status === 'open') === true
+      node.getConnections !== undefined && node.getConnections(peerIdFromString(this.remotePeerId)).length > 0
     )
   }
 

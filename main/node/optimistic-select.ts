@@ -12,6 +12,7 @@
  */
 import { UnsupportedProtocolError } from '@libp2p/interface'
 import type { CreateStreamOptions, Stream, StreamMuxerFactory } from '@libp2p/interface'
+import { encode } from 'uint8-varint'
 import type { Uint8ArrayList } from 'uint8arraylist'
 import { adaptStreamMuxers } from './wire.ts'
 
@@ -24,16 +25,10 @@ const MAX_PROTOCOL_LENGTH = 1024
 /** One multistream-select message: the line and its newline, after its length as an unsigned varint. */
 function selectMessage(line: string): Uint8Array {
   const body = new TextEncoder().encode(`${line}\n`)
-  const prefix: number[] = []
-  let n = body.byteLength
-  while (n >= 0x80) {
-    prefix.push((n & 0x7f) | 0x80)
-    n >>>= 7
-  }
-  prefix.push(n)
-  const out = new Uint8Array(prefix.length + body.byteLength)
+  const prefix = encode(body.byteLength)
+  const out = new Uint8Array(prefix.byteLength + body.byteLength)
   out.set(prefix)
-  out.set(body, prefix.length)
+  out.set(body, prefix.byteLength)
   return out
 }
 

@@ -64,24 +64,19 @@ describe('optimistic protocol selection (negotiateFully: false)', () => {
     await request(dialer, listener, payload, false)
     await new Promise((resolve) => setTimeout(resolve, SETTLE_MS))
 
-    const full = await socketWrites(
-      listener,
-      async () => {
-        const { reply, protocol } = await request(dialer, listener, payload, true)
-        expect(reply).toEqual(payload)
-        expect(protocol).toBe(ECHO)
-      },
-      SETTLE_MS
-    )
-    const optimistic = await socketWrites(
-      listener,
-      async () => {
-        const { reply, protocol } = await request(dialer, listener, payload, false)
-        expect(reply).toEqual(payload)
-        expect(protocol).toBe(ECHO)
-      },
-      SETTLE_MS
-    )
+    /** Socket writes of one checked request, negotiated in full or optimistically. */
+    const writesOf = (negotiateFully: boolean): Promise<{ listener: number; dialer: number }> =>
+      socketWrites(
+        listener,
+        async () => {
+          const { reply, protocol } = await request(dialer, listener, payload, negotiateFully)
+          expect(reply).toEqual(payload)
+          expect(protocol).toBe(ECHO)
+        },
+        SETTLE_MS
+      )
+    const full = await writesOf(true)
+    const optimistic = await writesOf(false)
     // full: the proposal, then (after the echo) the data, then the FIN; the echo, then the answer
     expect(full).toEqual({ dialer: 3, listener: 2 })
     // optimistic: proposal and data together, then the FIN; echo and answer together
