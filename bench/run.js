@@ -3,7 +3,7 @@
 // Prints one table (target, measured, ratio, pass/fail) and writes bench/results/latest.json.
 // Benchmarks report; they never fail on timing (exit 0 unless something crashes).
 //
-// Knobs (environment): BENCH_ONLY=sweep,idle,held,store,cadre,tallydb,renderer,cold  BENCH_QUICK=1 (fewer sessions)
+// Knobs (environment): BENCH_ONLY=sweep,idle,identify,held,store,cadre,tallydb,renderer,cold  BENCH_QUICK=1 (fewer sessions)
 // BENCH_NO_BUILD=1 (use the existing out/ build)  BENCH_LEVELS=10,100 (sweep only these concurrencies).
 import { execFileSync, spawnSync } from 'node:child_process'
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
@@ -15,13 +15,14 @@ import { coldStartOnce } from './lib/cold-start.js'
 import { cryptoFloorMs } from './lib/crypto-floor.js'
 import { prefillStore } from './lib/prefill.js'
 import { runRenderer } from './lib/renderer.js'
+import { runIdentify } from './lib/identify-run.js'
 import { runHeld, runSessions } from './lib/session-run.js'
 import { mean, median, round } from './lib/stats.js'
 
 const ROOT = join(import.meta.dirname, '..')
 const QUICK = process.env.BENCH_QUICK === '1'
 const ONLY = new Set(
-  (process.env.BENCH_ONLY ?? 'sweep,idle,held,store,cadre,tallydb,renderer,cold').split(',')
+  (process.env.BENCH_ONLY ?? 'sweep,idle,identify,held,store,cadre,tallydb,renderer,cold').split(',')
 )
 /** Sessions held at once, and runs per side, for the held-memory measurement. */
 const HELD = { count: 1000, reps: QUICK ? 1 : 2 }
@@ -91,6 +92,7 @@ const raw = {
   cryptoFloor: undefined,
   sweep: [],
   idle: [],
+  identify: [],
   held: [],
   store: [],
   renderer: undefined,
@@ -361,6 +363,41 @@ function cpuRows(c, floorMs, cpuBoot, runs) {
   )
 }
 
+/** Identify answers per rep, over this many open connections, and reps per variant (interleaved). */
+const IDENTIFY = { count: QUICK ? 500 : 2000, connections: 10, reps: QUICK ? 1 : 3 }
+
+/**
+ * Listener CPU per identify answered to a stock-libp2p wallet (issue K): our signed peer record sealed
+ * once per set of addresses (self-record.ts), against one sealed per answer as stock libp2p does.
+ */
+async function identifyAnswers() {
+  const runs = { true: [], false: [] }
+  for (let rep = 0; rep < IDENTIFY.reps; rep++) {
+    for (const cachePeerRecord of [false, true]) {
+      log(
+        `identify rep ${rep + 1}/${IDENTIFY.reps} (${cachePeerRecord ? 'record sealed once' : 'sealed per answer'})`
+      )
+      const result = await runIdentify({
+        cachePeerRecord,
+        count: IDENTIFY.count,
+        connections: IDENTIFY.connections
+      })
+      log(`  listener CPU ${result.cpuMsPerAnswer} ms per answer, ${result.perSecond}/s`)
+      runs[cachePeerRecord].push(result)
+      raw.identify.push(result)
+    }
+  }
+  const cached = median(runs.true.map((r) => r.cpuMsPerAnswer))
+  const perAnswer = median(runs.false.map((r) => r.cpuMsPerAnswer))
+  row(
+    'listener CPU/identify answered, stock wallet',
+    'info (record sealed once vs per answer)',
+    `${cached} ms vs ${perAnswer} ms sealing per answer`,
+    round(cached / perAnswer, 2),
+    null
+  )
+}
+
 /** Strangers that connect, handshake and send nothing, all at once: A's guard closes each after its grace. */
 const IDLE = { count: QUICK ? 200 : 500, reps: QUICK ? 1 : 2 }
 
@@ -594,6 +631,7 @@ build()
 const SECTIONS = {
   sweep,
   idle,
+  identify: identifyAnswers,
   held,
   store: storeGrowth,
   cadre: () => storeComparison({ quick: QUICK, log, row, withDir, raw: raw.cadre, warm: WARM }),

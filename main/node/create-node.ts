@@ -13,6 +13,7 @@ import { quietLogger } from './quiet-logger.ts'
 import { coalescingEncrypter, joiningGater, lazyWindowYamux } from './wire.ts'
 import { optimisticSelectMuxer } from './optimistic-select.ts'
 import { fastPaths } from './fast-paths.ts'
+import { selfRecord } from './self-record.ts'
 import { signOnceEncrypter } from './noise-signature.ts'
 import type { Libp2pOptions } from 'libp2p'
 import type { Libp2p, PrivateKey } from '@libp2p/interface'
@@ -31,6 +32,11 @@ export interface TaleusNodeInit {
   connectionGuard?: ConnectionGuardInit
   /** Record the protocols of each peer's streams in the peer store, as stock libp2p does. Default false (fast-paths.ts). */
   recordStreamProtocols?: boolean
+  /**
+   * Seal our signed peer record once per set of addresses and answer identify with it (self-record.ts).
+   * Default true; false seals a new one for every identify answer, as stock libp2p does.
+   */
+  cachePeerRecord?: boolean
 }
 
 /** Connection-manager limits for a rush of customers (see shared notes: defaults are 5/s and 10 pending). */
@@ -86,10 +92,12 @@ export async function createTaleusNode(init: TaleusNodeInit = {}): Promise<Libp2
     // identify answers peers that ask, and runs on demand (`node.services.identify.identify(connection)`),
     // not on every new connection: nothing in Taleus reads what it learns (docs/performance.md)
     // fastPaths: no peer-store record per customer's streams, getConnections() in O(n) (fast-paths.ts)
+    // selfRecord: identify's answer carries a peer record signed once per set of addresses (self-record.ts)
     services: {
       identify: identify({ runOnConnectionOpen: false }),
       connectionGuard: guard.service,
-      fastPaths: fastPaths({ recordStreamProtocols: init.recordStreamProtocols === true })
+      fastPaths: fastPaths({ recordStreamProtocols: init.recordStreamProtocols === true }),
+      ...(init.cachePeerRecord !== false ? { selfRecord: selfRecord() } : {})
     }
   })
 }
