@@ -70,6 +70,12 @@ export class ListenerSession extends BaseSession<ListenerState> {
   /** How the session ended, for the manager's abuse accounting (set when it ends). */
   outcome: ListenerOutcome = 'other'
   private contactRead = false
+  /** When the contact was read (Date.now()). */
+  private contactAt: number | undefined
+  /** Time spent waiting for an operator's decision: a human's pace, not A's. */
+  private approvalWaitMs = 0
+  /** A's own time from the contact to its answer, operator wait excluded (set when it answered). */
+  private answerMs: number | undefined
   /** Refused because its token is at a bound: the peer's doing, charged like a rejection. */
   private tokenBusy = false
   /** Ended from outside (revoked token, eviction, stop): not the peer's doing. */
@@ -140,6 +146,7 @@ export class ListenerSession extends BaseSession<ListenerState> {
     const { hooks } = this.deps
     const contact = await this.readStep((signal) => this.frames.read(['InboundContact'], { signal }))
     this.contactRead = true
+    this.contactAt = Date.now()
     if (this.onContact?.() === false) throw refusal('busy')
     if (contact.partyId !== this.remotePeerId) throw new RejectedError('party-mismatch')
     // copies: a hook keeping the context must not see later changes, nor change what we send
@@ -206,6 +213,7 @@ export class ListenerSession extends BaseSession<ListenerState> {
       )
     )
     this.responded = true
+    this.answerMs = this.ownTime()
 
     if (provisionResult != null) {
       this.enter('L_AWAIT_ACK')
@@ -269,6 +277,7 @@ export class ListenerSession extends BaseSession<ListenerState> {
         ? this.frames.onRemoteClose(() => this.deps.abort?.(new StreamClosedError('the other party left')))
         : () => {}
     const lapse = this.approvalLapse(tokenInfo)
+    const waitFrom = Date.now()
     let ok: boolean
     try {
       ok = await this.hook(
@@ -279,6 +288,7 @@ export class ListenerSession extends BaseSession<ListenerState> {
     } finally {
       off()
       clearTimeout(lapse)
+      if (timeoutMs != null) this.approvalWaitMs += Date.now() - waitFrom
     }
     if (typeof ok !== 'boolean')
       throw new RejectedError('internal-error', 'validateIdentity returned garbage')
@@ -374,19 +384,34 @@ export class ListenerSession extends BaseSession<ListenerState> {
 
   /**
    * Whose doing the failure was. `rejected`: the peer sent something A refuses; `abandoned`: its token
-   * was accepted, then it left or never finished; `idle`: it never sent a contact; `other`: A's own
-   * failure, a stop, an eviction or a revoke.
+   * was accepted, then it left or never finished, A having answered in time; `idle`: it never sent a
+   * contact; `other`: A's own failure or slowness, a stop, an eviction or a revoke.
    */
   private classify(error: BootstrapError): ListenerOutcome {
     if (this.abortedFromOutside || this.approvalLapsed || error.name === 'SessionStoppedError') return 'other'
     if (!this.contactRead) return error.name === 'BadMessageError' ? 'rejected' : 'idle'
     const peerLeft = error.name === 'StreamClosedError'
-    if (this.admittedToken != null && (this.responded || peerLeft)) return 'abandoned'
+    if (this.admittedToken != null && (this.responded || peerLeft)) return this.slow() ? 'other' : 'abandoned'
     if (this.tokenBusy) return 'rejected'
     if (error.name === 'RejectedError' || error.name === 'BadMessageError') {
       return REJECTIONS.has(error.reason) ? 'rejected' : 'other'
     }
     return peerLeft ? 'idle' : 'other'
+  }
+
+  /** A's own time since the contact (ms), not counting an operator's decision. */
+  private ownTime(): number {
+    return this.contactAt === undefined ? 0 : Date.now() - this.contactAt - this.approvalWaitMs
+  }
+
+  /**
+   * A took over half a step of its own to answer (or had spent that long without answering when the peer
+   * left): a customer who gives up then was failed by A's backlog, not abandoning, and must not count against the token
+   * (a rush that outruns A would otherwise lock its public QR for everyone). A holder of the token cannot
+   * make A slow for its own session: A's hooks answer in milliseconds unless A is overloaded.
+   */
+  private slow(): boolean {
+    return (this.answerMs ?? this.ownTime()) > this.deps.config.stepTimeoutMs / 2
   }
 
   /** Tells the peer why: a rejection before our response, an Ack{ok:false} after it; then closes. */
