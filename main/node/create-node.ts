@@ -33,8 +33,9 @@ export interface TaleusNodeInit {
   /** Record the protocols of each peer's streams in the peer store, as stock libp2p does. Default false (fast-paths.ts). */
   recordStreamProtocols?: boolean
   /**
-   * Seal our signed peer record once per set of addresses and answer identify with it (self-record.ts).
-   * Default true; false seals a new one for every identify answer, as stock libp2p does.
+   * Seal our signed peer record once per set of addresses, and keep our own peer data in memory, for
+   * identify's answers (self-record.ts). Default true; false seals and reads both per answer, as stock
+   * libp2p does.
    */
   cachePeerRecord?: boolean
 }

@@ -8,7 +8,7 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { PeerRecord, RecordEnvelope } from '@libp2p/peer-record'
 import { multiaddr } from '@multiformats/multiaddr'
-import type { Libp2pEvents, PeerData, TypedEventTarget } from '@libp2p/interface'
+import type { Libp2pEvents, Peer, PeerData, TypedEventTarget } from '@libp2p/interface'
 import { TypedEventEmitter } from 'main-event'
 import { SelfRecord } from '../../main/node/self-record.ts'
 
@@ -18,6 +18,8 @@ async function setup() {
   const patches: PeerData[] = []
   let addrs = ['/ip4/127.0.0.1/tcp/4001']
   const events = new TypedEventEmitter<Libp2pEvents>()
+  /** What the stand-in peer store holds for us, its reads, and a gate a read waits at (when set). */
+  const store = { protocols: ['/a/1.0.0'], reads: 0, gate: undefined as Promise<void> | undefined }
   const service = new SelfRecord({
     peerId,
     privateKey,
@@ -25,6 +27,12 @@ async function setup() {
     peerStore: {
       patch: async (_id, data) => {
         patches.push(data)
+      },
+      get: async (id) => {
+        store.reads++
+        const protocols = [...store.protocols]
+        await store.gate
+        return { id, addresses: [], protocols, metadata: new Map(), tags: new Map() } as Peer
       }
     },
     addressManager: { getAddresses: () => addrs.map((a) => multiaddr(`${a}/p2p/${peerId.toString()}`)) }
@@ -43,7 +51,7 @@ async function setup() {
   const setAddrs = (next: string[]): void => {
     addrs = next
   }
-  return { service, events, records, setAddrs }
+  return { service, events, records, setAddrs, store, peerId }
 }
 
 describe('SelfRecord', () => {
@@ -91,5 +99,38 @@ describe('SelfRecord', () => {
     events.safeDispatchEvent('self:peer:update', { detail: {} as never })
     await service.refresh()
     expect(service.sealed).toBe(sealed)
+  })
+
+  it('serves our own peer data from memory until a write of it is announced; a read across one is not kept', async () => {
+    const { service, events, store, peerId } = await setup()
+    const peerStore = (
+      service as unknown as { components: { peerStore: { get(id: unknown): Promise<Peer> } } }
+    ).components.peerStore
+    const first = await peerStore.get(peerId)
+    first.protocols.push('/changed-by-a-caller')
+    const second = await peerStore.get(peerId)
+    expect(store.reads).toBe(1)
+    expect(second.protocols).toEqual(['/a/1.0.0'])
+
+    // another peer's data always comes from the store
+    const other = peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
+    await peerStore.get(other)
+    await peerStore.get(other)
+    expect(store.reads).toBe(3)
+
+    // a write announced while a read is under way: that read is not kept, the next one reads again
+    events.safeDispatchEvent('self:peer:update', { detail: {} as never })
+    let open!: () => void
+    store.gate = new Promise((resolve) => (open = resolve))
+    const during = peerStore.get(peerId)
+    store.protocols = ['/a/1.0.0', '/b/1.0.0']
+    events.safeDispatchEvent('self:peer:update', { detail: {} as never })
+    open()
+    store.gate = undefined
+    expect((await during).protocols).toEqual(['/a/1.0.0'])
+    expect((await peerStore.get(peerId)).protocols).toEqual(['/a/1.0.0', '/b/1.0.0'])
+    expect(store.reads).toBe(5)
+    await peerStore.get(peerId)
+    expect(store.reads).toBe(5)
   })
 })
