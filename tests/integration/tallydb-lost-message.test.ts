@@ -7,6 +7,7 @@
  * CI's cadre test stalled on it under load). Real nodes on 127.0.0.1, both roles.
  */
 import { afterEach, describe, expect, it } from 'vitest'
+import { decodeSyncMessage } from '@automerge/automerge'
 import type { PartyRole } from '../../main/bootstrap/index.ts'
 import { Libp2pNetworkAdapter } from '../../main/tallydb/index.ts'
 import { DbWorld, proposalSeen, until } from '../helpers/tallydb-party.ts'
@@ -14,14 +15,23 @@ import { DbWorld, proposalSeen, until } from '../helpers/tallydb-party.ts'
 const TERMS = { stockCreditLimit: 500, foilCreditLimit: 100, unit: 'CHIP', note: 'net 30' }
 const WAIT_MS = 20_000
 
+/** Whether a sync message's bytes carry changes (not only heads, a filter or a request for more). */
+function carriesChanges(data: Uint8Array | undefined): boolean {
+  if (data === undefined) return false
+  try {
+    return decodeSyncMessage(data).changes.length > 0
+  } catch {
+    return false
+  }
+}
+
 /** Drops the next sync message `from` sends that carries changes, as a channel closing under it would. */
 function loseNextChange(from: string): { lost: () => boolean; restore: () => void } {
   const send = Libp2pNetworkAdapter.prototype.send
   let lost = false
   Libp2pNetworkAdapter.prototype.send = function (this: Libp2pNetworkAdapter, message) {
     const data = 'data' in message ? (message.data as Uint8Array | undefined) : undefined
-    // a sync message with changes is hundreds of bytes; one with heads and a filter only, a few dozen
-    if (!lost && message.senderId === from && message.type === 'sync' && (data?.length ?? 0) > 200) {
+    if (!lost && message.senderId === from && message.type === 'sync' && carriesChanges(data)) {
       lost = true
       return
     }
