@@ -6,8 +6,8 @@
  * holds none, seals a new one for every request: an Ed25519 signature, a protobuf encoding and a fresh
  * sequence number per customer whose wallet runs identify (stock libp2p does, on every connection).
  * libp2p never stores our own envelope, so that is every request. This service seals the record after
- * start and again only when our addresses change (`self:peer:update`), and stores it where identify
- * looks. Same message on the wire; the sequence number now moves only when the addresses do, which is
+ * start and again only when our addresses change (a listener opening or closing, `self:peer:update`), and
+ * stores it where identify looks. Same message on the wire; the sequence number now moves only when the addresses do, which is
  * what it is for (a peer keeps the record with the highest one).
  *
  * Identify also reads our own peer data (protocols, that envelope) from the peer store per answer: a read
