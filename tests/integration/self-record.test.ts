@@ -72,15 +72,19 @@ function announced(node: Libp2p): string[] {
   return node.getMultiaddrs().map((ma) => ma.decapsulateCode(CODE_P2P).toString())
 }
 
+/** A merchant whose record is sealed (once it listens, before anyone asks), and its service. */
+async function sealedMerchant(): Promise<{ a: Libp2p; service: SelfRecord }> {
+  const a = await merchant()
+  const service = (a.services as { selfRecord: SelfRecord }).selfRecord
+  await vi.waitFor(() => expect(service.sealed).toBe(1))
+  return { a, service }
+}
+
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
 describe('the merchant’s signed peer record', () => {
   it('certifies the addresses identify announces, and is sealed once for many requests', async () => {
-    const a = await merchant()
-    const service = (a.services as { selfRecord: SelfRecord }).selfRecord
-    // sealed once the node listens, before anyone asks
-    await vi.waitFor(() => expect(service.sealed).toBe(1))
-
+    const { a, service } = await sealedMerchant()
     const wallet = await stockWallet()
     const conn = await connect(wallet, a)
     const first = await recordOf(wallet, conn)
@@ -99,9 +103,7 @@ describe('the merchant’s signed peer record', () => {
   })
 
   it('is sealed again, with a higher sequence number and the new address, when the addresses change', async () => {
-    const a = await merchant()
-    const service = (a.services as { selfRecord: SelfRecord }).selfRecord
-    await vi.waitFor(() => expect(service.sealed).toBe(1))
+    const { a, service } = await sealedMerchant()
     const wallet = await stockWallet()
     const conn = await connect(wallet, a)
     const before = await recordOf(wallet, conn)
