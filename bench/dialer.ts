@@ -11,7 +11,7 @@
  */
 import '../main/polyfill.ts'
 import { randomBytes } from 'node:crypto'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { Session } from 'node:inspector/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -324,6 +324,7 @@ onMessages(async (message) => {
       await stopPerf?.()
       if (profiler !== undefined) {
         const { profile } = await profiler.post('Profiler.stop')
+        await mkdir(burstProfDir!, { recursive: true })
         await writeFile(
           join(burstProfDir!, `burst-dialer-${process.pid}.cpuprofile`),
           JSON.stringify(profile)

@@ -8,7 +8,7 @@
  * stream after the contact frame, until run.js sends `release`.
  */
 import '../main/polyfill.ts'
-import { writeFile } from 'node:fs/promises'
+import { mkdir, writeFile } from 'node:fs/promises'
 import { Session } from 'node:inspector/promises'
 import { join } from 'node:path'
 import { lpStream } from '@libp2p/utils'
@@ -241,6 +241,7 @@ onMessages(async (message) => {
       stopPerf = undefined
       if (profiler != null) {
         const { profile } = await profiler.post('Profiler.stop')
+        await mkdir(burstProfDir!, { recursive: true })
         await writeFile(
           join(burstProfDir!, `burst-${mode}-${process.pid}.cpuprofile`),
           JSON.stringify(profile)

@@ -367,6 +367,7 @@ export class LowdbMerchantStore extends TypedEventEmitter<StoreEvents> implement
       new StoreClosedError('the store closed while the session waited for an operator')
     )
     try {
+      await this.#ledger.abandonHeld()
       await Promise.allSettled([this.#tokens.settled(), this.#tallies.close(), this.#audit.close()])
     } finally {
       await this.#lock.release()

@@ -330,8 +330,9 @@ export class StoreHooks {
   }
 
   /**
-   * The opener's side: hold the tally's document and record the tally (stock: B; foil: A), both durable
-   * before the yes. Side by side (two files): one wait, not two in a row.
+   * The opener's side: hold the tally's document and record the tally (stock: B; foil: A) before the yes,
+   * side by side (two files): one wait, not two in a row. B's record is durable then; A's is held until it
+   * settles (TallyLedger.record).
    */
   async #joinAndRecord(
     node: LocalNode,

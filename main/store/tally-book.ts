@@ -18,7 +18,7 @@
  */
 import type { TallyStatus, TallyView } from '../views/console-views.ts'
 import type { DbConnectionInfo, DraftTally, IdentityBundle } from '../bootstrap/types.ts'
-import { JournalCorruptError, TallyDowngradeError } from './errors.ts'
+import { JournalCorruptError, StoreInputError, TallyDowngradeError } from './errors.ts'
 import { openJournal, rewriteJournal } from './journal.ts'
 import type { Journal, ScannedLine } from './journal.ts'
 
@@ -80,6 +80,9 @@ export class TallyBook {
   #tallies: Map<string, TallyRecord>
   /** tallyIds being written for the first time, so two concurrent records cannot both claim one. */
   #claimed = new Set<string>()
+  /** tallyIds held in memory only: their first line is their settlement (hold()). */
+  #held = new Set<string>()
+  #failing = false
 
   private constructor(journal: Journal, tallies: Map<string, TallyRecord>) {
     this.#journal = journal
@@ -143,6 +146,37 @@ export class TallyBook {
     return this.#tallies.size
   }
 
+  /**
+   * Keep a new record in memory only, listed like any other: its first line on disk is the next put() of
+   * it. Refuses an id already known. A crash forgets it, which is what a listener's draft may be: the
+   * dialer was told nothing yet that a record of ours must back.
+   */
+  hold(record: TallyRecord): void {
+    if (this.has(record.tallyId)) throw new StoreInputError('tally id already recorded')
+    this.#tallies.set(record.tallyId, record)
+    this.#held.add(record.tallyId)
+  }
+
+  /** The ids of the records held in memory only. */
+  heldIds(): string[] {
+    return [...this.#held]
+  }
+
+  /** Forget a record held in memory only (what a crash would do); a record with a line on disk stays. */
+  forgetHeld(tallyId: string): void {
+    if (this.#held.delete(tallyId)) this.#tallies.delete(tallyId)
+  }
+
+  /** The last write of the journal failed (and none has succeeded since). */
+  get failing(): boolean {
+    return this.#failing
+  }
+
+  /** Whether `tallyId` is held in memory only (no line of it on disk yet). */
+  isHeld(tallyId: string): boolean {
+    return this.#held.has(tallyId)
+  }
+
   /** Write records durably, then apply them in memory. Throws StoreWriteError and applies nothing on failure. */
   async put(records: TallyRecord[]): Promise<void> {
     for (const r of records) {
@@ -153,11 +187,18 @@ export class TallyBook {
     for (const r of fresh) this.#claimed.add(r.tallyId)
     try {
       await this.#journal.append(records.map((r) => JSON.stringify(stored(r))))
+      this.#failing = false
+    } catch (err) {
+      this.#failing = true
+      throw err
     } finally {
       for (const r of fresh) this.#claimed.delete(r.tallyId)
     }
     // a draft of this run keeps its full record in memory: confirming it writes everything
-    for (const r of records) this.#tallies.set(r.tallyId, r.status === 'abandoned' ? slim(r) : r)
+    for (const r of records) {
+      this.#tallies.set(r.tallyId, r.status === 'abandoned' ? slim(r) : r)
+      this.#held.delete(r.tallyId)
+    }
   }
 
   /** Flush and close the file. */

@@ -1,6 +1,7 @@
 /**
- * Recording and settling the tallies of one store: new records go in after the audit is flushed, and the
- * status changes of one tally run one at a time.
+ * Recording and settling the tallies of one store: a tally's first line goes in after the audit is flushed,
+ * and the status changes of one tally run one at a time. A listener's draft is held in memory, not written:
+ * its first line is its settlement.
  */
 import type { TypedEventEmitter } from 'main-event'
 import type { TallyOutcome } from '../bootstrap/types.ts'
@@ -35,16 +36,30 @@ export class TallyLedger {
     this.#now = parts.now
   }
 
-  /** Record a new tally; refuses an id already recorded. A change of it waits until it is on disk. */
+  /**
+   * Record a new tally; refuses an id already recorded. A change of it waits until it is on disk.
+   *
+   * A draft we listened for (inbound) is only held in memory. Its line would back nothing: we confirm it
+   * before we tell the dialer so, and after a crash it could only become `abandoned`, which the dialer
+   * concludes by itself when we do not know the tally it asks about (verdict recovery). Its first line is
+   * its settlement, one durable write per customer fewer (docs/performance.md, K "Thirteenth pass").
+   * A draft we dialled (outbound) is written: after a crash it is `pending` until the listener's verdict.
+   * So is a listener's draft while the journal's last write failed: a disk that refuses writes then fails
+   * the session before its answer, with a reason the dialer is told (`provision-failed`), not after its Ack.
+   */
   async record(record: TallyRecord): Promise<void> {
     const { tallyId } = record
     if (this.#tallies.has(tallyId) || this.#recording.has(tallyId))
       throw new StoreInputError('tally id already recorded')
+    if (record.direction === 'inbound' && record.status === 'draft' && !this.#tallies.failing) {
+      this.#tallies.hold(record)
+      this.createdThisRun.add(tallyId)
+      this.#events.safeDispatchEvent('tally', { detail: tallyView(record) })
+      return
+    }
     this.#recording.set(tallyId, record)
     const run = (async () => {
-      // Audit first: a crash must never leave a tally on disk whose session has no record in the trail.
-      await this.#audit.flush().catch(() => {})
-      await this.#tallies.put([record])
+      await this.#firstLine([record])
       this.createdThisRun.add(tallyId)
       this.#events.safeDispatchEvent('tally', { detail: tallyView(record) })
     })()
@@ -55,6 +70,20 @@ export class TallyLedger {
       this.#recording.delete(tallyId)
       if (this.#settling.get(tallyId) === run) this.#settling.delete(tallyId)
     }
+  }
+
+  /** A tally's first line: the audit first, so a crash never leaves a tally on disk whose session has no record in the trail. */
+  async #firstLine(records: TallyRecord[]): Promise<void> {
+    await this.#audit.flush().catch(() => {})
+    await this.#tallies.put(records)
+  }
+
+  /**
+   * A clean stop: every draft still held (its session cut by the stop, never confirmed) ends `abandoned` on
+   * disk, as recover() would have made it after a crash had it been written.
+   */
+  async abandonHeld(): Promise<void> {
+    await Promise.allSettled(this.#tallies.heldIds().map(async (id) => this.settle(id, 'abandoned')))
   }
 
   /** A new record still on its way to disk (a listener answers before its draft is written). */
@@ -77,7 +106,17 @@ export class TallyLedger {
         const from = current.status
         if (from !== 'draft' && !(from === 'pending' && outcome !== 'pending')) return
         const next: TallyRecord = { ...current, status: outcome, updatedAt: this.#now() }
-        await this.#tallies.put([next])
+        if (!this.#tallies.isHeld(tallyId)) await this.#tallies.put([next])
+        else if (outcome !== 'abandoned') await this.#firstLine([next])
+        else {
+          // an attempt that ended: if even its line cannot be written, forget it, as a crash would have
+          // (the console still hears that it ended)
+          await this.#firstLine([next]).catch((err: unknown) => {
+            this.#tallies.forgetHeld(tallyId)
+            this.#events.safeDispatchEvent('tally', { detail: tallyView(next) })
+            throw err
+          })
+        }
         this.#events.safeDispatchEvent('tally', { detail: tallyView(next) })
       })
     this.#settling.set(tallyId, run)

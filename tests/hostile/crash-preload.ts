@@ -114,7 +114,8 @@ if (plan !== undefined) {
       }
     }
   }
-  // A lowdb listener answers before its draft is on disk. The first `quota` such drafts never reach it:
+  // A lowdb listener answers before its draft's writes are done (the document's; the draft itself is held
+  // until it settles): `record` stands for them here. The first `quota` such drafts never reach the disk:
   // their sessions go on (answer sent, Ack received) and are counted once A confirms them, which it must
   // not do before the write; the kill then finds each of them waiting for it.
   const unwritten = new Set<string>()

@@ -102,7 +102,7 @@ describe('a full disk, injected at the journal write boundary', () => {
   let restore: (() => void) | undefined
   afterAll(() => restore?.())
 
-  it('ENOSPC (after a half-written batch) fails the bootstrap cleanly; the data already there stays whole', async () => {
+  it('ENOSPC (after a half-written batch) fails the bootstraps cleanly; the data already there stays whole', async () => {
     const A = await startStoreListener({ stepTimeoutMs: 5000 })
     const [b] = await dialerNodes(1)
     try {
@@ -138,13 +138,20 @@ describe('a full disk, injected at the journal write boundary', () => {
       restore = () => {
         proto.write = original
       }
+      // a listener's draft is held in memory, so the first fault comes at A's confirmation, after B's Ack:
+      // A can only reset the stream (B's tally then ends abandoned, A having none)
       const failed = await bootstrap().catch((e: unknown) => e)
+      await A.idle()
+      expect((failed as { reason: string }).reason).toBe('internal-error')
+      // from then on, until a write succeeds, drafts go to disk before the answer: the dialer is told why
+      const refused = await bootstrap().catch((e: unknown) => e)
       await A.idle()
       restore()
       restore = undefined
-      expect((failed as { reason: string }).reason).toBe('provision-failed')
+      expect((refused as { reason: string }).reason).toBe('provision-failed')
       watch.error('dialer (disk full)', failed)
-      expect(faults).toBeGreaterThan(0)
+      watch.error('dialer (disk full, refused)', refused)
+      expect(faults).toBeGreaterThan(1)
       // the store still answers, with exactly the tallies it had
       expect(
         A.store

@@ -210,8 +210,8 @@ export async function killMidRush(target: RushTarget, watch: SecretWatch, nodes:
 
   const byId = new Map(tallies.map((t) => [t.tallyId, t]))
   for (const r of successes) expect(byId.get(r.tally.tallyId)?.status, r.tally.tallyId).toBe('confirmed')
-  // A tally a dialer was told of may be missing at A only if A never confirmed it: the lowdb store answers
-  // before its draft is on disk (docs/protocol.md), so a kill can take a draft with it. No dialer success
+  // A tally a dialer was told of may be missing at A only if A never confirmed it: the lowdb store holds a
+  // listener's draft in memory until it settles (docs/protocol.md), so a kill takes every unsettled draft with it. No dialer success
   // is among those, and the dialers that held one pending were refused and ended it abandoned (disagreeAfter
   // above). The PostgreSQL store writes its draft before answering: nothing it announced is missing.
   const lost = [...announced].filter((id) => !byId.has(id))
@@ -237,6 +237,6 @@ export async function killMidRush(target: RushTarget, watch: SecretWatch, nodes:
   console.info(
     `kill -9 on ${kind}: ${successes.length}/100 dialers succeeded before the kill, ${announced.size} tallies ` +
       `announced to B, A holds ${tallies.length} (${tallies.length - abandoned} confirmed, ${abandoned} abandoned; ` +
-      `${confirmedNotSeen} confirmed by A whose dialer saw the reset first), lost ${lost.length}`
+      `${confirmedNotSeen} confirmed by A whose dialer saw the reset first), ${lost.length} never on disk (none confirmed)`
   )
 }

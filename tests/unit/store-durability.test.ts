@@ -59,10 +59,19 @@ describe('store durability', () => {
     const hooks = store.hooks(A)
     await hooks.logSessionEvent!('s-wa', event('s-wa', 1))
     const { tally } = await hooks.provisionDatabase('stock', 'peer-B', 'peer-A', 's-wa', ctx('s-wa'))
+    // a listener's draft is held in memory: its first line is its settlement
+    expect(await readFile(join(dir, 'tallies.jsonl'), 'utf8')).not.toContain(tally.tallyId)
+    expect(await readFile(join(dir, 'audit.jsonl'), 'utf8')).not.toContain('"sessionId":"s-wa"')
+    await hooks.settleTally!(tally.tallyId, 'confirmed', ctx('s-wa'))
     const audit = await readFile(join(dir, 'audit.jsonl'), 'utf8')
     const tallies = await readFile(join(dir, 'tallies.jsonl'), 'utf8')
     expect(tallies).toContain(tally.tallyId)
     expect(audit).toContain('"sessionId":"s-wa"')
+    // so is a tally we dialled (foil: we provision), whose draft is written at once
+    await hooks.logSessionEvent!('s-out', { ...event('s-out', 2), direction: 'outbound' })
+    const out = await hooks.provisionDatabase('foil', 'peer-A', 'peer-B', 's-out', ctx('s-out', 'outbound'))
+    expect(await readFile(join(dir, 'tallies.jsonl'), 'utf8')).toContain(out.tally.tallyId)
+    expect(await readFile(join(dir, 'audit.jsonl'), 'utf8')).toContain('"sessionId":"s-out"')
   })
 
   it('reopen keeps tokens (and their secret text), tallies and the audit trail', async () => {
@@ -97,28 +106,65 @@ describe('store durability', () => {
     ])
   })
 
-  it('provisioned tally is durable: a reopen after close sees it; recover() abandons drafts of a previous run only', async () => {
+  it('provisioned tally is durable once settled; a draft cut by a clean stop ends abandoned; recover() abandons written drafts of a previous run only', async () => {
     const first = await openHere()
     const hooks = first.hooks(A)
-    const kept = await hooks.provisionDatabase('stock', 'peer-B', 'peer-A', 'k', ctx('k'))
+    const cut = await hooks.provisionDatabase('stock', 'peer-B', 'peer-A', 'k', ctx('k'))
     const done = await hooks.provisionDatabase('stock', 'peer-B', 'peer-A', 'd', ctx('d'))
     await hooks.settleTally!(done.tally.tallyId, 'confirmed', ctx('d'))
+    // a draft we dialled is on disk as a draft (after a crash it waits for the listener's verdict)
+    const dialled = await hooks.provisionDatabase('foil', 'peer-C', 'peer-A', 'o', ctx('o', 'outbound'))
+    expect(first.listTallies().find((t) => t.tallyId === cut.tally.tallyId)?.status).toBe('draft')
     await first.close()
 
     const second = await openHere()
-    expect(second.listTallies().find((t) => t.tallyId === kept.tally.tallyId)?.status).toBe('draft')
-    const fresh = await second.hooks(A).provisionDatabase('stock', 'peer-B', 'peer-A', 'f', ctx('f'))
+    const before = Object.fromEntries(second.listTallies().map((t) => [t.tallyId, t.status]))
+    expect(before).toEqual({
+      [cut.tally.tallyId]: 'abandoned',
+      [done.tally.tallyId]: 'confirmed',
+      [dialled.tally.tallyId]: 'draft'
+    })
+    const fresh = await second
+      .hooks(A)
+      .provisionDatabase('foil', 'peer-C', 'peer-A', 'f', ctx('f', 'outbound'))
     const changed: string[] = []
     second.addEventListener('tally', (e) => changed.push(`${e.detail.tallyId}:${e.detail.status}`))
-    expect(await second.recover()).toEqual({ abandoned: 1, pending: 0 })
-    expect(changed).toEqual([`${kept.tally.tallyId}:abandoned`])
+    expect(await second.recover()).toEqual({ abandoned: 0, pending: 1 })
+    expect(changed).toEqual([`${dialled.tally.tallyId}:pending`])
     const status = Object.fromEntries(second.listTallies().map((t) => [t.tallyId, t.status]))
     expect(status).toEqual({
-      [kept.tally.tallyId]: 'abandoned',
+      [cut.tally.tallyId]: 'abandoned',
       [done.tally.tallyId]: 'confirmed',
+      [dialled.tally.tallyId]: 'pending',
       [fresh.tally.tallyId]: 'draft'
     })
     expect(await second.recover()).toEqual({ abandoned: 0, pending: 0 })
+  })
+
+  it('a crash forgets a listener draft never settled: nothing of it on disk, nothing to recover', async () => {
+    const first = await openHere()
+    const hooks = first.hooks(A)
+    const held = await hooks.provisionDatabase('stock', 'peer-B', 'peer-A', 'h', ctx('h'))
+    const done = await hooks.provisionDatabase('stock', 'peer-B', 'peer-A', 'd', ctx('d'))
+    await hooks.settleTally!(done.tally.tallyId, 'confirmed', ctx('d'))
+    // what a kill -9 leaves: the files as they are now (a copy, read by a second store)
+    const copy = await mkdtemp(join(tmpdir(), 'taleus-store-crash-'))
+    try {
+      for (const name of await readdir(dir))
+        if (!name.startsWith('.lock')) await writeFile(join(copy, name), await readFile(join(dir, name)))
+      const after = await openStore(copy)
+      try {
+        expect(after.listTallies().map((t) => [t.tallyId, t.status])).toEqual([
+          [done.tally.tallyId, 'confirmed']
+        ])
+        expect(after.verdictFor(held.tally.tallyId, 'peer-B')).toBeUndefined()
+        expect(await after.recover()).toEqual({ abandoned: 0, pending: 0 })
+      } finally {
+        await after.close()
+      }
+    } finally {
+      await rm(copy, { recursive: true, force: true })
+    }
   })
 
   it('a torn last line (crash mid-write) is ignored and cut off; the rest is kept', async () => {
@@ -151,12 +197,16 @@ describe('store durability', () => {
     const first = await openHere()
     const hooks = first.hooks(A)
     const ids: string[] = []
+    // tallies we dialled: a draft line each, then its settlement (a listener's draft has no line of its own)
     for (let i = 0; i < 1200; i++)
       ids.push(
-        (await hooks.provisionDatabase('stock', 'peer-B', 'peer-A', `c${i}`, ctx(`c${i}`))).tally.tallyId
+        (await hooks.provisionDatabase('foil', 'peer-B', 'peer-A', `c${i}`, ctx(`c${i}`, 'outbound'))).tally
+          .tallyId
       )
     await Promise.all(
-      ids.map(async (id, i) => hooks.settleTally!(id, i % 2 === 0 ? 'confirmed' : 'abandoned', ctx(`c${i}`)))
+      ids.map(async (id, i) =>
+        hooks.settleTally!(id, i % 2 === 0 ? 'confirmed' : 'abandoned', ctx(`c${i}`, 'outbound'))
+      )
     )
     await first.close()
     const path = join(dir, 'tallies.jsonl')
@@ -235,10 +285,28 @@ describe('store durability', () => {
     const { view, token } = await store.createToken({ role: 'stock' })
     const hooks = store.hooks(A)
     const info = await hooks.validateToken(token, ctx('full'))
-    const err = await rejection(hooks.provisionDatabase('stock', 'peer-B', 'peer-A', 'full', ctx('full')))
+    // a listener's draft is held in memory; its first write is its confirmation, and that fails
+    const { tally } = await hooks.provisionDatabase('stock', 'peer-B', 'peer-A', 'full', ctx('full'))
+    const err = await rejection(hooks.settleTally!(tally.tallyId, 'confirmed', ctx('full')))
     expect(err).toMatchObject({ name: 'StoreWriteError', kind: 'disk-full' })
     expect(err.message).toContain('disk full')
     expect(err.message).toContain('tallies.jsonl')
+    expect(store.listTallies().map((t) => t.status)).toEqual(['draft'])
+    // the session then ends it; that line fails too, and the attempt is forgotten, as a crash would have
+    expect((await rejection(hooks.settleTally!(tally.tallyId, 'abandoned', ctx('full')))).name).toBe(
+      'StoreWriteError'
+    )
+    expect(store.listTallies()).toEqual([])
+    // while the journal's last write failed, a listener's draft is written before the answer: it fails there
+    const next = await rejection(
+      hooks.provisionDatabase('stock', 'peer-B', 'peer-A', 'full-2', ctx('full-2'))
+    )
+    expect(next).toMatchObject({ name: 'StoreWriteError', kind: 'disk-full' })
+    // so does a draft we dialled, which is always written at once
+    const out = await rejection(
+      hooks.provisionDatabase('foil', 'peer-B', 'peer-A', 'full-out', ctx('full-out', 'outbound'))
+    )
+    expect(out).toMatchObject({ name: 'StoreWriteError', kind: 'disk-full' })
     expect(store.listTallies()).toEqual([])
     await hooks.markTokenUsed!('token-text', 'full', tokenCtx(ctx('full'), info))
     await hooks.releaseToken!('token-text', 'full', tokenCtx(ctx('full'), info))

@@ -166,7 +166,7 @@ describe.each(storeKinds())('store hooks ($name)', (kind) => {
     expect(store.listApprovals()).toEqual([])
   })
 
-  it('stock provision: a unique draft tally per session, durable before it returns, then settled', async () => {
+  it('stock provision: a unique draft tally per session, listed at once, on disk with its settlement', async () => {
     const { view, token } = await store.createToken({ role: 'stock', uses: 'unlimited', label: 'till' })
     const hooks = store.hooks(A)
     const results = await Promise.all(
@@ -185,11 +185,10 @@ describe.each(storeKinds())('store hooks ($name)', (kind) => {
     expect(first.dbConnectionInfo.nodes).toEqual(A.multiaddrs())
     expect(first.dbConnectionInfo.credentials).toMatch(/^[A-Za-z0-9_-]{43}$/)
     expect(new Set(results.map((r) => r.dbConnectionInfo.credentials)).size).toBe(20)
-    // on disk at return, with no close in between
-    if (kind.name === 'lowdb') {
-      const lines = (await readFile(join(dir, 'tallies.jsonl'), 'utf8')).trim().split('\n')
-      expect(lines).toHaveLength(20)
-    }
+    // a listener's draft (lowdb) is held in memory: its first line is its settlement, written before that returns
+    const lines = async (): Promise<string[]> =>
+      (await readFile(join(dir, 'tallies.jsonl'), 'utf8').catch(() => '')).split('\n').filter((l) => l !== '')
+    if (kind.name === 'lowdb') expect(await lines()).toEqual([])
     const tallies = store.listTallies()
     expect(tallies).toHaveLength(20)
     expect(tallies.find((t) => t.tallyId === first.tally.tallyId)).toMatchObject({
@@ -207,6 +206,10 @@ describe.each(storeKinds())('store hooks ($name)', (kind) => {
     const changes: string[] = []
     store.addEventListener('tally', (e) => changes.push(`${e.detail.tallyId}:${e.detail.status}`))
     await hooks.settleTally!(first.tally.tallyId, 'confirmed', ctx('p0'))
+    if (kind.name === 'lowdb') {
+      expect(await lines()).toHaveLength(1)
+      expect((await lines())[0]).toContain('"confirmed"')
+    }
     // settled once: a later settle does not change it
     await hooks.settleTally!(first.tally.tallyId, 'abandoned', ctx('p0'))
     expect(changes).toEqual([`${first.tally.tallyId}:confirmed`])
