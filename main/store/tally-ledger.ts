@@ -23,8 +23,6 @@ export class TallyLedger {
   #settling = new Map<string, Promise<void>>()
   /** New records being written, by tallyId. */
   #recording = new Map<string, TallyRecord>()
-  /** A held draft's audit flush, begun when it was held: true once its session's record is durable. */
-  #trailed = new Map<string, Promise<boolean>>()
 
   constructor(parts: {
     tallies: TallyBook
@@ -55,15 +53,6 @@ export class TallyLedger {
       throw new StoreInputError('tally id already recorded')
     if (record.direction === 'inbound' && record.status === 'draft' && !this.#tallies.failing) {
       this.#tallies.hold(record)
-      // its session's record goes to disk while the answer travels, so its first line need not wait for
-      // a flush of its own (docs/performance.md, K "Fourteenth pass")
-      this.#trailed.set(
-        tallyId,
-        this.#audit.flush().then(
-          () => true,
-          () => false
-        )
-      )
       this.createdThisRun.add(tallyId)
       this.#events.safeDispatchEvent('tally', { detail: tallyView(record) })
       return
@@ -83,13 +72,9 @@ export class TallyLedger {
     }
   }
 
-  /**
-   * A tally's first line: the audit first, so a crash never leaves a tally on disk whose session has no
-   * record in the trail. `trailed` is a flush that began after that record was queued; if it succeeded, the
-   * record is already durable.
-   */
-  async #firstLine(records: TallyRecord[], trailed?: Promise<boolean>): Promise<void> {
-    if (!(await trailed)) await this.#audit.flush().catch(() => {})
+  /** A tally's first line: the audit first, so a crash never leaves a tally on disk whose session has no record in the trail. */
+  async #firstLine(records: TallyRecord[]): Promise<void> {
+    await this.#audit.flush().catch(() => {})
     await this.#tallies.put(records)
   }
 
@@ -121,14 +106,12 @@ export class TallyLedger {
         const from = current.status
         if (from !== 'draft' && !(from === 'pending' && outcome !== 'pending')) return
         const next: TallyRecord = { ...current, status: outcome, updatedAt: this.#now() }
-        const trailed = this.#trailed.get(tallyId)
-        this.#trailed.delete(tallyId)
         if (!this.#tallies.isHeld(tallyId)) await this.#tallies.put([next])
-        else if (outcome !== 'abandoned') await this.#firstLine([next], trailed)
+        else if (outcome !== 'abandoned') await this.#firstLine([next])
         else {
           // an attempt that ended: if even its line cannot be written, forget it, as a crash would have
           // (the console still hears that it ended)
-          await this.#firstLine([next], trailed).catch((err: unknown) => {
+          await this.#firstLine([next]).catch((err: unknown) => {
             this.#tallies.forgetHeld(tallyId)
             this.#events.safeDispatchEvent('tally', { detail: tallyView(next) })
             throw err
