@@ -14,6 +14,7 @@ import { join } from 'node:path'
 import { lpStream } from '@libp2p/utils'
 import type { Libp2p } from '@libp2p/interface'
 import { createTaleusNode } from '../main/node/index.ts'
+import { openJournal } from '../main/store/journal.ts'
 import { createConsoleService } from '../main/service/index.ts'
 import type { ConsoleService } from '../main/service/index.ts'
 import { MAX_INBOUND_STREAMS } from '../main/bootstrap/index.ts'
@@ -35,6 +36,12 @@ const dataDir = process.env.BENCH_DATA_DIR ?? ''
 /** Sessions allowed in flight: above the sweep's largest concurrency, so the cap never answers `busy`. */
 const maxConcurrentSessions = Number(process.env.BENCH_MAX_SESSIONS ?? 4096)
 const hold = process.env.BENCH_HOLD === '1'
+/**
+ * BENCH_BASELINE_DURABLE=1 (profile-run.js `durable`): the bare node also pays the store's durability
+ * contract, two durable appends in a row before it closes (a line of the trail, then the tally's line),
+ * with the store's own group-committing journal. What Taleus costs beyond that is its own code.
+ */
+const durableBaseline = process.env.BENCH_BASELINE_DURABLE === '1'
 /** BENCH_REFUSE=1: a run where every measured contact is refused (bench/run.js sweep, refuse variants). */
 const refuseRun = process.env.BENCH_REFUSE === '1'
 /** BENCH_BURST_PROF=DIR: a CPU profile of the burst alone (mark to report), without start-up and stop. */
@@ -75,6 +82,10 @@ async function startBaseline(): Promise<{ addr: string }> {
   const node: Libp2p = await createTaleusNode({ listen: ['/ip4/127.0.0.1/tcp/0'] })
   const addr = node.getMultiaddrs()[0]!.toString()
   const listenerPeerId = node.peerId.toString()
+  const journals = durableBaseline
+    ? await Promise.all(['audit.jsonl', 'tallies.jsonl'].map(async (f) => openJournal(join(dataDir, f))))
+    : []
+  const [trail, tallies] = journals.map((j) => j.journal)
   let active = 0
   let held = 0
   let release!: () => void
@@ -97,7 +108,13 @@ async function startBaseline(): Promise<{ addr: string }> {
           signal = AbortSignal.timeout(30_000)
         }
         await lp.write(provisioningFrame(listenerPeerId, connection.remotePeer.toString(), addr), { signal })
-        await lp.read({ signal })
+        const ack = await lp.read({ signal })
+        if (trail !== undefined && tallies !== undefined) {
+          // about the bytes of a session's four trail events and of a confirmed tally's line
+          const peer = connection.remotePeer.toString()
+          await trail.append([0, 1, 2, 3].map((n) => JSON.stringify({ peer, n, pad: 'x'.repeat(200) })))
+          await tallies.append([JSON.stringify({ peer, bytes: ack.byteLength, pad: 'x'.repeat(800) })])
+        }
         await stream.close({ signal })
         count('done')
       } catch (err) {
@@ -118,6 +135,7 @@ async function startBaseline(): Promise<{ addr: string }> {
   }
   stop = async () => {
     await node.stop()
+    await Promise.all(journals.map(async (j) => j.journal.close()))
   }
   return { addr }
 }

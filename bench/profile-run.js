@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // One variant of the sweep, repeated, for profiling and A/B checks of listener CPU per session:
-// node bench/profile-run.js [bootstrap|baseline|fresh|reused|tallydb] [count] [concurrency] [reps]
+// node bench/profile-run.js [bootstrap|baseline|durable|fresh|reused|tallydb] [count] [concurrency] [reps]
 // (fresh/reused: contacts A refuses, see session-run.js; tallydb: the bootstrap with the shared tally
 // document). With BENCH_BURST_PROF=DIR the listener and each dialer write a CPU profile of the burst alone
 // (summarise: node bench/profile-summary.js DIR/burst-bootstrap-*.cpuprofile, or DIR/burst-dialer-*).
@@ -14,7 +14,9 @@ import { runSessions } from './lib/session-run.js'
 
 const [variant = 'reused', countArg = '1000', concurrencyArg = '10', repsArg = '3'] = process.argv.slice(2)
 const refuse = variant === 'fresh' || variant === 'reused' ? variant : undefined
-const mode = variant === 'baseline' ? 'baseline' : 'bootstrap'
+const mode = variant === 'baseline' || variant === 'durable' ? 'baseline' : 'bootstrap'
+// durable: the bare node plus the store's two durable appends per customer (bench/listener.ts)
+if (variant === 'durable') process.env.BENCH_BASELINE_DURABLE = '1'
 const tallydb = variant === 'tallydb'
 for (let rep = 0; rep < Number(repsArg); rep++) {
   const dataDir = await mkdtemp(join(tmpdir(), 'taleus-prof-'))

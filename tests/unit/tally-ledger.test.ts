@@ -78,7 +78,8 @@ describe('tally ledger write-ahead', () => {
       direction: 'inbound',
       state: 'L_PROCESS_CONTACT',
       previousState: null,
-      at: 1
+      at: 1,
+      peerId: 'peer-B'
     })
     await ledger.record(draft('t1', 's1'))
     expect(flush).not.toHaveBeenCalled()
@@ -107,7 +108,8 @@ describe('tally ledger write-ahead', () => {
       direction: 'outbound',
       state: 'D_SEND_CONTACT',
       previousState: null,
-      at: 1
+      at: 1,
+      peerId: 'peer-B'
     })
     await ledger.record({ ...draft('t3', 's3'), direction: 'outbound' })
     expect(flush).toHaveBeenCalledTimes(1)
