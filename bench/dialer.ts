@@ -47,6 +47,8 @@ const WALLET_HOOKS: SessionHooks = {
 const burstProfDir = process.env.BENCH_BURST_PROF
 /** BENCH_DIALER_PERF=DIR: `perf record` of the measured burst (start with BENCH_DIALER_ARGS=--perf-basic-prof-only-functions). */
 const perfDir = process.env.BENCH_DIALER_PERF
+/** BENCH_BURST_HEAP=DIR: a sampling profile of everything the burst allocates (garbage included). */
+const burstHeapDir = process.env.BENCH_BURST_HEAP
 
 let peers: Peer[] = []
 /** The first peers of `peers`, served before the clock (their nodes stop once that is done). */
@@ -298,6 +300,17 @@ onMessages(async (message) => {
         await profiler.post('Profiler.enable')
         await profiler.post('Profiler.start')
       }
+      let heapProfiler: Session | undefined
+      if (burstHeapDir != null && burstHeapDir !== '') {
+        heapProfiler = new Session()
+        heapProfiler.connect()
+        await heapProfiler.post('HeapProfiler.enable')
+        await heapProfiler.post('HeapProfiler.startSampling', {
+          samplingInterval: 16384,
+          includeObjectsCollectedByMajorGC: true,
+          includeObjectsCollectedByMinorGC: true
+        })
+      }
       // the measured burst alone (a warm-up's has `take`)
       const stopPerf =
         perfDir != null && perfDir !== '' && message.take === undefined
@@ -330,6 +343,15 @@ onMessages(async (message) => {
           JSON.stringify(profile)
         )
         profiler.disconnect()
+      }
+      if (heapProfiler !== undefined) {
+        const { profile } = await heapProfiler.post('HeapProfiler.stopSampling')
+        await mkdir(burstHeapDir!, { recursive: true })
+        await writeFile(
+          join(burstHeapDir!, `burst-dialer-${process.pid}.heapprofile`),
+          JSON.stringify(profile)
+        )
+        heapProfiler.disconnect()
       }
       send({ type: 'done', latencies, failures, refusals, wallMs, cpuMs: (cpu.user + cpu.system) / 1000 })
       break

@@ -16,7 +16,7 @@ const [variant = 'reused', countArg = '1000', concurrencyArg = '10', repsArg = '
 const refuse = variant === 'fresh' || variant === 'reused' ? variant : undefined
 const mode = variant === 'baseline' || variant === 'durable' ? 'baseline' : 'bootstrap'
 // durable: the bare node plus the store's two durable appends per customer (bench/listener.ts)
-if (variant === 'durable') process.env.BENCH_BASELINE_DURABLE = '1'
+const durable = variant === 'durable'
 const tallydb = variant === 'tallydb'
 for (let rep = 0; rep < Number(repsArg); rep++) {
   const dataDir = await mkdtemp(join(tmpdir(), 'taleus-prof-'))
@@ -27,7 +27,8 @@ for (let rep = 0; rep < Number(repsArg); rep++) {
       count: Number(countArg),
       dataDir,
       refuse,
-      tallydb
+      tallydb,
+      durable
     })
     console.log(
       `${variant} c=${r.concurrency} n=${r.ok}/${r.count} failed=${r.failed} listener ${r.listenerCpuMsPerSession} ms/session ` +

@@ -125,6 +125,9 @@ async function withDir(tag, fn) {
 /** The sweep's variants: the floor, the real bootstrap, and contacts A refuses (unknown token). */
 const VARIANTS = [
   { key: 'baseline', mode: 'baseline' },
+  // the bare node paying the store's durability contract (two durable appends per customer): info, below
+  // c=1000, so what is left between it and the bootstrap is Taleus's own code
+  { key: 'durable', mode: 'baseline', durable: true, maxConcurrency: 100 },
   { key: 'bootstrap', mode: 'bootstrap' },
   { key: 'refusedFresh', mode: 'bootstrap', refuse: 'fresh' },
   // at least 1000 contacts a rep: 200 refusals are ~70 ms of listener CPU, read in 10 ms ticks, where one
@@ -144,17 +147,31 @@ function floor() {
 async function sweep() {
   const floors = [floor()]
   for (const level of SWEEP.filter((l) => LEVELS == null || LEVELS.includes(l.concurrency))) {
-    const runs = { baseline: [], bootstrap: [], refusedFresh: [], refusedReused: [], bootstrapCold: [] }
+    const runs = {
+      baseline: [],
+      durable: [],
+      bootstrap: [],
+      refusedFresh: [],
+      refusedReused: [],
+      bootstrapCold: []
+    }
     const judged = level.concurrency === 10 || level.concurrency === 100
     // interleaved, so drift of the machine hits every variant alike
     for (let rep = 0; rep < level.reps; rep++) {
-      for (const { key, mode, refuse, cold, minCount = 0 } of VARIANTS) {
+      for (const { key, mode, refuse, cold, durable = false, maxConcurrency, minCount = 0 } of VARIANTS) {
         if (cold && !judged) continue
-        const label = refuse ? `refused (${refuse} connection)` : cold ? `${mode} (cold process)` : mode
+        if (maxConcurrency !== undefined && level.concurrency > maxConcurrency) continue
+        const label = refuse
+          ? `refused (${refuse} connection)`
+          : cold
+            ? `${mode} (cold process)`
+            : durable
+              ? 'baseline + durable writes'
+              : mode
         const count = QUICK ? level.count : Math.max(level.count, minCount)
         log(`sweep c=${level.concurrency} ${label} rep ${rep + 1}/${level.reps} (${count} sessions)`)
         const result = await withDir('sweep', (dataDir) =>
-          runSessions({ mode, ...level, count, ...(cold ? { warm: 0 } : {}), dataDir, refuse })
+          runSessions({ mode, ...level, count, ...(cold ? { warm: 0 } : {}), dataDir, refuse, durable })
         )
         log(
           `  ${result.throughput}/s p50 ${result.p50} ms p99 ${result.p99} ms failed ${result.failed} ` +
@@ -179,6 +196,18 @@ async function sweep() {
       round(ratio, 2),
       ratio >= 0.85
     )
+    if (runs.durable.length > 0) {
+      const durable = pick(runs.durable)
+      row(
+        `throughput c=${c} ÷ bare node + durable writes`,
+        'info: Taleus beyond the durability contract',
+        `${boot.throughput}/s vs ${durable.throughput}/s (bare node ${base.throughput}/s; listener ` +
+          `${median(runs.durable.map((r) => r.listenerCpuMsPerSession))} ms, dialers ` +
+          `${median(runs.durable.map((r) => r.dialerCpuMsPerSession))} ms)`,
+        round(boot.throughput / durable.throughput, 2),
+        null
+      )
+    }
     const cpuBoot = median(runs.bootstrap.map((r) => r.listenerCpuMsPerSession))
     const cpuBase = median(runs.baseline.map((r) => r.listenerCpuMsPerSession))
     cpuRows(c, floors[0].ms, cpuBoot, runs)

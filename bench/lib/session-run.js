@@ -19,6 +19,7 @@ async function runSessionsOnce({
   dataDir,
   refuse,
   tallydb = false,
+  durable = false,
   warm = Number(process.env.BENCH_WARM ?? 0),
   dbWarm,
   onMark
@@ -29,7 +30,9 @@ async function runSessionsOnce({
       BENCH_MODE: mode,
       BENCH_DATA_DIR: dataDir ?? '',
       BENCH_TALLYDB: tallydb ? '1' : '0',
-      BENCH_REFUSE: refuse != null ? '1' : '0'
+      BENCH_REFUSE: refuse != null ? '1' : '0',
+      // the baseline with the store's two durable appends per customer (bench/listener.ts)
+      BENCH_BASELINE_DURABLE: durable ? '1' : '0'
     },
     process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF] : []
   )
