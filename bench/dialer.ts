@@ -50,6 +50,21 @@ const perfDir = process.env.BENCH_DIALER_PERF
 /** BENCH_BURST_HEAP=DIR: a sampling profile of everything the burst allocates (garbage included). */
 const burstHeapDir = process.env.BENCH_BURST_HEAP
 
+/** Stop a burst profiler (if one runs) and write its profile to `dir` as burst-dialer-<pid>.<ext>. */
+async function saveProfile(
+  session: Session | undefined,
+  method: 'Profiler.stop' | 'HeapProfiler.stopSampling',
+  dir: string | undefined,
+  ext: string
+): Promise<void> {
+  if (session === undefined || dir === undefined) return
+  // both answers carry `profile`; the union of methods picks no single overload of post()
+  const { profile } = (await session.post(method as 'Profiler.stop')) as { profile: object }
+  await mkdir(dir, { recursive: true })
+  await writeFile(join(dir, `burst-dialer-${process.pid}.${ext}`), JSON.stringify(profile))
+  session.disconnect()
+}
+
 let peers: Peer[] = []
 /** The first peers of `peers`, served before the clock (their nodes stop once that is done). */
 let warmPeers: Peer[] = []
@@ -335,24 +350,8 @@ onMessages(async (message) => {
       const wallMs = performance.now() - start
       const cpu = process.cpuUsage(cpuBefore)
       await stopPerf?.()
-      if (profiler !== undefined) {
-        const { profile } = await profiler.post('Profiler.stop')
-        await mkdir(burstProfDir!, { recursive: true })
-        await writeFile(
-          join(burstProfDir!, `burst-dialer-${process.pid}.cpuprofile`),
-          JSON.stringify(profile)
-        )
-        profiler.disconnect()
-      }
-      if (heapProfiler !== undefined) {
-        const { profile } = await heapProfiler.post('HeapProfiler.stopSampling')
-        await mkdir(burstHeapDir!, { recursive: true })
-        await writeFile(
-          join(burstHeapDir!, `burst-dialer-${process.pid}.heapprofile`),
-          JSON.stringify(profile)
-        )
-        heapProfiler.disconnect()
-      }
+      await saveProfile(profiler, 'Profiler.stop', burstProfDir, 'cpuprofile')
+      await saveProfile(heapProfiler, 'HeapProfiler.stopSampling', burstHeapDir, 'heapprofile')
       send({ type: 'done', latencies, failures, refusals, wallMs, cpuMs: (cpu.user + cpu.system) / 1000 })
       break
     }
