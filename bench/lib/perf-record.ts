@@ -1,5 +1,6 @@
 /** `perf record` of this process for a stretch of a bench run (BENCH_PERF, BENCH_DIALER_PERF). */
 import { spawn } from 'node:child_process'
+import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 
@@ -9,6 +10,8 @@ import { setTimeout as sleep } from 'node:timers/promises'
  * JavaScript names need the process started with --perf-basic-prof-only-functions.
  */
 export async function startPerf(dir: string, name: string): Promise<() => Promise<void>> {
+  // perf cannot create the folder, and a perf that exited at once would leave the stop waiting forever
+  mkdirSync(dir, { recursive: true })
   const perf = spawn(
     'perf',
     [
@@ -26,8 +29,8 @@ export async function startPerf(dir: string, name: string): Promise<() => Promis
   )
   // perf needs a moment to attach to every thread before the stretch starts
   await sleep(300)
+  const exited = new Promise((resolve) => perf.once('exit', resolve))
   return async () => {
-    const exited = new Promise((resolve) => perf.once('exit', resolve))
     perf.kill('SIGINT')
     await exited
   }

@@ -115,6 +115,13 @@ export class Deadline {
   private timer: ReturnType<typeof setTimeout>
   private readonly unfollow: Array<() => void> = []
   private rejectAborted: ((reason: unknown) => void) | undefined
+  /** The steps' shared timer, and what it was armed with (a step with other values gets a new one). */
+  private stepTimer: ReturnType<typeof setTimeout> | undefined
+  private stepMs = -1
+  private stepMessage = ''
+  /** Which step the timer is for, and whether that step is still running. */
+  private stepNo = 0
+  private stepArmed = false
   private abortedPromise: Promise<never> | undefined
   /** Aborts (reason TimeoutError) when the deadline passes. */
   readonly signal: AbortSignal = this.controller.signal
@@ -140,14 +147,28 @@ export class Deadline {
 
   /**
    * The deadline of one step: aborts this signal with TimeoutError(`message`) after `ms`, unless the
-   * returned function is called first.
+   * returned function is called first. Steps of a session run one at a time, so they share one timer,
+   * restarted with refresh() (no Timeout object, list insertion and removal per step); a step's clear only
+   * disarms it, and the session's clear() stops it.
    */
   step(ms: number, message = 'the step ran out of time'): () => void {
     if (this.signal.aborted) return noop
-    const timer = setTimeout(() => this.abort(new TimeoutError(message)), ms)
-    // like AbortSignal.timeout: a pending step never keeps the process alive
-    timer.unref?.()
-    return () => clearTimeout(timer)
+    const no = ++this.stepNo
+    this.stepArmed = true
+    const timer = this.stepTimer
+    if (timer !== undefined && ms === this.stepMs && message === this.stepMessage && 'refresh' in timer) {
+      timer.refresh()
+    } else {
+      clearTimeout(timer)
+      this.stepMs = ms
+      this.stepMessage = message
+      this.stepTimer = setTimeout(() => this.stepElapsed(), ms)
+      // like AbortSignal.timeout: a pending step never keeps the process alive
+      this.stepTimer.unref?.()
+    }
+    return () => {
+      if (this.stepNo === no) this.stepArmed = false
+    }
   }
 
   /** Moves the deadline `ms` later (no effect once it passed). */
@@ -177,6 +198,7 @@ export class Deadline {
   abort(reason: unknown): void {
     if (this.signal.aborted) return
     clearTimeout(this.timer)
+    clearTimeout(this.stepTimer)
     this.controller.abort(reason)
     this.rejectAborted?.(reason)
   }
@@ -184,7 +206,13 @@ export class Deadline {
   /** Stops the timer and stops following other signals. */
   clear(): void {
     clearTimeout(this.timer)
+    clearTimeout(this.stepTimer)
     for (const off of this.unfollow.splice(0)) off()
+  }
+
+  /** The shared step timer fired: a timeout only if the step it was last armed for is still running. */
+  private stepElapsed(): void {
+    if (this.stepArmed) this.abort(new TimeoutError(this.stepMessage))
   }
 
   private arm(): ReturnType<typeof setTimeout> {

@@ -5,6 +5,7 @@
  */
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
+import type { Multiaddr } from '@multiformats/multiaddr'
 import type { Libp2p, Stream } from '@libp2p/interface'
 import { abortError, scopedSignal } from './abort.ts'
 import { DEFAULT_SESSION_CONFIG } from './session-manager-config.ts'
@@ -37,6 +38,8 @@ export const DEFAULT_DIAL_TIMEOUT_MS: number = DEFAULT_SESSION_CONFIG.dialTimeou
 export interface DialerSessionInit {
   sessionId: string
   link: BootstrapLink
+  /** Additive: link.responderPeerAddrs already parsed, in order (SessionManager parses them once); else parsed here. */
+  addrs?: Multiaddr[]
   node: Pick<Libp2p, 'dialProtocol' | 'peerId'> & Partial<Pick<Libp2p, 'getConnections'>>
   /** The responder's peer id, from the link. */
   remotePeerId: string
@@ -252,7 +255,8 @@ export class DialerSession extends BaseSession<DialerState> {
    */
   private async dial(optimistic: boolean): Promise<Stream> {
     const failures: Array<{ addr: string; error: unknown }> = []
-    for (const addr of this.init.link.responderPeerAddrs) {
+    const { link, addrs } = this.init
+    for (const [i, addr] of link.responderPeerAddrs.entries()) {
       const scope = scopedSignal(
         this.deps.signal,
         this.deps.config.dialTimeoutMs ?? DEFAULT_DIAL_TIMEOUT_MS,
@@ -260,9 +264,10 @@ export class DialerSession extends BaseSession<DialerState> {
       )
       const options = { signal: scope.signal, maxOutboundStreams: MAX_OUTBOUND_STREAMS }
       try {
+        const target = addrs?.[i] ?? multiaddr(addr)
         if (optimistic) {
           try {
-            return await this.init.node.dialProtocol(multiaddr(addr), PROTOCOL_ID, {
+            return await this.init.node.dialProtocol(target, PROTOCOL_ID, {
               ...options,
               negotiateFully: false
             })
@@ -270,7 +275,7 @@ export class DialerSession extends BaseSession<DialerState> {
             if (!notSpoken(err)) throw err
           }
         }
-        return await this.init.node.dialProtocol(multiaddr(addr), [...PROTOCOL_IDS], options)
+        return await this.init.node.dialProtocol(target, [...PROTOCOL_IDS], options)
       } catch (err) {
         if (this.deps.signal.aborted) throw abortError(this.deps.signal, () => new SessionStoppedError())
         failures.push({ addr, error: err })

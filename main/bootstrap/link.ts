@@ -11,6 +11,7 @@
  * are refused with an InvalidLinkError whose message can be shown to a user (it never quotes the token).
  */
 import { multiaddr } from '@multiformats/multiaddr'
+import type { Multiaddr } from '@multiformats/multiaddr'
 import { InvalidLinkError } from './errors.ts'
 import { identityFields } from './identity-requirements.ts'
 import type { BootstrapLink, PartyRole } from './types.ts'
@@ -36,31 +37,35 @@ function enc(value: string): string {
   return encodeURIComponent(value).replace(/%2F/gi, '/').replace(/%3A/gi, ':')
 }
 
-/** The peer id a multiaddr ends with (`/p2p/<id>`), or undefined. */
-function addrPeerId(addr: string): string | undefined {
-  let components
+/** An address of a link, parsed: the multiaddr and the peer id it ends with (`/p2p/<id>`). */
+function parseAddr(addr: string): { ma: Multiaddr; peer: string } | undefined {
+  let ma
   try {
-    components = multiaddr(addr).getComponents()
+    ma = multiaddr(addr)
   } catch {
     return undefined
   }
+  const components = ma.getComponents()
   const last = components[components.length - 1]
-  return last?.name === 'p2p' ? last.value : undefined
+  return last?.name === 'p2p' && last.value !== undefined ? { ma, peer: last.value } : undefined
 }
 
-function checkAddrs(addrs: readonly string[]): string {
+/** The link's addresses checked (all valid, all naming one peer) and parsed; that peer. */
+function checkAddrs(addrs: readonly string[]): { peer: string; parsed: Multiaddr[] } {
   if (addrs.length === 0) throw new InvalidLinkError('The link has no address to reach the other party.')
   if (addrs.length > MAX_LINK_ADDRS) throw new InvalidLinkError('The link lists too many addresses.')
   let peer: string | undefined
+  const parsed: Multiaddr[] = []
   for (const addr of addrs) {
-    const id = addrPeerId(addr)
-    if (id == null)
+    const one = parseAddr(addr)
+    if (one === undefined)
       throw new InvalidLinkError('An address in the link is not a valid address ending in /p2p/<peer id>.')
-    if (peer != null && id !== peer)
+    if (peer != null && one.peer !== peer)
       throw new InvalidLinkError('The addresses in the link name different peers.')
-    peer = id
+    peer = one.peer
+    parsed.push(one.ma)
   }
-  return peer as string
+  return { peer: peer as string, parsed }
 }
 
 function checkFields(fields: readonly string[]): void {
@@ -81,10 +86,15 @@ function checkToken(token: string): void {
 
 /** Encodes a link as its compact URI; throws InvalidLinkError when the link itself is invalid. */
 export function formatLink(link: BootstrapLink): string {
+  return encodeLink(link).text
+}
+
+/** formatLink's work, keeping what checking the addresses parsed. */
+function encodeLink(link: BootstrapLink): { text: string; addrs: { peer: string; parsed: Multiaddr[] } } {
   checkToken(link.token)
   if (link.role !== 'stock' && link.role !== 'foil')
     throw new InvalidLinkError('The link has an unknown role.')
-  checkAddrs(link.responderPeerAddrs)
+  const addrs = checkAddrs(link.responderPeerAddrs)
   const parts = [`v=${LINK_VERSION}`, `r=${link.role}`, `t=${enc(link.token)}`]
   for (const addr of link.responderPeerAddrs) parts.push(`a=${enc(addr)}`)
   if (link.tokenExpiryUtc != null) {
@@ -108,11 +118,16 @@ export function formatLink(link: BootstrapLink): string {
   }
   const text = LINK_PREFIX + parts.join('&')
   if (text.length > MAX_LINK_LENGTH) throw new InvalidLinkError('The link is too long.')
-  return text
+  return { text, addrs }
 }
 
 /** Parses a compact link URI strictly; throws InvalidLinkError with a user-readable message. */
 export function parseLink(text: string): BootstrapLink {
+  return decodeLink(text).link
+}
+
+/** parseLink's work, keeping what checking the addresses parsed. */
+function decodeLink(text: string): { link: BootstrapLink; addrs: { peer: string; parsed: Multiaddr[] } } {
   if (typeof text !== 'string') throw new InvalidLinkError('The link is not text.')
   const trimmed = text.trim()
   if (trimmed.length > MAX_LINK_LENGTH) throw new InvalidLinkError('The link is too long.')
@@ -144,7 +159,7 @@ export function parseLink(text: string): BootstrapLink {
     throw new InvalidLinkError('The link has a missing or unknown role.')
   const token = single.get('t') ?? ''
   checkToken(token)
-  checkAddrs(addrs)
+  const checked = checkAddrs(addrs)
   const link: BootstrapLink = { token, responderPeerAddrs: addrs, role: role as PartyRole }
   const expiry = single.get('x')
   if (expiry != null) {
@@ -163,15 +178,29 @@ export function parseLink(text: string): BootstrapLink {
       throw new InvalidLinkError('The link has an invalid approval wait.')
     link.approvalTimeoutMs = Number(wait) * 1000
   }
-  return link
+  return { link, addrs: checked }
+}
+
+/** A link checked for dialling, with its responder's peer id and its addresses parsed once. */
+export interface DialTarget {
+  link: BootstrapLink
+  /** The responder's peer id, named by every address. */
+  peerId: string
+  /** link.responderPeerAddrs as multiaddrs, in order. */
+  addrs: Multiaddr[]
 }
 
 /**
  * The link to dial: its text (a QR's content) parsed, or a BootstrapLink checked as formatLink checks it;
- * InvalidLinkError (with words for a user) for anything else.
+ * InvalidLinkError (with words for a user) for anything else. Each address is parsed once, here: a dial
+ * used to parse them three times (check, peer id, dial), the largest share of what a wallet's session
+ * allocated beyond a bare dial (docs/performance.md).
  */
-export function linkToDial(link: BootstrapLink | string): BootstrapLink {
-  if (typeof link === 'string') return parseLink(link)
+export function dialTarget(link: BootstrapLink | string): DialTarget {
+  if (typeof link === 'string') {
+    const decoded = decodeLink(link)
+    return { link: decoded.link, peerId: decoded.addrs.peer, addrs: decoded.addrs.parsed }
+  }
   const shaped = link as Partial<BootstrapLink> | null
   if (
     typeof shaped !== 'object' ||
@@ -180,11 +209,16 @@ export function linkToDial(link: BootstrapLink | string): BootstrapLink {
     !Array.isArray(shaped.responderPeerAddrs)
   )
     throw new InvalidLinkError('This is not a Taleus bootstrap link.')
-  formatLink(link)
-  return link
+  const { addrs } = encodeLink(link)
+  return { link, peerId: addrs.peer, addrs: addrs.parsed }
+}
+
+/** The link to dial (dialTarget's link). */
+export function linkToDial(link: BootstrapLink | string): BootstrapLink {
+  return dialTarget(link).link
 }
 
 /** The responder's peer id named by the link's addresses (all name the same one). */
 export function linkPeerId(link: BootstrapLink): string {
-  return checkAddrs(link.responderPeerAddrs)
+  return checkAddrs(link.responderPeerAddrs).peer
 }

@@ -144,7 +144,7 @@ export class ListenerSession extends BaseSession<ListenerState> {
 
   private async run(): Promise<BootstrapResult> {
     const { hooks } = this.deps
-    const contact = await this.readStep((signal) => this.frames.read(['InboundContact'], { signal }))
+    const contact = await this.step((signal) => this.frames.read(['InboundContact'], { signal }))
     this.contactRead = true
     this.contactAt = Date.now()
     if (this.onContact?.() === false) throw refusal('busy')

@@ -147,27 +147,14 @@ export abstract class BaseSession<S extends SessionState> {
     return this.deps.armStep(timeoutMs)
   }
 
-  /** Runs one read/write under a step deadline; an abort becomes TimeoutError / the stop error. */
+  /**
+   * Runs one frame read or write under a step deadline; an abort becomes TimeoutError / the stop error.
+   * No race: every step is a FrameStream call, and those honour their signal (lpStream's read, a write's
+   * wait for drain and close's wait for idle all race it in @libp2p/utils), so a race here only cost a
+   * promise pair and its closures per step on each side — hooks, which may ignore it, are raced (hook()).
+   */
   protected async step<T>(fn: (signal: AbortSignal) => Promise<T>, timeoutMs?: number): Promise<T> {
     const clear = this.armStep(timeoutMs)
-    const { signal } = this.deps
-    try {
-      // a callee that ignores its signal cannot hang the session: the race ends with the abort
-      return await Promise.race([fn(signal), this.deps.aborted])
-    } catch (err) {
-      if (signal.aborted) throw abortError(signal, stoppedError)
-      throw err
-    } finally {
-      clear()
-    }
-  }
-
-  /**
-   * step() for a frame read: lpStream's read already races its signal (race-signal in @libp2p/utils), so
-   * no second race — a refused contact is mostly this one read.
-   */
-  protected async readStep<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
-    const clear = this.armStep()
     const { signal } = this.deps
     try {
       return await fn(signal)

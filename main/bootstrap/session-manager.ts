@@ -11,7 +11,7 @@ import { AbuseGuard } from './abuse-guard.ts'
 import type { AbuseLimits, RefusalCounts } from './abuse-guard.ts'
 import { BootstrapError, InvalidStreamError, NodeNotStartedError, StreamClosedError } from './errors.ts'
 import { FairSlots } from './fair-slots.ts'
-import { linkPeerId, linkToDial } from './link.ts'
+import { dialTarget } from './link.ts'
 import { ListenerSession } from './listener-session.ts'
 import { LIMITS } from './messages.ts'
 import { ipKey } from './rate-limit.ts'
@@ -253,10 +253,9 @@ export class SessionManager extends TypedEventEmitter<SessionManagerEvents> {
     node: Libp2p,
     options: InitiateBootstrapOptions = {}
   ): Promise<BootstrapResult> {
-    const link = linkToDial(linkOrText)
+    const { link, peerId: remotePeerId, addrs } = dialTarget(linkOrText)
     // a stopped node fails every dial as if the other party never answered
     if (node.status !== undefined && node.status !== 'started') throw new NodeNotStartedError()
-    const remotePeerId = linkPeerId(link)
     if (this.engagedCount() >= this.config.maxConcurrentSessions) {
       throw new BootstrapError('busy', 'too many bootstrap sessions on this node')
     }
@@ -266,6 +265,7 @@ export class SessionManager extends TypedEventEmitter<SessionManagerEvents> {
       {
         sessionId,
         link,
+        addrs,
         node,
         remotePeerId,
         identityBundle: options.identityBundle ?? this.config.identityBundle ?? {},

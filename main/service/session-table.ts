@@ -31,20 +31,22 @@ export class SessionTable {
       done,
       startedAt: previous?.startedAt ?? event.at,
       updatedAt: event.at,
-      peerId: event.peerId || previous?.peerId || '',
-      role: event.role ?? previous?.role,
-      tokenId,
-      tokenLabel: previous?.tokenLabel ?? (tokenId === undefined ? undefined : this.labelOf(tokenId)),
-      tallyId: event.tallyId ?? previous?.tallyId,
-      reason: event.reason ?? previous?.reason
+      peerId: event.peerId || previous?.peerId || ''
     }
+    // optional fields only when set: a `delete` afterwards would turn every row into a slow dictionary
+    // object (four or more rows per customer, each serialised for the console)
+    const role = event.role ?? previous?.role
+    if (role !== undefined) row.role = role
+    if (tokenId !== undefined) row.tokenId = tokenId
+    const tokenLabel = previous?.tokenLabel ?? (tokenId === undefined ? undefined : this.labelOf(tokenId))
+    if (tokenLabel !== undefined) row.tokenLabel = tokenLabel
+    const tallyId = event.tallyId ?? previous?.tallyId
+    if (tallyId !== undefined) row.tallyId = tallyId
+    const reason = event.reason ?? previous?.reason
+    if (reason !== undefined) row.reason = reason
     const servedBy = node ?? previous?.node
     if (servedBy !== undefined) row.node = servedBy
     if (event.peerLeft === true) row.peerLeft = true
-    if (row.role === undefined) delete row.role
-    for (const key of ['tokenId', 'tokenLabel', 'tallyId', 'reason'] as const) {
-      if (row[key] === undefined) delete row[key]
-    }
     if (done && previous?.done !== true) this.finished++
     this.rows.set(event.sessionId, row)
     if (this.finished > this.maxFinished) this.prune()

@@ -93,6 +93,8 @@ export class LowdbMerchantStore extends TypedEventEmitter<StoreEvents> implement
   readonly dataDir: string
   #lock: FolderLock
   #secret: Buffer
+  /** grantKeyOf(#secret), derived once: an HMAC per provisioned tally was measurable in a rush. */
+  #grantKey: Buffer
   #tokens: TokenBook
   #tallies: TallyBook
   #audit: AuditLog
@@ -120,6 +122,7 @@ export class LowdbMerchantStore extends TypedEventEmitter<StoreEvents> implement
     this.dataDir = parts.dataDir
     this.#lock = parts.lock
     this.#secret = parts.secret
+    this.#grantKey = grantKeyOf(parts.secret)
     this.#tokens = parts.tokens
     this.#tallies = parts.tallies
     this.#audit = parts.audit
@@ -158,7 +161,8 @@ export class LowdbMerchantStore extends TypedEventEmitter<StoreEvents> implement
 
   /** Additive: the key of the tally database's grants, derived from the node secret (never stored). */
   grantKey(): Buffer {
-    return grantKeyOf(this.#secret)
+    // a copy: a caller that wipes or changes its key cannot change the next tally's grant
+    return Buffer.from(this.#grantKey)
   }
 
   hooks(node: LocalNode): SessionHooks {

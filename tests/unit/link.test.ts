@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
-import { formatLink, linkPeerId, linkToDial, parseLink } from '../../main/bootstrap/link.ts'
+import { dialTarget, formatLink, linkPeerId, linkToDial, parseLink } from '../../main/bootstrap/link.ts'
 import type { BootstrapLink } from '../../main/bootstrap/types.ts'
 
 const peer = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
@@ -91,5 +91,22 @@ describe('bootstrap link', () => {
       expect(() => linkToDial(bad as BootstrapLink), JSON.stringify(bad)).toThrow(
         expect.objectContaining({ name: 'InvalidLinkError' })
       )
+  })
+
+  it('dialTarget parses each address once, in order, with the peer they name, from text or object', () => {
+    const link: BootstrapLink = {
+      token: 'tok',
+      role: 'stock',
+      responderPeerAddrs: [addr(7), `/ip6/::1/tcp/8/p2p/${peer}`]
+    }
+    for (const given of [link, formatLink(link)]) {
+      const target = dialTarget(given)
+      expect(target.link).toEqual(link)
+      expect(target.peerId).toBe(peer)
+      expect(target.addrs.map(String)).toEqual(link.responderPeerAddrs)
+    }
+    expect(() => dialTarget({ ...link, responderPeerAddrs: [addr(7), addr(8, other)] })).toThrow(
+      expect.objectContaining({ name: 'InvalidLinkError' })
+    )
   })
 })

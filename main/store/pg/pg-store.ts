@@ -64,6 +64,8 @@ export class PgMerchantStore extends TypedEventEmitter<CadreStoreEvents> impleme
   #pool: Pool
   #listener: CadreListener
   #secret: Buffer
+  /** grantKeyOf(#secret), derived once: an HMAC per provisioned tally was measurable in a rush. */
+  #grantKey: Buffer
   #now: () => number
   #tokens: PgTokens
   #tallies: PgTallies
@@ -88,6 +90,7 @@ export class PgMerchantStore extends TypedEventEmitter<CadreStoreEvents> impleme
     this.schema = parts.schema
     this.#pool = parts.pool
     this.#secret = parts.secret
+    this.#grantKey = grantKeyOf(parts.secret)
     this.#now = parts.now
     this.#staleNodeMs = parts.staleNodeMs
     this.#notifier = new PgNotifier(parts.pool, parts.channel)
@@ -193,7 +196,8 @@ export class PgMerchantStore extends TypedEventEmitter<CadreStoreEvents> impleme
 
   /** Issue I: the key of the grants, derived from the cadre's secret, so any node re-derives any grant. */
   grantKey(): Buffer {
-    return grantKeyOf(this.#secret)
+    // a copy: a caller that wipes or changes its key cannot change the next tally's grant
+    return Buffer.from(this.#grantKey)
   }
 
   hooks(node: LocalNode): SessionHooks {
