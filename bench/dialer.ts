@@ -11,8 +11,7 @@
  */
 import '../main/polyfill.ts'
 import { randomBytes } from 'node:crypto'
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { Session } from 'node:inspector/promises'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { multiaddr } from '@multiformats/multiaddr'
@@ -24,6 +23,7 @@ import { createTaleusNode } from '../main/node/index.ts'
 import { joinDocument } from '../main/tallydb/bootstrap-hooks.ts'
 import { TallyDb } from '../main/tallydb/index.ts'
 import { onMessages, send } from './lib/child.ts'
+import { startBurstProfiles } from './lib/burst-profile.ts'
 import { startPerf } from './lib/perf-record.ts'
 import { BASELINE_PROTOCOL, ackFrame, contactFrame } from './lib/frames.ts'
 
@@ -43,27 +43,8 @@ const WALLET_HOOKS: SessionHooks = {
   validateResponse: async () => true
 }
 
-/** BENCH_BURST_PROF=DIR: a CPU profile of each dialer's burst alone (go to done), as the listener writes. */
-const burstProfDir = process.env.BENCH_BURST_PROF
 /** BENCH_DIALER_PERF=DIR: `perf record` of the measured burst (start with BENCH_DIALER_ARGS=--perf-basic-prof-only-functions). */
 const perfDir = process.env.BENCH_DIALER_PERF
-/** BENCH_BURST_HEAP=DIR: a sampling profile of everything the burst allocates (garbage included). */
-const burstHeapDir = process.env.BENCH_BURST_HEAP
-
-/** Stop a burst profiler (if one runs) and write its profile to `dir` as burst-dialer-<pid>.<ext>. */
-async function saveProfile(
-  session: Session | undefined,
-  method: 'Profiler.stop' | 'HeapProfiler.stopSampling',
-  dir: string | undefined,
-  ext: string
-): Promise<void> {
-  if (session === undefined || dir === undefined) return
-  // both answers carry `profile`; the union of methods picks no single overload of post()
-  const { profile } = (await session.post(method as 'Profiler.stop')) as { profile: object }
-  await mkdir(dir, { recursive: true })
-  await writeFile(join(dir, `burst-dialer-${process.pid}.${ext}`), JSON.stringify(profile))
-  session.disconnect()
-}
 
 let peers: Peer[] = []
 /** The first peers of `peers`, served before the clock (their nodes stop once that is done). */
@@ -307,25 +288,8 @@ onMessages(async (message) => {
       const end = Math.min(peers.length, started + ((message.take as number | undefined) ?? peers.length))
       let next = started
       started = end
-      // a warm-up burst's profile is replaced by the measured burst's (same file)
-      let profiler: Session | undefined
-      if (burstProfDir != null && burstProfDir !== '') {
-        profiler = new Session()
-        profiler.connect()
-        await profiler.post('Profiler.enable')
-        await profiler.post('Profiler.start')
-      }
-      let heapProfiler: Session | undefined
-      if (burstHeapDir != null && burstHeapDir !== '') {
-        heapProfiler = new Session()
-        heapProfiler.connect()
-        await heapProfiler.post('HeapProfiler.enable')
-        await heapProfiler.post('HeapProfiler.startSampling', {
-          samplingInterval: 16384,
-          includeObjectsCollectedByMajorGC: true,
-          includeObjectsCollectedByMinorGC: true
-        })
-      }
+      // a warm-up burst's profiles are replaced by the measured burst's (same files)
+      const profiles = await startBurstProfiles('dialer')
       // the measured burst alone (a warm-up's has `take`)
       const stopPerf =
         perfDir != null && perfDir !== '' && message.take === undefined
@@ -350,8 +314,7 @@ onMessages(async (message) => {
       const wallMs = performance.now() - start
       const cpu = process.cpuUsage(cpuBefore)
       await stopPerf?.()
-      await saveProfile(profiler, 'Profiler.stop', burstProfDir, 'cpuprofile')
-      await saveProfile(heapProfiler, 'HeapProfiler.stopSampling', burstHeapDir, 'heapprofile')
+      await profiles.stop()
       send({ type: 'done', latencies, failures, refusals, wallMs, cpuMs: (cpu.user + cpu.system) / 1000 })
       break
     }

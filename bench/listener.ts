@@ -8,8 +8,6 @@
  * stream after the contact frame, until run.js sends `release`.
  */
 import '../main/polyfill.ts'
-import { mkdir, writeFile } from 'node:fs/promises'
-import { Session } from 'node:inspector/promises'
 import { join } from 'node:path'
 import { lpStream } from '@libp2p/utils'
 import type { Libp2p } from '@libp2p/interface'
@@ -29,6 +27,8 @@ import {
   threadCpuMs
 } from './lib/child.ts'
 import { BASELINE_PROTOCOL, provisioningFrame } from './lib/frames.ts'
+import { startBurstProfiles } from './lib/burst-profile.ts'
+import type { BurstProfiles } from './lib/burst-profile.ts'
 import { startPerf } from './lib/perf-record.ts'
 
 const mode = process.env.BENCH_MODE as 'baseline' | 'bootstrap'
@@ -44,9 +44,8 @@ const hold = process.env.BENCH_HOLD === '1'
 const durableBaseline = process.env.BENCH_BASELINE_DURABLE === '1'
 /** BENCH_REFUSE=1: a run where every measured contact is refused (bench/run.js sweep, refuse variants). */
 const refuseRun = process.env.BENCH_REFUSE === '1'
-/** BENCH_BURST_PROF=DIR: a CPU profile of the burst alone (mark to report), without start-up and stop. */
-const burstProfDir = process.env.BENCH_BURST_PROF
-let profiler: Session | undefined
+/** BENCH_BURST_PROF / BENCH_BURST_HEAP (bench/lib/burst-profile.ts): profiles of the burst alone (mark to report). */
+let profiles: BurstProfiles | undefined
 /**
  * BENCH_PERF=DIR: `perf record` of this process (every thread, kernel included) during the burst alone;
  * start the listener with BENCH_LISTENER_ARGS=--perf-basic-prof-only-functions for JS names. Where the
@@ -216,12 +215,7 @@ onMessages(async (message) => {
       await sleep(50)
       sampler.reset()
       rssBefore = sampler.sample()
-      if (burstProfDir != null && burstProfDir !== '') {
-        profiler = new Session()
-        profiler.connect()
-        await profiler.post('Profiler.enable')
-        await profiler.post('Profiler.start')
-      }
+      profiles = await startBurstProfiles(mode)
       if (perfDir != null && perfDir !== '') stopPerf = await startPerf(perfDir, mode)
       cpuBefore = process.cpuUsage()
       threadsBefore = threadCpuMs()
@@ -257,16 +251,8 @@ onMessages(async (message) => {
       const threads = threadCpuMs()
       await stopPerf?.()
       stopPerf = undefined
-      if (profiler != null) {
-        const { profile } = await profiler.post('Profiler.stop')
-        await mkdir(burstProfDir!, { recursive: true })
-        await writeFile(
-          join(burstProfDir!, `burst-${mode}-${process.pid}.cpuprofile`),
-          JSON.stringify(profile)
-        )
-        profiler.disconnect()
-        profiler = undefined
-      }
+      await profiles?.stop()
+      profiles = undefined
       // sessions end just after the dialer's verdict (A settles, then closes): give them a moment
       let active = await activeCount()
       for (let i = 0; i < 100 && active > 0; i++) {

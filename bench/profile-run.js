@@ -3,7 +3,8 @@
 // node bench/profile-run.js [bootstrap|baseline|durable|fresh|reused|tallydb] [count] [concurrency] [reps]
 // (fresh/reused: contacts A refuses, see session-run.js; tallydb: the bootstrap with the shared tally
 // document). With BENCH_BURST_PROF=DIR the listener and each dialer write a CPU profile of the burst alone
-// (summarise: node bench/profile-summary.js DIR/burst-bootstrap-*.cpuprofile, or DIR/burst-dialer-*).
+// (summarise: node bench/profile-summary.js DIR/burst-bootstrap-*.cpuprofile, or DIR/burst-dialer-*);
+// BENCH_BURST_HEAP=DIR: a sampling heap profile of all they allocate in the burst (DIR/burst-*.heapprofile).
 // BENCH_PERF=DIR with BENCH_LISTENER_ARGS=--perf-basic-prof-only-functions: a `perf record` of the listener's
 // burst (CPU of every thread, where the V8 profile shows wall time). BENCH_WARM=N: N customers before the
 // clock (what `npm run bench` does, 1000); 0 measures a freshly started listener.
