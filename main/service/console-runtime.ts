@@ -121,7 +121,7 @@ export abstract class ConsoleRuntime {
         listen: this.listen,
         push: (event) => {
           this.batcher.push(event)
-          if (event.kind === 'token') expiry.schedule()
+          if (event.kind === 'token') expiry.changed(event.token)
         },
         abortToken: (tokenId) => this.manager?.abortSessions({ tokenId }, new RejectedError('token-revoked')),
         remoteSession: (event, node) => this.onSessionEvent(event, node),
