@@ -213,11 +213,6 @@ export function dialTarget(link: BootstrapLink | string): DialTarget {
   return { link, peerId: addrs.peer, addrs: addrs.parsed }
 }
 
-/** The link to dial (dialTarget's link). */
-export function linkToDial(link: BootstrapLink | string): BootstrapLink {
-  return dialTarget(link).link
-}
-
 /** The responder's peer id named by the link's addresses (all name the same one). */
 export function linkPeerId(link: BootstrapLink): string {
   return checkAddrs(link.responderPeerAddrs).peer

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
-import { dialTarget, formatLink, linkPeerId, linkToDial, parseLink } from '../../main/bootstrap/link.ts'
+import { dialTarget, formatLink, linkPeerId, parseLink } from '../../main/bootstrap/link.ts'
 import type { BootstrapLink } from '../../main/bootstrap/types.ts'
 
 const peer = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
@@ -75,10 +75,10 @@ describe('bootstrap link', () => {
     ).toThrow(expect.objectContaining({ name: 'InvalidLinkError' }))
   })
 
-  it('linkToDial takes the QR text or a link object, and names anything else InvalidLinkError', () => {
+  it('dialTarget takes the QR text or a link object, and names anything else InvalidLinkError', () => {
     const link: BootstrapLink = { token: 'tok', role: 'foil', responderPeerAddrs: [addr(7)] }
-    expect(linkToDial(formatLink(link))).toEqual(link)
-    expect(linkToDial(link)).toBe(link)
+    expect(dialTarget(formatLink(link)).link).toEqual(link)
+    expect(dialTarget(link).link).toBe(link)
     for (const bad of [
       undefined,
       null,
@@ -88,7 +88,7 @@ describe('bootstrap link', () => {
       'https://example.com',
       { ...link, role: 'x' }
     ])
-      expect(() => linkToDial(bad as BootstrapLink), JSON.stringify(bad)).toThrow(
+      expect(() => dialTarget(bad as BootstrapLink), JSON.stringify(bad)).toThrow(
         expect.objectContaining({ name: 'InvalidLinkError' })
       )
   })
