@@ -3,7 +3,7 @@
 // Prints one table (target, measured, ratio, pass/fail) and writes bench/results/latest.json.
 // Benchmarks report; they never fail on timing (exit 0 unless something crashes).
 //
-// Knobs (environment): BENCH_ONLY=sweep,idle,identify,held,store,cadre,tallydb,renderer,cold  BENCH_QUICK=1 (fewer sessions)
+// Knobs (environment): BENCH_ONLY=sweep,idle,identify,held,store,display,cadre,tallydb,renderer,cold  BENCH_QUICK=1 (fewer sessions)
 // BENCH_NO_BUILD=1 (use the existing out/ build)  BENCH_LEVELS=10,100 (sweep only these concurrencies).
 import { execFileSync, spawnSync } from 'node:child_process'
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
@@ -22,7 +22,7 @@ import { mean, median, round } from './lib/stats.js'
 const ROOT = join(import.meta.dirname, '..')
 const QUICK = process.env.BENCH_QUICK === '1'
 const ONLY = new Set(
-  (process.env.BENCH_ONLY ?? 'sweep,idle,identify,held,store,cadre,tallydb,renderer,cold').split(',')
+  (process.env.BENCH_ONLY ?? 'sweep,idle,identify,held,store,display,cadre,tallydb,renderer,cold').split(',')
 )
 /** Sessions held at once, and runs per side, for the held-memory measurement. */
 const HELD = { count: 1000, reps: QUICK ? 1 : 2 }
@@ -95,6 +95,7 @@ const raw = {
   identify: [],
   held: [],
   store: [],
+  display: [],
   renderer: undefined,
   coldStartMs: [],
   tallydb: [],
@@ -572,6 +573,52 @@ async function storeGrowth() {
   )
 }
 
+/** One display-growth.ts run: a customer display that already served `prior` customers serves `count` more. */
+async function displayRun(prior, count) {
+  return withDir('display', async (dataDir) => {
+    const out = spawnSync(
+      process.execPath,
+      [
+        '--import',
+        join(ROOT, 'bench/register.js'),
+        join(ROOT, 'bench/display-growth.ts'),
+        dataDir,
+        String(prior),
+        String(count)
+      ],
+      { encoding: 'utf8', timeout: 600_000 }
+    )
+    if (out.status !== 0)
+      throw new Error(`display-growth exited ${out.status}: ${out.stderr.trim().split('\n').pop()}`)
+    return JSON.parse(out.stdout.trim().split('\n').pop())
+  })
+}
+
+async function displayGrowth() {
+  const prior = QUICK ? 5000 : 20_000
+  const count = QUICK ? 200 : 500
+  const reps = QUICK ? 1 : 3
+  const results = { fresh: [], served: [] }
+  for (let rep = 0; rep < reps; rep++) {
+    for (const kind of ['fresh', 'served']) {
+      log(`display ${kind} rep ${rep + 1}/${reps}`)
+      const result = await displayRun(kind === 'fresh' ? 0 : prior, count)
+      log(`  ${result.cpuMsPerCustomer} ms CPU, ${result.wallMsPerCustomer} ms per customer`)
+      results[kind].push(result)
+      raw.display.push({ kind, ...result })
+    }
+  }
+  const fresh = median(results.fresh.map((r) => r.cpuMsPerCustomer))
+  const served = median(results.served.map((r) => r.cpuMsPerCustomer))
+  row(
+    `customer display after ${prior / 1000}k customers: CPU/customer`,
+    '≤ 1.2 × fresh',
+    `${served} ms vs ${fresh} ms fresh`,
+    round(served / fresh, 2),
+    served / fresh <= 1.2
+  )
+}
+
 async function renderer() {
   const result = await runRenderer({ quick: QUICK, log })
   raw.renderer = result
@@ -664,6 +711,7 @@ const SECTIONS = {
   identify: identifyAnswers,
   held,
   store: storeGrowth,
+  display: displayGrowth,
   cadre: () => storeComparison({ quick: QUICK, log, row, withDir, raw: raw.cadre, warm: WARM }),
   tallydb,
   renderer,

@@ -42,7 +42,7 @@ export interface DoctorInit {
   now?: () => number
 }
 
-const JOURNAL = /^(tallies|audit(\.\d+)?)\.jsonl$/
+const JOURNAL = /^(tallies|tokens-archive|audit(\.\d+)?)\.jsonl$/
 const TALLY_ID = /"tallyId":"([^"\\]{1,200})"/
 
 /** Check (and with `repair`, repair) every journal of a data folder the node is not running on. */

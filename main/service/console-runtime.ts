@@ -121,7 +121,10 @@ export abstract class ConsoleRuntime {
         listen: this.listen,
         push: (event) => {
           this.batcher.push(event)
-          if (event.kind === 'token') expiry.changed(event.token)
+          if (event.kind === 'token') {
+            expiry.changed(event.token)
+            this.desk.displays.onToken(event.token)
+          }
         },
         abortToken: (tokenId) => this.manager?.abortSessions({ tokenId }, new RejectedError('token-revoked')),
         remoteSession: (event, node) => this.onSessionEvent(event, node),

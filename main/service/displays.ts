@@ -15,6 +15,7 @@ import type {
   TokenView
 } from '../views/console-views.ts'
 import { ApiError } from './api-error.ts'
+import { DisplayIndex } from './display-index.ts'
 import type { MerchantStore } from '../store/types.ts'
 import { REASON_MESSAGES } from '../bootstrap/reason-words.ts'
 import { counterpartyName } from '../store/tally-book.ts'
@@ -52,26 +53,37 @@ export class Displays {
   readonly #progress = new Map<string, Progress>()
   /** Displays whose next token is being minted (one at a time each). */
   readonly #minting = new Map<string, Promise<void>>()
+  readonly #index = new DisplayIndex()
 
   constructor(init: DisplaysInit) {
     this.#init = init
     this.#now = init.now ?? Date.now
   }
 
-  /** The display's tokens, newest first. */
-  #tokens(displayId: string): TokenView[] {
-    return this.#init
-      .store()
-      .listTokens()
-      .filter((t) => t.displayId === displayId)
-      .sort((a, b) => b.createdAt - a.createdAt)
+  /** A token was created or changed (the store's token events). */
+  onToken(view: TokenView): void {
+    this.#index.update(this.#init.store(), view)
+  }
+
+  /** The display's newest token and how many customers it served; undefined when no token belongs to it. */
+  #look(displayId: string): { current: TokenView; served: number } | undefined {
+    const store = this.#init.store()
+    let entry = this.#index.entry(store, displayId)
+    let current = entry === undefined ? undefined : store.getToken(entry.currentId)
+    if (entry !== undefined && current === undefined) {
+      // the index lost track (a token gone from the store): one scan puts it right
+      this.#index.rebuild(store)
+      entry = this.#index.entry(store, displayId)
+      current = entry === undefined ? undefined : store.getToken(entry.currentId)
+    }
+    return entry === undefined || current === undefined ? undefined : { current, served: entry.served.size }
   }
 
   /** The display as it is now; not-found when no token belongs to it. */
   get(displayId: string): DisplayView {
-    const tokens = this.#tokens(displayId)
-    const current = tokens[0]
-    if (current === undefined) throw new ApiError('not-found', 404, 'no customer display with that id')
+    const look = this.#look(displayId)
+    if (look === undefined) throw new ApiError('not-found', 404, 'no customer display with that id')
+    const { current } = look
     const store = this.#init.store()
     const progress = this.#progress.get(displayId)
     const view: DisplayView = {
@@ -80,7 +92,7 @@ export class Displays {
       role: current.role,
       tokenId: current.tokenId,
       link: this.#init.linkFor(current, store.tokenSecret(current.tokenId)),
-      served: tokens.filter((t) => t.uses !== 'unlimited' && t.used >= t.uses).length,
+      served: look.served,
       phase: progress?.phase ?? 'ready',
       updatedAt: progress?.updatedAt ?? current.createdAt,
       closed: current.revoked
@@ -93,7 +105,7 @@ export class Displays {
   async close(displayId: string, revoke: (tokenId: string) => Promise<unknown>): Promise<DisplayView> {
     // a successor being minted right now is the one to revoke
     await this.#minting.get(displayId)
-    const current = this.#tokens(displayId)[0]
+    const current = this.#look(displayId)?.current
     if (current === undefined) throw new ApiError('not-found', 404, 'no customer display with that id')
     if (!current.revoked) await revoke(current.tokenId)
     const view = this.get(displayId)
@@ -184,7 +196,7 @@ export class Displays {
 
   /** Mint the successor of a used-up display token (same settings) and archive the used one. */
   async #next(displayId: string, used: TokenView, onNext: (created: TokenView) => void): Promise<void> {
-    if (this.#tokens(displayId)[0]?.tokenId !== used.tokenId) return
+    if (this.#look(displayId)?.current.tokenId !== used.tokenId) return
     const fresh = this.#init.store().getToken(used.tokenId)
     if (fresh === undefined || fresh.revoked || fresh.status !== 'used-up') return
     try {
@@ -206,6 +218,7 @@ export class Displays {
         .archiveToken?.(fresh.tokenId)
         .catch(() => {})
       const { view } = await this.#init.store().createToken(input)
+      this.onToken(view)
       onNext(view)
       this.#init.push(this.get(displayId))
     } catch {

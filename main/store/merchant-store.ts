@@ -3,7 +3,8 @@
  *
  * Layout of DIR (one process owns it through DIR/.lock):
  * - `secret`        32 random bytes (0600); token text = base64url(HMAC-SHA256(secret, tokenId)).
- * - `tokens.json`   lowdb 7: tokens (sha256 of the text only) and settings; small, rewritten whole.
+ * - `tokens.json`   lowdb 7: tokens in play (sha256 of the text only) and settings; small, rewritten whole.
+ * - `tokens-archive.jsonl` append-only journal of archived tokens (token-book.ts): never rewritten.
  * - `tallies.jsonl` append-only journal, one full tally record per change, fdatasync'ed before the hook
  *                   that changed it returns (group commit batches a rush into few fsyncs).
  * - `audit.jsonl`   append-only SessionEvents, fdatasync'ed in batches every `auditFlushMs`, on close, and
@@ -208,7 +209,8 @@ export class LowdbMerchantStore extends TypedEventEmitter<StoreEvents> implement
         },
         () => {
           record.revoked = false
-        }
+        },
+        record
       )
     }
     const view = tokenView(record, this.#now())
@@ -275,16 +277,7 @@ export class LowdbMerchantStore extends TypedEventEmitter<StoreEvents> implement
     if (record === undefined) throw new UnknownTokenError(tokenId)
     if (tokenRejection(record, this.#now()) === undefined)
       throw new StoreInputError('only a revoked, used-up or expired token can be archived')
-    if (record.archived !== true) {
-      await this.#tokens.change(
-        () => {
-          record.archived = true
-        },
-        () => {
-          delete record.archived
-        }
-      )
-    }
+    if (record.archived !== true) await this.#tokens.archive(record)
     const view = tokenView(record, this.#now())
     this.safeDispatchEvent('token', { detail: view })
     return view
@@ -372,7 +365,7 @@ export class LowdbMerchantStore extends TypedEventEmitter<StoreEvents> implement
     )
     try {
       await this.#ledger.abandonHeld()
-      await Promise.allSettled([this.#tokens.settled(), this.#tallies.close(), this.#audit.close()])
+      await Promise.allSettled([this.#tokens.close(), this.#tallies.close(), this.#audit.close()])
     } finally {
       await this.#lock.release()
     }

@@ -176,7 +176,7 @@ export class StoreHooks {
       this.#tokens.changeLazily(() => {
         record.used++
         remember(this.#reservations, ctx.sessionId, record.tokenId)
-      })
+      }, record)
       this.#events.safeDispatchEvent('token', { detail: tokenView(record, this.#now()) })
       return
     }
@@ -188,7 +188,8 @@ export class StoreHooks {
       () => {
         record.used = Math.max(0, record.used - 1)
         this.#reservations.delete(ctx.sessionId)
-      }
+      },
+      record
     )
     this.#events.safeDispatchEvent('token', { detail: tokenView(record, this.#now()) })
   }
@@ -201,7 +202,7 @@ export class StoreHooks {
     if (record.uses === 'unlimited') {
       this.#tokens.changeLazily(() => {
         record.used = Math.max(0, record.used - 1)
-      })
+      }, record)
       this.#events.safeDispatchEvent('token', { detail: tokenView(record, this.#now()) })
       return
     }
@@ -210,7 +211,8 @@ export class StoreHooks {
         () => {
           record.used = Math.max(0, record.used - 1)
         },
-        () => {}
+        () => {},
+        record
       )
     } catch {
       // the use stays given back in memory and reaches the disk with the next write; after a crash
