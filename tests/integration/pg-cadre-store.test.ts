@@ -11,6 +11,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import type { HookContext } from '../../main/bootstrap/types.ts'
 import { openPgStore } from '../../main/store/pg/index.ts'
 import type { PgMerchantStore } from '../../main/store/pg/index.ts'
+import { Displays } from '../../main/service/displays.ts'
+import type { TokenView } from '../../main/views/console-views.ts'
 import { tokenCtx } from '../helpers/hook-context.ts'
 import { dropSchemas, freshSchema } from '../helpers/stores.ts'
 
@@ -168,5 +170,34 @@ describe.skipIf(PG === undefined)('cadre stores on one PostgreSQL schema', () =>
     await until(() => got.length === 1)
     expect(got[0]).toEqual({ sessionId: 'x1', node: 'n1' })
     expect(nodes[2]!.listAudit({ sessionId: 'x1' })).toHaveLength(1)
+  })
+
+  it('a customer display on node 1 follows what node 2 does to its tokens: the next QR it mints, the customer it serves', async () => {
+    const [n1, n2] = nodes as [PgMerchantStore, PgMerchantStore, PgMerchantStore]
+    const displays = new Displays({ store: () => n1, linkFor: () => 'taleus:test', push: () => {} })
+    n1.addEventListener('token', (e) => displays.onToken((e as CustomEvent<TokenView>).detail))
+    const { view: first, token } = await n1.createToken({
+      role: 'stock',
+      label: 'Till',
+      mode: 'per-customer'
+    })
+    const displayId = first.displayId as string
+    expect(displays.get(displayId)).toMatchObject({ tokenId: first.tokenId, served: 0 })
+
+    // node 2 serves the customer on the display's QR
+    const hooks = n2.hooks(A)
+    const info = await hooks.validateToken(token, ctx('d1'))
+    await hooks.markTokenUsed!('token-text', 'd1', tokenCtx(ctx('d1'), info))
+    await until(() => displays.get(displayId).served === 1)
+
+    // and mints the display's next QR
+    const { view: next } = await n2.createToken({
+      role: 'stock',
+      label: 'Till',
+      mode: 'per-customer',
+      displayId
+    } as never)
+    await until(() => displays.get(displayId).tokenId === next.tokenId)
+    expect(displays.get(displayId)).toMatchObject({ served: 1, closed: false })
   })
 })
