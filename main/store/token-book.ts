@@ -82,7 +82,6 @@ export class TokenBook {
   #archiving = new Map<string, Promise<void>>()
   #byHash = new Map<string, string>()
   #writing: Promise<void> = Promise.resolve()
-  #appending: Promise<void> = Promise.resolve()
   #lazyTimer: ReturnType<typeof setTimeout> | undefined
 
   private constructor(
@@ -190,11 +189,6 @@ export class TokenBook {
     )
   }
 
-  /** How many tokens tokens.json holds (the archived ones are not among them). */
-  get liveCount(): number {
-    return Object.keys(this.#db.data.tokens).length
-  }
-
   /** Add a token whose text hashes to `tokenHash`; durable on return. */
   async add(input: CreateTokenInput, tokenId: string, tokenHash: string, now: number): Promise<TokenRecord> {
     const record = newTokenRecord(input, tokenId, tokenHash, now)
@@ -222,7 +216,7 @@ export class TokenBook {
     const run = (async () => {
       let line = JSON.stringify({ ...record, archived: true })
       try {
-        await this.#append(line)
+        await this.#archive.append([line])
       } catch (err) {
         throw toWriteError(err, this.#archive.path)
       }
@@ -233,7 +227,7 @@ export class TokenBook {
       this.changeLazily(() => {})
       for (let now = JSON.stringify(record); now !== line; now = JSON.stringify(record)) {
         line = now
-        await this.#append(line).catch(() => {})
+        await this.#archive.append([line]).catch(() => {})
       }
     })()
     this.#archiving.set(record.tokenId, run)
@@ -251,7 +245,7 @@ export class TokenBook {
   async change(apply: () => void, undo: () => void, record?: TokenRecord): Promise<void> {
     apply()
     const archived = record !== undefined && this.#archived.get(record.tokenId) === record
-    const write = archived ? this.#append(JSON.stringify(record)) : this.#db.write()
+    const write = archived ? this.#archive.append([JSON.stringify(record)]) : this.#db.write()
     if (!archived) this.#writing = write.catch(() => {})
     try {
       await write
@@ -270,7 +264,7 @@ export class TokenBook {
   changeLazily(apply: () => void, record?: TokenRecord): void {
     apply()
     if (record !== undefined && this.#archived.get(record.tokenId) === record) {
-      this.#append(JSON.stringify(record)).catch(() => {})
+      this.#archive.append([JSON.stringify(record)]).catch(() => {})
       return
     }
     if (this.#lazyTimer !== undefined) return
@@ -281,21 +275,14 @@ export class TokenBook {
   /** Write pending lazy changes now and wait for writes in flight. */
   async settled(): Promise<void> {
     if (this.#lazyTimer !== undefined) this.#writeLazy()
-    await Promise.all(
-      [this.#writing, this.#appending, ...this.#archiving.values()].map((p) => p.catch(() => {}))
-    )
+    await Promise.all([this.#writing, ...this.#archiving.values()].map((p) => p.catch(() => {})))
+    await this.#archive.flush().catch(() => {})
   }
 
   /** Write what is pending, then close the archive. */
   async close(): Promise<void> {
     await this.settled()
     await this.#archive.close()
-  }
-
-  #append(line: string): Promise<void> {
-    const write = this.#archive.append([line])
-    this.#appending = write.catch(() => {})
-    return write
   }
 
   #writeLazy(): void {
