@@ -155,12 +155,20 @@ async function everPending(dir: string): Promise<Set<string>> {
   return ids
 }
 
-async function until<T>(what: string, guardMs: number, fn: () => Promise<T | undefined>): Promise<T> {
+/** `what` may be a function: its words (what is still in the way) are read when the guard ends the wait. */
+async function until<T>(
+  what: string | (() => string),
+  guardMs: number,
+  fn: () => Promise<T | undefined>
+): Promise<T> {
   const end = Date.now() + guardMs
   for (;;) {
     const value = await fn()
     if (value !== undefined) return value
-    if (Date.now() > end) throw new Error(`guard: ${what} did not happen within ${guardMs} ms`)
+    if (Date.now() > end)
+      throw new Error(
+        `guard: ${typeof what === 'string' ? what : what()} did not happen within ${guardMs} ms`
+      )
     await new Promise((res) => setTimeout(res, 250))
   }
 }
@@ -236,13 +244,22 @@ describe('kill -9 at every step of both flows, then restart and reconcile: both 
         else b = again
 
         // reconcile: B settles every pending tally by asking A; A's cut sessions end
-        const [finalA, finalB] = await until('reconciliation', 180_000, async () => {
-          const [ta, tb] = await Promise.all([tallies(a), tallies(b)])
-          const busy =
-            ta.some((t) => t.status === 'draft' || t.status === 'pending') ||
-            tb.some((t) => t.status === 'draft' || t.status === 'pending')
-          return busy ? undefined : ([ta, tb] as const)
-        })
+        // what still holds the reconciliation up, for the guard's message
+        let stuck = ''
+        const [finalA, finalB] = await until(
+          () => `reconciliation (still open: ${stuck})`,
+          180_000,
+          async () => {
+            const [ta, tb] = await Promise.all([tallies(a), tallies(b)])
+            const open = (side: string, list: TallyView[]): string[] =>
+              list
+                .filter((t) => t.status === 'draft' || t.status === 'pending')
+                .map((t) => `${side} ${t.tallyId} ${t.status} ${t.direction} session ${t.sessionId}`)
+            const busy = [...open('A', ta), ...open('B', tb)]
+            stuck = `${busy.length}: ${busy.slice(0, 5).join('; ')}`
+            return busy.length > 0 ? undefined : ([ta, tb] as const)
+          }
+        )
         const statusA = new Map(finalA.map((t) => [t.tallyId, t.status]))
         const statusB = new Map(finalB.map((t) => [t.tallyId, t.status]))
         const ids = new Set([...statusA.keys(), ...statusB.keys()])
