@@ -254,7 +254,11 @@ describe('kill -9 at every step of both flows, then restart and reconcile: both 
             const open = (side: string, list: TallyView[]): string[] =>
               list
                 .filter((t) => t.status === 'draft' || t.status === 'pending')
-                .map((t) => `${side} ${t.tallyId} ${t.status} ${t.direction} session ${t.sessionId}`)
+                .map(
+                  (t) =>
+                    `${side} ${t.tallyId} ${t.status} ${t.direction} session ${t.sessionId}` +
+                    (t.nextCheckAt === undefined ? '' : ` next ask in ${t.nextCheckAt - Date.now()} ms`)
+                )
             const busy = [...open('A', ta), ...open('B', tb)]
             stuck = `${busy.length}: ${busy.slice(0, 5).join('; ')}`
             return busy.length > 0 ? undefined : ([ta, tb] as const)
