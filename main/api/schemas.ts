@@ -86,15 +86,15 @@ const createToken = v.strictObject({
 const tokenRef = v.strictObject({ tokenId: id })
 const sessionRef = v.strictObject({ sessionId: id })
 
+/** A page's fields (PageQuery). */
+const pageFields = {
+  limit: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(10_000))),
+  before: v.optional(v.pipe(v.number(), v.finite())),
+  beforeId: v.optional(id)
+}
+
 /** Input of the paged list commands (PageQuery). */
-const pageQuery = v.optional(
-  v.strictObject({
-    limit: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(10_000))),
-    before: v.optional(v.pipe(v.number(), v.finite())),
-    beforeId: v.optional(id)
-  }),
-  {}
-)
+const pageQuery = v.optional(v.strictObject(pageFields), {})
 
 const epochMs = v.pipe(v.number('must be epoch milliseconds'), v.finite(), v.minValue(0))
 const searchText = v.pipe(v.string(), v.maxLength(200, 'the search text is too long'))
@@ -119,20 +119,12 @@ const auditFilters = {
 const exportFormat = v.picklist(['csv', 'json'], 'format must be csv or json')
 
 /** Input of listTallies (TallyQuery): a page plus filters. */
-const tallyQuery = v.optional(
-  v.strictObject({
-    limit: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(10_000))),
-    before: v.optional(v.pipe(v.number(), v.finite())),
-    beforeId: v.optional(id),
-    ...tallyFilters
-  }),
-  {}
-)
+const tallyQuery = v.optional(v.strictObject({ ...pageFields, ...tallyFilters }), {})
 
-/** Input of listTokens (TokenQuery); none lists the unarchived tokens. */
+/** Input of listTokens (TokenQuery): a page plus filters; none lists the newest unarchived tokens. */
 const tokenQuery = v.union(
-  [v.undefined(), v.null(), v.strictObject(tokenFilters)],
-  'filters: q, from, to, status, archived'
+  [v.undefined(), v.null(), v.strictObject({ ...pageFields, ...tokenFilters })],
+  'filters: q, from, to, status, archived, limit, before, beforeId'
 )
 
 /** Input schema of each command. */

@@ -1,7 +1,7 @@
 /** The `taleus` command line (commander). */
 import { Command, CommanderError, Option } from 'commander'
 import type { CreateTokenInput, Decision } from '../views/console-views.ts'
-import type { PageQuery } from '../views/console-queries.ts'
+import type { PageQuery, TokenQuery } from '../views/console-queries.ts'
 import { connectApi } from './api-client.ts'
 import { CliError } from './cli-error.ts'
 import { describeDial, dial, readDialLink } from './dial.ts'
@@ -126,13 +126,32 @@ export function buildProgram(): Command {
     )
   token
     .command('list')
-    .description('list tokens')
+    .description('list tokens, newest first (500 unless --limit; archived ones only with --archived)')
     .requiredOption('--data-dir <dir>', 'data folder of the running node')
+    .option('--archived', 'also list archived tokens')
+    .option('--limit <n>', 'at most this many (1 to 5000, default 500)', wrap(parseLimit))
+    .option(
+      '--before <ms>',
+      "only tokens created before this epoch ms (the last row's createdAt: next page)",
+      wrap(parseEpochMs)
+    )
     .option('--json', 'print JSON')
-    .action(async (opts: { dataDir: string; json?: boolean }) => {
-      const tokens = await (await connectApi(opts.dataDir))('listTokens')
-      print(opts.json, tokens, () => tokensTable(tokens))
-    })
+    .action(
+      async (opts: {
+        dataDir: string
+        json?: boolean
+        archived?: boolean
+        limit?: number
+        before?: number
+      }) => {
+        const query: TokenQuery = {}
+        if (opts.archived === true) query.archived = true
+        if (opts.limit !== undefined) query.limit = opts.limit
+        if (opts.before !== undefined) query.before = opts.before
+        const tokens = await (await connectApi(opts.dataDir))('listTokens', query)
+        print(opts.json, tokens, () => tokensTable(tokens))
+      }
+    )
   token
     .command('revoke')
     .description('revoke a token')

@@ -69,9 +69,15 @@ export class OperatorDesk {
     this.#init.store().recordOperation?.({ op, actor: actorOf(ctx), at: this.#now(), ...fields })
   }
 
-  /** Tokens, archived ones hidden unless asked for. */
+  /** Tokens, newest first, filtered then paged; archived ones hidden unless asked for. */
   listTokens(query: TokenQuery | undefined): TokenView[] {
-    return filterTokens(this.#init.store().listTokens(), query ?? {})
+    const q = query ?? {}
+    return pageOf(
+      filterTokens(this.#init.store().listTokens(), q),
+      (t) => t.createdAt,
+      (t) => t.tokenId,
+      q
+    )
   }
 
   /** Tallies, newest first, filtered then paged. */
@@ -184,7 +190,8 @@ export class OperatorDesk {
       return exportFile('audit', input.format, store.listAudit(query), AUDIT_COLUMNS, now)
     }
     if (input.what === 'tokens') {
-      const rows = this.listTokens(input.query as TokenQuery | undefined)
+      // every matching token, not a page: an export holds what the filters select
+      const rows = filterTokens(store.listTokens(), (input.query ?? {}) as TokenQuery)
         .sort(compareTokens)
         .slice(0, MAX_EXPORT_ROWS)
       return exportFile('tokens', input.format, rows, TOKEN_COLUMNS, now)

@@ -1,13 +1,13 @@
 /** The console's list queries, paging limits, audit records and exports (view types; see console-views.ts). */
 import type { TallyStatus, TokenStatus } from './console-views.ts'
 
-/** Default and largest page of listTallies / listSessions. */
+/** Default and largest page of listTallies / listSessions / listTokens. */
 export const LIST_DEFAULT_LIMIT = 500
 export const LIST_MAX_LIMIT = 5000
 
 /**
- * A page of a list, newest first. To get the next page, pass the last item's time (tally `createdAt`,
- * session `startedAt`) as `before` and its id (`tallyId`, `sessionId`) as `beforeId`.
+ * A page of a list, newest first. To get the next page, pass the last item's time (tally or token
+ * `createdAt`, session `startedAt`) as `before` and its id (`tallyId`, `tokenId`, `sessionId`) as `beforeId`.
  */
 export interface PageQuery {
   /** Items at most (default 500, at most 5000). */
@@ -71,8 +71,11 @@ export interface TallyQuery extends PageQuery {
   status?: TallyStatus
 }
 
-/** Filters of listTokens (all optional, combined with AND). */
-export interface TokenQuery {
+/**
+ * Filters of listTokens (all optional, combined with AND), and its page: a customer display archives a
+ * token per customer, so a node that served for a year holds tens of thousands of them.
+ */
+export interface TokenQuery extends PageQuery {
   /** Text searched (case-insensitive) in the token id and label. */
   q?: string
   /** Created at or after this epoch ms. */

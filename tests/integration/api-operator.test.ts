@@ -21,6 +21,7 @@ import type {
   TallyView,
   TokenView
 } from '../../preload/contract.ts'
+import { apiCall, type ApiReply } from '../helpers/api-call.ts'
 
 const LISTEN = ['/ip4/127.0.0.1/tcp/0']
 
@@ -43,23 +44,12 @@ describe('operator API: audit trail, tally page, filters, export, displays, hist
   let api: ApiServer
   const secret = createSecret()
 
-  async function call<T>(
+  const call = <T>(
     method: 'GET' | 'POST',
     path: string,
     body?: unknown,
     actor?: string
-  ): Promise<{ status: number; json: T }> {
-    const res = await fetch(`${api.url}${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${secret}`,
-        ...(actor === undefined ? {} : { 'x-taleus-actor': actor }),
-        ...(body === undefined ? {} : { 'content-type': 'application/json' })
-      },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) })
-    })
-    return { status: res.status, json: (await res.json()) as T }
-  }
+  ): Promise<ApiReply<T>> => apiCall<T>(api.url, secret, method, path, body, actor)
 
   async function startA(): Promise<void> {
     a = await createConsoleService({ dataDir: dirA, listen: LISTEN, mdns: false, actor: 'cli' })

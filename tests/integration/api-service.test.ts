@@ -10,6 +10,7 @@ import { createSecret } from '../../main/api/auth.ts'
 import { startApiServer, type ApiServer } from '../../main/api/http-server.ts'
 import { createConsoleService, type ConsoleService } from '../../main/service/index.ts'
 import type { CreatedToken, DialOutcome, NodeInfo, TokenView } from '../../preload/contract.ts'
+import { apiCall, type ApiReply } from '../helpers/api-call.ts'
 
 const LISTEN = ['/ip4/127.0.0.1/tcp/0']
 
@@ -23,23 +24,13 @@ describe('HTTP API over the console service', () => {
   const secretA = createSecret()
   const secretB = createSecret()
 
-  async function call<T>(
+  const call = <T>(
     server: ApiServer,
     secret: string,
     method: 'GET' | 'POST',
     path: string,
     body?: unknown
-  ): Promise<{ status: number; json: T }> {
-    const res = await fetch(`${server.url}${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${secret}`,
-        ...(body === undefined ? {} : { 'content-type': 'application/json' })
-      },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) })
-    })
-    return { status: res.status, json: (await res.json()) as T }
-  }
+  ): Promise<ApiReply<T>> => apiCall<T>(server.url, secret, method, path, body)
 
   beforeAll(async () => {
     dirA = await mkdtemp(join(tmpdir(), 'taleus-api-a-'))

@@ -234,6 +234,9 @@ describe('taleus CLI', () => {
     tokens.push(new URLSearchParams(created.link.split('?')[1]).get('t') as string)
     const revoke = await taleus(['token', 'revoke', created.tokenId, '--data-dir', dir])
     expect(revoke.code).toBe(0)
+    // newest first, a page at a time
+    const newest = await taleus(['token', 'list', '--data-dir', dir, '--limit', '1', '--archived', '--json'])
+    expect((JSON.parse(newest.stdout) as TokenView[]).map((t) => t.tokenId)).toEqual([created.tokenId])
     const run = await taleus(['dial', created.link])
     expect(run.code).not.toBe(0)
     expect(run.stdout).toBe('')
@@ -247,6 +250,7 @@ describe('taleus CLI', () => {
       ['token', 'create', '--data-dir', dir, '--role', 'stock', '--expires', 'soon'],
       ['token', 'create', '--data-dir', dir, '--role', 'stock', '--uses', '0'],
       ['token', 'create', '--role', 'stock'],
+      ['token', 'list', '--data-dir', dir, '--limit', '0'],
       ['dial', 'not-a-link'],
       ['dial', 'x', '--identity', 'no-equals-sign'],
       ['serve', '--data-dir', dir, '--token-tally-burst', 'lots'],

@@ -86,8 +86,8 @@ export class Live {
       const [sessions, approvals, tokens, tallies, peers, info] = await Promise.all([
         this.api.listSessions(),
         this.api.listApprovals(),
-        // Archived tokens too: the list hides them, a customer display follows its archived tokens.
-        this.api.listTokens({ archived: true }),
+        // The newest page; archived tokens only while the tokens screen shows them (they grow per customer).
+        this.api.listTokens(this.tokens.firstPage()),
         this.api.listTallies(),
         this.api.listPeers(),
         this.api.getNodeInfo()
