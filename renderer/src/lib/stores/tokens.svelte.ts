@@ -25,8 +25,10 @@ export class TokensStore {
   loading = $state(false)
   /** The last row of the last page asked for: where the next page starts. */
   #cursor: TokenView | undefined
+  /** Ids ensure() is fetching, or found unknown to the node. */
+  #asked = new Set<string>()
 
-  /** Replaces everything with a snapshot (a page of the newest tokens), keeping any update already received. */
+  /** Replaces everything with a snapshot: the first page of the newest tokens. */
   load(views: readonly TokenView[]): void {
     this.#cursor = views.at(-1)
     this.hasOlder = views.length >= LIST_DEFAULT_LIMIT
@@ -56,10 +58,21 @@ export class TokensStore {
 
   /** Fetches one token by id unless it is loaded (a display opened on a code archived since). */
   async ensure(api: TaleusApi, tokenId: string): Promise<void> {
-    if (this.byId.has(tokenId)) return
+    // an id the node does not know is not asked for again at every token event
+    if (this.byId.has(tokenId) || this.#asked.has(tokenId)) return
+    this.#asked.add(tokenId)
     // the search matches ids by substring; ids have one length, so only this one matches in full
-    const found = await api.listTokens({ q: tokenId, archived: true, limit: 5 })
-    this.apply(found.filter((t) => t.tokenId === tokenId))
+    try {
+      const found = (await api.listTokens({ q: tokenId, archived: true, limit: 5 })).filter(
+        (t) => t.tokenId === tokenId
+      )
+      // a token found may be trimmed later and asked for again; only an unknown id stays asked
+      if (found.length > 0) this.#asked.delete(tokenId)
+      this.apply(found)
+    } catch (err) {
+      this.#asked.delete(tokenId)
+      throw err
+    }
   }
 
   /** Loads the page after the last one (the screen's "Load older"). */
