@@ -14,7 +14,7 @@ import type {
   TokenQuery
 } from '../views/console-queries.ts'
 import { AUDIT_COLUMNS, TOKEN_COLUMNS, tallyColumns } from '../views/export-columns.ts'
-import { compareTallies, compareTokens, tallyMatches } from '../views/list-filters.ts'
+import { compareTallies, compareTokens, hasTallyFilter, tallyMatches } from '../views/list-filters.ts'
 import { ApiError } from './api-error.ts'
 import { pageOf } from '../store/paging.ts'
 import type { MerchantStore } from '../store/types.ts'
@@ -22,7 +22,7 @@ import { Displays } from './displays.ts'
 import { actorOf, toOperationView } from './operations.ts'
 import type { CallContext } from './operations.ts'
 import { exportFile } from './export-rows.ts'
-import { filterTokens, hasTallyFilter, tallyDetail } from './tally-page.ts'
+import { filterTokens, tallyDetail } from './tally-page.ts'
 
 /** What the desk needs from the service. */
 export interface OperatorDeskInit {

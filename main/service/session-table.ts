@@ -1,5 +1,6 @@
 /** The live table of sessions, fed by SessionEvents; finished rows are kept up to a cap. */
 import type { SessionEvent, SessionView } from '../views/console-views.ts'
+import { FINISHED_SESSIONS_KEPT } from '../views/console-queries.ts'
 
 const TERMINAL_STATES = new Set(['L_DONE', 'L_FAILED', 'L_TIMEOUT', 'D_DONE', 'D_FAILED', 'D_TIMEOUT'])
 
@@ -15,7 +16,7 @@ export class SessionTable {
 
   constructor(
     /** Finished rows kept; the oldest go first. */
-    private readonly maxFinished = 5000,
+    private readonly maxFinished = FINISHED_SESSIONS_KEPT,
     private readonly labelOf: (tokenId: string) => string | undefined = () => undefined
   ) {}
 

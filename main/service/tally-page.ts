@@ -12,7 +12,7 @@ import type {
   TimelineEntry,
   TokenView
 } from '../views/console-views.ts'
-import type { TallyQuery, TokenQuery } from '../views/console-queries.ts'
+import type { TokenQuery } from '../views/console-queries.ts'
 import { roleSentence } from '../views/roles.ts'
 import { tokenMatches } from '../views/list-filters.ts'
 import { ACTOR_WORDS, toOperationView } from './operations.ts'
@@ -141,11 +141,6 @@ const STATUS_WORDS: Record<string, string> = {
   pending: "waiting for the other node's verdict",
   confirmed: 'confirmed',
   abandoned: 'abandoned'
-}
-
-/** True when a tally query has a filter (else the store's paging alone answers it). */
-export function hasTallyFilter(q: TallyQuery): boolean {
-  return q.q !== undefined || q.from !== undefined || q.to !== undefined || q.status !== undefined
 }
 
 /** The tokens that pass `q`; archived ones only when asked for. */

@@ -5,6 +5,9 @@ import type { TallyStatus, TokenStatus } from './console-views.ts'
 export const LIST_DEFAULT_LIMIT = 500
 export const LIST_MAX_LIMIT = 5000
 
+/** Finished sessions the node's live table keeps, and the console's too; the oldest go first. */
+export const FINISHED_SESSIONS_KEPT = 5000
+
 /**
  * A page of a list, newest first. To get the next page, pass the last item's time (tally or token
  * `createdAt`, session `startedAt`) as `before` and its id (`tallyId`, `tokenId`, `sessionId`) as `beforeId`.

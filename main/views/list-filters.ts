@@ -16,6 +16,11 @@ function inRange(at: number, from: number | undefined, to: number | undefined): 
   return (from === undefined || at >= from) && (to === undefined || at < to)
 }
 
+/** True when a tally query has a filter (else the store's paging alone answers it). */
+export function hasTallyFilter(q: TallyQuery): boolean {
+  return q.q !== undefined || q.from !== undefined || q.to !== undefined || q.status !== undefined
+}
+
 /** True when a tally passes the filters of `q` (paging aside): status, created in [from, to), search words. */
 export function tallyMatches(t: TallyView, q: TallyQuery): boolean {
   if (q.status !== undefined && t.status !== q.status) return false

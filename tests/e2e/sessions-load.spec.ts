@@ -40,4 +40,19 @@ test('1000 sessions through the event stream: scroll, filter and click still res
   await expect(page.getByTestId('tokens-empty')).toBeVisible()
   await page.getByTestId('nav-sessions').click()
   await expect(page.getByTestId('session-count')).toHaveText(/^1000 shown/)
+
+  // a console left open for weeks keeps the finished sessions the node keeps (5000), the oldest go first
+  await taleus.injectSessions(5000)
+  await expect(page.getByTestId('session-count')).toHaveText(/^(4[5-9]\d\d|5000) shown · 0 in progress/, {
+    timeout: 60_000
+  })
+  // the oldest row now is a later one than the first burst's oldest
+  // (the last batches may still be arriving: scroll again until the bottom row is the last one)
+  await expect(async () => {
+    const shown = Number((await page.getByTestId('session-count').textContent())?.split(' ')[0])
+    await table.evaluate((el) => el.scrollTo({ top: el.scrollHeight }))
+    const oldest = page.locator(`[data-testid=session-row][data-index="${shown - 1}"]`)
+    await expect(oldest).toBeVisible({ timeout: 1000 })
+    expect(await oldest.getAttribute('data-session-id')).not.toBe(lastId)
+  }).toPass({ timeout: 30_000 })
 })

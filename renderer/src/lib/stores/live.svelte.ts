@@ -95,7 +95,7 @@ export class Live {
       this.sessions.apply(sessions)
       this.approvals.load(approvals)
       this.tokens.load(tokens)
-      this.tallies.apply(tallies)
+      this.tallies.loadFirst(tallies)
       this.names.apply(approvals, tallies)
       this.node.applyPeers(peers)
       this.node.info = info
