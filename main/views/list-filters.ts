@@ -38,6 +38,11 @@ export function tallyMatches(t: TallyView, q: TallyQuery): boolean {
   ])
 }
 
+/** True when a token query filters by text, status or dates (archived alone only widens the list). */
+export function hasTokenFilter(q: TokenQuery): boolean {
+  return q.q !== undefined || q.from !== undefined || q.to !== undefined || q.status !== undefined
+}
+
 /** True when a token passes the filters of `q`; an archived one only when `q.archived` asks for it. */
 export function tokenMatches(t: TokenView, q: TokenQuery): boolean {
   return (

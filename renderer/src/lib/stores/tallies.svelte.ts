@@ -1,5 +1,5 @@
 /** Tallies of this node: the newest page, those that arrived live, and older pages asked for. */
-import type { TaleusApi, TallyQuery, TallyView } from '../../../../preload/contract.ts'
+import type { TaleusApi, TallyView } from '../../../../preload/contract.ts'
 import { LIST_DEFAULT_LIMIT } from '../../../../main/views/console-queries.ts'
 import { compareTallies } from '../../../../main/views/list-filters.ts'
 import { mergeInto } from './keyed.ts'
@@ -42,38 +42,6 @@ export class TalliesStore {
       if (page.length > 0) this.#cursor = page.at(-1)
       this.hasOlder = page.length >= LIST_DEFAULT_LIMIT
       this.apply(page)
-    } finally {
-      this.loading = false
-    }
-  }
-}
-
-/**
- * The node's answer to a filtered query, a page at a time: a search covers every tally of the node, not
- * only those loaded.
- */
-export class TallySearch {
-  /** The rows found so far, in the node's order. */
-  found = $state.raw<TallyView[]>([])
-  /** True when the last page came back full. */
-  hasOlder = $state(false)
-  loading = $state(false)
-
-  constructor(
-    private readonly api: TaleusApi,
-    readonly query: TallyQuery
-  ) {}
-
-  /** The next page of the query (the first when none was loaded). */
-  async more(): Promise<void> {
-    const last = this.found.at(-1)
-    const page: TallyQuery =
-      last == null ? this.query : { ...this.query, before: last.createdAt, beforeId: last.tallyId }
-    this.loading = true
-    try {
-      const rows = await this.api.listTallies(page)
-      this.found = [...this.found, ...rows]
-      this.hasOlder = rows.length >= LIST_DEFAULT_LIMIT
     } finally {
       this.loading = false
     }
