@@ -44,7 +44,11 @@ async function main(): Promise<void> {
   await app.whenReady()
   hardenSession(session.defaultSession, renderer.devServerOrigin)
   // A folder of its own: Electron keeps caches and preferences in userData beside it.
-  service = await createConsoleService({ dataDir: join(app.getPath('userData'), 'node'), actor: 'electron' })
+  service = await createConsoleService({
+    dataDir: join(app.getPath('userData'), 'node'),
+    actor: 'electron',
+    onWarning: (words) => console.warn(`taleus: ${words}`)
+  })
   await service.start()
   // Load tests reach the service from Playwright's main-process evaluate; never outside TALEUS_BENCH=1.
   if (benchEnabled()) Object.assign(globalThis, { __taleusBench: service })

@@ -4,6 +4,7 @@
  */
 import * as v from 'valibot'
 import type { CommandName } from '../../preload/contract.ts'
+import { LIST_MAX_LIMIT, MAX_APPROVAL_TIMEOUT_MS } from '../views/console-queries.ts'
 
 const MAX_ID = 200
 const id = v.pipe(v.string(), v.minLength(1, 'must not be empty'), v.maxLength(MAX_ID, 'is too long'))
@@ -78,7 +79,9 @@ const createToken = v.strictObject({
     v.pipe(v.array(identityKey), v.maxLength(32, 'too many identity requirements'))
   ),
   approval: v.optional(v.picklist(['auto', 'operator'], 'approval must be auto or operator')),
-  approvalTimeoutMs: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1000), v.maxValue(86_400_000))),
+  approvalTimeoutMs: v.optional(
+    v.pipe(v.number(), v.integer(), v.minValue(1000), v.maxValue(MAX_APPROVAL_TIMEOUT_MS))
+  ),
   terms: v.optional(tallyTerms),
   mode: v.optional(v.picklist(['single', 'per-customer'], 'mode must be single or per-customer'))
 })
@@ -88,7 +91,14 @@ const sessionRef = v.strictObject({ sessionId: id })
 
 /** A page's fields (PageQuery). */
 const pageFields = {
-  limit: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(10_000))),
+  limit: v.optional(
+    v.pipe(
+      v.number(),
+      v.integer(),
+      v.minValue(1),
+      v.maxValue(LIST_MAX_LIMIT, `at most ${LIST_MAX_LIMIT} items per page`)
+    )
+  ),
   before: v.optional(v.pipe(v.number(), v.finite())),
   beforeId: v.optional(id)
 }
@@ -122,10 +132,7 @@ const exportFormat = v.picklist(['csv', 'json'], 'format must be csv or json')
 const tallyQuery = v.optional(v.strictObject({ ...pageFields, ...tallyFilters }), {})
 
 /** Input of listTokens (TokenQuery): a page plus filters; none lists the newest unarchived tokens. */
-const tokenQuery = v.union(
-  [v.undefined(), v.null(), v.strictObject({ ...pageFields, ...tokenFilters })],
-  'filters: q, from, to, status, archived, limit, before, beforeId'
-)
+const tokenQuery = v.nullish(v.strictObject({ ...pageFields, ...tokenFilters }))
 
 /** Input schema of each command. */
 export const INPUT_SCHEMAS = {

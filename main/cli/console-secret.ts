@@ -7,6 +7,7 @@ import { readFileSync, statSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { API_SECRET_FILE } from './api-client.ts'
+import { readSavedPort, writeSavedPort } from '../service/saved-port.ts'
 
 /** Where the console's port is kept between runs. */
 export const CONSOLE_FILE = 'console.json'
@@ -79,18 +80,10 @@ function mtimeOf(file: string): number | undefined {
 
 /** The port the console used last time, if any. */
 export async function savedPort(dataDir: string): Promise<number | undefined> {
-  try {
-    const v = JSON.parse(await readFile(join(dataDir, CONSOLE_FILE), 'utf8')) as { port?: unknown }
-    return typeof v.port === 'number' && Number.isInteger(v.port) && v.port > 0 && v.port < 65536
-      ? v.port
-      : undefined
-  } catch {
-    return undefined
-  }
+  return readSavedPort(join(dataDir, CONSOLE_FILE))
 }
 
 /** Remember the console's port for the next run. */
 export async function savePort(dataDir: string, port: number): Promise<void> {
-  const { writeFileDurable } = await import('../store/durable-file.ts')
-  await writeFileDurable(join(dataDir, CONSOLE_FILE), JSON.stringify({ port }) + '\n', 0o600)
+  await writeSavedPort(join(dataDir, CONSOLE_FILE), port)
 }

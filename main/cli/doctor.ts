@@ -7,6 +7,7 @@
 import { copyFile, open, readdir, rename, unlink } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { acquireLock } from '../store/lock.ts'
+import { CliError } from './cli-error.ts'
 import { scanJournal, sealLine, syncDir } from '../store/journal.ts'
 import type { ScannedLine } from '../store/journal.ts'
 import { parseRecord } from '../store/tally-book.ts'
@@ -43,11 +44,21 @@ export interface DoctorInit {
 }
 
 const JOURNAL = /^(tallies|tokens-archive|audit(\.\d+)?)\.jsonl$/
+/** Files every node's data folder has once it ran. */
+const DATA_FILES = new Set(['tokens.json', 'secret', 'peer.key'])
 const TALLY_ID = /"tallyId":"([^"\\]{1,200})"/
 
 /** Check (and with `repair`, repair) every journal of a data folder the node is not running on. */
 export async function doctor(init: DoctorInit): Promise<JournalReport[]> {
   const dir = resolve(init.dataDir)
+  const found = await readdir(dir).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') throw new CliError(`no folder at ${dir}: give the node's --data-dir`)
+    if (err.code === 'ENOTDIR') throw new CliError(`${dir} is a file, not a data folder`)
+    throw err
+  })
+  // checked before the lock: a wrong folder gets no .lock file of ours
+  if (!found.some((n) => DATA_FILES.has(n) || JOURNAL.test(n)))
+    throw new CliError(`${dir} is not a Taleus data folder (no tokens.json, tallies.jsonl or audit trail)`)
   // refuses while a node owns the folder: never rewrite a journal under a live writer
   const lock = await acquireLock(dir)
   try {

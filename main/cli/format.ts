@@ -51,7 +51,8 @@ export function sessionsTable(sessions: SessionView[]): string {
       short(s.peerId, 16),
       s.tokenLabel || s.tokenId || '-',
       s.role === undefined ? '-' : ownRole(s.role, s.direction),
-      s.tallyId ?? s.reason ?? '-',
+      // a failed session may have named its tally before it failed: the reason is its result
+      s.reason ?? s.tallyId ?? '-',
       when(s.startedAt)
     ])
   )

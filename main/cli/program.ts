@@ -3,7 +3,7 @@ import { Command, CommanderError, Option } from 'commander'
 import type { CreateTokenInput, Decision } from '../views/console-views.ts'
 import type { PageQuery, TokenQuery } from '../views/console-queries.ts'
 import { connectApi } from './api-client.ts'
-import { CliError } from './cli-error.ts'
+import { CliError, UsageError } from './cli-error.ts'
 import { describeDial, dial, readDialLink } from './dial.ts'
 import { sessionsTable, talliesTable, tokensTable } from './format.ts'
 import {
@@ -132,8 +132,12 @@ export function buildProgram(): Command {
     .option('--limit <n>', 'at most this many (1 to 5000, default 500)', wrap(parseLimit))
     .option(
       '--before <ms>',
-      "only tokens created before this epoch ms (the last row's createdAt: next page)",
+      "only tokens created before this epoch ms: the last row's createdAt (--json) for the next page",
       wrap(parseEpochMs)
+    )
+    .option(
+      '--before-id <id>',
+      "with --before: the last row's tokenId, so a token of the same ms is not skipped"
     )
     .option('--json', 'print JSON')
     .action(
@@ -143,11 +147,15 @@ export function buildProgram(): Command {
         archived?: boolean
         limit?: number
         before?: number
+        beforeId?: string
       }) => {
         const query: TokenQuery = {}
         if (opts.archived === true) query.archived = true
         if (opts.limit !== undefined) query.limit = opts.limit
         if (opts.before !== undefined) query.before = opts.before
+        if (opts.beforeId !== undefined && opts.before === undefined)
+          throw new UsageError("--before-id needs --before (the same row's createdAt)")
+        if (opts.beforeId !== undefined) query.beforeId = opts.beforeId
         const tokens = await (await connectApi(opts.dataDir))('listTokens', query)
         print(opts.json, tokens, () => tokensTable(tokens))
       }
@@ -196,17 +204,32 @@ export function buildProgram(): Command {
     .option('--limit <n>', 'at most this many (1 to 5000, default 500)', wrap(parseLimit))
     .option(
       '--before <ms>',
-      "only tallies created before this epoch ms (the last row's createdAt: next page)",
+      "only tallies created before this epoch ms: the last row's createdAt (--json) for the next page",
       wrap(parseEpochMs)
     )
+    .option(
+      '--before-id <id>',
+      "with --before: the last row's tallyId, so a tally of the same ms is not skipped"
+    )
     .option('--json', 'print JSON')
-    .action(async (opts: { dataDir: string; json?: boolean; limit?: number; before?: number }) => {
-      const page: PageQuery = {}
-      if (opts.limit !== undefined) page.limit = opts.limit
-      if (opts.before !== undefined) page.before = opts.before
-      const tallies = await (await connectApi(opts.dataDir))('listTallies', page)
-      print(opts.json, tallies, () => talliesTable(tallies))
-    })
+    .action(
+      async (opts: {
+        dataDir: string
+        json?: boolean
+        limit?: number
+        before?: number
+        beforeId?: string
+      }) => {
+        const page: PageQuery = {}
+        if (opts.limit !== undefined) page.limit = opts.limit
+        if (opts.before !== undefined) page.before = opts.before
+        if (opts.beforeId !== undefined && opts.before === undefined)
+          throw new UsageError("--before-id needs --before (the same row's createdAt)")
+        if (opts.beforeId !== undefined) page.beforeId = opts.beforeId
+        const tallies = await (await connectApi(opts.dataDir))('listTallies', page)
+        print(opts.json, tallies, () => talliesTable(tallies))
+      }
+    )
 
   program
     .command('dial')

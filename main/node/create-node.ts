@@ -38,6 +38,8 @@ export interface TaleusNodeInit {
    * libp2p does.
    */
   cachePeerRecord?: boolean
+  /** Close a TCP connection after this long without a byte (default SOCKET_IDLE_TIMEOUT_MS; tests). */
+  socketIdleTimeoutMs?: number
 }
 
 /** Connection-manager limits for a rush of customers (see shared notes: defaults are 5/s and 10 pending). */
@@ -54,6 +56,18 @@ export const RUSH_LIMITS = {
   addressDialTimeout: 30_000
 } as const
 
+/**
+ * How long a TCP connection may carry nothing before it is closed. libp2p's default, 2 minutes, cut a
+ * customer waiting for the operator's approval (a token may ask for up to 24 h: MAX_APPROVAL_TIMEOUT_MS, main/views)
+ * since, without yamux's keep-alive pings (docs/performance.md), nothing crosses the connection
+ * meanwhile. What is stuck is ended by the sessions' deadlines and the connection guard; the kernel's
+ * keep-alive probes (SOCKET_KEEPALIVE) find a peer that vanished and keep NAT mappings open.
+ */
+export const SOCKET_IDLE_TIMEOUT_MS = 25 * 60 * 60_000
+
+/** Kernel TCP keep-alive on every socket: no JavaScript and no bytes on the wire while data flows. */
+const SOCKET_KEEPALIVE = { keepAlive: true, keepAliveInitialDelay: 60_000 } as const
+
 /** Streams a peer may open on a new connection before it is fully set up (yamux default: 10). */
 export const YAMUX_MAX_EARLY_STREAMS = 512
 
@@ -67,7 +81,14 @@ export async function createTaleusNode(init: TaleusNodeInit = {}): Promise<Libp2
   return createLibp2p({
     ...(init.privateKey != null ? { privateKey: init.privateKey } : {}),
     addresses: { listen: init.listen ?? ['/ip4/127.0.0.1/tcp/0'] },
-    transports: [tcp()],
+    transports: [
+      tcp({
+        inboundSocketInactivityTimeout: init.socketIdleTimeoutMs ?? SOCKET_IDLE_TIMEOUT_MS,
+        outboundSocketInactivityTimeout: init.socketIdleTimeoutMs ?? SOCKET_IDLE_TIMEOUT_MS,
+        dialOpts: SOCKET_KEEPALIVE,
+        listenOpts: SOCKET_KEEPALIVE
+      })
+    ],
     // same bytes on the wire as noise()'s default; X25519 keys stay KeyObjects (docs/performance.md)
     // its static-key signature made once (noise-signature.ts),
     // and the frames of one event-loop turn leave as one Noise message and one socket write (wire.ts)

@@ -32,9 +32,15 @@ import { watchPeers } from './peer-watch.ts'
 import { watchStore } from './store-watch.ts'
 import { TokenExpiry } from './token-expiry.ts'
 import { openTallyDocuments, watchTallyDocuments } from './tally-document-api.ts'
+import {
+  ListenError,
+  defaultListen,
+  isListenFailure,
+  saveListenPort,
+  savedListenPort
+} from './listen-port.ts'
 
 /** Every interface, any free port. */
-const DEFAULT_LISTEN = ['/ip4/0.0.0.0/tcp/0']
 /** The node's own key (its peer id). */
 export type PrivateKey = Awaited<ReturnType<typeof loadOrCreatePrivateKey>>
 
@@ -98,6 +104,41 @@ export abstract class ConsoleRuntime {
     return this.starting
   }
 
+  /**
+   * The libp2p node, on the addresses it was given; without any, on every interface at the port of the
+   * last run (printed QR codes keep working), or any free port the first time or when that one is taken.
+   */
+  private async startNode(): Promise<Libp2p> {
+    const make = async (listen: string[]): Promise<Libp2p> =>
+      createTaleusNode({ listen, mdns: this.mdns, privateKey: this.privateKey })
+    const given = this.init.listen
+    if (given !== undefined) {
+      return make(given).catch((err: unknown) => {
+        if (!isListenFailure(err)) throw err
+        throw new ListenError(
+          `could not listen on ${given.join(', ')}: the port is in use or the address is not this machine's; ` +
+            'choose another --listen',
+          { cause: err }
+        )
+      })
+    }
+    const saved = await savedListenPort(this.init.dataDir)
+    let node: Libp2p | undefined
+    if (saved !== undefined) {
+      node = await make(defaultListen(saved)).catch((err: unknown) => {
+        if (!isListenFailure(err)) throw err
+        this.init.onWarning?.(
+          `port ${saved} of the last run is in use: the node listens on another, so links and QR codes ` +
+            'made before this start no longer reach it'
+        )
+        return undefined
+      })
+    }
+    node ??= await make(defaultListen())
+    await saveListenPort(this.init.dataDir, node).catch(() => {})
+    return node
+  }
+
   private async doStart(): Promise<void> {
     const store: MerchantStore = this.opened ?? (await openStore(this.init.dataDir))
     this.store = store
@@ -136,11 +177,7 @@ export abstract class ConsoleRuntime {
         approval: (view) => this.desk.displays.onApproval(view)
       })
 
-      const node = await createTaleusNode({
-        listen: this.init.listen ?? DEFAULT_LISTEN,
-        mdns: this.mdns,
-        privateKey: this.privateKey
-      })
+      const node = await this.startNode()
       this.node = node
       // before anything slow: the node runs already, and mDNS answers heard now are not heard again
       this.listen(node, 'self:peer:update', () => {

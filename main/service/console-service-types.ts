@@ -9,8 +9,13 @@ import type { SyntheticSessionsInput } from './bench-sessions.ts'
 export interface ConsoleServiceInit {
   /** Folder of the store and the peer key (created if missing). */
   dataDir: string
-  /** Listen multiaddrs. Default ['/ip4/0.0.0.0/tcp/0']: customers reach a merchant over the LAN. */
+  /**
+   * Listen multiaddrs. Default: every interface (customers reach a merchant over the LAN) at the port of
+   * the last run, so printed QR codes survive a restart (listen-port.ts); any free port the first time.
+   */
   listen?: string[]
+  /** Told what the node did differently than asked (a saved port taken); a shell shows it. */
+  onWarning?: (words: string) => void
   /** Discover peers on the LAN. Default true. */
   mdns?: boolean
   sessionTimeoutMs?: number

@@ -5,6 +5,9 @@ import type { TallyStatus, TokenStatus } from './console-views.ts'
 export const LIST_DEFAULT_LIMIT = 500
 export const LIST_MAX_LIMIT = 5000
 
+/** The longest a token may have a customer wait for the operator's approval (24 h). */
+export const MAX_APPROVAL_TIMEOUT_MS = 86_400_000
+
 /** Finished sessions the node's live table keeps, and the console's too; the oldest go first. */
 export const FINISHED_SESSIONS_KEPT = 5000
 

@@ -20,7 +20,7 @@ import type {
   SessionHooks,
   SessionManagerInit
 } from '../../main/bootstrap/index.ts'
-import { createTaleusNode } from '../../main/node/index.ts'
+import { createTaleusNode, type TaleusNodeInit } from '../../main/node/index.ts'
 import { openStore } from '../../main/store/index.ts'
 import { openPgStore } from '../../main/store/pg/index.ts'
 import { TEST_PG, dropSchemas, freshSchema } from './stores.ts'
@@ -37,6 +37,8 @@ export interface PartyInit {
   store?: Omit<StoreInit, 'now'>
   /** Reuse this data folder (restart tests); a fresh temp folder otherwise. */
   dataDir?: string
+  /** Options of the party's libp2p node. */
+  node?: TaleusNodeInit
 }
 
 /** One running party: node + store + manager on the store's hooks. */
@@ -125,7 +127,7 @@ export class World {
     const dir = init.dataDir ?? (await this.tempDir())
     let skewMs = 0
     const store = await openPartyStore(dir, { ...init.store, now: () => Date.now() + skewMs }, listen)
-    const node = await createTaleusNode()
+    const node = await createTaleusNode(init.node)
     const peerId = node.peerId.toString()
     const addrs = (): string[] =>
       node.getMultiaddrs().map((ma) => {

@@ -5,6 +5,8 @@
  */
 import { afterEach, describe, expect, it } from 'vitest'
 import { formatLink, parseLink } from '../../main/bootstrap/index.ts'
+import { SOCKET_IDLE_TIMEOUT_MS } from '../../main/node/index.ts'
+import { MAX_APPROVAL_TIMEOUT_MS } from '../../main/views/console-queries.ts'
 import { createConsoleService, type ConsoleService } from '../../main/service/index.ts'
 import { World, eventually, expectIdle, finished, outcome, type Party } from '../helpers/bootstrap-world.ts'
 
@@ -44,6 +46,33 @@ describe('operator approval with the real store', () => {
       expect(() => parseLink(`${formatLink(base)}&w=${bad}`)).toThrow(
         expect.objectContaining({ name: 'InvalidLinkError' })
       )
+  })
+
+  it('nothing crosses the connection while the operator decides: the sockets must not give up first', async () => {
+    // libp2p's default idle timeout (2 min) cut every default operator wait (2 min) short, as
+    // `internal-error`; the node's own outlasts the longest wait a token may ask for
+    expect(SOCKET_IDLE_TIMEOUT_MS).toBeGreaterThan(MAX_APPROVAL_TIMEOUT_MS)
+    const attempt = async (socketIdleTimeoutMs: number): Promise<Error | undefined> => {
+      const a = await world.listener({ config: SHORT, node: { socketIdleTimeoutMs } })
+      const [b] = (await world.dialers(1, { config: SHORT, node: { socketIdleTimeoutMs } })) as [Party]
+      const { link } = await a.createToken({
+        role: 'stock',
+        uses: 1,
+        approval: 'operator',
+        approvalTimeoutMs: 5000,
+        identityRequirements: ['email']
+      })
+      const dial = outcome(
+        b.manager.initiateBootstrap(link, b.node, { identityBundle: { email: 'bo@example.org' } })
+      )
+      const waiting = await eventually(() => a.store.listApprovals()[0])
+      await sleep(DECIDE_AFTER_MS)
+      await a.store.decide(waiting.sessionId, 'approve')
+      return (await dial).error
+    }
+    // an idle timeout shorter than the wait ends the session on both sides
+    expect(await attempt(400)).toBeDefined()
+    expect(await attempt(4000)).toBeUndefined()
   })
 
   it('approve after longer than the step and session timeouts: both sides DONE, tally confirmed', async () => {

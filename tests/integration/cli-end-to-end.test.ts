@@ -251,6 +251,8 @@ describe('taleus CLI', () => {
       ['token', 'create', '--data-dir', dir, '--role', 'stock', '--uses', '0'],
       ['token', 'create', '--role', 'stock'],
       ['token', 'list', '--data-dir', dir, '--limit', '0'],
+      ['token', 'list', '--data-dir', dir, '--before-id', 'tk_x'],
+      ['tallies', '--data-dir', dir, '--before-id', 'x'],
       ['dial', 'not-a-link'],
       ['dial', 'x', '--identity', 'no-equals-sign'],
       ['serve', '--data-dir', dir, '--token-tally-burst', 'lots'],

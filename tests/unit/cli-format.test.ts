@@ -1,7 +1,7 @@
-/** The CLI's tally table names the counterparty when its identity is known. */
+/** The CLI's tables: a tally's counterparty by name when known; a failed session's reason. */
 import { describe, expect, it } from 'vitest'
-import { talliesTable } from '../../main/cli/format.ts'
-import type { TallyView } from '../../preload/contract.ts'
+import { sessionsTable, talliesTable } from '../../main/cli/format.ts'
+import type { SessionView, TallyView } from '../../preload/contract.ts'
 
 const base: TallyView = {
   tallyId: 'tally-1',
@@ -27,5 +27,28 @@ describe('talliesTable', () => {
       /confirmed\s+stock\s+in\s+\S+\s+Ann Lee\s+Counter 1/
     )
     expect(lines.find((l) => l.startsWith('tally-2'))).toMatch(/\sout\s+\S+\s+-\s+Counter 1/)
+  })
+})
+
+describe('sessionsTable', () => {
+  const session: SessionView = {
+    sessionId: 'session-1',
+    direction: 'inbound',
+    state: 'L_FAILED',
+    done: true,
+    startedAt: Date.UTC(2026, 10, 25, 12),
+    updatedAt: Date.UTC(2026, 10, 25, 12),
+    peerId: '12D3KooWCounterparty',
+    tallyId: 'tally-1',
+    reason: 'role-mismatch'
+  }
+
+  it('a failed session shows its reason even when it had named a tally; a finished one its tally', () => {
+    const lines = sessionsTable([
+      session,
+      { ...session, sessionId: 'session-2', state: 'L_DONE', reason: undefined }
+    ]).split('\n')
+    expect(lines.find((l) => l.startsWith('session-1'))).toMatch(/\srole-mismatch\s/)
+    expect(lines.find((l) => l.startsWith('session-2'))).toMatch(/\stally-1\s/)
   })
 })

@@ -177,4 +177,14 @@ describe('tally journal integrity', () => {
     await store.close()
     expect((await readdir(dir)).some((n) => n.includes('.bak-'))).toBe(false)
   })
+
+  it('doctor on a wrong folder says so, and leaves no lock file in it', async () => {
+    const empty = await rejection(doctor({ dataDir: dir }))
+    expect(empty.name).toBe('CliError')
+    expect(empty.message).toContain('is not a Taleus data folder')
+    expect(await readdir(dir)).toEqual([])
+    const missing = await rejection(doctor({ dataDir: join(dir, 'nosuch') }))
+    expect(missing.name).toBe('CliError')
+    expect(missing.message).toContain('no folder at')
+  })
 })
