@@ -1,5 +1,5 @@
 /** Readable tables of the CLI (fixed-width columns, no colours). */
-import type { SessionView, TallyView, TokenView } from '../views/console-views.ts'
+import type { ApprovalView, SessionView, TallyView, TokenView } from '../views/console-views.ts'
 import { ownRole } from '../views/roles.ts'
 
 /** Render rows under a header, each column as wide as its widest cell. */
@@ -26,15 +26,16 @@ function short(id: string | undefined, size = 12): string {
 /** `token list`. */
 export function tokensTable(tokens: TokenView[]): string {
   return table(
-    ['ID', 'LABEL', 'YOUR ROLE', 'USED', 'STATUS', 'APPROVAL', 'EXPIRES'],
+    ['ID', 'LABEL', 'YOUR ROLE', 'USED', 'STATUS', 'APPROVAL', 'EXPIRES', 'CREATED'],
     tokens.map((t) => [
       t.tokenId,
       t.label || '-',
       t.role,
       `${t.used}/${t.uses}`,
-      t.status,
+      t.archived === true ? `${t.status} (archived)` : t.status,
       t.approval,
-      when(t.expiresAt)
+      when(t.expiresAt),
+      when(t.createdAt)
     ])
   )
 }
@@ -74,6 +75,23 @@ export function talliesTable(tallies: TallyView[]): string {
       t.counterpartyName ?? '-',
       t.tokenLabel || t.tokenId || '-',
       when(t.createdAt)
+    ])
+  )
+}
+
+/** `approvals`: who waits for the operator, with the identity they presented. */
+export function approvalsTable(approvals: ApprovalView[]): string {
+  return table(
+    ['SESSION', 'TOKEN', 'PEER', 'IDENTITY', 'WAITING SINCE', 'GIVES UP'],
+    approvals.map((a) => [
+      a.sessionId,
+      a.tokenLabel || a.tokenId,
+      short(a.peerId, 16),
+      Object.entries(a.bundle)
+        .map(([k, v]) => `${k}=${String(v)}`)
+        .join(', ') || '-',
+      when(a.requestedAt),
+      when(a.deadline)
     ])
   )
 }

@@ -5,7 +5,8 @@ import type { PageQuery, TokenQuery } from '../views/console-queries.ts'
 import { connectApi } from './api-client.ts'
 import { CliError, UsageError } from './cli-error.ts'
 import { describeDial, dial, readDialLink } from './dial.ts'
-import { sessionsTable, talliesTable, tokensTable } from './format.ts'
+import { approvalsTable, sessionsTable, talliesTable, tokensTable } from './format.ts'
+import { packageVersion } from './package-version.ts'
 import {
   parseDuration,
   parseEpochMs,
@@ -39,6 +40,7 @@ function print(json: boolean | undefined, value: unknown, human: () => string): 
 export function buildProgram(): Command {
   const program = new Command('taleus')
     .description('Taleus merchant node: bootstrap tallies over libp2p')
+    .version(packageVersion(), '--version', 'print the version')
     .showSuggestionAfterError(true)
     .exitOverride()
     .configureOutput({ outputError: () => {} })
@@ -78,7 +80,7 @@ export function buildProgram(): Command {
       })
     })
 
-  const token = program.command('token').description('create, list and revoke tokens')
+  const token = program.command('token').description('create, list, show, archive and revoke tokens')
   const createToken = token
     .command('create')
     .description('create a token and print its link')
@@ -161,6 +163,28 @@ export function buildProgram(): Command {
       }
     )
   token
+    .command('link')
+    .description(
+      "print a token's link again (its QR text): it holds the token, so share it only with customers"
+    )
+    .argument('<tokenId>', 'id of the token')
+    .requiredOption('--data-dir <dir>', 'data folder of the running node')
+    .option('--json', 'print JSON')
+    .action(async (tokenId: string, opts: { dataDir: string; json?: boolean }) => {
+      const reply = await (await connectApi(opts.dataDir))('getTokenLink', { tokenId })
+      print(opts.json, reply, () => reply.link)
+    })
+  token
+    .command('archive')
+    .description('hide a revoked, used-up or expired token from the token list (it stays on the node)')
+    .argument('<tokenId>', 'id of the token')
+    .requiredOption('--data-dir <dir>', 'data folder of the running node')
+    .option('--json', 'print JSON')
+    .action(async (tokenId: string, opts: { dataDir: string; json?: boolean }) => {
+      const view = await (await connectApi(opts.dataDir))('archiveToken', { tokenId })
+      print(opts.json, view, () => `archived ${view.tokenId}`)
+    })
+  token
     .command('revoke')
     .description('revoke a token')
     .argument('<tokenId>', 'id of the token')
@@ -179,6 +203,16 @@ export function buildProgram(): Command {
     .action(async (opts: { dataDir: string; json?: boolean }) => {
       const sessions = await (await connectApi(opts.dataDir))('listSessions')
       print(opts.json, sessions, () => sessionsTable(sessions))
+    })
+
+  program
+    .command('approvals')
+    .description('list the customers waiting for your approval, with the identity each presented')
+    .requiredOption('--data-dir <dir>', 'data folder of the running node')
+    .option('--json', 'print JSON')
+    .action(async (opts: { dataDir: string; json?: boolean }) => {
+      const approvals = await (await connectApi(opts.dataDir))('listApprovals')
+      print(opts.json, approvals, () => approvalsTable(approvals))
     })
 
   for (const decision of ['approve', 'reject'] as const satisfies Decision[]) {

@@ -237,11 +237,28 @@ describe('taleus CLI', () => {
     // newest first, a page at a time
     const newest = await taleus(['token', 'list', '--data-dir', dir, '--limit', '1', '--archived', '--json'])
     expect((JSON.parse(newest.stdout) as TokenView[]).map((t) => t.tokenId)).toEqual([created.tokenId])
+    // its link again, then archived: the list marks it
+    const again = await taleus(['token', 'link', created.tokenId, '--data-dir', dir])
+    expect(again.stdout.trim()).toBe(created.link)
+    expect((await taleus(['token', 'archive', created.tokenId, '--data-dir', dir])).stdout).toContain(
+      'archived'
+    )
+    const archived = await taleus(['token', 'list', '--data-dir', dir, '--archived', '--limit', '1'])
+    expect(archived.stdout).toMatch(/revoked \(archived\)/)
     const run = await taleus(['dial', created.link])
     expect(run.code).not.toBe(0)
     expect(run.stdout).toBe('')
     const reasonLines = lines(run.stderr).filter((l) => l.includes('token-revoked'))
     expect(reasonLines).toEqual(['taleus: rejected: token-revoked — this token was revoked'])
+  })
+
+  it('--version prints the version; approvals lists who waits (none here)', async () => {
+    const version = await taleus(['--version'])
+    expect(version.code).toBe(0)
+    expect(version.stdout.trim()).toMatch(/^\d+\.\d+\.\d+/)
+    const approvals = await taleus(['approvals', '--data-dir', dir])
+    expect(approvals.code).toBe(0)
+    expect(approvals.stdout.trim()).toBe('(none)')
   })
 
   it('bad arguments: non-zero exit and one stderr line', async () => {

@@ -1,6 +1,6 @@
 /** The CLI's tables: a tally's counterparty by name when known; a failed session's reason. */
 import { describe, expect, it } from 'vitest'
-import { sessionsTable, talliesTable } from '../../main/cli/format.ts'
+import { approvalsTable, sessionsTable, talliesTable } from '../../main/cli/format.ts'
 import type { SessionView, TallyView } from '../../preload/contract.ts'
 
 const base: TallyView = {
@@ -50,5 +50,25 @@ describe('sessionsTable', () => {
     ]).split('\n')
     expect(lines.find((l) => l.startsWith('session-1'))).toMatch(/\srole-mismatch\s/)
     expect(lines.find((l) => l.startsWith('session-2'))).toMatch(/\stally-1\s/)
+  })
+})
+
+describe('approvalsTable', () => {
+  it('shows who waits, with the identity they presented and when the wait ends', () => {
+    const lines = approvalsTable([
+      {
+        sessionId: 'session-9',
+        tokenId: 'tk_1',
+        tokenLabel: 'Counter 1',
+        peerId: '12D3KooWCounterpartyPeerId',
+        bundle: { name: 'Ann Lee', email: 'ann@example.org' },
+        requestedAt: Date.UTC(2026, 10, 25, 12),
+        deadline: Date.UTC(2026, 10, 25, 12, 2)
+      }
+    ]).split('\n')
+    expect(lines[0]).toMatch(/SESSION\s+TOKEN\s+PEER\s+IDENTITY\s+WAITING SINCE\s+GIVES UP/)
+    expect(lines[1]).toMatch(
+      /session-9\s+Counter 1\s+\S+\s+name=Ann Lee, email=ann@example.org\s+2026-11-25T12:00:00Z\s+2026-11-25T12:02:00Z/
+    )
   })
 })
