@@ -1,9 +1,10 @@
 /** The `taleus` command line (commander). */
-import { Command, CommanderError, Option } from 'commander'
+import { Command, Option } from 'commander'
 import type { CreateTokenInput, Decision } from '../views/console-views.ts'
 import type { PageQuery, TokenQuery } from '../views/console-queries.ts'
 import { connectApi } from './api-client.ts'
 import { CliError, UsageError } from './cli-error.ts'
+import { reportError } from './report-error.ts'
 import { describeDial, dial, readDialLink } from './dial.ts'
 import { approvalsTable, sessionsTable, talliesTable, tokensTable } from './format.ts'
 import { packageVersion } from './package-version.ts'
@@ -372,23 +373,4 @@ export async function runCli(argv: string[]): Promise<void> {
   // libp2p and timers may keep the loop alive after a dial; the work is done.
   const code = process.exitCode ?? 0
   setTimeout(() => process.exit(code), 50).unref()
-}
-
-function reportError(err: unknown): number {
-  if (err instanceof CommanderError) {
-    // --help and --version are not errors; a missing command already printed the help (exit 1).
-    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return 0
-    if (err.code === 'commander.help') return err.exitCode
-    const message = err.message.replace(/^error:\s*/, '').split('\n')[0] ?? 'bad arguments'
-    process.stderr.write(`taleus: ${message}\n`)
-    return err.exitCode === 0 ? 0 : 2
-  }
-  if (err instanceof CliError) {
-    process.stderr.write(`taleus: ${err.message.split('\n')[0]}\n`)
-    return err.exitCode
-  }
-  const name = err instanceof Error ? err.name : 'Error'
-  const message = err instanceof Error ? err.message.split('\n')[0] : String(err)
-  process.stderr.write(`taleus: ${name}: ${message}\n`)
-  return 1
 }
