@@ -1,19 +1,18 @@
 /** The `taleus` command line (commander). */
 import { Command, Option } from 'commander'
 import type { CreateTokenInput, Decision } from '../views/console-views.ts'
-import type { PageQuery, TokenQuery } from '../views/console-queries.ts'
+import type { TokenQuery } from '../views/console-queries.ts'
 import { connectApi } from './api-client.ts'
-import { CliError, UsageError } from './cli-error.ts'
+import { CliError } from './cli-error.ts'
 import { reportError } from './report-error.ts'
+import { pageFrom, withPageOptions, type PageOptions } from './page-options.ts'
 import { describeDial, dial, readDialLink } from './dial.ts'
 import { approvalsTable, sessionsTable, talliesTable, tokensTable } from './format.ts'
 import { packageVersion } from './package-version.ts'
 import {
   parseDuration,
-  parseEpochMs,
   parseFieldList,
   parseIdentity,
-  parseLimit,
   parseLinkSource,
   parseMaxSessions,
   parseTallyBurst,
@@ -127,42 +126,23 @@ export function buildProgram(): Command {
         print(opts.json, created, () => created.link)
       }
     )
-  token
-    .command('list')
-    .description('list tokens, newest first (500 unless --limit; archived ones only with --archived)')
-    .requiredOption('--data-dir <dir>', 'data folder of the running node')
-    .option('--archived', 'also list archived tokens')
-    .option('--limit <n>', 'at most this many (1 to 5000, default 500)', wrap(parseLimit))
-    .option(
-      '--before <ms>',
-      "only tokens created before this epoch ms: the last row's createdAt (--json) for the next page",
-      wrap(parseEpochMs)
-    )
-    .option(
-      '--before-id <id>',
-      "with --before: the last row's tokenId, so a token of the same ms is not skipped"
-    )
+  withPageOptions(
+    token
+      .command('list')
+      .description('list tokens, newest first (500 unless --limit; archived ones only with --archived)')
+      .requiredOption('--data-dir <dir>', 'data folder of the running node')
+      .option('--archived', 'also list archived tokens'),
+    'tokens created',
+    'createdAt',
+    'tokenId'
+  )
     .option('--json', 'print JSON')
-    .action(
-      async (opts: {
-        dataDir: string
-        json?: boolean
-        archived?: boolean
-        limit?: number
-        before?: number
-        beforeId?: string
-      }) => {
-        const query: TokenQuery = {}
-        if (opts.archived === true) query.archived = true
-        if (opts.limit !== undefined) query.limit = opts.limit
-        if (opts.before !== undefined) query.before = opts.before
-        if (opts.beforeId !== undefined && opts.before === undefined)
-          throw new UsageError("--before-id needs --before (the same row's createdAt)")
-        if (opts.beforeId !== undefined) query.beforeId = opts.beforeId
-        const tokens = await (await connectApi(opts.dataDir))('listTokens', query)
-        print(opts.json, tokens, () => tokensTable(tokens))
-      }
-    )
+    .action(async (opts: PageOptions & { dataDir: string; json?: boolean; archived?: boolean }) => {
+      const query: TokenQuery = pageFrom(opts)
+      if (opts.archived === true) query.archived = true
+      const tokens = await (await connectApi(opts.dataDir))('listTokens', query)
+      print(opts.json, tokens, () => tokensTable(tokens))
+    })
   token
     .command('link')
     .description(
@@ -196,13 +176,18 @@ export function buildProgram(): Command {
       print(opts.json, view, () => `revoked ${view.tokenId}`)
     })
 
-  program
-    .command('sessions')
-    .description('list live and recent sessions')
-    .requiredOption('--data-dir <dir>', 'data folder of the running node')
+  withPageOptions(
+    program
+      .command('sessions')
+      .description('list live and recent sessions, newest first (500 unless --limit)')
+      .requiredOption('--data-dir <dir>', 'data folder of the running node'),
+    'sessions started',
+    'startedAt',
+    'sessionId'
+  )
     .option('--json', 'print JSON')
-    .action(async (opts: { dataDir: string; json?: boolean }) => {
-      const sessions = await (await connectApi(opts.dataDir))('listSessions')
+    .action(async (opts: PageOptions & { dataDir: string; json?: boolean }) => {
+      const sessions = await (await connectApi(opts.dataDir))('listSessions', pageFrom(opts))
       print(opts.json, sessions, () => sessionsTable(sessions))
     })
 
@@ -232,39 +217,20 @@ export function buildProgram(): Command {
       })
   }
 
-  program
-    .command('tallies')
-    .description('list tallies, newest first (500 unless --limit)')
-    .requiredOption('--data-dir <dir>', 'data folder of the running node')
-    .option('--limit <n>', 'at most this many (1 to 5000, default 500)', wrap(parseLimit))
-    .option(
-      '--before <ms>',
-      "only tallies created before this epoch ms: the last row's createdAt (--json) for the next page",
-      wrap(parseEpochMs)
-    )
-    .option(
-      '--before-id <id>',
-      "with --before: the last row's tallyId, so a tally of the same ms is not skipped"
-    )
+  withPageOptions(
+    program
+      .command('tallies')
+      .description('list tallies, newest first (500 unless --limit)')
+      .requiredOption('--data-dir <dir>', 'data folder of the running node'),
+    'tallies created',
+    'createdAt',
+    'tallyId'
+  )
     .option('--json', 'print JSON')
-    .action(
-      async (opts: {
-        dataDir: string
-        json?: boolean
-        limit?: number
-        before?: number
-        beforeId?: string
-      }) => {
-        const page: PageQuery = {}
-        if (opts.limit !== undefined) page.limit = opts.limit
-        if (opts.before !== undefined) page.before = opts.before
-        if (opts.beforeId !== undefined && opts.before === undefined)
-          throw new UsageError("--before-id needs --before (the same row's createdAt)")
-        if (opts.beforeId !== undefined) page.beforeId = opts.beforeId
-        const tallies = await (await connectApi(opts.dataDir))('listTallies', page)
-        print(opts.json, tallies, () => talliesTable(tallies))
-      }
-    )
+    .action(async (opts: PageOptions & { dataDir: string; json?: boolean }) => {
+      const tallies = await (await connectApi(opts.dataDir))('listTallies', pageFrom(opts))
+      print(opts.json, tallies, () => talliesTable(tallies))
+    })
 
   program
     .command('dial')

@@ -225,6 +225,8 @@ describe('taleus CLI', () => {
     expect(sessions.code).toBe(0)
     expect(sessions.stdout).toContain(outcome.tallyId)
     expect(sessions.stdout).toContain('L_DONE')
+    const newest = await taleus(['sessions', '--data-dir', dir, '--limit', '1', '--json'])
+    expect(JSON.parse(newest.stdout) as unknown[]).toHaveLength(1)
   })
 
   it('dial of a revoked token exits non-zero with one stderr line naming token-revoked', async () => {
@@ -270,6 +272,7 @@ describe('taleus CLI', () => {
       ['token', 'list', '--data-dir', dir, '--limit', '0'],
       ['token', 'list', '--data-dir', dir, '--before-id', 'tk_x'],
       ['tallies', '--data-dir', dir, '--before-id', 'x'],
+      ['sessions', '--data-dir', dir, '--limit', 'lots'],
       ['dial', 'not-a-link'],
       ['dial', 'x', '--identity', 'no-equals-sign'],
       ['serve', '--data-dir', dir, '--token-tally-burst', 'lots'],
