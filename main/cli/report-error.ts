@@ -2,8 +2,9 @@
 import { CommanderError } from 'commander'
 import { CliError } from './cli-error.ts'
 
-/** Errors whose message says what happened and what to do (main/store/errors.ts). */
+/** Errors whose message says what happened and what to do (main/store/errors.ts, main/service/listen-port.ts). */
 const WORDED_ERRORS: ReadonlySet<string> = new Set([
+  'ListenError',
   'StoreLockedError',
   'StoreWriteError',
   'StoreCorruptError',

@@ -6,7 +6,6 @@ import { fileURLToPath } from 'node:url'
 import { DEFAULT_ABUSE_LIMITS } from '../bootstrap/abuse-guard.ts'
 import type { AbuseLimits } from '../bootstrap/abuse-guard.ts'
 import { API_INFO_FILE } from './api-client.ts'
-import { CliError } from './cli-error.ts'
 
 /** Options of `taleus serve`. */
 export interface ServeOptions {
@@ -63,11 +62,7 @@ export async function serve(opts: ServeOptions): Promise<void> {
     ...(opts.listen === undefined || opts.listen.length === 0 ? {} : { listen: opts.listen }),
     onWarning: (words) => process.stderr.write(`taleus: ${words}\n`)
   })
-  await service.start().catch((err: unknown) => {
-    // the words say where and what to do; the class name would not help the person reading them
-    if ((err as Error).name === 'ListenError') throw new CliError((err as Error).message)
-    throw err
-  })
+  await service.start()
   // the same secret and port as last time: open tabs and bookmarks keep working across restarts
   const infoFile = join(dataDir, API_INFO_FILE)
   const secret = await consoleSecret.loadOrCreateSecret(dataDir)

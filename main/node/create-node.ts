@@ -58,9 +58,9 @@ export const RUSH_LIMITS = {
 
 /**
  * How long a TCP connection may carry nothing before it is closed. libp2p's default, 2 minutes, cut a
- * customer waiting for the operator's approval (a token may ask for up to 24 h: MAX_APPROVAL_TIMEOUT_MS, main/views)
- * since, without yamux's keep-alive pings (docs/performance.md), nothing crosses the connection
- * meanwhile. What is stuck is ended by the sessions' deadlines and the connection guard; the kernel's
+ * customer waiting for the operator's approval (a token may ask for up to 24 h:
+ * MAX_APPROVAL_TIMEOUT_MS in main/views) since, without yamux's keep-alive pings (docs/performance.md),
+ * nothing crosses the connection meanwhile. What is stuck is ended by the sessions' deadlines and the connection guard; the kernel's
  * keep-alive probes (SOCKET_KEEPALIVE) find a peer that vanished and keep NAT mappings open.
  */
 export const SOCKET_IDLE_TIMEOUT_MS = 25 * 60 * 60_000

@@ -2,6 +2,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { UsageError } from '../../main/cli/cli-error.ts'
 import { reportError } from '../../main/cli/report-error.ts'
+import { ListenError } from '../../main/service/listen-port.ts'
 import { StoreLockedError } from '../../main/store/errors.ts'
 
 describe('reportError', () => {
@@ -24,6 +25,13 @@ describe('reportError', () => {
     const { code, lines } = report(new StoreLockedError('/data/.lock', 4242))
     expect(code).toBe(1)
     expect(lines).toEqual([expect.stringMatching(/^taleus: data folder is in use by process 4242 /)])
+  })
+
+  it('a listen address the node cannot use: its words alone (they say what to do)', () => {
+    const { lines } = report(
+      new ListenError('could not listen on /ip4/127.0.0.1/tcp/1: choose another --listen')
+    )
+    expect(lines).toEqual(['taleus: could not listen on /ip4/127.0.0.1/tcp/1: choose another --listen\n'])
   })
 
   it('an error of unknown kind keeps its name; bad arguments exit 2', () => {
