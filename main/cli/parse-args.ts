@@ -1,6 +1,7 @@
 /** Parsers of the CLI's option values; each throws UsageError with a one-line explanation. */
 import type { IdentityBundle, TokenUses } from '../views/console-views.ts'
 import { CommanderError } from 'commander'
+import { multiaddr } from '@multiformats/multiaddr'
 import { UsageError } from './cli-error.ts'
 
 const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }
@@ -55,6 +56,24 @@ export function parsePort(text: string): number {
   if (!/^\d{1,5}$/.test(text) || Number(text) > 65535)
     throw new UsageError(`--api-port must be a port number (got "${text}")`)
   return Number(text)
+}
+
+/**
+ * `--listen`: an address this node can listen on, /ip4/… or /ip6/… then /tcp/PORT (the node runs TCP
+ * only); libp2p's own errors for anything else name a class, not the option.
+ */
+export function parseListenAddr(text: string): string {
+  let names: string[] = []
+  try {
+    names = multiaddr(text.trim())
+      .getComponents()
+      .map((c) => c.name)
+  } catch {
+    names = []
+  }
+  if (names.length !== 2 || (names[0] !== 'ip4' && names[0] !== 'ip6') || names[1] !== 'tcp')
+    throw new UsageError(`--listen must be a TCP address like /ip4/0.0.0.0/tcp/4001 (got "${text}")`)
+  return text.trim()
 }
 
 /** A whole number of concurrent sessions, 1–100 000. */

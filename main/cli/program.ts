@@ -14,6 +14,7 @@ import {
   parseFieldList,
   parseIdentity,
   parseLinkSource,
+  parseListenAddr,
   parseMaxSessions,
   parseTallyBurst,
   parseStoreUrl,
@@ -26,7 +27,11 @@ import type { TermsOptions } from './terms-options.ts'
 import type { ServeOptions } from './serve.ts'
 import { registerTallyCommand } from './tally-cmd.ts'
 
-const collect = (value: string, previous: string[] = []): string[] => [...previous, value]
+/** A repeatable `--listen`, each value checked as it comes. */
+const collectListen = (value: string, previous: string[] = []): string[] => [
+  ...previous,
+  wrap(parseListenAddr)(value)
+]
 
 function out(text: string): void {
   process.stdout.write(text.endsWith('\n') ? text : `${text}\n`)
@@ -49,7 +54,11 @@ export function buildProgram(): Command {
     .command('serve')
     .description('run the merchant node with its local API and browser console')
     .requiredOption('--data-dir <dir>', 'data folder (store, peer key, API address)')
-    .option('--listen <multiaddr>', 'listen address (repeatable; default /ip4/0.0.0.0/tcp/0)', collect)
+    .option(
+      '--listen <multiaddr>',
+      'listen address, e.g. /ip4/0.0.0.0/tcp/4001 (repeatable; default: every interface, on the port of the last run)',
+      collectListen
+    )
     .option('--no-mdns', 'do not discover peers on the local network')
     .option('--api-port <port>', 'local API port (default: any free port)', parsePortOption)
     .option(
@@ -247,7 +256,7 @@ export function buildProgram(): Command {
         'without a link, only settle tallies left pending'
     )
     .option('--identity <fields>', 'identity to present, e.g. email=a@b.c,name=Bo', wrap(parseIdentity))
-    .option('--listen <multiaddr>', 'listen address of the dialer (repeatable)', collect)
+    .option('--listen <multiaddr>', 'listen address of the dialer (repeatable)', collectListen)
     .option('--json', 'print JSON')
     .action(
       async (

@@ -93,6 +93,20 @@ describe('taleus CLI for an operator (issue G)', () => {
     expect(serveErr).not.toContain(secret)
   })
 
+  it('a --listen that is no TCP address is a usage error naming the option, before anything starts', async () => {
+    for (const args of [
+      ['serve', '--data-dir', dir, '--listen', 'garbage', '--no-mdns'],
+      ['serve', '--data-dir', dir, '--listen', '/ip4/1.2.3.4/tcp/abc', '--no-mdns'],
+      ['dial', '--listen', '/ip4/127.0.0.1/udp/1', '-']
+    ]) {
+      const run = await taleus(args)
+      expect(run.code).toBe(2)
+      expect(run.stderr).toMatch(/^taleus: --listen must be a TCP address like \/ip4\/0\.0\.0\.0\/tcp\/4001/)
+      expect(run.stderr.trim().split('\n')).toHaveLength(1)
+      expect(run.stderr).not.toMatch(/Error/)
+    }
+  })
+
   it('approve of an unknown session says it is unknown, not already decided', async () => {
     const run = await taleus(['approve', 'nosuch', '--data-dir', dir])
     expect(run.code).toBe(1)

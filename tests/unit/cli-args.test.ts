@@ -11,6 +11,7 @@ import {
   parseIdentity,
   parseLinkSource,
   parseLinkText,
+  parseListenAddr,
   parseMaxSessions,
   parsePort,
   parseUses
@@ -41,6 +42,8 @@ describe('CLI option parsers', () => {
     })
     expect(parsePort('0')).toBe(0)
     expect(parseMaxSessions('1000')).toBe(1000)
+    expect(parseListenAddr('/ip4/0.0.0.0/tcp/4001')).toBe('/ip4/0.0.0.0/tcp/4001')
+    expect(parseListenAddr(' /ip6/::/tcp/0 ')).toBe('/ip6/::/tcp/0')
   })
 
   it.each([
@@ -53,7 +56,12 @@ describe('CLI option parsers', () => {
     ['identity __proto__-like key', () => parseIdentity('1x=a')],
     ['port too big', () => parsePort('70000')],
     ['sessions 0', () => parseMaxSessions('0')],
-    ['sessions text', () => parseMaxSessions('lots')]
+    ['sessions text', () => parseMaxSessions('lots')],
+    ['listen address without a slash', () => parseListenAddr('garbage')],
+    ['listen port that is no number', () => parseListenAddr('/ip4/1.2.3.4/tcp/abc')],
+    ['listen address of another transport', () => parseListenAddr('/ip4/1.2.3.4/udp/4001/quic-v1')],
+    ['listen address without a port', () => parseListenAddr('/ip4/1.2.3.4')],
+    ['listen address with a peer id', () => parseListenAddr('/ip4/1.2.3.4/tcp/1/p2p/12D3KooWxyz')]
   ])('refuses a bad %s with UsageError', (_what, fn) => {
     const err = usageError(fn)
     expect(err.name).toBe('UsageError')
