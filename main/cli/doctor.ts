@@ -7,6 +7,7 @@
 import { copyFile, open, readdir, rename, unlink } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { acquireLock } from '../store/lock.ts'
+import { FORMAT_FILE, readFolderFormat } from '../store/folder-format.ts'
 import { CliError } from './cli-error.ts'
 import { scanJournal, sealLine, syncDir } from '../store/journal.ts'
 import type { ScannedLine } from '../store/journal.ts'
@@ -45,7 +46,7 @@ export interface DoctorInit {
 
 const JOURNAL = /^(tallies|tokens-archive|audit(\.\d+)?)\.jsonl$/
 /** Files every node's data folder has once it ran. */
-const DATA_FILES = new Set(['tokens.json', 'secret', 'peer.key'])
+const DATA_FILES = new Set(['tokens.json', 'secret', 'peer.key', FORMAT_FILE])
 const TALLY_ID = /"tallyId":"([^"\\]{1,200})"/
 
 /** Check (and with `repair`, repair) every journal of a data folder the node is not running on. */
@@ -62,6 +63,8 @@ export async function doctor(init: DoctorInit): Promise<JournalReport[]> {
   // refuses while a node owns the folder: never rewrite a journal under a live writer
   const lock = await acquireLock(dir)
   try {
+    // a newer version's journals may hold lines this one would take for damage and cut away
+    await readFolderFormat(dir)
     const names = (await readdir(dir)).filter((n) => JOURNAL.test(n)).sort()
     const reports: JournalReport[] = []
     for (const name of names) {

@@ -9,6 +9,7 @@ const WORDED_ERRORS: ReadonlySet<string> = new Set([
   'StoreWriteError',
   'StoreCorruptError',
   'StoreFullError',
+  'StoreNewerError',
   'JournalCorruptError'
 ])
 

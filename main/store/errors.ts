@@ -93,6 +93,24 @@ export class TallyDowngradeError extends Error {
   }
 }
 
+/**
+ * The data folder or database was written by a newer Taleus: refused whole, since this version would
+ * not see what the newer one keeps where this one does not look (and a repair could drop it).
+ */
+export class StoreNewerError extends Error {
+  override name = 'StoreNewerError'
+  constructor(
+    readonly where: string,
+    readonly found: number,
+    readonly known: number
+  ) {
+    super(
+      `${where} was written by a newer Taleus (data format ${found}; this version reads up to ${known}): ` +
+        'update Taleus to open it'
+    )
+  }
+}
+
 /** The store was used after close(). */
 export class StoreClosedError extends Error {
   override name = 'StoreClosedError'

@@ -2,6 +2,7 @@
  * The merchant store of one data folder and the SessionHooks it backs.
  *
  * Layout of DIR (one process owns it through DIR/.lock):
+ * - `format.json`   the folder's data format (folder-format.ts): a newer one than ours is refused.
  * - `secret`        32 random bytes (0600); token text = base64url(HMAC-SHA256(secret, tokenId)).
  * - `tokens.json`   lowdb 7: tokens in play (sha256 of the text only) and settings; small, rewritten whole.
  * - `tokens-archive.jsonl` append-only journal of archived tokens (token-book.ts): never rewritten.
@@ -57,6 +58,7 @@ import {
   toWriteError
 } from './errors.ts'
 import { acquireLock } from './lock.ts'
+import { claimFolderFormat, readFolderFormat } from './folder-format.ts'
 import { pageOf } from './paging.ts'
 import type { FolderLock } from './lock.ts'
 import { TallyBook, tallyView } from './tally-book.ts'
@@ -387,8 +389,11 @@ export async function openStore(dataDir: string, init: StoreInit = {}): Promise<
   const lock = await acquireLock(dir)
   const opened: Array<{ close(): Promise<void> }> = []
   try {
+    // before any part reads or upgrades its files: a newer version's folder is left as it is
+    await readFolderFormat(dir)
     const secret = await loadSecret(dir)
     const tokens = await TokenBook.open(join(dir, 'tokens.json'))
+    opened.push(tokens)
     const tallies = await TallyBook.open(join(dir, 'tallies.jsonl'))
     opened.push(tallies)
     const diskInit: DiskGuardInit = {}
@@ -405,6 +410,9 @@ export async function openStore(dataDir: string, init: StoreInit = {}): Promise<
     if (init.auditFiles !== undefined) auditInit.files = init.auditFiles
     if (init.auditCoalesceMs !== undefined) auditInit.coalesceMs = init.auditCoalesceMs
     const audit = await AuditLog.open(join(dir, 'audit.jsonl'), auditInit)
+    opened.push(audit)
+    // once every part has read (and upgraded) its files: an older version's folder is ours from now on
+    await claimFolderFormat(dir)
     return new LowdbMerchantStore({
       dataDir: dir,
       lock,

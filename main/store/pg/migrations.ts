@@ -4,6 +4,7 @@
  * migration exactly once (the others wait for the lock, then find it applied).
  */
 import type { PoolClient } from 'pg'
+import { StoreNewerError } from '../errors.ts'
 
 /** One schema change; `id` only grows, a migration is never edited once released. */
 export interface Migration {
@@ -142,6 +143,10 @@ export async function applyMigrations(client: PoolClient, schema: string): Promi
     const done = new Set(
       (await client.query<{ id: number }>('SELECT id FROM migrations')).rows.map((r) => r.id)
     )
+    // a newer node of the cadre moved the schema on: this one would miss what it keeps there
+    const known = MIGRATIONS.at(-1)?.id ?? 0
+    const newest = Math.max(0, ...done)
+    if (newest > known) throw new StoreNewerError(`the database schema "${schema}"`, newest, known)
     for (const m of MIGRATIONS) {
       if (done.has(m.id)) continue
       await client.query(m.sql)
