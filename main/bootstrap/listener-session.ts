@@ -357,7 +357,12 @@ export class ListenerSession extends BaseSession<ListenerState> {
   private async fail(err: unknown): Promise<void> {
     const error = toBootstrapError(err)
     this.outcome = this.classify(error)
-    if (mustAbort(error) || this.mustReset) {
+    if (error.name === 'SessionStoppedError' && this.contactRead && !this.responded && !this.mustReset) {
+      // our node is stopping before it answered (e.g. while its operator decides): B hears `busy` and may
+      // come back once we are up, rather than a reset it can only read as a fault. Once we answered, a
+      // reset is still the answer: B's verdict query then learns what became of the tally.
+      await this.tell('busy')
+    } else if (mustAbort(error) || this.mustReset) {
       this.frames.abort(error)
     } else if (this.verdictSent) {
       const scope = this.cleanupScope()

@@ -316,8 +316,9 @@ export abstract class ConsoleRuntime {
   protected onSessionEvent(event: SessionEvent, node = asCadre(this.store)?.node): void {
     const session = this.sessions.apply(event, node)
     this.batcher.push({ kind: 'session', session, event })
-    // events after the first may not repeat the token: the row has it
-    if (session.tokenId !== undefined && this.store !== undefined)
+    // events after the first may not repeat the token: the row has it. A stopping node's sessions end
+    // with it and no display mints a next code then (its store is on its way out).
+    if (session.tokenId !== undefined && this.store !== undefined && this.stopping === undefined)
       this.desk.displays.onSession({ ...event, tokenId: session.tokenId }, (created) =>
         this.desk.record('token-create', SYSTEM_CALL, {
           tokenId: created.tokenId,

@@ -220,4 +220,30 @@ describe('operator approval with the real store', () => {
     })
     expect(info.activeListeners).toBe(0)
   })
+
+  it('the node stops while its operator decides: it stops cleanly, B hears busy, and the session ends on record', async () => {
+    const dirA = await world.tempDir()
+    const started = async (dataDir: string): Promise<ConsoleService> => {
+      const service = await createConsoleService({ dataDir, listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false })
+      services.push(service)
+      await service.start()
+      return service
+    }
+    const [a, b] = await Promise.all([started(dirA), started(await world.tempDir())])
+    const created = await a.createToken({
+      role: 'stock',
+      approval: 'operator',
+      identityRequirements: ['name']
+    })
+    const { sessionId } = await b.dial({ link: created.link, identity: { name: 'Sam' } })
+    const waiting = await eventually(async () => (await a.listApprovals())[0])
+    // a session event during the stop used to reach a closing store and throw out of an event listener
+    await a.stop()
+    expect(await b.waitDial({ sessionId })).toMatchObject({ ok: false, reason: 'busy' })
+    const again = await started(dirA)
+    const row = (await again.listSessions()).find((r) => r.sessionId === waiting.sessionId)
+    expect(row?.state).toBe('L_FAILED')
+    const ops = (await again.listOperations({})).map((o) => o.op)
+    expect(ops).toContain('node-stop')
+  })
 })
