@@ -13,7 +13,7 @@ import type {
   ProvisionResult,
   TokenInfo
 } from '../bootstrap/types.ts'
-import { boundedCadre, boundedIdentity } from './tally-book.ts'
+import { boundedCadre, keptIdentity } from './tally-book.ts'
 import type { TallyRecord } from './tally-book.ts'
 import type { TokenRecord } from './token-book.ts'
 import type { LocalNode } from './types.ts'
@@ -59,14 +59,15 @@ export function copyBundle(bundle: IdentityBundle): IdentityBundle {
   return out
 }
 
-/** The bundle a peer sent, as an object; throws identity-required when a `required` field is missing or blank. */
+/** What we keep of the bundle a peer sent (keptIdentity); throws identity-required when a `required` field is missing or blank. */
 export function checkIdentity(bundle: IdentityBundle, required: readonly string[]): IdentityBundle {
   const given = bundle !== null && typeof bundle === 'object' && !Array.isArray(bundle) ? bundle : {}
   for (const field of required) {
     const value = Object.hasOwn(given, field) ? given[field] : undefined
     if (typeof value !== 'string' || value.trim() === '') throw new RejectedError('identity-required')
   }
-  return given
+  // the operator sees what the tally will keep of it
+  return keptIdentity(given, required) ?? {}
 }
 
 const isText = (v: unknown, max = MAX_ID_CHARS): v is string =>
@@ -157,8 +158,11 @@ export function newTallyRecord(
   }
   const { counterparty } = ctx
   if (counterparty != null) {
-    // only the listener holds another party's identity; a dialer's bundle is its own
-    const identity = ctx.direction === 'inbound' ? boundedIdentity(counterparty.identityBundle) : undefined
+    // only the listener holds another party's identity (a dialer's bundle is its own)
+    const identity =
+      ctx.direction === 'inbound'
+        ? keptIdentity(counterparty.identityBundle, ctx.token?.identityRequirements ?? [])
+        : undefined
     if (identity !== undefined) record.counterpartyIdentity = identity
     const cadre = boundedCadre(counterparty.cadrePeerAddrs)
     if (cadre !== undefined) record.counterpartyCadre = cadre

@@ -38,6 +38,27 @@ const IDENTITY_MAX_VALUE = 1024
 const CADRE_MAX_ADDRS = 16
 const CADRE_MAX_ADDR = 512
 
+/** Fields a customer may give unasked that we keep: what the console names a counterparty by. */
+const VOLUNTEERED_FIELDS: readonly string[] = ['name', 'email']
+/** The most of a volunteered field we keep (a token's requested fields keep the wire's 1 KiB). */
+const VOLUNTEERED_MAX_VALUE = 256
+
+/**
+ * What we keep of a customer's identity bundle under a token that asked for `requested`: those fields,
+ * and a name and an email given unasked (each cut to 256 characters); nothing else, so a stranger on a
+ * public QR cannot have its node store, show and export kilobytes of text it never asked for per tally.
+ */
+export function keptIdentity(bundle: unknown, requested: readonly string[]): IdentityBundle | undefined {
+  const bounded = boundedIdentity(bundle)
+  if (bounded === undefined) return undefined
+  const kept: Array<[string, string]> = []
+  for (const [field, value] of Object.entries(bounded)) {
+    if (requested.includes(field)) kept.push([field, value])
+    else if (VOLUNTEERED_FIELDS.includes(field)) kept.push([field, value.slice(0, VOLUNTEERED_MAX_VALUE)])
+  }
+  return kept.length === 0 ? undefined : Object.fromEntries(kept)
+}
+
 /** A bounded copy of an identity bundle: string fields within the wire's limits; undefined when none. */
 export function boundedIdentity(bundle: unknown): IdentityBundle | undefined {
   if (bundle === null || typeof bundle !== 'object' || Array.isArray(bundle)) return undefined

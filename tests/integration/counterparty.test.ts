@@ -11,6 +11,8 @@ import { openStore } from '../../main/store/index.ts'
 import { World, expectIdle, finished, outcome, tallyOnDisk, type Party } from '../helpers/bootstrap-world.ts'
 
 const BUNDLE = { email: 'ada@example.test', name: 'Ada Lovelace', note: 'counter 3' }
+/** What A keeps of it: the token asks for email and name; `note` was not asked for. */
+const KEPT = { email: BUNDLE.email, name: BUNDLE.name }
 const SECRET_VALUES = Object.values(BUNDLE)
 
 /** Everything one party wrote or emitted about its sessions, as text. */
@@ -76,17 +78,19 @@ describe('counterparty identity and cadre on each side', () => {
         status: 'confirmed',
         counterpartyPeerId: b.peerId,
         counterpartyName: 'Ada Lovelace',
-        counterpartyIdentity: BUNDLE,
+        counterpartyIdentity: KEPT,
         counterpartyCadre: b.addrs()
       })
       expect(a.store.getTally(tallyId)).toMatchObject({
-        counterpartyIdentity: BUNDLE,
+        counterpartyIdentity: KEPT,
         counterpartyCadre: b.addrs()
       })
       expect(await tallyOnDisk(a.dir, tallyId)).toMatchObject({
-        counterpartyIdentity: BUNDLE,
+        counterpartyIdentity: KEPT,
         counterpartyCadre: b.addrs()
       })
+      // nothing the token did not ask for (or a name and email) is kept
+      expect(a.store.getTally(tallyId)?.counterpartyIdentity).toEqual(KEPT)
 
       // B's tally: A's cadre; B's own bundle is not a counterparty identity
       const listedB = b.store.listTallies()

@@ -18,7 +18,9 @@ function ctx(sessionId: string): HookContext {
     direction: 'inbound',
     remotePeerId: 'peer-B',
     signal: new AbortController().signal,
-    counterparty: { identityBundle: { name: 'Bo', ...BUNDLE }, cadrePeerAddrs: CADRE }
+    counterparty: { identityBundle: { name: 'Bo', ...BUNDLE }, cadrePeerAddrs: CADRE },
+    // the token asked for every field: a confirmed tally keeps the whole bundle
+    token: { tokenId: 'tk_all', role: 'stock', identityRequirements: Object.keys(BUNDLE) }
   }
 }
 
@@ -169,6 +171,31 @@ describe('tally journal integrity', () => {
     // 20 attempts (one abandoned line each: a listener's draft has none) + one confirmed tally with the full bundle
     expect((size - confirmedBytes) / 20).toBeLessThan(1024)
     expect(await readFile(path(), 'utf8')).toContain(BUNDLE.f0)
+  })
+
+  it('a confirmed tally keeps only the fields its token asked for, and a short name and email given unasked', async () => {
+    const store = await openStore(dir)
+    const hooks = store.hooks(A)
+    const unasked: HookContext = {
+      ...ctx('plain'),
+      counterparty: {
+        identityBundle: { name: 'N'.repeat(1000), email: 'bo@example.org', website: 'x', ...BUNDLE },
+        cadrePeerAddrs: CADRE
+      },
+      token: { tokenId: 'tk_none', role: 'stock', identityRequirements: ['f3'] }
+    }
+    const { tally } = await hooks.provisionDatabase('stock', 'peer-B', 'peer-A', 'plain', unasked)
+    await hooks.settleTally!(tally.tallyId, 'confirmed', unasked)
+    expect(store.getTally(tally.tallyId)?.counterpartyIdentity).toEqual({
+      name: 'N'.repeat(256),
+      email: 'bo@example.org',
+      f3: BUNDLE.f3
+    })
+    await store.close()
+    const line = (await readFile(path(), 'utf8')).trim().split('\n').at(-1) ?? ''
+    // one 1 KiB field asked for, the 16 addresses of its cadre, the rest of a record: not the 16 KiB sent
+    expect(line.length).toBeLessThan(BUNDLE.f3!.length + 9 * 1024)
+    expect(line).not.toContain('website')
   })
 
   it('doctor refuses a folder a live store owns', async () => {
