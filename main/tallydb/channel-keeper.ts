@@ -16,6 +16,20 @@ import type { TallyIndexStore } from './backend-types.ts'
 const RECONNECT_CONCURRENCY = 4
 /** Longest a local change waits in the background for its channel to the counterparty. */
 const OFFER_WAIT_MS = 10_000
+/** First wait before the periodic reconnect tries a counterparty again that it could not reach. */
+const RETRY_FIRST_MS = 30_000
+/**
+ * Longest such wait: a counterparty gone for good (or a stranger that named addresses of someone else's
+ * host in its tallies) is tried a few times a day, not every round, however many tallies name it.
+ */
+const RETRY_MAX_MS = 6 * 3_600_000
+
+/** How the periodic reconnect stands with one counterparty it could not reach. */
+interface Unreached {
+  failures: number
+  /** Epoch ms before which the periodic reconnect leaves it alone. */
+  nextAt: number
+}
 
 /** What the keeper uses of its TallyDb. */
 export interface ChannelKeeperParts {
@@ -24,6 +38,8 @@ export interface ChannelKeeperParts {
   grantKey: Uint8Array
   /** Aborted when the database closes. */
   closing: AbortSignal
+  /** Clock (tests). Default Date.now. */
+  now?: () => number
   /** The opener's channel carries the document now: let the repo sync it on that channel. */
   opened: (entry: IndexEntry) => Promise<void>
 }
@@ -32,9 +48,13 @@ export interface ChannelKeeperParts {
 export class ChannelKeeper {
   readonly #p: ChannelKeeperParts
   readonly #syncing = new Map<string, Promise<boolean>>()
+  /** Counterparties the periodic reconnect could not reach, by peer id (gone once one is reached). */
+  readonly #unreached = new Map<string, Unreached>()
+  readonly #now: () => number
 
   constructor(parts: ChannelKeeperParts) {
     this.#p = parts
+    this.#now = parts.now ?? Date.now
   }
 
   /** True when a live channel carries the document of `entry`. */
@@ -74,15 +94,34 @@ export class ChannelKeeper {
     void this.sync(entry, AbortSignal.any([this.#p.closing, AbortSignal.timeout(OFFER_WAIT_MS)]))
   }
 
-  /** Reconnect opener documents (all, or those of one provisioner), a few at a time, in the background. */
+  /**
+   * Reconnect opener documents (all, or those of one provisioner), a few at a time, in the background.
+   * A round for all leaves out the counterparties it failed to reach until their wait is over (doubling
+   * from 30 s to 6 h); one that connected to us (`peer`) is tried at once.
+   */
   reconnect(peer?: string): void {
     if (this.#p.closing.aborted) return
-    const due = this.#p.index.opened(peer).filter((e) => !this.isOpen(e))
+    if (peer !== undefined) this.#unreached.delete(peer)
+    const waiting = (e: IndexEntry): boolean =>
+      (this.#unreached.get(e.counterpartyPeerId)?.nextAt ?? 0) > this.#now()
+    const due = this.#p.index.opened(peer).filter((e) => !this.isOpen(e) && !waiting(e))
     const next = async (): Promise<void> => {
-      for (let e = due.shift(); e !== undefined && !this.#p.closing.aborted; e = due.shift())
-        await this.sync(e, this.#p.closing).catch(() => false)
+      for (let e = due.shift(); e !== undefined && !this.#p.closing.aborted; e = due.shift()) {
+        // another of its tallies failed in this round: its peer is not there either
+        if (waiting(e)) continue
+        const reached = await this.sync(e, this.#p.closing).catch(() => false)
+        if (this.#p.closing.aborted) return
+        if (reached) this.#unreached.delete(e.counterpartyPeerId)
+        else this.#failed(e.counterpartyPeerId)
+      }
     }
     for (let i = 0; i < RECONNECT_CONCURRENCY; i++) void next()
+  }
+
+  #failed(peer: string): void {
+    const failures = (this.#unreached.get(peer)?.failures ?? 0) + 1
+    const wait = Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** Math.min(failures - 1, 20))
+    this.#unreached.set(peer, { failures, nextAt: this.#now() + wait })
   }
 
   /** Resolves once every attempt under way has ended. */
