@@ -16,6 +16,12 @@ export interface AbuseLimits {
   rejectedPerIp: RateLimit
   /** Attempts of one peer that ended abandoned: its token accepted, then it left or never finished. */
   abandonedPerPeer: RateLimit
+  /**
+   * Attempts from one remote IP (IPv6: one /64) that ended abandoned, whatever their peer ids: a host
+   * that mints a peer id per attempt (free) refills slower than a public QR's own bucket, so it cannot
+   * keep the QR answering `busy` to everyone (an outside tester did, from one host, for as long as it ran).
+   */
+  abandonedPerIp: RateLimit
   /** Abandoned attempts on one unlimited token (a public QR), whoever made them; each tally made on it pays one back. */
   abandonedPerToken: RateLimit
   /** Abandoned attempts on one token with a use limit: a single-use token cannot be farmed. */
@@ -39,6 +45,7 @@ export const DEFAULT_ABUSE_LIMITS: AbuseLimits = {
   rejectedPerPeer: { burst: 20, perSecond: 0.5 },
   rejectedPerIp: { burst: 200, perSecond: 10 },
   abandonedPerPeer: { burst: 5, perSecond: 1 / 30 },
+  abandonedPerIp: { burst: 30, perSecond: 0.2 },
   abandonedPerToken: { burst: 100, perSecond: 0.5 },
   abandonedPerLimitedToken: { burst: 3, perSecond: 1 / 60 },
   confirmedPerToken: { burst: 2000, perSecond: 1 },
@@ -55,6 +62,7 @@ export type RefusalCause =
   | 'peer-rejected'
   | 'ip-rejected'
   | 'peer-abandoned'
+  | 'ip-abandoned'
   | 'peer-sessions'
   | 'capacity'
   | 'token-abandoned'
@@ -73,6 +81,7 @@ export class AbuseGuard {
   private readonly rejectedByPeer: TokenBuckets
   private readonly rejectedByIp: TokenBuckets
   private readonly abandonedByPeer: TokenBuckets
+  private readonly abandonedByIp: TokenBuckets
   private readonly abandonedByToken: TokenBuckets
   private readonly abandonedByLimitedToken: TokenBuckets
   private readonly confirmedByToken: TokenBuckets
@@ -81,6 +90,7 @@ export class AbuseGuard {
     'peer-rejected': 0,
     'ip-rejected': 0,
     'peer-abandoned': 0,
+    'ip-abandoned': 0,
     'peer-sessions': 0,
     capacity: 0,
     'token-abandoned': 0,
@@ -102,6 +112,7 @@ export class AbuseGuard {
     this.rejectedByIp = buckets(this.limits.rejectedPerIp)
     // a peer may run a whole table of attempts before the first is charged: it owes all of them
     this.abandonedByPeer = buckets(this.limits.abandonedPerPeer, this.limits.maxSessionsPerPeer)
+    this.abandonedByIp = buckets(this.limits.abandonedPerIp)
     this.abandonedByToken = buckets(this.limits.abandonedPerToken)
     this.abandonedByLimitedToken = buckets(this.limits.abandonedPerLimitedToken)
     this.confirmedByToken = buckets(this.limits.confirmedPerToken)
@@ -112,6 +123,7 @@ export class AbuseGuard {
     if (!this.rejectedByPeer.allows(peer)) return 'peer-rejected'
     if (!this.rejectedByIp.allows(ip)) return 'ip-rejected'
     if (!this.abandonedByPeer.allows(peer)) return 'peer-abandoned'
+    if (!this.abandonedByIp.allows(ip)) return 'ip-abandoned'
     if (peerSessions >= this.limits.maxSessionsPerPeer) return 'peer-sessions'
     return undefined
   }
@@ -139,12 +151,15 @@ export class AbuseGuard {
       this.rejectedByPeer.take(peer)
     } else if (outcome === 'abandoned') {
       this.abandonedByPeer.take(peer)
+      this.abandonedByIp.take(ip)
       if (info != null) this.tokenBuckets(info).take(info.tokenId)
     } else if (outcome === 'done' && info != null) {
       // a tally made on the token pays back one abandoned attempt: customers who gave up in a rush the
       // node was slow to serve do not lock its QR for the rest, and a holder of the QR still abandons no
       // faster than the bucket's rate plus the tallies actually made on it
       this.tokenBuckets(info).give(info.tokenId)
+      // likewise for its host: customers behind one NAT who finish make up for those who gave up
+      this.abandonedByIp.give(ip)
       if (info.uses == null) this.confirmedByToken.take(info.tokenId)
     }
   }

@@ -297,10 +297,18 @@ describe.each(hostileStores())('session abuse on $name', (kind) => {
       await A!.idle()
       return stats
     }
-    const first = await giveUp(burst - 20, '127.0.0.4')
+    // a rush's customers come from many hosts: at most 20 from each (under the per-IP bound of its own)
+    let host = 10
+    const giveUpFromHosts = async (attempts: number): Promise<{ approved: number }> => {
+      let approved = 0
+      for (let left = attempts; left > 0; left -= 20)
+        approved += (await giveUp(Math.min(20, left), `127.0.0.${host++}`)).approved
+      return { approved }
+    }
+    const first = await giveUpFromHosts(burst - 20)
     const servedBetween = await customers(nodesC, link)
     // more gave up in all than the token's burst, but the tallies made in between paid most of them back
-    const second = await giveUp(CUSTOMERS, '127.0.0.5')
+    const second = await giveUpFromHosts(CUSTOMERS)
     const servedAfter = await customers(nodesC, link)
     console.info(
       `rush with customers giving up: ${first.approved} + ${second.approved} gave up (burst ${burst}), ` +
@@ -311,6 +319,36 @@ describe.each(hostileStores())('session abuse on $name', (kind) => {
     expect(second.approved).toBe(CUSTOMERS)
     expect(servedAfter.ok, servedAfter.failures.join(',')).toBeGreaterThanOrEqual(Math.ceil(CUSTOMERS * 0.95))
     expect(A.manager.getRefusalCounts()['token-abandoned']).toBe(0)
+  })
+
+  it('one host minting a peer id per abandoned attempt is stopped at its own bound; the public QR stays open', async () => {
+    A = await startStoreListener({ kind, stepTimeoutMs: 3000, sessionTimeoutMs: 30_000 })
+    const { token } = await A.store.createToken({ role: 'stock', uses: 'unlimited' })
+    const link: BootstrapLink = { token, role: 'stock', responderPeerAddrs: [A.addr()] }
+    const nodesC = await dialerNodes(CUSTOMERS)
+    nodes.push(...nodesC)
+    const limits = DEFAULT_ABUSE_LIMITS
+    attack = startAttack({
+      mode: 'farm',
+      target: A.addr(),
+      token,
+      identities: 200,
+      maxAttempts: 200,
+      localAddress: '127.0.0.6'
+    })
+    const stats = await attack.next('done')
+    await A.idle()
+    const served = await customers(nodesC, link)
+    const refusals = A.manager.getRefusalCounts()
+    console.info(
+      `one host, a fresh peer id per attempt: ${stats.approved} abandoned of 200, ${served.ok}/${CUSTOMERS} served; refusals ${JSON.stringify(refusals)}`
+    )
+    // each of its first streams came in before any was charged: at most a few past the bound
+    expect(stats.approved).toBeLessThanOrEqual(limits.abandonedPerIp.burst + 10)
+    expect(stats.approved).toBeLessThan(limits.abandonedPerToken.burst)
+    expect(refusals['ip-abandoned']).toBeGreaterThan(0)
+    expect(refusals['token-abandoned']).toBe(0)
+    expect(served.ok, served.failures.join(',')).toBe(CUSTOMERS)
   })
 
   it('revoking a token ends its sessions in flight with token-revoked', async () => {

@@ -110,6 +110,30 @@ describe('AbuseGuard', () => {
     expect(g.admitToken(info({ tokenId: 'open' }))).toBeUndefined()
   })
 
+  it('bounds abandoned attempts per IP whatever the peer ids, slower than a public QR refills', () => {
+    const c = clock()
+    const g = new AbuseGuard({}, c.now)
+    const { abandonedPerIp, abandonedPerToken } = DEFAULT_ABUSE_LIMITS
+    // one host, a fresh peer id per attempt (an outside tester's way to keep a public QR busy)
+    for (let i = 0; i < abandonedPerIp.burst; i++) {
+      expect(g.checkStream(`fresh-${i}`, 'host', 0)).toBeUndefined()
+      g.settle(`fresh-${i}`, 'host', 'abandoned', info())
+    }
+    expect(g.checkStream('fresh-next', 'host', 0)).toBe('ip-abandoned')
+    expect(g.refusalCounts()['ip-abandoned']).toBe(0)
+    // the QR itself is not locked: the host drained less than its bucket, and others still come in
+    expect(g.admitToken(info())).toBeUndefined()
+    expect(g.checkStream('someone', 'another-host', 0)).toBeUndefined()
+    expect(abandonedPerIp.burst).toBeLessThan(abandonedPerToken.burst)
+    expect(abandonedPerIp.perSecond).toBeLessThan(abandonedPerToken.perSecond)
+    // customers of that host who finish pay back the ones who gave up
+    const g2 = new AbuseGuard({}, c.now)
+    for (let i = 0; i < abandonedPerIp.burst; i++) g2.settle(`gave-up-${i}`, 'nat', 'abandoned', info())
+    expect(g2.checkStream('next', 'nat', 0)).toBe('ip-abandoned')
+    g2.settle('served', 'nat', 'done', info())
+    expect(g2.checkStream('next', 'nat', 0)).toBeUndefined()
+  })
+
   it('a tally made on a token pays back one abandoned attempt of it (a rush where some customers gave up)', () => {
     const c = clock()
     const g = new AbuseGuard({ abandonedPerToken: { burst: 10, perSecond: 0 } }, c.now)
