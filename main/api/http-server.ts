@@ -44,6 +44,11 @@ export const ACTOR_HEADER = 'x-taleus-actor'
 const MAX_BODY_BYTES = 64 * 1024
 /** A client that lets this much event data pile up is cut off rather than growing our memory. */
 const MAX_SSE_BACKLOG = 8 * 1024 * 1024
+/**
+ * Event streams open at once (console tabs, Electron windows): each may hold MAX_SSE_BACKLOG, so their
+ * number bounds what slow readers can make us hold (an outside tester held 300: +100 MB).
+ */
+export const MAX_EVENT_STREAMS = 32
 
 /** Security headers on every answer. */
 const BASE_HEADERS = {
@@ -132,6 +137,12 @@ export async function startApiServer(init: ApiServerInit): Promise<ApiServer> {
     }
     if (url.pathname === EVENTS_PATH) {
       if (req.method !== 'GET') throw new ApiError('method-not-allowed', 405, 'use GET')
+      if (streams.size >= MAX_EVENT_STREAMS)
+        throw new ApiError(
+          'too-many-streams',
+          503,
+          `the console is open in ${MAX_EVENT_STREAMS} windows or tabs already; close one and reload`
+        )
       openEventStream(req, res, secret)
       return
     }

@@ -3,12 +3,12 @@
  * and the static console. The API behind it here is a small recording implementation of TaleusApi: these
  * tests are about the HTTP layer; the real service is exercised by service-*.test.ts and cli-*.test.ts.
  */
-import { request } from 'node:http'
+import { request, type ClientRequest } from 'node:http'
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startApiServer, type ApiServer } from '../../main/api/http-server.ts'
+import { MAX_EVENT_STREAMS, startApiServer, type ApiServer } from '../../main/api/http-server.ts'
 import { isLoopback } from '../../main/api/auth.ts'
 import type { ConsoleEvent, TaleusApi } from '../../preload/contract.ts'
 import { EVENTS_PATH } from '../../preload/contract.ts'
@@ -286,6 +286,43 @@ describe('local HTTP API', () => {
       req.end()
     })
     expect(JSON.parse(received)).toEqual(events)
+  })
+
+  it('holds at most MAX_EVENT_STREAMS event streams at once; the next is told why', async () => {
+    const open = (): Promise<{ req: ClientRequest; status: number; body: string }> =>
+      new Promise((resolve, reject) => {
+        const req = request(new URL(EVENTS_PATH, server.url), { headers: auth }, (res) => {
+          if (res.statusCode === 200) {
+            resolve({ req, status: 200, body: '' })
+            return
+          }
+          let body = ''
+          res.setEncoding('utf8')
+          res.on('data', (chunk: string) => (body += chunk))
+          res.on('end', () => resolve({ req, status: res.statusCode ?? 0, body }))
+        })
+        req.on('error', reject)
+        req.end()
+      })
+    const held: ClientRequest[] = []
+    try {
+      for (let i = 0; i < MAX_EVENT_STREAMS; i++) {
+        const s = await open()
+        expect(s.status).toBe(200)
+        held.push(s.req)
+      }
+      const refused = await open()
+      expect(refused.status).toBe(503)
+      expect((JSON.parse(refused.body) as { error: { code: string } }).error.code).toBe('too-many-streams')
+      // one closed, a new one gets in
+      held.shift()?.destroy()
+      await new Promise((resolve) => setTimeout(resolve, 100))
+      const again = await open()
+      expect(again.status).toBe(200)
+      held.push(again.req)
+    } finally {
+      for (const r of held) r.destroy()
+    }
   })
 
   it('serves the console without auth, with CSP and nosniff, and nothing outside its folder', async () => {
