@@ -1,13 +1,15 @@
 /**
  * `taleus console --data-dir D [--print] [--rotate]`: open the running node's browser console in one step
- * (its address carries the secret in the URL fragment, so it is opened, or printed only to a person's
- * terminal, never to a pipe or a log), or rotate the secret (open tabs then sign in again).
+ * (its address carries the secret in the URL fragment, so it is opened through a private page, never
+ * given in a command line, or printed only to a person's terminal, never to a pipe or a log), or rotate
+ * the secret (open tabs then sign in again).
  */
 import { spawn } from 'node:child_process'
 import { readFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { API_INFO_FILE, type ApiInfo } from './api-client.ts'
 import { CliError } from './cli-error.ts'
+import { PAGE_LIFETIME_MS, removeLater, writeConsolePage, type ConsolePage } from './console-page.ts'
 import { readSecret, rotateSecret } from './console-secret.ts'
 
 /** Options of `taleus console`. */
@@ -19,8 +21,10 @@ export interface ConsoleOptions {
   rotate?: boolean
   /** Is stdout a person's terminal (tests pass it). Default process.stdout.isTTY. */
   isTTY?: boolean
-  /** Opens a URL (tests pass one). Default: $BROWSER, else the platform's opener. */
+  /** Opens the page leading to the console, given its file:// URL (tests pass one). Default: $BROWSER, else the platform's opener. */
   open?: (url: string) => Promise<void>
+  /** How long the page stays once the browser was started. Default: $TALEUS_CONSOLE_PAGE_MS, else PAGE_LIFETIME_MS. */
+  pageLifetimeMs?: number
 }
 
 /** What `taleus console` did. */
@@ -59,11 +63,16 @@ export async function consoleCommand(opts: ConsoleOptions): Promise<ConsoleResul
     process.stdout.write(`${address}\n`)
     return { action: 'printed', url: info.url }
   }
+  // the browser's command line is public (ps): it gets a private page that holds the address instead
+  let page: ConsolePage | undefined
   try {
-    await (opts.open ?? openUrl)(address)
+    page = await writeConsolePage(address)
+    await (opts.open ?? openUrl)(page.url)
+    removeLater(page, opts.pageLifetimeMs ?? pageLifetime())
     process.stderr.write(`taleus: opened the console (${info.url}) in your browser\n`)
     return { action: 'opened', url: info.url }
   } catch {
+    await page?.remove().catch(() => {})
     if (isTTY) {
       process.stdout.write(`${address}\n`)
       return { action: 'printed', url: info.url }
@@ -72,6 +81,12 @@ export async function consoleCommand(opts: ConsoleOptions): Promise<ConsoleResul
       `could not open a browser; run "taleus console --print --data-dir ${dataDir}" in a terminal for the address`
     )
   }
+}
+
+/** $TALEUS_CONSOLE_PAGE_MS when it is a sane number of ms (a browser slower to start), else the default. */
+function pageLifetime(): number {
+  const ms = Number(process.env.TALEUS_CONSOLE_PAGE_MS)
+  return Number.isInteger(ms) && ms >= 100 && ms <= 3_600_000 ? ms : PAGE_LIFETIME_MS
 }
 
 async function runningInfo(dataDir: string): Promise<ApiInfo | undefined> {

@@ -8,6 +8,7 @@ import type { IdentityBundle } from '../views/console-views.ts'
 import { identityFields } from '../bootstrap/identity-requirements.ts'
 import { parseLink } from '../bootstrap/link.ts'
 import { UsageError } from './cli-error.ts'
+import { printable } from './terminal-text.ts'
 
 /** How to ask: a question on a terminal; undefined when nobody can answer (no terminal). */
 export type AskField = (field: string) => Promise<string>
@@ -27,7 +28,8 @@ export function terminalAsk(): AskField | undefined {
   return async (field) => {
     const rl = createInterface({ input: process.stdin, output: process.stderr })
     try {
-      return (await rl.question(`taleus: the merchant asks for your ${field}: `)).trim()
+      // the field's name is the merchant's (from the link): shown, never obeyed
+      return (await rl.question(`taleus: the merchant asks for your ${printable(field)}: `)).trim()
     } finally {
       rl.close()
     }

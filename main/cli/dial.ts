@@ -13,6 +13,7 @@ import type { ReasonCode } from '../bootstrap/types.ts'
 import { CliError, UsageError } from './cli-error.ts'
 import { completeIdentity } from './dial-identity.ts'
 import { MAX_LINK_BYTES, parseLinkText, type LinkSource } from './parse-args.ts'
+import { printable } from './terminal-text.ts'
 
 /** The stderr line of a link given in the arguments (printed once the link is known to be one). */
 export const ARGV_LINK_WARNING =
@@ -114,7 +115,8 @@ export async function dial(opts: DialOptions): Promise<DialOutcome | undefined> 
       for (const e of events) {
         if (e.kind !== 'session') continue
         if (sessionId === undefined) early.push({ id: e.session.sessionId, state: e.session.state })
-        else if (e.session.sessionId === sessionId) process.stderr.write(`taleus: ${e.session.state}\n`)
+        else if (e.session.sessionId === sessionId)
+          process.stderr.write(`taleus: ${printable(e.session.state)}\n`)
       }
     })
     try {
@@ -127,7 +129,7 @@ export async function dial(opts: DialOptions): Promise<DialOutcome | undefined> 
             ...(identity === undefined ? {} : { identity })
           })
         ).sessionId
-        for (const e of early) if (e.id === sessionId) process.stderr.write(`taleus: ${e.state}\n`)
+        for (const e of early) if (e.id === sessionId) process.stderr.write(`taleus: ${printable(e.state)}\n`)
         outcome = await service.waitDial({ sessionId })
         if (!outcome.ok) {
           const id = sessionId
@@ -189,7 +191,7 @@ async function settleEarlier(service: DialService): Promise<number> {
   for (const t of before) {
     const status = still.has(t.tallyId) ? 'pending' : (now.get(t.tallyId) ?? 'pending')
     process.stderr.write(
-      `taleus: tally ${t.tallyId}: ${status === 'pending' ? 'still pending (the merchant did not answer)' : status}\n`
+      `taleus: tally ${printable(t.tallyId)}: ${status === 'pending' ? 'still pending (the merchant did not answer)' : status}\n`
     )
   }
   return still.size
@@ -210,7 +212,8 @@ async function askUntilSettled(service: DialService, tallyId: string): Promise<T
 export function describeDial(outcome: Extract<DialOutcome, { ok: true }>): string {
   // the outcome's role is the merchant's (the link's): say ours in plain words
   const you = roleSentence(outcome.role, 'outbound').replace(/^You/, 'you').replace(/\.$/, '')
-  return `bootstrapped tally ${outcome.tallyId} with ${outcome.remotePeerId}: ${you}`
+  // the merchant named the tally and the peer: escaped here, where a newline in them would start a line
+  return `bootstrapped tally ${printable(outcome.tallyId)} with ${printable(outcome.remotePeerId)}: ${you}`
 }
 
 export type { ReasonCode }

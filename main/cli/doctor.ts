@@ -9,6 +9,7 @@ import { join, resolve } from 'node:path'
 import { acquireLock } from '../store/lock.ts'
 import { FORMAT_FILE, readFolderFormat } from '../store/folder-format.ts'
 import { CliError } from './cli-error.ts'
+import { printable } from './terminal-text.ts'
 import { scanJournal, sealLine, syncDir } from '../store/journal.ts'
 import type { ScannedLine } from '../store/journal.ts'
 import { parseRecord } from '../store/tally-book.ts'
@@ -184,10 +185,13 @@ export function describeReports(reports: JournalReport[], repaired: boolean): st
       `${r.file}: ${r.lines} lines (${r.legacyLines} without checksum), ` +
         (problems === 0 && r.tornBytes === 0 ? 'ok' : `${problems} damaged, torn tail ${r.tornBytes} bytes`)
     )
-    for (const d of r.damaged) out.push(`  line ${d.line}: ${d.detail}`)
-    for (const d of r.downgrades) out.push(`  line ${d.line}: ${d.detail} (ignored when read)`)
+    // details and ids quote the damaged lines themselves
+    for (const d of r.damaged) out.push(`  line ${d.line}: ${printable(d.detail)}`)
+    for (const d of r.downgrades) out.push(`  line ${d.line}: ${printable(d.detail)} (ignored when read)`)
     for (const id of r.review)
-      out.push(`  review tally ${id}: a damaged line named it; confirm its state with the counterparty`)
+      out.push(
+        `  review tally ${printable(id)}: a damaged line named it; confirm its state with the counterparty`
+      )
     if (r.backup !== undefined) out.push(`  repaired; the file as it was is kept in ${r.backup}`)
   }
   if (!repaired && reports.some(needsRepair)) out.push('run again with --repair to fix (a backup is kept)')

@@ -1,10 +1,13 @@
 /** Readable tables of the CLI (fixed-width columns, no colours). */
 import type { ApprovalView, SessionView, TallyView, TokenView } from '../views/console-views.ts'
 import { ownRole } from '../views/roles.ts'
+import { printable, printableValue } from './terminal-text.ts'
 
-/** Render rows under a header, each column as wide as its widest cell. */
-export function table(header: string[], rows: string[][]): string {
-  if (rows.length === 0) return '(none)'
+/** Render rows under a header, each column as wide as its widest cell; cells made printable (most are others' text). */
+export function table(header: string[], rawRows: string[][]): string {
+  if (rawRows.length === 0) return '(none)'
+  // escaped before measuring: a cell is as wide as what the terminal shows of it
+  const rows = rawRows.map((r) => r.map(printable))
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)))
   const line = (cells: string[]): string =>
     cells
@@ -87,8 +90,9 @@ export function approvalsTable(approvals: ApprovalView[]): string {
       a.sessionId,
       a.tokenLabel || a.tokenId,
       short(a.peerId, 16),
+      // the customer's own words: quoted when they hold what would fake another field (`, email=…`)
       Object.entries(a.bundle)
-        .map(([k, v]) => `${k}=${String(v)}`)
+        .map(([k, v]) => `${printableValue(k)}=${printableValue(String(v))}`)
         .join(', ') || '-',
       when(a.requestedAt),
       when(a.deadline)

@@ -7,8 +7,10 @@ import { CliError } from './cli-error.ts'
 import { reportError } from './report-error.ts'
 import { pageFrom, withPageOptions, type PageOptions } from './page-options.ts'
 import { describeDial, dial, readDialLink } from './dial.ts'
+import { exitWhenFlushed } from './exit-flushed.ts'
 import { approvalsTable, sessionsTable, talliesTable, tokensTable } from './format.ts'
 import { packageVersion } from './package-version.ts'
+import { print } from './print.ts'
 import {
   parseDuration,
   parseFieldList,
@@ -32,14 +34,6 @@ const collectListen = (value: string, previous: string[] = []): string[] => [
   ...previous,
   wrap(parseListenAddr)(value)
 ]
-
-function out(text: string): void {
-  process.stdout.write(text.endsWith('\n') ? text : `${text}\n`)
-}
-
-function print(json: boolean | undefined, value: unknown, human: () => string): void {
-  out(json === true ? JSON.stringify(value) : human())
-}
 
 /** Build the program; actions write to stdout/stderr and throw CliError on failure. */
 export function buildProgram(): Command {
@@ -338,14 +332,19 @@ const parsePortOption = wrap(parsePort)
 
 /** Run the CLI and exit: 0 on success, 1 on failure, 2 on bad arguments; failures as ONE stderr line. */
 export async function runCli(argv: string[]): Promise<void> {
+  // a reader that has what it wanted (`| head`) closed the pipe: that is the end of the output, not a crash
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0)
+    throw err
+  })
   const program = buildProgram()
+  let code = 0
   try {
     await program.parseAsync(argv)
-    process.exitCode = 0
   } catch (err) {
-    process.exitCode = reportError(err)
+    code = reportError(err)
   }
-  // libp2p and timers may keep the loop alive after a dial; the work is done.
-  const code = process.exitCode ?? 0
-  setTimeout(() => process.exit(code), 50).unref()
+  // kept should the loop empty on its own while the output drains
+  process.exitCode = code
+  await exitWhenFlushed(code)
 }

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url'
 import { DEFAULT_ABUSE_LIMITS } from '../bootstrap/abuse-guard.ts'
 import type { AbuseLimits } from '../bootstrap/abuse-guard.ts'
 import { API_INFO_FILE } from './api-client.ts'
+import { printable } from './terminal-text.ts'
 
 /** Options of `taleus serve`. */
 export interface ServeOptions {
@@ -60,7 +61,8 @@ export async function serve(opts: ServeOptions): Promise<void> {
     ...(opts.store === undefined ? {} : { store: opts.store }),
     // Default (the service's): every interface, so customers reach the node over the LAN.
     ...(opts.listen === undefined || opts.listen.length === 0 ? {} : { listen: opts.listen }),
-    onWarning: (words) => process.stderr.write(`taleus: ${words}\n`)
+    // a warning may name what a peer sent
+    onWarning: (words) => process.stderr.write(`taleus: ${printable(words)}\n`)
   })
   await service.start()
   // the same secret and port as last time: open tabs and bookmarks keep working across restarts

@@ -6,6 +6,8 @@ import type { Command } from 'commander'
 import type { TallyDocumentView, TallyTerms, TermsProposal } from '../views/console-views.ts'
 import { connectApi } from './api-client.ts'
 import { UsageError } from './cli-error.ts'
+import { print } from './print.ts'
+import { printable, printableValue, quoted } from './terminal-text.ts'
 import { termsFrom, withTermsOptions } from './terms-options.ts'
 import type { TermsOptions } from './terms-options.ts'
 
@@ -39,7 +41,11 @@ export function registerTallyCommand(program: Command): void {
       if (Object.keys(terms).length === 0)
         throw new UsageError('propose at least one of --stock-limit, --foil-limit, --unit, --note')
       const proposal = await (await connectApi(opts.dataDir))('proposeTerms', { tallyId, terms })
-      print(opts.json, proposal, () => `proposed ${proposal.proposalId}: ${describeTerms(proposal.terms)}`)
+      print(
+        opts.json,
+        proposal,
+        () => `proposed ${printable(proposal.proposalId)}: ${describeTerms(proposal.terms)}`
+      )
     })
 
   tally
@@ -55,7 +61,7 @@ export function registerTallyCommand(program: Command): void {
         opts.json,
         accepted,
         () =>
-          `accepted ${accepted.proposalId}: ${describeTerms(accepted.terms)}` +
+          `accepted ${printable(accepted.proposalId)}: ${describeTerms(accepted.terms)}` +
           (accepted.status === 'awaiting-confirmation'
             ? " (the terms change once the proposer's node confirms it)"
             : '')
@@ -75,12 +81,16 @@ export function registerTallyCommand(program: Command): void {
       .option('--json', 'print JSON')
       .action(async (tallyId: string, proposalId: string, opts: { dataDir: string; json?: boolean }) => {
         const closed = await (await connectApi(opts.dataDir))('closeProposal', { tallyId, proposalId, how })
-        print(opts.json, closed, () => `${how} ${closed.proposalId}: ${describeTerms(closed.terms)}`)
+        print(
+          opts.json,
+          closed,
+          () => `${how} ${printable(closed.proposalId)}: ${describeTerms(closed.terms)}`
+        )
       })
   }
 }
 
-/** The document as a few lines for a terminal. */
+/** The document as a few lines for a terminal; every string in it may be the counterparty's. */
 export function describeDocument(view: TallyDocumentView): string {
   const { tally, terms, proposals } = view.document
   const local = view.provisioner ? 'this node serves it' : 'replica of the counterparty’s'
@@ -90,35 +100,33 @@ export function describeDocument(view: TallyDocumentView): string {
       ? 'offline (not synced this run)'
       : `offline (last sync ${new Date(view.lastSyncAt).toISOString()})`
   const lines = [
-    `tally ${tally.tallyId} (${tally.createdBy}) · ${local} · ${sync}${view.revoked ? ' · grant revoked' : ''}`,
-    `  dialer ${tally.initiatorPeerId}`,
-    `  listener ${tally.respondentPeerId}`,
+    `tally ${printable(tally.tallyId)} (${printable(tally.createdBy)}) · ${local} · ${sync}${view.revoked ? ' · grant revoked' : ''}`,
+    `  dialer ${printable(tally.initiatorPeerId)}`,
+    `  listener ${printable(tally.respondentPeerId)}`,
     `  terms: ${describeTerms(terms)}`
   ]
   if (view.refused !== null)
     lines.push(
-      `  their changes refused ${new Date(view.refused.at).toISOString()}: ${view.refused.reason} (this copy kept none of them)`
+      `  their changes refused ${new Date(view.refused.at).toISOString()}: ${printable(view.refused.reason)} (this copy kept none of them)`
     )
   if (proposals.length === 0) lines.push('  no proposals')
   for (const p of proposals) {
     const who = p.by === view.counterpartyPeerId ? 'counterparty' : 'us'
     lines.push(
-      `  ${p.status === 'open' ? '○' : '●'} ${p.proposalId} by ${who}, ${p.status}: ${describeTerms(p.terms)}`
+      `  ${p.status === 'open' ? '○' : '●'} ${printable(p.proposalId)} by ${who}, ${printable(p.status)}: ${describeTerms(p.terms)}`
     )
   }
   return lines.join('\n')
 }
 
+// the values are typed, but a counterparty's replica is only as typed as its code: each is made printable
 function describeTerms(terms: TallyTerms | TermsProposal['terms']): string {
   const parts: string[] = []
-  if (terms.stockCreditLimit !== undefined) parts.push(`stock limit ${terms.stockCreditLimit}`)
-  if (terms.foilCreditLimit !== undefined) parts.push(`foil limit ${terms.foilCreditLimit}`)
-  if (terms.unit !== undefined) parts.push(`unit ${terms.unit}`)
-  if (terms.note !== undefined) parts.push(`note "${terms.note}"`)
+  if (terms.stockCreditLimit !== undefined)
+    parts.push(`stock limit ${printable(String(terms.stockCreditLimit))}`)
+  if (terms.foilCreditLimit !== undefined)
+    parts.push(`foil limit ${printable(String(terms.foilCreditLimit))}`)
+  if (terms.unit !== undefined) parts.push(`unit ${printableValue(terms.unit)}`)
+  if (terms.note !== undefined) parts.push(`note ${quoted(terms.note)}`)
   return parts.length === 0 ? 'none yet' : parts.join(', ')
-}
-
-function print(json: boolean | undefined, value: unknown, human: () => string): void {
-  const text = json === true ? JSON.stringify(value) : human()
-  process.stdout.write(text.endsWith('\n') ? text : `${text}\n`)
 }

@@ -2,12 +2,13 @@
  * The CLI side of issue G, in child processes: `taleus dial` names the identity fields a link asks for,
  * `taleus approve nosuch` says the session is unknown, roles in plain words, `taleus audit verify` finds
  * an edited record, and the console keeps its address (port and secret) across restarts, opens in one
- * step without the secret in a log, and rotates its secret.
+ * step without the secret in a log or a command line, and rotates its secret.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process'
+import { existsSync } from 'node:fs'
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { completeIdentity } from '../../main/cli/dial-identity.ts'
 import { sealLine, unsealLine } from '../../main/store/journal-seal.ts'
@@ -176,21 +177,79 @@ describe('taleus CLI for an operator (issue G)', () => {
     expect(identity).toEqual({ name: 'Ann', email: 'ann@example.org' })
   })
 
+  it('human lists show control characters of stored text as visible escapes (a label here, a peer name alike)', async () => {
+    const label = 'evil\x1b[2J\r\x1b[2K\u009b\u202e'
+    const made = await taleus(['token', 'create', '--data-dir', dir, '--role', 'stock', '--label', label])
+    expect(made.code).toBe(0)
+    const list = await taleus(['token', 'list', '--data-dir', dir])
+    expect(list.code).toBe(0)
+    expect(list.stdout).toContain('evil\\x1b[2J\\r\\x1b[2K\\x9b\\u202e')
+    // eslint-disable-next-line no-control-regex -- control characters are what it looks for
+    expect(list.stdout).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202e]/)
+    // JSON stays JSON: the label as it was stored
+    const json = await taleus(['token', 'list', '--data-dir', dir, '--json'])
+    expect((JSON.parse(json.stdout) as Array<{ label: string }>).map((t) => t.label)).toContain(label)
+  })
+
   it('console: --print only on a terminal, one-step open with $BROWSER, the same address after a restart, --rotate', async () => {
     const secret = (await readFile(join(dir, 'api-secret'), 'utf8')).trim()
     const printed = await taleus(['console', '--print', '--data-dir', dir])
     expect(printed.code).toBe(1)
     expect(printed.stdout + printed.stderr).not.toContain(secret)
 
-    const opened = join(dir, 'opened.txt')
-    const browser = join(dialerDir, 'browser.sh')
-    await writeFile(browser, `#!/bin/sh\nprintf '%s' "$1" > '${opened}'\n`)
+    // the fake browser records its command line (what `ps` shows every local user) and the page it got
+    const opened = join(dialerDir, 'opened.json')
+    const browser = join(dialerDir, 'browser.cjs')
+    await writeFile(
+      browser,
+      `#!${process.execPath}
+const { readFileSync, statSync, writeFileSync } = require('node:fs')
+const { dirname } = require('node:path')
+const { fileURLToPath } = require('node:url')
+const seen = { argv: process.argv }
+if (process.argv[2].startsWith('file:')) {
+  const page = fileURLToPath(process.argv[2])
+  Object.assign(seen, {
+    page,
+    html: readFileSync(page, 'utf8'),
+    fileMode: statSync(page).mode & 0o777,
+    dirMode: statSync(dirname(page)).mode & 0o777
+  })
+}
+writeFileSync(${JSON.stringify(opened)}, JSON.stringify(seen))
+`
+    )
     await chmod(browser, 0o700)
-    const open = await taleus(['console', '--data-dir', dir], { BROWSER: browser })
+    const open = await taleus(['console', '--data-dir', dir], {
+      BROWSER: browser,
+      TALEUS_CONSOLE_PAGE_MS: '1500'
+    })
     expect(open.code).toBe(0)
-    const url = await readFile(opened, 'utf8')
-    expect(url).toMatch(new RegExp(`^http://127\\.0\\.0\\.1:\\d+/#secret=${secret}$`))
+    const seen = JSON.parse(await readFile(opened, 'utf8')) as {
+      argv: string[]
+      page: string
+      html: string
+      fileMode: number
+      dirMode: number
+    }
+    // the secret is in no argument: the browser got a file:// page, private to this user
+    expect(seen.argv.join(' ')).not.toContain(secret)
+    expect(seen.argv[2]).toMatch(/^file:\/\//)
+    expect(seen.fileMode).toBe(0o600)
+    expect(seen.dirMode).toBe(0o700)
+    // ...which replaces itself with the console's address and its secret, uncached, with no referrer
+    const target = /location\.replace\(("[^"]*")\)/.exec(seen.html)?.[1]
+    expect(JSON.parse(target ?? 'null')).toMatch(
+      new RegExp(`^http://127\\.0\\.0\\.1:\\d+/#secret=${secret}$`)
+    )
+    expect(seen.html).toContain('<meta http-equiv="Cache-Control" content="no-store">')
+    expect(seen.html).toContain('<meta name="referrer" content="no-referrer">')
     expect(open.stdout + open.stderr).not.toContain(secret)
+    // ...and is gone, folder and all, once the browser had its time (TALEUS_CONSOLE_PAGE_MS), the command long over
+    await vi.waitFor(() => expect(existsSync(dirname(seen.page))).toBe(false), {
+      timeout: 15_000,
+      interval: 100
+    })
 
     const before = JSON.parse(await readFile(join(dir, 'api.json'), 'utf8')) as { url: string }
     await stopServe()
