@@ -224,7 +224,7 @@ export class ListenerSession extends BaseSession<ListenerState> {
       }
       this.mustReset = true
       await this.settle(provisionResult.tally.tallyId)
-      await this.step((signal) => this.frames.closeWrite({ signal }))
+      await this.tellConfirmed((signal) => this.frames.closeWrite({ signal }))
       this.outcome = 'done'
       this.enter('L_DONE')
       return this.result(tokenInfo.role, provisionResult, contact)
@@ -248,9 +248,11 @@ export class ListenerSession extends BaseSession<ListenerState> {
     this.tallyExists = true
     // confirm before the positive Ack, as in stock: B must never report a tally A failed to confirm
     await this.settle(database.tally.tallyId)
-    await this.step((signal) => this.frames.write({ type: 'Ack', ok: true }, { signal }))
-    this.verdictSent = true
-    await this.step((signal) => this.frames.closeWrite({ signal }))
+    await this.tellConfirmed(async (signal) => {
+      await this.frames.write({ type: 'Ack', ok: true }, { signal })
+      this.verdictSent = true
+      await this.frames.closeWrite({ signal })
+    })
     this.outcome = 'done'
     this.enter('L_DONE')
     return this.result(tokenInfo.role, database, contact)
@@ -334,6 +336,19 @@ export class ListenerSession extends BaseSession<ListenerState> {
       tally.initiatorPeerId === this.remotePeerId &&
       tally.respondentPeerId === this.localPeerId
     )
+  }
+
+  /**
+   * The tally is confirmed on our side: what is left is telling B. If B has left meanwhile (or the step
+   * runs out), the session still ends done, as the tally is: B learns it from its verdict query, and an
+   * operator must not read a customer who has a tally as failed.
+   */
+  private async tellConfirmed(send: (signal: AbortSignal) => Promise<void>): Promise<void> {
+    try {
+      await this.step(send)
+    } catch (err) {
+      this.frames.abort(err as Error)
+    }
   }
 
   private async settle(tallyId: string): Promise<void> {

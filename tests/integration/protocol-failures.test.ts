@@ -290,6 +290,26 @@ describe('bootstrap failures', () => {
     await expectIdle(pair)
   })
 
+  it.each(['stock', 'foil'] as const)(
+    '%s: B gone once A has confirmed: A ends DONE (its tally is), B learns it from its verdict query',
+    async (role) => {
+      pair = await makePair()
+      const p = pair
+      p.hooksA.addToken(`gone-${role}`, role)
+      // the connection drops just after A's confirmation, while it tells B (a wait here would drop it
+      // during the confirmation, which A then abandons: B left before it was confirmed)
+      p.hooksA.override.settleTally = async (_id: string, outcome: string) => {
+        if (outcome === 'confirmed') void p.a.hangUp(p.b.peerId)
+      }
+      const endA = nextTerminal(p.managerA)
+      await settled(p.managerB.initiateBootstrap(p.link(`gone-${role}`, role), p.b))
+      const a = await endA
+      expect(a.state).toBe('L_DONE')
+      expect([...p.hooksA.tallies.values()].map((t) => t.status)).toEqual(['confirmed'])
+      await expectIdle(p)
+    }
+  )
+
   it('A hook hanging past its step timeout (ignoring its signal): A TIMEOUT, B sees the reset', async () => {
     pair = await makePair({ stepTimeoutMs: 300 }, { stepTimeoutMs: 5000 })
     pair.hooksA.addToken('hang-token', 'stock', {}, 1)
@@ -471,7 +491,7 @@ describe('bootstrap failures', () => {
     await expectIdle(pair)
   })
 
-  it('listener stopping mid-flow: A ends failed, B sees the reset, nothing hangs', async () => {
+  it('listener stopping mid-flow: A ends failed, B is told busy, nothing hangs', async () => {
     pair = await makePair()
     pair.hooksA.addToken('stop-token', 'stock', {}, 1)
     const entered = gate()
@@ -482,8 +502,9 @@ describe('bootstrap failures', () => {
     await pair.managerA.stop()
     const a = await endA
     expect(a.state).toBe('L_FAILED')
+    // A had not answered: B is told busy (it may come back), not left with a reset
     const { error } = await dial
-    expect(error?.name).toBe('StreamClosedError')
+    expect(error).toMatchObject({ name: 'RejectedError', reason: 'busy' })
     await expectIdle(pair)
   })
 
