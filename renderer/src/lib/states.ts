@@ -1,5 +1,5 @@
 /** Session states in words and as badge kinds. */
-import type { SessionState } from '../../../preload/contract.ts'
+import type { SessionState, SessionView } from '../../../preload/contract.ts'
 
 /** Badge colour class of a state. */
 export type StateKind = 'active' | 'done' | 'failed' | 'timeout'
@@ -55,3 +55,32 @@ export function stateKind(state: SessionState): StateKind {
   if (state.endsWith('_TIMEOUT')) return 'timeout'
   return 'active'
 }
+
+/**
+ * The kind a session's row shows: a failure because time ran out (nobody approved, or the other node did
+ * not answer) reads "Timed out" in its Result, so it is timed out here too, not failed.
+ */
+export function sessionKind(s: Pick<SessionView, 'state' | 'reason' | 'peerLeft'>): StateKind {
+  const kind = stateKind(s.state)
+  return kind === 'failed' && s.reason === 'timeout' && s.peerLeft !== true ? 'timeout' : kind
+}
+
+/** A step of a session in progress as the operator reads it, with the states that show as it. */
+export interface Step {
+  label: string
+  states: readonly SessionState[]
+}
+
+/**
+ * The steps in flow order, one per name: the listener's and the dialer's "Awaiting confirmation" are one
+ * step to the operator, and the ends are the kinds Done, Failed and Timed out.
+ */
+export const STEPS: readonly Step[] = (() => {
+  const steps = new Map<string, SessionState[]>()
+  for (const state of STATES) {
+    if (stateKind(state) !== 'active') continue
+    const label = stateLabel(state)
+    steps.set(label, [...(steps.get(label) ?? []), state])
+  }
+  return [...steps].map(([label, states]) => ({ label, states }))
+})()
