@@ -42,6 +42,8 @@ test('the filter lists each step once, in the operator’s words; the state code
 }) => {
   await page.getByTestId('nav-sessions').click()
   const filter = page.getByTestId('session-filter')
+  // the screen may still be rendering; evaluateAll does not wait for options the way a locator assertion does
+  await expect(filter.locator('option', { hasText: 'Checking contact' })).toHaveCount(1)
   const options = await filter
     .locator('option')
     .evaluateAll((els) =>
